@@ -1,0 +1,191 @@
+//! Per-swap key derivation from the wallet seed and the swap id.
+//!
+//! Derivation uses **HKDF-SHA256** (RFC 5869): `ikm` = the 64-byte wallet seed, `salt` =
+//! `"confiaro/swap-keys/v1"`, `info` = `swap_id || role || label || counter`. Each key gets its
+//! own label, so keys never repeat across swaps, roles or purposes, and the same seed and swap
+//! id always give the same keys (a crashed party re-derives exactly what it had).
+//!
+//! Per swap and role this yields: the secp256k1 key for the 2-of-2 outputs (`a` or `b`), the
+//! spend share `s` (an integer below 2^252, valid as both an ed25519 and a secp256k1 scalar),
+//! the Monero view share `v`, and a seed for the randomness of the DLEQ proof.
+
+use crate::crypto::{self, DleqProof, EdPoint, SecpPoint, SecpScalar};
+use crate::{Role, SwapId};
+use curve25519_dalek::Scalar as EdScalar;
+use hkdf::Hkdf;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+const SALT: &[u8] = b"confiaro/swap-keys/v1";
+
+/// The wallet's master seed (64 bytes, e.g. a BIP39 seed). Never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletSeed(#[serde(with = "serde_bytes_64")] pub [u8; 64]);
+
+impl std::fmt::Debug for WalletSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WalletSeed(<redacted>)")
+    }
+}
+
+mod serde_bytes_64 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
+        bytes.as_slice().serialize(s)
+    }
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
+        let v = Vec::<u8>::deserialize(d)?;
+        v.try_into().map_err(|_| serde::de::Error::custom("expected 64 bytes"))
+    }
+}
+
+/// A party's secret keys for one swap. `Debug` never shows them.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwapSecrets {
+    /// Whose keys these are.
+    pub role: Role,
+    /// `a` (Alice) or `b` (Bob): the secp256k1 key of the 2-of-2 outputs.
+    pub btc: SecpScalar,
+    /// `s_a` or `s_b`: the Monero spend share, also the adaptor decryption secret.
+    pub spend: EdScalar,
+    /// `v_a` or `v_b`: the Monero view share.
+    pub view: EdScalar,
+    /// Seed for the DLEQ proof's randomness, so proofs are reproducible.
+    pub proof_seed: [u8; 32],
+}
+
+impl std::fmt::Debug for SwapSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SwapSecrets {{ role: {:?}, <redacted> }}", self.role)
+    }
+}
+
+fn expand(hk: &Hkdf<Sha256>, swap_id: &SwapId, role: Role, label: &[u8], counter: u32) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let counter = counter.to_le_bytes();
+    let info: [&[u8]; 4] = [&swap_id.0, &[role.code()], label, &counter];
+    hk.expand_multi_info(&info, &mut out).expect("64 bytes is a valid HKDF-SHA256 length");
+    out
+}
+
+impl SwapSecrets {
+    /// Derives the secrets of `role` for swap `swap_id` from the wallet seed.
+    ///
+    /// Deterministic: call it again after a restart to get the same keys.
+    pub fn derive(seed: &WalletSeed, swap_id: &SwapId, role: Role) -> SwapSecrets {
+        let hk = Hkdf::<Sha256>::new(Some(SALT), &seed.0);
+        let btc = (0u32..)
+            .find_map(|counter| {
+                let wide = expand(&hk, swap_id, role, b"btc", counter);
+                let mut bytes = [0u8; 32];
+                bytes.copy_from_slice(&wide[..32]);
+                ecdsa_fun::fun::Scalar::<ecdsa_fun::fun::marker::Secret, ecdsa_fun::fun::marker::Zero>::from_bytes(bytes).and_then(|s| s.non_zero())
+            })
+            .expect("a valid scalar is found within a few tries");
+        let spend = (0u32..)
+            .find_map(|counter| {
+                let wide = expand(&hk, swap_id, role, b"xmr-spend", counter);
+                let mut bytes = [0u8; 32];
+                bytes.copy_from_slice(&wide[..32]);
+                // below 2^252 so it is one integer on both curves (the DLEQ proof needs that)
+                bytes[31] &= 0x0f;
+                let scalar = EdScalar::from_canonical_bytes(bytes);
+                Option::<EdScalar>::from(scalar).filter(|s| *s != EdScalar::ZERO)
+            })
+            .expect("a valid scalar is found within a few tries");
+        let view = EdScalar::from_bytes_mod_order_wide(&expand(&hk, swap_id, role, b"xmr-view", 0));
+        let mut proof_seed = [0u8; 32];
+        proof_seed.copy_from_slice(&expand(&hk, swap_id, role, b"dleq-rng", 0)[..32]);
+        SwapSecrets { role, btc, spend, view, proof_seed }
+    }
+
+    /// The spend share as a secp256k1 scalar (the adaptor decryption key).
+    pub fn spend_secp(&self) -> SecpScalar {
+        crypto::ed_scalar_to_secp(&self.spend)
+    }
+
+    /// Builds the public share to send to the counterparty, including the DLEQ proof
+    /// (the expensive part: tens of milliseconds).
+    pub fn public_share(&self) -> PublicShare {
+        let (dleq, spend_secp, spend_ed) = crypto::dleq_prove(&self.spend, self.proof_seed);
+        PublicShare {
+            btc: crypto::secp_public(&self.btc),
+            spend_secp,
+            spend_ed,
+            dleq,
+            view_share: self.view,
+        }
+    }
+}
+
+/// What a party reveals about its keys during setup.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublicShare {
+    /// `A` or `B`: the 2-of-2 public key.
+    pub btc: SecpPoint,
+    /// `S_a` or `S_b` on secp256k1: the adaptor encryption key.
+    pub spend_secp: SecpPoint,
+    /// `S_a` or `S_b` on ed25519: the Monero public spend share.
+    pub spend_ed: EdPoint,
+    /// Proof that `spend_secp` and `spend_ed` share a discrete log.
+    pub dleq: DleqProof,
+    /// `v_a` or `v_b`: the private view share (both parties must see the lock address).
+    pub view_share: EdScalar,
+}
+
+impl std::fmt::Debug for PublicShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicShare")
+            .field("btc", &self.btc)
+            .field("spend_secp", &self.spend_secp)
+            .field("spend_ed", &self.spend_ed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicShare {
+    /// Verifies the DLEQ proof and that the two spend points differ from the 2-of-2 key.
+    ///
+    /// # Errors
+    /// [`crypto::CryptoError::InvalidDleqProof`] when the proof fails.
+    pub fn verify(&self) -> Result<(), crypto::CryptoError> {
+        crypto::dleq_verify(&self.dleq, &self.spend_secp, &self.spend_ed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derivation_is_deterministic_and_separates_swaps_and_roles() {
+        let seed = WalletSeed([42; 64]);
+        let one = SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice);
+        assert_eq!(one, SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice));
+        let other_swap = SwapSecrets::derive(&seed, &SwapId([2; 32]), Role::Alice);
+        let other_role = SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Bob);
+        for other in [&other_swap, &other_role] {
+            assert_ne!(one.btc, other.btc);
+            assert_ne!(one.spend, other.spend);
+            assert_ne!(one.view, other.view);
+        }
+        assert_eq!(one.spend.to_bytes()[31] & 0xf0, 0, "spend share below 2^252");
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let secrets = SwapSecrets::derive(&WalletSeed([7; 64]), &SwapId([3; 32]), Role::Bob);
+        let text = format!("{secrets:?} {:?}", WalletSeed([7; 64]));
+        assert!(!text.contains("07070707"));
+        let hex: String = secrets.spend.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!text.contains(&hex));
+    }
+
+    #[test]
+    fn public_share_verifies() {
+        let secrets = SwapSecrets::derive(&WalletSeed([9; 64]), &SwapId([4; 32]), Role::Alice);
+        let share = secrets.public_share();
+        assert!(share.verify().is_ok());
+        assert_eq!(share, secrets.public_share(), "proofs are reproducible");
+    }
+}

@@ -1,0 +1,69 @@
+//! The Confiaro swap protocol: a pure, sans-IO, deterministic library for BTC⇄XMR
+//! adaptor-signature atomic swaps.
+//!
+//! Roles are fixed by coin: **Alice** sells XMR for BTC, **Bob** sells BTC for XMR. Bitcoin
+//! always locks first. The crate holds everything both parties compute:
+//!
+//! - [`keys`]: per-swap key derivation from a wallet seed and a swap id;
+//! - [`crypto`]: ECDSA adaptor signatures and the cross-curve (secp256k1 ⇄ ed25519) DLEQ proof;
+//! - [`xmr`]: Monero key math (shared spend and view keys, the lock address);
+//! - [`btc`]: the Bitcoin transaction templates (lock, redeem, cancel, refund, punish,
+//!   early refund), their weights and fees;
+//! - [`messages`]: the versioned, size-bounded wire messages and their validating decoder;
+//! - [`machine`], [`alice`], [`bob`]: the two role state machines.
+//!
+//! Nothing here does I/O, reads a clock or uses global randomness: time, blocks and chain
+//! facts enter as inputs, and all randomness is drawn from seeds at creation. The caller (the
+//! orchestrator, or the deterministic simulation in `tests/simulation.rs`) feeds inputs,
+//! persists the new state, then performs the returned actions.
+#![warn(missing_docs, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod alice;
+pub mod amount;
+pub mod bob;
+pub mod btc;
+pub mod crypto;
+pub mod keys;
+pub mod machine;
+pub mod messages;
+pub mod network;
+pub mod xmr;
+
+pub use amount::XmrAmount;
+pub use machine::{Action, Event, Input, Phase, ProtocolError, SwapState, Timestamp};
+pub use network::{Network, Params};
+
+use serde::{Deserialize, Serialize};
+
+/// The two protocol roles, fixed by coin (maker/taker is a separate axis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Sells XMR for BTC.
+    Alice,
+    /// Sells BTC for XMR.
+    Bob,
+}
+
+impl Role {
+    /// A stable one-byte code, used in key derivation and hashes.
+    pub fn code(self) -> u8 {
+        match self {
+            Role::Alice => 0,
+            Role::Bob => 1,
+        }
+    }
+}
+
+/// A 32-byte swap identifier, chosen by the party that starts the swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SwapId(pub [u8; 32]);
+
+impl std::fmt::Display for SwapId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for byte in &self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! Network parameter sets: one per network, fixing timelocks, confirmations and fee bands.
+//!
+//! Both parties of a swap must use the same [`Params`]; they are part of the signed
+//! commitment, so a mismatch is detected during setup.
+
+use serde::{Deserialize, Serialize};
+
+/// The network a swap runs on. Bitcoin and Monero networks are paired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Network {
+    /// Bitcoin mainnet with Monero mainnet.
+    Mainnet,
+    /// Bitcoin testnet with Monero stagenet.
+    Testnet,
+    /// Bitcoin regtest with Monero regtest (which uses mainnet address prefixes).
+    Regtest,
+}
+
+impl Network {
+    /// The Bitcoin network of this pairing.
+    pub fn bitcoin(self) -> bitcoin::Network {
+        match self {
+            Network::Mainnet => bitcoin::Network::Bitcoin,
+            Network::Testnet => bitcoin::Network::Testnet,
+            Network::Regtest => bitcoin::Network::Regtest,
+        }
+    }
+
+    /// The Monero network whose address prefixes this pairing uses.
+    pub fn monero(self) -> monero::Network {
+        match self {
+            Network::Mainnet | Network::Regtest => monero::Network::Mainnet,
+            Network::Testnet => monero::Network::Stagenet,
+        }
+    }
+
+    /// The parameter set of this network.
+    pub fn params(self) -> Params {
+        Params::for_network(self)
+    }
+
+    /// A stable one-byte code, used in hashes and on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            Network::Mainnet => 0,
+            Network::Testnet => 1,
+            Network::Regtest => 2,
+        }
+    }
+}
+
+/// Fee rates in satoshi per virtual byte that a party accepts from its counterparty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeBand {
+    /// Lowest acceptable rate (sat/vB). Below this a transaction may never confirm.
+    pub min_sat_per_vb: u64,
+    /// Highest acceptable rate (sat/vB). Above this the proposer is burning the other's money.
+    pub max_sat_per_vb: u64,
+}
+
+/// Everything about a swap that depends only on the network.
+///
+/// Timelocks count Bitcoin blocks (BIP68 relative locks); confirmations count blocks of the
+/// respective chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    /// The network these parameters belong to.
+    pub network: Network,
+    /// Blocks after the lock transaction confirms before cancel may be published.
+    pub cancel_timelock: u16,
+    /// Blocks after the cancel transaction confirms before punish may be published.
+    pub punish_timelock: u16,
+    /// Bitcoin confirmations of the lock before Alice locks XMR.
+    pub btc_finality: u32,
+    /// Confirmations after which a spend of the lock or cancel output is treated as final
+    /// (the swap's terminal state). Deeper than any reorg the network is expected to see.
+    pub settle_confirmations: u32,
+    /// Monero confirmations of the XMR lock before Bob sends his redeem signature.
+    /// Never below 10: Monero outputs are unspendable for 10 blocks.
+    pub xmr_finality: u32,
+    /// Bob does not send his redeem signature once the lock has this many confirmations
+    /// or more: Alice needs the remaining blocks before `cancel_timelock` to redeem.
+    pub redeem_margin: u16,
+    /// Alice does not lock XMR once the BTC lock has more than
+    /// `cancel_timelock - xmr_lock_margin` confirmations: XMR must reach `xmr_finality`
+    /// and the redeem signature must arrive before cancel becomes possible.
+    pub xmr_lock_margin: u16,
+    /// Fee rates accepted from the counterparty.
+    pub fee_band: FeeBand,
+    /// Expected seconds between Bitcoin blocks (for time estimates only).
+    pub btc_block_seconds: u32,
+    /// Expected seconds between Monero blocks (for time estimates only).
+    pub xmr_block_seconds: u32,
+    /// Seconds between retransmissions of an unanswered protocol message.
+    pub resend_seconds: u32,
+    /// Seconds a party waits for setup to finish before giving up (nothing is locked yet).
+    pub setup_timeout_seconds: u32,
+}
+
+impl Params {
+    /// The parameter set for `network`.
+    pub fn for_network(network: Network) -> Params {
+        match network {
+            Network::Mainnet => Params {
+                network,
+                cancel_timelock: 72,
+                punish_timelock: 72,
+                btc_finality: 2,
+                settle_confirmations: 6,
+                xmr_finality: 10,
+                redeem_margin: 24,
+                xmr_lock_margin: 48,
+                fee_band: FeeBand { min_sat_per_vb: 1, max_sat_per_vb: 500 },
+                btc_block_seconds: 600,
+                xmr_block_seconds: 120,
+                resend_seconds: 30,
+                setup_timeout_seconds: 600,
+            },
+            Network::Testnet => Params {
+                network,
+                cancel_timelock: 24,
+                punish_timelock: 12,
+                btc_finality: 1,
+                settle_confirmations: 3,
+                xmr_finality: 10,
+                redeem_margin: 8,
+                xmr_lock_margin: 16,
+                fee_band: FeeBand { min_sat_per_vb: 1, max_sat_per_vb: 1000 },
+                btc_block_seconds: 600,
+                xmr_block_seconds: 120,
+                resend_seconds: 30,
+                setup_timeout_seconds: 600,
+            },
+            Network::Regtest => Params {
+                network,
+                cancel_timelock: 12,
+                punish_timelock: 6,
+                btc_finality: 1,
+                settle_confirmations: 3,
+                xmr_finality: 10,
+                redeem_margin: 4,
+                xmr_lock_margin: 8,
+                fee_band: FeeBand { min_sat_per_vb: 1, max_sat_per_vb: 1000 },
+                btc_block_seconds: 600,
+                xmr_block_seconds: 120,
+                resend_seconds: 5,
+                setup_timeout_seconds: 120,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_network_leaves_room_to_lock_and_redeem_before_cancel() {
+        for network in [Network::Mainnet, Network::Testnet, Network::Regtest] {
+            let p = network.params();
+            assert!(p.xmr_lock_margin > p.redeem_margin, "{network:?}");
+            assert!(p.cancel_timelock > p.xmr_lock_margin, "{network:?}");
+            assert!(u32::from(p.cancel_timelock) > p.btc_finality, "{network:?}");
+            assert!(p.xmr_finality >= 10, "{network:?}");
+            assert!(p.fee_band.min_sat_per_vb <= p.fee_band.max_sat_per_vb);
+        }
+    }
+}
