@@ -10,7 +10,7 @@ use crate::btc::{self, signature_from_witness, TxLock};
 use crate::crypto;
 use crate::keys::{PublicShare, SwapSecrets};
 use crate::machine::{
-    check_fee, check_swap, crypto_err, resend_due, state_event, swap_params, two_of_two, Action,
+    check_fee, check_swap, crypto_err, Resend, state_event, swap_params, two_of_two, Action,
     Agreement, ChainView, Command, Destinations, Fees, Input, Phase, ProtocolError, SecretScalar,
     Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
 };
@@ -132,8 +132,8 @@ pub struct Alice {
     pub setup_deadline: Timestamp,
     /// After an abort, how long Alice watches for Bob's lock.
     pub abort_watch_until: Option<Timestamp>,
-    /// When the pending message is due again.
-    pub resend_at: Option<Timestamp>,
+    /// Retransmission schedule of the pending message.
+    pub resend: Resend,
     /// The detailed state.
     pub stage: AliceStage,
     /// Alice's own share, kept until setup finishes.
@@ -192,7 +192,7 @@ impl Alice {
             fee_rate,
             setup_deadline: now.plus(u64::from(params.setup_timeout_seconds)),
             abort_watch_until: None,
-            resend_at: None,
+            resend: Resend::default(),
             stage: AliceStage::Initialized,
             own_share: Some(own_share),
             bob: None,
@@ -222,13 +222,18 @@ impl Alice {
             return None;
         }
         let timeout = match self.stage {
-            AliceStage::SetupAnswered | AliceStage::SignaturesSent | AliceStage::SignaturesReceived => {
+            AliceStage::Initialized
+            | AliceStage::SetupAnswered
+            | AliceStage::SignaturesSent
+            | AliceStage::SignaturesReceived
+                if !self.chain.has(TxLabel::Lock, 0) =>
+            {
                 Some(self.setup_deadline)
             }
             AliceStage::AbortSent => self.abort_watch_until,
             _ => None,
         };
-        match (self.resend_at, timeout) {
+        match (self.resend.at, timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -253,7 +258,10 @@ impl Alice {
                 let lock_seen = self.chain.has(TxLabel::Lock, 0);
                 let waiting_for_lock = matches!(
                     self.stage,
-                    AliceStage::SetupAnswered | AliceStage::SignaturesSent | AliceStage::SignaturesReceived
+                    AliceStage::Initialized
+                        | AliceStage::SetupAnswered
+                        | AliceStage::SignaturesSent
+                        | AliceStage::SignaturesReceived
                 );
                 if waiting_for_lock && now >= self.setup_deadline && !lock_seen {
                     return Ok(self.send_abort(now));
@@ -261,8 +269,7 @@ impl Alice {
                 if self.stage == AliceStage::AbortSent && self.abort_watch_until.is_some_and(|t| now >= t) {
                     return Ok(self.enter(AliceStage::Aborted, now));
                 }
-                if resend_due(self.resend_at, now) {
-                    self.resend_at = Some(now.plus(u64::from(self.params.resend_seconds)));
+                if self.resend.due(now) {
                     return Ok(self.pending_message());
                 }
                 Ok(Vec::new())
@@ -594,7 +601,7 @@ impl Alice {
     /// Every action the current state needs; emitted on entry and on resume.
     fn pending_actions(&mut self, now: Timestamp) -> Vec<Action> {
         let mut actions = self.pending_message();
-        self.resend_at = (!actions.is_empty()).then(|| now.plus(u64::from(self.params.resend_seconds)));
+        self.resend.start(now, self.params.resend_seconds, !actions.is_empty());
         if self.stage.phase().is_terminal() || self.agreement.is_none() {
             return actions;
         }

@@ -9,7 +9,7 @@ use crate::btc::{signature_from_witness, TxLock};
 use crate::crypto::{self, EncryptedSignature};
 use crate::keys::{PublicShare, SwapSecrets};
 use crate::machine::{
-    check_fee, check_swap, crypto_err, resend_due, state_event, swap_params, two_of_two, Action,
+    check_fee, check_swap, crypto_err, Resend, state_event, swap_params, two_of_two, Action,
     Agreement, ChainView, Command, Destinations, Fees, Input, Phase, ProtocolError, SecretScalar,
     Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
 };
@@ -128,8 +128,8 @@ pub struct Bob {
     pub fee_rate: u64,
     /// After this, Bob no longer publishes the lock.
     pub setup_deadline: Timestamp,
-    /// When the pending message is due again.
-    pub resend_at: Option<Timestamp>,
+    /// Retransmission schedule of the pending message.
+    pub resend: Resend,
     /// The detailed state.
     pub stage: BobStage,
     /// Bob's own share, kept until Alice has answered (so resends need no new proof).
@@ -183,7 +183,7 @@ impl Bob {
             refund_address,
             fee_rate,
             setup_deadline: now.plus(u64::from(params.setup_timeout_seconds)),
-            resend_at: None,
+            resend: Resend::default(),
             stage: BobStage::Initialized,
             own_share: Some(own_share),
             alice: None,
@@ -211,7 +211,7 @@ impl Bob {
             return None;
         }
         let setup = self.stage.before_lock().then_some(self.setup_deadline);
-        match (self.resend_at, setup) {
+        match (self.resend.at, setup) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -240,9 +240,8 @@ impl Bob {
                 if self.stage.before_lock() && now >= self.setup_deadline {
                     return Ok(self.abort(now));
                 }
-                if resend_due(self.resend_at, now) {
+                if self.resend.due(now) {
                     actions.extend(self.pending_message());
-                    self.resend_at = Some(now.plus(u64::from(self.params.resend_seconds)));
                 }
             }
             Input::Resume => {
@@ -428,8 +427,9 @@ impl Bob {
         }
         match label {
             TxLabel::Redeem if self.alice_spend.is_none() => {
-                let alice_key = crypto::to_bitcoin_key(&agreement.alice.btc);
-                let signature = signature_from_witness(&tx, agreement.two_of_two(), &alice_key)
+                // the redeem carries Bob's own signature, decrypted by Alice with `s_a`
+                let bob_key = crypto::to_bitcoin_key(&agreement.bob.btc);
+                let signature = signature_from_witness(&tx, agreement.two_of_two(), &bob_key)
                     .map_err(|source| ProtocolError::Tx { label: TxLabel::Redeem, source })?;
                 let encrypted = self.redeem_encrypted_signature();
                 let secret = crypto::recover_decryption_key(&agreement.alice.spend_secp, &signature, &encrypted)
@@ -591,7 +591,7 @@ impl Bob {
     fn pending_actions(&mut self, now: Timestamp) -> Vec<Action> {
         let mut actions = Vec::new();
         let message = self.pending_message();
-        self.resend_at = (!message.is_empty()).then(|| now.plus(u64::from(self.params.resend_seconds)));
+        self.resend.start(now, self.params.resend_seconds, !message.is_empty());
         actions.extend(message);
         match self.stage {
             BobStage::LockFunding => {

@@ -620,9 +620,36 @@ impl SwapState {
 /// Current version of the stored machine types.
 pub const STATE_VERSION: u32 = 1;
 
-/// Shared retransmission bookkeeping: when the pending message is due again.
-pub(crate) fn resend_due(resend_at: Option<Timestamp>, now: Timestamp) -> bool {
-    resend_at.is_some_and(|at| now >= at)
+/// The longest pause between two retransmissions of an unanswered message.
+pub const MAX_RESEND_SECONDS: u64 = 300;
+
+/// Retransmission schedule of the message a machine is waiting on an answer to: the first
+/// resend after `Params::resend_seconds`, then doubling up to [`MAX_RESEND_SECONDS`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resend {
+    /// When the message is due again (`None`: nothing to resend).
+    pub at: Option<Timestamp>,
+    /// The current pause in seconds.
+    pub interval: u64,
+}
+
+impl Resend {
+    /// Starts the schedule for a newly sent message (or clears it when there is none).
+    pub(crate) fn start(&mut self, now: Timestamp, base_seconds: u32, sending: bool) {
+        self.interval = u64::from(base_seconds);
+        self.at = sending.then(|| now.plus(self.interval));
+    }
+
+    /// Whether the message is due at `now`; if so, schedules the next resend with backoff.
+    pub(crate) fn due(&mut self, now: Timestamp) -> bool {
+        if self.at.is_some_and(|at| now >= at) {
+            self.interval = (self.interval * 2).min(MAX_RESEND_SECONDS).max(1);
+            self.at = Some(now.plus(self.interval));
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The `StateChanged` event.

@@ -255,6 +255,7 @@ struct Sim {
     dropped: u32,
     reorgs: u32,
     lost_actions: u32,
+    last_tick: (Role, u64),
 }
 
 fn fnv(acc: u64, bytes: &[u8]) -> u64 {
@@ -569,10 +570,17 @@ impl Sim {
                     }
                 }
                 Ev::Tick { to } => {
-                    if self.party(to).tick_at == Some(at) {
-                        self.party(to).tick_at = None;
-                        self.handle(to, Input::Tick);
+                    if self.party(to).tick_at != Some(at) {
+                        continue;
                     }
+                    if self.last_tick == (to, at) {
+                        let name = self.party(to).state.state_name();
+                        self.violations.push(format!("{to:?}'s next_deadline did not move past {at} in {name}"));
+                        break;
+                    }
+                    self.last_tick = (to, at);
+                    self.party(to).tick_at = None;
+                    self.handle(to, Input::Tick);
                 }
                 Ev::Crash { who, duration } => self.crash(who, duration),
                 Ev::Restart { who } => self.restart(who),
@@ -698,6 +706,7 @@ pub fn run(seed: u64) -> Report {
         dropped: 0,
         reorgs: 0,
         lost_actions: 0,
+        last_tick: (Role::Alice, u64::MAX),
     };
     let (outpoint, txout) = sim.bob_funding();
     sim.btc.add_genesis_output(outpoint, txout);

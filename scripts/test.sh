@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up and runs all tests (release mode: the simulation runs 10,000 schedules).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+    if [ -d /work/target ]; then
+        export CARGO_TARGET_DIR=/work/target
+    else
+        export CARGO_TARGET_DIR=target
+    fi
+fi
+
+cargo test --workspace --release
+# compile the benchmarks so they don't rot (running them is `cargo bench -p confiaro-protocol`)
+cargo build -p confiaro-protocol --benches --release
