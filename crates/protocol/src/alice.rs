@@ -134,6 +134,10 @@ pub struct Alice {
     pub abort_watch_until: Option<Timestamp>,
     /// Retransmission schedule of the pending message.
     pub resend: Resend,
+    /// The message we wait on an answer to, built once on entering the state (it holds
+    /// signatures, which are costly to make again on every resend).
+    #[serde(default)]
+    pub outbox: Option<Message>,
     /// The detailed state.
     pub stage: AliceStage,
     /// Alice's own share, kept until setup finishes.
@@ -193,6 +197,7 @@ impl Alice {
             setup_deadline: now.plus(u64::from(params.setup_timeout_seconds)),
             abort_watch_until: None,
             resend: Resend::default(),
+            outbox: None,
             stage: AliceStage::Initialized,
             own_share: Some(own_share),
             bob: None,
@@ -560,8 +565,13 @@ impl Alice {
         crypto::encrypted_sign(&self.secrets.btc, &agreement.bob.spend_secp, &agreement.txs.refund.sighash())
     }
 
-    /// The message Alice is waiting on an answer to, if any.
+    /// The pending message again (a resend, or an answer to a duplicate from the peer).
     fn pending_message(&self) -> Vec<Action> {
+        self.outbox.iter().cloned().map(Action::Send).collect()
+    }
+
+    /// Builds the message Alice waits on an answer to in the current state, if any.
+    fn build_message(&self) -> Option<Message> {
         let message = match self.stage {
             AliceStage::SetupAnswered => Message::SetupAlice(messages::SetupAlice {
                 swap_id: self.swap_id,
@@ -589,9 +599,9 @@ impl Alice {
                     height: lock.height,
                 })
             }
-            _ => return Vec::new(),
+            _ => return None,
         };
-        vec![Action::Send(message)]
+        Some(message)
     }
 
     fn sign(&self, sighash: [u8; 32]) -> Signature {
@@ -600,8 +610,9 @@ impl Alice {
 
     /// Every action the current state needs; emitted on entry and on resume.
     fn pending_actions(&mut self, now: Timestamp) -> Vec<Action> {
+        self.outbox = self.build_message();
+        self.resend.start(now, self.params.resend_seconds, self.outbox.is_some());
         let mut actions = self.pending_message();
-        self.resend.start(now, self.params.resend_seconds, !actions.is_empty());
         if self.stage.phase().is_terminal() || self.agreement.is_none() {
             return actions;
         }

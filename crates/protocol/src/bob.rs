@@ -130,6 +130,10 @@ pub struct Bob {
     pub setup_deadline: Timestamp,
     /// Retransmission schedule of the pending message.
     pub resend: Resend,
+    /// The message we wait on an answer to, built once on entering the state (it holds
+    /// signatures, which are costly to make again on every resend).
+    #[serde(default)]
+    pub outbox: Option<Message>,
     /// The detailed state.
     pub stage: BobStage,
     /// Bob's own share, kept until Alice has answered (so resends need no new proof).
@@ -184,6 +188,7 @@ impl Bob {
             fee_rate,
             setup_deadline: now.plus(u64::from(params.setup_timeout_seconds)),
             resend: Resend::default(),
+            outbox: None,
             stage: BobStage::Initialized,
             own_share: Some(own_share),
             alice: None,
@@ -420,6 +425,7 @@ impl Bob {
         let Some(label) = agreement.txs.label_of(&tx.compute_txid()) else {
             return Ok(Vec::new());
         };
+        let cancel_seen_before = self.chain.has(TxLabel::Cancel, 0);
         self.chain.seen.insert(label, confirmations);
         let settled = confirmations >= self.params.settle_confirmations;
         if self.stage.before_lock() {
@@ -444,7 +450,7 @@ impl Bob {
             TxLabel::Cancel if self.stage != BobStage::BtcCancelled && self.stage != BobStage::BtcRedeemed => {
                 Ok(self.enter(BobStage::BtcCancelled, now))
             }
-            TxLabel::Cancel if self.stage == BobStage::BtcCancelled => {
+            TxLabel::Cancel if self.stage == BobStage::BtcCancelled && !cancel_seen_before => {
                 // the refund becomes publishable once cancel is seen
                 Ok(self.pending_publications())
             }
@@ -526,8 +532,13 @@ impl Bob {
         crypto::encrypted_sign(&self.secrets.btc, &agreement.alice.spend_secp, &agreement.txs.redeem.sighash())
     }
 
-    /// The message Bob is waiting on an answer to, if any.
+    /// The pending message again (a resend, or an answer to a duplicate from the peer).
     fn pending_message(&self) -> Vec<Action> {
+        self.outbox.iter().cloned().map(Action::Send).collect()
+    }
+
+    /// Builds the message Bob waits on an answer to in the current state, if any.
+    fn build_message(&self) -> Option<Message> {
         let message = match self.stage {
             BobStage::SetupSent => Message::SetupBob(messages::SetupBob {
                 swap_id: self.swap_id,
@@ -560,9 +571,9 @@ impl Bob {
                 swap_id: self.swap_id,
                 redeem_encrypted: self.redeem_encrypted_signature(),
             }),
-            _ => return Vec::new(),
+            _ => return None,
         };
-        vec![Action::Send(message)]
+        Some(message)
     }
 
     /// Transactions Bob must (re)publish in this state.
@@ -589,10 +600,9 @@ impl Bob {
 
     /// Every action the current state needs; emitted on entry and on resume.
     fn pending_actions(&mut self, now: Timestamp) -> Vec<Action> {
-        let mut actions = Vec::new();
-        let message = self.pending_message();
-        self.resend.start(now, self.params.resend_seconds, !message.is_empty());
-        actions.extend(message);
+        self.outbox = self.build_message();
+        self.resend.start(now, self.params.resend_seconds, self.outbox.is_some());
+        let mut actions = self.pending_message();
         match self.stage {
             BobStage::LockFunding => {
                 let alice = self.alice.as_ref().expect("set before LockFunding");

@@ -111,8 +111,45 @@ impl<'de> Deserialize<'de> for EdPoint {
 }
 
 /// A proof that a secp256k1 point and an ed25519 point have the same 252-bit discrete log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DleqProof(CrossCurveDLEQProof);
+///
+/// Held in its encoded form (about 57 KB): parsing it decompresses 504 curve points, so that
+/// work is done only when the proof is verified, never when a stored state or a message is
+/// merely copied, stored or loaded.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DleqProof(Vec<u8>);
+
+impl std::fmt::Debug for DleqProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DleqProof({} bytes)", self.0.len())
+    }
+}
+
+/// The largest encoded DLEQ proof accepted (a valid one is about 57 KB).
+pub const MAX_DLEQ_PROOF_BYTES: usize = 96 * 1024;
+
+impl DleqProof {
+    /// The encoded proof.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn encode(proof: &CrossCurveDLEQProof) -> DleqProof {
+        let bytes = bincode::serde::encode_to_vec(proof, bincode::config::standard())
+            .expect("encoding a proof into a Vec cannot fail");
+        DleqProof(bytes)
+    }
+
+    fn decode(&self) -> Result<CrossCurveDLEQProof, CryptoError> {
+        if self.0.len() > MAX_DLEQ_PROOF_BYTES {
+            return Err(CryptoError::InvalidDleqProof);
+        }
+        let config = bincode::config::standard().with_limit::<MAX_DLEQ_PROOF_BYTES>();
+        match bincode::serde::decode_from_slice(&self.0, config) {
+            Ok((proof, read)) if read == self.0.len() => Ok(proof),
+            _ => Err(CryptoError::InvalidDleqProof),
+        }
+    }
+}
 
 /// Hashes a tag to a secp256k1 point nobody knows the discrete log of.
 fn secp_nums_point(tag: &[u8]) -> Point {
@@ -183,7 +220,7 @@ pub fn dleq_prove(secret: &EdScalar, rng_seed: [u8; 32]) -> (DleqProof, SecpPoin
         .expect("a dalek v4 scalar is canonical");
     let mut rng = ChaCha20Rng::from_seed(rng_seed);
     let (proof, (secp, _ed)) = dleq_system().prove(&ng_secret, &mut rng);
-    (DleqProof(proof), secp, EdPoint::from_scalar(secret))
+    (DleqProof::encode(&proof), secp, EdPoint::from_scalar(secret))
 }
 
 /// Verifies a cross-curve DLEQ proof for the claimed pair of points.
@@ -194,7 +231,8 @@ pub fn dleq_verify(proof: &DleqProof, secp: &SecpPoint, ed: &EdPoint) -> Result<
     let ed_ng = curve25519_dalek_ng::edwards::CompressedEdwardsY(ed.to_bytes())
         .decompress()
         .ok_or(CryptoError::InvalidEdPoint)?;
-    if dleq_system().verify(&proof.0, (*secp, ed_ng)) {
+    let proof = proof.decode()?;
+    if dleq_system().verify(&proof, (*secp, ed_ng)) {
         Ok(())
     } else {
         Err(CryptoError::InvalidDleqProof)

@@ -556,26 +556,29 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 /// Applies `mutation` to `bytes`, never touching the 6-byte header (header errors have their
 /// own test; mutating it would only test the header checks again).
 fn mutate(bytes: &[u8], mutation: &Mutation) -> Vec<u8> {
-    let head = MAGIC.len() + 2;
+    mutate_within(bytes, mutation, MAGIC.len() + 2..bytes.len())
+}
+
+/// Applies `mutation` at a position inside `range` of `bytes`.
+fn mutate_within(bytes: &[u8], mutation: &Mutation, range: std::ops::Range<usize>) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    let body_len = out.len() - head;
-    let at = |i: &Index, len: usize| head + i.index(len.max(1)).min(len);
+    let (lo, len) = (range.start, range.len());
+    // a position in the range; `end` allows one past its last byte
+    let at = |i: &Index, end: bool| lo + if end { i.index(len + 1) } else { i.index(len.max(1)) };
     match mutation {
-        Mutation::FlipBit(i, bit) if body_len > 0 => out[head + i.index(body_len)] ^= 1 << bit,
-        Mutation::FlipBit(..) => {}
-        Mutation::Truncate(i) => out.truncate(at(i, body_len)),
-        Mutation::Insert(i, byte) => out.insert(at(i, body_len + 1), *byte),
-        Mutation::Delete(i) if body_len > 0 => {
-            out.remove(head + i.index(body_len));
+        Mutation::FlipBit(i, bit) if len > 0 => out[at(i, false)] ^= 1 << bit,
+        Mutation::Truncate(i) => out.truncate(at(i, false)),
+        Mutation::Insert(i, byte) => out.insert(at(i, true), *byte),
+        Mutation::Delete(i) if len > 0 => {
+            out.remove(at(i, false));
         }
-        Mutation::Delete(_) => {}
-        Mutation::Overwrite(i, replacement) if body_len > 0 => {
-            let start = head + i.index(body_len);
+        Mutation::Overwrite(i, replacement) if len > 0 => {
+            let start = at(i, false);
             for (slot, byte) in out[start..].iter_mut().zip(replacement) {
                 *slot = *byte;
             }
         }
-        Mutation::Overwrite(..) => {}
+        Mutation::FlipBit(..) | Mutation::Delete(_) | Mutation::Overwrite(..) => {}
     }
     out
 }
@@ -765,14 +768,23 @@ fn every_valid_message_survives_the_wire_unchanged() {
 
 /// Decodes a mutation of a valid encoding; if it still decodes, every machine snapshot must
 /// survive it (no panic, state unchanged on error).
-fn check_mutation(kind: u8, mutation: &Mutation) {
+fn check_mutation(mutated: &[u8]) {
     let f = fixture();
-    let bytes = mutate(&f.encodings[usize::from(kind - 1)], mutation);
-    if let Ok(message) = decode_checked(&bytes) {
+    if let Ok(message) = decode_checked(mutated) {
         for state in f.all_states() {
             let _ = feed(state, Input::Message(message.clone()));
         }
     }
+}
+
+/// Where to mutate a setup message. Almost all of it is the DLEQ proof, where a mutation
+/// is always caught by the proof check; the fields around the proof (swap id, terms, keys
+/// before it; view share, addresses and fees after it) are where mutations still decode.
+#[derive(Debug, Clone, Copy)]
+enum SetupRegion {
+    Anywhere,
+    BeforeTheProof,
+    AfterTheProof,
 }
 
 proptest! {
@@ -781,9 +793,19 @@ proptest! {
     #[test]
     fn mutated_setup_messages_never_panic_the_decoder_or_the_machines(
         kind in 1u8..=2,
+        region in prop_oneof![Just(SetupRegion::Anywhere), Just(SetupRegion::BeforeTheProof), Just(SetupRegion::AfterTheProof)],
         mutation in mutation(),
     ) {
-        check_mutation(kind, &mutation);
+        let bytes = &fixture().encodings[usize::from(kind - 1)];
+        let head = MAGIC.len() + 2;
+        let range = match region {
+            SetupRegion::Anywhere => head..bytes.len(),
+            // swap id, terms and the share's three points
+            SetupRegion::BeforeTheProof => head..head + 160,
+            // the view share, the addresses and the fees
+            SetupRegion::AfterTheProof => bytes.len() - 100..bytes.len(),
+        };
+        check_mutation(&mutate_within(bytes, &mutation, range));
     }
 }
 
@@ -795,7 +817,7 @@ proptest! {
         kind in 3u8..=8,
         mutation in mutation(),
     ) {
-        check_mutation(kind, &mutation);
+        check_mutation(&mutate(&fixture().encodings[usize::from(kind - 1)], &mutation));
     }
 }
 
@@ -1538,5 +1560,122 @@ proptest! {
             prop_assert!(next.phase() >= phase || result.is_err(), "phase went back from {:?} to {:?}", phase, next.phase());
             state = next;
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Degenerate signatures: ECDSA signatures with `r = 0` or `s = 0` parse (compact and DER) but
+// are invalid; every check must refuse them with an error, never panic.
+// ---------------------------------------------------------------------------------------------
+
+/// A signature whose `r` (`which == 0`), `s` (`1`) or both (`2`) are zero, as it arrives over
+/// the wire or from a witness (DER).
+fn degenerate_signature(which: usize) -> bitcoin::secp256k1::ecdsa::Signature {
+    let valid = crypto::sign(&fixture().bob_secrets.btc, &[3; 32]).serialize_compact();
+    let mut compact = valid;
+    if which != 1 {
+        compact[..32].fill(0);
+    }
+    if which != 0 {
+        compact[32..].fill(0);
+    }
+    let signature = bitcoin::secp256k1::ecdsa::Signature::from_compact(&compact).expect("below n");
+    // it survives DER, the wire format
+    assert_eq!(bitcoin::secp256k1::ecdsa::Signature::from_der(&signature.serialize_der()), Ok(signature));
+    signature
+}
+
+#[test]
+fn an_abort_with_a_zero_signature_is_refused_without_panicking() {
+    let f = fixture();
+    for which in 0..3 {
+        let abort = Abort { swap_id: f.swap_id, signature: degenerate_signature(which) };
+        let message = over_the_wire(Message::Abort(abort));
+        for (role, name) in [(Role::Alice, "SetupAnswered"), (Role::Bob, "LockFunding")] {
+            assert_rejects(
+                f.state(role, name),
+                Input::Message(message.clone()),
+                &ProtocolError::Crypto { what: "abort signature", source: CryptoError::InvalidSignature },
+            );
+        }
+    }
+}
+
+#[test]
+fn signatures_with_a_zero_commitment_signature_are_refused_without_panicking() {
+    let f = fixture();
+    for which in 0..3 {
+        let expected = ProtocolError::Crypto { what: "commitment signature", source: CryptoError::InvalidSignature };
+        let Message::AliceSignatures(mut alice) = f.message(4).clone() else { unreachable!() };
+        alice.commitment = degenerate_signature(which);
+        assert_rejects(
+            f.state(Role::Bob, "LockProposed"),
+            Input::Message(over_the_wire(Message::AliceSignatures(alice))),
+            &expected,
+        );
+        let Message::BobSignatures(mut bob) = f.message(5).clone() else { unreachable!() };
+        bob.commitment = degenerate_signature(which);
+        assert_rejects(
+            f.state(Role::Alice, "SignaturesSent"),
+            Input::Message(over_the_wire(Message::BobSignatures(bob))),
+            &expected,
+        );
+    }
+}
+
+#[test]
+fn pre_signed_transaction_signatures_that_are_zero_are_refused_without_panicking() {
+    let f = fixture();
+    for which in 0..3 {
+        let Message::AliceSignatures(mut alice) = f.message(4).clone() else { unreachable!() };
+        alice.cancel = degenerate_signature(which);
+        assert_rejects(
+            f.state(Role::Bob, "LockProposed"),
+            Input::Message(over_the_wire(Message::AliceSignatures(alice))),
+            &ProtocolError::Tx { label: TxLabel::Cancel, source: TxError::InvalidSignature { party: Role::Alice } },
+        );
+        let Message::BobSignatures(mut bob) = f.message(5).clone() else { unreachable!() };
+        bob.punish = degenerate_signature(which);
+        assert_rejects(
+            f.state(Role::Alice, "SignaturesSent"),
+            Input::Message(over_the_wire(Message::BobSignatures(bob))),
+            &ProtocolError::Tx { label: TxLabel::Punish, source: TxError::InvalidSignature { party: Role::Bob } },
+        );
+    }
+}
+
+#[test]
+fn a_redeem_carrying_a_zero_signature_is_refused_without_panicking() {
+    let f = fixture();
+    let other = crypto::sign(&f.bob_secrets.btc, &[4; 32]);
+    for which in 0..3 {
+        // Bob reads his own signature (element 2) from the redeem
+        let redeem = with_witness(TxLabel::Redeem, f.agreement.two_of_two().witness(&other, &degenerate_signature(which)));
+        let (_, result) = feed(f.state(Role::Bob, "EncSigSent"), seen(&redeem, 0));
+        assert!(
+            matches!(
+                result,
+                Err(ProtocolError::Crypto { what: "secret from redeem", .. } | ProtocolError::Tx { label: TxLabel::Redeem, .. })
+            ),
+            "{result:?}"
+        );
+    }
+}
+
+#[test]
+fn a_refund_carrying_a_zero_signature_is_refused_without_panicking() {
+    let f = fixture();
+    let other = crypto::sign(&f.bob_secrets.btc, &[4; 32]);
+    for which in 0..3 {
+        // Alice reads her own signature (element 1) from the refund
+        let refund = with_witness(TxLabel::Refund, f.agreement.two_of_two().witness(&degenerate_signature(which), &other));
+        let (_, result) = feed(f.state(Role::Alice, "BtcCancelled"), seen(&refund, 0));
+        assert!(
+            matches!(
+                result,
+                Err(ProtocolError::Crypto { what: "secret from refund", .. } | ProtocolError::Tx { label: TxLabel::Refund, .. })
+            ),
+            "{result:?}"
+        );
     }
 }

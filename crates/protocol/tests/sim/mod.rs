@@ -158,6 +158,27 @@ pub fn decode_cached(bytes: &[u8]) -> Result<Message, messages::DecodeError> {
     Ok(message)
 }
 
+/// Encodes a message, caching the two setup messages per swap: they are identical in every
+/// schedule that uses the same pool entry, and encoding their DLEQ proofs (252 point
+/// compressions per curve) dominates the simulation's run time otherwise. A cached encoding
+/// is only reused for a message equal to the one it was made from.
+pub fn encode_cached(message: &Message) -> Vec<u8> {
+    static CACHE: OnceLock<Mutex<HashMap<(u8, [u8; 32]), (Message, Vec<u8>)>>> = OnceLock::new();
+    if !matches!(message, Message::SetupBob(_) | Message::SetupAlice(_)) {
+        return message.encode();
+    }
+    let key = (message.kind(), message.swap_id().0);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((cached, bytes)) = cache.lock().expect("cache lock").get(&key) {
+        if cached == message {
+            return bytes.clone();
+        }
+    }
+    let bytes = message.encode();
+    cache.lock().expect("cache lock").insert(key, (message.clone(), bytes.clone()));
+    bytes
+}
+
 /// How a schedule ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
@@ -332,7 +353,7 @@ impl Sim {
     fn execute(&mut self, role: Role, action: Action) {
         match action {
             Action::Send(message) => {
-                let bytes = message.encode();
+                let bytes = encode_cached(&message);
                 let to = match role {
                     Role::Alice => Role::Bob,
                     Role::Bob => Role::Alice,
@@ -716,6 +737,7 @@ pub fn run(seed: u64) -> Report {
     sim.push(first_xmr, Ev::XmrBlock);
     sim.push(0, Ev::Tick { to: Role::Bob });
     sim.bob.tick_at = Some(0);
+    sim.schedule_tick(Role::Alice);
     // crashes and offline periods, all ending well before the horizon
     for role in [Role::Alice, Role::Bob] {
         for _ in 0..sim.rng.range(0, 3) {
