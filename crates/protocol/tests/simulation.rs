@@ -73,6 +73,24 @@ fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
         reorgs,
         dropped
     );
+    let mut paths: BTreeMap<&str, u64> = BTreeMap::new();
+    for report in &reports {
+        *paths.entry(report.path).or_default() += 1;
+    }
+    println!("simulation: paths {paths:?}");
+    if schedules >= 1_000 {
+        for path in [
+            "redeem",
+            "cancel-refund",
+            "cancel-punish",
+            "early-refund",
+            "wrong-xmr-amount-refund",
+            "aborted-before-lock",
+            "aborted-in-setup",
+        ] {
+            assert!(paths.get(path).copied().unwrap_or(0) > 0, "no schedule took the {path} path");
+        }
+    }
     let kinds = outcomes.values().filter(|n| **n > 0).count();
     let list: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     println!("simulation: {} schedules, {} outcomes {{{}}}, {} violations", reports.len(), kinds, list.join(", "), total_violations);

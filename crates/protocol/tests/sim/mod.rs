@@ -193,6 +193,8 @@ pub enum Outcome {
 pub struct Report {
     pub seed: u64,
     pub outcome: Option<Outcome>,
+    /// Which path the swap took (`"cancel-refund"`, `"wrong-xmr-amount"`, ...).
+    pub path: &'static str,
     pub trace_hash: u64,
     pub violations: Vec<String>,
     pub end_time: u64,
@@ -277,6 +279,7 @@ struct Sim {
     reorgs: u32,
     lost_actions: u32,
     last_tick: (Role, u64),
+    path: &'static str,
 }
 
 fn fnv(acc: u64, bytes: &[u8]) -> u64 {
@@ -630,6 +633,7 @@ impl Sim {
         }
         let agreement = self.alice.state.agreement().or(self.bob.state.agreement()).cloned();
         let Some(agreement) = agreement else {
+            self.path = "aborted-in-setup";
             return Some(Outcome::Aborted);
         };
         let txs = &agreement.txs;
@@ -664,6 +668,19 @@ impl Sim {
         } else {
             v.push("the BTC is still locked (no redeem, refund, early refund or punish)".into());
             Outcome::Refunded
+        };
+        self.path = if confirmed(txs.redeem.txid()) {
+            "redeem"
+        } else if confirmed(txs.punish.txid()) {
+            "cancel-punish"
+        } else if confirmed(txs.early_refund.txid()) {
+            "early-refund"
+        } else if confirmed(txs.refund.txid()) && self.faults.xmr_wrong_amount && xmr_locked > 0 {
+            "wrong-xmr-amount-refund"
+        } else if confirmed(txs.refund.txid()) {
+            "cancel-refund"
+        } else {
+            "aborted-before-lock"
         };
         if alice_got_btc && bob_got_btc_back {
             v.push("both redeem-side and refund-side transactions confirmed".into());
@@ -728,6 +745,7 @@ pub fn run(seed: u64) -> Report {
         reorgs: 0,
         lost_actions: 0,
         last_tick: (Role::Alice, u64::MAX),
+        path: "unfinished",
     };
     let (outpoint, txout) = sim.bob_funding();
     sim.btc.add_genesis_output(outpoint, txout);
@@ -764,6 +782,7 @@ pub fn run(seed: u64) -> Report {
     Report {
         seed,
         outcome,
+        path: sim.path,
         trace_hash: sim.trace,
         violations: sim.violations,
         end_time: sim.now,
