@@ -3,8 +3,7 @@
 //! Run with `cargo bench -p confiaro-protocol --bench protocol`. Sample sizes are kept small so
 //! the whole run takes well under two minutes on a 2-core machine.
 //!
-//! Still to come (a separate bench): the full setup exchange for both roles, and simulation
-//! schedules per second.
+//! The full setup exchange and simulation throughput are in `benches/swap.rs`.
 
 use std::hint::black_box;
 use std::time::Duration;
