@@ -50,7 +50,7 @@ fn setup_exchange(round: u8) -> usize {
     let mut bob_inputs = vec![Input::Tick];
     let mut exchanged = 0;
     loop {
-        for input in bob_inputs.drain(..).collect::<Vec<_>>() {
+        for input in std::mem::take(&mut bob_inputs) {
             for action in bob.handle(now, input).expect("honest input") {
                 match action {
                     Action::Send(m) => to_alice.push(m.encode()),

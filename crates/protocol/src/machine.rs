@@ -109,6 +109,8 @@ impl std::fmt::Debug for SecretScalar {
 }
 
 /// Everything a machine can be told.
+// Inputs are short-lived values passed by move; boxing the large variants buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// A validated message from the counterparty.
@@ -174,6 +176,8 @@ pub enum Input {
 }
 
 /// What the driver must do. All actions are idempotent.
+// Actions are short-lived values drained right after `handle`; boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Send a message to the counterparty (retried by the machine until answered).
@@ -643,7 +647,7 @@ impl Resend {
     /// Whether the message is due at `now`; if so, schedules the next resend with backoff.
     pub(crate) fn due(&mut self, now: Timestamp) -> bool {
         if self.at.is_some_and(|at| now >= at) {
-            self.interval = (self.interval * 2).min(MAX_RESEND_SECONDS).max(1);
+            self.interval = (self.interval * 2).clamp(1, MAX_RESEND_SECONDS);
             self.at = Some(now.plus(self.interval));
             true
         } else {

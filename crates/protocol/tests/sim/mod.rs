@@ -163,7 +163,8 @@ pub fn decode_cached(bytes: &[u8]) -> Result<Message, messages::DecodeError> {
 /// compressions per curve) dominates the simulation's run time otherwise. A cached encoding
 /// is only reused for a message equal to the one it was made from.
 pub fn encode_cached(message: &Message) -> Vec<u8> {
-    static CACHE: OnceLock<Mutex<HashMap<(u8, [u8; 32]), (Message, Vec<u8>)>>> = OnceLock::new();
+    type Encodings = HashMap<(u8, [u8; 32]), (Message, Vec<u8>)>;
+    static CACHE: OnceLock<Mutex<Encodings>> = OnceLock::new();
     if !matches!(message, Message::SetupBob(_) | Message::SetupAlice(_)) {
         return message.encode();
     }
@@ -204,6 +205,7 @@ pub struct Report {
 }
 
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Ev {
     BtcBlock,
     XmrBlock,
@@ -347,9 +349,9 @@ impl Sim {
         let now = self.now;
         let party = self.party(role);
         let deadline = party.state.next_deadline().map(|t| t.0.max(now));
-        if deadline.is_some() && deadline != party.tick_at {
+        if let Some(at) = deadline.filter(|_| deadline != party.tick_at) {
             party.tick_at = deadline;
-            self.push(deadline.expect("checked"), Ev::Tick { to: role });
+            self.push(at, Ev::Tick { to: role });
         }
     }
 
