@@ -538,8 +538,17 @@ impl Alice {
         actions
     }
 
-    /// After cancel is seen: punish once the punish timelock allows.
+    /// After cancel is seen: punish once the punish timelock allows. Without XMR of ours in
+    /// the lock address there is nothing to recover or punish: once cancel is final the swap is
+    /// over for Alice (Bob refunds himself).
     fn then_cancel_update(&mut self, now: Timestamp, mut actions: Vec<Action>) -> Vec<Action> {
+        if self.stage == AliceStage::BtcCancelled
+            && self.xmr_lock.is_none()
+            && self.chain.has(TxLabel::Cancel, self.params.settle_confirmations)
+        {
+            actions.extend(self.enter(AliceStage::Aborted, now));
+            return actions;
+        }
         if self.stage == AliceStage::BtcCancelled
             && self.chain.has(TxLabel::Cancel, u32::from(self.params.punish_timelock))
             && self.bob_sigs.is_some()
