@@ -5,12 +5,6 @@ cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
 
-if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-    if [ -d /work/target ]; then
-        export CARGO_TARGET_DIR=/work/target
-    else
-        export CARGO_TARGET_DIR=target
-    fi
-fi
+. ./scripts/env.sh
 
 cargo test -p confiaro-protocol --release --test simulation -- --nocapture

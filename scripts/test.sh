@@ -5,13 +5,7 @@ cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
 
-if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-    if [ -d /work/target ]; then
-        export CARGO_TARGET_DIR=/work/target
-    else
-        export CARGO_TARGET_DIR=target
-    fi
-fi
+. ./scripts/env.sh
 
 cargo test --workspace --release
 # compile the benchmarks so they don't rot (running them is `cargo bench -p confiaro-protocol`)

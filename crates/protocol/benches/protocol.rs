@@ -54,7 +54,11 @@ fn adaptor(c: &mut Criterion) {
     let mut group = c.benchmark_group("adaptor");
     group.bench_function("encrypted_sign", |b| {
         b.iter(|| {
-            crypto::encrypted_sign(black_box(&signer), black_box(&encryption_key), black_box(&message))
+            crypto::encrypted_sign(
+                black_box(&signer),
+                black_box(&encryption_key),
+                black_box(&message),
+            )
         })
     });
     group.bench_function("verify_encrypted_signature", |b| {
@@ -116,7 +120,9 @@ fn message_codec(c: &mut Criterion) {
     let mut group = c.benchmark_group("message/setup_bob");
     group.bench_function("encode", |b| b.iter(|| black_box(&message).encode()));
     // decode validates the whole message, including the DLEQ proof
-    group.bench_function("decode", |b| b.iter(|| messages::decode(black_box(&bytes)).unwrap()));
+    group.bench_function("decode", |b| {
+        b.iter(|| messages::decode(black_box(&bytes)).unwrap())
+    });
     group.finish();
 }
 

@@ -28,13 +28,25 @@ use bitcoin::hashes::Hash;
 /// Runs one setup; returns the number of messages exchanged.
 fn setup_exchange(round: u8) -> usize {
     let swap_id = SwapId([round; 32]);
-    let terms = SwapTerms::new(Network::Regtest, Amount::from_sat(1_000_000), XmrAmount::from_piconero(10u64.pow(12)));
+    let terms = SwapTerms::new(
+        Network::Regtest,
+        Amount::from_sat(1_000_000),
+        XmrAmount::from_piconero(10u64.pow(12)),
+    );
     let bob_secrets = SwapSecrets::derive(&WalletSeed([1; 64]), &swap_id, Role::Bob);
     let alice_secrets = SwapSecrets::derive(&WalletSeed([2; 64]), &swap_id, Role::Alice);
     let now = Timestamp(0);
     let bob_share = bob_secrets.public_share();
     let alice_share = alice_secrets.public_share();
-    let mut bob = SwapState::Bob(Box::new(Bob::new(swap_id, terms, bob_secrets, bob_share, destination(3), 5, now)));
+    let mut bob = SwapState::Bob(Box::new(Bob::new(
+        swap_id,
+        terms,
+        bob_secrets,
+        bob_share,
+        destination(3),
+        5,
+        now,
+    )));
     let mut alice = SwapState::Alice(Box::new(Alice::new(
         swap_id,
         terms,
@@ -54,7 +66,12 @@ fn setup_exchange(round: u8) -> usize {
             for action in bob.handle(now, input).expect("honest input") {
                 match action {
                     Action::Send(m) => to_alice.push(m.encode()),
-                    Action::FundLock { amount, script_pubkey } => bob_inputs.push(Input::LockFunded { psbt: fund(amount, script_pubkey) }),
+                    Action::FundLock {
+                        amount,
+                        script_pubkey,
+                    } => bob_inputs.push(Input::LockFunded {
+                        psbt: fund(amount, script_pubkey),
+                    }),
                     _ => {}
                 }
             }
@@ -62,7 +79,10 @@ fn setup_exchange(round: u8) -> usize {
         for bytes in to_alice.drain(..) {
             exchanged += 1;
             let message = messages::decode(&bytes).expect("valid message");
-            for action in alice.handle(now, Input::Message(message)).expect("honest message") {
+            for action in alice
+                .handle(now, Input::Message(message))
+                .expect("honest message")
+            {
                 if let Action::Send(m) = action {
                     to_bob.push(m.encode());
                 }
@@ -70,7 +90,9 @@ fn setup_exchange(round: u8) -> usize {
         }
         for bytes in to_bob.drain(..) {
             exchanged += 1;
-            bob_inputs.push(Input::Message(messages::decode(&bytes).expect("valid message")));
+            bob_inputs.push(Input::Message(
+                messages::decode(&bytes).expect("valid message"),
+            ));
         }
         if bob_inputs.is_empty() && to_alice.is_empty() {
             break;
@@ -82,17 +104,26 @@ fn setup_exchange(round: u8) -> usize {
 }
 
 fn fund(amount: Amount, script_pubkey: ScriptBuf) -> Psbt {
-    let input = TxOut { value: amount + Amount::from_sat(50_000), script_pubkey: destination(9) };
+    let input = TxOut {
+        value: amount + Amount::from_sat(50_000),
+        script_pubkey: destination(9),
+    };
     let tx = Transaction {
         version: bitcoin::transaction::Version::TWO,
         lock_time: bitcoin::absolute::LockTime::ZERO,
         input: vec![TxIn {
-            previous_output: OutPoint { txid: bitcoin::Txid::from_byte_array([7; 32]), vout: 0 },
+            previous_output: OutPoint {
+                txid: bitcoin::Txid::from_byte_array([7; 32]),
+                vout: 0,
+            },
             script_sig: ScriptBuf::new(),
             sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
             witness: Witness::new(),
         }],
-        output: vec![TxOut { value: amount, script_pubkey }],
+        output: vec![TxOut {
+            value: amount,
+            script_pubkey,
+        }],
     };
     let mut psbt = Psbt::from_unsigned_tx(tx).expect("unsigned");
     psbt.inputs[0].witness_utxo = Some(input);

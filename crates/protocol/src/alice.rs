@@ -10,9 +10,9 @@ use crate::btc::{self, signature_from_witness, TxLock};
 use crate::crypto;
 use crate::keys::{PublicShare, SwapSecrets};
 use crate::machine::{
-    check_fee, check_swap, crypto_err, Resend, state_event, swap_params, two_of_two, Action,
-    Agreement, ChainView, Command, Destinations, Fees, Input, Phase, ProtocolError, SecretScalar,
-    Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
+    after_the_end, check_fee, check_swap, crypto_err, state_event, swap_params, two_of_two, Action,
+    Agreement, ChainView, Command, Destinations, Fees, Input, Phase, ProtocolError, Resend,
+    SecretScalar, Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
 };
 use crate::messages::{self, Message, SwapTerms};
 use crate::network::Params;
@@ -68,9 +68,11 @@ impl AliceStage {
             Initialized => Phase::Initialized,
             SetupAnswered | SignaturesSent | SignaturesReceived | AbortSent => Phase::Negotiating,
             XmrLockPending | XmrLocked => Phase::Locked,
-            BtcRedeemPublished | BtcCancelled | BtcRefunded | BtcPunishPublished | BtcEarlyRefundPublished => {
-                Phase::Executing
-            }
+            BtcRedeemPublished
+            | BtcCancelled
+            | BtcRefunded
+            | BtcPunishPublished
+            | BtcEarlyRefundPublished => Phase::Executing,
             BtcRedeemed => Phase::Completed,
             XmrRefunded | BtcEarlyRefunded => Phase::Refunded,
             BtcPunished => Phase::Failed,
@@ -81,7 +83,10 @@ impl AliceStage {
     /// Before Alice commits XMR (an abort is still possible).
     fn before_xmr_lock(self) -> bool {
         use AliceStage::*;
-        matches!(self, Initialized | SetupAnswered | SignaturesSent | SignaturesReceived | AbortSent)
+        matches!(
+            self,
+            Initialized | SetupAnswered | SignaturesSent | SignaturesReceived | AbortSent
+        )
     }
 }
 
@@ -245,18 +250,19 @@ impl Alice {
     }
 
     fn agreement(&self) -> &Agreement {
-        self.agreement.as_deref().expect("agreement is set in every stage after SetupAnswered")
+        self.agreement
+            .as_deref()
+            .expect("agreement is set in every stage after SetupAnswered")
     }
 
     /// Handles one input; see [`crate::SwapState::handle`].
-    pub(crate) fn handle(&mut self, now: Timestamp, input: Input) -> Result<Vec<Action>, ProtocolError> {
+    pub(crate) fn handle(
+        &mut self,
+        now: Timestamp,
+        input: Input,
+    ) -> Result<Vec<Action>, ProtocolError> {
         if self.stage.phase().is_terminal() {
-            return match input {
-                Input::Command(command) => {
-                    Err(ProtocolError::NotAllowed { command, reason: "the swap is over".into() })
-                }
-                _ => Ok(Vec::new()),
-            };
+            return after_the_end(&input);
         }
         match input {
             Input::Tick => {
@@ -271,7 +277,9 @@ impl Alice {
                 if waiting_for_lock && now >= self.setup_deadline && !lock_seen {
                     return Ok(self.send_abort(now));
                 }
-                if self.stage == AliceStage::AbortSent && self.abort_watch_until.is_some_and(|t| now >= t) {
+                if self.stage == AliceStage::AbortSent
+                    && self.abort_watch_until.is_some_and(|t| now >= t)
+                {
                     return Ok(self.enter(AliceStage::Aborted, now));
                 }
                 if self.resend.due(now) {
@@ -283,16 +291,22 @@ impl Alice {
             Input::Message(message) => self.handle_message(now, message),
             Input::BtcTxSeen { tx, confirmations } => self.handle_btc(now, tx, confirmations),
             Input::BtcTxAbsent { txid } => {
-                if let Some(label) = self.agreement.as_ref().and_then(|a| a.txs.label_of(&txid)) {
-                    self.chain.seen.remove(&label);
-                }
+                self.chain.forget(self.agreement.as_deref(), &txid);
                 Ok(Vec::new())
             }
-            Input::XmrLocked { tx_hash, tx_key, height } => {
+            Input::XmrLocked {
+                tx_hash,
+                tx_key,
+                height,
+            } => {
                 if self.stage != AliceStage::XmrLockPending {
                     return Ok(Vec::new());
                 }
-                self.xmr_lock = Some(XmrLock { tx_hash, tx_key, height });
+                self.xmr_lock = Some(XmrLock {
+                    tx_hash,
+                    tx_key,
+                    height,
+                });
                 if self.chain.has(TxLabel::Cancel, 0) {
                     return Ok(self.enter(AliceStage::BtcCancelled, now));
                 }
@@ -318,7 +332,9 @@ impl Alice {
                 if !self.stage.before_xmr_lock() {
                     return Err(ProtocolError::NotAllowed {
                         command: Command::Abort,
-                        reason: "our XMR is already locked; the swap finishes or refunds on its own".into(),
+                        reason:
+                            "our XMR is already locked; the swap finishes or refunds on its own"
+                                .into(),
                     });
                 }
                 if self.chain.has(TxLabel::Lock, 0) && self.bob_sigs.is_some() {
@@ -330,13 +346,17 @@ impl Alice {
                 command,
                 reason: "only Bob cancels and refunds; Alice cancels on her own when needed".into(),
             }),
-            Input::LockFunded { .. } | Input::LockFundingFailed { .. } | Input::XmrTransferSeen { .. } => {
-                Ok(Vec::new())
-            }
+            Input::LockFunded { .. }
+            | Input::LockFundingFailed { .. }
+            | Input::XmrTransferSeen { .. } => Ok(Vec::new()),
         }
     }
 
-    fn handle_message(&mut self, now: Timestamp, message: Message) -> Result<Vec<Action>, ProtocolError> {
+    fn handle_message(
+        &mut self,
+        now: Timestamp,
+        message: Message,
+    ) -> Result<Vec<Action>, ProtocolError> {
         check_swap(self.swap_id, message.swap_id())?;
         match message {
             Message::SetupBob(m) if self.stage == AliceStage::Initialized => {
@@ -349,17 +369,31 @@ impl Alice {
                 let share = self.own_share.as_ref().expect("kept during setup");
                 let bob = VerifiedShare::from_verified(&m.share);
                 if bob.btc == share.btc || bob.spend_ed == share.spend_ed {
-                    return Err(ProtocolError::TermsMismatch("Bob reused Alice's keys".into()));
+                    return Err(ProtocolError::TermsMismatch(
+                        "Bob reused Alice's keys".into(),
+                    ));
                 }
                 self.bob = Some((bob, m.refund_address));
                 Ok(self.enter(AliceStage::SetupAnswered, now))
             }
             Message::LockProposal(m) if self.stage == AliceStage::SetupAnswered => {
                 let (bob, refund_address) = self.bob.clone().expect("set in SetupAnswered");
-                let own = VerifiedShare::from_verified(self.own_share.as_ref().expect("kept during setup"));
+                let own = VerifiedShare::from_verified(
+                    self.own_share.as_ref().expect("kept during setup"),
+                );
                 let band = &self.params.fee_band;
-                check_fee(TxLabel::Cancel, m.cancel_fee, btc::TxCancel::max_weight(), band)?;
-                check_fee(TxLabel::Refund, m.refund_fee, btc::TxRefund::max_weight(&refund_address), band)?;
+                check_fee(
+                    TxLabel::Cancel,
+                    m.cancel_fee,
+                    btc::TxCancel::max_weight(),
+                    band,
+                )?;
+                check_fee(
+                    TxLabel::Refund,
+                    m.refund_fee,
+                    btc::TxRefund::max_weight(&refund_address),
+                    band,
+                )?;
                 check_fee(
                     TxLabel::EarlyRefund,
                     m.early_refund_fee,
@@ -367,11 +401,21 @@ impl Alice {
                     band,
                 )?;
                 let psbt = messages::parse_psbt(&m.lock_psbt)?;
-                let lock = TxLock::from_psbt(psbt, self.terms.btc_amount, two_of_two(&own.btc, &bob.btc)?)
-                    .map_err(|source| ProtocolError::Tx { label: TxLabel::Lock, source })?;
+                let lock =
+                    TxLock::from_psbt(psbt, self.terms.btc_amount, two_of_two(&own.btc, &bob.btc)?)
+                        .map_err(|source| ProtocolError::Tx {
+                            label: TxLabel::Lock,
+                            source,
+                        })?;
                 let fees = Fees {
-                    redeem: btc::fee_for_weight(self.fee_rate, btc::TxRedeem::max_weight(&self.redeem_address)),
-                    punish: btc::fee_for_weight(self.fee_rate, btc::TxPunish::max_weight(&self.punish_address)),
+                    redeem: btc::fee_for_weight(
+                        self.fee_rate,
+                        btc::TxRedeem::max_weight(&self.redeem_address),
+                    ),
+                    punish: btc::fee_for_weight(
+                        self.fee_rate,
+                        btc::TxPunish::max_weight(&self.punish_address),
+                    ),
                     cancel: m.cancel_fee,
                     refund: m.refund_fee,
                     early_refund: m.early_refund_fee,
@@ -381,7 +425,15 @@ impl Alice {
                     punish: self.punish_address.clone(),
                     refund: refund_address,
                 };
-                let agreement = Agreement::build(self.swap_id, self.terms, own, bob, &destinations, fees, lock)?;
+                let agreement = Agreement::build(
+                    self.swap_id,
+                    self.terms,
+                    own,
+                    bob,
+                    &destinations,
+                    fees,
+                    lock,
+                )?;
                 self.agreement = Some(Box::new(agreement));
                 Ok(self.enter(AliceStage::SignaturesSent, now))
             }
@@ -392,9 +444,18 @@ impl Alice {
                 let tx_check = |label, result: Result<(), btc::TxError>| {
                     result.map_err(|source| ProtocolError::Tx { label, source })
                 };
-                tx_check(TxLabel::Cancel, txs.cancel.verify_signature(&bob_key, &m.cancel))?;
-                tx_check(TxLabel::Punish, txs.punish.verify_signature(&bob_key, &m.punish))?;
-                tx_check(TxLabel::EarlyRefund, txs.early_refund.verify_signature(&bob_key, &m.early_refund))?;
+                tx_check(
+                    TxLabel::Cancel,
+                    txs.cancel.verify_signature(&bob_key, &m.cancel),
+                )?;
+                tx_check(
+                    TxLabel::Punish,
+                    txs.punish.verify_signature(&bob_key, &m.punish),
+                )?;
+                tx_check(
+                    TxLabel::EarlyRefund,
+                    txs.early_refund.verify_signature(&bob_key, &m.early_refund),
+                )?;
                 crypto::verify(&agreement.bob.btc, &agreement.commitment, &m.commitment)
                     .map_err(crypto_err("commitment signature"))?;
                 self.bob_sigs = Some(BobSigs {
@@ -418,7 +479,9 @@ impl Alice {
                 .map_err(crypto_err("redeem adaptor signature"))?;
                 self.redeem_encrypted = Some(m.redeem_encrypted);
                 let lock_depth = self.chain.confirmations(TxLabel::Lock).unwrap_or(0);
-                if lock_depth < u32::from(self.params.cancel_timelock) && !self.chain.has(TxLabel::Cancel, 0) {
+                if lock_depth < u32::from(self.params.cancel_timelock)
+                    && !self.chain.has(TxLabel::Cancel, 0)
+                {
                     return Ok(self.enter(AliceStage::BtcRedeemPublished, now));
                 }
                 Ok(Vec::new())
@@ -447,13 +510,20 @@ impl Alice {
         if self.bob.is_none() {
             return self.enter(AliceStage::Aborted, now);
         }
-        let mut actions =
-            vec![Action::Send(Message::Abort(messages::sign_abort(self.swap_id, &self.secrets.btc)))];
+        let mut actions = vec![Action::Send(Message::Abort(messages::sign_abort(
+            self.swap_id,
+            &self.secrets.btc,
+        )))];
         actions.extend(self.enter(AliceStage::AbortSent, now));
         actions
     }
 
-    fn handle_btc(&mut self, now: Timestamp, tx: Transaction, confirmations: u32) -> Result<Vec<Action>, ProtocolError> {
+    fn handle_btc(
+        &mut self,
+        now: Timestamp,
+        tx: Transaction,
+        confirmations: u32,
+    ) -> Result<Vec<Action>, ProtocolError> {
         let Some(agreement) = self.agreement.as_deref() else {
             return Ok(Vec::new());
         };
@@ -471,11 +541,19 @@ impl Alice {
             TxLabel::Refund if self.bob_spend.is_none() => {
                 let alice_key = crypto::to_bitcoin_key(&agreement.alice.btc);
                 let signature = signature_from_witness(&tx, agreement.two_of_two(), &alice_key)
-                    .map_err(|source| ProtocolError::Tx { label: TxLabel::Refund, source })?;
+                    .map_err(|source| ProtocolError::Tx {
+                        label: TxLabel::Refund,
+                        source,
+                    })?;
                 let encrypted = self.refund_encrypted_signature();
-                let secret = crypto::recover_decryption_key(&agreement.bob.spend_secp, &signature, &encrypted)
-                    .map_err(crypto_err("secret from refund"))?;
-                let spend = crypto::secp_scalar_to_ed(&secret).map_err(crypto_err("secret from refund"))?;
+                let secret = crypto::recover_decryption_key(
+                    &agreement.bob.spend_secp,
+                    &signature,
+                    &encrypted,
+                )
+                .map_err(crypto_err("secret from refund"))?;
+                let spend =
+                    crypto::secp_scalar_to_ed(&secret).map_err(crypto_err("secret from refund"))?;
                 self.bob_spend = Some(SecretScalar(spend));
                 if self.stage == XmrLockPending {
                     // finish learning whether our transfer exists before deciding
@@ -488,7 +566,10 @@ impl Alice {
                 }
             }
             TxLabel::Cancel => {
-                if matches!(self.stage, XmrLockPending | BtcCancelled | BtcRefunded | BtcPunishPublished) {
+                if matches!(
+                    self.stage,
+                    XmrLockPending | BtcCancelled | BtcRefunded | BtcPunishPublished
+                ) {
                     return Ok(self.then_cancel_update(now, Vec::new()));
                 }
                 if self.bob_sigs.is_none() && self.xmr_lock.is_none() {
@@ -510,7 +591,9 @@ impl Alice {
         let cancel_at = u32::from(self.params.cancel_timelock);
         match self.stage {
             AliceStage::SignaturesReceived | AliceStage::AbortSent => {
-                if self.stage == AliceStage::AbortSent || depth > cancel_at - u32::from(self.params.xmr_lock_margin) {
+                if self.stage == AliceStage::AbortSent
+                    || depth > cancel_at - u32::from(self.params.xmr_lock_margin)
+                {
                     if self.bob_sigs.is_some() && depth < cancel_at {
                         actions.extend(self.enter(AliceStage::BtcEarlyRefundPublished, now));
                     } else if self.bob_sigs.is_none() {
@@ -522,7 +605,9 @@ impl Alice {
                     actions.extend(self.enter(AliceStage::XmrLockPending, now));
                 }
             }
-            AliceStage::SignaturesSent if depth > cancel_at - u32::from(self.params.xmr_lock_margin) => {
+            AliceStage::SignaturesSent
+                if depth > cancel_at - u32::from(self.params.xmr_lock_margin) =>
+            {
                 // Bob's signatures never came and it is too late to lock XMR: nothing of ours
                 // is at stake; Bob cancels and refunds his lock himself.
                 actions.extend(self.enter(AliceStage::Aborted, now));
@@ -544,13 +629,17 @@ impl Alice {
     fn then_cancel_update(&mut self, now: Timestamp, mut actions: Vec<Action>) -> Vec<Action> {
         if self.stage == AliceStage::BtcCancelled
             && self.xmr_lock.is_none()
-            && self.chain.has(TxLabel::Cancel, self.params.settle_confirmations)
+            && self
+                .chain
+                .has(TxLabel::Cancel, self.params.settle_confirmations)
         {
             actions.extend(self.enter(AliceStage::Aborted, now));
             return actions;
         }
         if self.stage == AliceStage::BtcCancelled
-            && self.chain.has(TxLabel::Cancel, u32::from(self.params.punish_timelock))
+            && self
+                .chain
+                .has(TxLabel::Cancel, u32::from(self.params.punish_timelock))
             && self.bob_sigs.is_some()
             && self.xmr_lock.is_some()
         {
@@ -571,7 +660,11 @@ impl Alice {
 
     fn refund_encrypted_signature(&self) -> crypto::EncryptedSignature {
         let agreement = self.agreement();
-        crypto::encrypted_sign(&self.secrets.btc, &agreement.bob.spend_secp, &agreement.txs.refund.sighash())
+        crypto::encrypted_sign(
+            &self.secrets.btc,
+            &agreement.bob.spend_secp,
+            &agreement.txs.refund.sighash(),
+        )
     }
 
     /// The pending message again (a resend, or an answer to a duplicate from the peer).
@@ -587,8 +680,14 @@ impl Alice {
                 share: self.own_share.clone().expect("kept during setup"),
                 redeem_address: self.redeem_address.clone(),
                 punish_address: self.punish_address.clone(),
-                redeem_fee: btc::fee_for_weight(self.fee_rate, btc::TxRedeem::max_weight(&self.redeem_address)),
-                punish_fee: btc::fee_for_weight(self.fee_rate, btc::TxPunish::max_weight(&self.punish_address)),
+                redeem_fee: btc::fee_for_weight(
+                    self.fee_rate,
+                    btc::TxRedeem::max_weight(&self.redeem_address),
+                ),
+                punish_fee: btc::fee_for_weight(
+                    self.fee_rate,
+                    btc::TxPunish::max_weight(&self.punish_address),
+                ),
             }),
             AliceStage::SignaturesSent => {
                 let agreement = self.agreement();
@@ -620,7 +719,8 @@ impl Alice {
     /// Every action the current state needs; emitted on entry and on resume.
     fn pending_actions(&mut self, now: Timestamp) -> Vec<Action> {
         self.outbox = self.build_message();
-        self.resend.start(now, self.params.resend_seconds, self.outbox.is_some());
+        self.resend
+            .start(now, self.params.resend_seconds, self.outbox.is_some());
         let mut actions = self.pending_message();
         if self.stage.phase().is_terminal() || self.agreement.is_none() {
             return actions;
@@ -634,29 +734,62 @@ impl Alice {
                 amount: self.terms.xmr_amount,
             }),
             AliceStage::BtcRedeemPublished => {
-                let encrypted = self.redeem_encrypted.as_ref().expect("set before BtcRedeemPublished");
+                let encrypted = self
+                    .redeem_encrypted
+                    .as_ref()
+                    .expect("set before BtcRedeemPublished");
                 let bob_sig = crypto::decrypt_signature(&self.secrets.spend_secp(), encrypted);
-                if let Ok(tx) = txs.redeem.complete(&self.sign(txs.redeem.sighash()), &bob_sig) {
-                    actions.push(Action::PublishBtc { label: TxLabel::Redeem, tx });
+                if let Ok(tx) = txs
+                    .redeem
+                    .complete(&self.sign(txs.redeem.sighash()), &bob_sig)
+                {
+                    actions.push(Action::PublishBtc {
+                        label: TxLabel::Redeem,
+                        tx,
+                    });
                 }
             }
             AliceStage::BtcCancelled => {
                 if let Some(sigs) = &self.bob_sigs {
-                    if let Ok(tx) = txs.cancel.complete(&self.sign(txs.cancel.sighash()), &sigs.cancel) {
-                        actions.push(Action::PublishBtc { label: TxLabel::Cancel, tx });
+                    if let Ok(tx) = txs
+                        .cancel
+                        .complete(&self.sign(txs.cancel.sighash()), &sigs.cancel)
+                    {
+                        actions.push(Action::PublishBtc {
+                            label: TxLabel::Cancel,
+                            tx,
+                        });
                     }
                 }
             }
             AliceStage::BtcPunishPublished => {
-                let sigs = self.bob_sigs.as_ref().expect("punish needs Bob's signatures");
-                if let Ok(tx) = txs.punish.complete(&self.sign(txs.punish.sighash()), &sigs.punish) {
-                    actions.push(Action::PublishBtc { label: TxLabel::Punish, tx });
+                let sigs = self
+                    .bob_sigs
+                    .as_ref()
+                    .expect("punish needs Bob's signatures");
+                if let Ok(tx) = txs
+                    .punish
+                    .complete(&self.sign(txs.punish.sighash()), &sigs.punish)
+                {
+                    actions.push(Action::PublishBtc {
+                        label: TxLabel::Punish,
+                        tx,
+                    });
                 }
             }
             AliceStage::BtcEarlyRefundPublished => {
-                let sigs = self.bob_sigs.as_ref().expect("early refund needs Bob's signature");
-                if let Ok(tx) = txs.early_refund.complete(&self.sign(txs.early_refund.sighash()), &sigs.early_refund) {
-                    actions.push(Action::PublishBtc { label: TxLabel::EarlyRefund, tx });
+                let sigs = self
+                    .bob_sigs
+                    .as_ref()
+                    .expect("early refund needs Bob's signature");
+                if let Ok(tx) = txs
+                    .early_refund
+                    .complete(&self.sign(txs.early_refund.sighash()), &sigs.early_refund)
+                {
+                    actions.push(Action::PublishBtc {
+                        label: TxLabel::EarlyRefund,
+                        tx,
+                    });
                 }
             }
             AliceStage::BtcRefunded => {
@@ -664,7 +797,10 @@ impl Alice {
                 let bob_spend = self.bob_spend.expect("set in BtcRefunded");
                 actions.push(Action::SweepXmr {
                     address: agreement.lock_address,
-                    spend_key: SecretScalar(crate::xmr::shared_spend_key(&self.secrets.spend, &bob_spend.0)),
+                    spend_key: SecretScalar(crate::xmr::shared_spend_key(
+                        &self.secrets.spend,
+                        &bob_spend.0,
+                    )),
                     view_key: agreement.view_key,
                     restore_height: lock.height,
                 });

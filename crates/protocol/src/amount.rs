@@ -13,7 +13,9 @@ pub const PICONERO_PER_XMR: u64 = 1_000_000_000_000;
 ///
 /// Construction is infallible (every `u64` is a valid amount); arithmetic is checked and
 /// returns `None` on overflow or underflow, mirroring [`bitcoin::Amount`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct XmrAmount(u64);
 
@@ -45,7 +47,12 @@ impl XmrAmount {
 impl fmt::Display for XmrAmount {
     /// Formats as XMR with all twelve decimals, so no value is ever hidden by rounding.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:012} XMR", self.0 / PICONERO_PER_XMR, self.0 % PICONERO_PER_XMR)
+        write!(
+            f,
+            "{}.{:012} XMR",
+            self.0 / PICONERO_PER_XMR,
+            self.0 % PICONERO_PER_XMR
+        )
     }
 }
 
@@ -55,15 +62,24 @@ mod tests {
 
     #[test]
     fn display_keeps_every_piconero() {
-        assert_eq!(XmrAmount::from_piconero(1).to_string(), "0.000000000001 XMR");
-        assert_eq!(XmrAmount::from_piconero(1_500_000_000_007).to_string(), "1.500000000007 XMR");
+        assert_eq!(
+            XmrAmount::from_piconero(1).to_string(),
+            "0.000000000001 XMR"
+        );
+        assert_eq!(
+            XmrAmount::from_piconero(1_500_000_000_007).to_string(),
+            "1.500000000007 XMR"
+        );
     }
 
     #[test]
     fn arithmetic_is_checked() {
         let max = XmrAmount::from_piconero(u64::MAX);
         assert_eq!(max.checked_add(XmrAmount::from_piconero(1)), None);
-        assert_eq!(XmrAmount::ZERO.checked_sub(XmrAmount::from_piconero(1)), None);
+        assert_eq!(
+            XmrAmount::ZERO.checked_sub(XmrAmount::from_piconero(1)),
+            None
+        );
         assert_eq!(
             XmrAmount::from_piconero(5).checked_sub(XmrAmount::from_piconero(2)),
             Some(XmrAmount::from_piconero(3))

@@ -9,9 +9,9 @@ use crate::btc::{signature_from_witness, TxLock};
 use crate::crypto::{self, EncryptedSignature};
 use crate::keys::{PublicShare, SwapSecrets};
 use crate::machine::{
-    check_fee, check_swap, crypto_err, Resend, state_event, swap_params, two_of_two, Action,
-    Agreement, ChainView, Command, Destinations, Fees, Input, Phase, ProtocolError, SecretScalar,
-    Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
+    after_the_end, check_fee, check_swap, crypto_err, state_event, swap_params, two_of_two, Action,
+    Agreement, ChainView, Command, Destinations, Fees, Input, Phase, ProtocolError, Resend,
+    SecretScalar, Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
 };
 use crate::messages::{self, Message, SwapTerms};
 use crate::network::Params;
@@ -72,7 +72,13 @@ impl BobStage {
     }
 
     fn before_lock(self) -> bool {
-        matches!(self, BobStage::Initialized | BobStage::SetupSent | BobStage::LockFunding | BobStage::LockProposed)
+        matches!(
+            self,
+            BobStage::Initialized
+                | BobStage::SetupSent
+                | BobStage::LockFunding
+                | BobStage::LockProposed
+        )
     }
 }
 
@@ -223,18 +229,19 @@ impl Bob {
     }
 
     fn agreement(&self) -> &Agreement {
-        self.agreement.as_deref().expect("agreement is set in every stage after LockProposed")
+        self.agreement
+            .as_deref()
+            .expect("agreement is set in every stage after LockProposed")
     }
 
     /// Handles one input; see [`crate::SwapState::handle`].
-    pub(crate) fn handle(&mut self, now: Timestamp, input: Input) -> Result<Vec<Action>, ProtocolError> {
+    pub(crate) fn handle(
+        &mut self,
+        now: Timestamp,
+        input: Input,
+    ) -> Result<Vec<Action>, ProtocolError> {
         if self.stage.phase().is_terminal() {
-            return match input {
-                Input::Command(command) => {
-                    Err(ProtocolError::NotAllowed { command, reason: "the swap is over".into() })
-                }
-                _ => Ok(Vec::new()),
-            };
+            return after_the_end(&input);
         }
         let mut actions = Vec::new();
         match input {
@@ -261,15 +268,24 @@ impl Bob {
                     return Ok(Vec::new());
                 }
                 let alice = self.alice.clone().expect("set before LockFunding");
-                let own = VerifiedShare::from_verified(self.own_share.as_ref().expect("kept until LockProposed"));
+                let own = VerifiedShare::from_verified(
+                    self.own_share.as_ref().expect("kept until LockProposed"),
+                );
                 let two_of_two = two_of_two(&alice.share.btc, &own.btc)?;
-                let lock = TxLock::from_psbt(psbt, self.terms.btc_amount, two_of_two)
-                    .map_err(|source| ProtocolError::Tx { label: TxLabel::Lock, source })?;
+                let lock = TxLock::from_psbt(psbt, self.terms.btc_amount, two_of_two).map_err(
+                    |source| ProtocolError::Tx {
+                        label: TxLabel::Lock,
+                        source,
+                    },
+                )?;
                 let fees = Fees {
                     redeem: alice.redeem_fee,
                     punish: alice.punish_fee,
                     cancel: btc::fee_for_weight(self.fee_rate, btc::TxCancel::max_weight()),
-                    refund: btc::fee_for_weight(self.fee_rate, btc::TxRefund::max_weight(&self.refund_address)),
+                    refund: btc::fee_for_weight(
+                        self.fee_rate,
+                        btc::TxRefund::max_weight(&self.refund_address),
+                    ),
                     early_refund: btc::fee_for_weight(
                         self.fee_rate,
                         btc::TxEarlyRefund::max_weight(&self.refund_address),
@@ -292,13 +308,17 @@ impl Bob {
                     return Ok(self.abort(now));
                 }
             }
-            Input::BtcTxSeen { tx, confirmations } => return self.handle_btc(now, tx, confirmations),
-            Input::BtcTxAbsent { txid } => {
-                if let Some(label) = self.agreement.as_ref().and_then(|a| a.txs.label_of(&txid)) {
-                    self.chain.seen.remove(&label);
-                }
+            Input::BtcTxSeen { tx, confirmations } => {
+                return self.handle_btc(now, tx, confirmations)
             }
-            Input::XmrTransferSeen { tx_hash, amount, confirmations } => {
+            Input::BtcTxAbsent { txid } => {
+                self.chain.forget(self.agreement.as_deref(), &txid);
+            }
+            Input::XmrTransferSeen {
+                tx_hash,
+                amount,
+                confirmations,
+            } => {
                 return self.handle_xmr_transfer(now, tx_hash, amount, confirmations);
             }
             Input::XmrSwept { .. } => {
@@ -310,7 +330,8 @@ impl Bob {
                 if !self.stage.before_lock() {
                     return Err(ProtocolError::NotAllowed {
                         command: Command::Abort,
-                        reason: "the BTC lock is already published; wait for cancel and refund".into(),
+                        reason: "the BTC lock is already published; wait for cancel and refund"
+                            .into(),
                     });
                 }
                 return Ok(self.abort(now));
@@ -343,17 +364,33 @@ impl Bob {
         Ok(actions)
     }
 
-    fn handle_message(&mut self, now: Timestamp, message: Message) -> Result<Vec<Action>, ProtocolError> {
+    fn handle_message(
+        &mut self,
+        now: Timestamp,
+        message: Message,
+    ) -> Result<Vec<Action>, ProtocolError> {
         check_swap(self.swap_id, message.swap_id())?;
         match message {
             Message::SetupAlice(m) if self.stage == BobStage::SetupSent => {
                 let share = VerifiedShare::from_verified(&m.share);
                 let band = &self.params.fee_band;
-                check_fee(TxLabel::Redeem, m.redeem_fee, btc::TxRedeem::max_weight(&m.redeem_address), band)?;
-                check_fee(TxLabel::Punish, m.punish_fee, btc::TxPunish::max_weight(&m.punish_address), band)?;
+                check_fee(
+                    TxLabel::Redeem,
+                    m.redeem_fee,
+                    btc::TxRedeem::max_weight(&m.redeem_address),
+                    band,
+                )?;
+                check_fee(
+                    TxLabel::Punish,
+                    m.punish_fee,
+                    btc::TxPunish::max_weight(&m.punish_address),
+                    band,
+                )?;
                 let own = self.own_share.as_ref().expect("kept until LockProposed");
                 if share.btc == own.btc || share.spend_ed == own.spend_ed {
-                    return Err(ProtocolError::TermsMismatch("Alice reused Bob's keys".into()));
+                    return Err(ProtocolError::TermsMismatch(
+                        "Alice reused Bob's keys".into(),
+                    ));
                 }
                 self.alice = Some(AliceSetup {
                     share,
@@ -374,7 +411,10 @@ impl Bob {
                     .txs
                     .cancel
                     .verify_signature(&alice_key, &m.cancel)
-                    .map_err(|source| ProtocolError::Tx { label: TxLabel::Cancel, source })?;
+                    .map_err(|source| ProtocolError::Tx {
+                        label: TxLabel::Cancel,
+                        source,
+                    })?;
                 crypto::verify_encrypted_signature(
                     &agreement.alice.btc,
                     &agreement.bob.spend_secp,
@@ -395,17 +435,19 @@ impl Bob {
                 self.own_share = None;
                 Ok(self.enter(BobStage::BtcLockPublished, now))
             }
-            Message::TransferProof(m)
-                if matches!(self.stage, BobStage::BtcLockPublished) =>
-            {
-                self.xmr = Some(XmrTransfer { proof: m, confirmations: None });
+            Message::TransferProof(m) if matches!(self.stage, BobStage::BtcLockPublished) => {
+                self.xmr = Some(XmrTransfer {
+                    proof: m,
+                    confirmations: None,
+                });
                 Ok(self.enter(BobStage::XmrLockProofReceived, now))
             }
             Message::Abort(m) => {
                 let Some(alice) = self.alice.as_ref() else {
                     return Ok(Vec::new());
                 };
-                messages::verify_abort(&m, &alice.share.btc).map_err(crypto_err("abort signature"))?;
+                messages::verify_abort(&m, &alice.share.btc)
+                    .map_err(crypto_err("abort signature"))?;
                 if self.stage.before_lock() {
                     Ok(self.abort(now))
                 } else {
@@ -418,7 +460,12 @@ impl Bob {
         }
     }
 
-    fn handle_btc(&mut self, now: Timestamp, tx: Transaction, confirmations: u32) -> Result<Vec<Action>, ProtocolError> {
+    fn handle_btc(
+        &mut self,
+        now: Timestamp,
+        tx: Transaction,
+        confirmations: u32,
+    ) -> Result<Vec<Action>, ProtocolError> {
         let Some(agreement) = self.agreement.as_deref() else {
             return Ok(Vec::new());
         };
@@ -436,18 +483,28 @@ impl Bob {
                 // the redeem carries Bob's own signature, decrypted by Alice with `s_a`
                 let bob_key = crypto::to_bitcoin_key(&agreement.bob.btc);
                 let signature = signature_from_witness(&tx, agreement.two_of_two(), &bob_key)
-                    .map_err(|source| ProtocolError::Tx { label: TxLabel::Redeem, source })?;
+                    .map_err(|source| ProtocolError::Tx {
+                        label: TxLabel::Redeem,
+                        source,
+                    })?;
                 let encrypted = self.redeem_encrypted_signature();
-                let secret = crypto::recover_decryption_key(&agreement.alice.spend_secp, &signature, &encrypted)
-                    .map_err(crypto_err("secret from redeem"))?;
-                let spend = crypto::secp_scalar_to_ed(&secret).map_err(crypto_err("secret from redeem"))?;
+                let secret = crypto::recover_decryption_key(
+                    &agreement.alice.spend_secp,
+                    &signature,
+                    &encrypted,
+                )
+                .map_err(crypto_err("secret from redeem"))?;
+                let spend =
+                    crypto::secp_scalar_to_ed(&secret).map_err(crypto_err("secret from redeem"))?;
                 self.alice_spend = Some(SecretScalar(spend));
                 Ok(self.enter(BobStage::BtcRedeemed, now))
             }
             TxLabel::EarlyRefund if settled => Ok(self.enter(BobStage::BtcEarlyRefunded, now)),
             TxLabel::Refund if settled => Ok(self.enter(BobStage::BtcRefunded, now)),
             TxLabel::Punish if settled => Ok(self.enter(BobStage::BtcPunished, now)),
-            TxLabel::Cancel if self.stage != BobStage::BtcCancelled && self.stage != BobStage::BtcRedeemed => {
+            TxLabel::Cancel
+                if self.stage != BobStage::BtcCancelled && self.stage != BobStage::BtcRedeemed =>
+            {
                 Ok(self.enter(BobStage::BtcCancelled, now))
             }
             TxLabel::Cancel if self.stage == BobStage::BtcCancelled && !cancel_seen_before => {
@@ -465,7 +522,10 @@ impl Bob {
         let cancel_at = u32::from(self.params.cancel_timelock);
         let waiting = matches!(
             self.stage,
-            BobStage::BtcLockPublished | BobStage::XmrLockProofReceived | BobStage::XmrLockRejected | BobStage::EncSigSent
+            BobStage::BtcLockPublished
+                | BobStage::XmrLockProofReceived
+                | BobStage::XmrLockRejected
+                | BobStage::EncSigSent
         );
         if waiting && confirmations >= cancel_at {
             return self.enter(BobStage::BtcCancelled, now);
@@ -511,7 +571,10 @@ impl Bob {
     fn abort(&mut self, now: Timestamp) -> Vec<Action> {
         let mut actions = Vec::new();
         if self.alice.is_some() {
-            actions.push(Action::Send(Message::Abort(messages::sign_abort(self.swap_id, &self.secrets.btc))));
+            actions.push(Action::Send(Message::Abort(messages::sign_abort(
+                self.swap_id,
+                &self.secrets.btc,
+            ))));
         }
         actions.extend(self.enter(BobStage::Aborted, now));
         actions
@@ -529,7 +592,11 @@ impl Bob {
 
     fn redeem_encrypted_signature(&self) -> EncryptedSignature {
         let agreement = self.agreement();
-        crypto::encrypted_sign(&self.secrets.btc, &agreement.alice.spend_secp, &agreement.txs.redeem.sighash())
+        crypto::encrypted_sign(
+            &self.secrets.btc,
+            &agreement.alice.spend_secp,
+            &agreement.txs.redeem.sighash(),
+        )
     }
 
     /// The pending message again (a resend, or an answer to a duplicate from the peer).
@@ -567,10 +634,12 @@ impl Bob {
                     commitment: sighash(agreement.commitment),
                 })
             }
-            BobStage::EncSigSent => Message::RedeemEncryptedSignature(messages::RedeemEncryptedSignature {
-                swap_id: self.swap_id,
-                redeem_encrypted: self.redeem_encrypted_signature(),
-            }),
+            BobStage::EncSigSent => {
+                Message::RedeemEncryptedSignature(messages::RedeemEncryptedSignature {
+                    swap_id: self.swap_id,
+                    redeem_encrypted: self.redeem_encrypted_signature(),
+                })
+            }
             _ => return None,
         };
         Some(message)
@@ -582,17 +651,27 @@ impl Bob {
             return Vec::new();
         }
         let agreement = self.agreement();
-        let sigs = self.alice_sigs.as_ref().expect("set before the lock is published");
+        let sigs = self
+            .alice_sigs
+            .as_ref()
+            .expect("set before the lock is published");
         let mut actions = Vec::new();
         let own_cancel = crypto::sign(&self.secrets.btc, &agreement.txs.cancel.sighash());
         if let Ok(tx) = agreement.txs.cancel.complete(&sigs.cancel, &own_cancel) {
-            actions.push(Action::PublishBtc { label: TxLabel::Cancel, tx });
+            actions.push(Action::PublishBtc {
+                label: TxLabel::Cancel,
+                tx,
+            });
         }
         if self.chain.has(TxLabel::Cancel, 0) {
-            let alice_refund = crypto::decrypt_signature(&self.secrets.spend_secp(), &sigs.refund_encrypted);
+            let alice_refund =
+                crypto::decrypt_signature(&self.secrets.spend_secp(), &sigs.refund_encrypted);
             let own_refund = crypto::sign(&self.secrets.btc, &agreement.txs.refund.sighash());
             if let Ok(tx) = agreement.txs.refund.complete(&alice_refund, &own_refund) {
-                actions.push(Action::PublishBtc { label: TxLabel::Refund, tx });
+                actions.push(Action::PublishBtc {
+                    label: TxLabel::Refund,
+                    tx,
+                });
             }
         }
         actions
@@ -601,7 +680,8 @@ impl Bob {
     /// Every action the current state needs; emitted on entry and on resume.
     fn pending_actions(&mut self, now: Timestamp) -> Vec<Action> {
         self.outbox = self.build_message();
-        self.resend.start(now, self.params.resend_seconds, self.outbox.is_some());
+        self.resend
+            .start(now, self.params.resend_seconds, self.outbox.is_some());
         let mut actions = self.pending_message();
         match self.stage {
             BobStage::LockFunding => {
@@ -617,12 +697,18 @@ impl Bob {
             BobStage::LockProposed => actions.extend(self.agreement().watch_actions()),
             BobStage::BtcLockPublished => {
                 actions.extend(self.agreement().watch_actions());
-                actions.push(Action::SignAndPublishLock { psbt: self.agreement().txs.lock.psbt().clone() });
+                actions.push(Action::SignAndPublishLock {
+                    psbt: self.agreement().txs.lock.psbt().clone(),
+                });
             }
             BobStage::XmrLockProofReceived => {
                 actions.extend(self.agreement().watch_actions());
                 let agreement = self.agreement();
-                let proof = &self.xmr.as_ref().expect("set in XmrLockProofReceived").proof;
+                let proof = &self
+                    .xmr
+                    .as_ref()
+                    .expect("set in XmrLockProofReceived")
+                    .proof;
                 actions.push(Action::WatchXmrTransfer {
                     address: agreement.lock_address,
                     view_key: agreement.view_key,
@@ -630,7 +716,9 @@ impl Bob {
                     tx_key: SecretScalar(proof.tx_key),
                 });
             }
-            BobStage::XmrLockRejected | BobStage::EncSigSent => actions.extend(self.agreement().watch_actions()),
+            BobStage::XmrLockRejected | BobStage::EncSigSent => {
+                actions.extend(self.agreement().watch_actions())
+            }
             BobStage::BtcCancelled => {
                 actions.extend(self.agreement().watch_actions());
                 actions.extend(self.pending_publications());
@@ -641,7 +729,10 @@ impl Bob {
                 let restore_height = self.xmr.as_ref().map(|x| x.proof.height).unwrap_or(0);
                 actions.push(Action::SweepXmr {
                     address: agreement.lock_address,
-                    spend_key: SecretScalar(crate::xmr::shared_spend_key(&alice_spend.0, &self.secrets.spend)),
+                    spend_key: SecretScalar(crate::xmr::shared_spend_key(
+                        &alice_spend.0,
+                        &self.secrets.spend,
+                    )),
                     view_key: agreement.view_key,
                     restore_height,
                 });

@@ -69,7 +69,9 @@ impl EdPoint {
     /// [`CryptoError::InvalidEdPoint`] when the bytes do not decompress, or the point is the
     /// identity or not torsion-free.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<EdPoint, CryptoError> {
-        let point = CompressedEdwardsY(bytes).decompress().ok_or(CryptoError::InvalidEdPoint)?;
+        let point = CompressedEdwardsY(bytes)
+            .decompress()
+            .ok_or(CryptoError::InvalidEdPoint)?;
         if !point.is_torsion_free() || point.is_identity() {
             return Err(CryptoError::InvalidEdPoint);
         }
@@ -168,9 +170,11 @@ fn ed_nums_point(tag: &[u8]) -> curve25519_dalek_ng::edwards::EdwardsPoint {
         if let Some(point) = CompressedEdwardsY(hash).decompress() {
             let point = point.mul_by_cofactor();
             if !point.is_identity() {
-                return curve25519_dalek_ng::edwards::CompressedEdwardsY(point.compress().to_bytes())
-                    .decompress()
-                    .expect("a point dalek v4 decompressed also decompresses in dalek-ng");
+                return curve25519_dalek_ng::edwards::CompressedEdwardsY(
+                    point.compress().to_bytes(),
+                )
+                .decompress()
+                .expect("a point dalek v4 decompressed also decompresses in dalek-ng");
             }
         }
     }
@@ -220,7 +224,11 @@ pub fn dleq_prove(secret: &EdScalar, rng_seed: [u8; 32]) -> (DleqProof, SecpPoin
         .expect("a dalek v4 scalar is canonical");
     let mut rng = ChaCha20Rng::from_seed(rng_seed);
     let (proof, (secp, _ed)) = dleq_system().prove(&ng_secret, &mut rng);
-    (DleqProof::encode(&proof), secp, EdPoint::from_scalar(secret))
+    (
+        DleqProof::encode(&proof),
+        secp,
+        EdPoint::from_scalar(secret),
+    )
 }
 
 /// Verifies a cross-curve DLEQ proof for the claimed pair of points.
@@ -311,7 +319,9 @@ pub fn decrypt_signature(
     decryption_key: &SecpScalar,
     encrypted: &EncryptedSignature,
 ) -> secp256k1::ecdsa::Signature {
-    adaptor().decrypt_signature(decryption_key, encrypted.clone()).into()
+    adaptor()
+        .decrypt_signature(decryption_key, encrypted.clone())
+        .into()
 }
 
 /// Recovers the decryption secret from a published signature and the adaptor signature it was
@@ -346,8 +356,14 @@ mod tests {
         let (proof, secp, ed) = dleq_prove(&ed_secret(7), [1; 32]);
         assert_eq!(dleq_verify(&proof, &secp, &ed), Ok(()));
         let (_, other_secp, other_ed) = dleq_prove(&ed_secret(8), [2; 32]);
-        assert_eq!(dleq_verify(&proof, &other_secp, &ed), Err(CryptoError::InvalidDleqProof));
-        assert_eq!(dleq_verify(&proof, &secp, &other_ed), Err(CryptoError::InvalidDleqProof));
+        assert_eq!(
+            dleq_verify(&proof, &other_secp, &ed),
+            Err(CryptoError::InvalidDleqProof)
+        );
+        assert_eq!(
+            dleq_verify(&proof, &secp, &other_ed),
+            Err(CryptoError::InvalidDleqProof)
+        );
         // the secp point really is the same integer times G
         assert_eq!(secp_public(&ed_scalar_to_secp(&ed_secret(7))), secp);
     }
@@ -360,8 +376,14 @@ mod tests {
         let message = [9u8; 32];
         let encrypted = encrypted_sign(&signer, &encryption_key, &message);
         let signer_key = secp_public(&signer);
-        assert_eq!(verify_encrypted_signature(&signer_key, &encryption_key, &message, &encrypted), Ok(()));
-        assert!(verify_encrypted_signature(&signer_key, &encryption_key, &[8u8; 32], &encrypted).is_err());
+        assert_eq!(
+            verify_encrypted_signature(&signer_key, &encryption_key, &message, &encrypted),
+            Ok(())
+        );
+        assert!(
+            verify_encrypted_signature(&signer_key, &encryption_key, &[8u8; 32], &encrypted)
+                .is_err()
+        );
         let signature = decrypt_signature(&decryption, &encrypted);
         assert_eq!(verify(&signer_key, &message, &signature), Ok(()));
         let recovered = recover_decryption_key(&encryption_key, &signature, &encrypted).unwrap();
@@ -378,7 +400,9 @@ mod tests {
     fn ed_points_with_torsion_are_rejected() {
         // the identity and a small-order point
         assert!(EdPoint::from_bytes(EdwardsPoint::default().compress().to_bytes()).is_err());
-        let small_order = curve25519_dalek::constants::EIGHT_TORSION[1].compress().to_bytes();
+        let small_order = curve25519_dalek::constants::EIGHT_TORSION[1]
+            .compress()
+            .to_bytes();
         assert!(EdPoint::from_bytes(small_order).is_err());
         let good = EdPoint::from_scalar(&ed_secret(4));
         assert_eq!(EdPoint::from_bytes(good.to_bytes()), Ok(good));

@@ -35,7 +35,8 @@ mod serde_bytes_64 {
     }
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
         let v = Vec::<u8>::deserialize(d)?;
-        v.try_into().map_err(|_| serde::de::Error::custom("expected 64 bytes"))
+        v.try_into()
+            .map_err(|_| serde::de::Error::custom("expected 64 bytes"))
     }
 }
 
@@ -64,7 +65,8 @@ fn expand(hk: &Hkdf<Sha256>, swap_id: &SwapId, role: Role, label: &[u8], counter
     let mut out = [0u8; 64];
     let counter = counter.to_le_bytes();
     let info: [&[u8]; 4] = [&swap_id.0, &[role.code()], label, &counter];
-    hk.expand_multi_info(&info, &mut out).expect("64 bytes is a valid HKDF-SHA256 length");
+    hk.expand_multi_info(&info, &mut out)
+        .expect("64 bytes is a valid HKDF-SHA256 length");
     out
 }
 
@@ -74,14 +76,19 @@ impl SwapSecrets {
     /// Deterministic: call it again after a restart to get the same keys.
     pub fn derive(seed: &WalletSeed, swap_id: &SwapId, role: Role) -> SwapSecrets {
         let hk = Hkdf::<Sha256>::new(Some(SALT), &seed.0);
-        let btc = (0u32..)
-            .find_map(|counter| {
-                let wide = expand(&hk, swap_id, role, b"btc", counter);
-                let mut bytes = [0u8; 32];
-                bytes.copy_from_slice(&wide[..32]);
-                ecdsa_fun::fun::Scalar::<ecdsa_fun::fun::marker::Secret, ecdsa_fun::fun::marker::Zero>::from_bytes(bytes).and_then(|s| s.non_zero())
-            })
-            .expect("a valid scalar is found within a few tries");
+        let btc =
+            (0u32..)
+                .find_map(|counter| {
+                    let wide = expand(&hk, swap_id, role, b"btc", counter);
+                    let mut bytes = [0u8; 32];
+                    bytes.copy_from_slice(&wide[..32]);
+                    ecdsa_fun::fun::Scalar::<
+                        ecdsa_fun::fun::marker::Secret,
+                        ecdsa_fun::fun::marker::Zero,
+                    >::from_bytes(bytes)
+                    .and_then(|s| s.non_zero())
+                })
+                .expect("a valid scalar is found within a few tries");
         let spend = (0u32..)
             .find_map(|counter| {
                 let wide = expand(&hk, swap_id, role, b"xmr-spend", counter);
@@ -96,7 +103,13 @@ impl SwapSecrets {
         let view = EdScalar::from_bytes_mod_order_wide(&expand(&hk, swap_id, role, b"xmr-view", 0));
         let mut proof_seed = [0u8; 32];
         proof_seed.copy_from_slice(&expand(&hk, swap_id, role, b"dleq-rng", 0)[..32]);
-        SwapSecrets { role, btc, spend, view, proof_seed }
+        SwapSecrets {
+            role,
+            btc,
+            spend,
+            view,
+            proof_seed,
+        }
     }
 
     /// The spend share as a secp256k1 scalar (the adaptor decryption key).
@@ -161,7 +174,10 @@ mod tests {
     fn derivation_is_deterministic_and_separates_swaps_and_roles() {
         let seed = WalletSeed([42; 64]);
         let one = SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice);
-        assert_eq!(one, SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice));
+        assert_eq!(
+            one,
+            SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice)
+        );
         let other_swap = SwapSecrets::derive(&seed, &SwapId([2; 32]), Role::Alice);
         let other_role = SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Bob);
         for other in [&other_swap, &other_role] {
@@ -169,7 +185,11 @@ mod tests {
             assert_ne!(one.spend, other.spend);
             assert_ne!(one.view, other.view);
         }
-        assert_eq!(one.spend.to_bytes()[31] & 0xf0, 0, "spend share below 2^252");
+        assert_eq!(
+            one.spend.to_bytes()[31] & 0xf0,
+            0,
+            "spend share below 2^252"
+        );
     }
 
     #[test]
@@ -177,7 +197,12 @@ mod tests {
         let secrets = SwapSecrets::derive(&WalletSeed([7; 64]), &SwapId([3; 32]), Role::Bob);
         let text = format!("{secrets:?} {:?}", WalletSeed([7; 64]));
         assert!(!text.contains("07070707"));
-        let hex: String = secrets.spend.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = secrets
+            .spend
+            .to_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert!(!text.contains(&hex));
     }
 

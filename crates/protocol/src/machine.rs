@@ -33,7 +33,9 @@ use sha2::{Digest, Sha256};
 
 /// Seconds since an arbitrary epoch (the Unix epoch in production, zero in simulation).
 /// Only ever compared with other timestamps of the same driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
@@ -67,7 +69,10 @@ pub enum Phase {
 impl Phase {
     /// Whether the swap is over for this party.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Phase::Completed | Phase::Refunded | Phase::Failed | Phase::Aborted)
+        matches!(
+            self,
+            Phase::Completed | Phase::Refunded | Phase::Failed | Phase::Aborted
+        )
     }
 }
 
@@ -393,7 +398,10 @@ impl SwapTxs {
 
     /// Which of our transactions has this txid.
     pub fn label_of(&self, txid: &Txid) -> Option<TxLabel> {
-        self.txids().into_iter().find(|(_, id)| id == txid).map(|(label, _)| label)
+        self.txids()
+            .into_iter()
+            .find(|(_, id)| id == txid)
+            .map(|(label, _)| label)
     }
 }
 
@@ -450,15 +458,29 @@ impl Agreement {
         fees: Fees,
         lock: TxLock,
     ) -> Result<Agreement, ProtocolError> {
-        let redeem = TxRedeem::new(&lock, &destinations.redeem, fees.redeem).map_err(tx_err(TxLabel::Redeem))?;
-        let cancel =
-            TxCancel::new(&lock, terms.cancel_timelock, fees.cancel).map_err(tx_err(TxLabel::Cancel))?;
-        let refund = TxRefund::new(&cancel, &destinations.refund, fees.refund).map_err(tx_err(TxLabel::Refund))?;
-        let punish = TxPunish::new(&cancel, &destinations.punish, terms.punish_timelock, fees.punish)
-            .map_err(tx_err(TxLabel::Punish))?;
+        let redeem = TxRedeem::new(&lock, &destinations.redeem, fees.redeem)
+            .map_err(tx_err(TxLabel::Redeem))?;
+        let cancel = TxCancel::new(&lock, terms.cancel_timelock, fees.cancel)
+            .map_err(tx_err(TxLabel::Cancel))?;
+        let refund = TxRefund::new(&cancel, &destinations.refund, fees.refund)
+            .map_err(tx_err(TxLabel::Refund))?;
+        let punish = TxPunish::new(
+            &cancel,
+            &destinations.punish,
+            terms.punish_timelock,
+            fees.punish,
+        )
+        .map_err(tx_err(TxLabel::Punish))?;
         let early_refund = TxEarlyRefund::new(&lock, &destinations.refund, fees.early_refund)
             .map_err(tx_err(TxLabel::EarlyRefund))?;
-        let txs = SwapTxs { lock, redeem, cancel, refund, punish, early_refund };
+        let txs = SwapTxs {
+            lock,
+            redeem,
+            cancel,
+            refund,
+            punish,
+            early_refund,
+        };
         let view_key = crate::xmr::shared_view_key(&alice.view_share.0, &bob.view_share.0);
         let lock_address =
             crate::xmr::lock_address(terms.network, &alice.spend_ed, &bob.spend_ed, &view_key);
@@ -500,7 +522,11 @@ impl Agreement {
 
     /// Every transaction to watch.
     pub fn watch_actions(&self) -> Vec<Action> {
-        self.txs.txids().into_iter().map(|(label, txid)| Action::WatchBtc { label, txid }).collect()
+        self.txs
+            .txids()
+            .into_iter()
+            .map(|(label, txid)| Action::WatchBtc { label, txid })
+            .collect()
     }
 }
 
@@ -509,18 +535,29 @@ impl Agreement {
 /// # Errors
 /// [`ProtocolError::Tx`] if the keys are equal.
 pub fn two_of_two(alice: &SecpPoint, bob: &SecpPoint) -> Result<TwoOfTwo, ProtocolError> {
-    TwoOfTwo::new(crypto::to_bitcoin_key(alice), crypto::to_bitcoin_key(bob)).map_err(tx_err(TxLabel::Lock))
+    TwoOfTwo::new(crypto::to_bitcoin_key(alice), crypto::to_bitcoin_key(bob))
+        .map_err(tx_err(TxLabel::Lock))
 }
 
 /// Checks that a proposed absolute fee pays a rate inside `band` for `weight`.
 ///
 /// # Errors
 /// [`ProtocolError::FeeOutOfBand`] otherwise.
-pub fn check_fee(label: TxLabel, fee: Amount, weight: Weight, band: &FeeBand) -> Result<(), ProtocolError> {
+pub fn check_fee(
+    label: TxLabel,
+    fee: Amount,
+    weight: Weight,
+    band: &FeeBand,
+) -> Result<(), ProtocolError> {
     let min = fee_for_weight(band.min_sat_per_vb, weight);
     let max = fee_for_weight(band.max_sat_per_vb, weight);
     if fee < min || fee > max {
-        return Err(ProtocolError::FeeOutOfBand { label, fee, min, max });
+        return Err(ProtocolError::FeeOutOfBand {
+            label,
+            fee,
+            min,
+            max,
+        });
     }
     Ok(())
 }
@@ -533,6 +570,14 @@ pub struct ChainView {
 }
 
 impl ChainView {
+    /// Records that `txid` is no longer in the mempool or the best chain, if it is one of
+    /// the agreement's transactions.
+    pub(crate) fn forget(&mut self, agreement: Option<&Agreement>, txid: &Txid) {
+        if let Some(label) = agreement.and_then(|a| a.txs.label_of(txid)) {
+            self.seen.remove(&label);
+        }
+    }
+
     /// Confirmations of `label`, if seen.
     pub fn confirmations(&self, label: TxLabel) -> Option<u32> {
         self.seen.get(&label).copied()
@@ -656,9 +701,25 @@ impl Resend {
     }
 }
 
+/// What a machine in a terminal state answers to any input: commands are refused, everything
+/// else is ignored.
+pub(crate) fn after_the_end(input: &Input) -> Result<Vec<Action>, ProtocolError> {
+    match input {
+        Input::Command(command) => Err(ProtocolError::NotAllowed {
+            command: *command,
+            reason: "the swap is over".into(),
+        }),
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// The `StateChanged` event.
 pub(crate) fn state_event(role: Role, state: &str, phase: Phase) -> Action {
-    Action::Emit(Event::StateChanged { role, state: state.to_owned(), phase })
+    Action::Emit(Event::StateChanged {
+        role,
+        state: state.to_owned(),
+        phase,
+    })
 }
 
 pub(crate) fn crypto_err(what: &'static str) -> impl Fn(CryptoError) -> ProtocolError {

@@ -328,10 +328,14 @@ fn size_limit(kind: u8) -> usize {
 
 fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
     let config = bincode::config::standard().with_limit::<MAX_MESSAGE_BYTES>();
-    let (value, read) = bincode::serde::decode_from_slice(body, config)
-        .map_err(|e| DecodeError::Malformed { reason: e.to_string() })?;
+    let (value, read) =
+        bincode::serde::decode_from_slice(body, config).map_err(|e| DecodeError::Malformed {
+            reason: e.to_string(),
+        })?;
     if read != body.len() {
-        return Err(DecodeError::TrailingBytes { extra: body.len() - read });
+        return Err(DecodeError::TrailingBytes {
+            extra: body.len() - read,
+        });
     }
     Ok(value)
 }
@@ -357,7 +361,11 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     }
     let limit = size_limit(kind);
     if bytes.len() > limit {
-        return Err(DecodeError::TooLarge { kind, len: bytes.len(), limit });
+        return Err(DecodeError::TooLarge {
+            kind,
+            len: bytes.len(),
+            limit,
+        });
     }
     let body = &bytes[HEADER_LEN..];
     let message = match kind {
@@ -378,7 +386,10 @@ fn check_destination(field: &'static str, script: &ScriptBuf) -> Result<(), Deco
     if is_standard_destination(script) {
         Ok(())
     } else {
-        Err(DecodeError::InvalidField { field, reason: "not a standard destination script".into() })
+        Err(DecodeError::InvalidField {
+            field,
+            reason: "not a standard destination script".into(),
+        })
     }
 }
 
@@ -389,12 +400,18 @@ fn check_share(share: &PublicShare) -> Result<(), DecodeError> {
             reason: "2-of-2 key equals the spend key".into(),
         });
     }
-    share.verify().map_err(|source| DecodeError::Crypto { field: "share.dleq", source })
+    share.verify().map_err(|source| DecodeError::Crypto {
+        field: "share.dleq",
+        source,
+    })
 }
 
 fn check_fee(field: &'static str, fee: Amount) -> Result<(), DecodeError> {
     if fee == Amount::ZERO {
-        return Err(DecodeError::InvalidField { field, reason: "fee is zero".into() });
+        return Err(DecodeError::InvalidField {
+            field,
+            reason: "fee is zero".into(),
+        });
     }
     Ok(())
 }
@@ -404,8 +421,10 @@ fn check_fee(field: &'static str, fee: Amount) -> Result<(), DecodeError> {
 /// # Errors
 /// [`DecodeError::InvalidField`] when the bytes are not a PSBT.
 pub fn parse_psbt(bytes: &[u8]) -> Result<Psbt, DecodeError> {
-    Psbt::deserialize(bytes)
-        .map_err(|e| DecodeError::InvalidField { field: "lock_psbt", reason: e.to_string() })
+    Psbt::deserialize(bytes).map_err(|e| DecodeError::InvalidField {
+        field: "lock_psbt",
+        reason: e.to_string(),
+    })
 }
 
 /// Checks every field of a message that can be checked without the swap's context.
@@ -419,7 +438,10 @@ pub fn validate(message: &Message) -> Result<(), DecodeError> {
         Message::SetupBob(m) => {
             let t = &m.terms;
             if t.btc_amount == Amount::ZERO {
-                return Err(DecodeError::InvalidField { field: "terms.btc_amount", reason: "zero".into() });
+                return Err(DecodeError::InvalidField {
+                    field: "terms.btc_amount",
+                    reason: "zero".into(),
+                });
             }
             if t.btc_amount > Amount::MAX_MONEY {
                 return Err(DecodeError::InvalidField {
@@ -428,10 +450,16 @@ pub fn validate(message: &Message) -> Result<(), DecodeError> {
                 });
             }
             if t.xmr_amount == XmrAmount::ZERO {
-                return Err(DecodeError::InvalidField { field: "terms.xmr_amount", reason: "zero".into() });
+                return Err(DecodeError::InvalidField {
+                    field: "terms.xmr_amount",
+                    reason: "zero".into(),
+                });
             }
             if t.cancel_timelock == 0 || t.punish_timelock == 0 {
-                return Err(DecodeError::InvalidField { field: "terms.timelocks", reason: "zero".into() });
+                return Err(DecodeError::InvalidField {
+                    field: "terms.timelocks",
+                    reason: "zero".into(),
+                });
             }
             check_destination("refund_address", &m.refund_address)?;
             check_share(&m.share)
@@ -445,7 +473,10 @@ pub fn validate(message: &Message) -> Result<(), DecodeError> {
         }
         Message::LockProposal(m) => {
             if m.lock_psbt.len() > MAX_PSBT_BYTES {
-                return Err(DecodeError::InvalidField { field: "lock_psbt", reason: "too large".into() });
+                return Err(DecodeError::InvalidField {
+                    field: "lock_psbt",
+                    reason: "too large".into(),
+                });
             }
             check_fee("cancel_fee", m.cancel_fee)?;
             check_fee("refund_fee", m.refund_fee)?;
@@ -454,7 +485,10 @@ pub fn validate(message: &Message) -> Result<(), DecodeError> {
         }
         Message::TransferProof(m) => {
             if m.tx_key == EdScalar::ZERO {
-                return Err(DecodeError::InvalidField { field: "tx_key", reason: "zero".into() });
+                return Err(DecodeError::InvalidField {
+                    field: "tx_key",
+                    reason: "zero".into(),
+                });
             }
             Ok(())
         }
@@ -467,12 +501,19 @@ pub fn validate(message: &Message) -> Result<(), DecodeError> {
 
 /// The hash a cooperative abort signs.
 pub fn abort_hash(swap_id: &SwapId) -> [u8; 32] {
-    Sha256::new().chain_update(b"confiaro/abort/v1").chain_update(swap_id.0).finalize().into()
+    Sha256::new()
+        .chain_update(b"confiaro/abort/v1")
+        .chain_update(swap_id.0)
+        .finalize()
+        .into()
 }
 
 /// Builds a signed abort for `swap_id` with the sender's 2-of-2 secret key.
 pub fn sign_abort(swap_id: SwapId, key: &crypto::SecpScalar) -> Abort {
-    Abort { swap_id, signature: crypto::sign(key, &abort_hash(&swap_id)) }
+    Abort {
+        swap_id,
+        signature: crypto::sign(key, &abort_hash(&swap_id)),
+    }
 }
 
 /// Checks an abort was signed by `sender_key`.
@@ -485,6 +526,9 @@ pub fn verify_abort(abort: &Abort, sender_key: &SecpPoint) -> Result<(), CryptoE
 
 impl From<TxError> for DecodeError {
     fn from(e: TxError) -> Self {
-        DecodeError::InvalidField { field: "transaction", reason: e.to_string() }
+        DecodeError::InvalidField {
+            field: "transaction",
+            reason: e.to_string(),
+        }
     }
 }

@@ -20,7 +20,9 @@ pub fn shared_spend_key(spend_a: &EdScalar, spend_b: &EdScalar) -> EdScalar {
 
 /// The public spend key of the lock address, `S_a + S_b`.
 pub fn shared_public_spend(spend_a: &EdPoint, spend_b: &EdPoint) -> PublicKey {
-    PublicKey { point: (spend_a.point() + spend_b.point()).compress() }
+    PublicKey {
+        point: (spend_a.point() + spend_b.point()).compress(),
+    }
 }
 
 /// Converts a scalar to a `monero` private key.
@@ -36,7 +38,11 @@ pub fn lock_address(
     view: &EdScalar,
 ) -> monero::Address {
     let public_view = PublicKey::from_private_key(&private_key(view));
-    monero::Address::standard(network.monero(), shared_public_spend(spend_a, spend_b), public_view)
+    monero::Address::standard(
+        network.monero(),
+        shared_public_spend(spend_a, spend_b),
+        public_view,
+    )
 }
 
 #[cfg(test)]
@@ -58,8 +64,14 @@ mod tests {
             &view,
         );
         let spend = private_key(&shared_spend_key(&s_a, &s_b));
-        let pair = monero::KeyPair { view: private_key(&view), spend };
-        assert_eq!(from_shares, monero::Address::from_keypair(monero::Network::Mainnet, &pair));
+        let pair = monero::KeyPair {
+            view: private_key(&view),
+            spend,
+        };
+        assert_eq!(
+            from_shares,
+            monero::Address::from_keypair(monero::Network::Mainnet, &pair)
+        );
         let stagenet = lock_address(
             Network::Testnet,
             &EdPoint::from_scalar(&s_a),

@@ -19,18 +19,37 @@ fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
         let seed: u64 = seed.parse().expect("SIM_SEED is a number");
         let report = sim::run(seed);
         println!("{report:#?}");
-        assert!(report.violations.is_empty(), "seed {seed} violates: {:?}", report.violations);
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed} violates: {:?}",
+            report.violations
+        );
         return;
     }
-    let schedules: u64 = std::env::var("SIM_SCHEDULES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let schedules: u64 = std::env::var("SIM_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let started = std::time::Instant::now();
     sim::pool();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u64;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2) as u64;
     let reports: Vec<Report> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
-            .map(|t| scope.spawn(move || (0..schedules).filter(|s| s % threads == t).map(sim::run).collect::<Vec<_>>()))
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..schedules)
+                        .filter(|s| s % threads == t)
+                        .map(sim::run)
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        let mut all: Vec<Report> = handles.into_iter().flat_map(|h| h.join().expect("worker")).collect();
+        let mut all: Vec<Report> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect();
         all.sort_by_key(|r| r.seed);
         all
     });
@@ -56,11 +75,21 @@ fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
     for seed in (0..schedules).step_by((schedules as usize / 20).max(1)) {
         let again = sim::run(seed);
         let first = &reports[seed as usize];
-        assert_eq!(again.trace_hash, first.trace_hash, "seed {seed} is not deterministic; replay: {}", replay_hint(seed));
+        assert_eq!(
+            again.trace_hash,
+            first.trace_hash,
+            "seed {seed} is not deterministic; replay: {}",
+            replay_hint(seed)
+        );
     }
     let total_violations: usize = reports.iter().map(|r| r.violations.len()).sum();
     for report in failures.iter().take(5) {
-        println!("seed {} violates: {:?}\n  replay: {}", report.seed, report.violations, replay_hint(report.seed));
+        println!(
+            "seed {} violates: {:?}\n  replay: {}",
+            report.seed,
+            report.violations,
+            replay_hint(report.seed)
+        );
     }
     let crashes: u64 = reports.iter().map(|r| u64::from(r.crashes)).sum();
     let reorgs: u64 = reports.iter().map(|r| u64::from(r.reorgs)).sum();
@@ -88,11 +117,25 @@ fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
             "aborted-before-lock",
             "aborted-in-setup",
         ] {
-            assert!(paths.get(path).copied().unwrap_or(0) > 0, "no schedule took the {path} path");
+            assert!(
+                paths.get(path).copied().unwrap_or(0) > 0,
+                "no schedule took the {path} path"
+            );
         }
     }
     let kinds = outcomes.values().filter(|n| **n > 0).count();
     let list: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    println!("simulation: {} schedules, {} outcomes {{{}}}, {} violations", reports.len(), kinds, list.join(", "), total_violations);
-    assert!(failures.is_empty(), "{} schedules violate safety; first seed {}", failures.len(), failures[0].seed);
+    println!(
+        "simulation: {} schedules, {} outcomes {{{}}}, {} violations",
+        reports.len(),
+        kinds,
+        list.join(", "),
+        total_violations
+    );
+    assert!(
+        failures.is_empty(),
+        "{} schedules violate safety; first seed {}",
+        failures.len(),
+        failures[0].seed
+    );
 }

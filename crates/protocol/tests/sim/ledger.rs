@@ -30,7 +30,8 @@ impl BtcLedger {
             return Some((out.clone(), Some(0)));
         }
         let parent = self.txs.get(&outpoint.txid)?;
-        if !self.confirmed_at.contains_key(&outpoint.txid) && !self.mempool.contains(&outpoint.txid) {
+        if !self.confirmed_at.contains_key(&outpoint.txid) && !self.mempool.contains(&outpoint.txid)
+        {
             return None;
         }
         let out = parent.output.get(outpoint.vout as usize)?.clone();
@@ -93,13 +94,19 @@ impl BtcLedger {
         let depth = depth.min(self.blocks.len());
         let mut returned = Vec::new();
         for _ in 0..depth {
-            let block = self.blocks.pop().expect("depth is bounded by the chain length");
+            let block = self
+                .blocks
+                .pop()
+                .expect("depth is bounded by the chain length");
             returned.splice(0..0, block);
         }
         for txid in &returned {
             self.confirmed_at.remove(txid);
         }
-        let candidates: Vec<Txid> = returned.into_iter().chain(std::mem::take(&mut self.mempool)).collect();
+        let candidates: Vec<Txid> = returned
+            .into_iter()
+            .chain(std::mem::take(&mut self.mempool))
+            .collect();
         for txid in &candidates {
             for input in &self.txs[txid].input {
                 self.spent.remove(&input.previous_output);
@@ -156,7 +163,14 @@ pub const XMR_UNLOCK: u64 = 10;
 
 impl XmrLedger {
     pub fn new(alice_balance: u64) -> XmrLedger {
-        XmrLedger { height: 200, alice_balance, alice_swept_back: 0, bob_received: 0, transfers: Vec::new(), swept: BTreeMap::new() }
+        XmrLedger {
+            height: 200,
+            alice_balance,
+            alice_swept_back: 0,
+            bob_received: 0,
+            transfers: Vec::new(),
+            swept: BTreeMap::new(),
+        }
     }
 
     pub fn mine(&mut self) {
@@ -169,7 +183,12 @@ impl XmrLedger {
     }
 
     /// Pays `amount` to `address` unless a transfer to it exists (the idempotency contract).
-    pub fn lock(&mut self, address: &str, amount: u64, hash: [u8; 32]) -> Result<([u8; 32], u64), &'static str> {
+    pub fn lock(
+        &mut self,
+        address: &str,
+        amount: u64,
+        hash: [u8; 32],
+    ) -> Result<([u8; 32], u64), &'static str> {
         if let Some(existing) = self.transfers.iter().find(|t| t.address == address) {
             return Ok((existing.hash, existing.height.unwrap_or(self.height)));
         }
@@ -177,7 +196,12 @@ impl XmrLedger {
             return Err("not enough unlocked balance");
         }
         self.alice_balance -= amount;
-        self.transfers.push(XmrTransfer { hash, address: address.to_owned(), amount, height: None });
+        self.transfers.push(XmrTransfer {
+            hash,
+            address: address.to_owned(),
+            amount,
+            height: None,
+        });
         Ok((hash, self.height))
     }
 
@@ -193,8 +217,15 @@ impl XmrLedger {
         if self.swept.contains_key(address) {
             return Some(0);
         }
-        let incoming: Vec<&XmrTransfer> = self.transfers.iter().filter(|t| t.address == address).collect();
-        if incoming.iter().any(|t| t.height.is_none_or(|h| self.height + 1 - h < XMR_UNLOCK)) {
+        let incoming: Vec<&XmrTransfer> = self
+            .transfers
+            .iter()
+            .filter(|t| t.address == address)
+            .collect();
+        if incoming
+            .iter()
+            .any(|t| t.height.is_none_or(|h| self.height + 1 - h < XMR_UNLOCK))
+        {
             return None;
         }
         let total = incoming.iter().map(|t| t.amount).sum();
@@ -203,6 +234,10 @@ impl XmrLedger {
     }
 
     pub fn locked_at(&self, address: &str) -> u64 {
-        self.transfers.iter().filter(|t| t.address == address).map(|t| t.amount).sum()
+        self.transfers
+            .iter()
+            .filter(|t| t.address == address)
+            .map(|t| t.amount)
+            .sum()
     }
 }

@@ -70,7 +70,8 @@ fn hash(parts: &[&[u8]]) -> [u8; 32] {
 
 fn p2wpkh(tag: &[u8]) -> ScriptBuf {
     let secp = bitcoin::secp256k1::Secp256k1::new();
-    let sk = bitcoin::secp256k1::SecretKey::from_slice(&hash(&[b"sim-key", tag])).expect("hash is a valid key");
+    let sk = bitcoin::secp256k1::SecretKey::from_slice(&hash(&[b"sim-key", tag]))
+        .expect("hash is a valid key");
     let pk = bitcoin::CompressedPublicKey(sk.public_key(&secp));
     ScriptBuf::new_p2wpkh(&pk.wpubkey_hash())
 }
@@ -124,9 +125,19 @@ pub fn pool() -> &'static [PoolEntry] {
         };
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..2u64)
-                .map(|t| scope.spawn(move || (0..POOL_SIZE).filter(|i| i % 2 == t).map(build).collect::<Vec<_>>()))
+                .map(|t| {
+                    scope.spawn(move || {
+                        (0..POOL_SIZE)
+                            .filter(|i| i % 2 == t)
+                            .map(build)
+                            .collect::<Vec<_>>()
+                    })
+                })
                 .collect();
-            let mut parts: Vec<Vec<PoolEntry>> = handles.into_iter().map(|h| h.join().expect("pool builder")).collect();
+            let mut parts: Vec<Vec<PoolEntry>> = handles
+                .into_iter()
+                .map(|h| h.join().expect("pool builder"))
+                .collect();
             let (evens, odds) = (parts.remove(0), parts.remove(0));
             let mut all = Vec::new();
             let mut odds = odds.into_iter();
@@ -154,7 +165,10 @@ pub fn decode_cached(bytes: &[u8]) -> Result<Message, messages::DecodeError> {
         return Ok(m.clone());
     }
     let message = messages::decode(bytes)?;
-    cache.lock().expect("cache lock").insert(key, message.clone());
+    cache
+        .lock()
+        .expect("cache lock")
+        .insert(key, message.clone());
     Ok(message)
 }
 
@@ -176,7 +190,10 @@ pub fn encode_cached(message: &Message) -> Vec<u8> {
         }
     }
     let bytes = message.encode();
-    cache.lock().expect("cache lock").insert(key, (message.clone(), bytes.clone()));
+    cache
+        .lock()
+        .expect("cache lock")
+        .insert(key, (message.clone(), bytes.clone()));
     bytes
 }
 
@@ -285,7 +302,9 @@ struct Sim {
 }
 
 fn fnv(acc: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(acc, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(acc, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Sim {
@@ -339,7 +358,9 @@ impl Sim {
             }
             Err(error) => {
                 if !is_command {
-                    self.violations.push(format!("{role:?} rejected an honest input at {now}: {error}"));
+                    self.violations.push(format!(
+                        "{role:?} rejected an honest input at {now}: {error}"
+                    ));
                 }
             }
         }
@@ -363,17 +384,34 @@ impl Sim {
                     Role::Alice => Role::Bob,
                     Role::Bob => Role::Alice,
                 };
-                let copies = if self.rng.chance(self.faults.dup_per_mille) { 2 } else { 1 };
+                let copies = if self.rng.chance(self.faults.dup_per_mille) {
+                    2
+                } else {
+                    1
+                };
                 for _ in 0..copies {
                     if self.rng.chance(self.faults.drop_per_mille) {
                         self.dropped += 1;
                         continue;
                     }
-                    let delay = if self.rng.chance(100) { self.rng.range(30, 300) } else { self.rng.range(0, 5) };
-                    self.push(self.now + delay, Ev::Deliver { to, bytes: bytes.clone() });
+                    let delay = if self.rng.chance(100) {
+                        self.rng.range(30, 300)
+                    } else {
+                        self.rng.range(0, 5)
+                    };
+                    self.push(
+                        self.now + delay,
+                        Ev::Deliver {
+                            to,
+                            bytes: bytes.clone(),
+                        },
+                    );
                 }
             }
-            Action::FundLock { amount, script_pubkey } => {
+            Action::FundLock {
+                amount,
+                script_pubkey,
+            } => {
                 let (outpoint, txout) = self.bob_funding();
                 let change = txout.value - amount - Amount::from_sat(2_000);
                 let tx = Transaction {
@@ -386,15 +424,28 @@ impl Sim {
                         witness: Witness::new(),
                     }],
                     output: vec![
-                        TxOut { value: amount, script_pubkey },
-                        TxOut { value: change, script_pubkey: self.entry.change.clone() },
+                        TxOut {
+                            value: amount,
+                            script_pubkey,
+                        },
+                        TxOut {
+                            value: change,
+                            script_pubkey: self.entry.change.clone(),
+                        },
                     ],
                 };
                 let mut psbt = Psbt::from_unsigned_tx(tx).expect("unsigned");
                 psbt.inputs[0].witness_utxo = Some(txout);
                 let delay = self.rng.range(0, 3);
                 let epoch = self.bob.epoch;
-                self.push(self.now + delay, Ev::Input { to: Role::Bob, epoch, input: Input::LockFunded { psbt } });
+                self.push(
+                    self.now + delay,
+                    Ev::Input {
+                        to: Role::Bob,
+                        epoch,
+                        input: Input::LockFunded { psbt },
+                    },
+                );
             }
             Action::SignAndPublishLock { psbt } => {
                 let mut tx = psbt.unsigned_tx.clone();
@@ -415,16 +466,25 @@ impl Sim {
             }
             Action::LockXmr { address, amount } => {
                 let input = if self.faults.xmr_lock_fails {
-                    Input::XmrLockFailed { reason: "simulated: not enough unlocked balance".into() }
+                    Input::XmrLockFailed {
+                        reason: "simulated: not enough unlocked balance".into(),
+                    }
                 } else {
                     let amount = amount.as_piconero() - u64::from(self.faults.xmr_wrong_amount);
                     let hash = self.rng.bytes32();
                     match self.xmr.lock(&address.to_string(), amount, hash) {
                         Ok((tx_hash, height)) => {
-                            let key = curve25519_dalek::Scalar::from_bytes_mod_order(hash) + curve25519_dalek::Scalar::ONE;
-                            Input::XmrLocked { tx_hash, tx_key: SecretScalar(key), height }
+                            let key = curve25519_dalek::Scalar::from_bytes_mod_order(hash)
+                                + curve25519_dalek::Scalar::ONE;
+                            Input::XmrLocked {
+                                tx_hash,
+                                tx_key: SecretScalar(key),
+                                height,
+                            }
                         }
-                        Err(reason) => Input::XmrLockFailed { reason: reason.into() },
+                        Err(reason) => Input::XmrLockFailed {
+                            reason: reason.into(),
+                        },
                     }
                 };
                 self.input_now(role, input);
@@ -433,13 +493,22 @@ impl Sim {
                 self.party(role).xmr_watch = Some(tx_hash);
                 self.report_xmr(role);
             }
-            Action::SweepXmr { address, spend_key, view_key, .. } => {
+            Action::SweepXmr {
+                address,
+                spend_key,
+                view_key,
+                ..
+            } => {
                 let keys = monero::KeyPair {
                     view: monero::PrivateKey { scalar: view_key.0 },
-                    spend: monero::PrivateKey { scalar: spend_key.0 },
+                    spend: monero::PrivateKey {
+                        scalar: spend_key.0,
+                    },
                 };
                 if monero::Address::from_keypair(monero::Network::Mainnet, &keys) != address {
-                    self.violations.push(format!("{role:?} tried to sweep with keys that do not open the lock address"));
+                    self.violations.push(format!(
+                        "{role:?} tried to sweep with keys that do not open the lock address"
+                    ));
                     return;
                 }
                 self.party(role).sweep = Some(address.to_string());
@@ -453,7 +522,10 @@ impl Sim {
         let txid = Txid::from_byte_array(hash(&[b"funding", &self.entry.swap_id.0]));
         (
             OutPoint { txid, vout: 0 },
-            TxOut { value: self.entry.terms.btc_amount + Amount::from_sat(100_000), script_pubkey: self.entry.change.clone() },
+            TxOut {
+                value: self.entry.terms.btc_amount + Amount::from_sat(100_000),
+                script_pubkey: self.entry.change.clone(),
+            },
         )
     }
 
@@ -474,8 +546,11 @@ impl Sim {
     fn report_xmr(&mut self, role: Role) {
         if let Some(hash) = self.party(role).xmr_watch {
             if let Some((amount, confirmations)) = self.xmr.transfer(&hash) {
-                let input =
-                    Input::XmrTransferSeen { tx_hash: hash, amount: XmrAmount::from_piconero(amount), confirmations };
+                let input = Input::XmrTransferSeen {
+                    tx_hash: hash,
+                    amount: XmrAmount::from_piconero(amount),
+                    confirmations,
+                };
                 self.input_now(role, input);
             }
         }
@@ -483,7 +558,8 @@ impl Sim {
             if let Some(amount) = self.xmr.sweep(&address) {
                 if amount > 0 {
                     if self.swept_by.is_some() {
-                        self.violations.push("the lock address was swept twice".into());
+                        self.violations
+                            .push("the lock address was swept twice".into());
                     }
                     self.swept_by = Some(role);
                     match role {
@@ -492,7 +568,12 @@ impl Sim {
                     }
                 }
                 self.party(role).sweep = None;
-                self.input_now(role, Input::XmrSwept { amount: XmrAmount::from_piconero(amount) });
+                self.input_now(
+                    role,
+                    Input::XmrSwept {
+                        amount: XmrAmount::from_piconero(amount),
+                    },
+                );
             }
         }
     }
@@ -522,13 +603,21 @@ impl Sim {
         party.state = serde_json::from_slice(&stored).expect("stored states deserialize");
         party.online = true;
         if party.state != party.persisted {
-            self.violations.push(format!("{role:?}'s state changed through a serde round trip"));
+            self.violations.push(format!(
+                "{role:?}'s state changed through a serde round trip"
+            ));
         }
         self.handle(role, Input::Resume);
     }
 
     fn on_btc_block(&mut self) {
-        for tx in self.alice.published.clone().iter().chain(self.bob.published.clone().iter()) {
+        for tx in self
+            .alice
+            .published
+            .clone()
+            .iter()
+            .chain(self.bob.published.clone().iter())
+        {
             let _ = self.btc.submit(tx);
         }
         if self.btc.tip() > 3 && self.rng.chance(30) {
@@ -587,7 +676,9 @@ impl Sim {
                     }
                     match decode_cached(&bytes) {
                         Ok(message) => self.handle(to, Input::Message(message)),
-                        Err(e) => self.violations.push(format!("an honest message failed to decode: {e}")),
+                        Err(e) => self
+                            .violations
+                            .push(format!("an honest message failed to decode: {e}")),
                     }
                 }
                 Ev::Input { to, epoch, input } => {
@@ -601,7 +692,9 @@ impl Sim {
                     }
                     if self.last_tick == (to, at) {
                         let name = self.party(to).state.state_name();
-                        self.violations.push(format!("{to:?}'s next_deadline did not move past {at} in {name}"));
+                        self.violations.push(format!(
+                            "{to:?}'s next_deadline did not move past {at} in {name}"
+                        ));
                         break;
                     }
                     self.last_tick = (to, at);
@@ -620,7 +713,10 @@ impl Sim {
             Role::Alice => &self.alice,
             Role::Bob => &self.bob,
         };
-        party.offline.iter().any(|(start, end)| *start <= to && *end >= from)
+        party
+            .offline
+            .iter()
+            .any(|(start, end)| *start <= to && *end >= from)
     }
 
     /// Classifies the end state and checks the safety properties.
@@ -633,7 +729,12 @@ impl Sim {
             ));
             return None;
         }
-        let agreement = self.alice.state.agreement().or(self.bob.state.agreement()).cloned();
+        let agreement = self
+            .alice
+            .state
+            .agreement()
+            .or(self.bob.state.agreement())
+            .cloned();
         let Some(agreement) = agreement else {
             self.path = "aborted-in-setup";
             return Some(Outcome::Aborted);
@@ -659,7 +760,9 @@ impl Sim {
             let from = self.cancel_confirmed_at.unwrap_or(0);
             let to = self.punish_seen_at.unwrap_or(self.now);
             if !self.was_offline_during(Role::Bob, from, to) {
-                v.push(format!("Bob was punished although online from cancel ({from}) to punish ({to})"));
+                v.push(format!(
+                    "Bob was punished although online from cancel ({from}) to punish ({to})"
+                ));
             }
             Outcome::Punished
         } else if bob_got_btc_back {
@@ -762,21 +865,49 @@ pub fn run(seed: u64) -> Report {
     for role in [Role::Alice, Role::Bob] {
         for _ in 0..sim.rng.range(0, 3) {
             let at = sim.rng.range(0, 8 * 3600);
-            let duration = if sim.rng.chance(250) { sim.rng.range(3600, 12 * 3600) } else { sim.rng.range(1, 1800) };
-            sim.push(at, Ev::Crash { who: role, duration });
+            let duration = if sim.rng.chance(250) {
+                sim.rng.range(3600, 12 * 3600)
+            } else {
+                sim.rng.range(1, 1800)
+            };
+            sim.push(
+                at,
+                Ev::Crash {
+                    who: role,
+                    duration,
+                },
+            );
         }
     }
     if sim.rng.chance(80) {
         let at = sim.rng.range(0, 900);
-        sim.push(at, Ev::Command { who: Role::Bob, command: Command::Abort });
+        sim.push(
+            at,
+            Ev::Command {
+                who: Role::Bob,
+                command: Command::Abort,
+            },
+        );
     }
     if sim.rng.chance(50) {
         let at = sim.rng.range(0, 1800);
-        sim.push(at, Ev::Command { who: Role::Alice, command: Command::Abort });
+        sim.push(
+            at,
+            Ev::Command {
+                who: Role::Alice,
+                command: Command::Abort,
+            },
+        );
     }
     if sim.rng.chance(100) {
         let at = sim.rng.range(0, 6 * 3600);
-        sim.push(at, Ev::Command { who: Role::Bob, command: Command::CancelRefund });
+        sim.push(
+            at,
+            Ev::Command {
+                who: Role::Bob,
+                command: Command::CancelRefund,
+            },
+        );
     }
     sim.run();
     let outcome = sim.judge();
