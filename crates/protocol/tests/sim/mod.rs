@@ -924,3 +924,116 @@ pub fn run(seed: u64) -> Report {
         reorgs: sim.reorgs,
     }
 }
+
+pub fn destination(byte: u8) -> ScriptBuf {
+    ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::from_byte_array([byte; 32]))
+}
+
+
+/// Runs one honest setup between fresh machines, every message encoded and decoded (so both
+/// DLEQ proofs are made and verified), until Bob is ready to publish his lock and Alice holds
+/// all signatures. Returns both states and the number of messages exchanged. Deterministic:
+/// the same `round` always gives the same states.
+pub fn setup_exchange(round: u8) -> (SwapState, SwapState, usize) {
+    let swap_id = SwapId([round; 32]);
+    let terms = SwapTerms::new(
+        Network::Regtest,
+        Amount::from_sat(1_000_000),
+        XmrAmount::from_piconero(10u64.pow(12)),
+    );
+    let bob_secrets = SwapSecrets::derive(&WalletSeed([1; 64]), &swap_id, Role::Bob);
+    let alice_secrets = SwapSecrets::derive(&WalletSeed([2; 64]), &swap_id, Role::Alice);
+    let now = Timestamp(0);
+    let bob_share = bob_secrets.public_share();
+    let alice_share = alice_secrets.public_share();
+    let mut bob = SwapState::Bob(Box::new(Bob::new(
+        swap_id,
+        terms,
+        bob_secrets,
+        bob_share,
+        destination(3),
+        5,
+        now,
+    )));
+    let mut alice = SwapState::Alice(Box::new(Alice::new(
+        swap_id,
+        terms,
+        alice_secrets,
+        alice_share,
+        destination(4),
+        destination(5),
+        5,
+        now,
+    )));
+    let mut to_alice = Vec::new();
+    let mut to_bob = Vec::new();
+    let mut bob_inputs = vec![Input::Tick];
+    let mut exchanged = 0;
+    loop {
+        for input in std::mem::take(&mut bob_inputs) {
+            for action in bob.handle(now, input).expect("honest input") {
+                match action {
+                    Action::Send(m) => to_alice.push(m.encode()),
+                    Action::FundLock {
+                        amount,
+                        script_pubkey,
+                    } => bob_inputs.push(Input::LockFunded {
+                        psbt: fund(amount, script_pubkey),
+                    }),
+                    _ => {}
+                }
+            }
+        }
+        for bytes in to_alice.drain(..) {
+            exchanged += 1;
+            let message = messages::decode(&bytes).expect("valid message");
+            for action in alice
+                .handle(now, Input::Message(message))
+                .expect("honest message")
+            {
+                if let Action::Send(m) = action {
+                    to_bob.push(m.encode());
+                }
+            }
+        }
+        for bytes in to_bob.drain(..) {
+            exchanged += 1;
+            bob_inputs.push(Input::Message(
+                messages::decode(&bytes).expect("valid message"),
+            ));
+        }
+        if bob_inputs.is_empty() && to_alice.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(bob.state_name(), "BtcLockPublished");
+    assert_eq!(alice.state_name(), "SignaturesReceived");
+    (alice, bob, exchanged)
+}
+
+pub fn fund(amount: Amount, script_pubkey: ScriptBuf) -> Psbt {
+    let input = TxOut {
+        value: amount + Amount::from_sat(50_000),
+        script_pubkey: destination(9),
+    };
+    let tx = Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint {
+                txid: bitcoin::Txid::from_byte_array([7; 32]),
+                vout: 0,
+            },
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: amount,
+            script_pubkey,
+        }],
+    };
+    let mut psbt = Psbt::from_unsigned_tx(tx).expect("unsigned");
+    psbt.inputs[0].witness_utxo = Some(input);
+    psbt
+}
