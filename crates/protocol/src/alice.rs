@@ -592,7 +592,7 @@ impl Alice {
         match self.stage {
             AliceStage::SignaturesReceived | AliceStage::AbortSent => {
                 if self.stage == AliceStage::AbortSent
-                    || depth > cancel_at - u32::from(self.params.xmr_lock_margin)
+                    || depth > cancel_at.saturating_sub(u32::from(self.params.xmr_lock_margin))
                 {
                     if self.bob_sigs.is_some() && depth < cancel_at {
                         actions.extend(self.enter(AliceStage::BtcEarlyRefundPublished, now));
@@ -606,7 +606,7 @@ impl Alice {
                 }
             }
             AliceStage::SignaturesSent
-                if depth > cancel_at - u32::from(self.params.xmr_lock_margin) =>
+                if depth > cancel_at.saturating_sub(u32::from(self.params.xmr_lock_margin)) =>
             {
                 // Bob's signatures never came and it is too late to lock XMR: nothing of ours
                 // is at stake; Bob cancels and refunds his lock himself.

@@ -537,7 +537,7 @@ impl Bob {
                 .and_then(|x| x.confirmations)
                 .is_some_and(|c| c >= self.params.xmr_finality);
             if xmr_final {
-                if confirmations < cancel_at - u32::from(self.params.redeem_margin) {
+                if confirmations < cancel_at.saturating_sub(u32::from(self.params.redeem_margin)) {
                     return self.enter(BobStage::EncSigSent, now);
                 }
                 // too late for Alice to redeem safely: keep the signature, cancel and refund

@@ -269,6 +269,13 @@ pub fn sign(secret: &SecpScalar, message: &[u8; 32]) -> secp256k1::ecdsa::Signat
     ecdsa.sign(secret, message).into()
 }
 
+/// Converts a libsecp256k1 signature, which may carry a zero `r` or `s` (DER parsing yields
+/// zero for out-of-range integers), into ecdsa_fun's, which cannot. `None` for such a
+/// signature: it is invalid anyway. (ecdsa_fun's own `From` conversion panics on it.)
+fn to_fun_signature(signature: &secp256k1::ecdsa::Signature) -> Option<ecdsa_fun::Signature> {
+    ecdsa_fun::Signature::from_bytes(signature.serialize_compact())
+}
+
 /// Verifies a plain ECDSA signature.
 ///
 /// # Errors
@@ -278,7 +285,7 @@ pub fn verify(
     message: &[u8; 32],
     signature: &secp256k1::ecdsa::Signature,
 ) -> Result<(), CryptoError> {
-    let sig: ecdsa_fun::Signature = (*signature).into();
+    let sig = to_fun_signature(signature).ok_or(CryptoError::InvalidSignature)?;
     if ecdsa_fun::ECDSA::verify_only().verify(key, message, &sig) {
         Ok(())
     } else {
@@ -335,7 +342,7 @@ pub fn recover_decryption_key(
     published: &secp256k1::ecdsa::Signature,
     encrypted: &EncryptedSignature,
 ) -> Result<SecpScalar, CryptoError> {
-    let sig: ecdsa_fun::Signature = (*published).into();
+    let sig = to_fun_signature(published).ok_or(CryptoError::SecretNotRecoverable)?;
     adaptor()
         .recover_decryption_key(encryption_key, &sig, encrypted)
         .ok_or(CryptoError::SecretNotRecoverable)

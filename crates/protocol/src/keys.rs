@@ -76,19 +76,18 @@ impl SwapSecrets {
     /// Deterministic: call it again after a restart to get the same keys.
     pub fn derive(seed: &WalletSeed, swap_id: &SwapId, role: Role) -> SwapSecrets {
         let hk = Hkdf::<Sha256>::new(Some(SALT), &seed.0);
-        let btc =
-            (0u32..)
-                .find_map(|counter| {
-                    let wide = expand(&hk, swap_id, role, b"btc", counter);
-                    let mut bytes = [0u8; 32];
-                    bytes.copy_from_slice(&wide[..32]);
-                    ecdsa_fun::fun::Scalar::<
+        let btc = (0u32..)
+            .find_map(|counter| {
+                let wide = expand(&hk, swap_id, role, b"btc", counter);
+                let mut bytes = [0u8; 32];
+                bytes.copy_from_slice(&wide[..32]);
+                ecdsa_fun::fun::Scalar::<
                         ecdsa_fun::fun::marker::Secret,
                         ecdsa_fun::fun::marker::Zero,
                     >::from_bytes(bytes)
                     .and_then(|s| s.non_zero())
-                })
-                .expect("a valid scalar is found within a few tries");
+            })
+            .expect("a valid scalar is found within a few tries");
         let spend = (0u32..)
             .find_map(|counter| {
                 let wide = expand(&hk, swap_id, role, b"xmr-spend", counter);

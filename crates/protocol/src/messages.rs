@@ -455,10 +455,19 @@ pub fn validate(message: &Message) -> Result<(), DecodeError> {
                     reason: "zero".into(),
                 });
             }
-            if t.cancel_timelock == 0 || t.punish_timelock == 0 {
+            let params = t.network.params();
+            if t.cancel_timelock < params.cancel_timelock
+                || t.punish_timelock < params.punish_timelock
+            {
                 return Err(DecodeError::InvalidField {
                     field: "terms.timelocks",
-                    reason: "zero".into(),
+                    reason: format!(
+                        "cancel {} / punish {} blocks are shorter than the network's {} / {}",
+                        t.cancel_timelock,
+                        t.punish_timelock,
+                        params.cancel_timelock,
+                        params.punish_timelock
+                    ),
                 });
             }
             check_destination("refund_address", &m.refund_address)?;
@@ -530,5 +539,43 @@ impl From<TxError> for DecodeError {
             field: "transaction",
             reason: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{SwapSecrets, WalletSeed};
+    use crate::Role;
+
+    #[test]
+    fn setup_with_timelocks_shorter_than_the_network_is_refused() {
+        let swap_id = SwapId([5; 32]);
+        let share = SwapSecrets::derive(&WalletSeed([3; 64]), &swap_id, Role::Bob).public_share();
+        let mut terms = SwapTerms::new(
+            Network::Regtest,
+            Amount::from_sat(100_000),
+            XmrAmount::from_piconero(1),
+        );
+        let refund_address = ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::from_raw_hash(
+            bitcoin::hashes::Hash::from_byte_array([1; 32]),
+        ));
+        let setup = |terms| {
+            Message::SetupBob(SetupBob {
+                swap_id,
+                terms,
+                share: share.clone(),
+                refund_address: refund_address.clone(),
+            })
+        };
+        assert_eq!(decode(&setup(terms).encode()), Ok(setup(terms)));
+        terms.cancel_timelock -= 1;
+        assert!(matches!(
+            decode(&setup(terms).encode()),
+            Err(DecodeError::InvalidField {
+                field: "terms.timelocks",
+                ..
+            })
+        ));
     }
 }

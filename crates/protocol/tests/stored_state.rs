@@ -12,17 +12,24 @@ use confiaro_protocol::{SwapState, Timestamp};
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn check(name: &str, fresh: &SwapState) {
     let path = fixture(name);
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
-        std::fs::write(&path, serde_json::to_vec_pretty(fresh).expect("serialize")).expect("write fixture");
+        std::fs::write(&path, serde_json::to_vec_pretty(fresh).expect("serialize"))
+            .expect("write fixture");
     }
     let stored = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let loaded: SwapState = serde_json::from_slice(&stored).expect("a version-1 state still deserializes");
-    assert_eq!(&loaded, fresh, "{name}: the stored form no longer means the same state");
+    let loaded: SwapState =
+        serde_json::from_slice(&stored).expect("a version-1 state still deserializes");
+    assert_eq!(
+        &loaded, fresh,
+        "{name}: the stored form no longer means the same state"
+    );
 }
 
 #[test]
@@ -35,15 +42,32 @@ fn states_stored_by_version_one_load_and_resume() {
     let mut loaded: SwapState = serde_json::from_slice(&stored).expect("deserializes");
     let actions = loaded.handle(Timestamp(1), Input::Resume).expect("resume");
     let names: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
-    assert!(names.iter().any(|a| a.starts_with("SignAndPublishLock")), "{names:?}");
-    assert!(names.iter().any(|a| a.starts_with("Send(BobSignatures")), "{names:?}");
+    assert!(
+        names.iter().any(|a| a.starts_with("SignAndPublishLock")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|a| a.starts_with("Send(BobSignatures")),
+        "{names:?}"
+    );
 }
 
 #[test]
 fn stored_states_hold_no_secret_in_debug_output() {
     let (alice, _, _) = sim::setup_exchange(43);
-    let SwapState::Alice(machine) = &alice else { unreachable!("setup_exchange returns Alice first") };
-    let spend_hex: String = machine.secrets.spend.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let SwapState::Alice(machine) = &alice else {
+        unreachable!("setup_exchange returns Alice first")
+    };
+    let spend_hex: String = machine
+        .secrets
+        .spend
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let debug = format!("{alice:?}");
-    assert!(!debug.contains(&spend_hex), "the spend share leaked into Debug output");
+    assert!(
+        !debug.contains(&spend_hex),
+        "the spend share leaked into Debug output"
+    );
 }

@@ -929,7 +929,6 @@ pub fn destination(byte: u8) -> ScriptBuf {
     ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::from_byte_array([byte; 32]))
 }
 
-
 /// Runs one honest setup between fresh machines, every message encoded and decoded (so both
 /// DLEQ proofs are made and verified), until Bob is ready to publish his lock and Alice holds
 /// all signatures. Returns both states and the number of messages exchanged. Deterministic:
