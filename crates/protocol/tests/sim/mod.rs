@@ -332,9 +332,17 @@ impl Sim {
         if !party.online {
             return;
         }
+        let phase_before = party.state.phase();
         match party.state.handle(Timestamp(now), input) {
             Ok(actions) => {
                 party.persisted = party.state.clone();
+                let phase_after = party.state.phase();
+                if phase_after < phase_before {
+                    self.violations.push(format!(
+                        "{role:?}'s phase went back from {phase_before:?} to {phase_after:?}"
+                    ));
+                }
+                let party = self.party(role);
                 let name = party.state.state_name();
                 self.trace = fnv(self.trace, &now.to_le_bytes());
                 self.trace = fnv(self.trace, name.as_bytes());
