@@ -7,16 +7,38 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# apt-get install "$@", running apt-get update only before the first install of this run.
+apt_updated=0
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    if [ "$apt_updated" -eq 0 ]; then
+        $sudo apt-get update
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$@"
+}
+
 # bitcoinconsensus (a dev-dependency) builds its C++ with the cc crate: it needs cc and c++.
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(cc)
 command -v c++ >/dev/null 2>&1 || missing+=(c++)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: ${missing[*]} missing; installing build-essential"
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        sudo="sudo"
+    apt_install build-essential
+fi
+
+# bitcoinkernel (crates/devnet) builds Bitcoin Core's libbitcoinkernel with cmake and needs the
+# boost headers. Install only the packages dpkg does not already have; apt-get update once.
+missing_pkgs=()
+for pkg in cmake libboost-dev; do
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+        missing_pkgs+=("$pkg")
     fi
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends build-essential
+done
+if [ "${#missing_pkgs[@]}" -gt 0 ]; then
+    echo "setup: ${missing_pkgs[*]} missing; installing"
+    apt_install "${missing_pkgs[@]}"
 fi
