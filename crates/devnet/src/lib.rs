@@ -20,10 +20,15 @@
 //! in-memory buffer from which [`DevnetError::BlockRejected`] quotes the kernel's own reason
 //! for refusing a block. Several nodes in one process (parallel tests) work.
 //!
-//! Not in this slice: the bitcoind JSON-RPC server, timed mining, reorgs other than those the
+//! The [`rpc`] module serves a bitcoind-compatible JSON-RPC subset over loopback HTTP for a
+//! node shared behind a mutex, and can mine every N seconds.
+//!
+//! Not in this slice: reorgs other than those the
 //! node itself causes (it only ever builds on its own tip), and replace-by-fee.
 
 #![warn(missing_docs)]
+
+pub mod rpc;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -509,6 +514,51 @@ impl Node {
         self.block_txids
             .get(usize::try_from(height).ok()?)
             .map(Vec::as_slice)
+    }
+
+    /// The active-chain block at `height`, read back from the kernel's block files, or
+    /// `Ok(None)` above the tip.
+    ///
+    /// # Errors
+    ///
+    /// [`DevnetError::Kernel`] if the kernel cannot read the block;
+    /// [`DevnetError::CorruptBlock`] if it does not decode.
+    pub fn block(&self, height: u32) -> Result<Option<Block>, DevnetError> {
+        if height > self.tip_height() {
+            return Ok(None);
+        }
+        if height == 0 {
+            return Ok(Some(bitcoin::constants::genesis_block(
+                bitcoin::Network::Regtest,
+            )));
+        }
+        let height_usize = usize::try_from(height).map_err(kernel_err)?;
+        let chain = self.chainman.active_chain();
+        let entry = chain.at_height(height_usize).ok_or_else(|| {
+            DevnetError::Kernel(format!("no active-chain entry at height {height}"))
+        })?;
+        let kblock = self.chainman.read_block_data(&entry).map_err(kernel_err)?;
+        let bytes = kblock.consensus_encode().map_err(kernel_err)?;
+        let block: Block = deserialize(&bytes).map_err(|e| DevnetError::CorruptBlock {
+            height,
+            reason: e.to_string(),
+        })?;
+        Ok(Some(block))
+    }
+
+    /// The height of the active-chain block `hash`, or `None` if it is not in the active chain.
+    pub fn block_height(&self, hash: &BlockHash) -> Option<u32> {
+        self.chain
+            .iter()
+            .position(|m| m.hash == *hash)
+            .and_then(|h| u32::try_from(h).ok())
+    }
+
+    /// The timestamp of the active-chain block at `height`, or `None` above the tip.
+    pub fn block_time(&self, height: u32) -> Option<u32> {
+        self.chain
+            .get(usize::try_from(height).ok()?)
+            .map(|m| m.time)
     }
 
     /// The hash of the kernel's own active-chain tip (normally equal to [`Node::tip_hash`];

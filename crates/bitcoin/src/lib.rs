@@ -1,0 +1,372 @@
+//! Confiaro's Bitcoin wallet.
+//!
+//! A [`Wallet`] is a `bdk_wallet` wallet with BIP84 (native segwit, P2WPKH) descriptors
+//! derived from the app's BIP39 seed, whose state is persisted as BDK changesets in the
+//! project's store ([`confiaro_store::Store`]), never in BDK's own rusqlite store. It learns
+//! about the chain from a [`ChainSource`] (see [`chain`]), builds and signs sends, and builds
+//! the swap's lock transaction as a PSBT that the protocol crate's
+//! [`TxLock`](confiaro_protocol::btc::TxLock) validates.
+//!
+//! All amounts are [`bitcoin::Amount`] (integer satoshi).
+
+pub mod chain;
+
+use bdk_wallet::chain::{BlockId, CheckPoint};
+use bdk_wallet::{KeychainKind, LoadError, SignOptions};
+use bitcoin::bip32::Xpriv;
+use bitcoin::psbt::Psbt;
+use bitcoin::{Address, Amount, FeeRate, Network, ScriptBuf, Transaction};
+use confiaro_protocol::btc::{TwoOfTwo, TxError, TxLock};
+use confiaro_store::{Store, StoreError};
+
+pub use bdk_wallet::Balance;
+pub use bip39::Mnemonic;
+#[cfg(feature = "devnet")]
+pub use chain::DevnetSource;
+pub use chain::{BlockUpdate, ChainSource, ChainUpdate};
+
+/// Errors of the wallet.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    /// The store failed to load or persist the wallet's changesets.
+    #[error("wallet store: {0}")]
+    Store(#[from] StoreError),
+    /// The descriptors could not be derived from the seed, or BDK refused them.
+    #[error("wallet descriptors: {0}")]
+    Descriptor(String),
+    /// The stored wallet does not match the seed or network it is opened with, or its
+    /// changesets are incomplete.
+    #[error("stored wallet does not load: {0}")]
+    Load(String),
+    /// The chain source failed (unreachable, bad answer).
+    #[error("chain source: {0}")]
+    Source(Box<dyn std::error::Error + Send + Sync>),
+    /// The chain source sent blocks that do not connect to the wallet's chain (a lying or
+    /// confused source); nothing of that update was applied after the failing block.
+    #[error("chain source sent block {height} that does not connect: {reason}")]
+    InconsistentChain {
+        /// The block's height.
+        height: u32,
+        /// BDK's reason.
+        reason: String,
+    },
+    /// The transaction could not be built (insufficient funds, dust, ...).
+    #[error("cannot build transaction: {0}")]
+    CreateTx(#[from] bdk_wallet::error::CreateTxError),
+    /// Signing failed.
+    #[error("cannot sign: {0}")]
+    Sign(#[from] bdk_wallet::signer::SignerError),
+    /// The PSBT is not fully signed by this wallet (an input it does not own, or one it
+    /// cannot finalize).
+    #[error("the PSBT is not fully signed by this wallet")]
+    NotFullySigned,
+    /// The lock transaction was refused by the protocol's template.
+    #[error("lock transaction: {0}")]
+    Lock(#[from] TxError),
+    /// The address is for another network.
+    #[error("address is not for {expected}")]
+    WrongNetwork {
+        /// The wallet's network.
+        expected: Network,
+    },
+}
+
+/// Report of one [`Wallet::sync`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Blocks applied (including replacements after a reorg).
+    pub blocks_applied: usize,
+    /// Mempool transactions offered to the wallet (relevant or not).
+    pub mempool_seen: usize,
+    /// The wallet's tip after the sync.
+    pub tip: BlockId,
+}
+
+/// The app's Bitcoin wallet: BIP84 descriptors from a BIP39 seed, persisted in the store.
+///
+/// Every method that changes the wallet's state (addresses revealed, blocks and
+/// transactions applied) persists it before returning `Ok`, so a wallet reopened with
+/// [`Wallet::open`] comes back with the same addresses, transactions and balance.
+#[derive(Debug)]
+pub struct Wallet {
+    inner: bdk_wallet::Wallet,
+    store: Store,
+    id: String,
+    network: Network,
+}
+
+/// The BIP84 external and internal (change) descriptors, with private keys, for `seed`:
+/// `wpkh(xprv/84'/c'/0'/0/*)` and `wpkh(xprv/84'/c'/0'/1/*)`, where the coin type `c` is 0 on
+/// mainnet and 1 on every test network.
+///
+/// The returned strings contain the private key: never log them.
+///
+/// # Errors
+///
+/// [`WalletError::Descriptor`] if the master key cannot be derived from the seed.
+pub fn bip84_descriptors(seed: &[u8], network: Network) -> Result<(String, String), WalletError> {
+    let xprv =
+        Xpriv::new_master(network, seed).map_err(|e| WalletError::Descriptor(e.to_string()))?;
+    let coin = if network == Network::Bitcoin { 0 } else { 1 };
+    Ok((
+        format!("wpkh({xprv}/84'/{coin}'/0'/0/*)"),
+        format!("wpkh({xprv}/84'/{coin}'/0'/1/*)"),
+    ))
+}
+
+impl Wallet {
+    /// Opens wallet `wallet_id` of `store` for `mnemonic` (with BIP39 `passphrase`) on
+    /// `network`: loads it from its stored changesets, or creates it (and persists the new
+    /// wallet) if the store has none.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::Store`] if the store fails; [`WalletError::Descriptor`] if the
+    /// descriptors cannot be built; [`WalletError::Load`] if the stored wallet belongs to
+    /// another seed or network.
+    pub async fn open(
+        store: Store,
+        wallet_id: &str,
+        mnemonic: &Mnemonic,
+        passphrase: &str,
+        network: Network,
+    ) -> Result<Wallet, WalletError> {
+        let seed = mnemonic.to_seed(passphrase);
+        let (external, internal) = bip84_descriptors(&seed, network)?;
+        let inner = match store.load_wallet_changeset(wallet_id).await? {
+            Some(changeset) => bdk_wallet::Wallet::load()
+                .descriptor(KeychainKind::External, Some(external))
+                .descriptor(KeychainKind::Internal, Some(internal))
+                .extract_keys()
+                .check_network(network)
+                .load_wallet_no_persist(changeset)
+                .map_err(|e: LoadError| WalletError::Load(e.to_string()))?
+                .ok_or_else(|| WalletError::Load("the stored changesets are empty".into()))?,
+            None => bdk_wallet::Wallet::create(external, internal)
+                .network(network)
+                .create_wallet_no_persist()
+                .map_err(|e| WalletError::Descriptor(e.to_string()))?,
+        };
+        let mut wallet = Wallet {
+            inner,
+            store,
+            id: wallet_id.to_owned(),
+            network,
+        };
+        wallet.persist().await?;
+        Ok(wallet)
+    }
+
+    /// Writes the wallet's staged changes (if any) to the store.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::Store`] if the append fails; the changes stay staged and are retried by
+    /// the next persisting call.
+    pub async fn persist(&mut self) -> Result<(), WalletError> {
+        if let Some(changeset) = self.inner.staged() {
+            if !bdk_wallet::chain::Merge::is_empty(changeset) {
+                let changeset = changeset.clone();
+                self.store
+                    .append_wallet_changeset(&self.id, &changeset)
+                    .await?;
+                // Only drop the staged changes once they are durable.
+                let _ = self.inner.take_staged();
+            }
+        }
+        Ok(())
+    }
+
+    /// The wallet's network.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// A new receive address (the next unrevealed external index), persisted so the
+    /// wallet keeps watching it after a restart.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::Store`] if persisting fails.
+    pub async fn new_address(&mut self) -> Result<Address, WalletError> {
+        let info = self.inner.reveal_next_address(KeychainKind::External);
+        self.persist().await?;
+        Ok(info.address)
+    }
+
+    /// All revealed receive addresses, lowest index first.
+    pub fn revealed_addresses(&self) -> Vec<Address> {
+        match self.inner.derivation_index(KeychainKind::External) {
+            Some(last) => (0..=last)
+                .map(|i| self.inner.peek_address(KeychainKind::External, i).address)
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The balance: confirmed (mature, spendable now), immature coinbase, and pending
+    /// (unconfirmed; trusted when sent by this wallet).
+    pub fn balance(&self) -> Balance {
+        self.inner.balance()
+    }
+
+    /// The wallet's local chain tip (the last block it has applied).
+    pub fn tip(&self) -> BlockId {
+        self.inner.latest_checkpoint().block_id()
+    }
+
+    /// The underlying BDK wallet, for reading (transactions, UTXOs).
+    pub fn bdk(&self) -> &bdk_wallet::Wallet {
+        &self.inner
+    }
+
+    /// Brings the wallet up to `source`'s view: applies the source's new blocks in order
+    /// (rolling back blocks above the fork point after a reorg) and its mempool, then
+    /// persists.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::Source`] if the source fails (the wallet is unchanged);
+    /// [`WalletError::InconsistentChain`] if a block does not connect (blocks before it are
+    /// applied and persisted); [`WalletError::Store`] if persisting fails.
+    pub async fn sync<S: ChainSource>(
+        &mut self,
+        source: &mut S,
+    ) -> Result<SyncReport, WalletError> {
+        let local_tip: CheckPoint = self.inner.latest_checkpoint();
+        let update = source
+            .update(&local_tip)
+            .map_err(|e| WalletError::Source(Box::new(e)))?;
+        let mut blocks_applied = 0;
+        let mut failure = None;
+        for b in &update.blocks {
+            if let Err(e) = self
+                .inner
+                .apply_block_connected_to(&b.block, b.height, b.connected_to)
+            {
+                failure = Some(WalletError::InconsistentChain {
+                    height: b.height,
+                    reason: e.to_string(),
+                });
+                break;
+            }
+            blocks_applied += 1;
+        }
+        let mempool_seen = update.mempool.len();
+        if failure.is_none() {
+            self.inner.apply_unconfirmed_txs(update.mempool);
+        }
+        self.persist().await?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(SyncReport {
+                blocks_applied,
+                mempool_seen,
+                tip: self.tip(),
+            }),
+        }
+    }
+
+    /// Builds an unsigned send of `amount` to `to` at `fee_rate`, with change to a new
+    /// internal address; the PSBT has only `witness_utxo`s and version 2. The revealed
+    /// change index is persisted.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::WrongNetwork`] if `to` is for another network;
+    /// [`WalletError::CreateTx`] if the wallet cannot fund it; [`WalletError::Store`].
+    pub async fn build_send(
+        &mut self,
+        to: &Address,
+        amount: Amount,
+        fee_rate: FeeRate,
+    ) -> Result<Psbt, WalletError> {
+        if !to.as_unchecked().is_valid_for_network(self.network) {
+            return Err(WalletError::WrongNetwork {
+                expected: self.network,
+            });
+        }
+        self.build_to_script(to.script_pubkey(), amount, fee_rate)
+            .await
+    }
+
+    async fn build_to_script(
+        &mut self,
+        script_pubkey: ScriptBuf,
+        amount: Amount,
+        fee_rate: FeeRate,
+    ) -> Result<Psbt, WalletError> {
+        let mut builder = self.inner.build_tx();
+        builder
+            .add_recipient(script_pubkey, amount)
+            .fee_rate(fee_rate)
+            .version(2)
+            .only_witness_utxo();
+        let psbt = builder.finish()?;
+        self.persist().await?;
+        Ok(psbt)
+    }
+
+    /// Signs and finalizes every input of `psbt` this wallet owns.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::Sign`] if a signer fails; [`WalletError::NotFullySigned`] if some
+    /// input is still not finalized (not ours, or missing data).
+    pub fn sign(&self, psbt: &mut Psbt) -> Result<(), WalletError> {
+        // Our PSBTs carry only `witness_utxo`s (the lock template requires them); BIP143 commits
+        // to the spent value, so a lying value only invalidates the signature.
+        let options = SignOptions {
+            trust_witness_utxo: true,
+            ..SignOptions::default()
+        };
+        let finalized = self.inner.sign(psbt, options)?;
+        if finalized {
+            Ok(())
+        } else {
+            Err(WalletError::NotFullySigned)
+        }
+    }
+
+    /// Signs `psbt` and extracts the final transaction.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wallet::sign`].
+    pub fn sign_and_extract(&self, mut psbt: Psbt) -> Result<Transaction, WalletError> {
+        self.sign(&mut psbt)?;
+        Ok(psbt.extract_tx_unchecked_fee_rate())
+    }
+
+    /// Builds the swap's lock transaction: a PSBT paying exactly `amount` to `two_of_two`,
+    /// funded by this wallet at `fee_rate` with change back to it, validated by
+    /// [`TxLock::from_psbt`]. Sign it with [`Wallet::sign_lock`] (or export the PSBT).
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::CreateTx`] if the wallet cannot fund it; [`WalletError::Lock`] if the
+    /// protocol's template refuses it; [`WalletError::Store`].
+    pub async fn build_lock(
+        &mut self,
+        two_of_two: TwoOfTwo,
+        amount: Amount,
+        fee_rate: FeeRate,
+    ) -> Result<TxLock, WalletError> {
+        let psbt = self
+            .build_to_script(two_of_two.script_pubkey(), amount, fee_rate)
+            .await?;
+        Ok(TxLock::from_psbt(psbt, amount, two_of_two)?)
+    }
+
+    /// Signs `lock`'s PSBT with this wallet and returns the complete lock transaction
+    /// (same txid as [`TxLock::txid`]), ready to broadcast.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wallet::sign`]; [`WalletError::Lock`] if [`TxLock::complete`] refuses the result.
+    pub fn sign_lock(&self, lock: &TxLock) -> Result<Transaction, WalletError> {
+        let mut psbt = lock.psbt().clone();
+        self.sign(&mut psbt)?;
+        Ok(lock.complete(psbt)?)
+    }
+}

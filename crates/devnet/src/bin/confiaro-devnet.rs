@@ -1,0 +1,174 @@
+//! `confiaro-devnet`: runs the regtest devnet node (validated by libbitcoinkernel) with a
+//! bitcoind-compatible JSON-RPC server on loopback, until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use bitcoin::secp256k1::{Secp256k1, SecretKey};
+use bitcoin::{Address, CompressedPublicKey, Network, PrivateKey};
+use clap::{Parser, Subcommand};
+use confiaro_devnet::rpc::{Miner, RpcConfig, RpcServer};
+use confiaro_devnet::Node;
+
+/// The devnet's mining key: publicly known, for regtest only.
+const MINING_KEY: [u8; 32] = [0x11; 32];
+
+#[derive(Parser)]
+#[command(
+    name = "confiaro-devnet",
+    version,
+    about = "Regtest Bitcoin devnet node for Confiaro"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the node and its JSON-RPC server; stop with Ctrl-C or SIGTERM.
+    Up {
+        /// Data directory of the regtest chain (created if missing; an existing chain is kept).
+        #[arg(long, default_value = "confiaro-devnet-data")]
+        datadir: PathBuf,
+        /// Loopback port of the JSON-RPC server; 0 picks a free port.
+        #[arg(long, default_value_t = 18443)]
+        rpc_port: u16,
+        /// RPC user name (the cookie file is accepted too).
+        #[arg(long, default_value = "confiaro")]
+        rpc_user: String,
+        /// RPC password.
+        #[arg(long, default_value = "confiaro")]
+        rpc_password: String,
+        /// Mine one block every this many seconds (off when absent).
+        #[arg(long)]
+        mine_every: Option<u64>,
+        /// Mine until the chain is at least this high at start-up.
+        #[arg(long, default_value_t = 101)]
+        initial_blocks: u32,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("confiaro-devnet: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Up {
+            datadir,
+            rpc_port,
+            rpc_user,
+            rpc_password,
+            mine_every,
+            initial_blocks,
+        } => up(
+            datadir,
+            rpc_port,
+            (rpc_user, rpc_password),
+            mine_every,
+            initial_blocks,
+        ),
+    }
+}
+
+fn up(
+    datadir: PathBuf,
+    rpc_port: u16,
+    user_password: (String, String),
+    mine_every: Option<u64>,
+    initial_blocks: u32,
+) -> Result<()> {
+    if mine_every == Some(0) {
+        bail!("--mine-every must be at least 1 second");
+    }
+    let secp = Secp256k1::new();
+    let secret = SecretKey::from_slice(&MINING_KEY).context("mining key")?;
+    let key = PrivateKey::new(secret, Network::Regtest);
+    let compressed = CompressedPublicKey::from_private_key(&secp, &key).context("mining key")?;
+    let address = Address::p2wpkh(&compressed, Network::Regtest);
+    let script = address.script_pubkey();
+
+    let node = Node::open(&datadir).with_context(|| {
+        format!(
+            "cannot open the devnet data directory {}",
+            datadir.display()
+        )
+    })?;
+    let node = Arc::new(Mutex::new(node));
+    println!("confiaro-devnet: regtest node in {}", datadir.display());
+    println!(
+        "mining key (REGTEST ONLY, publicly known, never use it elsewhere): {}",
+        key.to_wif()
+    );
+    println!("mining address: {address}");
+    {
+        let mut node = node
+            .lock()
+            .map_err(|_| anyhow::anyhow!("node lock poisoned"))?;
+        let tip = node.tip_height();
+        if tip < initial_blocks {
+            node.mine(initial_blocks - tip, &script)
+                .context("mining the initial blocks")?;
+        }
+        println!("height: {}", node.tip_height());
+    }
+
+    let config = RpcConfig {
+        port: rpc_port,
+        user_password: Some(user_password.clone()),
+        cookie_file: Some(datadir.join(".cookie")),
+    };
+    let server = RpcServer::start(Arc::clone(&node), config).context("starting the RPC server")?;
+    println!("rpc url: {}", server.url());
+    println!("rpc port: {}", server.local_addr().port());
+    println!("rpc user: {}", user_password.0);
+    println!("rpc password: {}", user_password.1);
+    if let Some(cookie) = server.cookie_file() {
+        println!("rpc cookie file: {}", cookie.display());
+    }
+    let miner = match mine_every {
+        Some(seconds) => {
+            println!("mining a block every {seconds} s");
+            Some(
+                Miner::start(Arc::clone(&node), Duration::from_secs(seconds), script)
+                    .context("starting the miner")?,
+            )
+        }
+        None => None,
+    };
+
+    let (tx, rx) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .context("installing the SIGINT/SIGTERM handler")?;
+    println!("ready (Ctrl-C or SIGTERM stops)");
+    use std::io::Write as _;
+    std::io::stdout().flush().ok();
+
+    let _ = rx.recv();
+    println!("stopping");
+    if let Some(miner) = miner {
+        miner.stop();
+    }
+    server.shutdown();
+    let node = Arc::try_unwrap(node)
+        .map_err(|_| anyhow::anyhow!("node still shared after shutdown"))?
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("node lock poisoned"))?;
+    let height = node.tip_height();
+    // Dropping the node flushes and closes the kernel's chainstate.
+    drop(node);
+    println!("stopped at height {height}");
+    std::io::stdout().flush().ok();
+    Ok(())
+}
