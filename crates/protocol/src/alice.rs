@@ -6,13 +6,13 @@
 //! refund then reveals `s_b` and she sweeps her XMR back; if Bob stays silent past the punish
 //! timelock she punishes. If she cannot lock XMR she returns Bob's BTC with the early refund.
 
-use crate::btc::{self, signature_from_witness, TxLock};
+use crate::btc::{self, TxLock};
 use crate::crypto;
 use crate::keys::{PublicShare, SwapSecrets};
 use crate::machine::{
-    after_the_end, check_fee, check_swap, crypto_err, state_event, swap_params, two_of_two, Action,
-    Agreement, ChainView, Command, Destinations, Fees, Input, Phase, ProtocolError, Resend,
-    SecretScalar, Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
+    after_the_end, check_fee, check_swap, crypto_err, reveal_spend_share, state_event, swap_params,
+    two_of_two, Action, Agreement, ChainView, Command, Destinations, Fees, Input, Phase,
+    ProtocolError, Resend, SecretScalar, Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
 };
 use crate::messages::{self, Message, SwapTerms};
 use crate::network::Params;
@@ -539,22 +539,16 @@ impl Alice {
             TxLabel::EarlyRefund if settled => Ok(self.enter(BtcEarlyRefunded, now)),
             TxLabel::Punish if settled => Ok(self.enter(BtcPunished, now)),
             TxLabel::Refund if self.bob_spend.is_none() => {
-                let alice_key = crypto::to_bitcoin_key(&agreement.alice.btc);
-                let signature = signature_from_witness(&tx, agreement.two_of_two(), &alice_key)
-                    .map_err(|source| ProtocolError::Tx {
-                        label: TxLabel::Refund,
-                        source,
-                    })?;
+                // the refund carries Alice's own signature, decrypted by Bob with `s_b`
                 let encrypted = self.refund_encrypted_signature();
-                let secret = crypto::recover_decryption_key(
+                self.bob_spend = Some(reveal_spend_share(
+                    &tx,
+                    agreement,
+                    &agreement.alice.btc,
                     &agreement.bob.spend_secp,
-                    &signature,
                     &encrypted,
-                )
-                .map_err(crypto_err("secret from refund"))?;
-                let spend =
-                    crypto::secp_scalar_to_ed(&secret).map_err(crypto_err("secret from refund"))?;
-                self.bob_spend = Some(SecretScalar(spend));
+                    TxLabel::Refund,
+                )?);
                 if self.stage == XmrLockPending {
                     // finish learning whether our transfer exists before deciding
                     return Ok(Vec::new());

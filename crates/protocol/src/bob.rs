@@ -5,13 +5,13 @@
 //! If anything goes wrong after his lock, Bob cancels once `cancel_timelock` has passed and
 //! refunds; if Alice never locks she may return his BTC early.
 
-use crate::btc::{signature_from_witness, TxLock};
+use crate::btc::TxLock;
 use crate::crypto::{self, EncryptedSignature};
 use crate::keys::{PublicShare, SwapSecrets};
 use crate::machine::{
-    after_the_end, check_fee, check_swap, crypto_err, state_event, swap_params, two_of_two, Action,
-    Agreement, ChainView, Command, Destinations, Fees, Input, Phase, ProtocolError, Resend,
-    SecretScalar, Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
+    after_the_end, check_fee, check_swap, crypto_err, reveal_spend_share, state_event, swap_params,
+    two_of_two, Action, Agreement, ChainView, Command, Destinations, Fees, Input, Phase,
+    ProtocolError, Resend, SecretScalar, Timestamp, TxLabel, VerifiedShare, STATE_VERSION,
 };
 use crate::messages::{self, Message, SwapTerms};
 use crate::network::Params;
@@ -481,22 +481,15 @@ impl Bob {
         match label {
             TxLabel::Redeem if self.alice_spend.is_none() => {
                 // the redeem carries Bob's own signature, decrypted by Alice with `s_a`
-                let bob_key = crypto::to_bitcoin_key(&agreement.bob.btc);
-                let signature = signature_from_witness(&tx, agreement.two_of_two(), &bob_key)
-                    .map_err(|source| ProtocolError::Tx {
-                        label: TxLabel::Redeem,
-                        source,
-                    })?;
                 let encrypted = self.redeem_encrypted_signature();
-                let secret = crypto::recover_decryption_key(
+                self.alice_spend = Some(reveal_spend_share(
+                    &tx,
+                    agreement,
+                    &agreement.bob.btc,
                     &agreement.alice.spend_secp,
-                    &signature,
                     &encrypted,
-                )
-                .map_err(crypto_err("secret from redeem"))?;
-                let spend =
-                    crypto::secp_scalar_to_ed(&secret).map_err(crypto_err("secret from redeem"))?;
-                self.alice_spend = Some(SecretScalar(spend));
+                    TxLabel::Redeem,
+                )?);
                 Ok(self.enter(BobStage::BtcRedeemed, now))
             }
             TxLabel::EarlyRefund if settled => Ok(self.enter(BobStage::BtcEarlyRefunded, now)),

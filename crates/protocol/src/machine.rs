@@ -701,6 +701,34 @@ impl Resend {
     }
 }
 
+/// Learns the counterparty's spend share from a published redeem or refund: the transaction
+/// carries our own signature, decrypted by the counterparty from `encrypted` (our adaptor
+/// signature, encrypted to `encryption_key`); comparing the two reveals the decryption secret.
+///
+/// # Errors
+/// [`ProtocolError::Tx`] for a malformed witness, [`ProtocolError::Crypto`] when the
+/// signature is not the decryption of `encrypted`.
+pub(crate) fn reveal_spend_share(
+    tx: &Transaction,
+    agreement: &Agreement,
+    own_key: &SecpPoint,
+    encryption_key: &SecpPoint,
+    encrypted: &crypto::EncryptedSignature,
+    label: TxLabel,
+) -> Result<SecretScalar, ProtocolError> {
+    let what = match label {
+        TxLabel::Redeem => "secret from redeem",
+        _ => "secret from refund",
+    };
+    let own_key = crypto::to_bitcoin_key(own_key);
+    let signature = crate::btc::signature_from_witness(tx, agreement.two_of_two(), &own_key)
+        .map_err(|source| ProtocolError::Tx { label, source })?;
+    let secret = crypto::recover_decryption_key(encryption_key, &signature, encrypted)
+        .map_err(crypto_err(what))?;
+    let spend = crypto::secp_scalar_to_ed(&secret).map_err(crypto_err(what))?;
+    Ok(SecretScalar(spend))
+}
+
 /// What a machine in a terminal state answers to any input: commands are refused, everything
 /// else is ignored.
 pub(crate) fn after_the_end(input: &Input) -> Result<Vec<Action>, ProtocolError> {
