@@ -1,15 +1,104 @@
-//! Chain sources: where the wallet learns about blocks and the mempool.
+//! Chain sources: where the wallet and the swap learn about blocks, the mempool and fees,
+//! and where they broadcast.
 //!
-//! Sans-IO in BDK's style: a [`ChainSource`] looks at the wallet's local chain tip and
-//! produces a [`ChainUpdate`] (the blocks the wallet has not seen, each with the block it
-//! connects to, and the current mempool); [`crate::Wallet::sync`] applies it. A source
-//! never mutates the wallet, so one that is dead fails with its own error and one that lies
-//! (blocks that do not connect) is refused by the wallet's chain.
+//! Sans-IO in BDK's style: a [`ChainSource`] reads the wallet (its local chain and the
+//! scripts it watches) and produces a [`ChainUpdate`]; [`crate::Wallet::sync`] applies it. A
+//! source never mutates the wallet, so one that is dead fails with a [`SourceError`] and
+//! leaves the wallet as it was, and one that lies (blocks that do not connect) is refused by
+//! the wallet's chain.
+//!
+//! Three sources, one interface: [`BitcoindSource`] (bitcoind JSON-RPC through
+//! `bdk_bitcoind_rpc`, block by block), [`ElectrumSource`] (`bdk_electrum`) and
+//! [`EsploraSource`] (`bdk_esplora`, blocking HTTP), the last two script by script. The
+//! devnet node serves all three protocols, so each is tested against a real server.
+
+mod bitcoind;
+mod electrum;
+mod esplora;
 
 use std::sync::Arc;
 
-use bdk_wallet::chain::{BlockId, CheckPoint};
-use bitcoin::{Block, Transaction};
+use bdk_wallet::chain::BlockId;
+use bitcoin::{Block, FeeRate, Script, Transaction, Txid};
+
+pub use bitcoind::{BitcoindAuth, BitcoindSource};
+pub use electrum::ElectrumSource;
+pub use esplora::EsploraSource;
+
+/// Why a chain source failed. The text names the source and never contains secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// The source could not be reached or did not answer in time (connection refused, reset,
+    /// timeout). Check that the node runs and that its URL and port are right.
+    #[error("{source_name} is unreachable: {reason}")]
+    Unreachable {
+        /// Which source (kind and URL).
+        source_name: String,
+        /// The transport's error.
+        reason: String,
+    },
+    /// The source refused the credentials.
+    #[error("{source_name} refused our credentials: {reason}")]
+    Unauthorized {
+        /// Which source.
+        source_name: String,
+        /// What it said.
+        reason: String,
+    },
+    /// The source answered something that is not a valid answer (malformed, inconsistent, a
+    /// proof that does not verify): it is broken or lying.
+    #[error("{source_name} sent an invalid answer: {reason}")]
+    Invalid {
+        /// Which source.
+        source_name: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The source answered with an error of its own.
+    #[error("{source_name} failed: {reason}")]
+    Failed {
+        /// Which source.
+        source_name: String,
+        /// Its error.
+        reason: String,
+    },
+    /// The network refused a transaction we broadcast; `reason` is the node's reject reason
+    /// (Bitcoin Core's, e.g. `non-BIP68-final`). Nothing was broadcast.
+    #[error("the network refused the transaction: {reason}{}", reject_hint(reason))]
+    Rejected {
+        /// The node's reject reason, verbatim.
+        reason: String,
+    },
+}
+
+/// What a reject reason means for the user, for the common ones.
+fn reject_hint(reason: &str) -> &'static str {
+    let table: [(&str, &str); 8] = [
+        ("non-BIP68-final", " (a relative timelock has not expired yet: wait for more blocks and try again)"),
+        ("non-final", " (its absolute timelock has not expired yet: wait and try again)"),
+        ("bad-txns-inputs-missingorspent", " (an input is already spent or unknown: a double spend, or its parent is not yet known to the node)"),
+        ("missing-inputs", " (an input is already spent or unknown: a double spend, or its parent is not yet known to the node)"),
+        ("txn-mempool-conflict", " (it conflicts with a transaction already in the mempool)"),
+        ("min relay fee not met", " (the fee is too low: raise the fee rate)"),
+        ("mandatory-script-verify-flag-failed", " (a signature or script is invalid)"),
+        ("premature-spend-of-coinbase", " (it spends a coinbase output that is not mature yet)"),
+    ];
+    table
+        .iter()
+        .find(|(token, _)| reason.contains(token))
+        .map_or("", |(_, hint)| hint)
+}
+
+impl SourceError {
+    /// For a [`SourceError::Rejected`], the node's reject reason.
+    pub fn reject_reason(&self) -> Option<&str> {
+        match self {
+            SourceError::Rejected { reason } => Some(reason),
+            _ => None,
+        }
+    }
+}
 
 /// One block for the wallet, in chain order.
 #[derive(Debug, Clone)]
@@ -24,95 +113,105 @@ pub struct BlockUpdate {
 }
 
 /// What a source knows that the wallet does not yet.
-#[derive(Debug, Clone, Default)]
-pub struct ChainUpdate {
-    /// New blocks, lowest first; the first one connects to a block in the wallet's local
-    /// chain (blocks above that point are replaced: a reorg).
-    pub blocks: Vec<BlockUpdate>,
-    /// The source's mempool, each transaction with the unix time it was last seen.
-    /// Irrelevant transactions are filtered out by the wallet.
-    pub mempool: Vec<(Arc<Transaction>, u64)>,
+#[derive(Debug, Clone)]
+pub enum ChainUpdate {
+    /// Block by block (bitcoind RPC): new blocks, lowest first, the first connecting to a
+    /// block of the wallet's local chain (blocks above that point are replaced: a reorg); the
+    /// mempool, each transaction with the unix time it was seen; and the transactions the
+    /// wallet believed unconfirmed that left the mempool without being mined.
+    Blocks {
+        /// New blocks, lowest first.
+        blocks: Vec<BlockUpdate>,
+        /// Mempool transactions (relevant or not; the wallet filters).
+        mempool: Vec<(Arc<Transaction>, u64)>,
+        /// Evicted transactions, with the unix time of the eviction.
+        evicted: Vec<(Txid, u64)>,
+    },
+    /// Script by script (Electrum, Esplora): BDK's update of the wallet's scripts'
+    /// transactions, their anchors and a chain update connecting to the local chain.
+    Scan(Box<bdk_wallet::Update>),
 }
 
-/// A source of chain data for [`crate::Wallet::sync`].
-pub trait ChainSource {
-    /// The source's own error (connection lost, bad answer, ...).
-    type Error: std::error::Error + Send + Sync + 'static;
+/// Where a transaction is, as one source sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxStatus {
+    /// The source does not know it (never seen, evicted, or reorged out and dropped).
+    NotFound,
+    /// In the source's mempool.
+    InMempool,
+    /// In the block `block` of the source's best chain.
+    Confirmed {
+        /// The block containing it.
+        block: BlockId,
+    },
+}
 
-    /// The update that brings a wallet whose local chain ends at `local_tip` up to the
-    /// source's view: blocks above the last block both agree on, and the mempool.
+impl TxStatus {
+    /// Confirmations at `tip_height` (1 when in the tip's block), 0 when unconfirmed.
+    pub fn confirmations(&self, tip_height: u32) -> u32 {
+        match self {
+            TxStatus::Confirmed { block } if block.height <= tip_height => {
+                tip_height - block.height + 1
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// A source of chain data for [`crate::Wallet::sync`], the swap's watcher
+/// ([`crate::watch`]), fee estimation and broadcasting.
+///
+/// Every call is blocking I/O with its own timeout; call it from a blocking thread
+/// (`tokio::task::spawn_blocking`) in async code. Errors name the source.
+pub trait ChainSource: Send {
+    /// The source's kind and URL, for messages (never credentials).
+    fn name(&self) -> String;
+
+    /// The update that brings `wallet` up to the source's view. Reads the wallet (its local
+    /// chain, revealed scripts and unconfirmed transactions); never changes it.
     ///
     /// # Errors
     ///
-    /// `Self::Error` if the source cannot be read.
-    fn update(&mut self, local_tip: &CheckPoint) -> Result<ChainUpdate, Self::Error>;
+    /// A [`SourceError`] if the source cannot be read or answers nonsense.
+    fn update(&mut self, wallet: &bdk_wallet::Wallet) -> Result<ChainUpdate, SourceError>;
+
+    /// The source's best block.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] if the source cannot be read.
+    fn tip(&mut self) -> Result<BlockId, SourceError>;
+
+    /// Where transaction `txid` is. `script_pubkey` is the script of one of its outputs
+    /// (script-indexed sources find transactions through it).
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] if the source cannot be read.
+    fn tx_status(&mut self, txid: &Txid, script_pubkey: &Script) -> Result<TxStatus, SourceError>;
+
+    /// Broadcasts `tx`; returns its txid once the node accepted it into its mempool (an
+    /// already-known transaction counts as accepted).
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Rejected`] with the node's reject reason if the node refuses it;
+    /// another [`SourceError`] if the source cannot be reached.
+    fn broadcast(&mut self, tx: &Transaction) -> Result<Txid, SourceError>;
+
+    /// The source's fee rate estimate for confirmation within `target_blocks`, or `None` if
+    /// it has none (e.g. not enough data on regtest). Apply a floor and a cap with
+    /// [`crate::fee::FeePolicy`].
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] if the source cannot be read.
+    fn estimate_fee_rate(&mut self, target_blocks: u16) -> Result<Option<FeeRate>, SourceError>;
 }
 
-#[cfg(feature = "devnet")]
-pub use devnet::DevnetSource;
-
-#[cfg(feature = "devnet")]
-mod devnet {
-    use std::sync::Arc;
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    use bdk_wallet::chain::{BlockId, CheckPoint};
-    use confiaro_devnet::{DevnetError, Node};
-
-    use super::{BlockUpdate, ChainSource, ChainUpdate};
-
-    /// A [`ChainSource`] reading the in-process devnet [`Node`] directly (tests and the
-    /// devnet command). Borrow it for one sync: `wallet.sync(&mut DevnetSource::new(&node))`.
-    #[derive(Debug)]
-    pub struct DevnetSource<'a> {
-        node: &'a Node,
-    }
-
-    impl<'a> DevnetSource<'a> {
-        /// A source over `node`.
-        pub fn new(node: &'a Node) -> Self {
-            DevnetSource { node }
-        }
-    }
-
-    impl ChainSource for DevnetSource<'_> {
-        type Error = DevnetError;
-
-        fn update(&mut self, local_tip: &CheckPoint) -> Result<ChainUpdate, DevnetError> {
-            let node = self.node;
-            // The fork point: the highest local checkpoint that the node's chain agrees on.
-            let agree = local_tip
-                .iter()
-                .find(|cp| node.block_hash(cp.height()) == Some(cp.hash()))
-                .map(|cp| cp.block_id())
-                .unwrap_or(BlockId {
-                    height: 0,
-                    hash: node.block_hash(0).expect("the node has a genesis block"),
-                });
-            let mut blocks = Vec::new();
-            let mut connected_to = agree;
-            for height in agree.height + 1..=node.tip_height() {
-                let Some(block) = node.block(height)? else {
-                    break;
-                };
-                let hash = block.block_hash();
-                blocks.push(BlockUpdate {
-                    block,
-                    height,
-                    connected_to,
-                });
-                connected_to = BlockId { height, hash };
-            }
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let mempool = node
-                .mempool()
-                .iter()
-                .filter_map(|txid| node.get_tx(txid))
-                .map(|(tx, _)| (Arc::new(tx), now))
-                .collect();
-            Ok(ChainUpdate { blocks, mempool })
-        }
-    }
+/// The unix time now, in seconds (0 if the clock is before 1970).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

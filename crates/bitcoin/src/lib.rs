@@ -11,7 +11,7 @@
 
 pub mod chain;
 
-use bdk_wallet::chain::{BlockId, CheckPoint};
+use bdk_wallet::chain::BlockId;
 use bdk_wallet::{KeychainKind, LoadError, SignOptions};
 use bitcoin::bip32::Xpriv;
 use bitcoin::psbt::Psbt;
@@ -21,9 +21,10 @@ use confiaro_store::{Store, StoreError};
 
 pub use bdk_wallet::Balance;
 pub use bip39::Mnemonic;
-#[cfg(feature = "devnet")]
-pub use chain::DevnetSource;
-pub use chain::{BlockUpdate, ChainSource, ChainUpdate};
+pub use chain::{
+    BitcoindAuth, BitcoindSource, BlockUpdate, ChainSource, ChainUpdate, ElectrumSource,
+    EsploraSource, SourceError, TxStatus,
+};
 
 /// Errors of the wallet.
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +39,9 @@ pub enum WalletError {
     /// changesets are incomplete.
     #[error("stored wallet does not load: {0}")]
     Load(String),
-    /// The chain source failed (unreachable, bad answer).
-    #[error("chain source: {0}")]
-    Source(Box<dyn std::error::Error + Send + Sync>),
+    /// The chain source failed (unreachable, bad answer, refused broadcast).
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// The chain source sent blocks that do not connect to the wallet's chain (a lying or
     /// confused source); nothing of that update was applied after the failing block.
     #[error("chain source sent block {height} that does not connect: {reason}")]
@@ -220,41 +221,69 @@ impl Wallet {
         &self.inner
     }
 
-    /// Brings the wallet up to `source`'s view: applies the source's new blocks in order
-    /// (rolling back blocks above the fork point after a reorg) and its mempool, then
-    /// persists.
+    /// Brings the wallet up to `source`'s view and persists it: applies the source's update
+    /// (new blocks in order, rolling back blocks above the fork point after a reorg, or a
+    /// script scan's transactions and anchors), the mempool, and the evictions.
+    ///
+    /// The source does blocking I/O: in async code with a busy runtime, prefer running the
+    /// whole sync on a blocking thread.
     ///
     /// # Errors
     ///
     /// [`WalletError::Source`] if the source fails (the wallet is unchanged);
-    /// [`WalletError::InconsistentChain`] if a block does not connect (blocks before it are
-    /// applied and persisted); [`WalletError::Store`] if persisting fails.
-    pub async fn sync<S: ChainSource>(
+    /// [`WalletError::InconsistentChain`] if the update does not connect to the wallet's
+    /// chain (blocks before the failing one are applied and persisted);
+    /// [`WalletError::Store`] if persisting fails.
+    pub async fn sync<S: ChainSource + ?Sized>(
         &mut self,
         source: &mut S,
     ) -> Result<SyncReport, WalletError> {
-        let local_tip: CheckPoint = self.inner.latest_checkpoint();
-        let update = source
-            .update(&local_tip)
-            .map_err(|e| WalletError::Source(Box::new(e)))?;
+        let update = source.update(&self.inner)?;
         let mut blocks_applied = 0;
+        let mut mempool_seen = 0;
         let mut failure = None;
-        for b in &update.blocks {
-            if let Err(e) = self
-                .inner
-                .apply_block_connected_to(&b.block, b.height, b.connected_to)
-            {
-                failure = Some(WalletError::InconsistentChain {
-                    height: b.height,
-                    reason: e.to_string(),
-                });
-                break;
+        match update {
+            ChainUpdate::Blocks {
+                blocks,
+                mempool,
+                evicted,
+            } => {
+                for b in &blocks {
+                    if let Err(e) =
+                        self.inner
+                            .apply_block_connected_to(&b.block, b.height, b.connected_to)
+                    {
+                        failure = Some(WalletError::InconsistentChain {
+                            height: b.height,
+                            reason: e.to_string(),
+                        });
+                        break;
+                    }
+                    blocks_applied += 1;
+                }
+                if failure.is_none() {
+                    mempool_seen = mempool.len();
+                    self.inner.apply_unconfirmed_txs(mempool);
+                    self.inner.apply_evicted_txs(evicted);
+                }
             }
-            blocks_applied += 1;
-        }
-        let mempool_seen = update.mempool.len();
-        if failure.is_none() {
-            self.inner.apply_unconfirmed_txs(update.mempool);
+            ChainUpdate::Scan(update) => {
+                let height = update
+                    .chain
+                    .as_ref()
+                    .map_or(self.tip().height, |cp| cp.height());
+                let before = self.tip();
+                if let Err(e) = self.inner.apply_update(*update) {
+                    failure = Some(WalletError::InconsistentChain {
+                        height,
+                        reason: e.to_string(),
+                    });
+                } else if self.tip() != before {
+                    blocks_applied = usize::try_from(self.tip().height.saturating_sub(before.height))
+                        .unwrap_or(0)
+                        .max(1);
+                }
+            }
         }
         self.persist().await?;
         match failure {

@@ -1,14 +1,16 @@
-//! Wallet tests against a real devnet node.
+//! Wallet tests against a real devnet node, through its bitcoind JSON-RPC server.
+mod common;
+
 use bitcoin::{Amount, FeeRate, Network};
-use confiaro_bitcoin::{DevnetSource, Mnemonic, Wallet};
-use confiaro_devnet::Node;
+use common::{burn, Devnet};
+use confiaro_bitcoin::{Mnemonic, Wallet};
 use confiaro_store::Store;
 
 #[tokio::test]
 async fn fund_send_reload() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path().join("node")).unwrap();
-    let store = Store::open(dir.path().join("app.sqlite")).await.unwrap();
+    let dev = Devnet::start();
+    let mut source = dev.bitcoind();
+    let store = Store::open(dev.dir.path().join("app.sqlite")).await.unwrap();
     let m1 = Mnemonic::from_entropy(&[1u8; 16]).unwrap();
     let m2 = Mnemonic::from_entropy(&[2u8; 16]).unwrap();
     let mut w1 = Wallet::open(store.clone(), "w1", &m1, "", Network::Regtest)
@@ -18,8 +20,8 @@ async fn fund_send_reload() {
         .await
         .unwrap();
     let a1 = w1.new_address().await.unwrap();
-    node.mine(101, &a1.script_pubkey()).unwrap();
-    let r = w1.sync(&mut DevnetSource::new(&node)).await.unwrap();
+    dev.node().mine(101, &a1.script_pubkey()).unwrap();
+    let r = w1.sync(&mut source).await.unwrap();
     assert_eq!(r.blocks_applied, 101);
     let b = w1.balance();
     // Coinbases at heights 1 and 2 are spendable in block 102 (Core's and BDK's rule).
@@ -37,11 +39,10 @@ async fn fund_send_reload() {
         .unwrap();
     let fee = psbt.fee().unwrap();
     let tx = w1.sign_and_extract(psbt).unwrap();
-    node.submit(tx).unwrap();
-    let burn = bitcoin::ScriptBuf::new_p2wsh(&bitcoin::ScriptBuf::from(vec![0x51]).wscript_hash());
-    node.mine(1, &burn).unwrap();
-    w1.sync(&mut DevnetSource::new(&node)).await.unwrap();
-    w2.sync(&mut DevnetSource::new(&node)).await.unwrap();
+    dev.node().submit(tx).unwrap();
+    dev.node().mine(1, &burn()).unwrap();
+    w1.sync(&mut source).await.unwrap();
+    w2.sync(&mut source).await.unwrap();
     let expected = Amount::from_sat(150 * 100_000_000 - 10 * 100_000_000) - fee;
     assert_eq!(w1.balance().confirmed, expected);
     assert_eq!(
@@ -58,7 +59,7 @@ async fn fund_send_reload() {
     assert_eq!(w1.tip(), tip);
     assert_eq!(w1.revealed_addresses(), addrs);
     assert_eq!(w1.balance().confirmed, expected);
-    let r = w1.sync(&mut DevnetSource::new(&node)).await.unwrap();
+    let r = w1.sync(&mut source).await.unwrap();
     assert_eq!(r.blocks_applied, 0);
     println!("send fee {fee}, w1 confirmed {}", w1.balance().confirmed);
 }
@@ -67,16 +68,16 @@ async fn fund_send_reload() {
 async fn lock_psbt_signed_and_confirmed() {
     use bitcoin::secp256k1::{Secp256k1, SecretKey};
     use confiaro_protocol::btc::{TwoOfTwo, TxLock};
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path().join("node")).unwrap();
-    let store = Store::open(dir.path().join("app.sqlite")).await.unwrap();
+    let dev = Devnet::start();
+    let mut source = dev.bitcoind();
+    let store = Store::open(dev.dir.path().join("app.sqlite")).await.unwrap();
     let m = Mnemonic::from_entropy(&[3u8; 16]).unwrap();
     let mut w = Wallet::open(store, "bob", &m, "", Network::Regtest)
         .await
         .unwrap();
     let a = w.new_address().await.unwrap();
-    node.mine(101, &a.script_pubkey()).unwrap();
-    w.sync(&mut DevnetSource::new(&node)).await.unwrap();
+    dev.node().mine(101, &a.script_pubkey()).unwrap();
+    w.sync(&mut source).await.unwrap();
     let secp = Secp256k1::new();
     let key =
         |b: u8| bitcoin::PublicKey::new(SecretKey::from_slice(&[b; 32]).unwrap().public_key(&secp));
@@ -91,12 +92,12 @@ async fn lock_psbt_signed_and_confirmed() {
     assert_eq!(checked.txid(), lock.txid());
     let tx = w.sign_lock(&lock).unwrap();
     assert_eq!(tx.compute_txid(), lock.txid());
-    node.submit(tx).unwrap();
-    node.mine(1, &a.script_pubkey()).unwrap();
-    let (_, confs) = node.get_tx(&lock.txid()).unwrap();
+    dev.node().submit(tx).unwrap();
+    dev.node().mine(1, &a.script_pubkey()).unwrap();
+    let (_, confs) = dev.node().get_tx(&lock.txid()).unwrap();
     assert_eq!(confs, Some(1));
-    assert_eq!(node.utxo(&lock.outpoint()).unwrap().txout.value, amount);
-    w.sync(&mut DevnetSource::new(&node)).await.unwrap();
+    assert_eq!(dev.node().utxo(&lock.outpoint()).unwrap().txout.value, amount);
+    w.sync(&mut source).await.unwrap();
     let expected = Amount::from_btc(150.0).unwrap() - amount - lock.fee();
     assert_eq!(w.balance().confirmed, expected);
 }

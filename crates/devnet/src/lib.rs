@@ -23,8 +23,9 @@
 //! The [`rpc`] module serves a bitcoind-compatible JSON-RPC subset over loopback HTTP for a
 //! node shared behind a mutex, and can mine every N seconds.
 //!
-//! Not in this slice: reorgs other than those the
-//! node itself causes (it only ever builds on its own tip), and replace-by-fee.
+//! Reorgs are made on purpose with [`Node::reorg`] (a longer branch from an earlier block,
+//! which the kernel switches to); the transactions of the abandoned blocks go back to the
+//! mempool if they are still valid, as in Bitcoin Core. Not in this slice: replace-by-fee.
 
 #![warn(missing_docs)]
 
@@ -114,6 +115,16 @@ pub enum DevnetError {
         height: u32,
         /// The decoding error.
         reason: String,
+    },
+    /// [`Node::reorg`] was asked for an impossible reorg.
+    #[error("cannot replace {depth} of {tip} blocks with {new_blocks} (need 0 < depth < tip and new_blocks > depth)")]
+    BadReorg {
+        /// Blocks to replace.
+        depth: u32,
+        /// Blocks of the new branch.
+        new_blocks: u32,
+        /// The tip height.
+        tip: u32,
     },
     /// A caller-supplied transaction for [`Node::mine_unchecked`] spends an output whose value
     /// the node does not know, so the coinbase amount cannot be computed.
@@ -252,6 +263,8 @@ pub struct Node {
     mempool_spends: HashMap<OutPoint, Txid>,
     /// The clock blocks are stamped with, instead of the system clock, when set.
     mock_time: Option<u32>,
+    /// Reorgs made by [`Node::reorg`] so far (tags their blocks' coinbases).
+    reorgs: u32,
 }
 
 impl std::fmt::Debug for Node {
@@ -439,6 +452,7 @@ impl Node {
             mempool: Vec::new(),
             mempool_spends: HashMap::new(),
             mock_time: None,
+            reorgs: 0,
         };
         node.replay_kernel_chain()?;
         Ok(node)
@@ -814,7 +828,7 @@ impl Node {
         let mut hashes = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
         for _ in 0..n {
             let (txs, fees) = self.select_mempool();
-            let block = self.build_block(txs, fees, to);
+            let block = self.build_block(txs, fees, to, 0);
             match self.submit_block(&block) {
                 Ok(hash) => hashes.push(hash),
                 Err(err) => {
@@ -830,6 +844,141 @@ impl Node {
             }
         }
         Ok(hashes)
+    }
+
+    /// Replaces the top `depth` blocks with a longer branch: mines `new_blocks` (more than
+    /// `depth`) blocks on the block at `tip - depth`, hands them to the kernel, which switches
+    /// to the branch with more work, and rebuilds the node's index from the kernel's new
+    /// active chain. The abandoned blocks' transactions and the previous mempool are offered
+    /// to the mempool again (those still valid come back, as in Bitcoin Core); the new
+    /// blocks carry none of them. Returns the new blocks' hashes.
+    ///
+    /// Use it to test how wallets and watchers handle a reorg.
+    ///
+    /// # Errors
+    ///
+    /// [`DevnetError::BadReorg`] if `depth` is 0, reaches the genesis block, or
+    /// `new_blocks <= depth`; [`DevnetError::BlockRejected`] if the kernel did not switch to
+    /// the new branch (the node then follows whatever chain the kernel has);
+    /// [`DevnetError::Kernel`] if a block cannot be handed to or read from the kernel.
+    pub fn reorg(
+        &mut self,
+        depth: u32,
+        new_blocks: u32,
+        to: &ScriptBuf,
+    ) -> Result<Vec<BlockHash>, DevnetError> {
+        let tip = self.tip_height();
+        if depth == 0 || depth >= tip || new_blocks <= depth {
+            return Err(DevnetError::BadReorg {
+                depth,
+                new_blocks,
+                tip,
+            });
+        }
+        let fork = tip - depth;
+        self.reorgs += 1;
+        let mut abandoned = Vec::new();
+        for height in fork + 1..=tip {
+            if let Some(block) = self.block(height)? {
+                abandoned.extend(block.txdata.into_iter().skip(1));
+            }
+        }
+        let old_mempool = std::mem::take(&mut self.mempool);
+        self.mempool_spends.clear();
+        // Build the branch on the fork point: the index's chain is cut there so that heights,
+        // timestamps and median time past are the branch's own.
+        let keep = usize::try_from(fork).map_err(kernel_err)? + 1;
+        self.chain.truncate(keep);
+        self.block_txids.truncate(keep);
+        let mut hashes = Vec::with_capacity(usize::try_from(new_blocks).unwrap_or(0));
+        let mut last = None;
+        for _ in 0..new_blocks {
+            let block = self.build_block(Vec::new(), Amount::ZERO, to, self.reorgs);
+            let kblock = bitcoinkernel::Block::new(&serialize(&block)).map_err(kernel_err)?;
+            let _ = self.chainman.process_block(&kblock);
+            hashes.push(block.block_hash());
+            self.block_txids
+                .push(block.txdata.iter().map(Transaction::compute_txid).collect());
+            self.chain.push(BlockMeta {
+                hash: block.block_hash(),
+                time: block.header.time,
+            });
+            last = Some((block.block_hash(), self.tip_height()));
+        }
+        let mark = log_mark();
+        self.rebuild_from_kernel()?;
+        for tx in abandoned.into_iter().chain(old_mempool) {
+            let _ = self.submit(tx);
+        }
+        match last {
+            Some((hash, height)) if self.tip_hash() != hash => Err(DevnetError::BlockRejected {
+                hash,
+                height,
+                kernel_log: kernel_log_about(&hash, mark),
+            }),
+            _ => Ok(hashes),
+        }
+    }
+
+    /// Forgets the index and rebuilds it from the kernel's active chain.
+    fn rebuild_from_kernel(&mut self) -> Result<(), DevnetError> {
+        self.chain.truncate(1);
+        self.block_txids.truncate(1);
+        self.utxos.clear();
+        self.tx_index.clear();
+        self.replay_kernel_chain()
+    }
+
+    /// Removes `txid` and its descendants from the mempool (like a node that evicted it);
+    /// returns whether it was there. Use it to make a transaction vanish in tests.
+    pub fn evict(&mut self, txid: &Txid) -> bool {
+        let present = self.mempool.iter().any(|tx| tx.compute_txid() == *txid);
+        if present {
+            self.remove_from_mempool(&HashSet::from([*txid]));
+        }
+        present
+    }
+
+    /// The transactions that pay to `script_pubkey` or spend an output paying to it: the
+    /// confirmed ones in chain order, each with its block height, then the mempool's (height
+    /// `None`) in acceptance order. This is the "history" Electrum and Esplora servers give
+    /// for a script.
+    pub fn script_history(&self, script_pubkey: &bitcoin::Script) -> Vec<(Txid, Option<u32>)> {
+        let touches = |tx: &Transaction| {
+            tx.output.iter().any(|o| o.script_pubkey == *script_pubkey)
+                || tx.input.iter().any(|i| {
+                    self.tx_index
+                        .get(&i.previous_output.txid)
+                        .map(|(prev, _)| prev)
+                        .or_else(|| {
+                            self.mempool
+                                .iter()
+                                .find(|m| m.compute_txid() == i.previous_output.txid)
+                        })
+                        .and_then(|prev| {
+                            prev.output
+                                .get(usize::try_from(i.previous_output.vout).ok()?)
+                        })
+                        .is_some_and(|o| o.script_pubkey == *script_pubkey)
+                })
+        };
+        let mut history = Vec::new();
+        for (height, txids) in self.block_txids.iter().enumerate() {
+            let height = u32::try_from(height).unwrap_or(u32::MAX);
+            for txid in txids {
+                if let Some((tx, _)) = self.tx_index.get(txid) {
+                    if touches(tx) {
+                        history.push((*txid, Some(height)));
+                    }
+                }
+            }
+        }
+        for tx in &self.mempool {
+            if touches(tx) {
+                history.push((tx.compute_txid(), None));
+            }
+        }
+        history
     }
 
     /// Mines one block containing exactly `txs` (in this order, after the coinbase), with
@@ -878,7 +1027,7 @@ impl Node {
                 created.insert(OutPoint::new(txid, vout), out.value);
             }
         }
-        let block = self.build_block(txs, fees, to);
+        let block = self.build_block(txs, fees, to, 0);
         self.submit_block(&block)
     }
 
@@ -943,7 +1092,10 @@ impl Node {
     }
 
     /// Builds and grinds the next block on our tip with `txs` after the coinbase.
-    fn build_block(&self, txs: Vec<Transaction>, fees: Amount, to: &ScriptBuf) -> Block {
+    ///
+    /// `tag` goes into the coinbase after the height (0 for ordinary blocks), so that a reorg
+    /// branch never repeats an abandoned block byte for byte.
+    fn build_block(&self, txs: Vec<Transaction>, fees: Amount, to: &ScriptBuf, tag: u32) -> Block {
         let height = self.tip_height() + 1;
         let prev = self.chain[self.chain.len() - 1];
         let mtp = self.median_time_past(self.tip_height());
@@ -955,7 +1107,7 @@ impl Node {
         // BIP34: the coinbase script starts with the height; OP_0 pads it to >= 2 bytes.
         let script_sig = Builder::new()
             .push_int(i64::from(height))
-            .push_opcode(bitcoin::opcodes::OP_0)
+            .push_int(i64::from(tag))
             .into_script();
         let mut coinbase_witness = Witness::new();
         coinbase_witness.push([0u8; 32]);

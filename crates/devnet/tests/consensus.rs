@@ -598,3 +598,51 @@ fn time_based_bip68_lock_follows_median_time_past() {
     node.mine(1, &key.p2wpkh()).expect("mine");
     assert!(node.mempool().is_empty());
 }
+
+#[test]
+fn reorg_returns_abandoned_transactions_to_the_mempool() {
+    bitcoind_variant("reorg_returns_abandoned_transactions_to_the_mempool");
+    let key = Key::new(1);
+    let other = Key::new(2);
+    let (_dir, mut node) = funded_node(&key);
+    let (outpoint, value) = coinbase_outpoint(&node, 1);
+    let tx = spend(outpoint, value, &key, other.p2wpkh(), Amount::from_sat(1_000));
+    let txid = node.submit(tx).expect("accepted");
+    node.mine(2, &key.p2wpkh()).expect("mine");
+    assert_eq!(node.get_tx(&txid).and_then(|(_, c)| c), Some(2));
+    assert_eq!(
+        node.script_history(&other.p2wpkh()),
+        vec![(txid, Some(102))]
+    );
+    let old_tip = node.tip_hash();
+    let old_102 = node.block_hash(102);
+
+    // Replace blocks 102 and 103 with three empty ones: the kernel switches branches.
+    let new = node.reorg(2, 3, &other.p2wpkh()).expect("reorg");
+    assert_eq!(new.len(), 3);
+    assert_eq!(node.tip_height(), 104);
+    assert_eq!(node.tip_hash(), *new.last().unwrap());
+    assert_eq!(node.kernel_tip_hash(), node.tip_hash());
+    assert_ne!(node.tip_hash(), old_tip);
+    assert_ne!(node.block_hash(102), old_102);
+    assert_eq!(node.block_height(&old_tip), None);
+    // The spend is unconfirmed again, its input unspent in the chain.
+    assert_eq!(node.mempool(), vec![txid]);
+    assert_eq!(node.get_tx(&txid).map(|(_, c)| c), Some(None));
+    assert!(node.utxo(&outpoint).is_some());
+    assert_eq!(node.script_history(&other.p2wpkh()).last(), Some(&(txid, None)));
+    // Mined again on the new branch.
+    node.mine(1, &key.p2wpkh()).expect("mine");
+    assert_eq!(node.get_tx(&txid).and_then(|(_, c)| c), Some(1));
+    // It can also be made to vanish: reorg it out and evict it.
+    node.reorg(1, 2, &key.p2wpkh()).expect("reorg");
+    assert!(node.evict(&txid));
+    assert_eq!(node.get_tx(&txid), None);
+    assert!(node.script_history(&other.p2wpkh()).iter().all(|(t, _)| *t != txid));
+
+    assert!(matches!(
+        node.reorg(2, 2, &key.p2wpkh()),
+        Err(DevnetError::BadReorg { .. })
+    ));
+    println!("reorg: {old_tip} replaced; tip {} at {}", node.tip_hash(), node.tip_height());
+}
