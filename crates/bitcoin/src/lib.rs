@@ -10,6 +10,9 @@
 //! All amounts are [`bitcoin::Amount`] (integer satoshi).
 
 pub mod chain;
+pub mod fee;
+pub mod psbt_file;
+pub mod watch;
 
 use bdk_wallet::chain::BlockId;
 use bdk_wallet::{KeychainKind, LoadError, SignOptions};

@@ -214,7 +214,32 @@ impl ChainSource for BitcoindSource {
             Ok((blocks, mempool))
         })();
         match result {
-            Ok((blocks, mempool)) => {
+            Ok((blocks, mut mempool)) => {
+                // The emitter only reports evictions of transactions it saw in the mempool;
+                // a wallet transaction confirmed in a block that a reorg replaced, and not
+                // back in the mempool, is gone too: report it, or the wallet would keep it
+                // as pending forever.
+                let fork_height = blocks
+                    .first()
+                    .map_or(local.height(), |b| b.connected_to.height);
+                let still_there: std::collections::HashSet<Txid> = blocks
+                    .iter()
+                    .flat_map(|b| b.block.txdata.iter().map(Transaction::compute_txid))
+                    .chain(mempool.update.iter().map(|(tx, _)| tx.compute_txid()))
+                    .chain(mempool.evicted.iter().map(|(txid, _)| *txid))
+                    .collect();
+                let now = unix_now();
+                for t in wallet.transactions() {
+                    let anchored_below_fork = match &t.chain_position {
+                        bdk_wallet::chain::ChainPosition::Confirmed { anchor, .. } => {
+                            anchor.block_id.height <= fork_height
+                        }
+                        bdk_wallet::chain::ChainPosition::Unconfirmed { .. } => false,
+                    };
+                    if !anchored_below_fork && !still_there.contains(&t.tx_node.txid) {
+                        mempool.evicted.push((t.tx_node.txid, now));
+                    }
+                }
                 self.emitted_tip = Some(
                     blocks
                         .last()
