@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 . ./scripts/env.sh
 
-# compile the benchmarks so they don't rot (running them is `cargo bench -p confiaro-protocol`)
-cargo build -p confiaro-protocol --benches --release
+# compile the benchmarks so they do not rot (run them with `cargo bench -p CRATE`)
+cargo build --workspace --benches --release
 cargo test --workspace --release -- --skip ten_thousand_seeded_schedules
 # the simulation last, with its summary line (`simulation: N schedules, ...`) shown
 cargo test -p confiaro-protocol --release --test simulation -- --nocapture
