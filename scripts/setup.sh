@@ -31,9 +31,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # bitcoinkernel (crates/devnet) builds Bitcoin Core's libbitcoinkernel with cmake and needs the
-# boost headers. Install only the packages dpkg does not already have; apt-get update once.
+# boost headers; monero brings monerod and monero-wallet-rpc (crates/monero). Install only the packages dpkg does not already have; apt-get update once.
 missing_pkgs=()
-for pkg in cmake libboost-dev; do
+for pkg in cmake libboost-dev monero; do
     if ! dpkg -s "$pkg" >/dev/null 2>&1; then
         missing_pkgs+=("$pkg")
     fi

@@ -1,0 +1,724 @@
+//! Typed JSON-RPC clients for `monerod` ([`DaemonClient`]) and `monero-wallet-rpc`
+//! ([`WalletClient`]), for exactly the calls a swap makes.
+//!
+//! Every call has a timeout: [`RpcConfig::timeout`] by default, a longer explicit one for
+//! calls that can take long (a wallet's refresh, a restore, a sweep). Calls that only read
+//! are retried after transport failures ([`RpcConfig::retries`], doubling backoff); calls
+//! that change something (transfer, sweep, create) are never retried blindly — the caller
+//! decides, with the state it persisted.
+
+use std::time::Duration;
+
+use confiaro_protocol::XmrAmount;
+use monero::{Address, PrivateKey};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::MoneroError;
+
+/// Timeouts and retries of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcConfig {
+    /// Timeout of an ordinary call.
+    pub timeout: Duration,
+    /// Timeout of calls that scan the chain or build transactions (refresh, restore,
+    /// transfer, sweep, reserve proofs).
+    pub long_timeout: Duration,
+    /// How many times a read-only call is retried after a transport failure.
+    pub retries: u32,
+    /// The wait before the first retry (doubled each time).
+    pub backoff: Duration,
+}
+
+impl Default for RpcConfig {
+    /// 30 s per call, 10 minutes for long ones, 3 retries from 250 ms.
+    fn default() -> Self {
+        RpcConfig {
+            timeout: Duration::from_secs(30),
+            long_timeout: Duration::from_secs(600),
+            retries: 3,
+            backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Whether a call may be repeated after a transport failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Read-only: retry on transport failures.
+    Safe,
+    /// Changes state: never retried.
+    Never,
+}
+
+/// A JSON-RPC 2.0 endpoint (`<base>/json_rpc`) with its timeouts.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    what: &'static str,
+    base: String,
+    http: reqwest::Client,
+    config: RpcConfig,
+}
+
+#[derive(Deserialize)]
+struct Response {
+    result: Option<Value>,
+    error: Option<RpcErrorBody>,
+}
+
+#[derive(Deserialize)]
+struct RpcErrorBody {
+    code: i64,
+    message: String,
+}
+
+impl Endpoint {
+    fn new(what: &'static str, base_url: &str, config: RpcConfig) -> Result<Self, MoneroError> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| MoneroError::Spawn {
+                what,
+                reason: format!("HTTP client: {e}"),
+            })?;
+        Ok(Endpoint {
+            what,
+            base: base_url.trim_end_matches('/').to_owned(),
+            http,
+            config,
+        })
+    }
+
+    async fn call<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+        retry: Retry,
+    ) -> Result<R, MoneroError> {
+        let mut attempt = 0;
+        loop {
+            match self.call_once(method, &params, timeout).await {
+                Err(e @ (MoneroError::Unreachable { .. } | MoneroError::Timeout { .. }))
+                    if retry == Retry::Safe && attempt < self.config.retries =>
+                {
+                    let _ = e;
+                    tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Duration,
+    ) -> Result<R, MoneroError> {
+        let url = format!("{}/json_rpc", self.base);
+        let body = json!({"jsonrpc": "2.0", "id": "0", "method": method, "params": params});
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                MoneroError::Timeout {
+                    what: self.what,
+                    url: self.base.clone(),
+                    method: method.to_owned(),
+                    after: timeout,
+                }
+            } else {
+                MoneroError::Unreachable {
+                    what: self.what,
+                    url: self.base.clone(),
+                    reason: error_chain(&e),
+                }
+            }
+        };
+        let response = self
+            .http
+            .post(&url)
+            .timeout(timeout)
+            .json(&body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let invalid = |reason: String| MoneroError::InvalidAnswer {
+            what: self.what,
+            method: method.to_owned(),
+            reason,
+        };
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(transport)?;
+        let parsed: Response = serde_json::from_slice(&bytes)
+            .map_err(|e| invalid(format!("HTTP {status}, not JSON-RPC: {e}")))?;
+        if let Some(err) = parsed.error {
+            return Err(MoneroError::Rpc {
+                what: self.what,
+                method: method.to_owned(),
+                code: err.code,
+                message: err.message,
+            });
+        }
+        let result = parsed
+            .result
+            .ok_or_else(|| invalid("neither result nor error".into()))?;
+        serde_json::from_value(result).map_err(|e| invalid(e.to_string()))
+    }
+}
+
+/// The error and its sources in one line (reqwest hides the OS error in its sources).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The daemon's view of the chain, from `get_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct DaemonInfo {
+    /// The chain height (number of blocks, so the top block is `height - 1`).
+    pub height: u64,
+    /// Whether the daemon is still syncing.
+    #[serde(default)]
+    pub busy_syncing: bool,
+    /// Whether the daemon runs on regtest (`nettype` "fakechain").
+    #[serde(skip)]
+    pub regtest: bool,
+}
+
+/// A client of `monerod`'s JSON-RPC.
+#[derive(Debug, Clone)]
+pub struct DaemonClient {
+    endpoint: Endpoint,
+}
+
+impl DaemonClient {
+    /// A client for the daemon at `url` (e.g. `http://127.0.0.1:18081`). Does not connect.
+    ///
+    /// # Errors
+    ///
+    /// [`MoneroError::Spawn`] if the HTTP client cannot be built.
+    pub fn new(url: &str, config: RpcConfig) -> Result<Self, MoneroError> {
+        Ok(DaemonClient {
+            endpoint: Endpoint::new("monerod", url, config)?,
+        })
+    }
+
+    /// The daemon's URL.
+    pub fn url(&self) -> &str {
+        &self.endpoint.base
+    }
+
+    /// Height and sync state (`get_info`). Retried on transport failures.
+    ///
+    /// # Errors
+    ///
+    /// [`MoneroError::Unreachable`], [`MoneroError::Timeout`], or the daemon's error.
+    pub async fn info(&self) -> Result<DaemonInfo, MoneroError> {
+        let raw: Value = self
+            .endpoint
+            .call("get_info", json!({}), self.endpoint.config.timeout, Retry::Safe)
+            .await?;
+        let mut info: DaemonInfo =
+            serde_json::from_value(raw.clone()).map_err(|e| MoneroError::InvalidAnswer {
+                what: "monerod",
+                method: "get_info".into(),
+                reason: e.to_string(),
+            })?;
+        info.regtest = raw["nettype"].as_str() == Some("fakechain");
+        Ok(info)
+    }
+
+    /// The chain height (number of blocks). Retried on transport failures.
+    ///
+    /// # Errors
+    ///
+    /// As [`DaemonClient::info`].
+    pub async fn height(&self) -> Result<u64, MoneroError> {
+        Ok(self.info().await?.height)
+    }
+
+    /// Mines `blocks` blocks paying `to` (regtest only, `generateblocks`); returns the new
+    /// height. Not retried.
+    ///
+    /// # Errors
+    ///
+    /// The daemon's error (e.g. not on regtest), or a transport error.
+    pub async fn generate_blocks(&self, blocks: u64, to: &Address) -> Result<u64, MoneroError> {
+        #[derive(Deserialize)]
+        struct Generated {
+            height: u64,
+        }
+        let generated: Generated = self
+            .endpoint
+            .call(
+                "generateblocks",
+                json!({"amount_of_blocks": blocks, "wallet_address": to.to_string()}),
+                self.endpoint.config.long_timeout,
+                Retry::Never,
+            )
+            .await?;
+        // `height` is the height of the last block mined; the chain has one more block.
+        Ok(generated.height + 1)
+    }
+}
+
+/// Balance of a wallet's account 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    /// Everything the wallet holds, locked or not.
+    pub total: XmrAmount,
+    /// What it can spend now.
+    pub unlocked: XmrAmount,
+    /// Blocks until everything is unlocked (0 when `total == unlocked`).
+    pub blocks_to_unlock: u64,
+}
+
+/// A transfer's identifiers, from `transfer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentTransfer {
+    /// The transaction hash (hex).
+    pub tx_hash: String,
+    /// The transaction's private key (hex): with it anyone can prove what it paid to an
+    /// address. Not a spend key.
+    pub tx_key: String,
+    /// The amount sent.
+    pub amount: XmrAmount,
+    /// The fee paid.
+    pub fee: XmrAmount,
+}
+
+/// What `check_tx_key` says a transaction paid to an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxKeyCheck {
+    /// Confirmations (0 when in the pool).
+    pub confirmations: u64,
+    /// Whether it is still in the daemon's pool.
+    pub in_pool: bool,
+    /// The amount it paid to the address.
+    pub received: XmrAmount,
+}
+
+/// Result of `check_reserve_proof`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReserveCheck {
+    /// Whether the proof is valid for the address and message.
+    pub good: bool,
+    /// Total amount the proof covers.
+    pub total: XmrAmount,
+    /// Of which already spent.
+    pub spent: XmrAmount,
+}
+
+/// A client of one `monero-wallet-rpc` process (which holds at most one open wallet).
+#[derive(Debug, Clone)]
+pub struct WalletClient {
+    endpoint: Endpoint,
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+fn amount(pico: u64) -> XmrAmount {
+    XmrAmount::from_piconero(pico)
+}
+
+impl WalletClient {
+    /// A client for the wallet RPC at `url` (e.g. `http://127.0.0.1:18083`). Does not
+    /// connect.
+    ///
+    /// # Errors
+    ///
+    /// [`MoneroError::Spawn`] if the HTTP client cannot be built.
+    pub fn new(url: &str, config: RpcConfig) -> Result<Self, MoneroError> {
+        Ok(WalletClient {
+            endpoint: Endpoint::new("monero-wallet-rpc", url, config)?,
+        })
+    }
+
+    /// The wallet RPC's URL.
+    pub fn url(&self) -> &str {
+        &self.endpoint.base
+    }
+
+    fn timeout(&self) -> Duration {
+        self.endpoint.config.timeout
+    }
+
+    fn long(&self) -> Duration {
+        self.endpoint.config.long_timeout
+    }
+
+    /// Creates wallet file `filename` in the RPC's wallet directory and opens it.
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (e.g. the file exists), or a transport error.
+    pub async fn create_wallet(&self, filename: &str, password: &str) -> Result<(), MoneroError> {
+        let _: Empty = self
+            .endpoint
+            .call(
+                "create_wallet",
+                json!({"filename": filename, "password": password, "language": "English"}),
+                self.long(),
+                Retry::Never,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Opens existing wallet file `filename` (closing any open wallet).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (no such file, wrong password), or a transport error.
+    pub async fn open_wallet(&self, filename: &str, password: &str) -> Result<(), MoneroError> {
+        let _: Empty = self
+            .endpoint
+            .call(
+                "open_wallet",
+                json!({"filename": filename, "password": password}),
+                self.long(),
+                Retry::Safe,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Saves and closes the open wallet.
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error, or a transport error.
+    pub async fn close_wallet(&self) -> Result<(), MoneroError> {
+        let _: Empty = self
+            .endpoint
+            .call("close_wallet", json!({}), self.long(), Retry::Never)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates wallet file `filename` from keys and opens it: a view-only wallet when
+    /// `spend` is `None`. The wallet scans from `restore_height` (never give 0 for a swap:
+    /// the lock height is enough and far faster).
+    ///
+    /// # Errors
+    ///
+    /// [`MoneroError::Rpc`] if the file exists or the keys do not match `address`; a
+    /// transport error.
+    pub async fn generate_from_keys(
+        &self,
+        filename: &str,
+        address: &Address,
+        spend: Option<&PrivateKey>,
+        view: &PrivateKey,
+        restore_height: u64,
+        password: &str,
+    ) -> Result<(), MoneroError> {
+        let _: Value = self
+            .endpoint
+            .call(
+                "generate_from_keys",
+                json!({
+                    "filename": filename,
+                    "address": address.to_string(),
+                    "spendkey": spend.map(|k| hex::encode(k.as_bytes())).unwrap_or_default(),
+                    "viewkey": hex::encode(view.as_bytes()),
+                    "restore_height": restore_height,
+                    "password": password,
+                    "autosave_current": true,
+                }),
+                self.long(),
+                Retry::Never,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The primary address of the open wallet.
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (no wallet open), or a transport error.
+    pub async fn address(&self) -> Result<Address, MoneroError> {
+        #[derive(Deserialize)]
+        struct A {
+            address: String,
+        }
+        let a: A = self
+            .endpoint
+            .call(
+                "get_address",
+                json!({"account_index": 0}),
+                self.timeout(),
+                Retry::Safe,
+            )
+            .await?;
+        a.address.parse().map_err(|e| MoneroError::InvalidAnswer {
+            what: "monero-wallet-rpc",
+            method: "get_address".into(),
+            reason: format!("address: {e}"),
+        })
+    }
+
+    /// The open wallet's balance (as of its last refresh).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error, or a transport error.
+    pub async fn balance(&self) -> Result<Balance, MoneroError> {
+        #[derive(Deserialize)]
+        struct B {
+            balance: u64,
+            unlocked_balance: u64,
+            #[serde(default)]
+            blocks_to_unlock: u64,
+        }
+        let b: B = self
+            .endpoint
+            .call(
+                "get_balance",
+                json!({"account_index": 0}),
+                self.timeout(),
+                Retry::Safe,
+            )
+            .await?;
+        Ok(Balance {
+            total: amount(b.balance),
+            unlocked: amount(b.unlocked_balance),
+            blocks_to_unlock: b.blocks_to_unlock,
+        })
+    }
+
+    /// Scans new blocks (`refresh`), with the long timeout; returns the blocks fetched.
+    ///
+    /// # Errors
+    ///
+    /// [`MoneroError::Timeout`] if the scan takes longer; the RPC's error (e.g. no daemon
+    /// connection); a transport error.
+    pub async fn refresh(&self) -> Result<u64, MoneroError> {
+        #[derive(Deserialize)]
+        struct R {
+            blocks_fetched: u64,
+        }
+        let r: R = self
+            .endpoint
+            .call("refresh", json!({}), self.long(), Retry::Safe)
+            .await?;
+        Ok(r.blocks_fetched)
+    }
+
+    /// The wallet's scanned height.
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error, or a transport error.
+    pub async fn height(&self) -> Result<u64, MoneroError> {
+        #[derive(Deserialize)]
+        struct H {
+            height: u64,
+        }
+        let h: H = self
+            .endpoint
+            .call("get_height", json!({}), self.timeout(), Retry::Safe)
+            .await?;
+        Ok(h.height)
+    }
+
+    /// Sends `amount` to `to` and returns the transaction's hash and key. Never retried:
+    /// after a transport error, check the wallet's transfers before sending again.
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (not enough unlocked money, ...), or a transport error.
+    pub async fn transfer(&self, to: &Address, amount_to_send: XmrAmount) -> Result<SentTransfer, MoneroError> {
+        #[derive(Deserialize)]
+        struct T {
+            tx_hash: String,
+            tx_key: String,
+            amount: u64,
+            fee: u64,
+        }
+        let t: T = self
+            .endpoint
+            .call(
+                "transfer",
+                json!({
+                    "destinations": [{"amount": amount_to_send.as_piconero(), "address": to.to_string()}],
+                    "get_tx_key": true,
+                }),
+                self.long(),
+                Retry::Never,
+            )
+            .await?;
+        Ok(SentTransfer {
+            tx_hash: t.tx_hash,
+            tx_key: t.tx_key,
+            amount: amount(t.amount),
+            fee: amount(t.fee),
+        })
+    }
+
+    /// What transaction `tx_hash`, with private key `tx_key`, paid to `address`
+    /// (`check_tx_key`; needs no wallet of that address).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (unknown transaction, malformed key), or a transport error.
+    pub async fn check_tx_key(
+        &self,
+        tx_hash: &str,
+        tx_key: &str,
+        address: &Address,
+    ) -> Result<TxKeyCheck, MoneroError> {
+        #[derive(Deserialize)]
+        struct C {
+            confirmations: u64,
+            in_pool: bool,
+            received: u64,
+        }
+        let c: C = self
+            .endpoint
+            .call(
+                "check_tx_key",
+                json!({"txid": tx_hash, "tx_key": tx_key, "address": address.to_string()}),
+                self.timeout(),
+                Retry::Safe,
+            )
+            .await?;
+        Ok(TxKeyCheck {
+            // A pool transaction reports a huge or zero count depending on the version.
+            confirmations: if c.in_pool { 0 } else { c.confirmations },
+            in_pool: c.in_pool,
+            received: amount(c.received),
+        })
+    }
+
+    /// Sends everything unlocked in the open wallet to `to`; returns the transaction hashes
+    /// and the total amount sent (after fees). Never retried.
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (e.g. nothing unlocked), or a transport error.
+    pub async fn sweep_all(&self, to: &Address) -> Result<(Vec<String>, XmrAmount), MoneroError> {
+        #[derive(Deserialize)]
+        struct S {
+            #[serde(default)]
+            tx_hash_list: Vec<String>,
+            #[serde(default)]
+            amount_list: Vec<u64>,
+        }
+        let s: S = self
+            .endpoint
+            .call(
+                "sweep_all",
+                json!({"address": to.to_string(), "account_index": 0}),
+                self.long(),
+                Retry::Never,
+            )
+            .await?;
+        let total = s.amount_list.iter().copied().fold(0u64, u64::saturating_add);
+        Ok((s.tx_hash_list, amount(total)))
+    }
+
+    /// The hashes of the open wallet's outgoing transactions (confirmed and pending).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error, or a transport error.
+    pub async fn outgoing_transfers(&self) -> Result<Vec<String>, MoneroError> {
+        #[derive(Deserialize)]
+        struct Transfer {
+            txid: String,
+        }
+        #[derive(Deserialize)]
+        struct G {
+            #[serde(default)]
+            out: Vec<Transfer>,
+            #[serde(default)]
+            pending: Vec<Transfer>,
+            #[serde(default)]
+            pool: Vec<Transfer>,
+        }
+        let g: G = self
+            .endpoint
+            .call(
+                "get_transfers",
+                json!({"out": true, "pending": true, "pool": true, "account_index": 0}),
+                self.timeout(),
+                Retry::Safe,
+            )
+            .await?;
+        Ok(g.out
+            .into_iter()
+            .chain(g.pending)
+            .chain(g.pool)
+            .map(|t| t.txid)
+            .collect())
+    }
+
+    /// A proof that the open wallet holds its whole balance, bound to `message`
+    /// (`get_reserve_proof` with `all`).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (e.g. a view-only wallet), or a transport error.
+    pub async fn reserve_proof(&self, message: &str) -> Result<String, MoneroError> {
+        #[derive(Deserialize)]
+        struct P {
+            signature: String,
+        }
+        let p: P = self
+            .endpoint
+            .call(
+                "get_reserve_proof",
+                json!({"all": true, "message": message}),
+                self.long(),
+                Retry::Safe,
+            )
+            .await?;
+        Ok(p.signature)
+    }
+
+    /// Checks a reserve proof of `address` for `message` (any open wallet can check).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (a malformed proof), or a transport error.
+    pub async fn check_reserve_proof(
+        &self,
+        address: &Address,
+        message: &str,
+        signature: &str,
+    ) -> Result<ReserveCheck, MoneroError> {
+        #[derive(Deserialize)]
+        struct C {
+            good: bool,
+            #[serde(default)]
+            total: u64,
+            #[serde(default)]
+            spent: u64,
+        }
+        let c: C = self
+            .endpoint
+            .call(
+                "check_reserve_proof",
+                json!({"address": address.to_string(), "message": message, "signature": signature}),
+                self.long(),
+                Retry::Safe,
+            )
+            .await?;
+        Ok(ReserveCheck {
+            good: c.good,
+            total: amount(c.total),
+            spent: amount(c.spent),
+        })
+    }
+}
