@@ -2,57 +2,18 @@
 //! test with its own daemon in a temporary directory on free loopback ports (stopped at the
 //! end, and killed if the test panics).
 
+mod common;
+
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use confiaro_monero::process::{Monerod, ProcessConfig, WalletRpc};
+use common::{scalar, Stack, XMR};
+use confiaro_monero::process::{Monerod, ProcessConfig};
 use confiaro_monero::rpc::{RpcConfig, WalletClient};
 use confiaro_monero::swap::{self, SweepOutcome, SweepRequest, TransferProof, TransferVerdict};
 use confiaro_monero::{MoneroError, XmrAmount};
 use confiaro_protocol::crypto::EdPoint;
 use confiaro_protocol::{xmr, Network};
-use curve25519_dalek::Scalar;
-
-const XMR: u64 = 1_000_000_000_000;
-
-struct Stack {
-    dir: tempfile::TempDir,
-    monerod: Monerod,
-}
-
-impl Stack {
-    async fn start() -> Stack {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let monerod = Monerod::start(&ProcessConfig::new("monerod", dir.path().join("monerod")))
-            .await
-            .expect("monerod");
-        Stack { dir, monerod }
-    }
-
-    async fn wallet_rpc(&self, name: &str) -> WalletRpc {
-        WalletRpc::start(
-            &ProcessConfig::new("monero-wallet-rpc", self.dir.path().join(name)),
-            &self.monerod.address(),
-        )
-        .await
-        .expect("wallet rpc")
-    }
-
-    async fn mine(&self, blocks: u64, to: &monero::Address) {
-        self.monerod
-            .client()
-            .generate_blocks(blocks, to)
-            .await
-            .expect("mine");
-    }
-}
-
-fn scalar(seed: u8) -> Scalar {
-    // Spend shares are below 2^252 in the protocol; any scalar works for Monero itself.
-    let mut bytes = [seed; 32];
-    bytes[31] &= 0x0f;
-    Scalar::from_bytes_mod_order(bytes)
-}
 
 fn secs(since: Instant) -> f64 {
     since.elapsed().as_secs_f64()
