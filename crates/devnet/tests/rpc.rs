@@ -440,6 +440,10 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
             "bob",
             "--rpc-password",
             "pw",
+            "--monero-rpc-port",
+            "0",
+            "--wallet-rpc-port",
+            "0",
         ])
         .arg("--datadir")
         .arg(dir.path().join("chain"))
@@ -451,6 +455,7 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut url = None;
     let mut cookie = None;
+    let mut wallet_url = None;
     loop {
         assert!(Instant::now() < deadline, "binary did not get ready");
         let mut line = String::new();
@@ -463,6 +468,9 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
         }
         if let Some(c) = line.strip_prefix("rpc cookie file: ") {
             cookie = Some(std::path::PathBuf::from(c.trim()));
+        }
+        if let Some(u) = line.strip_prefix("monero wallet rpc url: ") {
+            wallet_url = u.split_whitespace().next().map(str::to_string);
         }
         if line.starts_with("ready") {
             break;
@@ -488,6 +496,20 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
     assert_eq!(post(addr, Some(&basic(user, password)), &body).0, 200);
     assert_eq!(post(addr, None, &body).0, 401);
 
+    // The Monero half: a funded wallet with unlocked money, through its wallet RPC.
+    let wallet_url = wallet_url.expect("printed the monero wallet rpc url");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let balance = runtime
+        .block_on(async {
+            let wallet = confiaro_monero::rpc::WalletClient::new(
+                &wallet_url,
+                confiaro_monero::rpc::RpcConfig::default(),
+            )?;
+            wallet.balance().await
+        })
+        .expect("monero balance");
+    assert!(balance.unlocked.as_piconero() > 0, "{balance:?}");
+
     let pid = i32::try_from(child.id()).expect("pid");
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
@@ -498,6 +520,22 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
     assert!(status.success(), "exit status {status}");
     assert!(rest.contains("stopped"), "{rest}");
     assert!(!cookie.exists(), "cookie removed at shutdown");
+    assert!(rest.contains("monero stopped"), "{rest}");
+    let monerod_gone = runtime.block_on(async {
+        let wallet = confiaro_monero::rpc::WalletClient::new(
+            &wallet_url,
+            confiaro_monero::rpc::RpcConfig {
+                retries: 0,
+                ..Default::default()
+            },
+        )
+        .expect("client");
+        wallet.balance().await
+    });
+    assert!(
+        matches!(monerod_gone, Err(confiaro_monero::MoneroError::Unreachable { .. })),
+        "{monerod_gone:?}"
+    );
 }
 
 #[cfg(unix)]
@@ -510,6 +548,7 @@ fn binary_reports_a_taken_port() {
     let output = Command::new(env!("CARGO_BIN_EXE_confiaro-devnet"))
         .args([
             "up",
+            "--no-monero",
             "--initial-blocks",
             "0",
             "--rpc-port",
@@ -592,7 +631,7 @@ fn binary_reports_an_unusable_datadir() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"not a directory").expect("write");
     let output = Command::new(env!("CARGO_BIN_EXE_confiaro-devnet"))
-        .args(["up", "--rpc-port", "0", "--datadir"])
+        .args(["up", "--no-monero", "--rpc-port", "0", "--datadir"])
         .arg(file.join("chain"))
         .output()
         .expect("run");

@@ -1,5 +1,6 @@
-//! `confiaro-devnet`: runs the regtest devnet node (validated by libbitcoinkernel) with a
-//! bitcoind-compatible JSON-RPC server on loopback, until SIGINT or SIGTERM.
+//! `confiaro-devnet`: runs a local regtest stack for testers until SIGINT or SIGTERM: the
+//! Bitcoin devnet node (validated by libbitcoinkernel) with a bitcoind-compatible JSON-RPC
+//! server, and a regtest `monerod` with a funded `monero-wallet-rpc`, all on loopback.
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
@@ -48,6 +49,15 @@ enum Command {
         /// Mine until the chain is at least this high at start-up.
         #[arg(long, default_value_t = 101)]
         initial_blocks: u32,
+        /// Do not start the Monero side (monerod and the funded wallet RPC).
+        #[arg(long)]
+        no_monero: bool,
+        /// Loopback port of monerod's RPC; 0 picks a free port.
+        #[arg(long, default_value_t = 28081)]
+        monero_rpc_port: u16,
+        /// Loopback port of the funded wallet's monero-wallet-rpc; 0 picks a free port.
+        #[arg(long, default_value_t = 28083)]
+        wallet_rpc_port: u16,
     },
 }
 
@@ -70,12 +80,16 @@ fn run(cli: Cli) -> Result<()> {
             rpc_password,
             mine_every,
             initial_blocks,
+            no_monero,
+            monero_rpc_port,
+            wallet_rpc_port,
         } => up(
             datadir,
             rpc_port,
             (rpc_user, rpc_password),
             mine_every,
             initial_blocks,
+            (!no_monero).then_some((monero_rpc_port, wallet_rpc_port)),
         ),
     }
 }
@@ -86,6 +100,7 @@ fn up(
     user_password: (String, String),
     mine_every: Option<u64>,
     initial_blocks: u32,
+    monero_ports: Option<(u16, u16)>,
 ) -> Result<()> {
     if mine_every == Some(0) {
         bail!("--mine-every must be at least 1 second");
@@ -146,6 +161,17 @@ fn up(
         None => None,
     };
 
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let monero = match monero_ports {
+        Some((daemon_port, wallet_port)) => Some(runtime.block_on(monero::start(
+            &datadir.join("monero"),
+            daemon_port,
+            wallet_port,
+            mine_every.map(Duration::from_secs),
+        ))?),
+        None => None,
+    };
+
     let (tx, rx) = mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());
@@ -157,6 +183,10 @@ fn up(
 
     let _ = rx.recv();
     println!("stopping");
+    if let Some(monero) = monero {
+        runtime.block_on(monero.stop());
+        println!("monero stopped");
+    }
     if let Some(miner) = miner {
         miner.stop();
     }
@@ -171,4 +201,107 @@ fn up(
     println!("stopped at height {height}");
     std::io::stdout().flush().ok();
     Ok(())
+}
+
+/// The Monero half of the stack: regtest monerod and a funded wallet RPC.
+mod monero {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use anyhow::{Context as _, Result};
+    use confiaro_monero::process::{Monerod, ProcessConfig, WalletRpc};
+    use confiaro_monero::MoneroError;
+
+    /// Coinbase outputs unlock after 60 blocks; mining this many gives spendable funds and
+    /// enough outputs for ring decoys.
+    const FUNDED_HEIGHT: u64 = 130;
+    const WALLET: &str = "devnet";
+
+    /// The running Monero side.
+    pub struct Running {
+        monerod: Monerod,
+        wallet: WalletRpc,
+        miner: Option<tokio::task::JoinHandle<()>>,
+    }
+
+    impl Running {
+        pub async fn stop(self) {
+            if let Some(miner) = self.miner {
+                miner.abort();
+            }
+            self.wallet.stop().await;
+            self.monerod.stop().await;
+        }
+    }
+
+    pub async fn start(
+        dir: &Path,
+        daemon_port: u16,
+        wallet_port: u16,
+        mine_every: Option<Duration>,
+    ) -> Result<Running> {
+        let monerod = Monerod::start(&ProcessConfig {
+            rpc_port: daemon_port,
+            ..ProcessConfig::new("monerod", dir.join("monerod"))
+        })
+        .await
+        .context("starting monerod")?;
+        println!("monerod rpc url: {}", monerod.url());
+        let wallet = WalletRpc::start(
+            &ProcessConfig {
+                rpc_port: wallet_port,
+                ..ProcessConfig::new("monero-wallet-rpc", dir.join("wallets"))
+            },
+            &monerod.address(),
+        )
+        .await
+        .context("starting monero-wallet-rpc")?;
+        let client = wallet.client();
+        match client.open_wallet(WALLET, "").await {
+            Ok(()) => {}
+            Err(MoneroError::Rpc { .. }) => client
+                .create_wallet(WALLET, "")
+                .await
+                .context("creating the devnet Monero wallet")?,
+            Err(e) => return Err(e).context("opening the devnet Monero wallet"),
+        }
+        let address = client.address().await.context("wallet address")?;
+        let height = monerod.client().height().await.context("monerod height")?;
+        if height < FUNDED_HEIGHT {
+            println!("mining {} Monero blocks to fund the wallet", FUNDED_HEIGHT - height);
+            monerod
+                .client()
+                .generate_blocks(FUNDED_HEIGHT - height, &address)
+                .await
+                .context("mining Monero blocks")?;
+        }
+        client.refresh().await.context("wallet refresh")?;
+        let balance = client.balance().await.context("wallet balance")?;
+        println!("monero wallet rpc url: {} (no login, loopback only)", wallet.url());
+        println!("monero wallet address: {address}");
+        println!(
+            "monero wallet balance: {} piconero ({} unlocked)",
+            balance.total.as_piconero(),
+            balance.unlocked.as_piconero()
+        );
+        let miner = mine_every.map(|every| {
+            let daemon = monerod.client().clone();
+            println!("mining a Monero block every {} s", every.as_secs());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(err) = daemon.generate_blocks(1, &address).await {
+                        eprintln!("monero miner: {err}");
+                    }
+                }
+            })
+        });
+        Ok(Running {
+            monerod,
+            wallet,
+            miner,
+        })
+    }
 }
