@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Sets up and runs the app. For now: the protocol's deterministic simulation demo.
+# Sets up and runs what Confiaro has so far: the local regtest stack the app will run on —
+# the Bitcoin devnet node (bitcoind JSON-RPC on 127.0.0.1:18443, user/password confiaro) and
+# regtest monerod (127.0.0.1:28081) with a funded wallet RPC (127.0.0.1:28083), a block on
+# each chain every 10 s. Ctrl-C stops it; the chains are kept in ./confiaro-devnet-data.
+# Extra arguments go to `confiaro-devnet up` (see README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -7,4 +11,4 @@ cd "$(dirname "$0")/.."
 
 . ./scripts/env.sh
 
-cargo test -p confiaro-protocol --release --test simulation -- --nocapture
+cargo run -p confiaro-devnet --release -- up --datadir ./confiaro-devnet-data --mine-every 10 "$@"
