@@ -13,58 +13,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
-use bitcoin::sighash::{EcdsaSighashType, SighashCache};
-use bitcoin::transaction::Version;
-use bitcoin::{
-    absolute::LockTime, Amount, CompressedPublicKey, OutPoint, ScriptBuf, Sequence, Transaction,
-    TxIn, TxOut, Witness,
-};
+use bitcoin::{Amount, OutPoint, Transaction, TxOut};
 use common::{burn, Devnet};
+use confiaro_devnet::testkit::TestKey;
 use confiaro_bitcoin::watch::{WatchEvent, Watcher, DEFAULT_POLL_INTERVAL};
 use confiaro_bitcoin::ChainSource;
-
-/// A P2WPKH key the benchmark spends from directly (faster than a wallet's coin selection).
-struct Key {
-    secret: SecretKey,
-    public: CompressedPublicKey,
-}
-
-impl Key {
-    fn new(n: u8) -> Key {
-        let secret = SecretKey::from_slice(&[n; 32]).expect("key");
-        Key {
-            public: CompressedPublicKey(secret.public_key(&Secp256k1::new())),
-            secret,
-        }
-    }
-    fn script(&self) -> ScriptBuf {
-        ScriptBuf::new_p2wpkh(&self.public.wpubkey_hash())
-    }
-    /// Spends `outpoint` (worth `value`, ours) to `outputs`, signed.
-    fn spend(&self, outpoint: OutPoint, value: Amount, outputs: Vec<TxOut>) -> Transaction {
-        let mut tx = Transaction {
-            version: Version::TWO,
-            lock_time: LockTime::ZERO,
-            input: vec![TxIn {
-                previous_output: outpoint,
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::MAX,
-                witness: Witness::new(),
-            }],
-            output: outputs,
-        };
-        let sighash = SighashCache::new(&tx)
-            .p2wpkh_signature_hash(0, &self.script(), value, EcdsaSighashType::All)
-            .expect("sighash");
-        let sig = Secp256k1::new().sign_ecdsa(&Message::from(sighash), &self.secret);
-        tx.input[0].witness = Witness::p2wpkh(
-            &bitcoin::ecdsa::Signature::sighash_all(sig),
-            &self.public.0,
-        );
-        tx
-    }
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -76,12 +29,12 @@ fn main() {
 
 async fn run() {
     let dev = Devnet::start();
-    let key = Key::new(1);
+    let key = TestKey::new(1);
 
     // Mining speed, empty blocks (coinbase maturity for the funds below comes with it).
     let blocks = 300u32;
     let started = Instant::now();
-    dev.mine(blocks, &key.script());
+    dev.mine(blocks, &key.p2wpkh());
     let empty = started.elapsed().as_secs_f64();
 
     // 1,000 payments to the wallet: one fan-out of 1,000 outputs, then 1,000 spends paying
@@ -101,12 +54,12 @@ async fn run() {
     let mut outputs: Vec<TxOut> = (0..count)
         .map(|_| TxOut {
             value: each,
-            script_pubkey: key.script(),
+            script_pubkey: key.p2wpkh(),
         })
         .collect();
     outputs.push(TxOut {
         value: change,
-        script_pubkey: key.script(),
+        script_pubkey: key.p2wpkh(),
     });
     let fan_out = key.spend(OutPoint::new(coinbase_txid, 0), coinbase_value, outputs);
     let fan_txid = dev.node().submit(fan_out).expect("fan-out");
@@ -166,12 +119,12 @@ async fn run() {
             spendable.1,
             vec![TxOut {
                 value: spendable.1 - fee,
-                script_pubkey: key.script(),
+                script_pubkey: key.p2wpkh(),
             }],
         );
         let txid = tx.compute_txid();
         spendable = (OutPoint::new(txid, 0), spendable.1 - fee);
-        watcher.add(txid, key.script());
+        watcher.add(txid, key.p2wpkh());
         // Let the add land and its first (NotFound) poll pass.
         std::thread::sleep(Duration::from_millis(250));
         let started = Instant::now();

@@ -3,17 +3,15 @@
 //! wallet that has never seen the chain), imported back, checked and broadcast.
 mod common;
 
-use bitcoin::secp256k1::{Secp256k1, SecretKey};
-use bitcoin::{Amount, FeeRate, Network, PublicKey};
+use bitcoin::{Amount, FeeRate, Network};
 use common::Devnet;
+use confiaro_devnet::testkit::TestKey;
 use confiaro_bitcoin::psbt_file::{self, PsbtFileError};
 use confiaro_bitcoin::{ChainSource, TxStatus, Wallet};
 use confiaro_protocol::btc::{TwoOfTwo, TxError};
 
 fn two_of_two(n: u8) -> TwoOfTwo {
-    let secp = Secp256k1::new();
-    let key = |b: u8| PublicKey::new(SecretKey::from_slice(&[b; 32]).expect("key").public_key(&secp));
-    TwoOfTwo::new(key(n), key(n + 1)).expect("2-of-2")
+    TwoOfTwo::new(TestKey::new(n).public, TestKey::new(n + 1).public).expect("2-of-2")
 }
 
 #[tokio::test]

@@ -3,9 +3,10 @@
 //! and a premature or conflicting one is refused with Bitcoin Core's reject reason.
 mod common;
 
-use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
-use bitcoin::{Amount, FeeRate, PublicKey, ScriptBuf, Transaction};
+use bitcoin::secp256k1::{Message, Secp256k1};
+use bitcoin::{Amount, FeeRate, Transaction};
 use common::Devnet;
+use confiaro_devnet::testkit::TestKey;
 use confiaro_bitcoin::{BitcoindSource, ChainSource, SourceError, TxStatus, Wallet};
 use confiaro_protocol::btc::{
     TwoOfTwo, TxCancel, TxEarlyRefund, TxLock, TxPunish, TxRedeem, TxRefund,
@@ -19,30 +20,13 @@ const FEE: Amount = Amount::from_sat(2_000);
 
 type Sig = bitcoin::secp256k1::ecdsa::Signature;
 
-struct Party {
-    secret: SecretKey,
-    public: PublicKey,
-}
-
-fn party(n: u8) -> Party {
-    let secret = SecretKey::from_slice(&[n; 32]).expect("key");
-    Party {
-        public: PublicKey::new(secret.public_key(&Secp256k1::new())),
-        secret,
-    }
-}
-
-fn sign(sighash: [u8; 32], p: &Party) -> bitcoin::secp256k1::ecdsa::Signature {
+fn sign(sighash: [u8; 32], p: &TestKey) -> bitcoin::secp256k1::ecdsa::Signature {
     Secp256k1::new().sign_ecdsa(&Message::from_digest(sighash), &p.secret)
 }
 
-fn p2wpkh(p: &Party) -> ScriptBuf {
-    ScriptBuf::new_p2wpkh(&p.public.wpubkey_hash().expect("compressed"))
-}
-
 struct Swap {
-    alice: Party,
-    bob: Party,
+    alice: TestKey,
+    bob: TestKey,
     lock: TxLock,
     cancel: TxCancel,
 }
@@ -56,23 +40,23 @@ impl Swap {
             .expect("cancel")
     }
     fn redeem_tx(&self) -> Transaction {
-        let redeem = TxRedeem::new(&self.lock, &p2wpkh(&self.alice), FEE).expect("redeem");
+        let redeem = TxRedeem::new(&self.lock, &self.alice.p2wpkh(), FEE).expect("redeem");
         self.signed(redeem.sighash(), |a, b| redeem.complete(a, b))
             .expect("redeem")
     }
     fn early_refund_tx(&self) -> Transaction {
-        let early = TxEarlyRefund::new(&self.lock, &p2wpkh(&self.bob), FEE).expect("early");
+        let early = TxEarlyRefund::new(&self.lock, &self.bob.p2wpkh(), FEE).expect("early");
         self.signed(early.sighash(), |a, b| early.complete(a, b))
             .expect("early refund")
     }
     fn refund_tx(&self) -> Transaction {
-        let refund = TxRefund::new(&self.cancel, &p2wpkh(&self.bob), FEE).expect("refund");
+        let refund = TxRefund::new(&self.cancel, &self.bob.p2wpkh(), FEE).expect("refund");
         self.signed(refund.sighash(), |a, b| refund.complete(a, b))
             .expect("refund")
     }
     fn punish_tx(&self) -> Transaction {
         let punish =
-            TxPunish::new(&self.cancel, &p2wpkh(&self.alice), PUNISH_TIMELOCK, FEE).expect("punish");
+            TxPunish::new(&self.cancel, &self.alice.p2wpkh(), PUNISH_TIMELOCK, FEE).expect("punish");
         self.signed(punish.sighash(), |a, b| punish.complete(a, b))
             .expect("punish")
     }
@@ -81,8 +65,8 @@ impl Swap {
 /// Bob's wallet locks 1 BTC to a fresh 2-of-2 (keys `n`, `n + 1`), broadcast through the
 /// source and confirmed.
 async fn locked_swap(dev: &Devnet, source: &mut BitcoindSource, bob_wallet: &mut Wallet, n: u8) -> Swap {
-    let alice = party(n);
-    let bob = party(n + 1);
+    let alice = TestKey::new(n);
+    let bob = TestKey::new(n + 1);
     let two = TwoOfTwo::new(alice.public, bob.public).expect("2-of-2");
     bob_wallet.sync(source).await.expect("sync");
     let lock = bob_wallet
@@ -182,7 +166,7 @@ async fn protocol_transactions_are_accepted_only_in_protocol_order() {
     source.broadcast(&punish).expect("punish on time");
     dev.mine_empty(1);
     let status = source
-        .tx_status(&punish.compute_txid(), &p2wpkh(&swap.alice))
+        .tx_status(&punish.compute_txid(), &swap.alice.p2wpkh())
         .expect("status");
     assert_eq!(status.confirmations(dev.node().tip_height()), 1);
     rejected(source.broadcast(&swap.refund_tx()), "bad-txns-inputs-missingorspent");

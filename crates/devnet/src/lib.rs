@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod rpc;
+pub mod testkit;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};

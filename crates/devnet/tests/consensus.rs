@@ -6,13 +6,13 @@
 //! saying so (or a skip notice when the variable is unset) and runs only the devnet backend.
 
 use bitcoin::hashes::Hash;
-use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
+use bitcoin::secp256k1::{Message, Secp256k1};
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
-use bitcoin::transaction::Version;
 use bitcoin::{
-    absolute::LockTime, Amount, CompressedPublicKey, OutPoint, PublicKey, ScriptBuf, Sequence,
-    Transaction, TxIn, TxOut, Witness,
+    absolute::LockTime, Amount, OutPoint, ScriptBuf, Sequence,
+    Transaction, TxOut, Witness,
 };
+use confiaro_devnet::testkit::TestKey as Key;
 use confiaro_devnet::{DevnetError, Node, RejectReason, COINBASE_MATURITY};
 use confiaro_protocol::btc::{FundingInput, TwoOfTwo, TxCancel, TxLock};
 
@@ -27,70 +27,20 @@ fn bitcoind_variant(test: &str) {
     }
 }
 
-struct Key {
-    secret: SecretKey,
-    public: PublicKey,
-}
-
-impl Key {
-    fn new(byte: u8) -> Key {
-        let secp = Secp256k1::new();
-        let secret = SecretKey::from_slice(&[byte; 32]).expect("valid key");
-        let public = PublicKey::new(secret.public_key(&secp));
-        Key { secret, public }
-    }
-
-    fn p2wpkh(&self) -> ScriptBuf {
-        let compressed = CompressedPublicKey::try_from(self.public).expect("compressed");
-        ScriptBuf::new_p2wpkh(&compressed.wpubkey_hash())
-    }
-}
-
 fn open_node() -> (tempfile::TempDir, Node) {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::open(dir.path()).expect("open node");
     (dir, node)
 }
 
-/// Signs input `index` of `tx`, spending `spent` (a P2WPKH of `key`), with SIGHASH_ALL.
-fn sign_p2wpkh(tx: &mut Transaction, index: usize, spent: &TxOut, key: &Key) {
-    let secp = Secp256k1::new();
-    let sighash = SighashCache::new(&*tx)
-        .p2wpkh_signature_hash(
-            index,
-            &spent.script_pubkey,
-            spent.value,
-            EcdsaSighashType::All,
-        )
-        .expect("sighash");
-    let sig = secp.sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &key.secret);
-    let sig = bitcoin::ecdsa::Signature::sighash_all(sig);
-    tx.input[index].witness = Witness::p2wpkh(&sig, &key.public.inner);
+/// A signed P2WPKH spend of `outpoint` (worth `value`, paying to `key`) to `to`, minus `fee`.
+fn spend(outpoint: OutPoint, value: Amount, key: &Key, to: ScriptBuf, fee: Amount) -> Transaction {
+    key.spend_to(outpoint, value, to, fee)
 }
 
-/// A version-2 transaction spending `outpoint` (worth `value`, paying to `key`'s P2WPKH) to
-/// `to`, minus `fee`, signed by `key`.
-fn spend(outpoint: OutPoint, value: Amount, key: &Key, to: ScriptBuf, fee: Amount) -> Transaction {
-    let mut tx = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: outpoint,
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: value - fee,
-            script_pubkey: to,
-        }],
-    };
-    let spent = TxOut {
-        value,
-        script_pubkey: key.p2wpkh(),
-    };
-    sign_p2wpkh(&mut tx, 0, &spent, key);
-    tx
+/// Signs input `index` of `tx`, spending `spent` (a P2WPKH of `key`), with SIGHASH_ALL.
+fn sign_p2wpkh(tx: &mut Transaction, index: usize, spent: &TxOut, key: &Key) {
+    key.sign_p2wpkh(tx, index, spent);
 }
 
 /// The coinbase transaction of the block at `height`.

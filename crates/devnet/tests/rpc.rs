@@ -10,14 +10,14 @@ use base64::Engine as _;
 use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::hex::FromHex;
 use bitcoin::hashes::Hash;
-use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
+use bitcoin::secp256k1::{Message, Secp256k1};
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
-use bitcoin::transaction::Version;
 use bitcoin::{
-    absolute::LockTime, Address, Amount, Block, CompressedPublicKey, Network, OutPoint, PublicKey,
-    ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+    Address, Amount, Block, Network, OutPoint,
+    ScriptBuf, Sequence, Transaction, Txid, Witness,
 };
 use confiaro_devnet::rpc::{RpcConfig, RpcServer};
+use confiaro_devnet::testkit::TestKey as Key;
 use confiaro_devnet::Node;
 use serde_json::{json, Value};
 
@@ -104,55 +104,9 @@ fn call_err(dev: &Devnet, method: &str, params: Value) -> (i64, String) {
     )
 }
 
-struct Key {
-    secret: SecretKey,
-    public: PublicKey,
-}
-
-impl Key {
-    fn new(byte: u8) -> Key {
-        let secp = Secp256k1::new();
-        let secret = SecretKey::from_slice(&[byte; 32]).expect("key");
-        Key {
-            secret,
-            public: PublicKey::new(secret.public_key(&secp)),
-        }
-    }
-    fn compressed(&self) -> CompressedPublicKey {
-        CompressedPublicKey::try_from(self.public).expect("compressed")
-    }
-    fn address(&self) -> Address {
-        Address::p2wpkh(&self.compressed(), Network::Regtest)
-    }
-    fn p2wpkh(&self) -> ScriptBuf {
-        ScriptBuf::new_p2wpkh(&self.compressed().wpubkey_hash())
-    }
-}
-
 /// A signed P2WPKH spend of `outpoint` (worth `value`, paying to `key`) to `to`, minus `fee`.
 fn spend(outpoint: OutPoint, value: Amount, key: &Key, to: ScriptBuf, fee: Amount) -> Transaction {
-    let mut tx = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: outpoint,
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: value - fee,
-            script_pubkey: to,
-        }],
-    };
-    let secp = Secp256k1::new();
-    let sighash = SighashCache::new(&tx)
-        .p2wpkh_signature_hash(0, &key.p2wpkh(), value, EcdsaSighashType::All)
-        .expect("sighash");
-    let sig = secp.sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &key.secret);
-    let sig = bitcoin::ecdsa::Signature::sighash_all(sig);
-    tx.input[0].witness = Witness::p2wpkh(&sig, &key.public.inner);
-    tx
+    key.spend_to(outpoint, value, to, fee)
 }
 
 fn hex_of(tx: &Transaction) -> String {
