@@ -21,7 +21,8 @@
 //! for refusing a block. Several nodes in one process (parallel tests) work.
 //!
 //! The [`rpc`] module serves a bitcoind-compatible JSON-RPC subset over loopback HTTP for a
-//! node shared behind a mutex, and can mine every N seconds.
+//! node shared behind a mutex, and can mine every N seconds. The [`electrum`] module serves
+//! the Electrum protocol over loopback TCP for the same shared node.
 //!
 //! Reorgs are made on purpose with [`Node::reorg`] (a longer branch from an earlier block,
 //! which the kernel switches to); the transactions of the abandoned blocks go back to the
@@ -29,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+pub mod electrum;
 pub mod rpc;
 pub mod testkit;
 

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bitcoin::{Network, ScriptBuf};
-use confiaro_bitcoin::{BitcoindAuth, BitcoindSource, Mnemonic, Wallet};
+use confiaro_bitcoin::{BitcoindAuth, BitcoindSource, ElectrumSource, Mnemonic, Wallet};
+use confiaro_devnet::electrum::ElectrumServer;
 use confiaro_devnet::rpc::{RpcConfig, RpcServer, SharedNode};
 use confiaro_devnet::Node;
 use confiaro_store::Store;
@@ -53,6 +54,17 @@ impl Devnet {
             Duration::from_secs(10),
         )
         .expect("source")
+    }
+
+    /// Starts an Electrum server on this devnet's node (on a free port); it runs until the
+    /// returned server is shut down or dropped.
+    pub fn start_electrum(&self) -> ElectrumServer {
+        ElectrumServer::start(self.node.clone(), 0).expect("electrum server")
+    }
+
+    /// An Electrum source on `server`.
+    pub fn electrum(&self, server: &ElectrumServer) -> ElectrumSource {
+        ElectrumSource::new(&server.url(), Duration::from_secs(10)).expect("electrum source")
     }
 
     /// Mines `n` blocks to `to`.
