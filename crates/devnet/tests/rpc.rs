@@ -394,6 +394,8 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
             "bob",
             "--rpc-password",
             "pw",
+            "--electrum-port",
+            "0",
             "--monero-rpc-port",
             "0",
             "--wallet-rpc-port",
@@ -410,6 +412,7 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
     let mut url = None;
     let mut cookie = None;
     let mut wallet_url = None;
+    let mut electrum_url = None;
     loop {
         assert!(Instant::now() < deadline, "binary did not get ready");
         let mut line = String::new();
@@ -422,6 +425,9 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
         }
         if let Some(c) = line.strip_prefix("rpc cookie file: ") {
             cookie = Some(std::path::PathBuf::from(c.trim()));
+        }
+        if let Some(u) = line.strip_prefix("electrum url: ") {
+            electrum_url = Some(u.trim().to_string());
         }
         if let Some(u) = line.strip_prefix("monero wallet rpc url: ") {
             wallet_url = u.split_whitespace().next().map(str::to_string);
@@ -449,6 +455,21 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
     let (user, password) = creds.split_once(':').unwrap();
     assert_eq!(post(addr, Some(&basic(user, password)), &body).0, 200);
     assert_eq!(post(addr, None, &body).0, 401);
+
+    // The Electrum server answers on the printed URL.
+    let electrum_url = electrum_url.expect("printed the electrum url");
+    let electrum_addr = electrum_url.strip_prefix("tcp://").expect("tcp url").to_string();
+    let mut electrum = std::net::TcpStream::connect(&electrum_addr).expect("electrum connect");
+    electrum
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"blockchain.headers.subscribe\",\"params\":[]}\n")
+        .expect("electrum write");
+    let mut reply = String::new();
+    BufReader::new(&electrum).read_line(&mut reply).expect("electrum read");
+    assert_eq!(
+        serde_json::from_str::<Value>(&reply).unwrap()["result"]["height"],
+        101,
+        "{reply}"
+    );
 
     // The Monero half: a funded wallet with unlocked money, through its wallet RPC.
     let wallet_url = wallet_url.expect("printed the monero wallet rpc url");
@@ -503,6 +524,8 @@ fn binary_reports_a_taken_port() {
         .args([
             "up",
             "--no-monero",
+            "--electrum-port",
+            "0",
             "--initial-blocks",
             "0",
             "--rpc-port",
@@ -585,7 +608,7 @@ fn binary_reports_an_unusable_datadir() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"not a directory").expect("write");
     let output = Command::new(env!("CARGO_BIN_EXE_confiaro-devnet"))
-        .args(["up", "--no-monero", "--rpc-port", "0", "--datadir"])
+        .args(["up", "--no-monero", "--electrum-port", "0", "--rpc-port", "0", "--datadir"])
         .arg(file.join("chain"))
         .output()
         .expect("run");

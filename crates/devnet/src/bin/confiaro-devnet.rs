@@ -1,6 +1,6 @@
 //! `confiaro-devnet`: runs a local regtest stack for testers until SIGINT or SIGTERM: the
 //! Bitcoin devnet node (validated by libbitcoinkernel) with a bitcoind-compatible JSON-RPC
-//! server, and a regtest `monerod` with a funded `monero-wallet-rpc`, all on loopback.
+//! server and an Electrum server, and a regtest `monerod` with a funded `monero-wallet-rpc`, all on loopback.
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::{Address, CompressedPublicKey, Network, PrivateKey};
 use clap::{Parser, Subcommand};
+use confiaro_devnet::electrum::ElectrumServer;
 use confiaro_devnet::rpc::{Miner, RpcConfig, RpcServer};
 use confiaro_devnet::Node;
 
@@ -49,6 +50,9 @@ enum Command {
         /// Mine until the chain is at least this high at start-up.
         #[arg(long, default_value_t = 101)]
         initial_blocks: u32,
+        /// Loopback port of the Electrum server; 0 picks a free port.
+        #[arg(long, default_value_t = 60401)]
+        electrum_port: u16,
         /// Do not start the Monero side (monerod and the funded wallet RPC).
         #[arg(long)]
         no_monero: bool,
@@ -80,6 +84,7 @@ fn run(cli: Cli) -> Result<()> {
             rpc_password,
             mine_every,
             initial_blocks,
+            electrum_port,
             no_monero,
             monero_rpc_port,
             wallet_rpc_port,
@@ -89,6 +94,7 @@ fn run(cli: Cli) -> Result<()> {
             (rpc_user, rpc_password),
             mine_every,
             initial_blocks,
+            electrum_port,
             (!no_monero).then_some((monero_rpc_port, wallet_rpc_port)),
         ),
     }
@@ -100,6 +106,7 @@ fn up(
     user_password: (String, String),
     mine_every: Option<u64>,
     initial_blocks: u32,
+    electrum_port: u16,
     monero_ports: Option<(u16, u16)>,
 ) -> Result<()> {
     if mine_every == Some(0) {
@@ -150,6 +157,9 @@ fn up(
     if let Some(cookie) = server.cookie_file() {
         println!("rpc cookie file: {}", cookie.display());
     }
+    let electrum = ElectrumServer::start(Arc::clone(&node), electrum_port)
+        .context("starting the Electrum server")?;
+    println!("electrum url: {}", electrum.url());
     let miner = match mine_every {
         Some(seconds) => {
             println!("mining a block every {seconds} s");
@@ -191,6 +201,7 @@ fn up(
         miner.stop();
     }
     server.shutdown();
+    electrum.shutdown();
     let node = Arc::try_unwrap(node)
         .map_err(|_| anyhow::anyhow!("node still shared after shutdown"))?
         .into_inner()
