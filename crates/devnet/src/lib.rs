@@ -22,7 +22,8 @@
 //!
 //! The [`rpc`] module serves a bitcoind-compatible JSON-RPC subset over loopback HTTP for a
 //! node shared behind a mutex, and can mine every N seconds. The [`electrum`] module serves
-//! the Electrum protocol over loopback TCP for the same shared node.
+//! the Electrum protocol over loopback TCP, and the [`esplora`] module the Esplora REST API
+//! (Blockstream's electrs), for the same shared node.
 //!
 //! Reorgs are made on purpose with [`Node::reorg`] (a longer branch from an earlier block,
 //! which the kernel switches to); the transactions of the abandoned blocks go back to the
@@ -31,6 +32,8 @@
 #![warn(missing_docs)]
 
 pub mod electrum;
+pub mod esplora;
+mod http;
 pub mod rpc;
 pub mod testkit;
 
@@ -947,8 +950,27 @@ impl Node {
     /// `None`) in acceptance order. This is the "history" Electrum and Esplora servers give
     /// for a script.
     pub fn script_history(&self, script_pubkey: &bitcoin::Script) -> Vec<(Txid, Option<u32>)> {
+        self.history_matching(|script| script == script_pubkey)
+    }
+
+    /// [`Node::script_history`] of the script whose SHA-256 is `scripthash` (bytes in hash
+    /// order, not reversed: Esplora's `/scripthash/:hash`; Electrum's script hash is the same
+    /// bytes reversed). Every output script the node knows is hashed, so this is linear in
+    /// the chain's size: fine for a devnet.
+    pub fn scripthash_history(&self, scripthash: &[u8; 32]) -> Vec<(Txid, Option<u32>)> {
+        use bitcoin::hashes::sha256;
+        self.history_matching(|script| {
+            sha256::Hash::hash(script.as_bytes()).as_byte_array() == scripthash
+        })
+    }
+
+    /// The history of the scripts `matches` accepts (see [`Node::script_history`]).
+    fn history_matching(
+        &self,
+        matches: impl Fn(&bitcoin::Script) -> bool,
+    ) -> Vec<(Txid, Option<u32>)> {
         let touches = |tx: &Transaction| {
-            tx.output.iter().any(|o| o.script_pubkey == *script_pubkey)
+            tx.output.iter().any(|o| matches(&o.script_pubkey))
                 || tx.input.iter().any(|i| {
                     self.tx_index
                         .get(&i.previous_output.txid)
@@ -962,7 +984,7 @@ impl Node {
                             prev.output
                                 .get(usize::try_from(i.previous_output.vout).ok()?)
                         })
-                        .is_some_and(|o| o.script_pubkey == *script_pubkey)
+                        .is_some_and(|o| matches(&o.script_pubkey))
                 })
         };
         let mut history = Vec::new();

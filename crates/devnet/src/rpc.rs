@@ -15,7 +15,7 @@
 //! [`Miner`] mines a block every N seconds on a background thread.
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +30,7 @@ use bitcoin::hashes::hex::FromHex;
 use bitcoin::{Address, Amount, Block, BlockHash, Network, ScriptBuf, Transaction, Txid};
 use serde_json::{json, Map, Value};
 
+use crate::http::{read_request, write_response};
 use crate::{Node, RejectReason};
 
 // The node moves between threads behind a mutex: the kernel's context and chainstate manager
@@ -48,11 +49,11 @@ pub const COOKIE_USER: &str = "__cookie__";
 /// The fee rate `estimatesmartfee` answers, in BTC per kvB (10 sat/vB).
 pub const ESTIMATED_FEERATE_BTC_PER_KVB: f64 = 0.0001;
 
+/// The content type of every response.
+const JSON: &str = "application/json";
+
 /// How often idle connection threads and the accept loop look at the shutdown flag.
 const POLL: Duration = Duration::from_millis(100);
-
-/// The largest request body accepted, in bytes.
-const MAX_BODY: usize = 32 * 1024 * 1024;
 
 /// Errors starting the RPC server.
 #[derive(Debug, thiserror::Error)]
@@ -285,140 +286,6 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-/// A parsed HTTP request.
-struct HttpRequest {
-    method: String,
-    keep_alive: bool,
-    authorization: Option<String>,
-    body: Vec<u8>,
-}
-
-fn find_header_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-/// Reads one request from `stream`, keeping extra bytes in `buf`. `Ok(None)` when the peer
-/// closed the connection or the server is shutting down.
-fn read_request(
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    shared: &Shared,
-) -> std::io::Result<Option<HttpRequest>> {
-    let mut chunk = [0u8; 8192];
-    let mut fill = |buf: &mut Vec<u8>| -> std::io::Result<bool> {
-        loop {
-            if shared.shutdown.load(Ordering::SeqCst) {
-                return Ok(false);
-            }
-            match stream.read(&mut chunk) {
-                Ok(0) => return Ok(false),
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    return Ok(true);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    let header_end = loop {
-        if let Some(end) = find_header_end(buf) {
-            break end;
-        }
-        if buf.len() > 64 * 1024 {
-            return Err(std::io::Error::new(
-                ErrorKind::InvalidData,
-                "header too large",
-            ));
-        }
-        if !fill(buf)? {
-            return Ok(None);
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let _target = parts.next();
-    let version = parts.next().unwrap_or("HTTP/1.0");
-    let mut keep_alive = version == "HTTP/1.1";
-    let mut content_length = 0usize;
-    let mut authorization = None;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-length" => {
-                content_length = value.parse().map_err(|_| {
-                    std::io::Error::new(ErrorKind::InvalidData, "bad Content-Length")
-                })?;
-            }
-            "authorization" => authorization = Some(value.to_string()),
-            "connection" => {
-                let v = value.to_ascii_lowercase();
-                if v.contains("close") {
-                    keep_alive = false;
-                } else if v.contains("keep-alive") {
-                    keep_alive = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    if content_length > MAX_BODY {
-        return Err(std::io::Error::new(
-            ErrorKind::InvalidData,
-            "body too large",
-        ));
-    }
-    while buf.len() < header_end + content_length {
-        if !fill(buf)? {
-            return Ok(None);
-        }
-    }
-    let body = buf[header_end..header_end + content_length].to_vec();
-    buf.drain(..header_end + content_length);
-    Ok(Some(HttpRequest {
-        method,
-        keep_alive,
-        authorization,
-        body,
-    }))
-}
-
-fn write_response(
-    stream: &mut TcpStream,
-    status: u16,
-    body: &[u8],
-    keep_alive: bool,
-    extra_headers: &str,
-) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Internal Server Error",
-    };
-    let connection = if keep_alive { "keep-alive" } else { "close" };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {connection}\r\n{extra_headers}\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    stream.flush()
-}
-
 fn authorized(shared: &Shared, header: Option<&str>) -> bool {
     let Some(header) = header else {
         return false;
@@ -444,11 +311,11 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     loop {
-        let request = match read_request(&mut stream, &mut buf, shared) {
+        let request = match read_request(&mut stream, &mut buf, &shared.shutdown) {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(_) => {
-                let _ = write_response(&mut stream, 400, b"", false, "");
+                let _ = write_response(&mut stream, 400, JSON, b"", false, "");
                 return;
             }
         };
@@ -457,15 +324,16 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
             write_response(
                 &mut stream,
                 401,
+                JSON,
                 b"",
                 keep_alive,
                 "WWW-Authenticate: Basic realm=\"jsonrpc\"\r\n",
             )
         } else if request.method != "POST" {
-            write_response(&mut stream, 405, b"", keep_alive, "")
+            write_response(&mut stream, 405, JSON, b"", keep_alive, "")
         } else {
             let (status, body) = handle_body(shared, &request.body);
-            write_response(&mut stream, status, body.as_bytes(), keep_alive, "")
+            write_response(&mut stream, status, JSON, body.as_bytes(), keep_alive, "")
         };
         if sent.is_err() || !keep_alive {
             return;

@@ -1,44 +1,340 @@
-//! PLACEHOLDER: the Esplora chain source (being written).
+//! The Esplora chain source: Blockstream's electrs REST API (or mempool.space's, or the devnet
+//! node's) through `esplora-client`'s blocking client and `bdk_esplora`, script by script.
+//!
+//! Plain `http://` only: this build of `esplora-client` has no TLS. Every request gives up
+//! after the timeout given to [`EsploraSource::new`], so a dead or hung server fails with
+//! [`SourceError::Unreachable`] instead of blocking forever.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bdk_esplora::esplora_client::{self, BlockingClient, Builder};
+use bdk_esplora::EsploraExt;
 use bdk_wallet::chain::BlockId;
+use bdk_wallet::KeychainKind;
 use bitcoin::{FeeRate, Script, Transaction, Txid};
+use serde_json::Value;
 
 use super::{ChainSource, ChainUpdate, SourceError, TxStatus};
 
-/// PLACEHOLDER.
-#[derive(Debug)]
+/// How many unused scripts in a row end a keychain's full scan (BIP44's gap limit).
+const STOP_GAP: usize = 20;
+
+/// How many HTTP requests a scan or sync makes at once.
+const PARALLEL_REQUESTS: usize = 4;
+
+/// How often a request answered 429, 500 or 503 is retried (after 256 ms, 512 ms, 1 s).
+const MAX_RETRIES: usize = 3;
+
+/// bitcoind's `RPC_VERIFY_ALREADY_IN_CHAIN`, quoted by electrs when a broadcast transaction is
+/// already confirmed.
+const RPC_VERIFY_ALREADY_IN_CHAIN: i64 = -27;
+
+/// A [`ChainSource`] over an Esplora REST server.
+///
+/// [`ChainSource::update`] is a [`ChainUpdate::Scan`]. The first update of a wallet through
+/// this source is a full scan of both keychains (stop gap 20; up to 4 requests at once), which finds the
+/// wallet's history even when it was restored from its seed and has revealed nothing yet, and
+/// reveals the addresses it finds used. Later updates of the same wallet sync only its
+/// revealed scripts: every address the app hands out and every change address it builds with
+/// is revealed and persisted before it can receive anything, so nothing is missed, and a sync
+/// costs one request per revealed script instead of twenty more per keychain. A sync also
+/// reports the wallet's unconfirmed transactions that the server no longer knows (evicted or
+/// replaced), which a full scan does not. A new source (e.g. after a restart) scans in full
+/// once again, and so does this one when the wallet no longer has the block its scan ended at
+/// (the update was not applied, or a reorg replaced that block).
 pub struct EsploraSource {
     url: String,
+    client: BlockingClient,
+    /// Wallets (their descriptors' checksums) fully scanned through this source, with the tip
+    /// of that scan.
+    scanned: HashMap<String, BlockId>,
+}
+
+impl std::fmt::Debug for EsploraSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EsploraSource")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EsploraSource {
-    /// PLACEHOLDER.
-    pub fn new(url: &str) -> Self {
-        EsploraSource { url: url.to_owned() }
+    /// A source for the Esplora API at `base_url` (e.g. `http://127.0.0.1:3002`, or
+    /// `https://host/api` where TLS is available: not in this build); every request gives up
+    /// after `timeout` (rounded up to whole seconds, at least one). Does not connect yet.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Failed`] if `base_url` is not an `http://` URL.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, SourceError> {
+        let url = base_url.trim_end_matches('/').to_owned();
+        let rest = url.strip_prefix("http://").unwrap_or_default();
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(SourceError::Failed {
+                source_name: format!("esplora at {base_url}"),
+                reason: "bad URL: expected http://host[:port][/path]".into(),
+            });
+        }
+        let secs = timeout
+            .as_secs()
+            .saturating_add(u64::from(timeout.subsec_nanos() > 0))
+            .max(1);
+        let client = Builder::new(&url)
+            .timeout(secs)
+            .max_retries(MAX_RETRIES)
+            .build_blocking();
+        Ok(EsploraSource {
+            url,
+            client,
+            scanned: HashMap::new(),
+        })
     }
 
-    fn todo<T>(&self) -> Result<T, SourceError> {
-        Err(SourceError::Failed { source_name: self.name(), reason: "not implemented".into() })
+    /// Maps a client error to a [`SourceError`] naming this source.
+    fn error(&self, err: &esplora_client::Error) -> SourceError {
+        let source_name = self.name();
+        match err {
+            esplora_client::Error::Minreq(e) => match e {
+                minreq::Error::IoError(_)
+                | minreq::Error::AddressNotFound
+                | minreq::Error::ProxyConnect => SourceError::Unreachable {
+                    source_name,
+                    reason: e.to_string(),
+                },
+                _ => SourceError::Invalid {
+                    source_name,
+                    reason: e.to_string(),
+                },
+            },
+            esplora_client::Error::HttpResponse { status, message } => {
+                let reason = format!("HTTP {status}: {message}");
+                if matches!(status, 401 | 403) {
+                    SourceError::Unauthorized {
+                        source_name,
+                        reason,
+                    }
+                } else {
+                    SourceError::Failed {
+                        source_name,
+                        reason,
+                    }
+                }
+            }
+            esplora_client::Error::TransactionNotFound(txid) => SourceError::Failed {
+                source_name,
+                reason: format!("transaction {txid} not found"),
+            },
+            esplora_client::Error::HeaderHashNotFound(hash) => SourceError::Invalid {
+                source_name,
+                reason: format!(
+                    "no block of its chain matches ours (last tried {hash}): another network?"
+                ),
+            },
+            esplora_client::Error::InvalidHttpHeaderName(_)
+            | esplora_client::Error::InvalidHttpHeaderValue(_) => SourceError::Failed {
+                source_name,
+                reason: err.to_string(),
+            },
+            _ => SourceError::Invalid {
+                source_name,
+                reason: err.to_string(),
+            },
+        }
     }
+
+    fn invalid(&self, reason: impl Into<String>) -> SourceError {
+        SourceError::Invalid {
+            source_name: self.name(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The identity of a wallet for [`EsploraSource`]'s scan bookkeeping: its descriptors'
+/// checksums (public, and short).
+fn wallet_id(wallet: &bdk_wallet::Wallet) -> String {
+    format!(
+        "{}/{}",
+        wallet.descriptor_checksum(KeychainKind::External),
+        wallet.descriptor_checksum(KeychainKind::Internal)
+    )
+}
+
+/// The block of a confirmed status, `None` if unconfirmed; `Err` with the reason if it says
+/// confirmed without saying where.
+fn confirmed_block(status: &esplora_client::TxStatus) -> Result<Option<BlockId>, String> {
+    if !status.confirmed {
+        return Ok(None);
+    }
+    match (status.block_height, status.block_hash) {
+        (Some(height), Some(hash)) => Ok(Some(BlockId { height, hash })),
+        _ => Err("a confirmed status without its block".into()),
+    }
+}
+
+/// The bitcoind error quoted in electrs' broadcast refusal, `sendrawtransaction RPC error:
+/// {"code":-26,"message":"non-BIP68-final"}`: (code, message).
+fn rpc_refusal(text: &str) -> Option<(i64, String)> {
+    let (_, error) = text.split_once("RPC error:")?;
+    let error: Value = serde_json::from_str(error.trim()).ok()?;
+    let code = error.get("code")?.as_i64()?;
+    let message = error.get("message")?.as_str()?.to_owned();
+    Some((code, message))
 }
 
 impl ChainSource for EsploraSource {
     fn name(&self) -> String {
-        format!("esplora {}", self.url)
+        format!("esplora at {}", self.url)
     }
-    fn update(&mut self, _wallet: &bdk_wallet::Wallet) -> Result<ChainUpdate, SourceError> {
-        self.todo()
+
+    fn update(&mut self, wallet: &bdk_wallet::Wallet) -> Result<ChainUpdate, SourceError> {
+        let id = wallet_id(wallet);
+        // The wallet applied our full scan if it still has the scan's tip block (a failed
+        // apply or a reorg since then means scanning in full again: only slower).
+        let applied = self.scanned.get(&id).is_some_and(|tip| {
+            wallet
+                .local_chain()
+                .get(tip.height)
+                .is_some_and(|cp| cp.hash() == tip.hash)
+        });
+        let update: bdk_wallet::Update = if applied {
+            let request = wallet.start_sync_with_revealed_spks().build();
+            self.client
+                .sync(request, PARALLEL_REQUESTS)
+                .map_err(|e| self.error(&e))?
+                .into()
+        } else {
+            let request = wallet.start_full_scan().build();
+            let response = self
+                .client
+                .full_scan(request, STOP_GAP, PARALLEL_REQUESTS)
+                .map_err(|e| self.error(&e))?;
+            match &response.chain_update {
+                Some(tip) => {
+                    self.scanned.insert(id, tip.block_id());
+                }
+                None => {
+                    self.scanned.remove(&id);
+                }
+            }
+            response.into()
+        };
+        Ok(ChainUpdate::Scan(Box::new(update)))
     }
+
     fn tip(&mut self) -> Result<BlockId, SourceError> {
-        self.todo()
+        // The hash is asked for by height, so the pair is consistent even if the tip moves
+        // between the two requests (it is then the tip of a moment ago).
+        let height = self.client.get_height().map_err(|e| self.error(&e))?;
+        let hash = self
+            .client
+            .get_block_hash(height)
+            .map_err(|e| self.error(&e))?;
+        Ok(BlockId { height, hash })
     }
-    fn tx_status(&mut self, _txid: &Txid, _spk: &Script) -> Result<TxStatus, SourceError> {
-        self.todo()
+
+    /// `/tx/:txid/status` first; electrs answers an unknown transaction there as unconfirmed,
+    /// so an unconfirmed answer is checked with `/tx/:txid` (404 if unknown), whose status is
+    /// used (it may have been mined in between).
+    fn tx_status(&mut self, txid: &Txid, _script_pubkey: &Script) -> Result<TxStatus, SourceError> {
+        let status = self
+            .client
+            .get_tx_status(txid)
+            .map_err(|e| self.error(&e))?;
+        if let Some(block) = confirmed_block(&status).map_err(|e| self.invalid(e))? {
+            return Ok(TxStatus::Confirmed { block });
+        }
+        let Some(info) = self.client.get_tx_info(txid).map_err(|e| self.error(&e))? else {
+            return Ok(TxStatus::NotFound);
+        };
+        if info.txid != *txid {
+            return Err(self.invalid(format!("asked for {txid}, got {}", info.txid)));
+        }
+        Ok(
+            match confirmed_block(&info.status).map_err(|e| self.invalid(e))? {
+                Some(block) => TxStatus::Confirmed { block },
+                None => TxStatus::InMempool,
+            },
+        )
     }
-    fn broadcast(&mut self, _tx: &Transaction) -> Result<Txid, SourceError> {
-        self.todo()
+
+    fn broadcast(&mut self, tx: &Transaction) -> Result<Txid, SourceError> {
+        let txid = tx.compute_txid();
+        match self.client.broadcast(tx) {
+            Ok(()) => Ok(txid),
+            Err(esplora_client::Error::HttpResponse {
+                status: 400,
+                message,
+            }) => match rpc_refusal(&message) {
+                Some((code, reason))
+                    if code == RPC_VERIFY_ALREADY_IN_CHAIN
+                        || reason.contains("txn-already-in-mempool")
+                        || reason.contains("txn-already-known") =>
+                {
+                    Ok(txid)
+                }
+                Some((_, reason)) => Err(SourceError::Rejected { reason }),
+                None => Err(SourceError::Failed {
+                    source_name: self.name(),
+                    reason: format!("HTTP 400: {message}"),
+                }),
+            },
+            Err(e) => Err(self.error(&e)),
+        }
     }
-    fn estimate_fee_rate(&mut self, _target: u16) -> Result<Option<FeeRate>, SourceError> {
-        self.todo()
+
+    fn estimate_fee_rate(&mut self, target_blocks: u16) -> Result<Option<FeeRate>, SourceError> {
+        let estimates = self
+            .client
+            .get_fee_estimates()
+            .map_err(|e| self.error(&e))?;
+        // The estimate for the closest target at or below the one asked for.
+        let Some((_, sat_per_vb)) = estimates
+            .iter()
+            .filter(|(target, _)| **target <= target_blocks)
+            .max_by_key(|(target, _)| **target)
+        else {
+            return Ok(None);
+        };
+        if !sat_per_vb.is_finite() || *sat_per_vb < 0.0 {
+            return Err(self.invalid(format!("fee estimate {sat_per_vb} sat/vB")));
+        }
+        // 1 vB = 4 weight units: sat/vB * 1000 / 4 = sat/kwu. A rate, not an amount: the float
+        // comes from the server's JSON and is rounded once, here.
+        Ok(Some(FeeRate::from_sat_per_kwu(
+            (sat_per_vb * 250.0).round() as u64,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn electrs_refusal_text_yields_the_core_reason() {
+        let text = r#"sendrawtransaction RPC error: {"code":-26,"message":"non-BIP68-final"}"#;
+        assert_eq!(rpc_refusal(text), Some((-26, "non-BIP68-final".into())));
+        assert_eq!(rpc_refusal("Invalid hex string"), None);
+        assert_eq!(rpc_refusal("RPC error: not json"), None);
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        let t = Duration::from_millis(1500);
+        assert!(EsploraSource::new("http://127.0.0.1:3002/", t).is_ok());
+        assert!(EsploraSource::new("http://host/api", t).is_ok());
+        assert!(matches!(
+            EsploraSource::new("127.0.0.1:3002", t),
+            Err(SourceError::Failed { .. })
+        ));
+        assert!(matches!(
+            EsploraSource::new("http://", t),
+            Err(SourceError::Failed { .. })
+        ));
+        let source = EsploraSource::new("http://127.0.0.1:3002/", t).expect("source");
+        assert_eq!(source.name(), "esplora at http://127.0.0.1:3002");
+        assert_eq!(source.client.timeout, Some(2));
     }
 }

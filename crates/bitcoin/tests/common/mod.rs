@@ -7,8 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bitcoin::{Network, ScriptBuf};
-use confiaro_bitcoin::{BitcoindAuth, BitcoindSource, ElectrumSource, Mnemonic, Wallet};
+use confiaro_bitcoin::{
+    BitcoindAuth, BitcoindSource, ElectrumSource, EsploraSource, Mnemonic, Wallet,
+};
 use confiaro_devnet::electrum::ElectrumServer;
+use confiaro_devnet::esplora::EsploraServer;
 use confiaro_devnet::rpc::{RpcConfig, RpcServer, SharedNode};
 use confiaro_devnet::Node;
 use confiaro_store::Store;
@@ -65,6 +68,17 @@ impl Devnet {
     /// An Electrum source on `server`.
     pub fn electrum(&self, server: &ElectrumServer) -> ElectrumSource {
         ElectrumSource::new(&server.url(), Duration::from_secs(10)).expect("electrum source")
+    }
+
+    /// Starts an Esplora REST server on this devnet's node (on a free port). The test keeps
+    /// it: dropping it (or `shutdown()`) stops it.
+    pub fn start_esplora(&self) -> EsploraServer {
+        EsploraServer::start(self.node.clone(), 0).expect("esplora server")
+    }
+
+    /// An Esplora source on `server`.
+    pub fn esplora(&self, server: &EsploraServer) -> EsploraSource {
+        EsploraSource::new(&server.url(), Duration::from_secs(10)).expect("esplora source")
     }
 
     /// Mines `n` blocks to `to`.
