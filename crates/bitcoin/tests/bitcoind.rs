@@ -4,12 +4,11 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bitcoin::{Amount, FeeRate};
 use common::{burn, Devnet};
 use confiaro_bitcoin::fee::{FeeOrigin, FeePolicy};
-use confiaro_bitcoin::watch::{WatchEvent, Watcher, DEFAULT_POLL_INTERVAL};
 use confiaro_bitcoin::{BitcoindAuth, BitcoindSource, ChainSource, SourceError, TxStatus, WalletError};
 
 /// Funds wallet "a" (seed 1) with mature coinbases and sends 3 BTC to wallet "b" (seed 2);
@@ -190,49 +189,6 @@ async fn lying_source_is_refused() {
     );
     println!("lying bitcoind: {err}");
     assert_eq!(w.tip(), tip);
-}
-
-#[tokio::test]
-async fn watcher_reports_mempool_confirmation_reorg_and_vanishing() {
-    let dev = Devnet::start();
-    let mut source = dev.bitcoind();
-    let store = dev.store().await;
-    let mut a = common::wallet(&store, "a", 1).await;
-    let to_a = a.new_address().await.expect("address");
-    dev.mine(101, &to_a.script_pubkey());
-    a.sync(&mut source).await.expect("sync");
-    let watcher = Watcher::spawn(Box::new(dev.bitcoind()), DEFAULT_POLL_INTERVAL).expect("watcher");
-    let next = |what: &str| {
-        let started = Instant::now();
-        let event = watcher
-            .next_event(Duration::from_secs(10))
-            .unwrap_or_else(|| panic!("no event for {what}"));
-        println!("{what}: {event:?} after {:?}", started.elapsed());
-        event
-    };
-    assert!(matches!(next("start"), WatchEvent::NewTip(t) if t.height == 101));
-
-    let psbt = a
-        .build_send(&to_a, Amount::from_int_btc(1), FeeRate::from_sat_per_vb_u32(2))
-        .await
-        .expect("send");
-    let tx = a.sign_and_extract(psbt).expect("sign");
-    let txid = tx.compute_txid();
-    watcher.add(txid, to_a.script_pubkey());
-    source.broadcast(&tx).expect("broadcast");
-    assert_eq!(next("broadcast"), WatchEvent::InMempool(txid));
-
-    dev.mine_empty(1);
-    let tip = dev.node().tip_hash();
-    assert!(matches!(next("mined"), WatchEvent::NewTip(t) if t.hash == tip));
-    assert!(matches!(next("mined"), WatchEvent::Confirmed { txid: t, block } if t == txid && block.hash == tip));
-
-    dev.node().reorg(1, 2, &burn()).expect("reorg");
-    assert!(matches!(next("reorg"), WatchEvent::NewTip(t) if t.height == 103));
-    assert_eq!(next("reorg"), WatchEvent::InMempool(txid));
-
-    dev.node().evict(&txid);
-    assert_eq!(next("evicted"), WatchEvent::Vanished(txid));
 }
 
 #[tokio::test]

@@ -396,6 +396,8 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
             "pw",
             "--electrum-port",
             "0",
+            "--esplora-port",
+            "0",
             "--monero-rpc-port",
             "0",
             "--wallet-rpc-port",
@@ -413,6 +415,7 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
     let mut cookie = None;
     let mut wallet_url = None;
     let mut electrum_url = None;
+    let mut esplora_url = None;
     loop {
         assert!(Instant::now() < deadline, "binary did not get ready");
         let mut line = String::new();
@@ -425,6 +428,9 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
         }
         if let Some(c) = line.strip_prefix("rpc cookie file: ") {
             cookie = Some(std::path::PathBuf::from(c.trim()));
+        }
+        if let Some(u) = line.strip_prefix("esplora url: ") {
+            esplora_url = Some(u.trim().to_string());
         }
         if let Some(u) = line.strip_prefix("electrum url: ") {
             electrum_url = Some(u.trim().to_string());
@@ -470,6 +476,22 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
         101,
         "{reply}"
     );
+
+    // The Esplora server too.
+    let esplora_url = esplora_url.expect("printed the esplora url");
+    let esplora_addr: SocketAddr = esplora_url
+        .strip_prefix("http://")
+        .expect("http url")
+        .trim_end_matches('/')
+        .parse()
+        .expect("esplora address");
+    let mut esplora = std::net::TcpStream::connect(esplora_addr).expect("esplora connect");
+    esplora
+        .write_all(b"GET /blocks/tip/height HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("esplora write");
+    let mut reply = String::new();
+    esplora.read_to_string(&mut reply).expect("esplora read");
+    assert!(reply.starts_with("HTTP/1.1 200") && reply.ends_with("101"), "{reply}");
 
     // The Monero half: a funded wallet with unlocked money, through its wallet RPC.
     let wallet_url = wallet_url.expect("printed the monero wallet rpc url");
@@ -525,6 +547,8 @@ fn binary_reports_a_taken_port() {
             "up",
             "--no-monero",
             "--electrum-port",
+            "0",
+            "--esplora-port",
             "0",
             "--initial-blocks",
             "0",
@@ -608,7 +632,17 @@ fn binary_reports_an_unusable_datadir() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"not a directory").expect("write");
     let output = Command::new(env!("CARGO_BIN_EXE_confiaro-devnet"))
-        .args(["up", "--no-monero", "--electrum-port", "0", "--rpc-port", "0", "--datadir"])
+        .args([
+            "up",
+            "--no-monero",
+            "--electrum-port",
+            "0",
+            "--esplora-port",
+            "0",
+            "--rpc-port",
+            "0",
+            "--datadir",
+        ])
         .arg(file.join("chain"))
         .output()
         .expect("run");

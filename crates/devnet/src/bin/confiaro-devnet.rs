@@ -1,6 +1,6 @@
 //! `confiaro-devnet`: runs a local regtest stack for testers until SIGINT or SIGTERM: the
 //! Bitcoin devnet node (validated by libbitcoinkernel) with a bitcoind-compatible JSON-RPC
-//! server and an Electrum server, and a regtest `monerod` with a funded `monero-wallet-rpc`, all on loopback.
+//! server, an Electrum server and an Esplora REST server, and a regtest `monerod` with a funded `monero-wallet-rpc`, all on loopback.
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
@@ -11,6 +11,7 @@ use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::{Address, CompressedPublicKey, Network, PrivateKey};
 use clap::{Parser, Subcommand};
 use confiaro_devnet::electrum::ElectrumServer;
+use confiaro_devnet::esplora::EsploraServer;
 use confiaro_devnet::rpc::{Miner, RpcConfig, RpcServer};
 use confiaro_devnet::Node;
 
@@ -53,6 +54,9 @@ enum Command {
         /// Loopback port of the Electrum server; 0 picks a free port.
         #[arg(long, default_value_t = 60401)]
         electrum_port: u16,
+        /// Loopback port of the Esplora REST server; 0 picks a free port.
+        #[arg(long, default_value_t = 3002)]
+        esplora_port: u16,
         /// Do not start the Monero side (monerod and the funded wallet RPC).
         #[arg(long)]
         no_monero: bool,
@@ -85,6 +89,7 @@ fn run(cli: Cli) -> Result<()> {
             mine_every,
             initial_blocks,
             electrum_port,
+            esplora_port,
             no_monero,
             monero_rpc_port,
             wallet_rpc_port,
@@ -94,7 +99,7 @@ fn run(cli: Cli) -> Result<()> {
             (rpc_user, rpc_password),
             mine_every,
             initial_blocks,
-            electrum_port,
+            (electrum_port, esplora_port),
             (!no_monero).then_some((monero_rpc_port, wallet_rpc_port)),
         ),
     }
@@ -106,7 +111,7 @@ fn up(
     user_password: (String, String),
     mine_every: Option<u64>,
     initial_blocks: u32,
-    electrum_port: u16,
+    (electrum_port, esplora_port): (u16, u16),
     monero_ports: Option<(u16, u16)>,
 ) -> Result<()> {
     if mine_every == Some(0) {
@@ -160,6 +165,9 @@ fn up(
     let electrum = ElectrumServer::start(Arc::clone(&node), electrum_port)
         .context("starting the Electrum server")?;
     println!("electrum url: {}", electrum.url());
+    let esplora = EsploraServer::start(Arc::clone(&node), esplora_port)
+        .context("starting the Esplora server")?;
+    println!("esplora url: {}", esplora.url());
     let miner = match mine_every {
         Some(seconds) => {
             println!("mining a block every {seconds} s");
@@ -202,6 +210,7 @@ fn up(
     }
     server.shutdown();
     electrum.shutdown();
+    esplora.shutdown();
     let node = Arc::try_unwrap(node)
         .map_err(|_| anyhow::anyhow!("node still shared after shutdown"))?
         .into_inner()
