@@ -42,7 +42,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,7 @@ use bitcoin::hashes::{sha256, sha256d, Hash};
 use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Transaction, TxMerkleNode, Txid};
 use serde_json::{json, Value};
 
+use crate::rpc::lock;
 use crate::rpc::{SharedNode, ESTIMATED_FEERATE_BTC_PER_KVB};
 use crate::{Node, RejectReason};
 
@@ -195,10 +196,6 @@ impl std::fmt::Debug for ElectrumServer {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ElectrumServer {

@@ -39,7 +39,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -49,6 +49,7 @@ use bitcoin::hex::DisplayHex;
 use bitcoin::{Address, Amount, Block, BlockHash, Network, OutPoint, Transaction, TxOut, Txid};
 use serde_json::{json, Map, Value};
 
+use crate::rpc::lock;
 use crate::http::{read_request, write_response};
 use crate::rpc::{SharedNode, ESTIMATED_FEERATE_BTC_PER_KVB};
 use crate::{Node, RejectReason};
@@ -121,10 +122,6 @@ impl std::fmt::Debug for EsploraServer {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl EsploraServer {

@@ -134,7 +134,10 @@ impl std::fmt::Debug for RpcServer {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, taking the data even if a thread panicked while holding it (a devnet server
+/// keeps serving rather than poisoning every later request). Shared by the RPC, Electrum and
+/// Esplora servers.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
