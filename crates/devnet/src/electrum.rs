@@ -53,8 +53,7 @@ use bitcoin::hashes::{sha256, sha256d, Hash};
 use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Transaction, TxMerkleNode, Txid};
 use serde_json::{json, Value};
 
-use crate::rpc::lock;
-use crate::rpc::{SharedNode, ESTIMATED_FEERATE_BTC_PER_KVB};
+use crate::rpc::{lock, SharedNode, ESTIMATED_FEERATE_BTC_PER_KVB};
 use crate::{Node, RejectReason};
 
 /// The Electrum protocol version the server speaks.

@@ -49,9 +49,8 @@ use bitcoin::hex::DisplayHex;
 use bitcoin::{Address, Amount, Block, BlockHash, Network, OutPoint, Transaction, TxOut, Txid};
 use serde_json::{json, Map, Value};
 
-use crate::rpc::lock;
 use crate::http::{read_request, write_response};
-use crate::rpc::{SharedNode, ESTIMATED_FEERATE_BTC_PER_KVB};
+use crate::rpc::{lock, SharedNode, ESTIMATED_FEERATE_BTC_PER_KVB};
 use crate::{Node, RejectReason};
 
 /// How often idle connection threads and the accept loop look at the shutdown flag.
