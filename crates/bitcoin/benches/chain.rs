@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use bitcoin::{Amount, OutPoint, Transaction, TxOut};
 use common::{burn, Devnet};
-use confiaro_devnet::testkit::TestKey;
 use confiaro_bitcoin::watch::{WatchEvent, Watcher, DEFAULT_POLL_INTERVAL};
 use confiaro_bitcoin::ChainSource;
+use confiaro_devnet::testkit::TestKey;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -129,17 +129,26 @@ async fn run() {
         std::thread::sleep(Duration::from_millis(250));
         let started = Instant::now();
         source.broadcast(&tx).expect("broadcast");
-        wait_for(&watcher, |e| matches!(e, WatchEvent::InMempool(t) if *t == txid));
+        wait_for(
+            &watcher,
+            |e| matches!(e, WatchEvent::InMempool(t) if *t == txid),
+        );
         to_mempool.push(started.elapsed());
         let started = Instant::now();
         dev.mine(1, &burn());
-        wait_for(&watcher, |e| matches!(e, WatchEvent::Confirmed { txid: t, .. } if *t == txid));
+        wait_for(
+            &watcher,
+            |e| matches!(e, WatchEvent::Confirmed { txid: t, .. } if *t == txid),
+        );
         to_confirmed.push(started.elapsed());
         watcher.remove(txid);
     }
     let stats = |mut v: Vec<Duration>| {
         v.sort();
-        (v[v.len() / 2].as_secs_f64() * 1000.0, v[v.len() - 1].as_secs_f64() * 1000.0)
+        (
+            v[v.len() / 2].as_secs_f64() * 1000.0,
+            v[v.len() - 1].as_secs_f64() * 1000.0,
+        )
     };
     let (m_med, m_max) = stats(to_mempool);
     let (c_med, c_max) = stats(to_confirmed);

@@ -190,6 +190,20 @@ pub trait ChainSource: Send {
     /// A [`SourceError`] if the source cannot be read.
     fn tx_status(&mut self, txid: &Txid, script_pubkey: &Script) -> Result<TxStatus, SourceError>;
 
+    /// Transaction `txid` with its witnesses, if the source has it in its mempool or best
+    /// chain (`None` otherwise). `script_pubkey` is the script of one of its outputs, as for
+    /// [`ChainSource::tx_status`]. Watchers need the witnesses: a published redeem or refund
+    /// reveals a secret in its signatures.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] if the source cannot be read, or answers with another transaction.
+    fn transaction(
+        &mut self,
+        txid: &Txid,
+        script_pubkey: &Script,
+    ) -> Result<Option<Transaction>, SourceError>;
+
     /// Broadcasts `tx`; returns its txid once the node accepted it into its mempool (an
     /// already-known transaction counts as accepted).
     ///

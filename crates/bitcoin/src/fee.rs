@@ -83,7 +83,10 @@ impl FeePolicy {
     ///
     /// The source's [`SourceError`] if it cannot be read (a missing estimate is not an
     /// error: it gives the floor).
-    pub fn choose<S: ChainSource + ?Sized>(&self, source: &mut S) -> Result<FeeChoice, SourceError> {
+    pub fn choose<S: ChainSource + ?Sized>(
+        &self,
+        source: &mut S,
+    ) -> Result<FeeChoice, SourceError> {
         Ok(self.apply(source.estimate_fee_rate(self.target_blocks)?))
     }
 }
@@ -111,7 +114,10 @@ mod tests {
         assert_eq!(policy.apply(Some(vb(50))).origin, FeeOrigin::Estimate);
         assert_eq!(policy.apply(Some(vb(100))).origin, FeeOrigin::Estimate);
         let cut = policy.apply(Some(vb(5_000)));
-        assert_eq!((cut.rate, cut.origin, cut.estimate), (vb(100), FeeOrigin::CutToCap, Some(vb(5_000))));
+        assert_eq!(
+            (cut.rate, cut.origin, cut.estimate),
+            (vb(100), FeeOrigin::CutToCap, Some(vb(5_000)))
+        );
         let inverted = FeePolicy {
             floor: vb(10),
             cap: vb(5),

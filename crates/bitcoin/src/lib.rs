@@ -18,7 +18,7 @@ use bdk_wallet::chain::BlockId;
 use bdk_wallet::{KeychainKind, LoadError, SignOptions};
 use bitcoin::bip32::Xpriv;
 use bitcoin::psbt::Psbt;
-use bitcoin::{Address, Amount, FeeRate, Network, ScriptBuf, Transaction};
+use bitcoin::{Address, Amount, FeeRate, Network, OutPoint, ScriptBuf, Transaction};
 use confiaro_protocol::btc::{TwoOfTwo, TxError, TxLock};
 use confiaro_store::{Store, StoreError};
 
@@ -282,9 +282,10 @@ impl Wallet {
                         reason: e.to_string(),
                     });
                 } else if self.tip() != before {
-                    blocks_applied = usize::try_from(self.tip().height.saturating_sub(before.height))
-                        .unwrap_or(0)
-                        .max(1);
+                    blocks_applied =
+                        usize::try_from(self.tip().height.saturating_sub(before.height))
+                            .unwrap_or(0)
+                            .max(1);
                 }
             }
         }
@@ -318,7 +319,7 @@ impl Wallet {
                 expected: self.network,
             });
         }
-        self.build_to_script(to.script_pubkey(), amount, fee_rate)
+        self.build_to_script(to.script_pubkey(), amount, fee_rate, &[])
             .await
     }
 
@@ -327,16 +328,31 @@ impl Wallet {
         script_pubkey: ScriptBuf,
         amount: Amount,
         fee_rate: FeeRate,
+        reserved: &[OutPoint],
     ) -> Result<Psbt, WalletError> {
         let mut builder = self.inner.build_tx();
         builder
             .add_recipient(script_pubkey, amount)
             .fee_rate(fee_rate)
             .version(2)
-            .only_witness_utxo();
+            .only_witness_utxo()
+            .unspendable(reserved.to_vec());
         let psbt = builder.finish()?;
         self.persist().await?;
         Ok(psbt)
+    }
+
+    /// Records `tx`, which this app just broadcast, as unconfirmed so that the balance and the
+    /// next transactions built account for it before the next [`Wallet::sync`] sees it, and
+    /// persists that.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::Store`] if persisting fails.
+    pub async fn note_broadcast(&mut self, tx: Transaction) -> Result<(), WalletError> {
+        self.inner
+            .apply_unconfirmed_txs([(std::sync::Arc::new(tx), chain::unix_now())]);
+        self.persist().await
     }
 
     /// Signs and finalizes every input of `psbt` this wallet owns.
@@ -374,6 +390,10 @@ impl Wallet {
     /// funded by this wallet at `fee_rate` with change back to it, validated by
     /// [`TxLock::from_psbt`]. Sign it with [`Wallet::sign_lock`] (or export the PSBT).
     ///
+    /// `reserved` are outputs the wallet must not spend: the inputs of other swaps' lock
+    /// PSBTs that are agreed but not yet published (the wallet does not know about them, so
+    /// without this two concurrent swaps could pick the same coins).
+    ///
     /// # Errors
     ///
     /// [`WalletError::CreateTx`] if the wallet cannot fund it; [`WalletError::Lock`] if the
@@ -383,9 +403,10 @@ impl Wallet {
         two_of_two: TwoOfTwo,
         amount: Amount,
         fee_rate: FeeRate,
+        reserved: &[OutPoint],
     ) -> Result<TxLock, WalletError> {
         let psbt = self
-            .build_to_script(two_of_two.script_pubkey(), amount, fee_rate)
+            .build_to_script(two_of_two.script_pubkey(), amount, fee_rate, reserved)
             .await?;
         Ok(TxLock::from_psbt(psbt, amount, two_of_two)?)
     }

@@ -177,7 +177,8 @@ fn verify_p2wpkh_input(tx: &Transaction, index: usize, spent: &TxOut) -> Result<
     if spent.script_pubkey != ScriptBuf::new_p2wpkh(&key.wpubkey_hash()) {
         return Err("the key does not match the spent output's script".into());
     }
-    let sig = EcdsaSignature::from_slice(sig).map_err(|e| format!("bad signature encoding: {e}"))?;
+    let sig =
+        EcdsaSignature::from_slice(sig).map_err(|e| format!("bad signature encoding: {e}"))?;
     let sighash = SighashCache::new(tx)
         .p2wpkh_signature_hash(index, &spent.script_pubkey, spent.value, sig.sighash_type)
         .map_err(|e| format!("sighash: {e}"))?;

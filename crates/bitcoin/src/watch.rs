@@ -161,10 +161,7 @@ impl Watcher {
     /// # Errors
     ///
     /// The OS error if the thread cannot be spawned.
-    pub fn spawn(
-        mut source: Box<dyn ChainSource>,
-        interval: Duration,
-    ) -> std::io::Result<Watcher> {
+    pub fn spawn(mut source: Box<dyn ChainSource>, interval: Duration) -> std::io::Result<Watcher> {
         let (command_tx, command_rx) = mpsc::channel::<Command>();
         let (event_tx, event_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()

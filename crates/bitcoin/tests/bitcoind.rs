@@ -9,14 +9,20 @@ use std::time::Duration;
 use bitcoin::{Amount, FeeRate};
 use common::{burn, Devnet};
 use confiaro_bitcoin::fee::{FeeOrigin, FeePolicy};
-use confiaro_bitcoin::{BitcoindAuth, BitcoindSource, ChainSource, SourceError, TxStatus, WalletError};
+use confiaro_bitcoin::{
+    BitcoindAuth, BitcoindSource, ChainSource, SourceError, TxStatus, WalletError,
+};
 
 /// Funds wallet "a" (seed 1) with mature coinbases and sends 3 BTC to wallet "b" (seed 2);
 /// returns the send's txid, unconfirmed.
 async fn funded_pair(
     dev: &Devnet,
     source: &mut BitcoindSource,
-) -> (confiaro_bitcoin::Wallet, confiaro_bitcoin::Wallet, bitcoin::Txid) {
+) -> (
+    confiaro_bitcoin::Wallet,
+    confiaro_bitcoin::Wallet,
+    bitcoin::Txid,
+) {
     let store = dev.store().await;
     let mut a = common::wallet(&store, "a", 1).await;
     let mut b = common::wallet(&store, "b", 2).await;
@@ -25,7 +31,11 @@ async fn funded_pair(
     a.sync(source).await.expect("sync a");
     let to_b = b.new_address().await.expect("address");
     let psbt = a
-        .build_send(&to_b, Amount::from_int_btc(3), FeeRate::from_sat_per_vb_u32(2))
+        .build_send(
+            &to_b,
+            Amount::from_int_btc(3),
+            FeeRate::from_sat_per_vb_u32(2),
+        )
         .await
         .expect("send");
     let tx = a.sign_and_extract(psbt).expect("sign");
@@ -195,7 +205,10 @@ async fn lying_source_is_refused() {
 async fn fee_estimate_within_floor_and_cap() {
     let dev = Devnet::start();
     let mut source = dev.bitcoind();
-    let estimate = source.estimate_fee_rate(3).expect("estimate").expect("the devnet has one");
+    let estimate = source
+        .estimate_fee_rate(3)
+        .expect("estimate")
+        .expect("the devnet has one");
     let policy = FeePolicy::default();
     let choice = policy.choose(&mut source).expect("choice");
     assert_eq!(choice.estimate, Some(estimate));

@@ -5,9 +5,9 @@ mod common;
 
 use bitcoin::{Amount, FeeRate, Network};
 use common::Devnet;
-use confiaro_devnet::testkit::TestKey;
 use confiaro_bitcoin::psbt_file::{self, PsbtFileError};
 use confiaro_bitcoin::{ChainSource, TxStatus, Wallet};
+use confiaro_devnet::testkit::TestKey;
 use confiaro_protocol::btc::{TwoOfTwo, TxError};
 
 fn two_of_two(n: u8) -> TwoOfTwo {
@@ -26,7 +26,7 @@ async fn lock_signed_by_an_external_signer_round_trips_through_files() {
 
     let amount = Amount::from_sat(50_000_000);
     let lock = app
-        .build_lock(two_of_two(1), amount, FeeRate::from_sat_per_vb_u32(3))
+        .build_lock(two_of_two(1), amount, FeeRate::from_sat_per_vb_u32(3), &[])
         .await
         .expect("lock");
     let dir = tempfile::tempdir().expect("dir");
@@ -40,9 +40,15 @@ async fn lock_signed_by_an_external_signer_round_trips_through_files() {
     let signer_store = confiaro_store::Store::open(dir.path().join("signer.sqlite"))
         .await
         .expect("store");
-    let signer = Wallet::open(signer_store, "hw", &common::mnemonic(5), "", Network::Regtest)
-        .await
-        .expect("signer");
+    let signer = Wallet::open(
+        signer_store,
+        "hw",
+        &common::mnemonic(5),
+        "",
+        Network::Regtest,
+    )
+    .await
+    .expect("signer");
     let mut to_sign = psbt_file::read(&exported).expect("signer reads");
     assert_eq!(to_sign, *lock.psbt());
     signer.sign(&mut to_sign).expect("signer signs");
@@ -57,7 +63,7 @@ async fn lock_signed_by_an_external_signer_round_trips_through_files() {
         Err(PsbtFileError::Lock(TxError::InputNotFinalized { index: 0 }))
     ));
     let other = app
-        .build_lock(two_of_two(9), amount, FeeRate::from_sat_per_vb_u32(3))
+        .build_lock(two_of_two(9), amount, FeeRate::from_sat_per_vb_u32(3), &[])
         .await
         .expect("other lock");
     let mut other_signed = other.psbt().clone();
@@ -67,16 +73,25 @@ async fn lock_signed_by_an_external_signer_round_trips_through_files() {
         Err(PsbtFileError::Lock(TxError::TxidMismatch { .. }))
     ));
     let mut tampered = psbt_file::read(&signed_path).expect("read");
-    let witness = tampered.inputs[0].final_script_witness.as_mut().expect("witness");
+    let witness = tampered.inputs[0]
+        .final_script_witness
+        .as_mut()
+        .expect("witness");
     let mut items: Vec<Vec<u8>> = witness.iter().map(<[u8]>::to_vec).collect();
     items[0][10] ^= 1;
     *witness = bitcoin::Witness::from_slice(&items);
     let err = psbt_file::import_signed_lock(&lock, tampered).expect_err("tampered");
-    assert!(matches!(err, PsbtFileError::BadSignature { index: 0, .. }), "{err:?}");
+    assert!(
+        matches!(err, PsbtFileError::BadSignature { index: 0, .. }),
+        "{err:?}"
+    );
     println!("tampered signature: {err}");
     let garbage = dir.path().join("garbage.psbt");
     std::fs::write(&garbage, "this is not a psbt").expect("write");
-    assert!(matches!(psbt_file::read(&garbage), Err(PsbtFileError::Parse(_))));
+    assert!(matches!(
+        psbt_file::read(&garbage),
+        Err(PsbtFileError::Parse(_))
+    ));
     assert!(matches!(
         psbt_file::read(&dir.path().join("missing.psbt")),
         Err(PsbtFileError::Io { .. })
@@ -92,5 +107,8 @@ async fn lock_signed_by_an_external_signer_round_trips_through_files() {
         .tx_status(&lock.txid(), &lock.two_of_two().script_pubkey())
         .expect("status");
     assert!(matches!(status, TxStatus::Confirmed { .. }));
-    assert_eq!(dev.node().utxo(&lock.outpoint()).expect("utxo").txout.value, amount);
+    assert_eq!(
+        dev.node().utxo(&lock.outpoint()).expect("utxo").txout.value,
+        amount
+    );
 }

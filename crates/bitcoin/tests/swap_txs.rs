@@ -6,8 +6,8 @@ mod common;
 use bitcoin::secp256k1::{Message, Secp256k1};
 use bitcoin::{Amount, FeeRate, Transaction};
 use common::Devnet;
-use confiaro_devnet::testkit::TestKey;
 use confiaro_bitcoin::{BitcoindSource, ChainSource, SourceError, TxStatus, Wallet};
+use confiaro_devnet::testkit::TestKey;
 use confiaro_protocol::btc::{
     TwoOfTwo, TxCancel, TxEarlyRefund, TxLock, TxPunish, TxRedeem, TxRefund,
 };
@@ -55,8 +55,8 @@ impl Swap {
             .expect("refund")
     }
     fn punish_tx(&self) -> Transaction {
-        let punish =
-            TxPunish::new(&self.cancel, &self.alice.p2wpkh(), PUNISH_TIMELOCK, FEE).expect("punish");
+        let punish = TxPunish::new(&self.cancel, &self.alice.p2wpkh(), PUNISH_TIMELOCK, FEE)
+            .expect("punish");
         self.signed(punish.sighash(), |a, b| punish.complete(a, b))
             .expect("punish")
     }
@@ -64,22 +64,34 @@ impl Swap {
 
 /// Bob's wallet locks 1 BTC to a fresh 2-of-2 (keys `n`, `n + 1`), broadcast through the
 /// source and confirmed.
-async fn locked_swap(dev: &Devnet, source: &mut BitcoindSource, bob_wallet: &mut Wallet, n: u8) -> Swap {
+async fn locked_swap(
+    dev: &Devnet,
+    source: &mut BitcoindSource,
+    bob_wallet: &mut Wallet,
+    n: u8,
+) -> Swap {
     let alice = TestKey::new(n);
     let bob = TestKey::new(n + 1);
     let two = TwoOfTwo::new(alice.public, bob.public).expect("2-of-2");
     bob_wallet.sync(source).await.expect("sync");
     let lock = bob_wallet
-        .build_lock(two, Amount::ONE_BTC, FeeRate::from_sat_per_vb_u32(2))
+        .build_lock(two, Amount::ONE_BTC, FeeRate::from_sat_per_vb_u32(2), &[])
         .await
         .expect("build lock");
     let tx = bob_wallet.sign_lock(&lock).expect("sign lock");
     source.broadcast(&tx).expect("lock accepted");
     dev.mine_empty(1);
-    let status = source.tx_status(&lock.txid(), &lock.two_of_two().script_pubkey()).expect("status");
+    let status = source
+        .tx_status(&lock.txid(), &lock.two_of_two().script_pubkey())
+        .expect("status");
     assert!(matches!(status, TxStatus::Confirmed { .. }));
     let cancel = TxCancel::new(&lock, CANCEL_TIMELOCK, FEE).expect("cancel");
-    Swap { alice, bob, lock, cancel }
+    Swap {
+        alice,
+        bob,
+        lock,
+        cancel,
+    }
 }
 
 fn rejected(result: Result<bitcoin::Txid, SourceError>, code: &str) -> String {
@@ -115,20 +127,34 @@ async fn protocol_transactions_are_accepted_only_in_protocol_order() {
     // 1. Happy path: the redeem spends the lock at once; a cancel after it is a double spend.
     let swap = locked_swap(&dev, &mut source, &mut bob_wallet, 10).await;
     let redeem = swap.redeem_tx();
-    assert_eq!(source.broadcast(&redeem).expect("redeem"), redeem.compute_txid());
+    assert_eq!(
+        source.broadcast(&redeem).expect("redeem"),
+        redeem.compute_txid()
+    );
     // Broadcasting the same transaction again is not an error.
-    assert_eq!(source.broadcast(&redeem).expect("again"), redeem.compute_txid());
+    assert_eq!(
+        source.broadcast(&redeem).expect("again"),
+        redeem.compute_txid()
+    );
     let reason = rejected(source.broadcast(&swap.cancel_tx()), "txn-mempool-conflict");
     println!("cancel after redeem (in mempool): {reason}");
     dev.mine_empty(1);
-    let reason = rejected(source.broadcast(&swap.early_refund_tx()), "bad-txns-inputs-missingorspent");
+    let reason = rejected(
+        source.broadcast(&swap.early_refund_tx()),
+        "bad-txns-inputs-missingorspent",
+    );
     println!("early refund after redeem (confirmed): {reason}");
 
     // 2. Early refund: Alice never locked XMR; Bob gets his BTC back before any timelock.
     let swap = locked_swap(&dev, &mut source, &mut bob_wallet, 20).await;
-    source.broadcast(&swap.early_refund_tx()).expect("early refund");
+    source
+        .broadcast(&swap.early_refund_tx())
+        .expect("early refund");
     dev.mine_empty(1);
-    rejected(source.broadcast(&swap.redeem_tx()), "bad-txns-inputs-missingorspent");
+    rejected(
+        source.broadcast(&swap.redeem_tx()),
+        "bad-txns-inputs-missingorspent",
+    );
 
     // 3. Cancel then refund: the cancel is refused one block early, accepted on time; the
     //    punish is refused before its own timelock; the refund is accepted at once; a punish
@@ -138,18 +164,27 @@ async fn protocol_transactions_are_accepted_only_in_protocol_order() {
     rejected(source.broadcast(&swap.cancel_tx()), "non-BIP68-final");
     mine_until_timelock(&dev, lock_height, CANCEL_TIMELOCK, 1);
     let reason = rejected(source.broadcast(&swap.cancel_tx()), "non-BIP68-final");
-    println!("cancel one block early: {}", SourceError::Rejected { reason });
+    println!(
+        "cancel one block early: {}",
+        SourceError::Rejected { reason }
+    );
     dev.mine_empty(1);
     source.broadcast(&swap.cancel_tx()).expect("cancel on time");
     dev.mine_empty(1);
     let cancel_height = dev.node().tip_height();
     rejected(source.broadcast(&swap.punish_tx()), "non-BIP68-final");
     // The redeem can no longer happen: the lock output is spent by the cancel.
-    rejected(source.broadcast(&swap.redeem_tx()), "bad-txns-inputs-missingorspent");
+    rejected(
+        source.broadcast(&swap.redeem_tx()),
+        "bad-txns-inputs-missingorspent",
+    );
     source.broadcast(&swap.refund_tx()).expect("refund");
     dev.mine_empty(1);
     mine_until_timelock(&dev, cancel_height, PUNISH_TIMELOCK, 0);
-    rejected(source.broadcast(&swap.punish_tx()), "bad-txns-inputs-missingorspent");
+    rejected(
+        source.broadcast(&swap.punish_tx()),
+        "bad-txns-inputs-missingorspent",
+    );
 
     // 4. Cancel then punish: Bob vanished; Alice punishes exactly when the punish timelock
     //    allows, not one block before.
@@ -169,7 +204,10 @@ async fn protocol_transactions_are_accepted_only_in_protocol_order() {
         .tx_status(&punish.compute_txid(), &swap.alice.p2wpkh())
         .expect("status");
     assert_eq!(status.confirmations(dev.node().tip_height()), 1);
-    rejected(source.broadcast(&swap.refund_tx()), "bad-txns-inputs-missingorspent");
+    rejected(
+        source.broadcast(&swap.refund_tx()),
+        "bad-txns-inputs-missingorspent",
+    );
 
     // Bob's wallet paid exactly four locks and their fees (the 2-of-2 spends are not its).
     bob_wallet.sync(&mut source).await.expect("sync");

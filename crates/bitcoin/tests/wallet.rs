@@ -10,7 +10,9 @@ use confiaro_store::Store;
 async fn fund_send_reload() {
     let dev = Devnet::start();
     let mut source = dev.bitcoind();
-    let store = Store::open(dev.dir.path().join("app.sqlite")).await.unwrap();
+    let store = Store::open(dev.dir.path().join("app.sqlite"))
+        .await
+        .unwrap();
     let m1 = Mnemonic::from_entropy(&[1u8; 16]).unwrap();
     let m2 = Mnemonic::from_entropy(&[2u8; 16]).unwrap();
     let mut w1 = Wallet::open(store.clone(), "w1", &m1, "", Network::Regtest)
@@ -70,7 +72,9 @@ async fn lock_psbt_signed_and_confirmed() {
     use confiaro_protocol::btc::{TwoOfTwo, TxLock};
     let dev = Devnet::start();
     let mut source = dev.bitcoind();
-    let store = Store::open(dev.dir.path().join("app.sqlite")).await.unwrap();
+    let store = Store::open(dev.dir.path().join("app.sqlite"))
+        .await
+        .unwrap();
     let m = Mnemonic::from_entropy(&[3u8; 16]).unwrap();
     let mut w = Wallet::open(store, "bob", &m, "", Network::Regtest)
         .await
@@ -84,7 +88,12 @@ async fn lock_psbt_signed_and_confirmed() {
     let two = TwoOfTwo::new(key(7), key(8)).unwrap();
     let amount = Amount::from_sat(123_456_789);
     let lock = w
-        .build_lock(two.clone(), amount, FeeRate::from_sat_per_vb(3).unwrap())
+        .build_lock(
+            two.clone(),
+            amount,
+            FeeRate::from_sat_per_vb(3).unwrap(),
+            &[],
+        )
         .await
         .unwrap();
     // The counterparty's check on the same PSBT.
@@ -96,7 +105,10 @@ async fn lock_psbt_signed_and_confirmed() {
     dev.node().mine(1, &a.script_pubkey()).unwrap();
     let (_, confs) = dev.node().get_tx(&lock.txid()).unwrap();
     assert_eq!(confs, Some(1));
-    assert_eq!(dev.node().utxo(&lock.outpoint()).unwrap().txout.value, amount);
+    assert_eq!(
+        dev.node().utxo(&lock.outpoint()).unwrap().txout.value,
+        amount
+    );
     w.sync(&mut source).await.unwrap();
     let expected = Amount::from_btc(150.0).unwrap() - amount - lock.fee();
     assert_eq!(w.balance().confirmed, expected);

@@ -29,7 +29,11 @@ async fn watch_scenario(dev: &Devnet, source_for_watcher: Box<dyn ChainSource>, 
     assert!(matches!(next("start"), WatchEvent::NewTip(t) if t.height == 101));
 
     let psbt = a
-        .build_send(&to_a, Amount::from_int_btc(1), FeeRate::from_sat_per_vb_u32(2))
+        .build_send(
+            &to_a,
+            Amount::from_int_btc(1),
+            FeeRate::from_sat_per_vb_u32(2),
+        )
         .await
         .expect("send");
     let tx = a.sign_and_extract(psbt).expect("sign");
@@ -78,15 +82,25 @@ async fn watcher_reports_a_dead_source_once_and_its_recovery() {
     let dev = Devnet::start();
     let server = dev.start_esplora();
     let port = server.local_addr().port();
-    let watcher = Watcher::spawn(Box::new(dev.esplora(&server)), DEFAULT_POLL_INTERVAL).expect("watcher");
-    assert!(matches!(watcher.next_event(Duration::from_secs(10)), Some(WatchEvent::NewTip(_))));
+    let watcher =
+        Watcher::spawn(Box::new(dev.esplora(&server)), DEFAULT_POLL_INTERVAL).expect("watcher");
+    assert!(matches!(
+        watcher.next_event(Duration::from_secs(10)),
+        Some(WatchEvent::NewTip(_))
+    ));
     server.shutdown();
-    let failed = watcher.next_event(Duration::from_secs(10)).expect("failure event");
+    let failed = watcher
+        .next_event(Duration::from_secs(10))
+        .expect("failure event");
     assert!(matches!(failed, WatchEvent::SourceFailed(_)), "{failed:?}");
     println!("dead source: {failed:?}");
     // Reported once per failure streak, not every poll.
     assert_eq!(watcher.next_event(Duration::from_millis(800)), None);
     // The same port again: the watcher's source reconnects.
-    let _again = confiaro_devnet::esplora::EsploraServer::start(dev.node.clone(), port).expect("restart");
-    assert_eq!(watcher.next_event(Duration::from_secs(10)), Some(WatchEvent::SourceRecovered));
+    let _again =
+        confiaro_devnet::esplora::EsploraServer::start(dev.node.clone(), port).expect("restart");
+    assert_eq!(
+        watcher.next_event(Duration::from_secs(10)),
+        Some(WatchEvent::SourceRecovered)
+    );
 }

@@ -58,7 +58,12 @@ impl TestKey {
     /// If `index` is not an input of `tx`.
     pub fn sign_p2wpkh(&self, tx: &mut Transaction, index: usize, spent: &TxOut) {
         let sighash = SighashCache::new(&*tx)
-            .p2wpkh_signature_hash(index, &spent.script_pubkey, spent.value, EcdsaSighashType::All)
+            .p2wpkh_signature_hash(
+                index,
+                &spent.script_pubkey,
+                spent.value,
+                EcdsaSighashType::All,
+            )
             .expect("input index within the transaction");
         let sig = Secp256k1::new().sign_ecdsa(&Message::from(sighash), &self.secret);
         tx.input[index].witness = Witness::p2wpkh(
@@ -90,7 +95,13 @@ impl TestKey {
     }
 
     /// [`TestKey::spend`] of everything but `fee` to `to`.
-    pub fn spend_to(&self, outpoint: OutPoint, value: Amount, to: ScriptBuf, fee: Amount) -> Transaction {
+    pub fn spend_to(
+        &self,
+        outpoint: OutPoint,
+        value: Amount,
+        to: ScriptBuf,
+        fee: Amount,
+    ) -> Transaction {
         self.spend(
             outpoint,
             value,

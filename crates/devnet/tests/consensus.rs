@@ -9,8 +9,7 @@ use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{Message, Secp256k1};
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::{
-    absolute::LockTime, Amount, OutPoint, ScriptBuf, Sequence,
-    Transaction, TxOut, Witness,
+    absolute::LockTime, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxOut, Witness,
 };
 use confiaro_devnet::testkit::TestKey as Key;
 use confiaro_devnet::{DevnetError, Node, RejectReason, COINBASE_MATURITY};
@@ -556,7 +555,13 @@ fn reorg_returns_abandoned_transactions_to_the_mempool() {
     let other = Key::new(2);
     let (_dir, mut node) = funded_node(&key);
     let (outpoint, value) = coinbase_outpoint(&node, 1);
-    let tx = spend(outpoint, value, &key, other.p2wpkh(), Amount::from_sat(1_000));
+    let tx = spend(
+        outpoint,
+        value,
+        &key,
+        other.p2wpkh(),
+        Amount::from_sat(1_000),
+    );
     let txid = node.submit(tx).expect("accepted");
     node.mine(2, &key.p2wpkh()).expect("mine");
     assert_eq!(node.get_tx(&txid).and_then(|(_, c)| c), Some(2));
@@ -580,7 +585,10 @@ fn reorg_returns_abandoned_transactions_to_the_mempool() {
     assert_eq!(node.mempool(), vec![txid]);
     assert_eq!(node.get_tx(&txid).map(|(_, c)| c), Some(None));
     assert!(node.utxo(&outpoint).is_some());
-    assert_eq!(node.script_history(&other.p2wpkh()).last(), Some(&(txid, None)));
+    assert_eq!(
+        node.script_history(&other.p2wpkh()).last(),
+        Some(&(txid, None))
+    );
     // Mined again on the new branch.
     node.mine(1, &key.p2wpkh()).expect("mine");
     assert_eq!(node.get_tx(&txid).and_then(|(_, c)| c), Some(1));
@@ -588,11 +596,18 @@ fn reorg_returns_abandoned_transactions_to_the_mempool() {
     node.reorg(1, 2, &key.p2wpkh()).expect("reorg");
     assert!(node.evict(&txid));
     assert_eq!(node.get_tx(&txid), None);
-    assert!(node.script_history(&other.p2wpkh()).iter().all(|(t, _)| *t != txid));
+    assert!(node
+        .script_history(&other.p2wpkh())
+        .iter()
+        .all(|(t, _)| *t != txid));
 
     assert!(matches!(
         node.reorg(2, 2, &key.p2wpkh()),
         Err(DevnetError::BadReorg { .. })
     ));
-    println!("reorg: {old_tip} replaced; tip {} at {}", node.tip_hash(), node.tip_height());
+    println!(
+        "reorg: {old_tip} replaced; tip {} at {}",
+        node.tip_hash(),
+        node.tip_height()
+    );
 }

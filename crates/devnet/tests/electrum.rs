@@ -7,12 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::{sha256, Hash};
-use bitcoin::{
-    Amount, OutPoint, ScriptBuf, Txid,
-};
-use confiaro_devnet::testkit::TestKey as Key;
+use bitcoin::{Amount, OutPoint, ScriptBuf, Txid};
 use confiaro_devnet::electrum::ElectrumServer;
 use confiaro_devnet::rpc::{SharedNode, ESTIMATED_FEERATE_BTC_PER_KVB};
+use confiaro_devnet::testkit::TestKey as Key;
 use confiaro_devnet::Node;
 use electrum_client::raw_client::RawClient;
 use electrum_client::{ElectrumApi, Error as ElectrumError, Param};
@@ -322,13 +320,11 @@ fn broadcast_errors_carry_core_reject_reasons() {
     dev.node().mine(101, &alice.p2wpkh()).expect("mine");
     let (outpoint, value) = dev.coinbase(1);
 
-    let first = alice.spend_to(outpoint, value, bob.p2wpkh(), Amount::from_sat(1_000),
-    );
+    let first = alice.spend_to(outpoint, value, bob.p2wpkh(), Amount::from_sat(1_000));
     let txid = client.transaction_broadcast(&first).expect("broadcast");
     // The same transaction again is accepted (as by bitcoind).
     assert_eq!(client.transaction_broadcast(&first).expect("again"), txid);
-    let conflict = alice.spend_to(outpoint, value, bob.p2wpkh(), Amount::from_sat(2_000),
-    );
+    let conflict = alice.spend_to(outpoint, value, bob.p2wpkh(), Amount::from_sat(2_000));
     let message = protocol_message(
         client
             .transaction_broadcast(&conflict)
@@ -347,8 +343,7 @@ fn broadcast_errors_carry_core_reject_reasons() {
     assert_eq!(message, "txn-already-known");
 
     let (immature, value) = dev.coinbase(50);
-    let early = alice.spend_to(immature, value, bob.p2wpkh(), Amount::from_sat(1_000),
-    );
+    let early = alice.spend_to(immature, value, bob.p2wpkh(), Amount::from_sat(1_000));
     let message = protocol_message(client.transaction_broadcast(&early).expect_err("immature"));
     assert_eq!(message, "bad-txns-premature-spend-of-coinbase");
 

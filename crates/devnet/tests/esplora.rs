@@ -9,13 +9,10 @@ use std::time::Duration;
 
 use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::{sha256, Hash};
-use bitcoin::{
-    Amount, Block, OutPoint,
-    ScriptBuf, Transaction, Txid,
-};
-use confiaro_devnet::testkit::TestKey as Key;
+use bitcoin::{Amount, Block, OutPoint, ScriptBuf, Transaction, Txid};
 use confiaro_devnet::esplora::EsploraServer;
 use confiaro_devnet::rpc::SharedNode;
+use confiaro_devnet::testkit::TestKey as Key;
 use confiaro_devnet::Node;
 use esplora_client::{BlockingClient, Builder};
 use serde_json::Value;
@@ -413,9 +410,17 @@ fn broadcast_refusals_carry_core_reject_strings() {
     dev.node().mine(101, &key.p2wpkh()).expect("mine");
     let addr = dev.addr();
     let (coinbase, value) = coinbase_outpoint(&dev.node(), 1);
-    let first = key.spend_to(coinbase, value, Key::new(6).p2wpkh(), Amount::from_sat(1_000),
+    let first = key.spend_to(
+        coinbase,
+        value,
+        Key::new(6).p2wpkh(),
+        Amount::from_sat(1_000),
     );
-    let double = key.spend_to(coinbase, value, Key::new(7).p2wpkh(), Amount::from_sat(2_000),
+    let double = key.spend_to(
+        coinbase,
+        value,
+        Key::new(7).p2wpkh(),
+        Amount::from_sat(2_000),
     );
     assert_eq!(post_tx(addr, &first).0, 200);
 

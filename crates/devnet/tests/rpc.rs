@@ -13,8 +13,7 @@ use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{Message, Secp256k1};
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::{
-    Address, Amount, Block, Network, OutPoint,
-    ScriptBuf, Sequence, Transaction, Txid, Witness,
+    Address, Amount, Block, Network, OutPoint, ScriptBuf, Sequence, Transaction, Txid, Witness,
 };
 use confiaro_devnet::rpc::{RpcConfig, RpcServer};
 use confiaro_devnet::testkit::TestKey as Key;
@@ -464,13 +463,18 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
 
     // The Electrum server answers on the printed URL.
     let electrum_url = electrum_url.expect("printed the electrum url");
-    let electrum_addr = electrum_url.strip_prefix("tcp://").expect("tcp url").to_string();
+    let electrum_addr = electrum_url
+        .strip_prefix("tcp://")
+        .expect("tcp url")
+        .to_string();
     let mut electrum = std::net::TcpStream::connect(&electrum_addr).expect("electrum connect");
     electrum
         .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"blockchain.headers.subscribe\",\"params\":[]}\n")
         .expect("electrum write");
     let mut reply = String::new();
-    BufReader::new(&electrum).read_line(&mut reply).expect("electrum read");
+    BufReader::new(&electrum)
+        .read_line(&mut reply)
+        .expect("electrum read");
     assert_eq!(
         serde_json::from_str::<Value>(&reply).unwrap()["result"]["height"],
         101,
@@ -491,7 +495,10 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
         .expect("esplora write");
     let mut reply = String::new();
     esplora.read_to_string(&mut reply).expect("esplora read");
-    assert!(reply.starts_with("HTTP/1.1 200") && reply.ends_with("101"), "{reply}");
+    assert!(
+        reply.starts_with("HTTP/1.1 200") && reply.ends_with("101"),
+        "{reply}"
+    );
 
     // The Monero half: a funded wallet with unlocked money, through its wallet RPC.
     let wallet_url = wallet_url.expect("printed the monero wallet rpc url");
@@ -530,7 +537,10 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
         wallet.balance().await
     });
     assert!(
-        matches!(monerod_gone, Err(confiaro_monero::MoneroError::Unreachable { .. })),
+        matches!(
+            monerod_gone,
+            Err(confiaro_monero::MoneroError::Unreachable { .. })
+        ),
         "{monerod_gone:?}"
     );
 }

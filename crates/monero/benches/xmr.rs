@@ -42,7 +42,12 @@ async fn main() {
     let mut verify = Vec::new();
     let mut locks = Vec::new();
     for i in 0..5u8 {
-        let (s_a, s_b, v_a, v_b) = (scalar(10 + i), scalar(20 + i), scalar(30 + i), scalar(40 + i));
+        let (s_a, s_b, v_a, v_b) = (
+            scalar(10 + i),
+            scalar(20 + i),
+            scalar(30 + i),
+            scalar(40 + i),
+        );
         let view = xmr::shared_view_key(&v_a, &v_b);
         let address = xmr::lock_address(
             Network::Regtest,
@@ -99,6 +104,11 @@ async fn main() {
         times[1].1,
         mining / chain as f64
     );
-    tokio::join!(alice.stop(), bob.stop(), sweep_near.stop(), sweep_zero.stop());
+    tokio::join!(
+        alice.stop(),
+        bob.stop(),
+        sweep_near.stop(),
+        sweep_zero.stop()
+    );
     stack.monerod.stop().await;
 }

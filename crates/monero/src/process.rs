@@ -55,7 +55,11 @@ fn find_binary(what: &'static str, binary: &Path) -> Result<PathBuf, MoneroError
         path: binary.to_path_buf(),
     };
     if binary.components().count() > 1 {
-        return if binary.is_file() { Ok(binary.to_path_buf()) } else { Err(missing()) };
+        return if binary.is_file() {
+            Ok(binary.to_path_buf())
+        } else {
+            Err(missing())
+        };
     }
     std::env::var_os("PATH")
         .iter()
@@ -75,7 +79,9 @@ fn loopback_port(what: &'static str, port: u16) -> Result<u16, MoneroError> {
                 what,
                 reason: e.to_string(),
             }),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(MoneroError::PortTaken { what, port }),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            Err(MoneroError::PortTaken { what, port })
+        }
         Err(e) => Err(MoneroError::Spawn {
             what,
             reason: format!("port {port}: {e}"),
@@ -164,7 +170,12 @@ impl Supervised {
     }
 
     /// Waits until `ready` answers, the process exits, or `timeout` passes.
-    async fn wait_ready<F, Fut>(&mut self, port: u16, timeout: Duration, mut ready: F) -> Result<(), MoneroError>
+    async fn wait_ready<F, Fut>(
+        &mut self,
+        port: u16,
+        timeout: Duration,
+        mut ready: F,
+    ) -> Result<(), MoneroError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -199,7 +210,10 @@ impl Supervised {
                 }
             }
         }
-        if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.kill().await;
         }
     }
@@ -341,7 +355,10 @@ impl WalletRpc {
     /// # Errors
     ///
     /// As [`Monerod::start`].
-    pub async fn start(config: &ProcessConfig, daemon_address: &str) -> Result<WalletRpc, MoneroError> {
+    pub async fn start(
+        config: &ProcessConfig,
+        daemon_address: &str,
+    ) -> Result<WalletRpc, MoneroError> {
         const WHAT: &str = "monero-wallet-rpc";
         let binary = find_binary(WHAT, &config.binary)?;
         let port = loopback_port(WHAT, config.rpc_port)?;

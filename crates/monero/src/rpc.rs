@@ -75,13 +75,14 @@ struct RpcErrorBody {
 
 impl Endpoint {
     fn new(what: &'static str, base_url: &str, config: RpcConfig) -> Result<Self, MoneroError> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(|e| MoneroError::Spawn {
-                what,
-                reason: format!("HTTP client: {e}"),
-            })?;
+        let http =
+            reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(|e| MoneroError::Spawn {
+                    what,
+                    reason: format!("HTTP client: {e}"),
+                })?;
         Ok(Endpoint {
             what,
             base: base_url.trim_end_matches('/').to_owned(),
@@ -224,7 +225,12 @@ impl DaemonClient {
     pub async fn info(&self) -> Result<DaemonInfo, MoneroError> {
         let raw: Value = self
             .endpoint
-            .call("get_info", json!({}), self.endpoint.config.timeout, Retry::Safe)
+            .call(
+                "get_info",
+                json!({}),
+                self.endpoint.config.timeout,
+                Retry::Safe,
+            )
             .await?;
         let mut info: DaemonInfo =
             serde_json::from_value(raw.clone()).map_err(|e| MoneroError::InvalidAnswer {
@@ -538,7 +544,11 @@ impl WalletClient {
     /// # Errors
     ///
     /// The RPC's error (not enough unlocked money, ...), or a transport error.
-    pub async fn transfer(&self, to: &Address, amount_to_send: XmrAmount) -> Result<SentTransfer, MoneroError> {
+    pub async fn transfer(
+        &self,
+        to: &Address,
+        amount_to_send: XmrAmount,
+    ) -> Result<SentTransfer, MoneroError> {
         #[derive(Deserialize)]
         struct T {
             tx_hash: String,
@@ -624,7 +634,11 @@ impl WalletClient {
                 Retry::Never,
             )
             .await?;
-        let total = s.amount_list.iter().copied().fold(0u64, u64::saturating_add);
+        let total = s
+            .amount_list
+            .iter()
+            .copied()
+            .fold(0u64, u64::saturating_add);
         Ok((s.tx_hash_list, amount(total)))
     }
 

@@ -210,7 +210,9 @@ pub async fn sweep(
             return Ok(if outgoing.is_empty() {
                 SweepOutcome::Empty
             } else {
-                SweepOutcome::AlreadySwept { tx_hashes: outgoing }
+                SweepOutcome::AlreadySwept {
+                    tx_hashes: outgoing,
+                }
             });
         }
         if balance.unlocked == balance.total {
@@ -282,10 +284,16 @@ pub async fn check_reserves(
     message: &str,
     signature: &str,
 ) -> Result<Option<XmrAmount>, MoneroError> {
-    match wallet.check_reserve_proof(address, message, signature).await {
-        Ok(check) if check.good => Ok(Some(
-            XmrAmount::from_piconero(check.total.as_piconero().saturating_sub(check.spent.as_piconero())),
-        )),
+    match wallet
+        .check_reserve_proof(address, message, signature)
+        .await
+    {
+        Ok(check) if check.good => Ok(Some(XmrAmount::from_piconero(
+            check
+                .total
+                .as_piconero()
+                .saturating_sub(check.spent.as_piconero()),
+        ))),
         Ok(_) => Ok(None),
         Err(MoneroError::Rpc { .. }) => Ok(None),
         Err(e) => Err(e),

@@ -40,7 +40,10 @@ async fn lock_verify_sweep_and_reserve_proofs() {
     a.refresh().await.expect("refresh");
     let funded = a.balance().await.expect("balance");
     assert!(funded.unlocked > XmrAmount::ZERO, "{funded:?}");
-    println!("mined 120 blocks, alice has {funded:?} after {:.1} s", secs(started));
+    println!(
+        "mined 120 blocks, alice has {funded:?} after {:.1} s",
+        secs(started)
+    );
 
     // The lock address from the protocol crate's key math.
     let (s_a, s_b, v_a, v_b) = (scalar(1), scalar(2), scalar(3), scalar(4));
@@ -89,12 +92,18 @@ async fn lock_verify_sweep_and_reserve_proofs() {
         tx_hash: "ab".repeat(32),
         tx_key: proof.tx_key.clone(),
     };
-    assert_eq!(verdict(unknown, lock_address, amount).await, TransferVerdict::NotFound);
+    assert_eq!(
+        verdict(unknown, lock_address, amount).await,
+        TransferVerdict::NotFound
+    );
     let garbage = TransferProof {
         tx_hash: "not hex".into(),
         tx_key: "zz".into(),
     };
-    assert_eq!(verdict(garbage, lock_address, amount).await, TransferVerdict::NotFound);
+    assert_eq!(
+        verdict(garbage, lock_address, amount).await,
+        TransferVerdict::NotFound
+    );
     stack.mine(9, &alice_address).await;
     assert_eq!(
         verdict(proof.clone(), lock_address, amount).await,
@@ -118,16 +127,28 @@ async fn lock_verify_sweep_and_reserve_proofs() {
     let outcome = swap::sweep(sweeper.client(), &request, |_| {})
         .await
         .expect("sweep");
-    let SweepOutcome::Swept { tx_hashes, amount: swept } = outcome else {
+    let SweepOutcome::Swept {
+        tx_hashes,
+        amount: swept,
+    } = outcome
+    else {
         panic!("expected a sweep, got {outcome:?}");
     };
-    println!("swept {swept:?} in {tx_hashes:?} after {:.1} s", secs(swept_at));
+    println!(
+        "swept {swept:?} in {tx_hashes:?} after {:.1} s",
+        secs(swept_at)
+    );
     assert!(swept < amount && swept.as_piconero() > amount.as_piconero() - XMR / 100);
     // A second call finds nothing and says so.
     let again = swap::sweep(sweeper.client(), &request, |_| {})
         .await
         .expect("sweep again");
-    assert_eq!(again, SweepOutcome::AlreadySwept { tx_hashes: tx_hashes.clone() });
+    assert_eq!(
+        again,
+        SweepOutcome::AlreadySwept {
+            tx_hashes: tx_hashes.clone()
+        }
+    );
     stack.mine(10, &alice_address).await;
     b.refresh().await.expect("refresh");
     let bob_balance = b.balance().await.expect("balance");
@@ -154,7 +175,10 @@ async fn lock_verify_sweep_and_reserve_proofs() {
             .expect("check"),
         None
     );
-    println!("reserve proof of {proven:?} checked; whole test {:.1} s", secs(started));
+    println!(
+        "reserve proof of {proven:?} checked; whole test {:.1} s",
+        secs(started)
+    );
 
     tokio::join!(alice.stop(), bob.stop(), sweeper.stop());
     stack.monerod.stop().await;
@@ -171,7 +195,12 @@ async fn daemon_killed_mid_operation_gives_a_clear_error_and_recovers() {
     let height = stack.monerod.client().height().await.expect("height");
 
     stack.monerod.kill().await;
-    let err = stack.monerod.client().height().await.expect_err("daemon is dead");
+    let err = stack
+        .monerod
+        .client()
+        .height()
+        .await
+        .expect_err("daemon is dead");
     assert!(matches!(err, MoneroError::Unreachable { .. }), "{err:?}");
     println!("dead daemon: {err}");
     let err = w.refresh().await.expect_err("wallet without daemon");
@@ -180,7 +209,10 @@ async fn daemon_killed_mid_operation_gives_a_clear_error_and_recovers() {
 
     stack
         .monerod
-        .restart(&ProcessConfig::new("monerod", stack.dir.path().join("monerod")))
+        .restart(&ProcessConfig::new(
+            "monerod",
+            stack.dir.path().join("monerod"),
+        ))
         .await
         .expect("restart");
     // The same port: the wallet RPC reconnects by itself.
@@ -188,7 +220,10 @@ async fn daemon_killed_mid_operation_gives_a_clear_error_and_recovers() {
     let after = stack.monerod.client().height().await.expect("height");
     assert!(after >= 1 && after <= height, "{after} vs {height}");
     stack.mine(2, &address).await;
-    assert_eq!(stack.monerod.client().height().await.expect("height"), after + 2);
+    assert_eq!(
+        stack.monerod.client().height().await.expect("height"),
+        after + 2
+    );
     wallet.stop().await;
     stack.monerod.stop().await;
 }
@@ -212,7 +247,10 @@ async fn start_and_call_errors_are_clear() {
         ..ProcessConfig::new("monerod", dir.path().join("b"))
     };
     let err = Monerod::start(&config).await.expect_err("port taken");
-    assert!(matches!(err, MoneroError::PortTaken { port: p, .. } if p == port), "{err:?}");
+    assert!(
+        matches!(err, MoneroError::PortTaken { port: p, .. } if p == port),
+        "{err:?}"
+    );
     println!("{err}");
 
     // Nothing listens: unreachable, after the retries.

@@ -683,7 +683,7 @@ impl Bob {
                 if let Ok(two_of_two) = two_of_two(&alice.share.btc, &own_btc) {
                     actions.push(Action::FundLock {
                         amount: self.terms.btc_amount,
-                        script_pubkey: two_of_two.script_pubkey(),
+                        two_of_two,
                     });
                 }
             }

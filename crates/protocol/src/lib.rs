@@ -10,6 +10,7 @@
 //! - [`btc`]: the Bitcoin transaction templates (lock, redeem, cancel, refund, punish,
 //!   early refund), their weights and fees;
 //! - [`messages`]: the versioned, size-bounded wire messages and their validating decoder;
+//! - [`quote`]: a maker's price and limits, and the swap terms that follow from them;
 //! - [`machine`], [`alice`], [`bob`]: the two role state machines.
 //!
 //! Nothing here does I/O, reads a clock or uses global randomness: time, blocks and chain
@@ -28,6 +29,7 @@ pub mod keys;
 pub mod machine;
 pub mod messages;
 pub mod network;
+pub mod quote;
 pub mod xmr;
 
 pub use amount::XmrAmount;

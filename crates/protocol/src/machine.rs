@@ -187,12 +187,13 @@ pub enum Input {
 pub enum Action {
     /// Send a message to the counterparty (retried by the machine until answered).
     Send(Message),
-    /// Bob: build an unsigned PSBT paying exactly `amount` to `script_pubkey` from the wallet.
+    /// Bob: build an unsigned PSBT paying exactly `amount` to the 2-of-2's P2WSH from the
+    /// wallet (report it with [`Input::LockFunded`]).
     FundLock {
         /// Exact lock amount.
         amount: Amount,
-        /// The 2-of-2 P2WSH.
-        script_pubkey: ScriptBuf,
+        /// The 2-of-2 the lock pays to.
+        two_of_two: TwoOfTwo,
     },
     /// Bob: sign the lock PSBT (wallet or external signer) and broadcast it.
     SignAndPublishLock {
@@ -654,6 +655,22 @@ impl SwapState {
         match self {
             SwapState::Alice(a) => a.swap_id,
             SwapState::Bob(b) => b.swap_id,
+        }
+    }
+
+    /// Whose machine this is.
+    pub fn role(&self) -> Role {
+        match self {
+            SwapState::Alice(_) => Role::Alice,
+            SwapState::Bob(_) => Role::Bob,
+        }
+    }
+
+    /// The terms of the swap (fixed when the machine was created).
+    pub fn terms(&self) -> &SwapTerms {
+        match self {
+            SwapState::Alice(a) => &a.terms,
+            SwapState::Bob(b) => &b.terms,
         }
     }
 

@@ -312,10 +312,7 @@ fn honest_run() -> Fixture {
     let (amount, script_pubkey) = actions
         .iter()
         .find_map(|a| match a {
-            Action::FundLock {
-                amount,
-                script_pubkey,
-            } => Some((*amount, script_pubkey.clone())),
+            Action::FundLock { amount, two_of_two } => Some((*amount, two_of_two.script_pubkey())),
             _ => None,
         })
         .expect("Bob asks his wallet to fund the lock");

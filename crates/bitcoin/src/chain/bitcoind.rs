@@ -299,6 +299,29 @@ impl ChainSource for BitcoindSource {
         })
     }
 
+    fn transaction(
+        &mut self,
+        txid: &Txid,
+        _script_pubkey: &Script,
+    ) -> Result<Option<Transaction>, SourceError> {
+        let hex = match self.call(
+            "getrawtransaction",
+            &[json!(txid.to_string()), json!(false)],
+        ) {
+            Ok(hex) => hex,
+            Err(e) if rpc_code(&e) == Some(RPC_NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(self.error(e)),
+        };
+        let tx: Transaction = hex
+            .as_str()
+            .and_then(|h| bitcoin::consensus::encode::deserialize_hex(h).ok())
+            .ok_or_else(|| self.invalid(format!("getrawtransaction {txid}: not a transaction")))?;
+        if tx.compute_txid() != *txid {
+            return Err(self.invalid(format!("asked for {txid}, got {}", tx.compute_txid())));
+        }
+        Ok(Some(tx))
+    }
+
     fn broadcast(&mut self, tx: &Transaction) -> Result<Txid, SourceError> {
         let txid = tx.compute_txid();
         match self.call("sendrawtransaction", &[json!(serialize_hex(tx))]) {

@@ -322,6 +322,25 @@ impl ChainSource for ElectrumSource {
         })
     }
 
+    fn transaction(
+        &mut self,
+        txid: &Txid,
+        script_pubkey: &Script,
+    ) -> Result<Option<Transaction>, SourceError> {
+        // Electrum servers answer an unknown txid with an error: look in the script's
+        // history first, so "not there" is `None` and an error stays an error.
+        if self.tx_status(txid, script_pubkey)? == TxStatus::NotFound {
+            return Ok(None);
+        }
+        let tx = self
+            .call(|c| c.inner.transaction_get(txid))
+            .map_err(|e| self.error(e))?;
+        if tx.compute_txid() != *txid {
+            return Err(self.invalid(format!("asked for {txid}, got {}", tx.compute_txid())));
+        }
+        Ok(Some(tx))
+    }
+
     fn broadcast(&mut self, tx: &Transaction) -> Result<Txid, SourceError> {
         let txid = tx.compute_txid();
         match self.call(|c| c.transaction_broadcast(tx)) {

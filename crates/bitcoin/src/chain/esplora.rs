@@ -259,6 +259,20 @@ impl ChainSource for EsploraSource {
         )
     }
 
+    fn transaction(
+        &mut self,
+        txid: &Txid,
+        _script_pubkey: &Script,
+    ) -> Result<Option<Transaction>, SourceError> {
+        let tx = self.client.get_tx(txid).map_err(|e| self.error(&e))?;
+        if let Some(tx) = &tx {
+            if tx.compute_txid() != *txid {
+                return Err(self.invalid(format!("asked for {txid}, got {}", tx.compute_txid())));
+            }
+        }
+        Ok(tx)
+    }
+
     fn broadcast(&mut self, tx: &Transaction) -> Result<Txid, SourceError> {
         let txid = tx.compute_txid();
         match self.client.broadcast(tx) {

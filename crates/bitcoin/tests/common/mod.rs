@@ -29,7 +29,9 @@ pub struct Devnet {
 impl Devnet {
     pub fn start() -> Devnet {
         let dir = tempfile::tempdir().expect("tempdir");
-        let node = Arc::new(Mutex::new(Node::open(dir.path().join("node")).expect("node")));
+        let node = Arc::new(Mutex::new(
+            Node::open(dir.path().join("node")).expect("node"),
+        ));
         let rpc = RpcServer::start(
             node.clone(),
             RpcConfig {

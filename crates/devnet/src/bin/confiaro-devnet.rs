@@ -288,7 +288,10 @@ mod monero {
         let address = client.address().await.context("wallet address")?;
         let height = monerod.client().height().await.context("monerod height")?;
         if height < FUNDED_HEIGHT {
-            println!("mining {} Monero blocks to fund the wallet", FUNDED_HEIGHT - height);
+            println!(
+                "mining {} Monero blocks to fund the wallet",
+                FUNDED_HEIGHT - height
+            );
             monerod
                 .client()
                 .generate_blocks(FUNDED_HEIGHT - height, &address)
@@ -297,7 +300,10 @@ mod monero {
         }
         client.refresh().await.context("wallet refresh")?;
         let balance = client.balance().await.context("wallet balance")?;
-        println!("monero wallet rpc url: {} (no login, loopback only)", wallet.url());
+        println!(
+            "monero wallet rpc url: {} (no login, loopback only)",
+            wallet.url()
+        );
         println!("monero wallet address: {address}");
         println!(
             "monero wallet balance: {} piconero ({} unlocked)",

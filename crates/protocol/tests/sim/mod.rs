@@ -416,10 +416,8 @@ impl Sim {
                     );
                 }
             }
-            Action::FundLock {
-                amount,
-                script_pubkey,
-            } => {
+            Action::FundLock { amount, two_of_two } => {
+                let script_pubkey = two_of_two.script_pubkey();
                 let (outpoint, txout) = self.bob_funding();
                 let change = txout.value - amount - Amount::from_sat(2_000);
                 let tx = Transaction {
@@ -981,11 +979,8 @@ pub fn setup_exchange(round: u8) -> (SwapState, SwapState, usize) {
             for action in bob.handle(now, input).expect("honest input") {
                 match action {
                     Action::Send(m) => to_alice.push(m.encode()),
-                    Action::FundLock {
-                        amount,
-                        script_pubkey,
-                    } => bob_inputs.push(Input::LockFunded {
-                        psbt: fund(amount, script_pubkey),
+                    Action::FundLock { amount, two_of_two } => bob_inputs.push(Input::LockFunded {
+                        psbt: fund(amount, two_of_two.script_pubkey()),
                     }),
                     _ => {}
                 }

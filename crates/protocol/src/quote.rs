@@ -1,0 +1,382 @@
+//! Quotes: how a taker learns a maker's price and limits before a swap, and how both turn a
+//! quote and an amount into the [`SwapTerms`] of the swap.
+//!
+//! Wire format, like [`crate::messages`] but with its own magic so the two can never be
+//! confused: `b"CFRQ"`, a version byte ([`QUOTE_VERSION`]), a kind byte (1: [`QuoteRequest`],
+//! 2: [`Quote`]), then the bincode body, at most [`MAX_QUOTE_BYTES`] in all. [`decode_request`]
+//! and [`decode_quote`] never panic and accept only values that are valid on their own
+//! (ordered limits above dust, a positive price, timelocks no shorter than the network's).
+//!
+//! Prices are integers: piconero per whole bitcoin. The XMR amount of a swap is
+//! `floor(btc_sat × price / 100_000_000)`, computed in 128-bit integers, so both parties
+//! compute exactly the same value.
+
+use crate::btc::DUST_LIMIT;
+use crate::messages::SwapTerms;
+use crate::network::Network;
+use crate::XmrAmount;
+use bitcoin::Amount;
+use serde::{Deserialize, Serialize};
+
+/// The quote wire format version this crate speaks.
+pub const QUOTE_VERSION: u8 = 1;
+/// The magic prefix of quote messages.
+pub const QUOTE_MAGIC: &[u8; 4] = b"CFRQ";
+/// The largest encoded quote message.
+pub const MAX_QUOTE_BYTES: usize = 2 * 1024;
+const HEADER_LEN: usize = QUOTE_MAGIC.len() + 2;
+const SATS_PER_BTC: u128 = 100_000_000;
+
+/// A taker's request for a quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteRequest {
+    /// The network the taker swaps on; a maker on another network refuses.
+    pub network: Network,
+}
+
+/// A price in piconero per whole bitcoin (1 XMR = 10^12 piconero, 1 BTC = 10^8 sat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Price(pub u64);
+
+impl Price {
+    /// The XMR bought with `btc` at this price, rounded down to the piconero.
+    ///
+    /// Returns `None` if the result does not fit in a `u64` of piconero.
+    pub fn xmr_for(self, btc: Amount) -> Option<XmrAmount> {
+        let piconero = u128::from(btc.to_sat()) * u128::from(self.0) / SATS_PER_BTC;
+        u64::try_from(piconero).ok().map(XmrAmount::from_piconero)
+    }
+}
+
+impl std::fmt::Display for Price {
+    /// As XMR per BTC with all twelve decimals, e.g. `150.000000000000 XMR/BTC`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per_xmr = crate::amount::PICONERO_PER_XMR;
+        write!(f, "{}.{:012} XMR/BTC", self.0 / per_xmr, self.0 % per_xmr)
+    }
+}
+
+/// A maker's offer: its price and the BTC amounts it accepts per swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The network the maker swaps on.
+    pub network: Network,
+    /// Piconero the maker pays per BTC.
+    pub price: Price,
+    /// Smallest BTC amount per swap.
+    pub min_btc: Amount,
+    /// Largest BTC amount per swap.
+    pub max_btc: Amount,
+    /// Cancel timelock the maker uses (blocks).
+    pub cancel_timelock: u16,
+    /// Punish timelock the maker uses (blocks).
+    pub punish_timelock: u16,
+}
+
+/// Why a quote, or terms built from it, are not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QuoteError {
+    /// Fewer bytes than the header.
+    #[error("quote message too short: {len} bytes")]
+    TooShort {
+        /// Length received.
+        len: usize,
+    },
+    /// Not a quote message.
+    #[error("not a quote message (bad magic bytes)")]
+    BadMagic,
+    /// Another version of the quote format.
+    #[error("unsupported quote version {version} (this build speaks {QUOTE_VERSION})")]
+    UnsupportedVersion {
+        /// Version received.
+        version: u8,
+    },
+    /// Not the kind expected here.
+    #[error("quote message of kind {kind}, expected {expected}")]
+    WrongKind {
+        /// Kind received.
+        kind: u8,
+        /// Kind expected.
+        expected: u8,
+    },
+    /// Larger than [`MAX_QUOTE_BYTES`].
+    #[error("quote message is {len} bytes, limit {MAX_QUOTE_BYTES}")]
+    TooLarge {
+        /// Length received.
+        len: usize,
+    },
+    /// The body does not parse, or bytes follow it.
+    #[error("malformed quote message: {reason}")]
+    Malformed {
+        /// What was wrong.
+        reason: String,
+    },
+    /// A field is out of range.
+    #[error("invalid quote: {0}")]
+    Invalid(String),
+    /// The amount asked for is outside the quote's limits.
+    #[error("{requested} is outside the maker's limits {min}..={max}")]
+    OutOfLimits {
+        /// The amount asked for.
+        requested: Amount,
+        /// The quote's minimum.
+        min: Amount,
+        /// The quote's maximum.
+        max: Amount,
+    },
+    /// Proposed terms do not follow from the quote.
+    #[error("terms do not match the quote: {0}")]
+    TermsMismatch(String),
+}
+
+impl Quote {
+    /// Checks that the quote is valid on its own: positive price, `DUST_LIMIT ≤ min ≤ max`,
+    /// timelocks at least the network's, and a price that cannot overflow at `max`.
+    ///
+    /// # Errors
+    /// [`QuoteError::Invalid`] naming the first problem.
+    pub fn validate(&self) -> Result<(), QuoteError> {
+        let params = self.network.params();
+        if self.price.0 == 0 {
+            return Err(QuoteError::Invalid("price is zero".into()));
+        }
+        if self.min_btc < DUST_LIMIT {
+            return Err(QuoteError::Invalid(format!(
+                "minimum {} is below the dust limit {DUST_LIMIT}",
+                self.min_btc
+            )));
+        }
+        if self.min_btc > self.max_btc {
+            return Err(QuoteError::Invalid(format!(
+                "minimum {} is above maximum {}",
+                self.min_btc, self.max_btc
+            )));
+        }
+        if self.cancel_timelock < params.cancel_timelock
+            || self.punish_timelock < params.punish_timelock
+        {
+            return Err(QuoteError::Invalid(format!(
+                "timelocks {}/{} are shorter than the network's {}/{}",
+                self.cancel_timelock,
+                self.punish_timelock,
+                params.cancel_timelock,
+                params.punish_timelock
+            )));
+        }
+        if self.price.xmr_for(self.max_btc).is_none() {
+            return Err(QuoteError::Invalid("price overflows at the maximum".into()));
+        }
+        Ok(())
+    }
+
+    /// The terms of a swap of `btc` at this quote.
+    ///
+    /// # Errors
+    /// [`QuoteError::OutOfLimits`] when `btc` is outside `min_btc..=max_btc`;
+    /// [`QuoteError::Invalid`] when the XMR amount rounds to zero.
+    pub fn terms_for(&self, btc: Amount) -> Result<SwapTerms, QuoteError> {
+        if btc < self.min_btc || btc > self.max_btc {
+            return Err(QuoteError::OutOfLimits {
+                requested: btc,
+                min: self.min_btc,
+                max: self.max_btc,
+            });
+        }
+        let xmr = self
+            .price
+            .xmr_for(btc)
+            .filter(|x| *x != XmrAmount::ZERO)
+            .ok_or_else(|| QuoteError::Invalid(format!("{btc} buys no XMR at {}", self.price)))?;
+        Ok(SwapTerms {
+            network: self.network,
+            btc_amount: btc,
+            xmr_amount: xmr,
+            cancel_timelock: self.cancel_timelock,
+            punish_timelock: self.punish_timelock,
+        })
+    }
+
+    /// Checks that `terms` proposed by a taker are exactly what this quote gives for their
+    /// BTC amount (the maker calls this on the taker's setup).
+    ///
+    /// # Errors
+    /// [`QuoteError::OutOfLimits`] or [`QuoteError::TermsMismatch`].
+    pub fn check_terms(&self, terms: &SwapTerms) -> Result<(), QuoteError> {
+        let expected = self.terms_for(terms.btc_amount)?;
+        if expected != *terms {
+            return Err(QuoteError::TermsMismatch(format!(
+                "expected {} for {} with timelocks {}/{} on {:?}, got {} with {}/{} on {:?}",
+                expected.xmr_amount,
+                expected.btc_amount,
+                expected.cancel_timelock,
+                expected.punish_timelock,
+                expected.network,
+                terms.xmr_amount,
+                terms.cancel_timelock,
+                terms.punish_timelock,
+                terms.network
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn encode<T: Serialize>(kind: u8, value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(QUOTE_MAGIC);
+    out.push(QUOTE_VERSION);
+    out.push(kind);
+    let body = bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .expect("serializing our own quote types into a Vec cannot fail");
+    out.extend_from_slice(&body);
+    out
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], kind: u8) -> Result<T, QuoteError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(QuoteError::TooShort { len: bytes.len() });
+    }
+    if bytes.len() > MAX_QUOTE_BYTES {
+        return Err(QuoteError::TooLarge { len: bytes.len() });
+    }
+    if &bytes[..QUOTE_MAGIC.len()] != QUOTE_MAGIC {
+        return Err(QuoteError::BadMagic);
+    }
+    let version = bytes[QUOTE_MAGIC.len()];
+    if version != QUOTE_VERSION {
+        return Err(QuoteError::UnsupportedVersion { version });
+    }
+    let got = bytes[QUOTE_MAGIC.len() + 1];
+    if got != kind {
+        return Err(QuoteError::WrongKind {
+            kind: got,
+            expected: kind,
+        });
+    }
+    let body = &bytes[HEADER_LEN..];
+    let config = bincode::config::standard().with_limit::<MAX_QUOTE_BYTES>();
+    let (value, read) =
+        bincode::serde::decode_from_slice(body, config).map_err(|e| QuoteError::Malformed {
+            reason: e.to_string(),
+        })?;
+    if read != body.len() {
+        return Err(QuoteError::Malformed {
+            reason: format!("{} trailing bytes", body.len() - read),
+        });
+    }
+    Ok(value)
+}
+
+impl QuoteRequest {
+    /// Encodes the request for the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(1, self)
+    }
+}
+
+impl Quote {
+    /// Encodes the quote for the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(2, self)
+    }
+}
+
+/// Decodes a quote request.
+///
+/// # Errors
+/// A [`QuoteError`] naming what is wrong.
+pub fn decode_request(bytes: &[u8]) -> Result<QuoteRequest, QuoteError> {
+    decode(bytes, 1)
+}
+
+/// Decodes and validates a quote.
+///
+/// # Errors
+/// A [`QuoteError`] naming what is wrong.
+pub fn decode_quote(bytes: &[u8]) -> Result<Quote, QuoteError> {
+    let quote: Quote = decode(bytes, 2)?;
+    quote.validate()?;
+    Ok(quote)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quote() -> Quote {
+        let params = Network::Regtest.params();
+        Quote {
+            network: Network::Regtest,
+            price: Price(150_000_000_000_000),
+            min_btc: Amount::from_sat(10_000),
+            max_btc: Amount::from_sat(100_000_000),
+            cancel_timelock: params.cancel_timelock,
+            punish_timelock: params.punish_timelock,
+        }
+    }
+
+    #[test]
+    fn terms_follow_from_the_price_in_integers() {
+        let terms = quote().terms_for(Amount::from_sat(1_234_567)).unwrap();
+        // 1_234_567 sat × 150 XMR/BTC = 1.8518505 XMR
+        assert_eq!(
+            terms.xmr_amount,
+            XmrAmount::from_piconero(1_851_850_500_000)
+        );
+        quote().check_terms(&terms).unwrap();
+    }
+
+    #[test]
+    fn amounts_outside_the_limits_and_altered_terms_are_refused() {
+        let q = quote();
+        assert!(matches!(
+            q.terms_for(Amount::from_sat(9_999)),
+            Err(QuoteError::OutOfLimits { .. })
+        ));
+        assert!(matches!(
+            q.terms_for(Amount::from_sat(100_000_001)),
+            Err(QuoteError::OutOfLimits { .. })
+        ));
+        let mut terms = q.terms_for(Amount::from_sat(50_000)).unwrap();
+        terms.xmr_amount = XmrAmount::from_piconero(terms.xmr_amount.as_piconero() + 1);
+        assert!(matches!(
+            q.check_terms(&terms),
+            Err(QuoteError::TermsMismatch(_))
+        ));
+    }
+
+    #[test]
+    fn quotes_round_trip_and_bad_ones_are_refused() {
+        let q = quote();
+        assert_eq!(decode_quote(&q.encode()).unwrap(), q);
+        let request = QuoteRequest {
+            network: Network::Regtest,
+        };
+        assert_eq!(decode_request(&request.encode()).unwrap(), request);
+        assert!(matches!(
+            decode_quote(&request.encode()),
+            Err(QuoteError::WrongKind { .. })
+        ));
+        let mut bad = q;
+        bad.min_btc = Amount::from_sat(200_000_000);
+        assert!(matches!(
+            decode_quote(&bad.encode()),
+            Err(QuoteError::Invalid(_))
+        ));
+        let mut trailing = q.encode();
+        trailing.push(0);
+        assert!(matches!(
+            decode_quote(&trailing),
+            Err(QuoteError::Malformed { .. })
+        ));
+        assert!(matches!(
+            decode_quote(b"CFRQ"),
+            Err(QuoteError::TooShort { .. })
+        ));
+        assert!(matches!(
+            decode_quote(&vec![0u8; MAX_QUOTE_BYTES + 1]),
+            Err(QuoteError::TooLarge { .. })
+        ));
+    }
+}
