@@ -23,7 +23,8 @@
 //! The [`rpc`] module serves a bitcoind-compatible JSON-RPC subset over loopback HTTP for a
 //! node shared behind a mutex, and can mine every N seconds. The [`electrum`] module serves
 //! the Electrum protocol over loopback TCP, and the [`esplora`] module the Esplora REST API
-//! (Blockstream's electrs), for the same shared node.
+//! (Blockstream's electrs), for the same shared node. The [`faucet`] pays any address from
+//! the devnet's mining key (the RPC server's `sendtoaddress`).
 //!
 //! Reorgs are made on purpose with [`Node::reorg`] (a longer branch from an earlier block,
 //! which the kernel switches to); the transactions of the abandoned blocks go back to the
@@ -33,6 +34,7 @@
 
 pub mod electrum;
 pub mod esplora;
+pub mod faucet;
 mod http;
 pub mod rpc;
 pub mod testkit;
@@ -627,6 +629,42 @@ impl Node {
     /// in the chain (spends by mempool transactions are not considered).
     pub fn utxo(&self, outpoint: &OutPoint) -> Option<Utxo> {
         self.utxos.get(outpoint).cloned()
+    }
+
+    /// The outputs paying to `script_pubkey` that a transaction entering the mempool now may
+    /// spend: confirmed unspent outputs (coinbase outputs only once mature in the next block)
+    /// and outputs of mempool transactions, in both cases not already spent by a mempool
+    /// transaction. Confirmed outputs come first, oldest first; unconfirmed ones carry
+    /// `height` [`None`]. This is what a wallet of that script could spend, as bitcoind's
+    /// wallet spends its own unconfirmed change.
+    pub fn spendable_outputs(
+        &self,
+        script_pubkey: &bitcoin::Script,
+    ) -> Vec<(OutPoint, TxOut, Option<u32>)> {
+        let next_height = self.tip_height() + 1;
+        let mut confirmed: Vec<(OutPoint, TxOut, Option<u32>)> = self
+            .utxos
+            .iter()
+            .filter(|(op, utxo)| {
+                utxo.txout.script_pubkey.as_script() == script_pubkey
+                    && !self.mempool_spends.contains_key(op)
+                    && !(utxo.is_coinbase && next_height - utxo.height < COINBASE_MATURITY)
+            })
+            .map(|(op, utxo)| (*op, utxo.txout.clone(), Some(utxo.height)))
+            .collect();
+        confirmed.sort_by_key(|(op, _, height)| (*height, op.txid, op.vout));
+        for tx in &self.mempool {
+            let txid = tx.compute_txid();
+            for (vout, out) in tx.output.iter().enumerate() {
+                let op = OutPoint::new(txid, u32::try_from(vout).unwrap_or(u32::MAX));
+                if out.script_pubkey.as_script() == script_pubkey
+                    && !self.mempool_spends.contains_key(&op)
+                {
+                    confirmed.push((op, out.clone(), None));
+                }
+            }
+        }
+        confirmed
     }
 
     /// Checks `tx` against the mempool rules without adding it (like `testmempoolaccept`).

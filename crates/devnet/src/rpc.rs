@@ -9,8 +9,10 @@
 //! error codes follow bitcoind: `getblockchaininfo`, `getblockcount`, `getbestblockhash`,
 //! `getblockhash`, `getblockheader`, `getblock` (verbosity 0, 1, 2), `getrawmempool`,
 //! `getrawtransaction`, `sendrawtransaction`, `testmempoolaccept`, `estimatesmartfee`,
-//! `generatetoaddress`. Like bitcoind, a failed JSON-RPC 1.0 request answers HTTP 500 (404
-//! for an unknown method); JSON-RPC 2.0 requests and batches answer HTTP 200.
+//! `generatetoaddress`, and the wallet method `sendtoaddress` when the server has a
+//! [`Faucet`] ([`RpcServer::start_with_faucet`]). Like bitcoind, a failed JSON-RPC 1.0
+//! request answers HTTP 500 (404 for an unknown method); JSON-RPC 2.0 requests and batches
+//! answer HTTP 200.
 //!
 //! [`Miner`] mines a block every N seconds on a background thread.
 
@@ -30,6 +32,7 @@ use bitcoin::hashes::hex::FromHex;
 use bitcoin::{Address, Amount, Block, BlockHash, Network, ScriptBuf, Transaction, Txid};
 use serde_json::{json, Map, Value};
 
+use crate::faucet::{Faucet, FaucetError};
 use crate::http::{read_request, write_response};
 use crate::{Node, RejectReason};
 
@@ -107,6 +110,8 @@ impl RpcConfig {
 /// State shared by the connection threads.
 struct Shared {
     node: SharedNode,
+    /// The wallet `sendtoaddress` pays from, if any.
+    faucet: Option<Faucet>,
     /// Accepted `Authorization` header payloads (base64 of `user:password`), decoded.
     credentials: Vec<String>,
     /// When each mempool transaction was first accepted through RPC (unix seconds).
@@ -149,7 +154,7 @@ fn now_secs() -> u64 {
 }
 
 /// Writes `contents` to `path`, readable by its owner only on Unix.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -173,6 +178,21 @@ impl RpcServer {
     /// [`RpcError::Bind`] if the port cannot be bound, [`RpcError::Cookie`] if the cookie
     /// file cannot be written, [`RpcError::Io`] if a thread cannot be started.
     pub fn start(node: SharedNode, config: RpcConfig) -> Result<RpcServer, RpcError> {
+        RpcServer::start_with_faucet(node, config, None)
+    }
+
+    /// [`RpcServer::start`] with a wallet: `sendtoaddress` pays from `faucet`'s coins (like
+    /// a bitcoind wallet holding the faucet's key). Without one, `sendtoaddress` answers
+    /// bitcoind's "no wallet is loaded" error (-18).
+    ///
+    /// # Errors
+    ///
+    /// As [`RpcServer::start`].
+    pub fn start_with_faucet(
+        node: SharedNode,
+        config: RpcConfig,
+        faucet: Option<Faucet>,
+    ) -> Result<RpcServer, RpcError> {
         let want = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
         let listener =
             TcpListener::bind(want).map_err(|source| RpcError::Bind { addr: want, source })?;
@@ -197,6 +217,7 @@ impl RpcServer {
         listener.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
             node,
+            faucet,
             credentials,
             first_seen: Mutex::new(HashMap::new()),
             shutdown: AtomicBool::new(false),
@@ -369,7 +390,10 @@ const RPC_INVALID_PARAMS: i64 = -32602;
 const RPC_PARSE_ERROR: i64 = -32700;
 const RPC_MISC_ERROR: i64 = -1;
 const RPC_TYPE_ERROR: i64 = -3;
+const RPC_WALLET_ERROR: i64 = -4;
 const RPC_INVALID_ADDRESS_OR_KEY: i64 = -5;
+const RPC_WALLET_INSUFFICIENT_FUNDS: i64 = -6;
+const RPC_WALLET_NOT_FOUND: i64 = -18;
 const RPC_INVALID_PARAMETER: i64 = -8;
 const RPC_DESERIALIZATION_ERROR: i64 = -22;
 const RPC_TRANSACTION_ERROR: i64 = -25;
@@ -756,18 +780,150 @@ fn dispatch(shared: &Shared, method: &str, params: &Value) -> Result<Value, Faul
                 .map(BlockHash::to_string)
                 .collect::<Vec<_>>()))
         }
+        "sendtoaddress" => {
+            let faucet = shared.faucet.as_ref().ok_or_else(|| {
+                Fault::new(
+                    RPC_WALLET_NOT_FOUND,
+                    "No wallet is loaded. Load a wallet using loadwallet or create a new one with createwallet. (Note: A default wallet is no longer automatically created)",
+                )
+            })?;
+            let script = address_script(p.str(0, "address")?, "Invalid address")?;
+            let amount = amount_from_value(p.required(1, "amount")?)?;
+            if amount == Amount::ZERO {
+                return Err(Fault::new(RPC_TYPE_ERROR, "Invalid amount for send"));
+            }
+            if p.get(4, "subtractfeefromamount")
+                .is_some_and(|v| v.as_bool() != Some(false))
+            {
+                return Err(Fault::invalid_params(
+                    "subtractfeefromamount is not supported by the devnet wallet",
+                ));
+            }
+            let txid = faucet
+                .pay(&mut node_lock(), &script, amount)
+                .map_err(|e| match e {
+                    FaucetError::InsufficientFunds { .. } => {
+                        Fault::new(RPC_WALLET_INSUFFICIENT_FUNDS, "Insufficient funds")
+                    }
+                    FaucetError::AmountTooSmall { .. } => {
+                        Fault::new(RPC_WALLET_ERROR, "Transaction amount too small")
+                    }
+                    other => Fault::new(RPC_WALLET_ERROR, other.to_string()),
+                })?;
+            lock(&shared.first_seen).insert(txid, now_secs());
+            Ok(json!(txid.to_string()))
+        }
         _ => Err(Fault::new(RPC_METHOD_NOT_FOUND, "Method not found")),
     }
 }
 
-/// The script of a regtest address, or bitcoind's invalid-address error.
+/// An amount in BTC given as a JSON number or string, as bitcoind's `AmountFromValue` reads
+/// it: decimal with an optional exponent, at most 8 decimals, within `[0, 21,000,000]` BTC.
+/// Exact: no floating point (a JSON number is read from its decimal text).
+fn amount_from_value(value: &Value) -> Result<Amount, Fault> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => {
+            return Err(Fault::new(
+                RPC_TYPE_ERROR,
+                "Amount is not a number or string",
+            ))
+        }
+    };
+    let sats =
+        parse_fixed_point_8(&text).ok_or_else(|| Fault::new(RPC_TYPE_ERROR, "Invalid amount"))?;
+    u64::try_from(sats)
+        .ok()
+        .map(Amount::from_sat)
+        .filter(|a| *a <= Amount::MAX_MONEY)
+        .ok_or_else(|| Fault::new(RPC_TYPE_ERROR, "Amount out of range"))
+}
+
+/// Parses a decimal number with an optional sign, fraction and exponent (`-1.5`, `0.001`,
+/// `1e-5`, `2E+3`) into units of 10^-8; `None` if it is malformed, needs more than 8
+/// decimals, or is beyond 10^18 units (bitcoind's `ParseFixedPoint(_, 8, _)`).
+fn parse_fixed_point_8(text: &str) -> Option<i128> {
+    const DECIMALS: i64 = 8;
+    const LIMIT: i128 = 1_000_000_000_000_000_000;
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(at) => {
+            let exp = &rest[at + 1..];
+            let exp = exp.strip_prefix('+').unwrap_or(exp);
+            if exp.is_empty()
+                || exp.len() > 4
+                || !exp
+                    .trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            (&rest[..at], exp.parse::<i64>().ok()?)
+        }
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty()
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        || (mantissa.contains('.') && frac_part.is_empty())
+    {
+        return None;
+    }
+    let digits = format!("{int_part}{frac_part}");
+    let digits = digits.trim_start_matches('0');
+    // value = digits * 10^(exponent - frac_len); in units: * 10^(DECIMALS + exponent - frac_len)
+    let frac_len = i64::try_from(frac_part.len()).ok()?;
+    let mut shift = DECIMALS + exponent - frac_len;
+    let mut digits = digits.to_string();
+    while shift < 0 {
+        // Only trailing zeros may be dropped: anything else needs more than 8 decimals.
+        if digits.is_empty() {
+            shift = 0;
+            break;
+        }
+        if !digits.ends_with('0') {
+            return None;
+        }
+        digits.pop();
+        shift += 1;
+    }
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if digits.len() > 19 || shift > 19 {
+        return None;
+    }
+    let mut units: i128 = digits.parse().ok()?;
+    for _ in 0..shift {
+        units = units.checked_mul(10)?;
+    }
+    if units >= LIMIT {
+        return None;
+    }
+    Some(if negative { -units } else { units })
+}
+
+/// The script of a regtest address, or bitcoind's invalid-address error
+/// (`generatetoaddress`'s wording).
 fn regtest_script(address: &str) -> Result<ScriptBuf, Fault> {
+    address_script(address, "Error: Invalid address")
+}
+
+/// The script of a regtest address, or [`RPC_INVALID_ADDRESS_OR_KEY`] with `message` for
+/// anything else (malformed, or another network's).
+fn address_script(address: &str, message: &str) -> Result<ScriptBuf, Fault> {
     address
         .parse::<Address<bitcoin::address::NetworkUnchecked>>()
         .ok()
         .and_then(|a| a.require_network(Network::Regtest).ok())
         .map(|a| a.script_pubkey())
-        .ok_or_else(|| Fault::new(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address"))
+        .ok_or_else(|| Fault::new(RPC_INVALID_ADDRESS_OR_KEY, message))
 }
 
 fn find_block(node: &Node, hash: &BlockHash) -> Result<(u32, Block), Fault> {
@@ -965,5 +1121,52 @@ impl Miner {
 impl Drop for Miner {
     fn drop(&mut self) {
         self.halt();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sats(value: Value) -> Result<u64, (i64, String)> {
+        amount_from_value(&value)
+            .map(Amount::to_sat)
+            .map_err(|f| (f.code, f.message))
+    }
+
+    #[test]
+    fn amounts_are_read_exactly_from_numbers_and_strings() {
+        assert_eq!(sats(json!(1)), Ok(100_000_000));
+        assert_eq!(sats(json!(0.1)), Ok(10_000_000));
+        assert_eq!(sats(json!(0.00000001)), Ok(1));
+        assert_eq!(sats(json!(1e-5)), Ok(1_000));
+        assert_eq!(sats(json!("0.12345678")), Ok(12_345_678));
+        assert_eq!(sats(json!("1.50000000000")), Ok(150_000_000));
+        assert_eq!(sats(json!("2E+3")), Ok(200_000_000_000));
+        assert_eq!(sats(json!("21000000")), Ok(2_100_000_000_000_000));
+        assert_eq!(sats(json!("0")), Ok(0));
+    }
+
+    #[test]
+    fn bad_amounts_get_bitcoinds_type_errors() {
+        let invalid = Err((RPC_TYPE_ERROR, "Invalid amount".to_string()));
+        let range = Err((RPC_TYPE_ERROR, "Amount out of range".to_string()));
+        assert_eq!(sats(json!("0.123456789")), invalid);
+        assert_eq!(sats(json!("abc")), invalid);
+        assert_eq!(sats(json!("")), invalid);
+        assert_eq!(sats(json!(".5")), invalid);
+        assert_eq!(sats(json!("1.")), invalid);
+        assert_eq!(sats(json!("1e")), invalid);
+        assert_eq!(sats(json!("1 ")), invalid);
+        assert_eq!(sats(json!(1e-9)), invalid);
+        assert_eq!(sats(json!("-1")), range);
+        assert_eq!(sats(json!("21000000.00000001")), range);
+        assert_eq!(
+            sats(json!(true)),
+            Err((
+                RPC_TYPE_ERROR,
+                "Amount is not a number or string".to_string()
+            ))
+        );
     }
 }
