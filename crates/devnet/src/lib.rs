@@ -26,6 +26,10 @@
 //! (Blockstream's electrs), for the same shared node. The [`faucet`] pays any address from
 //! the devnet's mining key (the RPC server's `sendtoaddress`).
 //!
+//! The [`stack`] module runs all of it as one local regtest stack, with a regtest `monerod`,
+//! a funded `monero-wallet-rpc` and a libp2p rendezvous point: the `confiaro-devnet` binary,
+//! the CLI's devnet commands and the end-to-end tests use it.
+//!
 //! Reorgs are made on purpose with [`Node::reorg`] (a longer branch from an earlier block,
 //! which the kernel switches to); the transactions of the abandoned blocks go back to the
 //! mempool if they are still valid, as in Bitcoin Core. Not in this slice: replace-by-fee.
@@ -37,6 +41,7 @@ pub mod esplora;
 pub mod faucet;
 mod http;
 pub mod rpc;
+pub mod stack;
 pub mod testkit;
 
 use std::collections::{HashMap, HashSet, VecDeque};
