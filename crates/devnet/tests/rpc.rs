@@ -401,6 +401,8 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
             "0",
             "--wallet-rpc-port",
             "0",
+            "--rendezvous-port",
+            "0",
         ])
         .arg("--datadir")
         .arg(dir.path().join("chain"))
@@ -415,6 +417,7 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
     let mut wallet_url = None;
     let mut electrum_url = None;
     let mut esplora_url = None;
+    let mut rendezvous = None;
     loop {
         assert!(Instant::now() < deadline, "binary did not get ready");
         let mut line = String::new();
@@ -437,10 +440,29 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
         if let Some(u) = line.strip_prefix("monero wallet rpc url: ") {
             wallet_url = u.split_whitespace().next().map(str::to_string);
         }
+        if let Some(r) = line.strip_prefix("rendezvous point: ") {
+            rendezvous = Some(r.trim().to_string());
+        }
         if line.starts_with("ready") {
             break;
         }
     }
+    // devnet.json tells other processes the same, with the binary's pid.
+    let info = confiaro_devnet::stack::StackInfo::load(&dir.path().join("chain"))
+        .expect("devnet.json while running");
+    assert_eq!(info.pid, child.id());
+    assert_eq!(Some(&info.bitcoin_rpc_url), url.as_ref());
+    assert_eq!(info.rendezvous, rendezvous);
+    assert!(
+        rendezvous
+            .as_deref()
+            .is_some_and(|r| r.starts_with("/ip4/127.0.0.1/tcp/")
+                && r.ends_with(&format!(
+                    "/p2p/{}",
+                    confiaro_devnet::stack::rendezvous_peer_id()
+                ))),
+        "printed the rendezvous point: {rendezvous:?}"
+    );
     let url = url.expect("printed the rpc url");
     let addr: SocketAddr = url
         .strip_prefix("http://")
@@ -525,6 +547,10 @@ fn binary_serves_rpc_and_stops_on_sigterm() {
     assert!(rest.contains("stopped"), "{rest}");
     assert!(!cookie.exists(), "cookie removed at shutdown");
     assert!(rest.contains("monero stopped"), "{rest}");
+    assert!(
+        !confiaro_devnet::stack::StackInfo::path(&dir.path().join("chain")).exists(),
+        "devnet.json removed at shutdown"
+    );
     let monerod_gone = runtime.block_on(async {
         let wallet = confiaro_monero::rpc::WalletClient::new(
             &wallet_url,
