@@ -84,6 +84,7 @@ async fn main() {
         let restore_height = restore_height.unwrap_or(*height);
         let request = SweepRequest {
             wallet_name: "bench-sweep",
+            wallet_password: "bench",
             lock_address: address,
             spend_key: &spend,
             view_key: &view_key,

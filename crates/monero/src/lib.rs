@@ -7,7 +7,8 @@
 //!   own daemon and wallet RPC by URL.
 //! - [`rpc`] is a typed JSON-RPC client for exactly the calls the swap makes, with explicit
 //!   timeouts and retries: a daemon or wallet that hangs never hangs the caller.
-//! - [`swap`] is what the orchestrator calls: Alice locks XMR and gets a [`swap::TransferProof`];
+//! - [`swap`] is what the orchestrator calls: Alice prepares her XMR lock, persists it, and
+//!   publishes it (crash-safe and idempotent), and sends Bob a [`swap::TransferProof`];
 //!   Bob checks it with the shared view key and gets a typed [`swap::TransferVerdict`]; the
 //!   winner sweeps the lock address from the combined keys, restored at the lock height;
 //!   makers prove and takers check reserves.
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use confiaro_protocol::XmrAmount;
+pub use rpc::TxPresence;
 
 /// Confirmations before Monero lets an output be spent (`CRYPTONOTE_DEFAULT_TX_SPENDABLE_AGE`).
 pub const SPENDABLE_AGE: u64 = 10;
@@ -119,6 +121,19 @@ pub enum MoneroError {
         method: String,
         /// What was wrong.
         reason: String,
+    },
+    /// A wallet file holds the wallet of another address than the one asked for.
+    #[error("wallet file `{wallet}` holds the wallet of another address than the one asked for")]
+    WrongWallet {
+        /// The wallet file's name.
+        wallet: String,
+    },
+    /// Keys given for a wallet are not the keys of the address given with them (wallet-rpc
+    /// 0.18 would restore such a wallet without complaint, unable to spend).
+    #[error("the keys given for wallet `{wallet}` are not the keys of its address")]
+    KeysMismatch {
+        /// The wallet file's name.
+        wallet: String,
     },
     /// Waited for a chain or wallet condition that did not come in time.
     #[error("gave up waiting after {after:?}: {waiting_for}")]

@@ -8,10 +8,32 @@
 //!
 //! The wallet RPC runs with `--disable-rpc-login`: it listens on 127.0.0.1 only and holds
 //! only swap wallets; digest authentication is left for when it serves user wallets.
+//!
+//! # When our process dies
+//!
+//! A child must not outlive a crash of our process, holding its port and (wallet RPC) the
+//! wallet file's lock, so that the restarted app cannot start its own. Two guards:
+//!
+//! - On Linux each child is started with `PR_SET_PDEATHSIG` = `SIGTERM`: the kernel sends
+//!   it `SIGTERM` (which both programs handle by saving and exiting) when its parent dies,
+//!   even by `SIGKILL`. The kernel's "parent" here is the *thread* that forked the child,
+//!   not the process: a child forked from a thread that then exits (a `spawn_blocking`
+//!   thread that goes idle, a short-lived `std::thread`) would be terminated with it. So
+//!   every child is forked by one dedicated thread that lives as long as the process,
+//!   whichever thread calls `start`; callers need not care where they call it from.
+//! - Each start writes the child's pid to `<data_dir>/<what>.pid` (`monerod.pid`,
+//!   `monero-wallet-rpc.pid`), removed when the child is stopped or dropped. If a start
+//!   finds that file and the pid is alive, runs the same binary and names the same data
+//!   directory on its command line, it is a leftover of an earlier run (or a second
+//!   start on the same directory): it gets `SIGTERM`, then `SIGKILL` after
+//!   [`STALE_GRACE`], before the new one starts. This also covers systems without
+//!   `PR_SET_PDEATHSIG` (only Linux has it; elsewhere the pid file is the only guard, and
+//!   it is checked only on Linux, through `/proc`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
@@ -89,6 +111,15 @@ fn loopback_port(what: &'static str, port: u16) -> Result<u16, MoneroError> {
     }
 }
 
+/// The RPC settings of a readiness probe: no retries, at most 5 s per call.
+fn probe_config(rpc: RpcConfig) -> RpcConfig {
+    RpcConfig {
+        timeout: rpc.timeout.min(Duration::from_secs(5)),
+        retries: 0,
+        ..rpc
+    }
+}
+
 /// The last lines of a log file, without terminal colour codes.
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -110,16 +141,200 @@ fn log_tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(6)..].join(" | ")
 }
 
-/// A child process with its console log.
+/// How long a leftover process of an earlier run gets to exit after `SIGTERM` (a wallet
+/// RPC saves its wallet, a daemon flushes its database) before it is killed.
+pub const STALE_GRACE: Duration = Duration::from_secs(20);
+
+/// `<data_dir>/<what>.pid`.
+fn pid_file(data_dir: &Path, what: &str) -> PathBuf {
+    data_dir.join(format!("{what}.pid"))
+}
+
+/// A job for the spawner thread.
+type SpawnJob = Box<dyn FnOnce() + Send + 'static>;
+
+/// The channel to the thread that forks every child (see the module docs: a child's
+/// `PR_SET_PDEATHSIG` fires when the thread that forked it exits, and this one never does).
+static SPAWNER: Mutex<Option<mpsc::Sender<SpawnJob>>> = Mutex::new(None);
+
+/// Runs `job` on the spawner thread, starting that thread on first use.
+fn on_spawner_thread(job: SpawnJob) -> std::io::Result<()> {
+    let mut spawner = SPAWNER.lock().unwrap_or_else(PoisonError::into_inner);
+    if spawner.is_none() {
+        let (send, receive) = mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("confiaro-child-spawner".into())
+            .spawn(move || {
+                // The sender lives in a static: this loop ends only with the process.
+                for job in receive {
+                    // A panicking job must not end the thread (and with it every child).
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })?;
+        *spawner = Some(send);
+    }
+    let sent = spawner
+        .as_ref()
+        .map(|send| send.send(job).is_ok())
+        .unwrap_or(false);
+    if sent {
+        Ok(())
+    } else {
+        *spawner = None;
+        Err(std::io::Error::other("the child spawner thread is gone"))
+    }
+}
+
+/// Makes the child get `SIGTERM` when the thread that forks it (the spawner thread, so in
+/// effect our process) dies.
+#[cfg(target_os = "linux")]
+fn terminate_with_parent(command: &mut Command) {
+    let parent = std::process::id();
+    let signal =
+        libc::c_ulong::try_from(libc::SIGTERM).expect("SIGTERM is a small positive number");
+    // SAFETY: the closure runs in the forked child before exec. It only makes the
+    // async-signal-safe system calls prctl(2) and getppid(2) and allocates nothing (the
+    // errors are raw OS errors).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // If we died between fork and prctl, the signal will never come: do not run.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn terminate_with_parent(_command: &mut Command) {}
+
+/// Stops a leftover `what` of an earlier run on `data_dir` (see the module docs): reads
+/// its pid file, and if that pid is alive, runs `binary` and names `data_dir`, sends it
+/// `SIGTERM`, then `SIGKILL` after [`STALE_GRACE`], and waits until it is gone. Removes
+/// the pid file.
+async fn stop_leftover(
+    what: &'static str,
+    binary: &Path,
+    data_dir: &Path,
+) -> Result<(), MoneroError> {
+    let path = pid_file(data_dir, what);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    if let Ok(pid) = text.trim().parse::<libc::pid_t>() {
+        if pid > 1 && leftover::is_ours(pid, binary, data_dir) {
+            // SAFETY: kill(2) on a pid checked above to be our binary on our data
+            // directory; no memory involved.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            if !leftover::wait_gone(pid, STALE_GRACE).await {
+                // SAFETY: as above.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                if !leftover::wait_gone(pid, Duration::from_secs(5)).await {
+                    return Err(MoneroError::Spawn {
+                        what,
+                        reason: format!(
+                            "an earlier {what} (pid {pid}) on {} does not exit",
+                            data_dir.display()
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+/// Looking at other processes through `/proc` (Linux only).
+mod leftover {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    /// Whether `pid` is alive (not a zombie), runs `binary`, and has `data_dir` as an
+    /// argument.
+    #[cfg(target_os = "linux")]
+    pub(super) fn is_ours(pid: libc::pid_t, binary: &Path, data_dir: &Path) -> bool {
+        if !alive(pid) {
+            return false;
+        }
+        let proc_dir = Path::new("/proc").join(pid.to_string());
+        // A zombie or another user's process has no readable `exe`: not ours.
+        let Ok(exe) = std::fs::read_link(proc_dir.join("exe")) else {
+            return false;
+        };
+        let exe = exe.to_string_lossy();
+        let exe = Path::new(exe.trim_end_matches(" (deleted)"));
+        let same_binary = std::fs::canonicalize(binary)
+            .map(|b| b == exe)
+            .unwrap_or(false);
+        let Ok(cmdline) = std::fs::read(proc_dir.join("cmdline")) else {
+            return false;
+        };
+        let wanted = std::fs::canonicalize(data_dir).ok();
+        let names_dir = cmdline
+            .split(|&b| b == 0)
+            .filter_map(|arg| std::str::from_utf8(arg).ok())
+            .any(|arg| {
+                Path::new(arg) == data_dir
+                    || wanted
+                        .as_ref()
+                        .is_some_and(|w| std::fs::canonicalize(arg).ok().as_ref() == Some(w))
+            });
+        same_binary && names_dir
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn is_ours(_pid: libc::pid_t, _binary: &Path, _data_dir: &Path) -> bool {
+        false
+    }
+
+    /// Whether `pid` exists and is not a zombie (a zombie holds no port and no lock).
+    pub(super) fn alive(pid: libc::pid_t) -> bool {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // "pid (comm) S ...": the state follows the last ')'.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    }
+
+    /// Waits up to `timeout` for `pid` to be gone; whether it is.
+    pub(super) async fn wait_gone(pid: libc::pid_t, timeout: Duration) -> bool {
+        let started = Instant::now();
+        while alive(pid) {
+            if started.elapsed() > timeout {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        true
+    }
+}
+
+/// A child process with its console log and pid file.
 #[derive(Debug)]
 struct Supervised {
     what: &'static str,
     child: Child,
     console_log: PathBuf,
+    pid_file: PathBuf,
+    pid: Option<u32>,
 }
 
 impl Supervised {
-    fn spawn(
+    /// Starts `binary` on the spawner thread (see the module docs) and writes its pid file
+    /// in `data_dir` (callers first call [`stop_leftover`]). The child is killed if the
+    /// returned value is dropped.
+    async fn spawn(
         what: &'static str,
         binary: &Path,
         args: &[String],
@@ -133,19 +348,51 @@ impl Supervised {
         let console_log = data_dir.join(format!("{what}.console.log"));
         let log = std::fs::File::create(&console_log).map_err(spawn_err)?;
         let log2 = log.try_clone().map_err(spawn_err)?;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2))
-            .kill_on_drop(true)
-            .spawn()
+            .kill_on_drop(true);
+        terminate_with_parent(&mut command);
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| spawn_err(std::io::Error::other(e)))?;
+        let (reply, spawned) = tokio::sync::oneshot::channel();
+        on_spawner_thread(Box::new(move || {
+            // The child is registered with the caller's runtime, which reaps it.
+            let _entered = runtime.enter();
+            let _ = reply.send(command.spawn());
+        }))
+        .map_err(spawn_err)?;
+        let child = spawned
+            .await
+            .map_err(|_| spawn_err(std::io::Error::other("the child spawner thread failed")))?
             .map_err(spawn_err)?;
-        Ok(Supervised {
+        let pid = child.id();
+        let pid_file = pid_file(data_dir, what);
+        let supervised = Supervised {
             what,
             child,
             console_log,
-        })
+            pid_file,
+            pid,
+        };
+        if let Some(pid) = pid {
+            // On error `supervised` is dropped, which kills the child.
+            std::fs::write(&supervised.pid_file, format!("{pid}\n")).map_err(spawn_err)?;
+        }
+        Ok(supervised)
+    }
+
+    /// Removes the pid file if it still names our child (a restart on the same directory
+    /// may have written its own since).
+    fn remove_pid_file(&self) {
+        let Some(pid) = self.pid else { return };
+        if std::fs::read_to_string(&self.pid_file).is_ok_and(|text| text.trim() == pid.to_string())
+        {
+            let _ = std::fs::remove_file(&self.pid_file);
+        }
     }
 
     fn tail(&self) -> String {
@@ -216,6 +463,14 @@ impl Supervised {
         {
             let _ = self.child.kill().await;
         }
+        self.remove_pid_file();
+    }
+}
+
+impl Drop for Supervised {
+    /// The child is killed (`kill_on_drop`) right after this: its pid file goes now.
+    fn drop(&mut self) {
+        self.remove_pid_file();
     }
 }
 
@@ -240,9 +495,11 @@ impl Monerod {
     pub async fn start(config: &ProcessConfig) -> Result<Monerod, MoneroError> {
         const WHAT: &str = "monerod";
         let binary = find_binary(WHAT, &config.binary)?;
+        let data_dir = config.data_dir.clone();
+        // Before the port check: a leftover of ours may hold the port.
+        stop_leftover(WHAT, &binary, &data_dir).await?;
         let rpc_port = loopback_port(WHAT, config.rpc_port)?;
         let p2p_port = loopback_port(WHAT, 0)?;
-        let data_dir = config.data_dir.clone();
         let args: Vec<String> = vec![
             "--regtest".into(),
             "--offline".into(),
@@ -267,9 +524,11 @@ impl Monerod {
             "--log-level".into(),
             "0".into(),
         ];
-        let mut process = Supervised::spawn(WHAT, &binary, &args, &data_dir)?;
+        let mut process = Supervised::spawn(WHAT, &binary, &args, &data_dir).await?;
         let client = DaemonClient::new(&format!("http://127.0.0.1:{rpc_port}"), config.rpc)?;
-        let probe = client.clone();
+        // The probe is polled every 100 ms: no retries of its own, which would only delay
+        // noticing that the server is up.
+        let probe = DaemonClient::new(client.url(), probe_config(config.rpc))?;
         process
             .wait_ready(rpc_port, config.start_timeout, || {
                 let probe = probe.clone();
@@ -308,6 +567,11 @@ impl Monerod {
     /// A client of this daemon.
     pub fn client(&self) -> &DaemonClient {
         &self.client
+    }
+
+    /// The daemon's process id (`None` once it was reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.child.id()
     }
 
     /// Kills the daemon at once (SIGKILL), as a crash would. For tests of recovery.
@@ -361,8 +625,10 @@ impl WalletRpc {
     ) -> Result<WalletRpc, MoneroError> {
         const WHAT: &str = "monero-wallet-rpc";
         let binary = find_binary(WHAT, &config.binary)?;
-        let port = loopback_port(WHAT, config.rpc_port)?;
         let dir = config.data_dir.clone();
+        // Before the port check: a leftover of ours may hold the port.
+        stop_leftover(WHAT, &binary, &dir).await?;
+        let port = loopback_port(WHAT, config.rpc_port)?;
         let args: Vec<String> = vec![
             "--daemon-address".into(),
             daemon_address.into(),
@@ -380,9 +646,9 @@ impl WalletRpc {
             "--log-level".into(),
             "0".into(),
         ];
-        let mut process = Supervised::spawn(WHAT, &binary, &args, &dir)?;
+        let mut process = Supervised::spawn(WHAT, &binary, &args, &dir).await?;
         let client = WalletClient::new(&format!("http://127.0.0.1:{port}"), config.rpc)?;
-        let probe = client.clone();
+        let probe = WalletClient::new(client.url(), probe_config(config.rpc))?;
         process
             .wait_ready(port, config.start_timeout, || {
                 let probe = probe.clone();
@@ -415,6 +681,18 @@ impl WalletRpc {
     /// A client of this wallet RPC.
     pub fn client(&self) -> &WalletClient {
         &self.client
+    }
+
+    /// The wallet RPC's process id (`None` once it was reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.child.id()
+    }
+
+    /// Kills the wallet RPC at once (SIGKILL), without saving the open wallet, as a crash
+    /// would, and waits for it to exit. For tests of recovery.
+    pub async fn kill(mut self) {
+        let _ = self.process.child.kill().await;
+        self.process.remove_pid_file();
     }
 
     /// Stores the open wallet and stops (SIGTERM, which saves; SIGKILL after 20 s).

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use confiaro_protocol::XmrAmount;
-use monero::{Address, PrivateKey};
+use monero::{Address, PrivateKey, PublicKey};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -119,8 +119,75 @@ impl Endpoint {
         params: &Value,
         timeout: Duration,
     ) -> Result<R, MoneroError> {
-        let url = format!("{}/json_rpc", self.base);
         let body = json!({"jsonrpc": "2.0", "id": "0", "method": method, "params": params});
+        let (status, bytes) = self.post("json_rpc", method, &body, timeout).await?;
+        let parsed: Response = serde_json::from_slice(&bytes)
+            .map_err(|e| self.invalid(method, format!("HTTP {status}, not JSON-RPC: {e}")))?;
+        if let Some(err) = parsed.error {
+            return Err(MoneroError::Rpc {
+                what: self.what,
+                method: method.to_owned(),
+                code: err.code,
+                message: err.message,
+            });
+        }
+        let result = parsed
+            .result
+            .ok_or_else(|| self.invalid(method, "neither result nor error".into()))?;
+        serde_json::from_value(result).map_err(|e| self.invalid(method, e.to_string()))
+    }
+
+    /// Calls one of the daemon's plain JSON endpoints (`<base>/<path>`, not JSON-RPC), whose
+    /// answer carries a `status` that is `"OK"` on success. Retried like [`Endpoint::call`].
+    async fn call_plain<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Value,
+        timeout: Duration,
+        retry: Retry,
+    ) -> Result<R, MoneroError> {
+        #[derive(Deserialize)]
+        struct Status {
+            #[serde(default)]
+            status: String,
+        }
+        let mut attempt = 0;
+        loop {
+            match self.post(path, path, &body, timeout).await {
+                Err(MoneroError::Unreachable { .. } | MoneroError::Timeout { .. })
+                    if retry == Retry::Safe && attempt < self.config.retries =>
+                {
+                    tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+                Ok((http, bytes)) => {
+                    let status: Status = serde_json::from_slice(&bytes)
+                        .map_err(|e| self.invalid(path, format!("HTTP {http}, not JSON: {e}")))?;
+                    if status.status != "OK" {
+                        return Err(MoneroError::Rpc {
+                            what: self.what,
+                            method: path.to_owned(),
+                            code: 0,
+                            message: status.status,
+                        });
+                    }
+                    return serde_json::from_slice(&bytes)
+                        .map_err(|e| self.invalid(path, e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// POSTs `body` to `<base>/<path>`; the HTTP status and the body of the answer.
+    async fn post(
+        &self,
+        path: &str,
+        method: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), MoneroError> {
+        let url = format!("{}/{path}", self.base);
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 MoneroError::Timeout {
@@ -141,31 +208,21 @@ impl Endpoint {
             .http
             .post(&url)
             .timeout(timeout)
-            .json(&body)
+            .json(body)
             .send()
             .await
             .map_err(transport)?;
-        let invalid = |reason: String| MoneroError::InvalidAnswer {
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(transport)?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    fn invalid(&self, method: &str, reason: String) -> MoneroError {
+        MoneroError::InvalidAnswer {
             what: self.what,
             method: method.to_owned(),
             reason,
-        };
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(transport)?;
-        let parsed: Response = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(format!("HTTP {status}, not JSON-RPC: {e}")))?;
-        if let Some(err) = parsed.error {
-            return Err(MoneroError::Rpc {
-                what: self.what,
-                method: method.to_owned(),
-                code: err.code,
-                message: err.message,
-            });
         }
-        let result = parsed
-            .result
-            .ok_or_else(|| invalid("neither result nor error".into()))?;
-        serde_json::from_value(result).map_err(|e| invalid(e.to_string()))
     }
 }
 
@@ -274,6 +331,85 @@ impl DaemonClient {
         // `height` is the height of the last block mined; the chain has one more block.
         Ok(generated.height + 1)
     }
+
+    /// Whether the daemon has transaction `tx_hash` (hex), in its pool or its chain
+    /// (`/get_transactions`, the daemon's plain JSON endpoint). Retried on transport
+    /// failures. A `tx_hash` that is not 64 hex digits names no transaction:
+    /// [`TxPresence::NotFound`].
+    ///
+    /// # Errors
+    ///
+    /// [`MoneroError::Unreachable`], [`MoneroError::Timeout`], the daemon's error, or
+    /// [`MoneroError::InvalidAnswer`] if it answers about another transaction.
+    pub async fn tx_presence(&self, tx_hash: &str) -> Result<TxPresence, MoneroError> {
+        #[derive(Deserialize)]
+        struct Entry {
+            tx_hash: String,
+            #[serde(default)]
+            in_pool: bool,
+            #[serde(default)]
+            block_height: u64,
+            #[serde(default)]
+            confirmations: Option<u64>,
+        }
+        #[derive(Deserialize)]
+        struct Transactions {
+            #[serde(default)]
+            txs: Vec<Entry>,
+        }
+        if !is_hex32(tx_hash) {
+            return Ok(TxPresence::NotFound);
+        }
+        let found: Transactions = self
+            .endpoint
+            .call_plain(
+                "get_transactions",
+                json!({"txs_hashes": [tx_hash], "decode_as_json": false, "prune": true}),
+                self.endpoint.config.timeout,
+                Retry::Safe,
+            )
+            .await?;
+        // An unknown hash is listed in `missed_tx` and leaves `txs` empty.
+        let Some(entry) = found.txs.into_iter().next() else {
+            return Ok(TxPresence::NotFound);
+        };
+        if !entry.tx_hash.eq_ignore_ascii_case(tx_hash) {
+            return Err(MoneroError::InvalidAnswer {
+                what: "monerod",
+                method: "get_transactions".into(),
+                reason: format!("asked for {tx_hash}, got {}", entry.tx_hash),
+            });
+        }
+        if entry.in_pool {
+            return Ok(TxPresence::InPool);
+        }
+        let confirmations = match entry.confirmations {
+            Some(confirmations) => confirmations,
+            // Daemons before 0.18 do not count: the chain height minus the block's height.
+            None => self.height().await?.saturating_sub(entry.block_height),
+        };
+        Ok(TxPresence::Mined {
+            height: entry.block_height,
+            confirmations,
+        })
+    }
+}
+
+/// Where the daemon has a transaction, from `/get_transactions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TxPresence {
+    /// Neither in the pool nor in the chain (never relayed, dropped, or not yet propagated to
+    /// this daemon).
+    NotFound,
+    /// In the daemon's pool, waiting to be mined.
+    InPool,
+    /// In the chain.
+    Mined {
+        /// The height of the block that holds it.
+        height: u64,
+        /// Its confirmations (1 when in the top block).
+        confirmations: u64,
+    },
 }
 
 /// Balance of a wallet's account 0.
@@ -287,8 +423,8 @@ pub struct Balance {
     pub blocks_to_unlock: u64,
 }
 
-/// A transfer's identifiers, from `transfer`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A transfer's identifiers, from `transfer`. Its `Debug` output leaves out the key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SentTransfer {
     /// The transaction hash (hex).
     pub tx_hash: String,
@@ -299,6 +435,46 @@ pub struct SentTransfer {
     pub amount: XmrAmount,
     /// The fee paid.
     pub fee: XmrAmount,
+}
+
+impl std::fmt::Debug for SentTransfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentTransfer")
+            .field("tx_hash", &self.tx_hash)
+            .field("tx_key", &"<redacted>")
+            .field("amount", &self.amount)
+            .field("fee", &self.fee)
+            .finish()
+    }
+}
+
+/// A transfer the wallet built and signed but did not relay, from `transfer` with
+/// `do_not_relay`. Its `Debug` output leaves out the key and the metadata.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnrelayedTransfer {
+    /// The transaction hash (hex).
+    pub tx_hash: String,
+    /// The transaction's private key (hex), as in [`SentTransfer::tx_key`].
+    pub tx_key: String,
+    /// The wallet's serialized pending transaction (hex), which `relay_tx` takes: the signed
+    /// transaction and the wallet outputs it spends.
+    pub tx_metadata: String,
+    /// The amount it sends.
+    pub amount: XmrAmount,
+    /// The fee it pays.
+    pub fee: XmrAmount,
+}
+
+impl std::fmt::Debug for UnrelayedTransfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnrelayedTransfer")
+            .field("tx_hash", &self.tx_hash)
+            .field("tx_key", &"<redacted>")
+            .field("tx_metadata", &"<redacted>")
+            .field("amount", &self.amount)
+            .field("fee", &self.fee)
+            .finish()
+    }
 }
 
 /// What `check_tx_key` says a transaction paid to an address.
@@ -331,6 +507,11 @@ pub struct WalletClient {
 
 #[derive(Deserialize)]
 struct Empty {}
+
+/// Whether `text` is 32 bytes in hex (a transaction hash or key).
+pub(crate) fn is_hex32(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
 
 fn amount(pico: u64) -> XmrAmount {
     XmrAmount::from_piconero(pico)
@@ -574,6 +755,172 @@ impl WalletClient {
             amount: amount(t.amount),
             fee: amount(t.fee),
         })
+    }
+
+    /// Builds and signs a transfer of `amount_to_send` to `to` without relaying it
+    /// (`transfer` with `do_not_relay`, `get_tx_key` and `get_tx_metadata`); publish it
+    /// with [`WalletClient::relay_tx`]. The wallet does not mark the outputs it spends as
+    /// spent until then: a second transfer built before the relay may pick the same ones.
+    /// Not retried (harmless, but the caller decides).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (not enough unlocked money, ...), or a transport error.
+    pub async fn transfer_unrelayed(
+        &self,
+        to: &Address,
+        amount_to_send: XmrAmount,
+    ) -> Result<UnrelayedTransfer, MoneroError> {
+        #[derive(Deserialize)]
+        struct T {
+            tx_hash: String,
+            tx_key: String,
+            tx_metadata: String,
+            amount: u64,
+            fee: u64,
+        }
+        let t: T = self
+            .endpoint
+            .call(
+                "transfer",
+                json!({
+                    "destinations": [{"amount": amount_to_send.as_piconero(), "address": to.to_string()}],
+                    "get_tx_key": true,
+                    "get_tx_metadata": true,
+                    "do_not_relay": true,
+                }),
+                self.long(),
+                Retry::Never,
+            )
+            .await?;
+        Ok(UnrelayedTransfer {
+            tx_hash: t.tx_hash,
+            tx_key: t.tx_key,
+            tx_metadata: t.tx_metadata,
+            amount: amount(t.amount),
+            fee: amount(t.fee),
+        })
+    }
+
+    /// Relays a transaction built by [`WalletClient::transfer_unrelayed`] from its
+    /// metadata (`relay_tx`): the wallet sends it to its daemon and, on success, records it
+    /// as an outgoing transaction and marks the outputs it spends as spent. Returns the
+    /// transaction hash. Not retried: after an error, ask the daemon whether it has the
+    /// transaction.
+    ///
+    /// The wallet treats the metadata's outputs as indices into its list of received
+    /// outputs: the wallet must have scanned at least as far as when the transfer was built.
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (malformed metadata; "Failed to commit tx." when the daemon rejected
+    /// it, e.g. because its outputs were spent by another transaction, or could not be
+    /// reached), or a transport error.
+    pub async fn relay_tx(&self, tx_metadata: &str) -> Result<String, MoneroError> {
+        #[derive(Deserialize)]
+        struct R {
+            tx_hash: String,
+        }
+        let r: R = self
+            .endpoint
+            .call(
+                "relay_tx",
+                json!({"hex": tx_metadata}),
+                self.long(),
+                Retry::Never,
+            )
+            .await?;
+        Ok(r.tx_hash)
+    }
+
+    /// Asks the daemon which of the wallet's outputs are spent, in the chain or in the
+    /// pool, and marks them so (`rescan_spent`; needs a trusted daemon). After a restart
+    /// that lost the wallet's record of a relayed transaction, the wallet learns again
+    /// that its inputs are spent only from this (a refresh marks them when the
+    /// transaction is mined, not while it is in the pool).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error ("This command requires a trusted daemon."), or a transport error.
+    pub async fn rescan_spent(&self) -> Result<(), MoneroError> {
+        let _: Empty = self
+            .endpoint
+            .call("rescan_spent", json!({}), self.long(), Retry::Safe)
+            .await?;
+        Ok(())
+    }
+
+    /// Saves the open wallet file (`store`).
+    ///
+    /// # Errors
+    ///
+    /// The RPC's error (no wallet open), or a transport error.
+    pub async fn store(&self) -> Result<(), MoneroError> {
+        let _: Empty = self
+            .endpoint
+            .call("store", json!({}), self.long(), Retry::Safe)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens wallet `name` with `password`; if it does not exist, restores it from the
+    /// given keys (`generate_from_keys`) at `restore_height`, protected by `password`, and
+    /// opens it. Either way the open wallet is then the wallet of `address`.
+    ///
+    /// # Errors
+    ///
+    /// [`MoneroError::KeysMismatch`] if the keys are not those of `address` (checked here
+    /// first); the RPC's refusal to open an existing file (a wrong password gives code -1,
+    /// "Failed to open wallet"); [`MoneroError::WrongWallet`] if the file holds the wallet
+    /// of another address; the RPC's refusal to restore; a transport error.
+    pub async fn open_or_restore(
+        &self,
+        name: &str,
+        password: &str,
+        address: &Address,
+        spend_key: &PrivateKey,
+        view_key: &PrivateKey,
+        restore_height: u64,
+    ) -> Result<(), MoneroError> {
+        // wallet-rpc 0.18 restores from a spend key that does not match the address.
+        if PublicKey::from_private_key(spend_key) != address.public_spend
+            || PublicKey::from_private_key(view_key) != address.public_view
+        {
+            return Err(MoneroError::KeysMismatch {
+                wallet: name.to_owned(),
+            });
+        }
+        // wallet-rpc answers "Failed to open wallet" both for a missing file and a wrong
+        // password: try to restore, and if the file exists, the open's error stands.
+        match self.open_wallet(name, password).await {
+            Ok(()) => {}
+            Err(open_error @ MoneroError::Rpc { .. }) => {
+                return match self
+                    .generate_from_keys(
+                        name,
+                        address,
+                        Some(spend_key),
+                        view_key,
+                        restore_height,
+                        password,
+                    )
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    Err(MoneroError::Rpc { message, .. }) if message.contains("already exists") => {
+                        Err(open_error)
+                    }
+                    Err(e) => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        if self.address().await? != *address {
+            return Err(MoneroError::WrongWallet {
+                wallet: name.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// What transaction `tx_hash`, with private key `tx_key`, paid to `address`

@@ -1,7 +1,10 @@
 //! The swap's Monero operations, as the orchestrator calls them.
 //!
-//! - Alice: [`lock`] sends the agreed amount to the lock address and returns the
-//!   [`TransferProof`] (transaction hash and key) she sends to Bob.
+//! - Alice: [`prepare_lock`] builds and signs the transfer of the agreed amount to the lock
+//!   address without publishing it; the caller persists the [`PreparedLock`], then
+//!   [`publish_lock`] relays it (idempotent: it is safe to call again after a crash). The
+//!   [`TransferProof`] she sends Bob is [`PreparedLock::proof`]. ([`lock`] sends at once,
+//!   for callers that keep no state.)
 //! - Bob: [`verify_transfer`] checks that proof against the lock address with the daemon:
 //!   exact amount and confirmations, as a typed [`TransferVerdict`].
 //! - The winner (Bob after the redeem, Alice after a refund): [`sweep`] restores a wallet
@@ -15,8 +18,10 @@ use std::time::{Duration, Instant};
 use confiaro_protocol::XmrAmount;
 use monero::{Address, PrivateKey};
 
-use crate::rpc::{DaemonClient, WalletClient};
+use crate::rpc::{is_hex32, DaemonClient, WalletClient};
 use crate::{MoneroError, SPENDABLE_AGE};
+
+pub use crate::rpc::TxPresence;
 
 /// What Alice sends Bob after locking: enough for him to check the lock with the view key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -27,9 +32,172 @@ pub struct TransferProof {
     pub tx_key: String,
 }
 
-/// Alice's lock: sends exactly `amount` from the open wallet of `wallet` to `lock_address`.
-/// Never retried (a second call would pay twice): after an error, look at the wallet's
-/// outgoing transfers before calling again.
+/// Alice's lock, built and signed by her wallet but not yet relayed: what the caller
+/// persists between [`prepare_lock`] and [`publish_lock`], so that a crash in between
+/// neither pays twice nor loses the transaction key.
+///
+/// It holds the transaction key, a secret for privacy (with it anyone can tell what the
+/// transaction paid to an address), and the wallet's metadata, which contains the signed
+/// transaction: `Debug` leaves both out; never log them.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PreparedLock {
+    /// The lock transaction's hash (hex).
+    pub tx_hash: String,
+    /// Its transaction key (hex).
+    pub tx_key: String,
+    /// The wallet's serialized pending transaction (hex), which [`publish_lock`] relays.
+    pub tx_metadata: String,
+    /// The amount it sends to the lock address.
+    pub amount: XmrAmount,
+    /// The fee it pays.
+    pub fee: XmrAmount,
+    /// The daemon's height when it was prepared: the transaction is mined at this height
+    /// or later, so a sweep of the lock address restores from here.
+    pub height: u64,
+}
+
+impl PreparedLock {
+    /// What Alice sends Bob once it is published.
+    pub fn proof(&self) -> TransferProof {
+        TransferProof {
+            tx_hash: self.tx_hash.clone(),
+            tx_key: self.tx_key.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PreparedLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedLock")
+            .field("tx_hash", &self.tx_hash)
+            .field("tx_key", &"<redacted>")
+            .field("tx_metadata", &"<redacted>")
+            .field("amount", &self.amount)
+            .field("fee", &self.fee)
+            .field("height", &self.height)
+            .finish()
+    }
+}
+
+/// Alice's lock, first step: builds and signs the transfer of exactly `amount` from the
+/// open wallet of `wallet` to `lock_address` without relaying it, and notes the daemon's
+/// height. Nothing is published: persist the result, then call [`publish_lock`].
+///
+/// Before building, the wallet scans new blocks and asks the daemon which of its outputs
+/// are spent (`rescan_spent`, skipped when the daemon is not trusted). Within one wallet
+/// RPC session the wallet marks a lock's inputs as spent as soon as [`publish_lock`]
+/// relayed it; but if the wallet RPC was killed before it saved that, the reopened wallet
+/// sees the lock in the daemon's pool without marking its inputs spent (until it is
+/// mined), and would pick them again. The rescan closes that gap.
+///
+/// A prepared transfer reserves nothing: two prepares with no publish in between may spend
+/// the same outputs, and then only one can ever be published. Callers serialize: publish
+/// every persisted [`PreparedLock`] (or give it up for good) before preparing the next.
+///
+/// # Errors
+///
+/// The wallet RPC's error (not enough unlocked balance, ...), a transport error, or
+/// [`MoneroError::InvalidAnswer`] if the wallet built a transfer of another amount.
+pub async fn prepare_lock(
+    wallet: &WalletClient,
+    daemon: &DaemonClient,
+    lock_address: &Address,
+    amount: XmrAmount,
+) -> Result<PreparedLock, MoneroError> {
+    let height = daemon.height().await?;
+    wallet.refresh().await?;
+    match wallet.rescan_spent().await {
+        Ok(()) => {}
+        // The user's own wallet RPC on an untrusted daemon: the gap above stays open, but
+        // it can only make a later publish fail, never pay twice.
+        Err(MoneroError::Rpc { message, .. }) if message.contains("trusted daemon") => {}
+        Err(e) => return Err(e),
+    }
+    let transfer = wallet.transfer_unrelayed(lock_address, amount).await?;
+    if transfer.amount != amount || !is_hex32(&transfer.tx_hash) || !is_hex32(&transfer.tx_key) {
+        return Err(MoneroError::InvalidAnswer {
+            what: "monero-wallet-rpc",
+            method: "transfer".into(),
+            reason: format!(
+                "asked for a transfer of {} piconero, got {} piconero in {}",
+                amount.as_piconero(),
+                transfer.amount.as_piconero(),
+                transfer.tx_hash
+            ),
+        });
+    }
+    Ok(PreparedLock {
+        tx_hash: transfer.tx_hash,
+        tx_key: transfer.tx_key,
+        tx_metadata: transfer.tx_metadata,
+        amount: transfer.amount,
+        fee: transfer.fee,
+        height,
+    })
+}
+
+/// Alice's lock, second step: publishes `lock` and returns where the daemon has it.
+/// Idempotent, so it is the one thing to do with a persisted [`PreparedLock`] after a
+/// restart, whatever happened before the crash:
+///
+/// - if the daemon already has the transaction (pool or chain), it returns that without
+///   relaying (relaying it again would make the wallet record a second pending copy);
+/// - otherwise the wallet scans new blocks (after a restart it must know the outputs the
+///   transfer spends) and relays it (`relay_tx`), which also marks those outputs as spent
+///   in the wallet;
+/// - if the relay fails (already known, a double spend of itself, a lost answer), the
+///   daemon decides: when it has the transaction, that is a success.
+///
+/// [`TxPresence::NotFound`] after a successful relay means the daemon dropped the
+/// transaction or has not got it yet (a wallet RPC on another daemon); calling again is
+/// safe.
+///
+/// # Errors
+///
+/// The relay's error when the daemon does not have the transaction afterwards: it was not
+/// published, and calling again is safe. A "Failed to commit tx." that persists means the
+/// daemon rejects it, e.g. because another transaction spent its outputs: it can then
+/// never be published, and a new lock must be prepared. Also the daemon's and wallet's
+/// transport errors, and [`MoneroError::InvalidAnswer`] if the metadata is of another
+/// transaction than `lock.tx_hash`.
+pub async fn publish_lock(
+    wallet: &WalletClient,
+    daemon: &DaemonClient,
+    lock: &PreparedLock,
+) -> Result<TxPresence, MoneroError> {
+    let presence = daemon.tx_presence(&lock.tx_hash).await?;
+    if presence != TxPresence::NotFound {
+        return Ok(presence);
+    }
+    wallet.refresh().await?;
+    match wallet.relay_tx(&lock.tx_metadata).await {
+        Ok(relayed) if relayed.eq_ignore_ascii_case(&lock.tx_hash) => {}
+        Ok(relayed) => {
+            return Err(MoneroError::InvalidAnswer {
+                what: "monero-wallet-rpc",
+                method: "relay_tx".into(),
+                reason: format!(
+                    "relayed {relayed}, but the prepared lock is {}",
+                    lock.tx_hash
+                ),
+            })
+        }
+        Err(relay_error) => {
+            return match daemon.tx_presence(&lock.tx_hash).await? {
+                TxPresence::NotFound => Err(relay_error),
+                presence => Ok(presence),
+            }
+        }
+    }
+    daemon.tx_presence(&lock.tx_hash).await
+}
+
+/// Alice's lock in one step, for callers that keep no state: sends exactly `amount` from
+/// the open wallet of `wallet` to `lock_address` (`transfer`, which relays at once) and
+/// returns the proof for Bob and the fee. Not crash-safe: if the caller dies before it
+/// saved the result, calling again pays twice and the transaction key is lost; the swap
+/// engine uses [`prepare_lock`] and [`publish_lock`]. Never retried: after an error, look
+/// at the wallet's outgoing transfers before calling again.
 ///
 /// # Errors
 ///
@@ -124,10 +292,6 @@ pub async fn verify_transfer(
     })
 }
 
-fn is_hex32(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// What a sweep found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SweepOutcome {
@@ -147,12 +311,14 @@ pub enum SweepOutcome {
     Empty,
 }
 
-/// What to sweep and where.
-#[derive(Debug, Clone)]
+/// What to sweep and where. Its `Debug` output leaves out the keys and the password.
+#[derive(Clone)]
 pub struct SweepRequest<'a> {
     /// Wallet file name for the restored wallet (e.g. `swap-<id>-redeem`); reopened if it
     /// exists, so a second call continues the first.
     pub wallet_name: &'a str,
+    /// The password of that wallet file (the engine's: the file holds the spend key).
+    pub wallet_password: &'a str,
     /// The lock address.
     pub lock_address: &'a Address,
     /// The combined spend key `s_a + s_b`.
@@ -167,10 +333,26 @@ pub struct SweepRequest<'a> {
     pub unlock_timeout: Duration,
 }
 
+impl std::fmt::Debug for SweepRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SweepRequest")
+            .field("wallet_name", &self.wallet_name)
+            .field("wallet_password", &"<redacted>")
+            .field("lock_address", &self.lock_address.to_string())
+            .field("spend_key", &"<redacted>")
+            .field("view_key", &"<redacted>")
+            .field("restore_height", &self.restore_height)
+            .field("destination", &self.destination.to_string())
+            .field("unlock_timeout", &self.unlock_timeout)
+            .finish()
+    }
+}
+
 /// Restores the lock wallet from the combined keys at `restore_height` in the wallet RPC
-/// `wallet` (which must have no other wallet open that matters: it is closed), waits until
-/// its funds are unlocked ([`SPENDABLE_AGE`] confirmations), and sweeps everything to the
-/// destination. Idempotent: a second call reopens the same wallet and returns
+/// `wallet` (which must have no other wallet open that matters: it is closed), protected by
+/// `wallet_password` ([`WalletClient::open_or_restore`]), waits until its funds are
+/// unlocked ([`SPENDABLE_AGE`] confirmations), and sweeps everything to the destination.
+/// Idempotent: a second call reopens the same wallet and returns
 /// [`SweepOutcome::AlreadySwept`].
 ///
 /// `on_wait` is called with the blocks still to wait while the funds are locked, for
@@ -184,23 +366,16 @@ pub async fn sweep(
     request: &SweepRequest<'_>,
     mut on_wait: impl FnMut(u64),
 ) -> Result<SweepOutcome, MoneroError> {
-    match wallet
-        .generate_from_keys(
+    wallet
+        .open_or_restore(
             request.wallet_name,
+            request.wallet_password,
             request.lock_address,
-            Some(request.spend_key),
+            request.spend_key,
             request.view_key,
             request.restore_height,
-            "",
         )
-        .await
-    {
-        Ok(()) => {}
-        Err(MoneroError::Rpc { message, .. }) if message.contains("already exists") => {
-            wallet.open_wallet(request.wallet_name, "").await?;
-        }
-        Err(e) => return Err(e),
-    }
+        .await?;
     let started = Instant::now();
     loop {
         wallet.refresh().await?;

@@ -7,10 +7,12 @@ mod common;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{scalar, Stack, XMR};
+use common::{key_images, lock_address, scalar, wallet_keys, Stack, XMR};
 use confiaro_monero::process::{Monerod, ProcessConfig};
 use confiaro_monero::rpc::{RpcConfig, WalletClient};
-use confiaro_monero::swap::{self, SweepOutcome, SweepRequest, TransferProof, TransferVerdict};
+use confiaro_monero::swap::{
+    self, PreparedLock, SweepOutcome, SweepRequest, TransferProof, TransferVerdict, TxPresence,
+};
 use confiaro_monero::{MoneroError, XmrAmount};
 use confiaro_protocol::crypto::EdPoint;
 use confiaro_protocol::{xmr, Network};
@@ -116,6 +118,7 @@ async fn lock_verify_sweep_and_reserve_proofs() {
     let view_key = xmr::private_key(&view);
     let request = SweepRequest {
         wallet_name: "swap-1-redeem",
+        wallet_password: "engine password",
         lock_address: &lock_address,
         spend_key: &spend,
         view_key: &view_key,
@@ -149,6 +152,12 @@ async fn lock_verify_sweep_and_reserve_proofs() {
             tx_hashes: tx_hashes.clone()
         }
     );
+    // The restored lock wallet, which holds the spend key, has the engine's password.
+    sweeper
+        .client()
+        .open_wallet("swap-1-redeem", "")
+        .await
+        .expect_err("the lock wallet file needs its password");
     stack.mine(10, &alice_address).await;
     b.refresh().await.expect("refresh");
     let bob_balance = b.balance().await.expect("balance");
@@ -286,4 +295,304 @@ async fn start_and_call_errors_are_clear() {
     assert!(matches!(err, MoneroError::Timeout { .. }), "{err:?}");
     assert!(before.elapsed() < Duration::from_secs(20));
     println!("{err}");
+}
+
+#[tokio::test]
+async fn two_locks_back_to_back_spend_different_outputs_and_both_confirm() {
+    let stack = Stack::start().await;
+    let alice = stack.wallet_rpc("alice").await;
+    let (a, daemon) = (alice.client(), stack.monerod.client());
+    a.create_wallet("alice", "").await.expect("wallet");
+    let alice_address = a.address().await.expect("address");
+    // Some 60 unlocked coinbase outputs of about 35 XMR each.
+    stack.mine(120, &alice_address).await;
+
+    let (first_address, second_address) = (lock_address(10), lock_address(20));
+    let (first_amount, second_amount) = (
+        XmrAmount::from_piconero(3 * XMR),
+        XmrAmount::from_piconero(2 * XMR),
+    );
+    // As two swaps run by the engine, serialized: prepare + publish, then the next.
+    let first = swap::prepare_lock(a, daemon, &first_address, first_amount)
+        .await
+        .expect("prepare first");
+    let published = swap::publish_lock(a, daemon, &first)
+        .await
+        .expect("publish first");
+    assert_eq!(published, TxPresence::InPool);
+    let second = swap::prepare_lock(a, daemon, &second_address, second_amount)
+        .await
+        .expect("prepare second");
+    let published = swap::publish_lock(a, daemon, &second)
+        .await
+        .expect("publish second");
+    assert_eq!(published, TxPresence::InPool);
+
+    // After relay_tx the wallet treats the first lock's inputs as spent at once.
+    let first_inputs = key_images(daemon.url(), &first.tx_hash).await;
+    let second_inputs = key_images(daemon.url(), &second.tx_hash).await;
+    println!("first lock spends {first_inputs:?}, second {second_inputs:?}");
+    assert!(!first_inputs.is_empty() && !second_inputs.is_empty());
+    assert!(
+        first_inputs.iter().all(|k| !second_inputs.contains(k)),
+        "the locks share inputs"
+    );
+
+    let mined_at = daemon.height().await.expect("height");
+    stack.mine(1, &alice_address).await;
+    for (lock, address, amount) in [
+        (&first, first_address, first_amount),
+        (&second, second_address, second_amount),
+    ] {
+        assert_eq!(
+            daemon.tx_presence(&lock.tx_hash).await.expect("presence"),
+            TxPresence::Mined {
+                height: mined_at,
+                confirmations: 1
+            }
+        );
+        assert_eq!(
+            swap::verify_transfer(a, &lock.proof(), &address, amount, 1)
+                .await
+                .expect("verify"),
+            TransferVerdict::Confirmed { confirmations: 1 }
+        );
+    }
+    alice.stop().await;
+    stack.monerod.stop().await;
+}
+
+#[tokio::test]
+async fn a_lock_survives_crashes_before_and_after_its_publish_and_pays_once() {
+    let stack = Stack::start().await;
+    let daemon = stack.monerod.client();
+    let miner = stack.wallet_rpc("miner").await;
+    let m = miner.client();
+    m.create_wallet("miner", "").await.expect("wallet");
+    let miner_address = m.address().await.expect("address");
+    stack.mine(120, &miner_address).await;
+    m.refresh().await.expect("refresh");
+
+    // The engine's wallet, from its keys, password-protected, holding one 10 XMR output.
+    let (spend, view, alice_address) = wallet_keys(7);
+    let restore_height = daemon.height().await.expect("height");
+    let open_alice = |rpc: &confiaro_monero::process::WalletRpc| {
+        let client = rpc.client().clone();
+        async move {
+            client
+                .open_or_restore(
+                    "alice",
+                    "alice password",
+                    &alice_address,
+                    &spend,
+                    &view,
+                    restore_height,
+                )
+                .await
+                .expect("open or restore alice");
+            client
+        }
+    };
+    let funding = XmrAmount::from_piconero(10 * XMR);
+    let funded = m.transfer(&alice_address, funding).await.expect("fund");
+    stack.mine(1, &miner_address).await;
+    assert!(
+        matches!(
+            daemon.tx_presence(&funded.tx_hash).await.expect("presence"),
+            TxPresence::Mined { .. }
+        ),
+        "the funding transaction was not mined"
+    );
+    stack.mine(9, &miner_address).await;
+    let session = stack.wallet_rpc("alice").await;
+    let a = open_alice(&session).await;
+    // A freshly restored wallet may still be catching up in the background.
+    let started = Instant::now();
+    loop {
+        a.refresh().await.expect("refresh");
+        let balance = a.balance().await.expect("balance");
+        if balance.unlocked == funding {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "alice was not funded: {balance:?} at wallet height {:?}, daemon height {:?}",
+            a.height().await,
+            daemon.height().await
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Session 1: prepared, persisted, then the wallet RPC dies with the engine.
+    let lock_to = lock_address(30);
+    let amount = XmrAmount::from_piconero(4 * XMR);
+    let prepared = swap::prepare_lock(&a, daemon, &lock_to, amount)
+        .await
+        .expect("prepare");
+    assert_eq!(prepared.amount, amount);
+    assert!(prepared.fee > XmrAmount::ZERO);
+    assert!(prepared.height >= restore_height);
+    let shown = format!("{prepared:?}");
+    assert!(
+        !shown.contains(&prepared.tx_key) && !shown.contains(&prepared.tx_metadata),
+        "{shown}"
+    );
+    assert_eq!(
+        daemon
+            .tx_presence(&prepared.tx_hash)
+            .await
+            .expect("presence"),
+        TxPresence::NotFound,
+        "prepare must not relay"
+    );
+    let persisted = serde_json::to_string(&prepared).expect("serialize");
+    session.kill().await;
+
+    // Session 2: the restarted engine publishes what it persisted, twice (as a crash
+    // right after the publish would make it), and dies again before the wallet saved.
+    let prepared: PreparedLock = serde_json::from_str(&persisted).expect("deserialize");
+    let session = stack.wallet_rpc("alice").await;
+    let a = open_alice(&session).await;
+    for _ in 0..2 {
+        assert_eq!(
+            swap::publish_lock(&a, daemon, &prepared)
+                .await
+                .expect("publish"),
+            TxPresence::InPool
+        );
+    }
+    session.kill().await;
+
+    // Session 3: the reopened wallet lost its record of the relay; the lock is in the pool
+    // and its only output is spent there. A new lock must not pick it again.
+    let session = stack.wallet_rpc("alice").await;
+    let a = open_alice(&session).await;
+    let second_to = lock_address(40);
+    let small = XmrAmount::from_piconero(XMR);
+    let err = swap::prepare_lock(&a, daemon, &second_to, small)
+        .await
+        .expect_err("nothing is unlocked: the output is spent in the pool, the change is locked");
+    println!("second lock while the first is in the pool: {err}");
+    assert!(
+        matches!(&err, MoneroError::Rpc { message, .. } if message.to_lowercase().contains("not enough")),
+        "{err:?}"
+    );
+
+    // Mined: publishing again is a no-op that reports it, and Alice paid exactly once.
+    let mined_at = daemon.height().await.expect("height");
+    stack.mine(1, &miner_address).await;
+    let mined = TxPresence::Mined {
+        height: mined_at,
+        confirmations: 1,
+    };
+    assert_eq!(
+        swap::publish_lock(&a, daemon, &prepared)
+            .await
+            .expect("publish once mined"),
+        mined
+    );
+    a.refresh().await.expect("refresh");
+    let after_first = a.balance().await.expect("balance").total;
+    assert_eq!(
+        after_first.as_piconero(),
+        funding.as_piconero() - amount.as_piconero() - prepared.fee.as_piconero()
+    );
+    // The persisted key still proves the lock to Bob.
+    assert_eq!(
+        swap::verify_transfer(&a, &prepared.proof(), &lock_to, amount, 1)
+            .await
+            .expect("verify"),
+        TransferVerdict::Confirmed { confirmations: 1 }
+    );
+
+    // Once the change unlocks, the next lock goes through, from the change.
+    stack.mine(10, &miner_address).await;
+    let second = swap::prepare_lock(&a, daemon, &second_to, small)
+        .await
+        .expect("prepare second");
+    assert_eq!(
+        swap::publish_lock(&a, daemon, &second)
+            .await
+            .expect("publish second"),
+        TxPresence::InPool
+    );
+    stack.mine(1, &miner_address).await;
+    assert!(matches!(
+        daemon.tx_presence(&second.tx_hash).await.expect("presence"),
+        TxPresence::Mined { .. }
+    ));
+    a.refresh().await.expect("refresh");
+    assert_eq!(
+        a.balance().await.expect("balance").total.as_piconero(),
+        after_first.as_piconero() - small.as_piconero() - second.fee.as_piconero()
+    );
+    // An unknown or malformed hash is simply not there.
+    assert_eq!(
+        daemon
+            .tx_presence(&"ab".repeat(32))
+            .await
+            .expect("presence"),
+        TxPresence::NotFound
+    );
+    assert_eq!(
+        daemon.tx_presence("not a hash").await.expect("presence"),
+        TxPresence::NotFound
+    );
+    tokio::join!(session.stop(), miner.stop());
+    stack.monerod.stop().await;
+}
+
+#[tokio::test]
+async fn open_or_restore_restores_once_then_opens_only_with_the_password() {
+    let stack = Stack::start().await;
+    let rpc = stack.wallet_rpc("engine").await;
+    let w = rpc.client();
+    let (spend, view, address) = wallet_keys(50);
+    w.open_or_restore("engine", "secret", &address, &spend, &view, 0)
+        .await
+        .expect("restore");
+    assert_eq!(w.address().await.expect("address"), address);
+    w.store().await.expect("store");
+    w.close_wallet().await.expect("close");
+
+    w.open_wallet("engine", "")
+        .await
+        .expect_err("the file is password-protected");
+    let err = w
+        .open_or_restore("engine", "wrong", &address, &spend, &view, 0)
+        .await
+        .expect_err("wrong password");
+    assert!(matches!(err, MoneroError::Rpc { .. }), "{err:?}");
+    // The file was neither replaced nor damaged.
+    w.open_or_restore("engine", "secret", &address, &spend, &view, 0)
+        .await
+        .expect("open");
+    assert_eq!(w.address().await.expect("address"), address);
+
+    // A file that holds another wallet is refused, not silently used.
+    let (other_spend, other_view, other_address) = wallet_keys(60);
+    let err = w
+        .open_or_restore(
+            "engine",
+            "secret",
+            &other_address,
+            &other_spend,
+            &other_view,
+            0,
+        )
+        .await
+        .expect_err("another wallet");
+    assert!(matches!(err, MoneroError::WrongWallet { .. }), "{err:?}");
+    // Keys that do not match the address are refused (wallet-rpc itself would restore a
+    // wallet that shows the address's funds but cannot spend them).
+    let err = w
+        .open_or_restore("fresh", "secret", &address, &other_spend, &view, 0)
+        .await
+        .expect_err("mismatched keys");
+    assert!(matches!(err, MoneroError::KeysMismatch { .. }), "{err:?}");
+    w.open_wallet("fresh", "secret")
+        .await
+        .expect_err("no wallet file was made");
+    rpc.stop().await;
+    stack.monerod.stop().await;
 }

@@ -49,3 +49,58 @@ pub fn scalar(seed: u8) -> Scalar {
     bytes[31] &= 0x0f;
     Scalar::from_bytes_mod_order(bytes)
 }
+
+/// A wallet's keys and address from `seed` (regtest uses mainnet addresses).
+pub fn wallet_keys(seed: u8) -> (monero::PrivateKey, monero::PrivateKey, monero::Address) {
+    let spend = confiaro_protocol::xmr::private_key(&scalar(seed));
+    let view = confiaro_protocol::xmr::private_key(&scalar(seed.wrapping_add(100)));
+    let address = monero::Address::standard(
+        monero::Network::Mainnet,
+        monero::PublicKey::from_private_key(&spend),
+        monero::PublicKey::from_private_key(&view),
+    );
+    (spend, view, address)
+}
+
+/// The 2-of-2 lock address of a swap whose key shares come from `seed`.
+pub fn lock_address(seed: u8) -> monero::Address {
+    use confiaro_protocol::crypto::EdPoint;
+    use confiaro_protocol::{xmr, Network};
+    let view = xmr::shared_view_key(&scalar(seed), &scalar(seed.wrapping_add(1)));
+    xmr::lock_address(
+        Network::Regtest,
+        &EdPoint::from_scalar(&scalar(seed.wrapping_add(2))),
+        &EdPoint::from_scalar(&scalar(seed.wrapping_add(3))),
+        &view,
+    )
+}
+
+/// The key images a transaction spends, from the daemon's decoded copy of it.
+pub async fn key_images(daemon_url: &str, tx_hash: &str) -> Vec<String> {
+    let answer: serde_json::Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("http client")
+        .post(format!("{daemon_url}/get_transactions"))
+        .json(&serde_json::json!({"txs_hashes": [tx_hash], "decode_as_json": true}))
+        .send()
+        .await
+        .expect("get_transactions")
+        .json()
+        .await
+        .expect("json");
+    let tx: serde_json::Value =
+        serde_json::from_str(answer["txs"][0]["as_json"].as_str().expect("as_json"))
+            .expect("transaction json");
+    tx["vin"]
+        .as_array()
+        .expect("vin")
+        .iter()
+        .map(|input| {
+            input["key"]["k_image"]
+                .as_str()
+                .expect("k_image")
+                .to_owned()
+        })
+        .collect()
+}
