@@ -485,24 +485,13 @@ impl Agreement {
         let view_key = crate::xmr::shared_view_key(&alice.view_share.0, &bob.view_share.0);
         let lock_address =
             crate::xmr::lock_address(terms.network, &alice.spend_ed, &bob.spend_ed, &view_key);
-        let mut hash = Sha256::new();
-        hash.update(b"confiaro/commitment/v1");
-        hash.update(swap_id.0);
-        hash.update([terms.network.code()]);
-        hash.update(terms.btc_amount.to_sat().to_be_bytes());
-        hash.update(terms.xmr_amount.as_piconero().to_be_bytes());
-        hash.update(terms.cancel_timelock.to_be_bytes());
-        hash.update(terms.punish_timelock.to_be_bytes());
-        for share in [&alice, &bob] {
-            hash.update(share.btc.to_bytes());
-            hash.update(share.spend_secp.to_bytes());
-            hash.update(share.spend_ed.to_bytes());
-        }
-        hash.update(lock_address.as_bytes());
-        for (_, txid) in txs.txids() {
-            hash.update(AsRef::<[u8]>::as_ref(&txid));
-        }
-        let commitment = hash.finalize().into();
+        let commitment = commitment_hash(
+            &swap_id,
+            &terms,
+            [&alice, &bob].map(|s| (s.btc, s.spend_secp, s.spend_ed)),
+            &lock_address,
+            &txs.txids().map(|(_, txid)| txid),
+        );
         Ok(Agreement {
             swap_id,
             terms,
@@ -529,6 +518,39 @@ impl Agreement {
             .map(|(label, txid)| Action::WatchBtc { label, txid })
             .collect()
     }
+}
+
+/// The commitment both parties sign: SHA-256 over a domain tag, the swap id, the terms, both
+/// parties' public keys (2-of-2 key, spend share on secp256k1 and on ed25519; Alice's first),
+/// the Monero lock address and the six txids in [`TxLabel`] order.
+///
+/// Anyone holding these public values can recompute it, so a receipt lets a third party check
+/// both signatures on it.
+pub fn commitment_hash(
+    swap_id: &SwapId,
+    terms: &SwapTerms,
+    keys: [(SecpPoint, SecpPoint, EdPoint); 2],
+    lock_address: &monero::Address,
+    txids: &[Txid; 6],
+) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(b"confiaro/commitment/v1");
+    hash.update(swap_id.0);
+    hash.update([terms.network.code()]);
+    hash.update(terms.btc_amount.to_sat().to_be_bytes());
+    hash.update(terms.xmr_amount.as_piconero().to_be_bytes());
+    hash.update(terms.cancel_timelock.to_be_bytes());
+    hash.update(terms.punish_timelock.to_be_bytes());
+    for (btc, spend_secp, spend_ed) in keys {
+        hash.update(btc.to_bytes());
+        hash.update(spend_secp.to_bytes());
+        hash.update(spend_ed.to_bytes());
+    }
+    hash.update(lock_address.as_bytes());
+    for txid in txids {
+        hash.update(AsRef::<[u8]>::as_ref(txid));
+    }
+    hash.finalize().into()
 }
 
 /// Builds the 2-of-2 of Alice's and Bob's keys.
