@@ -118,6 +118,26 @@ pub fn bip84_descriptors(seed: &[u8], network: Network) -> Result<(String, Strin
     ))
 }
 
+/// The first receive address (BIP84 external index 0) of the wallet of `mnemonic` (with BIP39
+/// `passphrase`) on `network`, computed without a store: where to send the first coins to a
+/// wallet that was just created. [`Wallet::new_address`] hands out the same address first.
+///
+/// # Errors
+///
+/// [`WalletError::Descriptor`] if the descriptors cannot be built.
+pub fn first_address(
+    mnemonic: &Mnemonic,
+    passphrase: &str,
+    network: Network,
+) -> Result<Address, WalletError> {
+    let (external, internal) = bip84_descriptors(&mnemonic.to_seed(passphrase), network)?;
+    let wallet = bdk_wallet::Wallet::create(external, internal)
+        .network(network)
+        .create_wallet_no_persist()
+        .map_err(|e| WalletError::Descriptor(e.to_string()))?;
+    Ok(wallet.peek_address(KeychainKind::External, 0).address)
+}
+
 impl Wallet {
     /// Opens wallet `wallet_id` of `store` for `mnemonic` (with BIP39 `passphrase`) on
     /// `network`: loads it from its stored changesets, or creates it (and persists the new
@@ -314,13 +334,48 @@ impl Wallet {
         amount: Amount,
         fee_rate: FeeRate,
     ) -> Result<Psbt, WalletError> {
+        self.build_withdrawal(to, Some(amount), fee_rate, &[]).await
+    }
+
+    /// Builds an unsigned send to `to` of `amount`, or of everything the wallet can spend
+    /// (minus the fee) when `amount` is `None`, never spending the `reserved` outputs (coins
+    /// promised to swaps). Same PSBT shape as [`Wallet::build_send`].
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::WrongNetwork`] if `to` is for another network;
+    /// [`WalletError::CreateTx`] if the wallet cannot fund it; [`WalletError::Store`].
+    pub async fn build_withdrawal(
+        &mut self,
+        to: &Address,
+        amount: Option<Amount>,
+        fee_rate: FeeRate,
+        reserved: &[OutPoint],
+    ) -> Result<Psbt, WalletError> {
         if !to.as_unchecked().is_valid_for_network(self.network) {
             return Err(WalletError::WrongNetwork {
                 expected: self.network,
             });
         }
-        self.build_to_script(to.script_pubkey(), amount, fee_rate, &[])
-            .await
+        match amount {
+            Some(amount) => {
+                self.build_to_script(to.script_pubkey(), amount, fee_rate, reserved)
+                    .await
+            }
+            None => {
+                let mut builder = self.inner.build_tx();
+                builder
+                    .drain_wallet()
+                    .drain_to(to.script_pubkey())
+                    .fee_rate(fee_rate)
+                    .version(2)
+                    .only_witness_utxo()
+                    .unspendable(reserved.to_vec());
+                let psbt = builder.finish()?;
+                self.persist().await?;
+                Ok(psbt)
+            }
+        }
     }
 
     async fn build_to_script(

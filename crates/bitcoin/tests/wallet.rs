@@ -22,6 +22,11 @@ async fn fund_send_reload() {
         .await
         .unwrap();
     let a1 = w1.new_address().await.unwrap();
+    assert_eq!(
+        confiaro_bitcoin::first_address(&m1, "", Network::Regtest).unwrap(),
+        a1,
+        "the first address handed out is the one computable without a store"
+    );
     dev.node().mine(101, &a1.script_pubkey()).unwrap();
     let r = w1.sync(&mut source).await.unwrap();
     assert_eq!(r.blocks_applied, 101);
