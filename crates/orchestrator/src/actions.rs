@@ -1,0 +1,544 @@
+//! Performing a machine's actions, idempotently.
+//!
+//! Quick actions (hand a message to delivery, register a watch) happen right away. Long ones
+//! become jobs — futures the driver runs at most once per kind at a time — that report their
+//! result back to the driver as an [`Input`]. Every job can be run again after a crash
+//! (the machine re-emits its actions on `Resume`) without doing anything twice:
+//! - funding the lock only builds a PSBT (nothing is spent until the agreed lock is signed);
+//! - publishing a Bitcoin transaction twice is harmless (a known transaction is accepted);
+//! - the XMR lock is built without relaying, persisted, then relayed: after a crash the
+//!   persisted transfer is relayed again (or found on chain), never a second one built;
+//! - a sweep reopens its restored wallet and finds it already swept.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use confiaro_bitcoin::{SourceError, WalletError};
+use confiaro_monero::swap::{PreparedLock, SweepOutcome};
+use confiaro_monero::MoneroError;
+use confiaro_protocol::machine::{SecretScalar, TxLabel};
+use confiaro_protocol::{Action, Input, Role, SwapState, XmrAmount};
+use curve25519_dalek::Scalar;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Inner;
+use crate::error::EngineError;
+use crate::events::SwapEventKind;
+use crate::swap::{DriverMsg, JobKind, SwapCtx};
+
+/// A job's future.
+pub(crate) type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The swap data key of Alice's prepared XMR lock.
+pub(crate) const XMR_LOCK_KEY: &str = "xmr-lock";
+
+/// Performs `action`; returns the job to run when it is long work.
+pub(crate) fn perform(
+    inner: &Arc<Inner>,
+    ctx: &SwapCtx,
+    state: &SwapState,
+    action: Action,
+) -> Option<(JobKind, Job)> {
+    let inner = Arc::clone(inner);
+    let ctx = ctx.clone();
+    match action {
+        Action::Send(message) => {
+            inner.net.deliver(&inner, &ctx, message);
+            None
+        }
+        Action::WatchBtc { label, txid } => {
+            let agreement = state.agreement()?;
+            let script = crate::btc::watch_script(agreement, label);
+            inner.btc.watch(ctx.swap_id, txid, script, &ctx.sender);
+            None
+        }
+        Action::FundLock { amount, two_of_two } => Some((
+            JobKind::FundLock,
+            Box::pin(async move {
+                let input = fund_lock(&inner, &ctx, two_of_two, amount).await;
+                let _ = ctx.sender.send(DriverMsg::Input(input));
+            }),
+        )),
+        Action::SignAndPublishLock { .. } => {
+            let lock = state.agreement()?.txs.lock.clone();
+            Some((
+                JobKind::PublishLock,
+                Box::pin(async move { publish_lock(&inner, &ctx, lock).await }),
+            ))
+        }
+        Action::PublishBtc { label, tx } => Some((
+            JobKind::Publish(label),
+            Box::pin(async move { publish(&inner, &ctx, label, tx).await }),
+        )),
+        Action::LockXmr { address, amount } => Some((
+            JobKind::LockXmr,
+            Box::pin(async move {
+                if let Some(input) = lock_xmr(&inner, &ctx, address, amount).await {
+                    let _ = ctx.sender.send(DriverMsg::Input(input));
+                }
+            }),
+        )),
+        Action::WatchXmrTransfer {
+            address,
+            tx_hash,
+            tx_key,
+            ..
+        } => Some((
+            JobKind::WatchXmr,
+            Box::pin(async move { watch_xmr(&inner, &ctx, address, tx_hash, tx_key).await }),
+        )),
+        Action::SweepXmr {
+            address,
+            spend_key,
+            view_key,
+            restore_height,
+        } => Some((
+            JobKind::Sweep,
+            Box::pin(async move {
+                if let Some(input) =
+                    sweep(&inner, &ctx, address, spend_key, view_key, restore_height).await
+                {
+                    let _ = ctx.sender.send(DriverMsg::Input(input));
+                }
+            }),
+        )),
+        Action::Emit(_) => None,
+    }
+}
+
+/// Sleeps `delay`; `false` if the swap was cancelled meanwhile.
+async fn pause(cancel: &CancellationToken, delay: Duration) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
+    }
+}
+
+fn problem(inner: &Inner, ctx: &SwapCtx, message: String) {
+    tracing::warn!(swap = %ctx.swap_id, "{message}");
+    ctx.emit(inner, SwapEventKind::Problem { message });
+}
+
+/// Bob's wallet funds the lock: `LockFunded`, or `LockFundingFailed` when it cannot
+/// (transport failures are retried a few times first).
+async fn fund_lock(
+    inner: &Inner,
+    ctx: &SwapCtx,
+    two_of_two: confiaro_protocol::btc::TwoOfTwo,
+    amount: bitcoin::Amount,
+) -> Input {
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let result = async {
+            let fee_rate = inner.btc.fee_rate().await?;
+            inner
+                .btc
+                .fund_lock(two_of_two.clone(), amount, fee_rate)
+                .await
+        }
+        .await;
+        match result {
+            Ok(psbt) => return Input::LockFunded { psbt },
+            Err(EngineError::BitcoinWallet(
+                e @ (WalletError::CreateTx(_) | WalletError::Lock(_)),
+            )) => {
+                return Input::LockFundingFailed {
+                    reason: e.to_string(),
+                }
+            }
+            Err(e) if attempt >= 5 => {
+                return Input::LockFundingFailed {
+                    reason: e.to_string(),
+                }
+            }
+            Err(e) => {
+                problem(inner, ctx, format!("funding the BTC lock: {e}; retrying"));
+                if !pause(&ctx.cancel, Duration::from_secs(2)).await {
+                    return Input::LockFundingFailed {
+                        reason: "stopped".into(),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Whether a refused broadcast can never succeed (its inputs are spent by something else).
+fn is_final_refusal(reason: &str) -> bool {
+    [
+        "missingorspent",
+        "missing-inputs",
+        "conflict",
+        "insufficient fee",
+    ]
+    .iter()
+    .any(|r| reason.contains(r))
+}
+
+/// Bob signs the agreed lock and publishes it, retrying until it is accepted.
+async fn publish_lock(inner: &Inner, ctx: &SwapCtx, lock: confiaro_protocol::btc::TxLock) {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match inner.btc.publish_lock(&lock).await {
+            Ok(txid) => {
+                ctx.audit(
+                    inner,
+                    "published",
+                    serde_json::json!({"tx": "Lock", "txid": txid.to_string()}),
+                )
+                .await;
+                ctx.emit(
+                    inner,
+                    SwapEventKind::Published {
+                        tx: TxLabel::Lock,
+                        txid: txid.to_string(),
+                    },
+                );
+                return;
+            }
+            Err(EngineError::BitcoinSource(SourceError::Rejected { reason }))
+                if is_final_refusal(&reason) =>
+            {
+                ctx.audit(
+                    inner,
+                    "publish-refused",
+                    serde_json::json!({"tx": "Lock", "reason": reason}),
+                )
+                .await;
+                problem(
+                    inner,
+                    ctx,
+                    format!("the BTC lock cannot be published: {reason}; its coins were spent elsewhere"),
+                );
+                return;
+            }
+            Err(e) => problem(
+                inner,
+                ctx,
+                format!("publishing the BTC lock: {e}; retrying"),
+            ),
+        }
+        if !pause(&ctx.cancel, delay).await {
+            return;
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Publishes a pre-signed transaction, retrying until accepted, refused for good (another
+/// spend won: the watchers will tell the machine), or the swap ends.
+async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Transaction) {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match inner.btc.broadcast(tx.clone()).await {
+            Ok(txid) => {
+                ctx.audit(
+                    inner,
+                    "published",
+                    serde_json::json!({"tx": format!("{label:?}"), "txid": txid.to_string()}),
+                )
+                .await;
+                ctx.emit(
+                    inner,
+                    SwapEventKind::Published {
+                        tx: label,
+                        txid: txid.to_string(),
+                    },
+                );
+                return;
+            }
+            Err(SourceError::Rejected { reason }) if is_final_refusal(&reason) => {
+                ctx.audit(
+                    inner,
+                    "publish-refused",
+                    serde_json::json!({"tx": format!("{label:?}"), "reason": reason}),
+                )
+                .await;
+                return;
+            }
+            Err(SourceError::Rejected { reason }) => {
+                // e.g. a timelock one block short: try again at the next blocks
+                tracing::debug!(swap = %ctx.swap_id, "{label:?} not accepted yet: {reason}");
+            }
+            Err(e) => problem(inner, ctx, format!("publishing {label:?}: {e}; retrying")),
+        }
+        if !pause(&ctx.cancel, delay).await {
+            return;
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text).ok()?;
+    bytes.try_into().ok()
+}
+
+/// What Alice's machine learns from a published lock.
+fn locked_input(prepared: &PreparedLock) -> Option<Input> {
+    let tx_hash = hex32(&prepared.tx_hash)?;
+    let tx_key = Option::<Scalar>::from(Scalar::from_canonical_bytes(hex32(&prepared.tx_key)?))?;
+    Some(Input::XmrLocked {
+        tx_hash,
+        tx_key: SecretScalar(tx_key),
+        height: prepared.height,
+    })
+}
+
+/// Alice locks XMR: prepare (without relaying), persist, relay. After a crash the persisted
+/// transfer is relayed again instead of building another.
+async fn lock_xmr(
+    inner: &Inner,
+    ctx: &SwapCtx,
+    address: monero::Address,
+    amount: XmrAmount,
+) -> Option<Input> {
+    if inner.faults.xmr_lock_fails {
+        return Some(Input::XmrLockFailed {
+            reason: "fault injection: CONFIARO_TEST_FAULT=xmr-lock-fails".into(),
+        });
+    }
+    let amount = if inner.faults.xmr_lock_short {
+        XmrAmount::from_piconero(amount.as_piconero().saturating_sub(1))
+    } else {
+        amount
+    };
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let stored = match inner
+            .store
+            .swap_data(&inner.vault, &ctx.swap_id, XMR_LOCK_KEY)
+            .await
+        {
+            Ok(stored) => stored,
+            Err(e) => {
+                problem(inner, ctx, format!("reading the XMR lock: {e}; retrying"));
+                if !pause(&ctx.cancel, delay).await {
+                    return None;
+                }
+                continue;
+            }
+        };
+        let (prepared, guard) = match stored.and_then(|b| serde_json::from_slice(&b).ok()) {
+            Some(prepared) => (prepared, inner.xmr.money_guard().await),
+            None => match inner.xmr.prepare_lock(&address, amount).await {
+                Ok((prepared, guard)) => {
+                    let bytes = serde_json::to_vec(&prepared).expect("a prepared lock serializes");
+                    if let Err(e) = inner
+                        .store
+                        .put_swap_data(&inner.vault, &ctx.swap_id, XMR_LOCK_KEY, &bytes)
+                        .await
+                    {
+                        // never relay what is not persisted: build a new one next time
+                        problem(inner, ctx, format!("saving the XMR lock: {e}; retrying"));
+                        drop(guard);
+                        if !pause(&ctx.cancel, delay).await {
+                            return None;
+                        }
+                        continue;
+                    }
+                    (prepared, guard)
+                }
+                Err(MoneroError::Rpc { message, .. }) => {
+                    return Some(Input::XmrLockFailed {
+                        reason: format!("the Monero wallet cannot pay: {message}"),
+                    })
+                }
+                Err(e) => {
+                    problem(inner, ctx, format!("locking XMR: {e}; retrying"));
+                    if !pause(&ctx.cancel, delay).await {
+                        return None;
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            },
+        };
+        match inner.xmr.publish_lock(&prepared).await {
+            Ok(presence) => {
+                drop(guard);
+                ctx.audit(
+                    inner,
+                    "xmr-locked",
+                    serde_json::json!({
+                        "tx_hash": prepared.tx_hash,
+                        "amount": prepared.amount.as_piconero(),
+                        "fee": prepared.fee.as_piconero(),
+                        "height": prepared.height,
+                        "presence": format!("{presence:?}"),
+                    }),
+                )
+                .await;
+                return Some(locked_input(&prepared).unwrap_or(Input::XmrLockFailed {
+                    reason: "the Monero wallet returned a malformed transaction hash or key".into(),
+                }));
+            }
+            Err(MoneroError::Rpc { message, .. }) => {
+                // the daemon refused the relay and does not have the transfer: it will never
+                // be published
+                drop(guard);
+                ctx.audit(
+                    inner,
+                    "xmr-lock-refused",
+                    serde_json::json!({"tx_hash": prepared.tx_hash, "reason": message}),
+                )
+                .await;
+                return Some(Input::XmrLockFailed {
+                    reason: format!("the Monero network refused the lock: {message}"),
+                });
+            }
+            Err(e) => {
+                drop(guard);
+                problem(
+                    inner,
+                    ctx,
+                    format!("publishing the XMR lock: {e}; retrying"),
+                );
+                if !pause(&ctx.cancel, delay).await {
+                    return None;
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Bob checks Alice's transfer on every new Monero block and reports what it pays.
+async fn watch_xmr(
+    inner: &Inner,
+    ctx: &SwapCtx,
+    address: monero::Address,
+    tx_hash: [u8; 32],
+    tx_key: SecretScalar,
+) {
+    let hash_hex = hex::encode(tx_hash);
+    let key_hex = hex::encode(tx_key.0.to_bytes());
+    let mut last: Option<(XmrAmount, u32)> = None;
+    let mut failing = false;
+    let interval = inner.config.poll_interval.max(Duration::from_millis(250)) * 2;
+    loop {
+        match inner
+            .xmr
+            .check_transfer(&hash_hex, &key_hex, &address)
+            .await
+        {
+            Ok(check) => {
+                failing = false;
+                let seen = (
+                    check.received,
+                    u32::try_from(check.confirmations).unwrap_or(u32::MAX),
+                );
+                if last != Some(seen) {
+                    last = Some(seen);
+                    ctx.audit(
+                        inner,
+                        "xmr-transfer-checked",
+                        serde_json::json!({
+                            "tx_hash": hash_hex,
+                            "received": seen.0.as_piconero(),
+                            "confirmations": seen.1,
+                            "in_pool": check.in_pool,
+                        }),
+                    )
+                    .await;
+                    let _ = ctx.sender.send(DriverMsg::Input(Input::XmrTransferSeen {
+                        tx_hash,
+                        amount: seen.0,
+                        confirmations: seen.1,
+                    }));
+                }
+            }
+            // not (yet) known to the daemon: keep looking
+            Err(MoneroError::Rpc { .. }) => {}
+            Err(e) => {
+                if !failing {
+                    problem(inner, ctx, format!("checking the XMR lock: {e}; retrying"));
+                }
+                failing = true;
+            }
+        }
+        if !pause(&ctx.cancel, interval).await {
+            return;
+        }
+    }
+}
+
+/// Sweeps the lock address to our wallet once it unlocks.
+async fn sweep(
+    inner: &Inner,
+    ctx: &SwapCtx,
+    address: monero::Address,
+    spend_key: SecretScalar,
+    view_key: SecretScalar,
+    restore_height: u64,
+) -> Option<Input> {
+    let destination = match ctx.role {
+        Role::Bob => ctx.receive.unwrap_or_else(|| inner.xmr.address()),
+        Role::Alice => inner.xmr.address(),
+    };
+    let spend = monero::PrivateKey::from_slice(spend_key.0.as_bytes()).ok()?;
+    let view = monero::PrivateKey::from_slice(view_key.0.as_bytes()).ok()?;
+    let wallet_name = format!("sweep-{}", ctx.swap_id);
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let mut last_wait = None;
+        let result = inner
+            .xmr
+            .sweep(
+                &wallet_name,
+                &address,
+                &spend,
+                &view,
+                restore_height,
+                &destination,
+                |blocks| {
+                    if last_wait != Some(blocks) {
+                        last_wait = Some(blocks);
+                        tracing::debug!(swap = %ctx.swap_id, "sweep waits {blocks} blocks for the XMR to unlock");
+                    }
+                },
+            )
+            .await;
+        match result {
+            Ok(SweepOutcome::Swept { tx_hashes, amount }) => {
+                ctx.audit(
+                    inner,
+                    "xmr-swept",
+                    serde_json::json!({
+                        "tx_hashes": tx_hashes,
+                        "amount": amount.as_piconero(),
+                        "to": destination.to_string(),
+                    }),
+                )
+                .await;
+                return Some(Input::XmrSwept { amount });
+            }
+            Ok(SweepOutcome::AlreadySwept { tx_hashes }) => {
+                ctx.audit(
+                    inner,
+                    "xmr-swept",
+                    serde_json::json!({"tx_hashes": tx_hashes, "already": true}),
+                )
+                .await;
+                return Some(Input::XmrSwept {
+                    amount: XmrAmount::ZERO,
+                });
+            }
+            Ok(SweepOutcome::Empty) => {
+                problem(
+                    inner,
+                    ctx,
+                    "the XMR lock address shows nothing yet; looking again".into(),
+                );
+            }
+            Err(e) => problem(inner, ctx, format!("sweeping the XMR: {e}; retrying")),
+        }
+        if !pause(&ctx.cancel, delay).await {
+            return None;
+        }
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}

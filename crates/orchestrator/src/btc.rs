@@ -1,0 +1,452 @@
+//! The engine's Bitcoin side: the wallet (shared by every swap, behind one lock), the chain
+//! sources it makes from the config, and the watcher task that turns polls of the chain into
+//! the machines' inputs.
+//!
+//! Chain sources do blocking I/O; the engine runs them on blocking threads. The wallet's sync
+//! needs a multi-threaded tokio runtime (it runs on the current worker with
+//! `block_in_place`).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bitcoin::psbt::Psbt;
+use bitcoin::{Address, Amount, FeeRate, OutPoint, ScriptBuf, Transaction, Txid};
+use confiaro_bitcoin::fee::FeePolicy;
+use confiaro_bitcoin::watch::{Watch, WatchEvent};
+use confiaro_bitcoin::{Balance, ChainSource, Mnemonic, SourceError, TxStatus, Wallet};
+use confiaro_protocol::btc::{TwoOfTwo, TxLock};
+use confiaro_protocol::machine::TxLabel;
+use confiaro_protocol::{Input, Network, SwapId};
+use confiaro_store::Store;
+
+use crate::config::{new_source, BitcoinSourceConfig};
+use crate::error::EngineError;
+use crate::events::EngineEvent;
+use crate::swap::{DriverMsg, DriverSender};
+
+/// The wallet's id in the store.
+const WALLET_ID: &str = "main";
+
+/// Runs `f` with a fresh source on a blocking thread.
+pub(crate) async fn with_source<T: Send + 'static>(
+    config: &BitcoinSourceConfig,
+    f: impl FnOnce(&mut dyn ChainSource) -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SourceError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut source = new_source(&config)?;
+        f(source.as_mut())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(SourceError::Failed {
+            source_name: "chain source".into(),
+            reason: format!("worker thread failed: {e}"),
+        })
+    })
+}
+
+/// One subscriber of a watched transaction.
+struct Subscriber {
+    swap_id: SwapId,
+    sender: DriverSender,
+    /// Confirmations last reported (`None`: not reported present).
+    reported: Option<u32>,
+}
+
+struct Watched {
+    script: ScriptBuf,
+    /// The transaction with its witnesses, once fetched.
+    tx: Option<Transaction>,
+    subscribers: Vec<Subscriber>,
+}
+
+/// The transactions the swaps watch.
+#[derive(Default)]
+struct Registry {
+    watched: HashMap<Txid, Watched>,
+}
+
+/// The engine's Bitcoin side.
+pub(crate) struct BtcSide {
+    wallet: tokio::sync::Mutex<Wallet>,
+    source: BitcoinSourceConfig,
+    /// Inputs of lock PSBTs that are agreed but maybe not yet published.
+    reserved: Mutex<BTreeSet<OutPoint>>,
+    fee_policy: FeePolicy,
+    registry: Mutex<Registry>,
+}
+
+impl BtcSide {
+    /// Opens the wallet of `mnemonic` in `store` and syncs it once.
+    pub(crate) async fn open(
+        store: Store,
+        mnemonic: &Mnemonic,
+        network: Network,
+        source: BitcoinSourceConfig,
+    ) -> Result<BtcSide, EngineError> {
+        let wallet = Wallet::open(store, WALLET_ID, mnemonic, "", network.bitcoin()).await?;
+        let side = BtcSide {
+            wallet: tokio::sync::Mutex::new(wallet),
+            source,
+            reserved: Mutex::new(BTreeSet::new()),
+            fee_policy: FeePolicy::default(),
+            registry: Mutex::new(Registry::default()),
+        };
+        side.sync().await?;
+        Ok(side)
+    }
+
+    pub(crate) fn source_config(&self) -> &BitcoinSourceConfig {
+        &self.source
+    }
+
+    /// Brings the wallet up to the chain.
+    pub(crate) async fn sync(&self) -> Result<(), EngineError> {
+        let mut source = new_source(&self.source)?;
+        let mut wallet = self.wallet.lock().await;
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| handle.block_on(wallet.sync(source.as_mut())))?;
+        Ok(())
+    }
+
+    /// The wallet's balance.
+    pub(crate) async fn balance(&self) -> Balance {
+        self.wallet.lock().await.balance()
+    }
+
+    /// A new receive address (persisted).
+    pub(crate) async fn new_address(&self) -> Result<Address, EngineError> {
+        Ok(self.wallet.lock().await.new_address().await?)
+    }
+
+    /// The fee rate to propose for our transactions (the source's estimate within the policy's
+    /// floor and cap), in sat/vB.
+    pub(crate) async fn fee_rate(&self) -> Result<u64, EngineError> {
+        let policy = self.fee_policy;
+        let choice = with_source(&self.source, move |s| policy.choose(s)).await?;
+        Ok(choice.rate.to_sat_per_vb_ceil())
+    }
+
+    /// Marks the inputs of `psbt` as taken by a swap's lock.
+    pub(crate) fn reserve(&self, psbt: &Psbt) {
+        let mut reserved = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
+        reserved.extend(psbt.unsigned_tx.input.iter().map(|i| i.previous_output));
+    }
+
+    /// Releases the inputs of `psbt`.
+    pub(crate) fn release(&self, psbt: &Psbt) {
+        let mut reserved = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
+        for input in &psbt.unsigned_tx.input {
+            reserved.remove(&input.previous_output);
+        }
+    }
+
+    /// Builds the unsigned lock PSBT for `amount` to `two_of_two`, from coins no other swap
+    /// has reserved, and reserves its inputs.
+    pub(crate) async fn fund_lock(
+        &self,
+        two_of_two: TwoOfTwo,
+        amount: Amount,
+        fee_rate: u64,
+    ) -> Result<Psbt, EngineError> {
+        let mut wallet = self.wallet.lock().await;
+        let reserved: Vec<OutPoint> = self
+            .reserved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        let rate = FeeRate::from_sat_per_vb(fee_rate).unwrap_or(FeeRate::BROADCAST_MIN);
+        let lock = wallet
+            .build_lock(two_of_two, amount, rate, &reserved)
+            .await?;
+        let psbt = lock.psbt().clone();
+        self.reserve(&psbt);
+        Ok(psbt)
+    }
+
+    /// Signs the agreed lock with the wallet and broadcasts it; idempotent (an already known
+    /// lock counts as published).
+    pub(crate) async fn publish_lock(&self, lock: &TxLock) -> Result<Txid, EngineError> {
+        let tx = {
+            let wallet = self.wallet.lock().await;
+            wallet.sign_lock(lock)?
+        };
+        let txid = self.broadcast(tx.clone()).await?;
+        self.wallet.lock().await.note_broadcast(tx).await?;
+        Ok(txid)
+    }
+
+    /// Broadcasts a transaction.
+    pub(crate) async fn broadcast(&self, tx: Transaction) -> Result<Txid, SourceError> {
+        with_source(&self.source, move |s| s.broadcast(&tx)).await
+    }
+
+    /// Sends `amount` (or everything, with `None`) to `to` at the current fee rate, avoiding
+    /// coins reserved by swaps. Returns the txid.
+    pub(crate) async fn withdraw(
+        &self,
+        to: &Address,
+        amount: Option<Amount>,
+    ) -> Result<Txid, EngineError> {
+        let fee_rate = self.fee_rate().await?;
+        let rate = FeeRate::from_sat_per_vb(fee_rate).unwrap_or(FeeRate::BROADCAST_MIN);
+        let reserved: Vec<OutPoint> = self
+            .reserved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        let tx = {
+            let mut wallet = self.wallet.lock().await;
+            let psbt = wallet.build_withdrawal(to, amount, rate, &reserved).await?;
+            wallet.sign_and_extract(psbt)?
+        };
+        let txid = self.broadcast(tx.clone()).await?;
+        self.wallet.lock().await.note_broadcast(tx).await?;
+        Ok(txid)
+    }
+
+    /// Reports `txid` (found through the output script `script`) to the swap behind `sender`:
+    /// [`Input::BtcTxSeen`] whenever its confirmations change, [`Input::BtcTxAbsent`] when it
+    /// disappears. Idempotent per swap.
+    pub(crate) fn watch(
+        &self,
+        swap_id: SwapId,
+        txid: Txid,
+        script: ScriptBuf,
+        sender: &DriverSender,
+    ) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = registry.watched.entry(txid).or_insert_with(|| Watched {
+            script,
+            tx: None,
+            subscribers: Vec::new(),
+        });
+        match entry.subscribers.iter_mut().find(|s| s.swap_id == swap_id) {
+            // a new driver for the swap (after a restart of its task): report afresh
+            Some(existing) if !existing.sender.same_channel(sender) => {
+                existing.sender = sender.clone();
+                existing.reported = None;
+            }
+            Some(_) => {}
+            None => entry.subscribers.push(Subscriber {
+                swap_id,
+                sender: sender.clone(),
+                reported: None,
+            }),
+        }
+    }
+
+    /// Stops watching everything for `swap_id`.
+    pub(crate) fn unwatch_swap(&self, swap_id: &SwapId) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        for watched in registry.watched.values_mut() {
+            watched.subscribers.retain(|s| s.swap_id != *swap_id);
+        }
+        registry.watched.retain(|_, w| !w.subscribers.is_empty());
+    }
+
+    fn wanted(&self) -> Vec<(Txid, ScriptBuf)> {
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry
+            .watched
+            .iter()
+            .map(|(txid, w)| (*txid, w.script.clone()))
+            .collect()
+    }
+
+    /// Which watched transactions are seen but not yet fetched.
+    fn missing_transactions(&self, watch: &Watch) -> Vec<(Txid, ScriptBuf)> {
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry
+            .watched
+            .iter()
+            .filter(|(txid, w)| {
+                w.tx.is_none()
+                    && matches!(
+                        watch.status(txid),
+                        Some(TxStatus::InMempool | TxStatus::Confirmed { .. })
+                    )
+            })
+            .map(|(txid, w)| (*txid, w.script.clone()))
+            .collect()
+    }
+
+    /// Sends every subscriber what changed since its last report.
+    fn report(&self, watch: &Watch, fetched: Vec<(Txid, Transaction)>) {
+        let tip = watch.tip().map_or(0, |t| t.height);
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        for (txid, tx) in fetched {
+            if let Some(w) = registry.watched.get_mut(&txid) {
+                w.tx = Some(tx);
+            }
+        }
+        for (txid, watched) in registry.watched.iter_mut() {
+            let confirmations = match watch.status(txid) {
+                Some(TxStatus::InMempool) => Some(0),
+                Some(status @ TxStatus::Confirmed { .. }) => Some(status.confirmations(tip)),
+                _ => None,
+            };
+            for sub in &mut watched.subscribers {
+                if sub.reported == confirmations {
+                    continue;
+                }
+                let input = match (confirmations, &watched.tx) {
+                    (Some(c), Some(tx)) => Input::BtcTxSeen {
+                        tx: tx.clone(),
+                        confirmations: c,
+                    },
+                    (Some(_), None) => continue,
+                    (None, _) => Input::BtcTxAbsent { txid: *txid },
+                };
+                if sub.reported.is_none() && confirmations.is_none() {
+                    // never reported present: nothing to retract
+                    continue;
+                }
+                sub.reported = confirmations;
+                let _ = sub.sender.send(DriverMsg::Input(input));
+            }
+        }
+    }
+}
+
+/// The script through which a script-indexed source finds a swap transaction: its first
+/// output's.
+pub(crate) fn watch_script(
+    agreement: &confiaro_protocol::machine::Agreement,
+    label: TxLabel,
+) -> ScriptBuf {
+    let txs = &agreement.txs;
+    let tx = match label {
+        TxLabel::Lock => txs.lock.unsigned_tx(),
+        TxLabel::Redeem => txs.redeem.unsigned_tx(),
+        TxLabel::Cancel => txs.cancel.unsigned_tx(),
+        TxLabel::Refund => txs.refund.unsigned_tx(),
+        TxLabel::Punish => txs.punish.unsigned_tx(),
+        TxLabel::EarlyRefund => txs.early_refund.unsigned_tx(),
+    };
+    if label == TxLabel::Lock {
+        // the lock's 2-of-2 output (its first output may be change)
+        return agreement.two_of_two().script_pubkey();
+    }
+    tx.output
+        .first()
+        .map(|o| o.script_pubkey.clone())
+        .unwrap_or_default()
+}
+
+/// The watcher task: polls the chain every `interval`, reports watched transactions to their
+/// swaps, syncs the wallet on new blocks, and announces tips and source failures.
+pub(crate) async fn run_watcher(
+    btc: Arc<BtcSide>,
+    interval: Duration,
+    events: tokio::sync::broadcast::Sender<EngineEvent>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut watch = Watch::new();
+    let mut added: HashSet<Txid> = HashSet::new();
+    let mut source: Option<Box<dyn ChainSource>> = None;
+    let mut polls: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        polls += 1;
+        let mut current = match source.take() {
+            Some(s) => s,
+            None => match new_source(btc.source_config()) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = events.send(EngineEvent::Warning {
+                        message: format!("bitcoin: {e}"),
+                    });
+                    continue;
+                }
+            },
+        };
+        let wanted = btc.wanted();
+        let wanted_ids: HashSet<Txid> = wanted.iter().map(|(t, _)| *t).collect();
+        for (txid, script) in wanted {
+            if added.insert(txid) {
+                watch.add(txid, script);
+            }
+        }
+        for gone in added.difference(&wanted_ids).copied().collect::<Vec<_>>() {
+            watch.remove(&gone);
+            added.remove(&gone);
+        }
+        let before = watch.tip();
+        let joined = tokio::task::spawn_blocking(move || {
+            let found = watch.poll(current.as_mut());
+            (watch, current, found)
+        })
+        .await;
+        let (w, s, found) = match joined {
+            Ok(parts) => parts,
+            Err(_) => {
+                // the poll panicked: start again with a fresh watch
+                watch = Watch::new();
+                added.clear();
+                continue;
+            }
+        };
+        watch = w;
+        let mut new_tip = false;
+        for event in found {
+            match event {
+                WatchEvent::NewTip(tip) => {
+                    new_tip = true;
+                    let _ = events.send(EngineEvent::BitcoinTip { height: tip.height });
+                }
+                WatchEvent::SourceFailed(e) => {
+                    let _ = events.send(EngineEvent::Warning {
+                        message: format!("bitcoin: {e} (retrying)"),
+                    });
+                }
+                WatchEvent::SourceRecovered => {
+                    let _ = events.send(EngineEvent::Warning {
+                        message: "bitcoin: the chain source answers again".into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        // fetch the transactions seen for the first time (their witnesses matter)
+        let missing = btc.missing_transactions(&watch);
+        let (s, fetched) = if missing.is_empty() {
+            (s, Vec::new())
+        } else {
+            let mut s = s;
+            match tokio::task::spawn_blocking(move || {
+                let fetched: Vec<(Txid, Transaction)> = missing
+                    .iter()
+                    .filter_map(|(txid, script)| {
+                        s.transaction(txid, script)
+                            .ok()
+                            .flatten()
+                            .map(|tx| (*txid, tx))
+                    })
+                    .collect();
+                (s, fetched)
+            })
+            .await
+            {
+                Ok(parts) => parts,
+                Err(_) => continue,
+            }
+        };
+        source = Some(s);
+        btc.report(&watch, fetched);
+        if (new_tip && before.is_some()) || polls % 8 == 0 {
+            if let Err(e) = btc.sync().await {
+                tracing::debug!("wallet sync failed: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! What an [`Engine`](crate::Engine) needs to know to start: where its data lives, which
+//! network it swaps on, how it reaches Bitcoin, Monero and its peers, and — for makers — the
+//! offer it quotes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bitcoin::Amount;
+use confiaro_bitcoin::{
+    BitcoindAuth, BitcoindSource, ChainSource, ElectrumSource, EsploraSource, SourceError,
+};
+use confiaro_p2p::Multiaddr;
+use confiaro_protocol::quote::{Price, Quote};
+use confiaro_protocol::Network;
+
+/// Where the engine reads the Bitcoin chain and broadcasts.
+#[derive(Debug, Clone)]
+pub enum BitcoinSourceConfig {
+    /// bitcoind's JSON-RPC (Bitcoin Core with `-txindex=1`, or the devnet node).
+    Bitcoind {
+        /// e.g. `http://127.0.0.1:18443`.
+        url: String,
+        /// User and password, or the cookie file.
+        auth: BitcoindAuth,
+    },
+    /// An Electrum server, `tcp://host:port`.
+    Electrum {
+        /// The server's URL.
+        url: String,
+    },
+    /// An Esplora REST server, `http://host[:port][/path]`.
+    Esplora {
+        /// The server's base URL.
+        url: String,
+    },
+}
+
+/// How long one call to a chain source may take.
+const SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A new chain source (its own connection) for `config`.
+///
+/// # Errors
+/// [`SourceError::Failed`] if the URL or credentials are unusable.
+pub fn new_source(config: &BitcoinSourceConfig) -> Result<Box<dyn ChainSource>, SourceError> {
+    Ok(match config {
+        BitcoinSourceConfig::Bitcoind { url, auth } => {
+            Box::new(BitcoindSource::new(url, auth.clone(), SOURCE_TIMEOUT)?)
+        }
+        BitcoinSourceConfig::Electrum { url } => {
+            Box::new(ElectrumSource::new(url, SOURCE_TIMEOUT)?)
+        }
+        BitcoinSourceConfig::Esplora { url } => Box::new(EsploraSource::new(url, SOURCE_TIMEOUT)?),
+    })
+}
+
+/// How the engine reaches Monero.
+#[derive(Debug, Clone)]
+pub struct MoneroConfig {
+    /// `monerod`'s RPC, e.g. `http://127.0.0.1:28081`.
+    pub daemon_url: String,
+    /// The `monero-wallet-rpc` binary (a path, or a name looked up in `PATH`); the engine runs
+    /// its own, one per open wallet.
+    pub wallet_rpc_binary: PathBuf,
+}
+
+impl MoneroConfig {
+    /// `monero-wallet-rpc` from `PATH` against `daemon_url`.
+    pub fn new(daemon_url: impl Into<String>) -> MoneroConfig {
+        MoneroConfig {
+            daemon_url: daemon_url.into(),
+            wallet_rpc_binary: PathBuf::from("monero-wallet-rpc"),
+        }
+    }
+}
+
+/// How the engine meets peers.
+#[derive(Debug, Clone)]
+pub struct P2pConfig {
+    /// Addresses to listen on, e.g. `/ip4/127.0.0.1/tcp/0`. Makers must listen; takers
+    /// listen so that makers can reach them back.
+    pub listen: Vec<Multiaddr>,
+    /// Rendezvous points (with their `/p2p/<peer id>`), where makers register and takers
+    /// discover them.
+    pub rendezvous: Vec<Multiaddr>,
+    /// Treat the listen addresses as reachable by others (right on loopback and the devnet;
+    /// on the internet, leave it off and announce the real address).
+    pub advertise_listen_addresses: bool,
+}
+
+impl Default for P2pConfig {
+    /// Listen on a free loopback port, no rendezvous point, advertise (regtest defaults).
+    fn default() -> Self {
+        P2pConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0"
+                .parse()
+                .expect("a valid literal multiaddr")],
+            rendezvous: Vec::new(),
+            advertise_listen_addresses: true,
+        }
+    }
+}
+
+/// Everything [`Engine::open`](crate::Engine::open) needs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The data directory (created if missing): the store, the Monero wallet files, logs.
+    pub data_dir: PathBuf,
+    /// The network pair to swap on.
+    pub network: Network,
+    /// The Bitcoin chain source.
+    pub bitcoin: BitcoinSourceConfig,
+    /// The Monero daemon and wallet RPC.
+    pub monero: MoneroConfig,
+    /// Peers.
+    pub p2p: P2pConfig,
+    /// How often the chains are polled (blocks, mempool, XMR transfers).
+    pub poll_interval: Duration,
+}
+
+impl EngineConfig {
+    /// A config for `network` with defaults for everything but the data directory and the
+    /// chain endpoints: default p2p settings, and a poll every 250 ms on regtest, every 5 s
+    /// elsewhere.
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        network: Network,
+        bitcoin: BitcoinSourceConfig,
+        monero: MoneroConfig,
+    ) -> EngineConfig {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            network,
+            bitcoin,
+            monero,
+            p2p: P2pConfig::default(),
+            poll_interval: match network {
+                Network::Regtest => Duration::from_millis(250),
+                _ => Duration::from_secs(5),
+            },
+        }
+    }
+
+    /// The database file.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("confiaro.sqlite")
+    }
+}
+
+/// A maker's fixed-price offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MakerSettings {
+    /// Piconero paid per BTC.
+    pub price: Price,
+    /// Smallest swap, in BTC.
+    pub min_btc: Amount,
+    /// Largest swap, in BTC.
+    pub max_btc: Amount,
+}
+
+impl MakerSettings {
+    /// The quote these settings give on `network` (with the network's timelocks).
+    pub fn quote(&self, network: Network) -> Quote {
+        let params = network.params();
+        Quote {
+            network,
+            price: self.price,
+            min_btc: self.min_btc,
+            max_btc: self.max_btc,
+            cancel_timelock: params.cancel_timelock,
+            punish_timelock: params.punish_timelock,
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The engine's typed event stream and the swap summary it shows, for the CLI and the GUI.
+//!
+//! Events are plain data (serde, JSON-friendly: ids and txids as hex strings, amounts as
+//! integer satoshi and piconero) and never carry secrets. They are a live view only: what
+//! must survive a crash is in the store (states, audit log), not in events.
+
+use confiaro_protocol::machine::TxLabel;
+use confiaro_protocol::{Network, Phase, Role, SwapId, SwapState, XmrAmount};
+use confiaro_store::SwapRecord;
+use serde::Serialize;
+
+use crate::progress::{progress, SwapProgress};
+
+/// Something that happened in the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EngineEvent {
+    /// Something about one swap.
+    Swap(SwapEvent),
+    /// A new Bitcoin tip.
+    BitcoinTip {
+        /// Its height.
+        height: u32,
+    },
+    /// Something the user should know that is not about one swap (a chain source that stopped
+    /// answering, a rendezvous point that refused a registration, ...). The engine keeps going.
+    Warning {
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Something about one swap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SwapEvent {
+    /// The swap, hex.
+    pub swap_id: String,
+    /// Our role in it.
+    pub role: Role,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: SwapEventKind,
+}
+
+/// What happened to a swap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SwapEventKind {
+    /// The machine entered a new state (already persisted).
+    StateChanged {
+        /// The detailed state.
+        state: String,
+        /// Its phase.
+        phase: Phase,
+    },
+    /// Where the swap stands now (sent after every change).
+    Progress {
+        /// The progress.
+        progress: SwapProgress,
+    },
+    /// A message or chain fact was refused; nothing changed.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// The counterparty refused one of our messages.
+    PeerRefused {
+        /// Its reason.
+        reason: String,
+    },
+    /// We published a Bitcoin transaction.
+    Published {
+        /// Which one.
+        tx: TxLabel,
+        /// Its txid.
+        txid: String,
+    },
+    /// Something the engine does for the swap failed; it retries on its own.
+    Problem {
+        /// What failed.
+        message: String,
+    },
+    /// The swap reached a terminal state.
+    Finished {
+        /// The terminal phase.
+        phase: Phase,
+        /// The terminal state.
+        state: String,
+    },
+}
+
+impl SwapEvent {
+    pub(crate) fn new(swap_id: &SwapId, role: Role, kind: SwapEventKind) -> SwapEvent {
+        SwapEvent {
+            swap_id: swap_id.to_string(),
+            role,
+            kind,
+        }
+    }
+}
+
+/// A swap as shown to users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SwapView {
+    /// The swap, hex.
+    pub swap_id: String,
+    /// Our role.
+    pub role: Role,
+    /// The counterparty's PeerId.
+    pub peer: String,
+    /// The network.
+    pub network: Network,
+    /// BTC locked by Bob, in satoshi.
+    pub btc_sat: u64,
+    /// XMR locked by Alice, in piconero.
+    pub xmr_piconero: u64,
+    /// The phase.
+    pub phase: Phase,
+    /// The detailed state.
+    pub state: String,
+    /// Where it stands (when the machine could be read).
+    pub progress: Option<SwapProgress>,
+    /// The Bitcoin transactions' ids, once agreed.
+    pub txids: Vec<(TxLabel, String)>,
+    /// Where Bob's XMR goes.
+    pub receive_address: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+impl SwapView {
+    /// The view of a stored swap, with details from its machine when given.
+    pub fn new(record: &SwapRecord, state: Option<&SwapState>) -> SwapView {
+        SwapView {
+            swap_id: record.swap_id.to_string(),
+            role: record.role,
+            peer: record.peer.clone(),
+            network: record.network,
+            btc_sat: record.btc_amount.to_sat(),
+            xmr_piconero: record.xmr_amount.as_piconero(),
+            phase: record.phase,
+            state: record.state_name.clone(),
+            progress: state.map(progress),
+            txids: state
+                .and_then(SwapState::agreement)
+                .map(|a| {
+                    a.txs
+                        .txids()
+                        .into_iter()
+                        .map(|(label, txid)| (label, txid.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            receive_address: record.receive_address.clone(),
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+
+    /// The XMR amount.
+    pub fn xmr_amount(&self) -> XmrAmount {
+        XmrAmount::from_piconero(self.xmr_piconero)
+    }
+}

@@ -1,0 +1,67 @@
+//! Fault injection for the end-to-end tests, read from the environment and honoured **on
+//! regtest only** (on any other network the variables are ignored, with a warning).
+//!
+//! - `CONFIARO_TEST_KILL_AFTER=<Role>:<State>[,<Role>:<State>...]`: the process kills itself
+//!   with SIGKILL right after persisting a state of that name for that role (e.g.
+//!   `Alice:XmrLocked`) — before performing the state's actions. The crash-point sweep uses it
+//!   to crash at every persisted state.
+//! - `CONFIARO_TEST_FAULT=xmr-lock-short`: Alice locks one piconero less than agreed.
+//! - `CONFIARO_TEST_FAULT=xmr-lock-fails`: Alice's XMR lock fails (as if her wallet could not
+//!   pay), so she returns Bob's BTC early.
+
+use confiaro_protocol::{Network, Role};
+
+/// The faults to inject in this process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Faults {
+    kill_after: Vec<(Role, String)>,
+    pub(crate) xmr_lock_short: bool,
+    pub(crate) xmr_lock_fails: bool,
+}
+
+impl Faults {
+    /// Reads the environment; ignores it (with a warning) off regtest.
+    pub(crate) fn from_env(network: Network) -> Faults {
+        let kill = std::env::var("CONFIARO_TEST_KILL_AFTER").unwrap_or_default();
+        let fault = std::env::var("CONFIARO_TEST_FAULT").unwrap_or_default();
+        if kill.is_empty() && fault.is_empty() {
+            return Faults::default();
+        }
+        if network != Network::Regtest {
+            tracing::warn!("CONFIARO_TEST_* variables are ignored off regtest");
+            return Faults::default();
+        }
+        let kill_after = kill
+            .split(',')
+            .filter_map(|item| {
+                let (role, state) = item.trim().split_once(':')?;
+                let role = match role {
+                    "Alice" => Role::Alice,
+                    "Bob" => Role::Bob,
+                    _ => return None,
+                };
+                Some((role, state.to_owned()))
+            })
+            .collect();
+        Faults {
+            kill_after,
+            xmr_lock_short: fault.split(',').any(|f| f == "xmr-lock-short"),
+            xmr_lock_fails: fault.split(',').any(|f| f == "xmr-lock-fails"),
+        }
+    }
+
+    /// Called right after a state was persisted: dies here if asked to.
+    pub(crate) fn after_persist(&self, role: Role, state: &str) {
+        if self
+            .kill_after
+            .iter()
+            .any(|(r, s)| *r == role && s == state)
+        {
+            eprintln!("confiaro: CONFIARO_TEST_KILL_AFTER={role:?}:{state}: killing this process");
+            // SAFETY: kill(2) on our own pid; no memory is involved.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The engine's Monero side: its own `monero-wallet-rpc` holding the built-in wallet (keys
+//! derived from the mnemonic, file encrypted with a derived password), the daemon client,
+//! and one short-lived wallet RPC per sweep (a wallet RPC holds one open wallet, and a sweep
+//! restores the lock address's wallet).
+//!
+//! Money-moving calls on the built-in wallet (locks, withdrawals) are serialized by one lock,
+//! so two concurrent swaps never build transfers from the same outputs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use confiaro_monero::process::{ProcessConfig, WalletRpc};
+use confiaro_monero::rpc::{Balance, DaemonClient, RpcConfig, TxKeyCheck, WalletClient};
+use confiaro_monero::swap::{self, PreparedLock, SweepOutcome, SweepRequest, TxPresence};
+use confiaro_monero::MoneroError;
+use confiaro_protocol::{Network, XmrAmount};
+use monero::{Address, PrivateKey};
+
+use crate::config::MoneroConfig;
+use crate::error::EngineError;
+use crate::keys::EngineKeys;
+
+/// The built-in wallet's file name.
+const WALLET_NAME: &str = "confiaro";
+/// Where the restore height of a new wallet is kept.
+const RESTORE_HEIGHT_FILE: &str = "restore-height";
+/// How long a sweep waits for the lock's outputs to unlock.
+const SWEEP_UNLOCK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
+/// The engine's Monero side.
+pub(crate) struct XmrSide {
+    daemon: DaemonClient,
+    daemon_address: String,
+    process: tokio::sync::Mutex<Option<WalletRpc>>,
+    wallet: WalletClient,
+    /// Serializes money-moving calls on the built-in wallet.
+    money: tokio::sync::Mutex<()>,
+    address: Address,
+    password: String,
+    binary: PathBuf,
+    dir: PathBuf,
+}
+
+/// `host:port` of a daemon URL, as `monero-wallet-rpc --daemon-address` wants it.
+fn daemon_address(url: &str) -> String {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    rest.trim_end_matches('/').to_owned()
+}
+
+impl XmrSide {
+    /// Marks a freshly created wallet: the first start restores it from the daemon's current
+    /// height instead of scanning the whole chain.
+    pub(crate) fn mark_fresh(data_dir: &Path) -> Result<(), EngineError> {
+        let dir = data_dir.join("monero");
+        std::fs::create_dir_all(&dir)
+            .map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        std::fs::write(dir.join(RESTORE_HEIGHT_FILE), "fresh")
+            .map_err(EngineError::io("writing the Monero restore height"))
+    }
+
+    /// Starts the wallet RPC and opens (or restores) the built-in wallet.
+    pub(crate) async fn start(
+        config: &MoneroConfig,
+        keys: &EngineKeys,
+        network: Network,
+        data_dir: &Path,
+    ) -> Result<XmrSide, EngineError> {
+        let dir = data_dir.join("monero");
+        let daemon = DaemonClient::new(&config.daemon_url, RpcConfig::default())?;
+        let height = daemon.height().await?;
+        let daemon_address = daemon_address(&config.daemon_url);
+        let process = WalletRpc::start(
+            &ProcessConfig {
+                binary: config.wallet_rpc_binary.clone(),
+                ..ProcessConfig::new("monero-wallet-rpc", dir.join("wallet"))
+            },
+            &daemon_address,
+        )
+        .await?;
+        let wallet = process.client().clone();
+        let address = keys.monero_address(network);
+        let marker = dir.join(RESTORE_HEIGHT_FILE);
+        let restore_height = match std::fs::read_to_string(&marker)
+            .ok()
+            .as_deref()
+            .map(str::trim)
+        {
+            Some("fresh") => height.saturating_sub(1),
+            Some(h) => h.parse().unwrap_or(0),
+            None => 0,
+        };
+        wallet
+            .open_or_restore(
+                WALLET_NAME,
+                &keys.monero_wallet_password,
+                &address,
+                &keys.monero.spend,
+                &keys.monero.view,
+                restore_height,
+            )
+            .await?;
+        std::fs::write(&marker, restore_height.to_string())
+            .map_err(EngineError::io("writing the Monero restore height"))?;
+        Ok(XmrSide {
+            daemon,
+            daemon_address,
+            process: tokio::sync::Mutex::new(Some(process)),
+            wallet,
+            money: tokio::sync::Mutex::new(()),
+            address,
+            password: keys.monero_wallet_password.clone(),
+            binary: config.wallet_rpc_binary.clone(),
+            dir,
+        })
+    }
+
+    /// The built-in wallet's address.
+    pub(crate) fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The built-in wallet's balance, after a refresh.
+    pub(crate) async fn balance(&self) -> Result<Balance, EngineError> {
+        self.wallet.refresh().await?;
+        Ok(self.wallet.balance().await?)
+    }
+
+    /// Builds (without relaying) the lock transfer of `amount` to `lock_address`. The caller
+    /// persists the result, then calls [`XmrSide::publish_lock`]. Holds the money lock until
+    /// the returned guard is dropped, so the next transfer is built after this one is relayed.
+    pub(crate) async fn prepare_lock(
+        &self,
+        lock_address: &Address,
+        amount: XmrAmount,
+    ) -> Result<(PreparedLock, tokio::sync::MutexGuard<'_, ()>), MoneroError> {
+        let guard = self.money.lock().await;
+        self.wallet.refresh().await?;
+        let prepared = swap::prepare_lock(&self.wallet, &self.daemon, lock_address, amount).await?;
+        Ok((prepared, guard))
+    }
+
+    /// Relays a prepared lock; idempotent.
+    pub(crate) async fn publish_lock(
+        &self,
+        lock: &PreparedLock,
+    ) -> Result<TxPresence, MoneroError> {
+        swap::publish_lock(&self.wallet, &self.daemon, lock).await
+    }
+
+    /// The lock money guard, for callers that publish a lock prepared before a restart.
+    pub(crate) async fn money_guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.money.lock().await
+    }
+
+    /// What `tx_hash` with key `tx_key` paid to `address`.
+    pub(crate) async fn check_transfer(
+        &self,
+        tx_hash: &str,
+        tx_key: &str,
+        address: &Address,
+    ) -> Result<TxKeyCheck, MoneroError> {
+        self.wallet.check_tx_key(tx_hash, tx_key, address).await
+    }
+
+    /// Sweeps the lock address (restored from the combined keys at `restore_height` in a
+    /// wallet RPC of its own) to `destination` once its funds unlock. Idempotent: the restored
+    /// wallet is kept under `wallet_name` and a second call finds it swept.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn sweep(
+        &self,
+        wallet_name: &str,
+        lock_address: &Address,
+        spend_key: &PrivateKey,
+        view_key: &PrivateKey,
+        restore_height: u64,
+        destination: &Address,
+        on_wait: impl FnMut(u64),
+    ) -> Result<SweepOutcome, MoneroError> {
+        let process = WalletRpc::start(
+            &ProcessConfig {
+                binary: self.binary.clone(),
+                ..ProcessConfig::new(
+                    "monero-wallet-rpc",
+                    self.dir.join("sweeps").join(wallet_name),
+                )
+            },
+            &self.daemon_address,
+        )
+        .await?;
+        let request = SweepRequest {
+            wallet_name,
+            lock_address,
+            spend_key,
+            view_key,
+            restore_height,
+            destination,
+            unlock_timeout: SWEEP_UNLOCK_TIMEOUT,
+            wallet_password: &self.password,
+        };
+        let outcome = swap::sweep(process.client(), &request, on_wait).await;
+        process.stop().await;
+        outcome
+    }
+
+    /// Sends `amount` from the built-in wallet to `to`. Returns the tx hash.
+    pub(crate) async fn withdraw(
+        &self,
+        to: &Address,
+        amount: XmrAmount,
+    ) -> Result<String, EngineError> {
+        let _guard = self.money.lock().await;
+        self.wallet.refresh().await?;
+        let sent = self.wallet.transfer(to, amount).await?;
+        self.wallet.store().await?;
+        Ok(sent.tx_hash)
+    }
+
+    /// Stops the wallet RPC (saving the wallet).
+    pub(crate) async fn stop(&self) {
+        if let Some(process) = self.process.lock().await.take() {
+            let _ = self.wallet.store().await;
+            process.stop().await;
+        }
+    }
+}
