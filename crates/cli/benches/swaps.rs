@@ -1,0 +1,188 @@
+//! End-to-end swap benchmarks on the devnet, with `confiaro` processes; prints JSON lines.
+//!
+//! - `swap_happy_path`: one BTC→XMR swap between a maker and a taker process, with blocks mined
+//!   the moment a party waits for a confirmation (no timer). Reports the wall time, the time
+//!   during which some party waited for confirmations (mining included), and the rest — the
+//!   engine's own time: setup, proofs, messages, polling, wallet work.
+//! - `ten_concurrent_swaps`: ten taker processes against one maker, blocks on a timer (1 s
+//!   BTC, 250 ms XMR); wall time and the maker's peak memory (engine process, and its
+//!   monero-wallet-rpc).
+//!
+//! `cargo bench -p confiaro-cli --bench swaps` (about five minutes).
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+/// What each party waits for, from its latest progress event: (chain, missing confirmations).
+type Waits = Arc<Mutex<HashMap<String, Option<(String, u64)>>>>;
+
+fn observer(name: &str, waits: &Waits) -> Observer {
+    let name = name.to_owned();
+    let waits = Arc::clone(waits);
+    Arc::new(move |v: &Value| {
+        if v["kind"] != "progress" {
+            return;
+        }
+        let waiting = &v["progress"]["waiting"];
+        let wait = (waiting["for"] == "confirmations").then(|| {
+            let missing =
+                waiting["need"].as_u64().unwrap_or(0) - waiting["have"].as_u64().unwrap_or(0);
+            (
+                waiting["chain"].as_str().unwrap_or_default().to_owned(),
+                missing,
+            )
+        });
+        waits.lock().unwrap().insert(name.clone(), wait);
+    })
+}
+
+/// Peak resident memory of a process in MiB (VmHWM).
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The pid of the monero-wallet-rpc whose wallet dir is under `dir`.
+fn wallet_rpc_pid(dir: &std::path::Path) -> Option<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            (cmdline.contains("monero-wallet-rpc") && cmdline.contains(&needle)).then_some(pid)
+        })
+}
+
+fn happy_path() {
+    let devnet = devnet_with(None);
+    let alice = funded_maker("alice-bench", 1);
+    let bob = funded_taker("bob-bench");
+    let waits: Waits = Arc::default();
+    let maker = alice.spawn_observed(
+        &[
+            "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1",
+        ],
+        observer("alice", &waits),
+    );
+    let ready = maker.wait_for("ready", Duration::from_secs(120), |v| v["ready"] == true);
+    let address = ready["addresses"][0].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let taker = bob.spawn_observed(
+        &["swap", "buy-xmr", "--btc", "0.01", "--maker", &address],
+        observer("bob", &waits),
+    );
+    let (mut waiting, mut btc_blocks, mut xmr_blocks) = (Duration::ZERO, 0u64, 0u64);
+    let deadline = started + Duration::from_secs(600);
+    while !taker
+        .seen()
+        .iter()
+        .chain(maker.seen().iter())
+        .filter(|v| v["kind"] == "finished")
+        .count()
+        .eq(&2)
+    {
+        assert!(Instant::now() < deadline, "the swap did not finish");
+        let current: Vec<(String, u64)> =
+            waits.lock().unwrap().values().flatten().cloned().collect();
+        let tick = Instant::now();
+        if current.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        let btc = current
+            .iter()
+            .filter(|(c, _)| c == "bitcoin")
+            .map(|(_, m)| *m)
+            .max()
+            .unwrap_or(0);
+        let xmr = current
+            .iter()
+            .filter(|(c, _)| c == "monero")
+            .map(|(_, m)| *m)
+            .max()
+            .unwrap_or(0);
+        if btc + xmr > 0 {
+            devnet.mine(btc as u32, xmr);
+            btc_blocks += btc;
+            xmr_blocks += xmr;
+        }
+        // give the watchers a poll to see the blocks
+        std::thread::sleep(Duration::from_millis(50));
+        waiting += tick.elapsed();
+    }
+    let total = started.elapsed();
+    drop(taker);
+    drop(maker);
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "swap_happy_path",
+            "total_s": (total.as_secs_f64() * 100.0).round() / 100.0,
+            "waiting_for_confirmations_s": (waiting.as_secs_f64() * 100.0).round() / 100.0,
+            "engine_s": ((total - waiting.min(total)).as_secs_f64() * 100.0).round() / 100.0,
+            "btc_blocks_mined": btc_blocks,
+            "xmr_blocks_mined": xmr_blocks,
+        })
+    );
+}
+
+fn ten_concurrent() {
+    let devnet = devnet_with(None);
+    devnet.start_mining(Duration::from_secs(1), Duration::from_millis(250));
+    let alice = funded_maker("alice-ten", 10);
+    let takers: Vec<Party> = (0..10)
+        .map(|i| funded_taker(&format!("bob-ten-{i}")))
+        .collect();
+    let (maker, address) = start_maker(&alice, &[]);
+    let started = Instant::now();
+    let running: Vec<(Running, String)> = takers.iter().map(|t| buy(t, &address, &[])).collect();
+    let mut completed = 0;
+    for (taker, _) in &running {
+        if taker.wait_for_finish(Duration::from_secs(900)).0 == "Completed" {
+            completed += 1;
+        }
+    }
+    let wall = started.elapsed();
+    let engine_peak = peak_rss_mib(maker.pid());
+    let wallet_peak = wallet_rpc_pid(alice.dir.path()).and_then(peak_rss_mib);
+    drop(running);
+    drop(maker);
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "ten_concurrent_swaps",
+            "swaps": 10,
+            "completed": completed,
+            "wall_s": (wall.as_secs_f64() * 10.0).round() / 10.0,
+            "maker_peak_rss_mib": engine_peak.map(|m| (m * 10.0).round() / 10.0),
+            "maker_wallet_rpc_peak_rss_mib": wallet_peak.map(|m| (m * 10.0).round() / 10.0),
+        })
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would pass other flags: only run
+    // when benchmarking
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    happy_path();
+    ten_concurrent();
+}

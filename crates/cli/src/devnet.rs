@@ -1,0 +1,412 @@
+//! `devnet up|down|mine|fund`: the local regtest stack for testers — the Bitcoin devnet node
+//! (bitcoind RPC, Electrum, Esplora), regtest monerod with a funded wallet, a rendezvous
+//! point, and a demo maker — and the commands that use a running one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use bitcoin::Amount;
+use clap::Subcommand;
+use confiaro_devnet::stack::{MoneroPorts, Stack, StackConfig, StackInfo};
+use confiaro_monero::rpc::{DaemonClient, RpcConfig, WalletClient};
+use confiaro_orchestrator::config::P2pConfig;
+use confiaro_orchestrator::{
+    BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, MakerSettings, MoneroConfig, Network,
+    Price, XmrAmount,
+};
+
+use crate::output::Output;
+use crate::settings::{parse_btc, parse_price, parse_xmr, DEFAULT_DEVNET_DIR};
+use crate::swap::{open_engine, stop_requested};
+use crate::Global;
+
+/// The demo maker's wallet password (regtest only: its coins are play money).
+const MAKER_PASSWORD: &str = "devnet";
+
+#[derive(Subcommand)]
+pub(crate) enum DevnetCommand {
+    /// Start the stack and a demo maker, until Ctrl-C or SIGTERM (or `devnet down`).
+    Up {
+        /// Where the chains and the maker live (kept across runs).
+        #[arg(long, default_value = DEFAULT_DEVNET_DIR)]
+        dir: PathBuf,
+        /// Seconds between Bitcoin blocks (0: no timer; use `devnet mine`).
+        #[arg(long, default_value_t = 10)]
+        mine_every: u64,
+        /// Seconds between Monero blocks (0: no timer).
+        #[arg(long, default_value_t = 2)]
+        xmr_mine_every: u64,
+        /// Do not start the demo maker.
+        #[arg(long)]
+        no_maker: bool,
+        /// The demo maker's price in XMR per BTC.
+        #[arg(long, default_value = "150", value_parser = parse_price)]
+        maker_price: Price,
+        /// The demo maker's smallest swap in BTC.
+        #[arg(long, default_value = "0.0001", value_parser = parse_btc)]
+        maker_min: Amount,
+        /// The demo maker's largest swap in BTC.
+        #[arg(long, default_value = "0.5", value_parser = parse_btc)]
+        maker_max: Amount,
+        /// bitcoind JSON-RPC port (user/password confiaro/confiaro).
+        #[arg(long, default_value_t = 18443)]
+        rpc_port: u16,
+        /// Electrum port.
+        #[arg(long, default_value_t = 60401)]
+        electrum_port: u16,
+        /// Esplora port.
+        #[arg(long, default_value_t = 3002)]
+        esplora_port: u16,
+        /// monerod RPC port.
+        #[arg(long, default_value_t = 28081)]
+        monerod_port: u16,
+        /// The funded devnet wallet's RPC port.
+        #[arg(long, default_value_t = 28083)]
+        wallet_rpc_port: u16,
+        /// The rendezvous point's port.
+        #[arg(long, default_value_t = 7700)]
+        rendezvous_port: u16,
+        /// The demo maker's libp2p port.
+        #[arg(long, default_value_t = 7701)]
+        maker_port: u16,
+    },
+    /// Stop the devnet running in --devnet DIR (default ./confiaro-devnet-data).
+    Down,
+    /// Mine blocks now.
+    Mine {
+        /// Bitcoin blocks.
+        #[arg(long, default_value_t = 1)]
+        btc: u32,
+        /// Monero blocks.
+        #[arg(long, default_value_t = 0)]
+        xmr: u64,
+    },
+    /// Pay play money to this data directory's wallets from the devnet.
+    Fund {
+        /// BTC to receive, e.g. 1.
+        #[arg(long, value_parser = parse_btc)]
+        btc: Option<Amount>,
+        /// XMR to receive, e.g. 10.
+        #[arg(long, value_parser = parse_xmr)]
+        xmr: Option<XmrAmount>,
+    },
+}
+
+pub(crate) async fn run(
+    global: &Global,
+    out: &Output,
+    command: DevnetCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        DevnetCommand::Up {
+            dir,
+            mine_every,
+            xmr_mine_every,
+            no_maker,
+            maker_price,
+            maker_min,
+            maker_max,
+            rpc_port,
+            electrum_port,
+            esplora_port,
+            monerod_port,
+            wallet_rpc_port,
+            rendezvous_port,
+            maker_port,
+        } => {
+            let config = StackConfig {
+                data_dir: dir.clone(),
+                bitcoin_rpc_port: rpc_port,
+                rpc_user: "confiaro".into(),
+                rpc_password: "confiaro".into(),
+                electrum_port: Some(electrum_port),
+                esplora_port: Some(esplora_port),
+                monero: Some(MoneroPorts {
+                    daemon: monerod_port,
+                    wallet: wallet_rpc_port,
+                }),
+                rendezvous_port: Some(rendezvous_port),
+                initial_btc_blocks: 101,
+            };
+            out.info(&format!("starting the devnet in {} (the first start mines the Monero wallet's funds: about a minute)", dir.display()));
+            let stack = Stack::start(config).await.context("starting the devnet")?;
+            let info = stack.info().clone();
+            let every = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+            let miner = stack.auto_mine(every(mine_every), every(xmr_mine_every));
+            let maker = if no_maker {
+                None
+            } else {
+                let settings = MakerSettings {
+                    price: maker_price,
+                    min_btc: maker_min,
+                    max_btc: maker_max,
+                };
+                match start_maker(&stack, &dir, maker_port, settings, out).await {
+                    Ok(engine) => Some(engine),
+                    Err(e) => {
+                        drop(miner);
+                        stack.stop().await;
+                        return Err(e.context("starting the demo maker"));
+                    }
+                }
+            };
+            let maker_addresses: Vec<String> = match &maker {
+                Some(engine) => engine
+                    .listen_addresses()
+                    .await
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                None => Vec::new(),
+            };
+            out.result(
+                &serde_json::json!({"ready": true, "devnet": info, "maker": maker_addresses}),
+                &format!(
+                    "devnet ready\n  bitcoind rpc {} (user {}, password {})\n  electrum {}\n  esplora {}\n  monerod {}\n  rendezvous {}\n  demo maker {}\n\
+                     try, in another terminal:\n  confiaro --data-dir ./my-wallet init\n  confiaro --data-dir ./my-wallet devnet fund --btc 1\n  confiaro --data-dir ./my-wallet swap buy-xmr --btc 0.01\n\
+                     (Ctrl-C stops the devnet)",
+                    info.bitcoin_rpc_url,
+                    info.rpc_user,
+                    info.rpc_password,
+                    info.electrum_url.as_deref().unwrap_or("-"),
+                    info.esplora_url.as_deref().unwrap_or("-"),
+                    info.monerod_url.as_deref().unwrap_or("-"),
+                    info.rendezvous.as_deref().unwrap_or("-"),
+                    maker_addresses.first().map(String::as_str).unwrap_or("(none)"),
+                ),
+            );
+            let mut printer = None;
+            if let Some(engine) = &maker {
+                let mut events = engine.subscribe();
+                let out = out.clone();
+                printer = Some(tokio::spawn(async move {
+                    while let Ok(event) = events.recv().await {
+                        out.event(&event, "maker ");
+                    }
+                }));
+            }
+            stop_requested().await;
+            out.info("stopping the devnet");
+            if let Some(p) = printer {
+                p.abort();
+            }
+            if let Some(engine) = maker {
+                engine.shutdown().await;
+            }
+            drop(miner);
+            stack.stop().await;
+            out.result(&serde_json::json!({"stopped": true}), "devnet stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        DevnetCommand::Down => {
+            let info = running(global)?;
+            let dir = devnet_dir(global);
+            let pid = libc::pid_t::try_from(info.pid).context("bad pid in devnet.json")?;
+            // SAFETY: kill(2) with a pid read from the devnet's own state file; no memory involved.
+            if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+                bail!(
+                    "the devnet (pid {pid}) is not running; remove {} if it is stale",
+                    StackInfo::path(&dir).display()
+                );
+            }
+            for _ in 0..600 {
+                if !StackInfo::path(&dir).exists() {
+                    out.result(&serde_json::json!({"stopped": true}), "devnet stopped");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            bail!("the devnet (pid {pid}) did not stop within a minute")
+        }
+        DevnetCommand::Mine { btc, xmr } => {
+            let info = running(global)?;
+            if btc > 0 {
+                bitcoind(
+                    &info,
+                    "generatetoaddress",
+                    serde_json::json!([btc, info.mining_address]),
+                )
+                .await?;
+            }
+            if xmr > 0 {
+                let (daemon, wallet) = monero_clients(&info)?;
+                let to = wallet.address().await?;
+                daemon.generate_blocks(xmr, &to).await?;
+            }
+            out.result(
+                &serde_json::json!({"mined_btc": btc, "mined_xmr": xmr}),
+                &format!("mined {btc} BTC and {xmr} XMR blocks"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DevnetCommand::Fund { btc, xmr } => {
+            if btc.is_none() && xmr.is_none() {
+                bail!("say what to receive: --btc AMOUNT and/or --xmr AMOUNT");
+            }
+            let info = running(global)?;
+            let engine = open_engine(global, out).await?;
+            let result = fund(&info, &engine, btc, xmr, out).await;
+            engine.shutdown().await;
+            result?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn devnet_dir(global: &Global) -> PathBuf {
+    global
+        .devnet
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DEVNET_DIR))
+}
+
+fn running(global: &Global) -> anyhow::Result<StackInfo> {
+    if global.network != Network::Regtest {
+        bail!("the devnet is regtest only");
+    }
+    let dir = devnet_dir(global);
+    StackInfo::load(&dir).with_context(|| {
+        format!(
+            "no devnet runs in {} (start one with `confiaro devnet up --dir {}`)",
+            dir.display(),
+            dir.display()
+        )
+    })
+}
+
+fn monero_clients(info: &StackInfo) -> anyhow::Result<(DaemonClient, WalletClient)> {
+    let daemon = DaemonClient::new(
+        info.monerod_url
+            .as_deref()
+            .context("the devnet runs without Monero")?,
+        RpcConfig::default(),
+    )?;
+    let wallet = WalletClient::new(
+        info.monero_wallet_rpc_url
+            .as_deref()
+            .context("the devnet runs without Monero")?,
+        RpcConfig::default(),
+    )?;
+    Ok((daemon, wallet))
+}
+
+/// One bitcoind JSON-RPC call on the devnet.
+async fn bitcoind(
+    info: &StackInfo,
+    method: &str,
+    params: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let answer: serde_json::Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()?
+        .post(&info.bitcoin_rpc_url)
+        .basic_auth(&info.rpc_user, Some(&info.rpc_password))
+        .json(&serde_json::json!({"jsonrpc": "1.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .with_context(|| format!("the devnet's bitcoind at {}", info.bitcoin_rpc_url))?
+        .json()
+        .await
+        .context("the devnet's bitcoind answered nonsense")?;
+    if let Some(error) = answer.get("error").filter(|e| !e.is_null()) {
+        bail!("{method}: {error}");
+    }
+    Ok(answer["result"].clone())
+}
+
+async fn fund(
+    info: &StackInfo,
+    engine: &Engine,
+    btc: Option<Amount>,
+    xmr: Option<XmrAmount>,
+    out: &Output,
+) -> anyhow::Result<()> {
+    if let Some(amount) = btc {
+        let address = engine.btc_address().await?;
+        let txid = bitcoind(
+            info,
+            "sendtoaddress",
+            serde_json::json!([address.to_string(), amount.to_btc()]),
+        )
+        .await?;
+        bitcoind(
+            info,
+            "generatetoaddress",
+            serde_json::json!([1, info.mining_address]),
+        )
+        .await?;
+        out.result(
+            &serde_json::json!({"funded_btc_sat": amount.to_sat(), "address": address.to_string(), "txid": txid}),
+            &format!("sent {amount} to {address} ({txid}), mined a block"),
+        );
+    }
+    if let Some(amount) = xmr {
+        let (daemon, wallet) = monero_clients(info)?;
+        let address = engine.xmr_address();
+        let sent = wallet.transfer(&address, amount).await?;
+        let to = wallet.address().await?;
+        daemon.generate_blocks(10, &to).await?;
+        out.result(
+            &serde_json::json!({"funded_xmr_piconero": amount.as_piconero(), "address": address.to_string(), "tx_hash": sent.tx_hash}),
+            &format!("sent {amount} to {address}, mined 10 blocks so it unlocks"),
+        );
+    }
+    Ok(())
+}
+
+/// Starts (creating and funding on first use) the demo maker in `dir/maker`.
+async fn start_maker(
+    stack: &Stack,
+    dir: &std::path::Path,
+    port: u16,
+    settings: MakerSettings,
+    out: &Output,
+) -> anyhow::Result<Engine> {
+    let info = stack.info();
+    let mut config = EngineConfig::new(
+        dir.join("maker"),
+        Network::Regtest,
+        BitcoinSourceConfig::Bitcoind {
+            url: info.bitcoin_rpc_url.clone(),
+            auth: BitcoindAuth::UserPass {
+                user: info.rpc_user.clone(),
+                password: info.rpc_password.clone(),
+            },
+        },
+        MoneroConfig::new(
+            info.monerod_url
+                .clone()
+                .context("the devnet runs without Monero")?,
+        ),
+    );
+    config.p2p = P2pConfig {
+        listen: vec![format!("/ip4/127.0.0.1/tcp/{port}").parse()?],
+        rendezvous: info
+            .rendezvous
+            .iter()
+            .map(|r| r.parse())
+            .collect::<Result<_, _>>()
+            .context("the devnet's rendezvous address")?,
+        advertise_listen_addresses: true,
+    };
+    if !config.store_path().exists() {
+        Engine::init(&config, MAKER_PASSWORD, None).await?;
+    }
+    let engine = Engine::open(config, MAKER_PASSWORD).await?;
+    let wanted = XmrAmount::from_piconero(40 * 1_000_000_000_000);
+    let balances = engine.balances().await?;
+    if XmrAmount::from_piconero(balances.xmr_total_piconero) < wanted {
+        out.info("funding the demo maker with 40 XMR (in four outputs)");
+        let address = engine.xmr_address();
+        for _ in 0..4 {
+            stack
+                .fund_xmr(&address, XmrAmount::from_piconero(10 * 1_000_000_000_000))
+                .await
+                .context("funding the demo maker")?;
+        }
+    }
+    engine.start_maker(settings).await?;
+    Ok(engine)
+}

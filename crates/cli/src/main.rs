@@ -1,0 +1,179 @@
+//! `confiaro`: peer-to-peer BTC⇄XMR atomic swaps from the command line — for takers
+//! (`swap buy-xmr`), makers (`maker run`) and testers (`devnet up`, a whole local regtest
+//! stack).
+//!
+//! Every command that touches a wallet asks for its password (`--password-file`, the
+//! `CONFIARO_PASSWORD` environment variable, or a prompt). Chain endpoints come from flags or,
+//! on regtest, from a running devnet (`--devnet DIR`, default `./confiaro-devnet-data`).
+//! `--json` prints one JSON object per line instead of text and progress bars.
+
+mod audit;
+mod devnet;
+mod output;
+mod settings;
+mod swap;
+mod wallet;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use confiaro_orchestrator::{Multiaddr, Network};
+
+use crate::output::Output;
+
+#[derive(Parser)]
+#[command(
+    name = "confiaro",
+    version,
+    about = "Peer-to-peer BTC⇄XMR atomic swaps: no server, no custodian"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct Global {
+    /// Data directory (wallet, swaps, logs); default ~/.confiaro/<network>.
+    #[arg(long, global = true, env = "CONFIARO_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// mainnet, testnet (with Monero stagenet) or regtest.
+    #[arg(long, global = true, default_value = "regtest", value_parser = settings::parse_network)]
+    pub(crate) network: Network,
+    /// A running devnet's directory; its devnet.json gives every endpoint (regtest only).
+    #[arg(long, global = true, env = "CONFIARO_DEVNET")]
+    pub(crate) devnet: Option<PathBuf>,
+    /// bitcoind JSON-RPC URL, e.g. http://127.0.0.1:18443 (Bitcoin Core needs -txindex=1).
+    #[arg(long, global = true)]
+    pub(crate) bitcoind_url: Option<String>,
+    /// bitcoind RPC user (with --bitcoind-password).
+    #[arg(long, global = true)]
+    pub(crate) bitcoind_user: Option<String>,
+    /// bitcoind RPC password.
+    #[arg(long, global = true)]
+    pub(crate) bitcoind_password: Option<String>,
+    /// bitcoind's .cookie file (instead of user and password).
+    #[arg(long, global = true)]
+    pub(crate) bitcoind_cookie: Option<PathBuf>,
+    /// An Electrum server (tcp://host:port) instead of bitcoind.
+    #[arg(long, global = true)]
+    pub(crate) electrum: Option<String>,
+    /// An Esplora server (http://host:port/path) instead of bitcoind.
+    #[arg(long, global = true)]
+    pub(crate) esplora: Option<String>,
+    /// monerod RPC URL, e.g. http://127.0.0.1:28081.
+    #[arg(long, global = true)]
+    pub(crate) monerod_url: Option<String>,
+    /// The monero-wallet-rpc binary.
+    #[arg(long, global = true, default_value = "monero-wallet-rpc")]
+    pub(crate) monero_wallet_rpc: PathBuf,
+    /// libp2p address to listen on (repeatable); default /ip4/127.0.0.1/tcp/0.
+    #[arg(long, global = true)]
+    pub(crate) listen: Vec<Multiaddr>,
+    /// Rendezvous point, /ip4/…/tcp/…/p2p/<peer id> (repeatable).
+    #[arg(long, global = true)]
+    pub(crate) rendezvous: Vec<Multiaddr>,
+    /// File holding the wallet password (else CONFIARO_PASSWORD, else a prompt).
+    #[arg(long, global = true)]
+    pub(crate) password_file: Option<PathBuf>,
+    /// Print one JSON object per line instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the wallet of the data directory (prints the mnemonic once), or restore one.
+    Init {
+        /// Restore from a mnemonic read from standard input.
+        #[arg(long)]
+        restore: bool,
+    },
+    /// The local regtest stack for testers.
+    Devnet {
+        #[command(subcommand)]
+        command: devnet::DevnetCommand,
+    },
+    /// Run as a maker.
+    Maker {
+        #[command(subcommand)]
+        command: MakerCommand,
+    },
+    /// List the offers registered at the rendezvous points, with their quotes.
+    Offers,
+    /// Swaps: buy XMR, follow, resume, cancel and refund, export receipts.
+    Swap {
+        #[command(subcommand)]
+        command: swap::SwapCommand,
+    },
+    /// Check receipts and the local audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+    /// The built-in BTC and XMR wallets.
+    Wallet {
+        #[command(subcommand)]
+        command: wallet::WalletCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MakerCommand {
+    /// Quote a fixed price, take swaps and keep them moving until stopped (Ctrl-C, SIGTERM).
+    Run {
+        /// Price in XMR per BTC, e.g. 150.5 (up to 12 decimals).
+        #[arg(long, value_parser = settings::parse_price)]
+        price: confiaro_orchestrator::Price,
+        /// Smallest swap in BTC, e.g. 0.001.
+        #[arg(long, value_parser = settings::parse_btc)]
+        min: bitcoin::Amount,
+        /// Largest swap in BTC.
+        #[arg(long, value_parser = settings::parse_btc)]
+        max: bitcoin::Amount,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output::new(cli.global.json);
+    settings::init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            out.error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli, out.clone()));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, out: Output) -> anyhow::Result<ExitCode> {
+    let global = cli.global;
+    match cli.command {
+        Command::Init { restore } => wallet::init(&global, &out, restore).await,
+        Command::Devnet { command } => devnet::run(&global, &out, command).await,
+        Command::Maker {
+            command: MakerCommand::Run { price, min, max },
+        } => swap::maker_run(&global, &out, price, min, max).await,
+        Command::Offers => swap::offers(&global, &out).await,
+        Command::Swap { command } => swap::run(&global, &out, command).await,
+        Command::Audit { command } => audit::run(&global, &out, command).await,
+        Command::Wallet { command } => wallet::run(&global, &out, command).await,
+    }
+}

@@ -1,0 +1,180 @@
+//! From command-line options to an engine config: the data directory, the chain endpoints
+//! (flags, or a running devnet's `devnet.json`), the password, value parsers and logging.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context as _};
+use bitcoin::{Amount, Denomination};
+use confiaro_devnet::stack::StackInfo;
+use confiaro_orchestrator::config::P2pConfig;
+use confiaro_orchestrator::{
+    BitcoinSourceConfig, BitcoindAuth, EngineConfig, MoneroConfig, Network, Price, XmrAmount,
+};
+
+use crate::Global;
+
+/// Where `devnet up` keeps its data unless told otherwise (the same as scripts/run.sh).
+pub(crate) const DEFAULT_DEVNET_DIR: &str = "confiaro-devnet-data";
+
+pub(crate) fn parse_network(text: &str) -> Result<Network, String> {
+    match text {
+        "mainnet" => Ok(Network::Mainnet),
+        "testnet" | "stagenet" => Ok(Network::Testnet),
+        "regtest" => Ok(Network::Regtest),
+        _ => Err(format!("{text:?}: expected mainnet, testnet or regtest")),
+    }
+}
+
+/// An amount of BTC in decimal (`0.01`), exactly.
+pub(crate) fn parse_btc(text: &str) -> Result<Amount, String> {
+    Amount::from_str_in(
+        text.trim().trim_end_matches("BTC").trim(),
+        Denomination::Bitcoin,
+    )
+    .map_err(|e| format!("{text:?} is not a BTC amount: {e}"))
+}
+
+/// An amount of XMR in decimal (`1.5`), exactly.
+pub(crate) fn parse_xmr(text: &str) -> Result<XmrAmount, String> {
+    XmrAmount::from_str(text).map_err(|e| e.to_string())
+}
+
+/// A price in XMR per BTC (`150.5`), as piconero per BTC.
+pub(crate) fn parse_price(text: &str) -> Result<Price, String> {
+    let per_btc = parse_xmr(text)?;
+    if per_btc == XmrAmount::ZERO {
+        return Err("the price must be above zero".into());
+    }
+    Ok(Price(per_btc.as_piconero()))
+}
+
+pub(crate) fn init_logging(global: &Global) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONFIARO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(!global.json)
+        .try_init();
+}
+
+fn network_name(network: Network) -> &'static str {
+    match network {
+        Network::Mainnet => "mainnet",
+        Network::Testnet => "testnet",
+        Network::Regtest => "regtest",
+    }
+}
+
+/// The data directory: `--data-dir`, or `~/.confiaro/<network>`.
+pub(crate) fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &global.data_dir {
+        return Ok(dir.clone());
+    }
+    let home = std::env::var_os("HOME").context("no --data-dir and no HOME to put one in")?;
+    Ok(Path::new(&home)
+        .join(".confiaro")
+        .join(network_name(global.network)))
+}
+
+/// The devnet whose endpoints to use: `--devnet`, else on regtest `./confiaro-devnet-data` if a
+/// devnet runs there.
+pub(crate) fn devnet_info(global: &Global) -> anyhow::Result<Option<StackInfo>> {
+    let dir = match &global.devnet {
+        Some(dir) => dir.clone(),
+        None if global.network == Network::Regtest => PathBuf::from(DEFAULT_DEVNET_DIR),
+        None => return Ok(None),
+    };
+    if global.network != Network::Regtest {
+        bail!("--devnet is for regtest only");
+    }
+    match StackInfo::load(&dir) {
+        Ok(info) => Ok(Some(info)),
+        Err(_) if global.devnet.is_none() => Ok(None),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "no running devnet in {} (start one with `confiaro devnet up --dir {}`)",
+                dir.display(),
+                dir.display()
+            )
+        }),
+    }
+}
+
+/// The engine config from the options (and a devnet's endpoints where flags are missing).
+pub(crate) fn engine_config(global: &Global) -> anyhow::Result<EngineConfig> {
+    let devnet = devnet_info(global)?;
+    let bitcoin = if let Some(url) = &global.electrum {
+        BitcoinSourceConfig::Electrum { url: url.clone() }
+    } else if let Some(url) = &global.esplora {
+        BitcoinSourceConfig::Esplora { url: url.clone() }
+    } else {
+        let url = global
+            .bitcoind_url
+            .clone()
+            .or_else(|| devnet.as_ref().map(|d| d.bitcoin_rpc_url.clone()))
+            .context(
+                "no Bitcoin node: pass --bitcoind-url (or --electrum / --esplora), or run a devnet (`confiaro devnet up`)",
+            )?;
+        let auth = match (&global.bitcoind_cookie, &global.bitcoind_user, &devnet) {
+            (Some(cookie), _, _) => BitcoindAuth::Cookie(cookie.clone()),
+            (None, Some(user), _) => BitcoindAuth::UserPass {
+                user: user.clone(),
+                password: global.bitcoind_password.clone().unwrap_or_default(),
+            },
+            (None, None, Some(d)) => BitcoindAuth::UserPass {
+                user: d.rpc_user.clone(),
+                password: d.rpc_password.clone(),
+            },
+            (None, None, None) => {
+                bail!("bitcoind needs --bitcoind-user/--bitcoind-password or --bitcoind-cookie")
+            }
+        };
+        BitcoinSourceConfig::Bitcoind { url, auth }
+    };
+    let monerod = global
+        .monerod_url
+        .clone()
+        .or_else(|| devnet.as_ref().and_then(|d| d.monerod_url.clone()))
+        .context("no Monero node: pass --monerod-url, or run a devnet (`confiaro devnet up`)")?;
+    let mut monero = MoneroConfig::new(monerod);
+    monero.wallet_rpc_binary = global.monero_wallet_rpc.clone();
+    let mut config = EngineConfig::new(data_dir(global)?, global.network, bitcoin, monero);
+    let mut p2p = P2pConfig::default();
+    if !global.listen.is_empty() {
+        p2p.listen = global.listen.clone();
+    }
+    p2p.advertise_listen_addresses = global.network == Network::Regtest;
+    p2p.rendezvous = global.rendezvous.clone();
+    if p2p.rendezvous.is_empty() {
+        if let Some(point) = devnet.as_ref().and_then(|d| d.rendezvous.as_deref()) {
+            p2p.rendezvous
+                .push(point.parse().context("the devnet's rendezvous address")?);
+        }
+    }
+    config.p2p = p2p;
+    Ok(config)
+}
+
+/// The wallet password: `--password-file`, `CONFIARO_PASSWORD`, or a prompt (twice when
+/// `confirm`).
+pub(crate) fn password(global: &Global, confirm: bool) -> anyhow::Result<String> {
+    if let Some(file) = &global.password_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the password file {}", file.display()))?;
+        return Ok(text.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    if let Ok(password) = std::env::var("CONFIARO_PASSWORD") {
+        return Ok(password);
+    }
+    let password = rpassword::prompt_password("wallet password: ")
+        .context("no password: pass --password-file or set CONFIARO_PASSWORD")?;
+    if confirm {
+        let again = rpassword::prompt_password("the same password again: ")?;
+        if again != password {
+            bail!("the passwords differ");
+        }
+    }
+    Ok(password)
+}
