@@ -1,0 +1,509 @@
+//! The end-to-end harness: one devnet per test binary (the Bitcoin devnet node, regtest
+//! monerod with a funded wallet, a rendezvous point; blocks mined on a timer on both chains),
+//! and `confiaro` processes — each party its own data directory and its own OS process —
+//! talking libp2p over loopback.
+//!
+//! Processes run with `--json`; the harness reads their event lines to know where each swap
+//! is, kills them (SIGKILL) or stops them (SIGTERM), and restarts them.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use confiaro_devnet::stack::{AutoMiner, Stack, StackConfig, StackInfo};
+
+use serde_json::Value;
+
+/// The wallet password every test party uses.
+pub const PASSWORD: &str = "e2e-password";
+/// 1 BTC in sat.
+pub const BTC: u64 = 100_000_000;
+/// 1 XMR in piconero.
+pub const XMR: u64 = 1_000_000_000_000;
+/// The test maker's price: 100 XMR per BTC.
+pub const PRICE: &str = "100";
+
+/// The devnet shared by the tests of one binary.
+pub struct Devnet {
+    pub info: StackInfo,
+    pub dir: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    stack: Stack,
+    miner: Mutex<Option<AutoMiner>>,
+}
+
+static DEVNET: OnceLock<Devnet> = OnceLock::new();
+
+/// The binary's devnet, started on first use; when `mining` is given, a block every
+/// `(btc, xmr)` interval on each chain.
+pub fn devnet_with(mining: Option<(Duration, Duration)>) -> &'static Devnet {
+    DEVNET.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("confiaro-e2e-devnet-")
+            .tempdir()
+            .expect("temp dir")
+            .keep();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let started = Instant::now();
+        let stack = runtime
+            .block_on(Stack::start(StackConfig::ephemeral(&dir)))
+            .expect("the devnet starts");
+        eprintln!(
+            "e2e: devnet up in {:.1} s ({}), mining {mining:?}",
+            started.elapsed().as_secs_f64(),
+            dir.display()
+        );
+        let devnet = Devnet {
+            info: stack.info().clone(),
+            dir,
+            runtime,
+            stack,
+            miner: Mutex::new(None),
+        };
+        if let Some((btc, xmr)) = mining {
+            devnet.start_mining(btc, xmr);
+        }
+        devnet
+    })
+}
+
+/// The binary's devnet with the default block intervals (1 s BTC, 250 ms XMR).
+pub fn devnet() -> &'static Devnet {
+    devnet_with(Some((Duration::from_secs(1), Duration::from_millis(250))))
+}
+
+impl Devnet {
+    /// Mines on a timer from now on (replacing any timer).
+    pub fn start_mining(&self, btc: Duration, xmr: Duration) {
+        let miner = self
+            .runtime
+            .block_on(async { self.stack.auto_mine(Some(btc), Some(xmr)) });
+        *self.miner.lock().unwrap() = Some(miner);
+    }
+
+    /// Mines `btc` Bitcoin and `xmr` Monero blocks now.
+    pub fn mine(&self, btc: u32, xmr: u64) {
+        self.runtime.block_on(async {
+            if btc > 0 {
+                self.stack.mine_btc(btc).await.expect("mining BTC");
+            }
+            if xmr > 0 {
+                self.stack.mine_xmr(xmr).await.expect("mining XMR");
+            }
+        });
+    }
+
+    /// Pays `sat` to a Bitcoin address (confirmed in one block).
+    pub fn fund_btc(&self, address: &str, sat: u64) {
+        let address: bitcoin::Address<bitcoin::address::NetworkUnchecked> =
+            address.parse().expect("a bitcoin address");
+        let address = address.assume_checked();
+        self.runtime
+            .block_on(
+                self.stack
+                    .fund_btc(&address, bitcoin::Amount::from_sat(sat)),
+            )
+            .expect("funding BTC");
+    }
+
+    /// Pays `piconero` to a Monero address (spendable when this returns).
+    pub fn fund_xmr(&self, address: &str, piconero: u64) {
+        let address: monero::Address = address.parse().expect("a monero address");
+        self.runtime
+            .block_on(self.stack.fund_xmr(
+                &address,
+                confiaro_protocol::XmrAmount::from_piconero(piconero),
+            ))
+            .expect("funding XMR");
+    }
+
+    /// The Bitcoin tip height.
+    pub fn btc_height(&self) -> u32 {
+        self.stack
+            .node()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tip_height()
+    }
+
+    /// Confirmations of a transaction (0 in the mempool, `None` unknown).
+    pub fn btc_confirmations(&self, txid: &str) -> Option<u32> {
+        let txid: bitcoin::Txid = txid.parse().expect("a txid");
+        let node = self.stack.node().lock().unwrap_or_else(|p| p.into_inner());
+        let (_, height) = node.get_tx(&txid)?;
+        Some(height.map_or(0, |h| node.tip_height() - h + 1))
+    }
+
+    /// Waits until the Bitcoin chain is at least `height` high.
+    pub fn wait_for_btc_height(&self, height: u32, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.btc_height() < height {
+            assert!(
+                Instant::now() < deadline,
+                "the chain did not reach {height}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A party: a data directory with a wallet, and how to run `confiaro` on it.
+pub struct Party {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub btc_address: String,
+    pub xmr_address: String,
+}
+
+/// The `confiaro` binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_confiaro")
+}
+
+/// Parses the JSON lines of a process's standard output.
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+impl Party {
+    /// A new party with a fresh wallet.
+    pub fn new(name: &str) -> Party {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("confiaro-e2e-{name}-"))
+            .tempdir()
+            .expect("temp dir");
+        let mut party = Party {
+            name: name.to_owned(),
+            dir,
+            btc_address: String::new(),
+            xmr_address: String::new(),
+        };
+        let created = party.run_ok(&["init"]);
+        party.btc_address = created["btc_address"]
+            .as_str()
+            .expect("btc address")
+            .to_owned();
+        party.xmr_address = created["xmr_address"]
+            .as_str()
+            .expect("xmr address")
+            .to_owned();
+        party
+    }
+
+    /// `confiaro --json --data-dir … --devnet … ARGS`, ready to run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .arg("--json")
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .arg("--devnet")
+            .arg(&devnet().dir)
+            .args(args)
+            .env("CONFIARO_PASSWORD", PASSWORD)
+            .env("CONFIARO_LOG", "confiaro=info,warn")
+            .env_remove("CONFIARO_TEST_KILL_AFTER")
+            .env_remove("CONFIARO_TEST_FAULT")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs a command to its end; returns its status and JSON lines.
+    pub fn run(&self, args: &[&str]) -> (ExitStatus, Vec<Value>, String) {
+        let output = self.command(args).output().expect("confiaro runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status, json_lines(&stdout), stderr)
+    }
+
+    /// Runs a command that must succeed; returns its last JSON line.
+    pub fn run_ok(&self, args: &[&str]) -> Value {
+        let (status, lines, stderr) = self.run(args);
+        assert!(
+            status.success(),
+            "{}: confiaro {args:?} failed ({status}): {stderr}",
+            self.name
+        );
+        lines.last().cloned().unwrap_or(Value::Null)
+    }
+
+    /// Starts a long-running command.
+    pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Running {
+        let mut command = self.command(args);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Running::start(
+            &format!("{} {}", self.name, args.join(" ")),
+            command,
+            self.dir.path(),
+            None,
+        )
+    }
+
+    /// Starts a long-running command whose every JSON line is also handed to `observer`.
+    pub fn spawn_observed(&self, args: &[&str], observer: Observer) -> Running {
+        Running::start(
+            &format!("{} {}", self.name, args.join(" ")),
+            self.command(args),
+            self.dir.path(),
+            Some(observer),
+        )
+    }
+
+    /// The balances (`wallet balance`): confirmed + pending BTC sat, total XMR piconero.
+    pub fn balances(&self) -> (u64, u64) {
+        let b = self.run_ok(&["wallet", "balance"]);
+        let btc = b["btc_confirmed_sat"].as_u64().unwrap() + b["btc_pending_sat"].as_u64().unwrap();
+        (btc, b["xmr_total_piconero"].as_u64().unwrap())
+    }
+
+    /// The swaps of this party (`swap list`).
+    pub fn swaps(&self) -> Vec<Value> {
+        let (status, lines, stderr) = self.run(&["swap", "list"]);
+        assert!(status.success(), "swap list: {stderr}");
+        lines
+            .last()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    /// One swap (`swap show`).
+    pub fn swap(&self, id: &str) -> Value {
+        self.run_ok(&["swap", "show", id])["swap"].clone()
+    }
+}
+
+/// A function shown every JSON line of a process.
+pub type Observer = Arc<dyn Fn(&Value) + Send + Sync>;
+
+/// A running `confiaro` process whose JSON lines are read as they come.
+pub struct Running {
+    pub name: String,
+    child: Child,
+    lines: Receiver<Value>,
+    seen: Arc<Mutex<Vec<Value>>>,
+    stderr_log: PathBuf,
+}
+
+impl Running {
+    fn start(name: &str, mut command: Command, dir: &Path, observer: Option<Observer>) -> Running {
+        let stderr_log = dir.join(format!(
+            "stderr-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let stderr = std::fs::File::create(&stderr_log).expect("stderr log");
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .expect("confiaro starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    if let Some(observer) = &observer {
+                        observer(&value);
+                    }
+                    seen2.lock().unwrap().push(value.clone());
+                    let _ = tx.send(value);
+                }
+            }
+        });
+        Running {
+            name: name.to_owned(),
+            child,
+            lines: rx,
+            seen,
+            stderr_log,
+        }
+    }
+
+    /// Every JSON line so far.
+    pub fn seen(&self) -> Vec<Value> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The process's standard error so far (its log), for failure messages.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// Waits for a JSON line matching `pred` (lines already seen count), up to `timeout`.
+    pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.seen.lock().unwrap().iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if pred(&v) => return v,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "{}: no {what} within {timeout:?}; stderr:\n{}",
+                    self.name,
+                    tail(&self.stderr(), 40)
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{}: exited before {what}; stderr:\n{}",
+                    self.name,
+                    tail(&self.stderr(), 40)
+                ),
+            }
+        }
+    }
+
+    /// Waits for the swap event `kind` of state `state` (e.g. `state_changed` / `XmrLocked`).
+    pub fn wait_for_state(&self, state: &str, timeout: Duration) -> Value {
+        self.wait_for(&format!("state {state}"), timeout, |v| {
+            v["event"] == "swap" && v["kind"] == "state_changed" && v["state"] == state
+        })
+    }
+
+    /// Waits for the swap to finish (the `finished` line); returns (phase, state).
+    pub fn wait_for_finish(&self, timeout: Duration) -> (String, String) {
+        let v = self.wait_for("finished swap", timeout, |v| {
+            v["event"] == "swap" && v["kind"] == "finished"
+        });
+        (
+            v["phase"].as_str().unwrap_or_default().to_owned(),
+            v["state"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Waits for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: did not exit within {timeout:?}; stderr:\n{}",
+                self.name,
+                tail(&self.stderr(), 40)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (a clean stop) and wait for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        // SAFETY: kill(2) on our own child's pid; no memory involved.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        self.wait_exit(Duration::from_secs(60))
+    }
+
+    /// Whether it was killed by SIGKILL (the crash hook).
+    pub fn killed_by_sigkill(status: &ExitStatus) -> bool {
+        use std::os::unix::process::ExitStatusExt as _;
+        status.signal() == Some(libc::SIGKILL)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: as in `terminate`.
+            unsafe {
+                libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A maker with `xmr_outputs` outputs of 2 XMR, started with `env` (fault injection); returns
+/// it running and its multiaddr.
+pub fn start_maker(party: &Party, env: &[(&str, &str)]) -> (Running, String) {
+    let maker = party.spawn(
+        &[
+            "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1",
+        ],
+        env,
+    );
+    let ready = maker.wait_for("ready line", Duration::from_secs(120), |v| {
+        v["ready"] == true
+    });
+    let address = ready["addresses"][0]
+        .as_str()
+        .expect("an address")
+        .to_owned();
+    (maker, address)
+}
+
+/// A funded maker party (XMR in `outputs` separate transfers of 2 XMR).
+pub fn funded_maker(name: &str, outputs: usize) -> Party {
+    let party = Party::new(name);
+    for _ in 0..outputs {
+        devnet().fund_xmr(&party.xmr_address, 2 * XMR);
+    }
+    party
+}
+
+/// A funded taker party (0.1 BTC).
+pub fn funded_taker(name: &str) -> Party {
+    let party = Party::new(name);
+    devnet().fund_btc(&party.btc_address, BTC / 10);
+    party
+}
+
+/// Starts `swap buy-xmr` of 0.01 BTC against `maker`; returns the running taker and the swap id.
+pub fn buy(taker: &Party, maker: &str, env: &[(&str, &str)]) -> (Running, String) {
+    let running = taker.spawn(&["swap", "buy-xmr", "--btc", "0.01", "--maker", maker], env);
+    let started = running.wait_for("swap start", Duration::from_secs(60), |v| {
+        v["started"] == true
+    });
+    let id = started["swap_id"].as_str().expect("swap id").to_owned();
+    (running, id)
+}
+
+/// The swap's BTC amount in these tests (0.01 BTC) and the XMR it buys at [`PRICE`].
+pub const SWAP_SAT: u64 = BTC / 100;
+/// 0.01 BTC × 100 XMR/BTC.
+pub const SWAP_PICONERO: u64 = XMR;
