@@ -141,7 +141,7 @@ pub async fn prepare_lock(
 /// restart, whatever happened before the crash:
 ///
 /// - if the daemon already has the transaction (pool or chain), it returns that without
-///   relaying (relaying it again would make the wallet record a second pending copy);
+///   relaying;
 /// - otherwise the wallet scans new blocks (after a restart it must know the outputs the
 ///   transfer spends) and relays it (`relay_tx`), which also marks those outputs as spent
 ///   in the wallet;

@@ -461,14 +461,24 @@ async fn a_lock_survives_crashes_before_and_after_its_publish_and_pays_once() {
             TxPresence::InPool
         );
     }
+    // In the session that relayed it, the wallet itself knows its only output is spent
+    // (no rescan here: a bare transfer).
+    let second_to = lock_address(40);
+    let small = XmrAmount::from_piconero(XMR);
+    let err = a
+        .transfer_unrelayed(&second_to, small)
+        .await
+        .expect_err("relay_tx marked the output spent");
+    assert!(
+        matches!(&err, MoneroError::Rpc { message, .. } if message.to_lowercase().contains("not enough")),
+        "{err:?}"
+    );
     session.kill().await;
 
     // Session 3: the reopened wallet lost its record of the relay; the lock is in the pool
     // and its only output is spent there. A new lock must not pick it again.
     let session = stack.wallet_rpc("alice").await;
     let a = open_alice(&session).await;
-    let second_to = lock_address(40);
-    let small = XmrAmount::from_piconero(XMR);
     let err = swap::prepare_lock(&a, daemon, &second_to, small)
         .await
         .expect_err("nothing is unlocked: the output is spent in the pool, the change is locked");
