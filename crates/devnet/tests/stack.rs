@@ -362,6 +362,28 @@ async fn an_ephemeral_stack_funds_both_chains_mines_serves_rendezvous_and_stops_
     assert!(TcpStream::connect(rpc_addr).is_err(), "rpc server stopped");
     let (late, _late_events) = p2p_node(63).await;
     assert!(late.dial(point).await.is_err(), "rendezvous point stopped");
+
+    // A restart keeps the Monero chain too (regtest monerod deletes it unless told to keep
+    // it, and the funded wallet would then know blocks that are gone and fail to pay).
+    let xmr_before = xmr + 3;
+    let stack = Stack::start(StackConfig::ephemeral(dir.path()))
+        .await
+        .expect("the stack restarts");
+    let daemon = DaemonClient::new(
+        stack.info().monerod_url.as_deref().expect("monerod"),
+        MoneroRpcConfig::default(),
+    )
+    .expect("client");
+    let xmr_after = daemon.height().await.expect("height");
+    assert!(
+        xmr_after >= xmr_before,
+        "the Monero chain is kept: {xmr_before} -> {xmr_after}"
+    );
+    stack
+        .fund_xmr(&xmr_address, XmrAmount::from_piconero(1_000_000))
+        .await
+        .expect("the funded wallet pays after a restart");
+    stack.stop().await;
 }
 
 /// Writes `devnet.json` naming a process that has exited.

@@ -505,6 +505,9 @@ impl Monerod {
             "--offline".into(),
             "--fixed-difficulty".into(),
             "1".into(),
+            // Without it a regtest ("fakechain") monerod deletes its chain at every start,
+            // while wallets remember blocks that are gone.
+            "--keep-fakechain".into(),
             "--data-dir".into(),
             data_dir.display().to_string(),
             "--rpc-bind-ip".into(),
