@@ -32,12 +32,13 @@ pub(crate) enum DevnetCommand {
         /// Where the chains and the maker live (kept across runs).
         #[arg(long, default_value = DEFAULT_DEVNET_DIR)]
         dir: PathBuf,
-        /// Seconds between Bitcoin blocks (0: no timer; use `devnet mine`).
-        #[arg(long, default_value_t = 10)]
-        mine_every: u64,
-        /// Seconds between Monero blocks (0: no timer).
-        #[arg(long, default_value_t = 2)]
-        xmr_mine_every: u64,
+        /// Seconds between Bitcoin blocks, e.g. 10 or 0.5 (0: no timer; use `devnet mine`).
+        #[arg(long, default_value_t = 10.0)]
+        mine_every: f64,
+        /// Seconds between Monero blocks (0: no timer). Keep Monero at least three times
+        /// faster than Bitcoin: the XMR lock needs 10 confirmations within a few BTC blocks.
+        #[arg(long, default_value_t = 2.0)]
+        xmr_mine_every: f64,
         /// Do not start the demo maker.
         #[arg(long)]
         no_maker: bool,
@@ -133,7 +134,7 @@ pub(crate) async fn run(
             out.info(&format!("starting the devnet in {} (the first start mines the Monero wallet's funds: about a minute)", dir.display()));
             let stack = Stack::start(config).await.context("starting the devnet")?;
             let info = stack.info().clone();
-            let every = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+            let every = |s: f64| (s > 0.0).then(|| Duration::from_secs_f64(s));
             let miner = stack.auto_mine(every(mine_every), every(xmr_mine_every));
             let maker = if no_maker {
                 None
@@ -395,9 +396,10 @@ async fn start_maker(
         Engine::init(&config, MAKER_PASSWORD, None).await?;
     }
     let engine = Engine::open(config, MAKER_PASSWORD).await?;
-    let wanted = XmrAmount::from_piconero(40 * 1_000_000_000_000);
     let balances = engine.balances().await?;
-    if XmrAmount::from_piconero(balances.xmr_total_piconero) < wanted {
+    if XmrAmount::from_piconero(balances.xmr_total_piconero)
+        < XmrAmount::from_piconero(10 * 1_000_000_000_000)
+    {
         out.info("funding the demo maker with 40 XMR (in four outputs)");
         let address = engine.xmr_address();
         for _ in 0..4 {

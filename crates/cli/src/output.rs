@@ -14,14 +14,20 @@ use serde::Serialize;
 #[derive(Clone)]
 pub(crate) struct Output {
     json: bool,
+    /// Progress bars only on a terminal; elsewhere progress is printed as lines.
+    terminal: bool,
     bar: Arc<Mutex<Option<ProgressBar>>>,
+    last_progress: Arc<Mutex<String>>,
 }
 
 impl Output {
     pub(crate) fn new(json: bool) -> Output {
+        use std::io::IsTerminal as _;
         Output {
             json,
+            terminal: std::io::stdout().is_terminal(),
             bar: Arc::new(Mutex::new(None)),
+            last_progress: Arc::new(Mutex::new(String::new())),
         }
     }
 
@@ -116,6 +122,20 @@ impl Output {
                 deadline.eta_seconds.div_ceil(60),
                 deadline.automatic
             ));
+        }
+        if !self.terminal {
+            if let Some(Waiting::Confirmations {
+                what, have, need, ..
+            }) = &progress.waiting
+            {
+                message.push_str(&format!(" [{what}: {have}/{need} confirmations]"));
+            }
+            let mut last = self.last_progress.lock().unwrap_or_else(|p| p.into_inner());
+            if *last != message {
+                self.println(&message);
+                *last = message;
+            }
+            return;
         }
         let mut guard = self.bar.lock().unwrap_or_else(|p| p.into_inner());
         let bar = guard.get_or_insert_with(|| {
