@@ -87,7 +87,10 @@ fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
     let (phase, state) = taker.wait_for_finish(SWAP_TIMEOUT);
     assert_eq!(
         (phase.as_str(), state.as_str()),
-        ("Completed", "XmrRedeemed")
+        ("Completed", "XmrRedeemed"),
+        "{}\nmaker: {}",
+        taker.stderr(),
+        maker.stderr()
     );
     assert!(taker.wait_exit(Duration::from_secs(30)).success());
     let (phase, state) = maker.wait_for_finish(SWAP_TIMEOUT);

@@ -340,9 +340,20 @@ impl Running {
         self.seen.lock().unwrap().clone()
     }
 
-    /// The process's standard error so far (its log), for failure messages.
+    /// The process's standard error so far (its log) and its last JSON lines, for failure
+    /// messages.
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+        let lines: Vec<String> = self
+            .seen()
+            .iter()
+            .filter(|v| v["event"] != "bitcoin_tip")
+            .map(|v| v.to_string())
+            .collect();
+        format!(
+            "{}\n-- last output lines --\n{}",
+            std::fs::read_to_string(&self.stderr_log).unwrap_or_default(),
+            tail(&lines.join("\n"), 25)
+        )
     }
 
     /// Waits for a JSON line matching `pred` (lines already seen count), up to `timeout`.

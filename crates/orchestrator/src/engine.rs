@@ -197,7 +197,7 @@ impl Engine {
                 other => EngineError::Store(other),
             })?;
         if fresh {
-            XmrSide::mark_fresh(&config.data_dir)?;
+            XmrSide::record_birth(&config.data_dir, &config.monero).await?;
         }
         store
             .append_audit(
@@ -856,7 +856,7 @@ pub(crate) async fn accept_swap(
         .ok_or("amount too large")?;
     if balance.unlocked < needed {
         return Err(format!(
-            "the maker cannot lock {} XMR now (its unlocked XMR is promised to other swaps); try a smaller amount or later",
+            "the maker cannot lock {} now (its unlocked XMR is promised to other swaps); try a smaller amount or later",
             setup.terms.xmr_amount
         ));
     }

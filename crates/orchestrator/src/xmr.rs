@@ -24,6 +24,11 @@ use crate::keys::EngineKeys;
 const WALLET_NAME: &str = "confiaro";
 /// Where the restore height of a new wallet is kept.
 const RESTORE_HEIGHT_FILE: &str = "restore-height";
+/// Blocks before the daemon's height at creation that a new wallet scans from.
+const BIRTH_MARGIN_BLOCKS: u64 = 10;
+/// Blocks before the first start's height that a new wallet created without a daemon scans
+/// from (a day of Monero blocks).
+const FRESH_MARGIN_BLOCKS: u64 = 720;
 /// How long a sweep waits for the lock's outputs to unlock.
 const SWEEP_UNLOCK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
@@ -51,13 +56,27 @@ fn daemon_address(url: &str) -> String {
 }
 
 impl XmrSide {
-    /// Marks a freshly created wallet: the first start restores it from the daemon's current
-    /// height instead of scanning the whole chain.
-    pub(crate) fn mark_fresh(data_dir: &Path) -> Result<(), EngineError> {
+    /// Records where a freshly created wallet starts on the Monero chain, so its first start
+    /// does not scan the whole chain: the daemon's height now (minus a few blocks), or — when
+    /// the daemon cannot be reached — a marker meaning "a day before the height at the first
+    /// start" (coins may arrive between creation and first start).
+    pub(crate) async fn record_birth(data_dir: &Path, config: &MoneroConfig) -> Result<(), EngineError> {
         let dir = data_dir.join("monero");
-        std::fs::create_dir_all(&dir)
-            .map_err(EngineError::io(format!("creating {}", dir.display())))?;
-        std::fs::write(dir.join(RESTORE_HEIGHT_FILE), "fresh")
+        std::fs::create_dir_all(&dir).map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        let quick = RpcConfig {
+            timeout: Duration::from_secs(5),
+            retries: 0,
+            ..RpcConfig::default()
+        };
+        let height = match DaemonClient::new(&config.daemon_url, quick) {
+            Ok(daemon) => daemon.height().await.ok(),
+            Err(_) => None,
+        };
+        let text = match height {
+            Some(h) => h.saturating_sub(BIRTH_MARGIN_BLOCKS).to_string(),
+            None => "fresh".to_owned(),
+        };
+        std::fs::write(dir.join(RESTORE_HEIGHT_FILE), text)
             .map_err(EngineError::io("writing the Monero restore height"))
     }
 
@@ -88,7 +107,7 @@ impl XmrSide {
             .as_deref()
             .map(str::trim)
         {
-            Some("fresh") => height.saturating_sub(1),
+            Some("fresh") => height.saturating_sub(FRESH_MARGIN_BLOCKS),
             Some(h) => h.parse().unwrap_or(0),
             None => 0,
         };
