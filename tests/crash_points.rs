@@ -44,7 +44,7 @@ fn expected(path: Path) -> &'static [(&'static str, &'static str)] {
 
 fn crash_at(role: &str, state: &str, path: Path) {
     let started = Instant::now();
-    devnet_with(Some((Duration::from_secs(2), Duration::from_millis(250))));
+    devnet();
     let tag = format!("{}-{}", role.to_lowercase(), state.to_lowercase());
     let alice = funded_maker(&format!("alice-{tag}"), 1);
     let bob = funded_taker(&format!("bob-{tag}"));

@@ -2,7 +2,7 @@
 //! libbitcoinkernel, real monerod), `confiaro` makers and takers as separate OS processes
 //! talking libp2p over loopback, every path to its end, balances checked.
 //!
-//! Blocks are mined on a timer (1 s Bitcoin, 250 ms Monero) for the whole binary, so the
+//! Blocks are mined on a timer (2.5 s Bitcoin, 250 ms Monero) for the whole binary, so the
 //! scenarios run side by side against one devnet.
 
 mod support;
@@ -127,9 +127,8 @@ fn bob_restarted_before_the_xmr_lock_completes_the_swap() {
     taker.terminate();
     std::thread::sleep(Duration::from_secs(2));
     let resumed = bob.spawn(&["swap", "resume", &id], &[]);
-    let (phase, _) = resumed.wait_for_finish(SWAP_TIMEOUT);
-    assert_eq!(phase, "Completed");
-    assert_eq!(maker.wait_for_finish(SWAP_TIMEOUT).0, "Completed");
+    expect_finish(&resumed, "Completed", Some("XmrRedeemed"));
+    expect_finish(&maker, "Completed", None);
     maker.terminate();
 }
 
@@ -143,8 +142,8 @@ fn bob_restarted_after_the_xmr_lock_completes_the_swap() {
     taker.terminate();
     std::thread::sleep(Duration::from_secs(1));
     let resumed = bob.spawn(&["swap", "resume", &id], &[]);
-    assert_eq!(resumed.wait_for_finish(SWAP_TIMEOUT).0, "Completed");
-    assert_eq!(maker.wait_for_finish(SWAP_TIMEOUT).0, "Completed");
+    expect_finish(&resumed, "Completed", None);
+    expect_finish(&maker, "Completed", None);
     maker.terminate();
 }
 
@@ -157,8 +156,8 @@ fn alice_restarted_after_the_xmr_lock_completes_the_swap() {
     maker.wait_for_state("XmrLocked", SWAP_TIMEOUT);
     maker.terminate();
     let (mut maker, _) = start_maker(&alice, &[]);
-    assert_eq!(taker.wait_for_finish(SWAP_TIMEOUT).0, "Completed");
-    assert_eq!(maker.wait_for_finish(SWAP_TIMEOUT).0, "Completed");
+    expect_finish(&taker, "Completed", None);
+    expect_finish(&maker, "Completed", None);
     maker.terminate();
 }
 
@@ -170,19 +169,14 @@ fn bob_offline_while_alice_redeems_sweeps_when_back() {
     let (bob_btc, _) = bob.balances();
     let (mut maker, address) = start_maker(&alice, &[]);
     let (mut taker, id) = buy(&bob, &address, &[]);
-    taker.wait_for_state("EncSigSent", SWAP_TIMEOUT);
+    // Bob goes away as soon as Alice has his signature and publishes the redeem
+    maker.wait_for_state("BtcRedeemPublished", SWAP_TIMEOUT);
     taker.kill();
     // Alice redeems and settles while Bob is away
-    assert_eq!(
-        maker.wait_for_finish(SWAP_TIMEOUT),
-        ("Completed".into(), "BtcRedeemed".into())
-    );
+    expect_finish(&maker, "Completed", Some("BtcRedeemed"));
     maker.terminate();
     let resumed = bob.spawn(&["swap", "resume", &id], &[]);
-    assert_eq!(
-        resumed.wait_for_finish(SWAP_TIMEOUT),
-        ("Completed".into(), "XmrRedeemed".into())
-    );
+    expect_finish(&resumed, "Completed", Some("XmrRedeemed"));
     drop(resumed);
     assert_swapped(&bob, bob_btc, &alice, alice_xmr);
 }
@@ -194,14 +188,8 @@ fn alice_who_never_locks_returns_bobs_btc_early() {
     let (bob_btc, _) = bob.balances();
     let (mut maker, address) = start_maker(&alice, &[("CONFIARO_TEST_FAULT", "xmr-lock-fails")]);
     let (taker, id) = buy(&bob, &address, &[]);
-    assert_eq!(
-        taker.wait_for_finish(SWAP_TIMEOUT),
-        ("Refunded".into(), "BtcEarlyRefunded".into())
-    );
-    assert_eq!(
-        maker.wait_for_finish(SWAP_TIMEOUT),
-        ("Refunded".into(), "BtcEarlyRefunded".into())
-    );
+    expect_finish(&taker, "Refunded", Some("BtcEarlyRefunded"));
+    expect_finish(&maker, "Refunded", Some("BtcEarlyRefunded"));
     maker.terminate();
     drop(taker);
     let (btc, xmr) = bob.balances();
@@ -233,14 +221,8 @@ fn bob_vanishing_after_the_xmr_lock_is_cancelled_refunded_and_alice_sweeps_back(
     // Alice cancels on her own at the cancel timelock; Bob comes back and refunds
     maker.wait_for_state("BtcCancelled", SWAP_TIMEOUT);
     let resumed = bob.spawn(&["swap", "resume", &id], &[]);
-    assert_eq!(
-        resumed.wait_for_finish(SWAP_TIMEOUT),
-        ("Refunded".into(), "BtcRefunded".into())
-    );
-    assert_eq!(
-        maker.wait_for_finish(SWAP_TIMEOUT),
-        ("Refunded".into(), "XmrRefunded".into())
-    );
+    expect_finish(&resumed, "Refunded", Some("BtcRefunded"));
+    expect_finish(&maker, "Refunded", Some("XmrRefunded"));
     maker.terminate();
     drop(resumed);
     assert_refunded(&bob, bob_btc, &alice, alice_xmr);
@@ -293,10 +275,7 @@ fn manual_cancel_refund_is_refused_before_the_timelock_and_refunds_after() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let refund = bob.spawn(&["swap", "cancel-refund", &id], &[]);
-    assert_eq!(
-        refund.wait_for_finish(SWAP_TIMEOUT),
-        ("Refunded".into(), "BtcRefunded".into())
-    );
+    expect_finish(&refund, "Refunded", Some("BtcRefunded"));
     drop(refund);
     let (btc, _) = bob.balances();
     assert!(
@@ -324,10 +303,7 @@ fn bob_dead_after_the_xmr_lock_is_punished() {
         &[("CONFIARO_TEST_KILL_AFTER", "Bob:XmrLockProofReceived")],
     );
     assert!(Running::killed_by_sigkill(&taker.wait_exit(SWAP_TIMEOUT)));
-    assert_eq!(
-        maker.wait_for_finish(SWAP_TIMEOUT),
-        ("Failed".into(), "BtcPunished".into())
-    );
+    expect_finish(&maker, "Failed", Some("BtcPunished"));
     maker.terminate();
     let (alice_btc, _) = alice.balances();
     assert!(
@@ -336,10 +312,7 @@ fn bob_dead_after_the_xmr_lock_is_punished() {
     );
     // Bob, back too late, learns he was punished
     let resumed = bob.spawn(&["swap", "resume", &id], &[]);
-    assert_eq!(
-        resumed.wait_for_finish(SWAP_TIMEOUT),
-        ("Failed".into(), "BtcPunished".into())
-    );
+    expect_finish(&resumed, "Failed", Some("BtcPunished"));
 }
 
 #[test]
@@ -351,14 +324,8 @@ fn a_wrong_xmr_amount_makes_bob_refund_and_alice_sweep_back() {
     let (mut maker, address) = start_maker(&alice, &[("CONFIARO_TEST_FAULT", "xmr-lock-short")]);
     let (taker, _) = buy(&bob, &address, &[]);
     taker.wait_for_state("XmrLockRejected", SWAP_TIMEOUT);
-    assert_eq!(
-        taker.wait_for_finish(SWAP_TIMEOUT),
-        ("Refunded".into(), "BtcRefunded".into())
-    );
-    assert_eq!(
-        maker.wait_for_finish(SWAP_TIMEOUT),
-        ("Refunded".into(), "XmrRefunded".into())
-    );
+    expect_finish(&taker, "Refunded", Some("BtcRefunded"));
+    expect_finish(&maker, "Refunded", Some("XmrRefunded"));
     maker.terminate();
     drop(taker);
     assert_refunded(&bob, bob_btc, &alice, alice_xmr);
@@ -373,11 +340,7 @@ fn three_takers_swap_with_one_maker_at_once() {
     let (mut maker, address) = start_maker(&alice, &[]);
     let running: Vec<(Running, String)> = takers.iter().map(|t| buy(t, &address, &[])).collect();
     for (taker, id) in &running {
-        assert_eq!(
-            taker.wait_for_finish(SWAP_TIMEOUT).0,
-            "Completed",
-            "swap {id}"
-        );
+        expect_finish(taker, "Completed", None);
     }
     let ids: std::collections::HashSet<&str> = running.iter().map(|(_, id)| id.as_str()).collect();
     let deadline = std::time::Instant::now() + SWAP_TIMEOUT;
@@ -439,10 +402,7 @@ fn a_cooperative_abort_before_the_lock_ends_both_sides() {
         v["aborted"] == true
     });
     assert_eq!(told["peer_acknowledged"], true, "the maker heard the abort");
-    assert_eq!(
-        maker.wait_for_finish(SWAP_TIMEOUT),
-        ("Aborted".into(), "Aborted".into())
-    );
+    expect_finish(&maker, "Aborted", Some("Aborted"));
     maker.terminate();
     drop(abort);
     assert_eq!(outcome(&bob, &id), ("Aborted".into(), "Aborted".into()));

@@ -75,9 +75,15 @@ pub fn devnet_with(mining: Option<(Duration, Duration)>) -> &'static Devnet {
     })
 }
 
-/// The binary's devnet with the default block intervals (1 s BTC, 250 ms XMR).
+/// Seconds between Bitcoin blocks in the tests: the cancel timelock (12 blocks) must leave
+/// room for a party's restart (several seconds).
+pub const BTC_BLOCK: Duration = Duration::from_millis(2500);
+/// Seconds between Monero blocks: ten confirmations must come within a few Bitcoin blocks.
+pub const XMR_BLOCK: Duration = Duration::from_millis(250);
+
+/// The binary's devnet with the default block intervals ([`BTC_BLOCK`], [`XMR_BLOCK`]).
 pub fn devnet() -> &'static Devnet {
-    devnet_with(Some((Duration::from_secs(1), Duration::from_millis(250))))
+    devnet_with(Some((BTC_BLOCK, XMR_BLOCK)))
 }
 
 impl Devnet {
@@ -138,8 +144,8 @@ impl Devnet {
     pub fn btc_confirmations(&self, txid: &str) -> Option<u32> {
         let txid: bitcoin::Txid = txid.parse().expect("a txid");
         let node = self.stack.node().lock().unwrap_or_else(|p| p.into_inner());
-        let (_, height) = node.get_tx(&txid)?;
-        Some(height.map_or(0, |h| node.tip_height() - h + 1))
+        let (_, confirmations) = node.get_tx(&txid)?;
+        Some(confirmations.unwrap_or(0))
     }
 
     /// Waits until the Bitcoin chain is at least `height` high.
@@ -158,6 +164,8 @@ impl Devnet {
 /// A party: a data directory with a wallet, and how to run `confiaro` on it.
 pub struct Party {
     pub name: String,
+    /// The libp2p port its maker listens on, kept across restarts (as a real maker's).
+    maker_port: Mutex<Option<u16>>,
     pub dir: tempfile::TempDir,
     pub btc_address: String,
     pub xmr_address: String,
@@ -184,6 +192,7 @@ impl Party {
             .expect("temp dir");
         let mut party = Party {
             name: name.to_owned(),
+            maker_port: Mutex::new(None),
             dir,
             btc_address: String::new(),
             xmr_address: String::new(),
@@ -472,9 +481,11 @@ pub fn tail(text: &str, n: usize) -> String {
 /// A maker with `xmr_outputs` outputs of 2 XMR, started with `env` (fault injection); returns
 /// it running and its multiaddr.
 pub fn start_maker(party: &Party, env: &[(&str, &str)]) -> (Running, String) {
+    let port = *party.maker_port.lock().unwrap();
+    let listen = format!("/ip4/127.0.0.1/tcp/{}", port.unwrap_or(0));
     let maker = party.spawn(
         &[
-            "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1",
+            "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1", "--listen", &listen,
         ],
         env,
     );
@@ -485,6 +496,12 @@ pub fn start_maker(party: &Party, env: &[(&str, &str)]) -> (Running, String) {
         .as_str()
         .expect("an address")
         .to_owned();
+    let port: u16 = address
+        .split('/')
+        .nth(4)
+        .and_then(|p| p.parse().ok())
+        .expect("a tcp port in the address");
+    *party.maker_port.lock().unwrap() = Some(port);
     (maker, address)
 }
 
@@ -518,3 +535,15 @@ pub fn buy(taker: &Party, maker: &str, env: &[(&str, &str)]) -> (Running, String
 pub const SWAP_SAT: u64 = BTC / 100;
 /// 0.01 BTC × 100 XMR/BTC.
 pub const SWAP_PICONERO: u64 = XMR;
+
+/// Waits for `running`'s swap to finish in `phase` (and `state`), or fails with its log.
+pub fn expect_finish(running: &Running, phase: &str, state: Option<&str>) {
+    let (got_phase, got_state) = running.wait_for_finish(Duration::from_secs(300));
+    let ok = got_phase == phase && state.is_none_or(|s| s == got_state);
+    assert!(
+        ok,
+        "{}: finished {got_phase}/{got_state}, expected {phase}/{state:?}; stderr:\n{}",
+        running.name,
+        tail(&running.stderr(), 60)
+    );
+}

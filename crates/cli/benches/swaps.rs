@@ -4,7 +4,7 @@
 //!   the moment a party waits for a confirmation (no timer). Reports the wall time, the time
 //!   during which some party waited for confirmations (mining included), and the rest — the
 //!   engine's own time: setup, proofs, messages, polling, wallet work.
-//! - `ten_concurrent_swaps`: ten taker processes against one maker, blocks on a timer (1 s
+//! - `ten_concurrent_swaps`: ten taker processes against one maker, blocks on a timer (2.5 s
 //!   BTC, 250 ms XMR); wall time and the maker's peak memory (engine process, and its
 //!   monero-wallet-rpc).
 //!
@@ -145,7 +145,7 @@ fn happy_path() {
 
 fn ten_concurrent() {
     let devnet = devnet_with(None);
-    devnet.start_mining(Duration::from_secs(1), Duration::from_millis(250));
+    devnet.start_mining(BTC_BLOCK, XMR_BLOCK);
     let alice = funded_maker("alice-ten", 10);
     let takers: Vec<Party> = (0..10)
         .map(|i| funded_taker(&format!("bob-ten-{i}")))

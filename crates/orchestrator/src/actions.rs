@@ -268,7 +268,7 @@ async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Tran
         if !pause(&ctx.cancel, delay).await {
             return;
         }
-        delay = (delay * 2).min(Duration::from_secs(10));
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -76,6 +76,8 @@ pub(crate) struct BtcSide {
     reserved: Mutex<BTreeSet<OutPoint>>,
     fee_policy: FeePolicy,
     registry: Mutex<Registry>,
+    /// Counts the watcher's completed polls (each one reported to the swaps).
+    polls: tokio::sync::watch::Sender<u64>,
 }
 
 impl BtcSide {
@@ -93,6 +95,7 @@ impl BtcSide {
             reserved: Mutex::new(BTreeSet::new()),
             fee_policy: FeePolicy::default(),
             registry: Mutex::new(Registry::default()),
+            polls: tokio::sync::watch::channel(0).0,
         };
         side.sync().await?;
         Ok(side)
@@ -240,6 +243,14 @@ impl BtcSide {
                 reported: None,
             }),
         }
+    }
+
+    /// Waits until the watcher has polled the chain twice more and reported what it saw to
+    /// the swaps (so their machines know the chain as it is now), or `timeout` passes.
+    pub(crate) async fn fresh_chain_view(&self, timeout: Duration) {
+        let mut polls = self.polls.subscribe();
+        let target = *polls.borrow() + 2;
+        let _ = tokio::time::timeout(timeout, polls.wait_for(|n| *n >= target)).await;
     }
 
     /// Stops watching everything for `swap_id`.
@@ -443,6 +454,7 @@ pub(crate) async fn run_watcher(
         };
         source = Some(s);
         btc.report(&watch, fetched);
+        btc.polls.send_modify(|n| *n += 1);
         if (new_tip && before.is_some()) || polls % 8 == 0 {
             if let Err(e) = btc.sync().await {
                 tracing::debug!("wallet sync failed: {e}");

@@ -272,6 +272,9 @@ impl Engine {
             Arc::clone(&inner),
             p2p_events,
         ));
+        inner
+            .tasks
+            .spawn(crate::net::run_peer_refresh(Arc::clone(&inner)));
         for address in inner.config.p2p.rendezvous.clone() {
             if let Err(e) = inner.net.dial(&address).await {
                 let _ = inner.events.send(EngineEvent::Warning {
@@ -607,6 +610,11 @@ impl Engine {
     /// # Errors
     /// As [`Engine::abort`].
     pub async fn cancel_refund(&self, swap_id: &SwapId) -> Result<(), EngineError> {
+        // the machine decides from the lock's depth: let it learn the chain as it is now
+        self.inner
+            .btc
+            .fresh_chain_view(Duration::from_secs(60))
+            .await;
         self.command(swap_id, Command::CancelRefund).await
     }
 

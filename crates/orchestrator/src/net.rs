@@ -355,3 +355,62 @@ async fn route(inner: &Arc<Inner>, peer: PeerId, message: Message) -> Result<(),
         .await
         .unwrap_or_else(|_| Err("swap is stopping, try again".into()))
 }
+
+/// Finds the new addresses of counterparties we cannot reach: every few seconds (regtest) or
+/// minutes, asks the rendezvous points for the registrations of the peers of running swaps
+/// that are not connected (a maker that restarted elsewhere, or on another port).
+pub(crate) async fn run_peer_refresh(inner: Arc<Inner>) {
+    let interval = match inner.config.network {
+        confiaro_protocol::Network::Regtest => Duration::from_secs(3),
+        _ => Duration::from_secs(60),
+    };
+    let namespace = namespace(inner.config.network);
+    loop {
+        tokio::select! {
+            _ = inner.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if inner.config.p2p.rendezvous.is_empty() {
+            continue;
+        }
+        let peers: std::collections::HashSet<PeerId> = {
+            let drivers = inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
+            drivers
+                .values()
+                .filter(|d| !d.phase.borrow().is_terminal())
+                .map(|d| d.peer)
+                .collect()
+        };
+        if peers.is_empty() {
+            continue;
+        }
+        let connected = inner.net.network.connected_peers().await;
+        let missing: Vec<PeerId> = peers
+            .into_iter()
+            .filter(|p| !connected.contains(p))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        for point in inner.config.p2p.rendezvous.clone() {
+            let found = async {
+                let rendezvous = inner.net.dial(&point).await?;
+                Ok::<_, EngineError>(inner.net.network.discover(rendezvous, &namespace).await?)
+            }
+            .await;
+            let Ok(found) = found else { continue };
+            for registration in found.into_iter().filter(|r| missing.contains(&r.peer)) {
+                let addresses: Vec<String> = registration
+                    .addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                tracing::info!(peer = %registration.peer, ?addresses, "found the peer again at the rendezvous point");
+                let _ = inner
+                    .store
+                    .upsert_peer(&registration.peer.to_string(), &addresses)
+                    .await;
+            }
+        }
+    }
+}

@@ -60,9 +60,13 @@ impl XmrSide {
     /// does not scan the whole chain: the daemon's height now (minus a few blocks), or — when
     /// the daemon cannot be reached — a marker meaning "a day before the height at the first
     /// start" (coins may arrive between creation and first start).
-    pub(crate) async fn record_birth(data_dir: &Path, config: &MoneroConfig) -> Result<(), EngineError> {
+    pub(crate) async fn record_birth(
+        data_dir: &Path,
+        config: &MoneroConfig,
+    ) -> Result<(), EngineError> {
         let dir = data_dir.join("monero");
-        std::fs::create_dir_all(&dir).map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(EngineError::io(format!("creating {}", dir.display())))?;
         let quick = RpcConfig {
             timeout: Duration::from_secs(5),
             retries: 0,
