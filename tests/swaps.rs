@@ -2,7 +2,7 @@
 //! libbitcoinkernel, real monerod), `confiaro` makers and takers as separate OS processes
 //! talking libp2p over loopback, every path to its end, balances checked.
 //!
-//! Blocks are mined on a timer (2.5 s Bitcoin, 250 ms Monero) for the whole binary, so the
+//! Blocks are mined on a timer (4 s Bitcoin, 250 ms Monero) for the whole binary, so the
 //! scenarios run side by side against one devnet.
 
 mod support;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::*;
 
-const SWAP_TIMEOUT: Duration = Duration::from_secs(240);
+const SWAP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The phase and state a party's `swap show` reports.
 fn outcome(party: &Party, id: &str) -> (String, String) {
@@ -62,6 +62,31 @@ fn assert_refunded(bob: &Party, bob_btc_before: u64, alice: &Party, alice_xmr_be
         alice_xmr <= alice_xmr_before && alice_xmr > alice_xmr_before - XMR / 100,
         "Alice has her XMR back minus fees: {alice_xmr_before} -> {alice_xmr}"
     );
+}
+
+/// The txid of a swap's BTC lock, from `swap show`.
+fn lock_txid(party: &Party, id: &str) -> String {
+    party.swap(id)["txids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t[0] == "Lock")
+        .expect("the swap has its transactions")[1]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Waits until `txid` has `depth` confirmations.
+fn wait_for_depth(txid: &str, depth: u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    while devnet().btc_confirmations(txid).unwrap_or(0) < depth {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{txid} did not reach {depth} confirmations"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn verify_receipt(party: &Party, id: &str) -> Value {
@@ -125,7 +150,6 @@ fn bob_restarted_before_the_xmr_lock_completes_the_swap() {
     let (mut taker, id) = buy(&bob, &address, &[]);
     taker.wait_for_state("BtcLockPublished", SWAP_TIMEOUT);
     taker.terminate();
-    std::thread::sleep(Duration::from_secs(2));
     let resumed = bob.spawn(&["swap", "resume", &id], &[]);
     expect_finish(&resumed, "Completed", Some("XmrRedeemed"));
     expect_finish(&maker, "Completed", None);
@@ -218,8 +242,10 @@ fn bob_vanishing_after_the_xmr_lock_is_cancelled_refunded_and_alice_sweeps_back(
         Running::killed_by_sigkill(&status),
         "Bob vanished: {status}"
     );
-    // Alice cancels on her own at the cancel timelock; Bob comes back and refunds
-    maker.wait_for_state("BtcCancelled", SWAP_TIMEOUT);
+    // Bob comes back when it is too late to send his redeem signature (the lock is 9 blocks
+    // deep; the signature is due before 8), so the swap cancels and he refunds
+    let lock = lock_txid(&bob, &id);
+    wait_for_depth(&lock, 9);
     let resumed = bob.spawn(&["swap", "resume", &id], &[]);
     expect_finish(&resumed, "Refunded", Some("BtcRefunded"));
     expect_finish(&maker, "Refunded", Some("XmrRefunded"));
@@ -257,23 +283,7 @@ fn manual_cancel_refund_is_refused_before_the_timelock_and_refunds_after() {
         "says when: {stderr}"
     );
     // wait for the cancel timelock (12 blocks after the lock confirms)
-    let lock = bob.swap(&id)["txids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t[0] == "Lock")
-        .unwrap()[1]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while devnet().btc_confirmations(&lock).unwrap_or(0) < 13 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the lock did not confirm deep enough"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_depth(&lock_txid(&bob, &id), 13);
     let refund = bob.spawn(&["swap", "cancel-refund", &id], &[]);
     expect_finish(&refund, "Refunded", Some("BtcRefunded"));
     drop(refund);

@@ -75,9 +75,10 @@ pub fn devnet_with(mining: Option<(Duration, Duration)>) -> &'static Devnet {
     })
 }
 
-/// Seconds between Bitcoin blocks in the tests: the cancel timelock (12 blocks) must leave
-/// room for a party's restart (several seconds).
-pub const BTC_BLOCK: Duration = Duration::from_millis(2500);
+/// Time between Bitcoin blocks in the tests: the window in which Bob may still send his
+/// redeem signature (8 blocks on regtest) must leave room for a party's restart (several
+/// seconds on a loaded two-core machine).
+pub const BTC_BLOCK: Duration = Duration::from_secs(4);
 /// Seconds between Monero blocks: ten confirmations must come within a few Bitcoin blocks.
 pub const XMR_BLOCK: Duration = Duration::from_millis(250);
 
