@@ -48,8 +48,8 @@ fn crash_at(role: &str, state: &str, path: Path) {
     let tag = format!("{}-{}", role.to_lowercase(), state.to_lowercase());
     let alice = funded_maker(&format!("alice-{tag}"), 1);
     let bob = funded_taker(&format!("bob-{tag}"));
-    let (bob_btc, _) = bob.balances();
-    let (_, alice_xmr) = alice.balances();
+    let bob_btc = TAKER_SAT;
+    let alice_xmr = alice.funded_xmr;
     let hook = format!("{role}:{state}");
     let fault = match path {
         Path::WrongAmount => Some(("CONFIARO_TEST_FAULT", "xmr-lock-short")),
@@ -118,12 +118,15 @@ fn crash_at(role: &str, state: &str, path: Path) {
         None => bob.spawn(&["swap", "resume", &id], &[]),
     };
     let (bob_phase, bob_state) = taker.wait_for_finish(TIMEOUT);
-    drop(taker);
     let outcome = (bob_state.as_str(), alice_state.as_str());
     assert!(
         expected(path).contains(&outcome),
-        "{hook} ({path:?}): Bob {bob_phase}/{bob_state}, Alice {alice_phase}/{alice_state}"
+        "{hook} ({path:?}): Bob {bob_phase}/{bob_state}, Alice {alice_phase}/{alice_state}\n\
+         Bob (after the restart):\n{}\nAlice:\n{}",
+        tail(&taker.stderr(), 40),
+        tail(&maker.stderr(), 40)
     );
+    drop(taker);
 
     // balances as the outcome implies
     let (btc, xmr) = bob.balances();

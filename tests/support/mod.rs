@@ -80,7 +80,7 @@ pub fn devnet_with(mining: Option<(Duration, Duration)>) -> &'static Devnet {
 /// seconds on a loaded two-core machine).
 pub const BTC_BLOCK: Duration = Duration::from_secs(4);
 /// Seconds between Monero blocks: ten confirmations must come within a few Bitcoin blocks.
-pub const XMR_BLOCK: Duration = Duration::from_millis(250);
+pub const XMR_BLOCK: Duration = Duration::from_millis(400);
 
 /// The binary's devnet with the default block intervals ([`BTC_BLOCK`], [`XMR_BLOCK`]).
 pub fn devnet() -> &'static Devnet {
@@ -170,6 +170,8 @@ pub struct Party {
     pub dir: tempfile::TempDir,
     pub btc_address: String,
     pub xmr_address: String,
+    /// XMR paid to it by [`funded_maker`], in piconero.
+    pub funded_xmr: u64,
 }
 
 /// The `confiaro` binary under test.
@@ -197,6 +199,7 @@ impl Party {
             dir,
             btc_address: String::new(),
             xmr_address: String::new(),
+            funded_xmr: 0,
         };
         let created = party.run_ok(&["init"]);
         party.btc_address = created["btc_address"]
@@ -508,17 +511,21 @@ pub fn start_maker(party: &Party, env: &[(&str, &str)]) -> (Running, String) {
 
 /// A funded maker party (XMR in `outputs` separate transfers of 2 XMR).
 pub fn funded_maker(name: &str, outputs: usize) -> Party {
-    let party = Party::new(name);
+    let mut party = Party::new(name);
     for _ in 0..outputs {
         devnet().fund_xmr(&party.xmr_address, 2 * XMR);
+        party.funded_xmr += 2 * XMR;
     }
     party
 }
 
-/// A funded taker party (0.1 BTC).
+/// What [`funded_taker`] pays a taker: 0.1 BTC.
+pub const TAKER_SAT: u64 = BTC / 10;
+
+/// A funded taker party ([`TAKER_SAT`]).
 pub fn funded_taker(name: &str) -> Party {
     let party = Party::new(name);
-    devnet().fund_btc(&party.btc_address, BTC / 10);
+    devnet().fund_btc(&party.btc_address, TAKER_SAT);
     party
 }
 

@@ -166,16 +166,14 @@ async fn fund_lock(
     }
 }
 
-/// Whether a refused broadcast can never succeed (its inputs are spent by something else).
+/// Whether a refused broadcast can never succeed: it conflicts with a transaction the node
+/// already has. ("Inputs missing or spent" is not final: it is also the answer while the
+/// parent — a cancel published a moment before its refund — is not known yet; a spend that
+/// lost a race is retried until the swap, seeing the winner, ends.)
 fn is_final_refusal(reason: &str) -> bool {
-    [
-        "missingorspent",
-        "missing-inputs",
-        "conflict",
-        "insufficient fee",
-    ]
-    .iter()
-    .any(|r| reason.contains(r))
+    ["conflict", "insufficient fee"]
+        .iter()
+        .any(|r| reason.contains(r))
 }
 
 /// Bob signs the agreed lock and publishes it, retrying until it is accepted.

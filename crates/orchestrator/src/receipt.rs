@@ -138,7 +138,9 @@ impl Receipt {
         Ok(Receipt::from_state(state, verifications))
     }
 
-    fn from_state(state: &SwapState, verifications: Vec<serde_json::Value>) -> Receipt {
+    /// The receipt of the swap whose machine is `state` (usually terminal), with
+    /// `verifications` (what the engine checked along the way) attached as they are.
+    pub fn from_state(state: &SwapState, verifications: Vec<serde_json::Value>) -> Receipt {
         let empty = PartyKeys {
             btc: String::new(),
             spend_secp: String::new(),

@@ -145,9 +145,27 @@ impl XmrSide {
         self.address
     }
 
+    /// Refreshes the built-in wallet, retrying a few times when the wallet RPC has momentarily
+    /// lost its daemon (a busy daemon answers it late).
+    async fn refresh(&self) -> Result<(), MoneroError> {
+        let mut attempt = 0;
+        loop {
+            match self.wallet.refresh().await {
+                Ok(_) => return Ok(()),
+                Err(MoneroError::Rpc { message, .. })
+                    if attempt < 4 && message.contains("no connection to daemon") =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// The built-in wallet's balance, after a refresh.
     pub(crate) async fn balance(&self) -> Result<Balance, EngineError> {
-        self.wallet.refresh().await?;
+        self.refresh().await?;
         Ok(self.wallet.balance().await?)
     }
 
@@ -160,7 +178,7 @@ impl XmrSide {
         amount: XmrAmount,
     ) -> Result<(PreparedLock, tokio::sync::MutexGuard<'_, ()>), MoneroError> {
         let guard = self.money.lock().await;
-        self.wallet.refresh().await?;
+        self.refresh().await?;
         let prepared = swap::prepare_lock(&self.wallet, &self.daemon, lock_address, amount).await?;
         Ok((prepared, guard))
     }
@@ -235,7 +253,7 @@ impl XmrSide {
         amount: XmrAmount,
     ) -> Result<String, EngineError> {
         let _guard = self.money.lock().await;
-        self.wallet.refresh().await?;
+        self.refresh().await?;
         let sent = self.wallet.transfer(to, amount).await?;
         self.wallet.store().await?;
         Ok(sent.tx_hash)
