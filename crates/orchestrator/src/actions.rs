@@ -230,6 +230,7 @@ async fn publish_lock(inner: &Inner, ctx: &SwapCtx, lock: confiaro_protocol::btc
 /// spend won: the watchers will tell the machine), or the swap ends.
 async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Transaction) {
     let mut delay = Duration::from_millis(500);
+    let mut last_refusal: Option<String> = None;
     loop {
         match inner.btc.broadcast(tx.clone()).await {
             Ok(txid) => {
@@ -259,7 +260,16 @@ async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Tran
             }
             Err(SourceError::Rejected { reason }) => {
                 // e.g. a timelock one block short: try again at the next blocks
-                tracing::debug!(swap = %ctx.swap_id, "{label:?} not accepted yet: {reason}");
+                if last_refusal.as_deref() != Some(reason.as_str()) {
+                    tracing::info!(swap = %ctx.swap_id, "{label:?} not accepted yet: {reason}");
+                    ctx.audit(
+                        inner,
+                        "publish-deferred",
+                        serde_json::json!({"tx": format!("{label:?}"), "reason": reason}),
+                    )
+                    .await;
+                    last_refusal = Some(reason);
+                }
             }
             Err(e) => problem(inner, ctx, format!("publishing {label:?}: {e}; retrying")),
         }
