@@ -138,6 +138,12 @@ impl BtcSide {
         reserved.extend(psbt.unsigned_tx.input.iter().map(|i| i.previous_output));
     }
 
+    /// The coins reserved by swaps' lock PSBTs.
+    fn reserved_coins(&self) -> Vec<OutPoint> {
+        let reserved = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
+        reserved.iter().copied().collect()
+    }
+
     /// Releases the inputs of `psbt`.
     pub(crate) fn release(&self, psbt: &Psbt) {
         let mut reserved = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
@@ -155,13 +161,7 @@ impl BtcSide {
         fee_rate: u64,
     ) -> Result<Psbt, EngineError> {
         let mut wallet = self.wallet.lock().await;
-        let reserved: Vec<OutPoint> = self
-            .reserved
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .copied()
-            .collect();
+        let reserved = self.reserved_coins();
         let rate = FeeRate::from_sat_per_vb(fee_rate).unwrap_or(FeeRate::BROADCAST_MIN);
         let lock = wallet
             .build_lock(two_of_two, amount, rate, &reserved)
@@ -197,13 +197,7 @@ impl BtcSide {
     ) -> Result<Txid, EngineError> {
         let fee_rate = self.fee_rate().await?;
         let rate = FeeRate::from_sat_per_vb(fee_rate).unwrap_or(FeeRate::BROADCAST_MIN);
-        let reserved: Vec<OutPoint> = self
-            .reserved
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .copied()
-            .collect();
+        let reserved = self.reserved_coins();
         let tx = {
             let mut wallet = self.wallet.lock().await;
             let psbt = wallet.build_withdrawal(to, amount, rate, &reserved).await?;

@@ -313,18 +313,13 @@ impl Engine {
                 .receive_address
                 .as_deref()
                 .and_then(|a| a.parse::<monero::Address>().ok());
-            let handle = spawn_driver(
+            start_driver(
                 inner,
                 state,
                 peer,
                 receive,
                 vec![DriverMsg::Input(Input::Resume)],
             );
-            inner
-                .drivers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(record.swap_id, handle);
             tracing::info!(swap = %record.swap_id, state = record.state_name, "resumed");
         }
         Ok(())
@@ -553,18 +548,13 @@ impl Engine {
                 }),
             )
             .await?;
-        let handle = spawn_driver(
+        start_driver(
             inner,
             state,
             peer,
             receive,
             vec![DriverMsg::Input(Input::Tick)],
         );
-        inner
-            .drivers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(swap_id, handle);
         Ok(swap_id)
     }
 
@@ -789,6 +779,23 @@ impl Engine {
     }
 }
 
+/// Starts the driver of a stored swap and registers it, feeding it `first`.
+fn start_driver(
+    inner: &Arc<Inner>,
+    state: SwapState,
+    peer: PeerId,
+    receive: Option<monero::Address>,
+    first: Vec<DriverMsg>,
+) {
+    let swap_id = state.swap_id();
+    let handle = spawn_driver(inner, state, peer, receive, first);
+    inner
+        .drivers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(swap_id, handle);
+}
+
 /// XMR a maker has promised to swaps that have not locked it yet.
 async fn promised_xmr(inner: &Inner) -> Result<XmrAmount, EngineError> {
     let mut promised = XmrAmount::ZERO;
@@ -919,7 +926,7 @@ pub(crate) async fn accept_swap(
         )
         .await;
     let (reply, answer) = oneshot::channel();
-    let handle = spawn_driver(
+    start_driver(
         inner,
         state,
         peer,
@@ -929,11 +936,6 @@ pub(crate) async fn accept_swap(
             reply,
         }],
     );
-    inner
-        .drivers
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(swap_id, handle);
     drop(guard);
     answer
         .await

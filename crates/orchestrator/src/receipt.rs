@@ -603,15 +603,9 @@ impl Receipt {
         // the outcome
         if spent_lock(TxLabel::Redeem) {
             let (tx, _) = get(TxLabel::Redeem).expect("checked above");
-            let revealed = self.redeem_encrypted_signature.as_ref().and_then(|enc| {
-                let sig =
-                    signature_from_witness(tx, &two_of_two, &crypto::to_bitcoin_key(&parsed.bob.0))
-                        .ok()?;
-                let secret = crypto::recover_decryption_key(&parsed.alice.1, &sig, enc).ok()?;
-                let ed_secret = crypto::secp_scalar_to_ed(&secret).ok()?;
-                Some(EdPoint::from_scalar(&ed_secret) == parsed.alice.2)
+            let ok = self.redeem_encrypted_signature.as_ref().is_some_and(|enc| {
+                reveals_share(tx, &two_of_two, &parsed.bob.0, enc, &parsed.alice)
             });
-            let ok = revealed == Some(true);
             checks.push(Check::new(
                 "outcome: swapped",
                 ok,
@@ -645,18 +639,9 @@ impl Receipt {
             };
             if spends_cancel(TxLabel::Refund) {
                 let (tx, _) = get(TxLabel::Refund).expect("checked above");
-                let revealed = self.refund_encrypted_signature.as_ref().and_then(|enc| {
-                    let sig = signature_from_witness(
-                        tx,
-                        &two_of_two,
-                        &crypto::to_bitcoin_key(&parsed.alice.0),
-                    )
-                    .ok()?;
-                    let secret = crypto::recover_decryption_key(&parsed.bob.1, &sig, enc).ok()?;
-                    let ed_secret = crypto::secp_scalar_to_ed(&secret).ok()?;
-                    Some(EdPoint::from_scalar(&ed_secret) == parsed.bob.2)
+                let ok = self.refund_encrypted_signature.as_ref().is_some_and(|enc| {
+                    reveals_share(tx, &two_of_two, &parsed.alice.0, enc, &parsed.bob)
                 });
-                let ok = revealed == Some(true);
                 checks.push(Check::new(
                     "outcome: refunded",
                     ok,
@@ -688,6 +673,25 @@ impl Receipt {
         }
         checks
     }
+}
+
+/// Whether `tx` (a published redeem or refund) carries `signer`'s signature decrypted from
+/// `encrypted`, revealing the spend share of `owner` (whose keys are `(btc, S secp, S ed)`):
+/// the recovered secret must be the discrete log of the owner's ed25519 share.
+fn reveals_share(
+    tx: &Transaction,
+    two_of_two: &TwoOfTwo,
+    signer: &SecpPoint,
+    encrypted: &EncryptedSignature,
+    owner: &(SecpPoint, SecpPoint, EdPoint),
+) -> bool {
+    let revealed = || {
+        let sig = signature_from_witness(tx, two_of_two, &crypto::to_bitcoin_key(signer)).ok()?;
+        let secret = crypto::recover_decryption_key(&owner.1, &sig, encrypted).ok()?;
+        let ed_secret = crypto::secp_scalar_to_ed(&secret).ok()?;
+        Some(EdPoint::from_scalar(&ed_secret) == owner.2)
+    };
+    revealed() == Some(true)
 }
 
 fn two_of_two_of(parsed: &Parsed) -> Result<TwoOfTwo, EngineError> {
