@@ -349,7 +349,7 @@ fn three_takers_swap_with_one_maker_at_once() {
         .collect();
     let (mut maker, address) = start_maker(&alice, &[]);
     let running: Vec<(Running, String)> = takers.iter().map(|t| buy(t, &address, &[])).collect();
-    for (taker, id) in &running {
+    for (taker, _) in &running {
         expect_finish(taker, "Completed", None);
     }
     let ids: std::collections::HashSet<&str> = running.iter().map(|(_, id)| id.as_str()).collect();

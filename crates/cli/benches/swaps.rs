@@ -4,8 +4,8 @@
 //!   the moment a party waits for a confirmation (no timer). Reports the wall time, the time
 //!   during which some party waited for confirmations (mining included), and the rest — the
 //!   engine's own time: setup, proofs, messages, polling, wallet work.
-//! - `ten_concurrent_swaps`: ten taker processes against one maker, blocks on a timer (2.5 s
-//!   BTC, 250 ms XMR); wall time and the maker's peak memory (engine process, and its
+//! - `ten_concurrent_swaps`: ten taker processes against one maker, blocks on the tests' timer (4 s
+//!   BTC, 400 ms XMR); wall time and the maker's peak memory (engine process, and its
 //!   monero-wallet-rpc).
 //!
 //! `cargo bench -p confiaro-cli --bench swaps` (about five minutes).
