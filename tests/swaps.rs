@@ -118,6 +118,22 @@ fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
         maker.stderr()
     );
     assert!(taker.wait_exit(Duration::from_secs(30)).success());
+    // deadlines are estimated at the devnet's observed block interval, not regtest's nominal
+    // ten minutes
+    let last_deadline = taker
+        .seen()
+        .iter()
+        .filter_map(|v| v["progress"]["deadline"].as_object().cloned())
+        .last()
+        .expect("Bob's progress named the cancel deadline");
+    let (blocks, eta) = (
+        last_deadline["blocks"].as_u64().unwrap(),
+        last_deadline["eta_seconds"].as_u64().unwrap(),
+    );
+    assert!(
+        blocks > 0 && eta <= blocks * 4 * BTC_BLOCK.as_secs(),
+        "{blocks} blocks estimated at {eta} s"
+    );
     let (phase, state) = maker.wait_for_finish(SWAP_TIMEOUT);
     assert_eq!(
         (phase.as_str(), state.as_str()),

@@ -6,9 +6,9 @@
 //! needs a multi-threaded tokio runtime (it runs on the current worker with
 //! `block_in_place`).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bitcoin::psbt::Psbt;
 use bitcoin::{Address, Amount, FeeRate, OutPoint, ScriptBuf, Transaction, Txid};
@@ -78,6 +78,40 @@ pub(crate) struct BtcSide {
     registry: Mutex<Registry>,
     /// Counts the watcher's completed polls (each one reported to the swaps).
     polls: tokio::sync::watch::Sender<u64>,
+    /// When the watcher saw each of the latest tips, on a local chain (see
+    /// [`BtcSide::observed_block_seconds`]).
+    local_tips: Option<Mutex<TipClock>>,
+}
+
+/// The times at which the latest tips were seen, for the observed block interval.
+#[derive(Debug, Default)]
+struct TipClock {
+    tips: VecDeque<(u32, Instant)>,
+}
+
+impl TipClock {
+    /// How many recent tips the interval averages over.
+    const WINDOW: usize = 10;
+
+    /// Records that the tip `height` was seen `at`.
+    fn note(&mut self, height: u32, at: Instant) {
+        if self.tips.back().is_some_and(|(h, _)| *h >= height) {
+            // a reorganisation: start over
+            self.tips.clear();
+        }
+        self.tips.push_back((height, at));
+        while self.tips.len() > Self::WINDOW {
+            self.tips.pop_front();
+        }
+    }
+
+    /// The mean seconds per block over the recorded tips (at least 1), once two were seen.
+    fn block_seconds(&self) -> Option<u32> {
+        let (first, last) = (self.tips.front()?, self.tips.back()?);
+        let blocks = last.0.checked_sub(first.0).filter(|b| *b > 0)?;
+        let seconds = last.1.duration_since(first.1).as_secs_f64() / f64::from(blocks);
+        Some(seconds.round().max(1.0) as u32)
+    }
 }
 
 impl BtcSide {
@@ -96,9 +130,26 @@ impl BtcSide {
             fee_policy: FeePolicy::default(),
             registry: Mutex::new(Registry::default()),
             polls: tokio::sync::watch::channel(0).0,
+            local_tips: (network == Network::Regtest).then(Mutex::default),
         };
         side.sync().await?;
         Ok(side)
+    }
+
+    /// On a local chain (regtest), the mean time between the latest tips the watcher saw, in
+    /// seconds: a devnet mines on its own timer, so the network's nominal block interval says
+    /// nothing there. `None` on public networks (their nominal interval is the better
+    /// estimate) and until two tips were seen.
+    pub(crate) fn observed_block_seconds(&self) -> Option<u32> {
+        self.local_tips.as_ref()?.lock().expect("tips lock").block_seconds()
+    }
+
+    /// Records that the watcher saw the tip `height` now (for
+    /// [`BtcSide::observed_block_seconds`]).
+    fn note_tip(&self, height: u32) {
+        if let Some(tips) = &self.local_tips {
+            tips.lock().expect("tips lock").note(height, Instant::now());
+        }
     }
 
     pub(crate) fn source_config(&self) -> &BitcoinSourceConfig {
@@ -407,6 +458,7 @@ pub(crate) async fn run_watcher(
             match event {
                 WatchEvent::NewTip(tip) => {
                     new_tip = true;
+                    btc.note_tip(tip.height);
                     let _ = events.send(EngineEvent::BitcoinTip { height: tip.height });
                 }
                 WatchEvent::SourceFailed(e) => {
@@ -454,5 +506,32 @@ pub(crate) async fn run_watcher(
                 tracing::debug!("wallet sync failed: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_observed_interval_averages_the_latest_tips_and_restarts_on_a_reorg() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let mut clock = TipClock::default();
+        assert_eq!(clock.block_seconds(), None, "no tip yet");
+        clock.note(100, at(0));
+        assert_eq!(clock.block_seconds(), None, "one tip is no interval");
+        clock.note(101, at(4));
+        clock.note(103, at(12));
+        assert_eq!(clock.block_seconds(), Some(4), "12 s over 3 blocks");
+        // only the latest WINDOW tips count
+        for i in 0..20u32 {
+            clock.note(104 + i, at(12 + 10 * u64::from(i + 1)));
+        }
+        assert_eq!(clock.block_seconds(), Some(10));
+        clock.note(110, at(300));
+        assert_eq!(clock.block_seconds(), None, "a reorganisation starts over");
+        clock.note(111, at(301));
+        assert_eq!(clock.block_seconds(), Some(1));
     }
 }

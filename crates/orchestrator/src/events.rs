@@ -142,7 +142,7 @@ impl SwapView {
             xmr_piconero: record.xmr_amount.as_piconero(),
             phase: record.phase,
             state: record.state_name.clone(),
-            progress: state.map(progress),
+            progress: state.map(|s| progress(s, None)),
             txids: state
                 .and_then(SwapState::agreement)
                 .map(|a| {

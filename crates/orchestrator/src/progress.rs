@@ -49,7 +49,8 @@ pub struct Deadline {
     pub what: String,
     /// Bitcoin blocks until then (0: now).
     pub blocks: u32,
-    /// Estimated seconds until then, at the network's expected block interval.
+    /// Estimated seconds until then: at the network's nominal block interval, or, on a local
+    /// chain, at the interval the engine observed (see [`progress`]).
     pub eta_seconds: u64,
     /// What the app does on its own then.
     pub automatic: String,
@@ -88,12 +89,17 @@ fn confirmations(chain: Chain, what: &str, have: u32, need: u32) -> Option<Waiti
     })
 }
 
-/// The progress of the swap whose machine is `state`.
-pub fn progress(state: &SwapState) -> SwapProgress {
-    let (step, waiting, deadline) = match state {
+/// The progress of the swap whose machine is `state`. Deadlines are estimated at
+/// `btc_block_seconds` per Bitcoin block when given (the engine gives the observed interval on
+/// a local chain), else at the network's nominal interval.
+pub fn progress(state: &SwapState, btc_block_seconds: Option<u32>) -> SwapProgress {
+    let (step, waiting, mut deadline) = match state {
         SwapState::Bob(bob) => bob_progress(bob),
         SwapState::Alice(alice) => alice_progress(alice),
     };
+    if let (Some(d), Some(seconds)) = (deadline.as_mut(), btc_block_seconds) {
+        d.eta_seconds = u64::from(d.blocks) * u64::from(seconds);
+    }
     SwapProgress {
         phase: state.phase(),
         state: state.state_name().to_owned(),

@@ -306,7 +306,7 @@ impl Driver {
             self.ctx.emit(
                 &self.inner,
                 SwapEventKind::Progress {
-                    progress: progress(&self.state),
+                    progress: progress(&self.state, self.inner.btc.observed_block_seconds()),
                 },
             );
         }

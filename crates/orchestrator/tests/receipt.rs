@@ -77,7 +77,7 @@ fn every_altered_field_is_caught() {
 #[test]
 fn progress_after_setup_names_the_cancel_deadline_and_what_happens_then() {
     let (alice, bob, _) = sim::setup_exchange(8);
-    let p = progress(&bob);
+    let p = progress(&bob, None);
     assert_eq!(p.phase, Phase::Locked);
     assert_eq!(p.state, "BtcLockPublished");
     let deadline = p
@@ -87,9 +87,15 @@ fn progress_after_setup_names_the_cancel_deadline_and_what_happens_then() {
         deadline.blocks, 12,
         "regtest's cancel timelock, lock unconfirmed"
     );
-    assert_eq!(deadline.eta_seconds, 12 * 600);
+    assert_eq!(deadline.eta_seconds, 12 * 600, "at regtest's nominal interval");
     assert!(deadline.automatic.contains("refund"));
-    let p = progress(&alice);
+    let observed = progress(&bob, Some(4)).deadline.expect("the same deadline");
+    assert_eq!(
+        (observed.blocks, observed.eta_seconds),
+        (12, 48),
+        "at an observed interval of 4 s"
+    );
+    let p = progress(&alice, None);
     assert_eq!(p.state, "SignaturesReceived");
     assert_eq!(p.waiting, Some(Waiting::Peer), "Alice waits for Bob's lock");
 }
