@@ -5,6 +5,11 @@
 //!
 //! Happy-path states are reached by an honest pair; failure-path states by fault injection
 //! on the maker (a short XMR lock, a failing XMR lock) or by a taker that stays dead.
+//!
+//! While the crashed party is down, no Bitcoin blocks are mined (Monero's go on): regtest's
+//! windows are a few blocks of a few seconds here, and a restart on a loaded two-core machine
+//! could outlast one (Bob punished because his restart took longer than the punish window),
+//! which says nothing about the engine; on a real chain the windows are hours.
 
 mod support;
 
@@ -77,21 +82,29 @@ fn crash_at(role: &str, state: &str, path: Path) {
         &taker_env,
     );
 
-    // the crash
+    // the crash; no Bitcoin blocks until the crashed party is back (see `BtcPause`)
+    let mut restart_pause = None;
     let (mut maker, mut taker) = if role == "Alice" {
         let status = maker.wait_exit(TIMEOUT);
         assert!(
             Running::killed_by_sigkill(&status),
             "{hook}: the maker crashed ({status})"
         );
+        let pause = devnet().pause_btc_mining();
         let restarted: Vec<(&str, &str)> = fault.into_iter().collect();
-        (start_maker(&alice, &restarted).0, Some(taker))
+        let maker = start_maker(&alice, &restarted).0;
+        wait_for_chain_view(&maker);
+        drop(pause);
+        (maker, Some(taker))
     } else {
         let status = taker.wait_exit(TIMEOUT);
         assert!(
             Running::killed_by_sigkill(&status),
             "{hook}: the taker crashed ({status})"
         );
+        if path != Path::Punish {
+            restart_pause = Some(devnet().pause_btc_mining());
+        }
         (maker, None)
     };
     let id = bob.swaps()[0]["swap_id"]
@@ -109,8 +122,11 @@ fn crash_at(role: &str, state: &str, path: Path) {
         }
     }
     if taker.is_none() && !bob_dead {
-        taker = Some(bob.spawn(&["swap", "resume", &id], &[]));
+        let resumed = bob.spawn(&["swap", "resume", &id], &[]);
+        wait_for_chain_view(&resumed);
+        taker = Some(resumed);
     }
+    drop(restart_pause);
     let (alice_phase, alice_state) = maker.wait_for_finish(TIMEOUT);
     maker.terminate();
     let taker = match taker {
@@ -176,6 +192,22 @@ fn crash_at(role: &str, state: &str, path: Path) {
         "crash-point: {hook:<30} {path:?}: Bob {bob_state}, Alice {alice_state} in {:.0} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Waits until a restarted process has seen the Bitcoin tip (its first chain view, when it
+/// acts on what happened while it was down), and a moment more for it to act; at most 30 s
+/// (its first tip event may precede the output's subscription).
+fn wait_for_chain_view(restarted: &Running) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline
+        && !restarted
+            .seen()
+            .iter()
+            .any(|v| v["event"] == "bitcoin_tip")
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
 }
 
 macro_rules! crash_points {

@@ -33,7 +33,36 @@ pub struct Devnet {
     pub dir: PathBuf,
     runtime: tokio::runtime::Runtime,
     stack: Stack,
-    miner: Mutex<Option<AutoMiner>>,
+    miners: Mutex<Miners>,
+}
+
+/// The block timers, one per chain so that Bitcoin's can pause alone.
+#[derive(Default)]
+struct Miners {
+    btc_every: Option<Duration>,
+    btc: Option<AutoMiner>,
+    xmr: Option<AutoMiner>,
+    /// Live [`BtcPause`]s: Bitcoin blocks come again when the last one goes.
+    btc_pauses: usize,
+}
+
+/// Holds the devnet's Bitcoin block timer (see [`Devnet::pause_btc_mining`]).
+pub struct BtcPause {
+    devnet: &'static Devnet,
+}
+
+impl Drop for BtcPause {
+    fn drop(&mut self) {
+        let mut miners = self.devnet.miners.lock().unwrap();
+        miners.btc_pauses -= 1;
+        if miners.btc_pauses == 0 {
+            if let Some(every) = miners.btc_every {
+                miners.btc = Some(self.devnet.runtime.block_on(async {
+                    self.devnet.stack.auto_mine(Some(every), None)
+                }));
+            }
+        }
+    }
 }
 
 static DEVNET: OnceLock<Devnet> = OnceLock::new();
@@ -66,7 +95,7 @@ pub fn devnet_with(mining: Option<(Duration, Duration)>) -> &'static Devnet {
             dir,
             runtime,
             stack,
-            miner: Mutex::new(None),
+            miners: Mutex::default(),
         };
         if let Some((btc, xmr)) = mining {
             devnet.start_mining(btc, xmr);
@@ -90,10 +119,29 @@ pub fn devnet() -> &'static Devnet {
 impl Devnet {
     /// Mines on a timer from now on (replacing any timer).
     pub fn start_mining(&self, btc: Duration, xmr: Duration) {
-        let miner = self
-            .runtime
-            .block_on(async { self.stack.auto_mine(Some(btc), Some(xmr)) });
-        *self.miner.lock().unwrap() = Some(miner);
+        let mut miners = self.miners.lock().unwrap();
+        miners.btc_every = Some(btc);
+        let (btc_miner, xmr_miner) = self.runtime.block_on(async {
+            (
+                self.stack.auto_mine(Some(btc), None),
+                self.stack.auto_mine(None, Some(xmr)),
+            )
+        });
+        if miners.btc_pauses == 0 {
+            miners.btc = Some(btc_miner);
+        }
+        miners.xmr = Some(xmr_miner);
+    }
+
+    /// Stops the Bitcoin block timer until the returned guard (and every other live one) is
+    /// dropped; Monero blocks go on. The tests' timelocks are a few blocks of a few seconds, so
+    /// a process restarting on a loaded machine could otherwise miss a whole window while it
+    /// is down (on a real chain the windows are hours).
+    pub fn pause_btc_mining(&'static self) -> BtcPause {
+        let mut miners = self.miners.lock().unwrap();
+        miners.btc_pauses += 1;
+        miners.btc = None;
+        BtcPause { devnet: self }
     }
 
     /// Mines `btc` Bitcoin and `xmr` Monero blocks now.

@@ -224,6 +224,7 @@ impl Engine {
         let vault = unlock(&store, &config, password).await?;
         let keys = EngineKeys::derive(&mnemonic_of(&vault)?);
         let network = config.network;
+        let opening = std::time::Instant::now();
         let btc = Arc::new(
             BtcSide::open(
                 store.clone(),
@@ -233,7 +234,13 @@ impl Engine {
             )
             .await?,
         );
+        let bitcoin_ms = opening.elapsed().as_millis();
         let xmr = XmrSide::start(&config.monero, &keys, network, &config.data_dir).await?;
+        tracing::info!(
+            bitcoin_ms,
+            monero_ms = opening.elapsed().as_millis() - bitcoin_ms,
+            "wallets open"
+        );
         let mut p2p = NetworkConfig::new(keys.identity.clone());
         p2p.listen = config.p2p.listen.clone();
         p2p.advertise_listen_addresses = config.p2p.advertise_listen_addresses;
