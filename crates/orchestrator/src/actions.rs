@@ -425,7 +425,7 @@ async fn watch_xmr(
     // Bob decides from the XMR lock's depth *and* the BTC lock's: after a restart his
     // machine must learn the BTC chain as it is now before it hears about XMR
     // confirmations, or it could act on a stale BTC depth.
-    inner.btc.fresh_chain_view(Duration::from_secs(60)).await;
+    inner.btc.fresh_chain_view().await;
     let hash_hex = hex::encode(tx_hash);
     let key_hex = hex::encode(tx_key.0.to_bytes());
     let mut last: Option<(XmrAmount, u32)> = None;

@@ -141,7 +141,11 @@ impl BtcSide {
     /// nothing there. `None` on public networks (their nominal interval is the better
     /// estimate) and until two tips were seen.
     pub(crate) fn observed_block_seconds(&self) -> Option<u32> {
-        self.local_tips.as_ref()?.lock().expect("tips lock").block_seconds()
+        self.local_tips
+            .as_ref()?
+            .lock()
+            .expect("tips lock")
+            .block_seconds()
     }
 
     /// Records that the watcher saw the tip `height` now (for
@@ -291,11 +295,13 @@ impl BtcSide {
     }
 
     /// Waits until the watcher has polled the chain twice more and reported what it saw to
-    /// the swaps (so their machines know the chain as it is now), or `timeout` passes.
-    pub(crate) async fn fresh_chain_view(&self, timeout: Duration) {
+    /// the swaps (so their machines know the chain as it is now), or a minute passes (a chain
+    /// source that does not answer: the caller goes on with what it knows).
+    pub(crate) async fn fresh_chain_view(&self) {
         let mut polls = self.polls.subscribe();
         let target = *polls.borrow() + 2;
-        let _ = tokio::time::timeout(timeout, polls.wait_for(|n| *n >= target)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(60), polls.wait_for(|n| *n >= target)).await;
     }
 
     /// Stops watching everything for `swap_id`.

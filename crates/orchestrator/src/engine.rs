@@ -36,7 +36,7 @@ use crate::faults::Faults;
 use crate::keys::EngineKeys;
 use crate::net::{namespace, NetSide};
 use crate::receipt::Receipt;
-use crate::swap::{spawn_driver, DriverHandle, DriverMsg};
+use crate::swap::{start_driver, DriverHandle, DriverMsg};
 use crate::xmr::XmrSide;
 
 /// Capacity of the event stream; slow subscribers miss the oldest events (they are a live
@@ -418,12 +418,7 @@ impl Engine {
         let mut found: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
         let mut last_error = None;
         for address in points {
-            let result = async {
-                let point = self.inner.net.dial(&address).await?;
-                Ok::<_, EngineError>(self.inner.net.network.discover(point, &namespace).await?)
-            }
-            .await;
-            match result {
+            match self.inner.net.discover_at(&address, &namespace).await {
                 Ok(peers) => {
                     for p in peers {
                         found.entry(p.peer).or_default().extend(p.addresses);
@@ -608,10 +603,7 @@ impl Engine {
     /// As [`Engine::abort`].
     pub async fn cancel_refund(&self, swap_id: &SwapId) -> Result<(), EngineError> {
         // the machine decides from the lock's depth: let it learn the chain as it is now
-        self.inner
-            .btc
-            .fresh_chain_view(Duration::from_secs(60))
-            .await;
+        self.inner.btc.fresh_chain_view().await;
         self.command(swap_id, Command::CancelRefund).await
     }
 
@@ -784,23 +776,6 @@ impl Engine {
         inner.net.network.shutdown().await;
         inner.store.close().await;
     }
-}
-
-/// Starts the driver of a stored swap and registers it, feeding it `first`.
-fn start_driver(
-    inner: &Arc<Inner>,
-    state: SwapState,
-    peer: PeerId,
-    receive: Option<monero::Address>,
-    first: Vec<DriverMsg>,
-) {
-    let swap_id = state.swap_id();
-    let handle = spawn_driver(inner, state, peer, receive, first);
-    inner
-        .drivers
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(swap_id, handle);
 }
 
 /// XMR a maker has promised to swaps that have not locked it yet.

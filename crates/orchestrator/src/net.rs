@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use confiaro_p2p::{
-    send_with_retry, Backoff, InboundRequest, Multiaddr, Network as P2pNetwork, NetworkEvent,
-    PeerId, SendError, SwapProtocol,
+    send_with_retry, Backoff, DiscoveredPeer, InboundRequest, Multiaddr, Network as P2pNetwork,
+    NetworkEvent, PeerId, SendError, SwapProtocol,
 };
 use confiaro_protocol::messages::{self, Message};
 use confiaro_protocol::quote::{self, Quote, QuoteRequest};
@@ -213,6 +213,16 @@ impl NetSide {
         self.network.add_peer_address(peer, address.clone()).await;
         Ok(peer)
     }
+
+    /// The peers registered under `namespace` at the rendezvous point `point` (dialled first).
+    pub(crate) async fn discover_at(
+        &self,
+        point: &Multiaddr,
+        namespace: &str,
+    ) -> Result<Vec<DiscoveredPeer>, EngineError> {
+        let rendezvous = self.dial(point).await?;
+        Ok(self.network.discover(rendezvous, namespace).await?)
+    }
 }
 
 /// The task that takes the network's events: inbound requests (each handled on its own task,
@@ -393,12 +403,9 @@ pub(crate) async fn run_peer_refresh(inner: Arc<Inner>) {
             continue;
         }
         for point in inner.config.p2p.rendezvous.clone() {
-            let found = async {
-                let rendezvous = inner.net.dial(&point).await?;
-                Ok::<_, EngineError>(inner.net.network.discover(rendezvous, &namespace).await?)
-            }
-            .await;
-            let Ok(found) = found else { continue };
+            let Ok(found) = inner.net.discover_at(&point, &namespace).await else {
+                continue;
+            };
             for registration in found.into_iter().filter(|r| missing.contains(&r.peer)) {
                 let addresses: Vec<String> = registration
                     .addresses

@@ -126,14 +126,14 @@ fn until(deadline: Option<Timestamp>) -> Duration {
 }
 
 /// Starts the driver of a swap whose state is already stored, feeding it `first` inputs
-/// (typically `Resume`, or the first message). Returns its handle.
-pub(crate) fn spawn_driver(
+/// (typically `Resume`, or the first message), and registers its handle in the engine.
+pub(crate) fn start_driver(
     inner: &Arc<Inner>,
     state: SwapState,
     peer: PeerId,
     receive: Option<monero::Address>,
     first: Vec<DriverMsg>,
-) -> DriverHandle {
+) {
     let (sender, receiver) = mpsc::unbounded_channel();
     let (phase_tx, phase_rx) = watch::channel(state.phase());
     let ctx = SwapCtx {
@@ -155,12 +155,20 @@ pub(crate) fn spawn_driver(
         phase: phase_tx,
         jobs: HashMap::new(),
     };
+    let swap_id = driver.ctx.swap_id;
     inner.tasks.spawn(driver.run());
-    DriverHandle {
-        sender,
-        peer,
-        phase: phase_rx,
-    }
+    inner
+        .drivers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            swap_id,
+            DriverHandle {
+                sender,
+                peer,
+                phase: phase_rx,
+            },
+        );
 }
 
 struct Driver {
