@@ -199,11 +199,7 @@ fn crash_at(role: &str, state: &str, path: Path) {
 /// (its first tip event may precede the output's subscription).
 fn wait_for_chain_view(restarted: &Running) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline
-        && !restarted
-            .seen()
-            .iter()
-            .any(|v| v["event"] == "bitcoin_tip")
+    while Instant::now() < deadline && !restarted.seen().iter().any(|v| v["event"] == "bitcoin_tip")
     {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -123,8 +123,8 @@ fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
     let last_deadline = taker
         .seen()
         .iter()
-        .filter_map(|v| v["progress"]["deadline"].as_object().cloned())
-        .last()
+        .rev()
+        .find_map(|v| v["progress"]["deadline"].as_object().cloned())
         .expect("Bob's progress named the cancel deadline");
     let (blocks, eta) = (
         last_deadline["blocks"].as_u64().unwrap(),

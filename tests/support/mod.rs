@@ -57,9 +57,7 @@ impl Drop for BtcPause {
         miners.btc_pauses -= 1;
         if miners.btc_pauses == 0 {
             if let Some(every) = miners.btc_every {
-                miners.btc = Some(self.devnet.runtime.block_on(async {
-                    self.devnet.stack.auto_mine(Some(every), None)
-                }));
+                miners.btc = Some(self.devnet.auto_mine(Some(every), None));
             }
         }
     }
@@ -121,16 +119,16 @@ impl Devnet {
     pub fn start_mining(&self, btc: Duration, xmr: Duration) {
         let mut miners = self.miners.lock().unwrap();
         miners.btc_every = Some(btc);
-        let (btc_miner, xmr_miner) = self.runtime.block_on(async {
-            (
-                self.stack.auto_mine(Some(btc), None),
-                self.stack.auto_mine(None, Some(xmr)),
-            )
-        });
         if miners.btc_pauses == 0 {
-            miners.btc = Some(btc_miner);
+            miners.btc = Some(self.auto_mine(Some(btc), None));
         }
-        miners.xmr = Some(xmr_miner);
+        miners.xmr = Some(self.auto_mine(None, Some(xmr)));
+    }
+
+    /// A block timer on the stack (on its runtime).
+    fn auto_mine(&self, btc: Option<Duration>, xmr: Option<Duration>) -> AutoMiner {
+        self.runtime
+            .block_on(async { self.stack.auto_mine(btc, xmr) })
     }
 
     /// Stops the Bitcoin block timer until the returned guard (and every other live one) is

@@ -47,7 +47,7 @@ fn both_parties_receipts_verify_and_agree_on_what_was_signed() {
 fn every_altered_field_is_caught() {
     let (bob, _) = receipts();
     let mut more_btc = bob.clone();
-    more_btc.terms.btc_amount = more_btc.terms.btc_amount + bitcoin::Amount::from_sat(1);
+    more_btc.terms.btc_amount += bitcoin::Amount::from_sat(1);
     let mut other_txid = bob.clone();
     other_txid.transactions[1].txid = other_txid.transactions[2].txid.clone();
     let mut swapped_signatures = bob.clone();
@@ -87,7 +87,11 @@ fn progress_after_setup_names_the_cancel_deadline_and_what_happens_then() {
         deadline.blocks, 12,
         "regtest's cancel timelock, lock unconfirmed"
     );
-    assert_eq!(deadline.eta_seconds, 12 * 600, "at regtest's nominal interval");
+    assert_eq!(
+        deadline.eta_seconds,
+        12 * 600,
+        "at regtest's nominal interval"
+    );
     assert!(deadline.automatic.contains("refund"));
     let observed = progress(&bob, Some(4)).deadline.expect("the same deadline");
     assert_eq!(
