@@ -71,7 +71,9 @@ async fn lock_verify_sweep_and_reserve_proofs() {
         verdict(proof.clone(), lock_address, amount).await,
         TransferVerdict::Pending { confirmations: 0 }
     );
-    stack.mine(1, &alice_address).await;
+    stack
+        .mine_until_mined(&[&proof.tx_hash], &alice_address)
+        .await;
     let mined = Instant::now();
     assert_eq!(
         verdict(proof.clone(), lock_address, amount).await,
@@ -158,7 +160,9 @@ async fn lock_verify_sweep_and_reserve_proofs() {
         .open_wallet("swap-1-redeem", "")
         .await
         .expect_err("the lock wallet file needs its password");
-    stack.mine(10, &alice_address).await;
+    let sweeps: Vec<&str> = tx_hashes.iter().map(String::as_str).collect();
+    stack.mine_until_mined(&sweeps, &alice_address).await;
+    stack.mine(9, &alice_address).await;
     b.refresh().await.expect("refresh");
     let bob_balance = b.balance().await.expect("balance");
     assert_eq!(bob_balance.total, swept);
@@ -338,8 +342,9 @@ async fn two_locks_back_to_back_spend_different_outputs_and_both_confirm() {
         "the locks share inputs"
     );
 
-    let mined_at = daemon.height().await.expect("height");
-    stack.mine(1, &alice_address).await;
+    let mined_at = stack
+        .mine_until_mined(&[&first.tx_hash, &second.tx_hash], &alice_address)
+        .await;
     for (lock, address, amount) in [
         (&first, first_address, first_amount),
         (&second, second_address, second_amount),
@@ -395,14 +400,9 @@ async fn a_lock_survives_crashes_before_and_after_its_publish_and_pays_once() {
     };
     let funding = XmrAmount::from_piconero(10 * XMR);
     let funded = m.transfer(&alice_address, funding).await.expect("fund");
-    stack.mine(1, &miner_address).await;
-    assert!(
-        matches!(
-            daemon.tx_presence(&funded.tx_hash).await.expect("presence"),
-            TxPresence::Mined { .. }
-        ),
-        "the funding transaction was not mined"
-    );
+    stack
+        .mine_until_mined(&[&funded.tx_hash], &miner_address)
+        .await;
     stack.mine(9, &miner_address).await;
     let session = stack.wallet_rpc("alice").await;
     let a = open_alice(&session).await;
@@ -489,8 +489,9 @@ async fn a_lock_survives_crashes_before_and_after_its_publish_and_pays_once() {
     );
 
     // Mined: publishing again is a no-op that reports it, and Alice paid exactly once.
-    let mined_at = daemon.height().await.expect("height");
-    stack.mine(1, &miner_address).await;
+    let mined_at = stack
+        .mine_until_mined(&[&prepared.tx_hash], &miner_address)
+        .await;
     let mined = TxPresence::Mined {
         height: mined_at,
         confirmations: 1,
@@ -526,11 +527,9 @@ async fn a_lock_survives_crashes_before_and_after_its_publish_and_pays_once() {
             .expect("publish second"),
         TxPresence::InPool
     );
-    stack.mine(1, &miner_address).await;
-    assert!(matches!(
-        daemon.tx_presence(&second.tx_hash).await.expect("presence"),
-        TxPresence::Mined { .. }
-    ));
+    stack
+        .mine_until_mined(&[&second.tx_hash], &miner_address)
+        .await;
     a.refresh().await.expect("refresh");
     assert_eq!(
         a.balance().await.expect("balance").total.as_piconero(),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use confiaro_monero::process::{Monerod, ProcessConfig, WalletRpc};
+use confiaro_monero::swap::TxPresence;
 use curve25519_dalek::Scalar;
 
 /// One XMR in piconero.
@@ -40,6 +41,35 @@ impl Stack {
             .generate_blocks(blocks, to)
             .await
             .expect("mine");
+    }
+
+    /// Mines one block at a time until every one of `tx_hashes` is in the chain, and returns
+    /// the height of the block that took the last of them (so each has at least one
+    /// confirmation, the last exactly one). monerod does not always put a just-relayed
+    /// transaction in the very next block it generates; a test that needs it mined waits
+    /// here rather than assuming one block is enough. Panics after 20 blocks.
+    pub async fn mine_until_mined(&self, tx_hashes: &[&str], to: &monero::Address) -> u64 {
+        let daemon = self.monerod.client();
+        for _ in 0..20 {
+            self.mine(1, to).await;
+            let mut last = None;
+            for hash in tx_hashes {
+                match daemon.tx_presence(hash).await.expect("presence") {
+                    TxPresence::Mined { height, .. } => {
+                        last = Some(last.map_or(height, |h: u64| h.max(height)))
+                    }
+                    _ => {
+                        last = None;
+                        break;
+                    }
+                }
+            }
+            if let Some(height) = last {
+                return height;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("{tx_hashes:?} not mined in 20 blocks");
     }
 }
 
