@@ -1,0 +1,180 @@
+//! Price sources: the [`PriceSource`] trait, the [`Observation`] a source returns and the
+//! [`SourceError`] it fails with.
+//!
+//! A source is one exchange (or any other feed) asked for one price. The maker holds a
+//! `Vec<Box<dyn PriceSource>>`; [`crate::PriceFeed`] polls them all concurrently and
+//! [`crate::reference_price`] combines what came back. Sources do I/O; everything after
+//! them is pure.
+
+use crate::rate::{ParseRateError, Rate};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+/// One price read from one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// The [`PriceSource::name`] of the source that produced it.
+    pub source: String,
+    /// The price of one XMR in BTC.
+    pub btc_per_xmr: Rate,
+    /// When the price was current: the exchange's own timestamp when its format carries
+    /// one, otherwise the time the response was received.
+    pub observed_at: SystemTime,
+}
+
+/// The future returned by [`PriceSource::fetch`].
+pub type FetchFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Observation, SourceError>> + Send + 'a>>;
+
+/// A feed that can be asked for the current BTC/XMR price.
+///
+/// Implementations must be dyn-compatible (the maker stores `Box<dyn PriceSource>`) and
+/// should bound their own run time (the HTTP feeds of this crate have a request timeout);
+/// [`crate::PriceFeed`] additionally gives up on a fetch after the policy's `max_age`.
+pub trait PriceSource: Send + Sync {
+    /// The name used in observations, logs and error messages, e.g. `"kraken"`.
+    fn name(&self) -> &str;
+
+    /// Fetches the current price once.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] naming this source when the price cannot be obtained or parsed.
+    fn fetch(&self) -> FetchFuture<'_>;
+}
+
+/// Why a source produced no price.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {kind}")]
+pub struct SourceError {
+    /// The [`PriceSource::name`] of the failing source.
+    pub source_name: String,
+    /// What went wrong.
+    pub kind: SourceErrorKind,
+}
+
+impl SourceError {
+    /// Creates an error for the source named `source_name`.
+    pub fn new(source_name: impl Into<String>, kind: SourceErrorKind) -> SourceError {
+        SourceError {
+            source_name: source_name.into(),
+            kind,
+        }
+    }
+}
+
+/// What went wrong in a [`SourceError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceErrorKind {
+    /// No complete answer within the time limit.
+    #[error("timed out after {} ms", .after.as_millis())]
+    Timeout {
+        /// The time limit.
+        after: Duration,
+    },
+    /// The connection failed (refused, reset, TLS, ...).
+    #[error("request failed: {detail}")]
+    Transport {
+        /// The HTTP client's description.
+        detail: String,
+    },
+    /// The server answered with an HTTP error status and no exchange error message.
+    #[error("HTTP status {status}")]
+    HttpStatus {
+        /// The status code.
+        status: u16,
+    },
+    /// The exchange reported an error in its own format.
+    #[error("exchange error: {message}")]
+    Exchange {
+        /// The exchange's message.
+        message: String,
+    },
+    /// The body is not JSON of the expected shape.
+    #[error("malformed response: {detail}")]
+    Malformed {
+        /// What is wrong, with an excerpt of the body.
+        detail: String,
+    },
+    /// The price field is present but is not an exact positive price.
+    #[error("bad price: {0}")]
+    BadPrice(#[source] ParseRateError),
+}
+
+/// A short, printable excerpt of a response body for error messages.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 120;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let mut text: String = text.chars().filter(|c| !c.is_control()).collect();
+    if body.len() > MAX {
+        text.push('…');
+    }
+    text
+}
+
+/// A plain HTTP GET client shared by the exchange feeds.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpGet {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+/// A received HTTP response.
+pub(crate) struct Received {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+    pub(crate) at: SystemTime,
+}
+
+impl HttpGet {
+    pub(crate) fn new(timeout: Duration) -> Result<HttpGet, BuildError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("confiaro-pricing/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| BuildError(e.to_string()))?;
+        Ok(HttpGet { client, timeout })
+    }
+
+    /// GETs `url` and reads the whole body within the timeout.
+    pub(crate) async fn get(&self, name: &str, url: &str) -> Result<Received, SourceError> {
+        let fail = |e: reqwest::Error| {
+            let kind = if e.is_timeout() {
+                SourceErrorKind::Timeout {
+                    after: self.timeout,
+                }
+            } else {
+                SourceErrorKind::Transport {
+                    detail: error_chain(&e),
+                }
+            };
+            SourceError::new(name, kind)
+        };
+        let response = self.client.get(url).send().await.map_err(fail)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(fail)?.to_vec();
+        Ok(Received {
+            status,
+            body,
+            at: SystemTime::now(),
+        })
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The HTTP client of a feed could not be set up (e.g. the TLS backend failed to start).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct BuildError(String);
