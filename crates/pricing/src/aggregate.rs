@@ -152,6 +152,10 @@ pub enum NoQuote {
     /// The feed has not finished its first round.
     #[error("no price yet")]
     NoPriceYet,
+    /// The feed's polling task has ended (it panicked or its runtime shut down), so its
+    /// last price is no longer kept fresh.
+    #[error("the price feed has stopped")]
+    FeedStopped,
     /// Too few sources survived the checks.
     #[error(
         "only {usable} of {total} price sources usable (minimum {minimum}): {}",
@@ -189,8 +193,23 @@ impl fmt::Display for StatusList<'_> {
     }
 }
 
-/// The reference BTC/XMR price from every source's latest result, following `policy` (see
-/// the [module documentation](self) for the exact steps).
+/// The reference BTC/XMR price from every source's latest result, following `policy`.
+///
+/// Pure; call it once per polling round ([`crate::PriceFeed`] does). The steps:
+///
+/// 1. drop failed sources;
+/// 2. drop stale observations (older than [`FeedPolicy::max_age`]) and observations from
+///    the future (more than [`MAX_CLOCK_SKEW`] ahead of `now`);
+/// 3. take the median of the rest;
+/// 4. drop every observation deviating from that median by more than
+///    [`FeedPolicy::max_divergence_bps`] (a deviation of exactly the limit is kept);
+/// 5. the reference is the median of the survivors if at least
+///    [`FeedPolicy::min_sources`] survive.
+///
+/// The median of an even number of prices is the mean of the two middle ones rounded
+/// **up** to the next 10^-12 BTC, in the maker's favour (the maker sells XMR, so a higher
+/// BTC-per-XMR reference is better for it). With two sources, step 4 drops both when they
+/// differ by more than twice the limit; with three or more, a lone outlier is dropped.
 ///
 /// `results` pairs each source's name with what its fetch returned; `now` is the current
 /// time. Results are kept in the order given in [`Reference::used`],

@@ -159,6 +159,14 @@ mod tests {
     }
 
     #[test]
+    fn the_mainnet_feed_builds_its_tls_client_and_asks_the_public_endpoint() {
+        let feed = BitfinexTicker::mainnet().unwrap();
+        assert_eq!(feed.url, "https://api-pub.bitfinex.com/v2/ticker/tXMRBTC");
+        assert_eq!(feed.name(), "bitfinex");
+        assert_eq!(feed.with_name("mirror").name(), "mirror");
+    }
+
+    #[test]
     fn exchange_errors_and_bad_shapes_are_typed() {
         assert_eq!(
             parse_ticker(500, br#"["error",10020,"symbol: invalid"]"#),

@@ -61,7 +61,14 @@ impl PriceFeed {
     }
 
     /// The latest published state: the reference price, or why there is none.
+    ///
+    /// The state is from the last completed round, which lasts at most `policy.max_age`
+    /// and starts every `interval`. If the polling task has ended, this is
+    /// [`NoQuote::FeedStopped`] rather than a price that is no longer refreshed.
     pub fn current(&self) -> FeedState {
+        if self.task.is_finished() {
+            return Err(NoQuote::FeedStopped);
+        }
         self.state.borrow().clone()
     }
 

@@ -161,6 +161,17 @@ mod tests {
     }
 
     #[test]
+    fn the_mainnet_feed_builds_its_tls_client_and_asks_the_public_endpoint() {
+        let feed = KrakenTicker::mainnet().unwrap();
+        assert_eq!(
+            feed.url,
+            "https://api.kraken.com/0/public/Ticker?pair=XMRXBT"
+        );
+        assert_eq!(feed.name(), "kraken");
+        assert_eq!(feed.with_name("mirror").name(), "mirror");
+    }
+
+    #[test]
     fn exchange_errors_and_bad_shapes_are_typed() {
         assert_eq!(
             parse_ticker(200, br#"{"error":["EQuery:Unknown asset pair"]}"#),

@@ -390,3 +390,76 @@ async fn a_stale_source_stops_quoting_and_a_failing_one_is_named() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(fetches.load(Ordering::SeqCst), after_drop);
 }
+
+/// A source that never answers, or panics after its first answer.
+struct Misbehaving {
+    panic_after_first: bool,
+    fetches: AtomicU64,
+}
+
+impl PriceSource for Misbehaving {
+    fn name(&self) -> &str {
+        "misbehaving"
+    }
+
+    fn fetch(&self) -> FetchFuture<'_> {
+        let first = self.fetches.fetch_add(1, Ordering::SeqCst) == 0;
+        let panic_after_first = self.panic_after_first;
+        Box::pin(async move {
+            if !panic_after_first {
+                return std::future::pending().await;
+            }
+            assert!(first, "a bug in a price source");
+            Ok(Observation {
+                source: "misbehaving".into(),
+                btc_per_xmr: "0.003521".parse().unwrap(),
+                observed_at: SystemTime::now(),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_source_without_its_own_timeout_is_bounded_by_the_poller() {
+    let sources: Vec<Box<dyn PriceSource>> = vec![Box::new(Misbehaving {
+        panic_after_first: false,
+        fetches: AtomicU64::new(0),
+    })];
+    let limit = Duration::from_millis(200);
+    let results = poll_sources(&sources, limit).await;
+    assert_eq!(results[0].0, "misbehaving");
+    assert_eq!(
+        results[0].1.as_ref().unwrap_err().kind,
+        SourceErrorKind::Timeout { after: limit }
+    );
+}
+
+#[tokio::test]
+async fn a_feed_whose_task_died_stops_quoting_instead_of_serving_its_last_price() {
+    let sources: Vec<Box<dyn PriceSource>> = vec![Box::new(Misbehaving {
+        panic_after_first: true,
+        fetches: AtomicU64::new(0),
+    })];
+    let policy = FeedPolicy {
+        min_sources: 1,
+        ..FeedPolicy::default()
+    };
+    let feed = PriceFeed::spawn(sources, policy, Duration::from_millis(100));
+    let mut updates = feed.subscribe();
+    let mut saw_price = false;
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while updates.changed().await.is_ok() {
+            saw_price |= updates.borrow_and_update().is_ok();
+        }
+        while feed.current() != Err(NoQuote::FeedStopped) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the feed kept running: {:?}", feed.current());
+    assert!(saw_price, "the first round should have produced a price");
+    assert_eq!(
+        feed.current().unwrap_err().to_string(),
+        "the price feed has stopped"
+    );
+}

@@ -167,7 +167,8 @@ proptest! {
     /// the exact quoted rate would give.
     #[test]
     fn the_maker_never_pays_more_than_the_reference(
-        units in 60_000u64..=u64::MAX / 2,
+        // Realistic rates (10^-6 to 10 BTC/XMR) and the whole range where a price exists.
+        units in prop_oneof![1_000_000u64..=10_000_000_000_000, 60_000u64..=u64::MAX / 2],
         spread_bps in 0u32..=5_000,
         sat in 0u64..=21_000_000 * 100_000_000,
     ) {
