@@ -114,7 +114,11 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     text
 }
 
-/// A plain HTTP GET client shared by the exchange feeds.
+/// The largest response body read from an exchange; a ticker is a few hundred bytes.
+pub(crate) const MAX_BODY: usize = 64 * 1024;
+
+/// A plain HTTP GET client shared by the exchange feeds: no redirects, a whole-request
+/// timeout and a bounded body.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpGet {
     client: reqwest::Client,
@@ -133,6 +137,8 @@ impl HttpGet {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("confiaro-pricing/", env!("CARGO_PKG_VERSION")))
+            // A ticker is never a redirect; following one could leave HTTPS.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| BuildError(e.to_string()))?;
         Ok(HttpGet { client, timeout })
@@ -152,9 +158,20 @@ impl HttpGet {
             };
             SourceError::new(name, kind)
         };
-        let response = self.client.get(url).send().await.map_err(fail)?;
+        let mut response = self.client.get(url).send().await.map_err(fail)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(fail)?.to_vec();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(fail)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(SourceError::new(
+                    name,
+                    SourceErrorKind::Malformed {
+                        detail: format!("response body larger than {MAX_BODY} bytes"),
+                    },
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Received {
             status,
             body,

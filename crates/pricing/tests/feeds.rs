@@ -243,6 +243,29 @@ async fn a_garbage_body_is_a_typed_malformed_error() {
 }
 
 #[tokio::test]
+async fn an_oversized_body_and_a_redirect_are_refused() {
+    let exchange = Exchange::start().await;
+    exchange.set_kraken(Reply::Body {
+        status: 200,
+        body: format!("[{}]", "0,".repeat(100_000)),
+    });
+    match kind(exchange.kraken(TIMEOUT).fetch().await, "kraken") {
+        SourceErrorKind::Malformed { detail } => {
+            assert_eq!(detail, "response body larger than 65536 bytes")
+        }
+        other => panic!("{other:?}"),
+    }
+    exchange.set_bitfinex(Reply::Body {
+        status: 302,
+        body: String::new(),
+    });
+    assert_eq!(
+        kind(exchange.bitfinex(TIMEOUT).fetch().await, "bitfinex"),
+        SourceErrorKind::HttpStatus { status: 302 }
+    );
+}
+
+#[tokio::test]
 async fn a_refused_connection_is_a_transport_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
