@@ -7,7 +7,7 @@
 //!
 //! - [`Network`]: the handle over a running swarm ([`Network::start`]); [`NetworkEvent`]s
 //!   come out of the receiver it returns.
-//! - [`SwapProtocol`]: `/confiaro/quote/1`, `/confiaro/swap-setup/1`,
+//! - [`SwapProtocol`]: `/confiaro/quote/2`, `/confiaro/swap-setup/1`,
 //!   `/confiaro/transfer-proof/1`, `/confiaro/encrypted-signature/1`, `/confiaro/abort/1`,
 //!   each with a size limit and a timeout.
 //! - [`send_with_retry`]: re-send until acknowledged or cancelled.

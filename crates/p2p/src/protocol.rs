@@ -8,7 +8,11 @@ use libp2p::StreamProtocol;
 use std::fmt;
 use std::time::Duration;
 
-/// Size limit shared by the small messages (quote, transfer proof, encrypted signature, abort).
+/// Size limit of the quote protocol: `confiaro_protocol::quote::MAX_QUOTE_BYTES` (60 KiB, a
+/// quote may carry a Monero reserve proof) plus headroom.
+pub const QUOTE_MAX_BYTES: usize = 64 * 1024;
+
+/// Size limit shared by the small messages (transfer proof, encrypted signature, abort).
 ///
 /// Matches `confiaro_protocol::messages`' limit for small kinds (2 KiB) with headroom.
 pub const SMALL_MAX_BYTES: usize = 16 * 1024;
@@ -26,7 +30,8 @@ pub const MAX_REFUSAL_REASON_BYTES: usize = 1024;
 /// before allocating on receipt) and request timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SwapProtocol {
-    /// `/confiaro/quote/1`: a taker asks a maker for a price and limits.
+    /// `/confiaro/quote/2`: a taker asks a maker for a price and limits (and gets a reserve
+    /// proof when the maker attaches one).
     Quote,
     /// `/confiaro/swap-setup/1`: the setup messages (keys, proofs, lock proposal, signatures).
     SwapSetup,
@@ -48,10 +53,10 @@ impl SwapProtocol {
         SwapProtocol::Abort,
     ];
 
-    /// The versioned libp2p protocol name, e.g. `/confiaro/quote/1`.
+    /// The versioned libp2p protocol name, e.g. `/confiaro/quote/2`.
     pub const fn name(self) -> &'static str {
         match self {
-            SwapProtocol::Quote => "/confiaro/quote/1",
+            SwapProtocol::Quote => "/confiaro/quote/2",
             SwapProtocol::SwapSetup => "/confiaro/swap-setup/1",
             SwapProtocol::TransferProof => "/confiaro/transfer-proof/1",
             SwapProtocol::EncryptedSignature => "/confiaro/encrypted-signature/1",
@@ -71,6 +76,7 @@ impl SwapProtocol {
     pub const fn max_message_bytes(self) -> usize {
         match self {
             SwapProtocol::SwapSetup => SETUP_MAX_BYTES,
+            SwapProtocol::Quote => QUOTE_MAX_BYTES,
             _ => SMALL_MAX_BYTES,
         }
     }

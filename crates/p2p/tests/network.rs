@@ -252,7 +252,7 @@ impl request_response::Codec for RawCodec {
     }
 }
 
-/// Connects with a plain libp2p swarm speaking `/confiaro/quote/1` with [`RawCodec`] and sends
+/// Connects with a plain libp2p swarm speaking `/confiaro/quote/2` with [`RawCodec`] and sends
 /// `garbage`; returns the swarm's peer id once its request failed.
 async fn send_garbage(victim: PeerId, address: Multiaddr, garbage: Vec<u8>) -> PeerId {
     let mut swarm = libp2p::SwarmBuilder::with_new_identity()

@@ -3,9 +3,15 @@
 //!
 //! Wire format, like [`crate::messages`] but with its own magic so the two can never be
 //! confused: `b"CFRQ"`, a version byte ([`QUOTE_VERSION`]), a kind byte (1: [`QuoteRequest`],
-//! 2: [`Quote`]), then the bincode body, at most [`MAX_QUOTE_BYTES`] in all. [`decode_request`]
-//! and [`decode_quote`] never panic and accept only values that are valid on their own
-//! (ordered limits above dust, a positive price, timelocks no shorter than the network's).
+//! 2: [`QuoteReply`]), then the bincode body, at most [`MAX_QUOTE_BYTES`] in all.
+//! [`decode_request`] and [`decode_reply`] never panic and accept only values that are valid
+//! on their own (ordered limits above dust, a positive price, timelocks no shorter than the
+//! network's, a reserve proof of bounded size).
+//!
+//! A maker may attach a [`ReserveProof`] to its quote: a Monero reserve proof of its wallet
+//! over a message that names the maker, the network and the time it was made
+//! ([`ReserveProof::message`]), so a taker can check — with its own wallet RPC, against the
+//! chain — that the maker holds the XMR it offers before trusting the offer.
 //!
 //! Prices are integers: piconero per whole bitcoin. The XMR amount of a swap is
 //! `floor(btc_sat × price / 100_000_000)`, computed in 128-bit integers, so both parties
@@ -19,11 +25,13 @@ use bitcoin::Amount;
 use serde::{Deserialize, Serialize};
 
 /// The quote wire format version this crate speaks.
-pub const QUOTE_VERSION: u8 = 1;
+pub const QUOTE_VERSION: u8 = 2;
 /// The magic prefix of quote messages.
 pub const QUOTE_MAGIC: &[u8; 4] = b"CFRQ";
-/// The largest encoded quote message.
-pub const MAX_QUOTE_BYTES: usize = 2 * 1024;
+/// The largest encoded quote message (a reply with a reserve proof of many outputs).
+pub const MAX_QUOTE_BYTES: usize = 60 * 1024;
+/// The longest reserve proof signature accepted, in bytes.
+pub const MAX_RESERVE_SIGNATURE_BYTES: usize = 56 * 1024;
 const HEADER_LEN: usize = QUOTE_MAGIC.len() + 2;
 const SATS_PER_BTC: u128 = 100_000_000;
 
@@ -71,6 +79,38 @@ pub struct Quote {
     pub cancel_timelock: u16,
     /// Punish timelock the maker uses (blocks).
     pub punish_timelock: u16,
+}
+
+/// A maker's proof that its Monero wallet holds funds: a Monero reserve proof
+/// (`get_reserve_proof` over all of the wallet's outputs) of `address`, signing
+/// [`ReserveProof::message`] for this maker, network and time. It proves the total of the
+/// wallet's unspent outputs when it was made, not that they are unlocked or unpromised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReserveProof {
+    /// The wallet's primary address.
+    pub address: String,
+    /// When the proof was made (Unix seconds).
+    pub made_at: u64,
+    /// The proof string (`ReserveProofV2…`).
+    pub signature: String,
+}
+
+impl ReserveProof {
+    /// The message a reserve proof of the maker `maker` (its peer id) on `network`, made at
+    /// `made_at` (Unix seconds), signs: a proof cannot be passed off by another maker, on
+    /// another network, or long after.
+    pub fn message(maker: &str, network: Network, made_at: u64) -> String {
+        format!("confiaro reserve proof v1 {network:?} {maker} {made_at}")
+    }
+}
+
+/// A maker's answer to a [`QuoteRequest`]: its quote and, if it offers one, a reserve proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteReply {
+    /// The quote.
+    pub quote: Quote,
+    /// The maker's reserve proof, when it attaches one.
+    pub reserve_proof: Option<ReserveProof>,
 }
 
 /// Why a quote, or terms built from it, are not acceptable.
@@ -275,8 +315,8 @@ impl QuoteRequest {
     }
 }
 
-impl Quote {
-    /// Encodes the quote for the wire.
+impl QuoteReply {
+    /// Encodes the reply for the wire.
     pub fn encode(&self) -> Vec<u8> {
         encode(2, self)
     }
@@ -290,14 +330,31 @@ pub fn decode_request(bytes: &[u8]) -> Result<QuoteRequest, QuoteError> {
     decode(bytes, 1)
 }
 
-/// Decodes and validates a quote.
+/// Decodes and validates a quote reply (the quote on its own; the reserve proof's size and
+/// shape — whether it proves anything is for the taker's wallet to check).
 ///
 /// # Errors
 /// A [`QuoteError`] naming what is wrong.
-pub fn decode_quote(bytes: &[u8]) -> Result<Quote, QuoteError> {
-    let quote: Quote = decode(bytes, 2)?;
-    quote.validate()?;
-    Ok(quote)
+pub fn decode_reply(bytes: &[u8]) -> Result<QuoteReply, QuoteError> {
+    let reply: QuoteReply = decode(bytes, 2)?;
+    reply.quote.validate()?;
+    if let Some(proof) = &reply.reserve_proof {
+        if proof.signature.is_empty()
+            || proof.signature.len() > MAX_RESERVE_SIGNATURE_BYTES
+            || !proof.signature.is_ascii()
+        {
+            return Err(QuoteError::Invalid(format!(
+                "reserve proof signature of {} bytes (1 to {MAX_RESERVE_SIGNATURE_BYTES} ASCII bytes expected)",
+                proof.signature.len()
+            )));
+        }
+        if proof.address.is_empty() || proof.address.len() > 128 || !proof.address.is_ascii() {
+            return Err(QuoteError::Invalid(
+                "reserve proof address is not a Monero address".into(),
+            ));
+        }
+    }
+    Ok(reply)
 }
 
 #[cfg(test)]
@@ -346,10 +403,53 @@ mod tests {
         ));
     }
 
+    fn reply(quote: Quote) -> QuoteReply {
+        QuoteReply {
+            quote,
+            reserve_proof: None,
+        }
+    }
+
+    fn decode_quote(bytes: &[u8]) -> Result<Quote, QuoteError> {
+        decode_reply(bytes).map(|r| r.quote)
+    }
+
+    #[test]
+    fn replies_with_a_reserve_proof_round_trip_and_oversized_proofs_are_refused() {
+        let proof = ReserveProof {
+            address: "4".repeat(95),
+            made_at: 1_800_000_000,
+            signature: format!("ReserveProofV2{}", "a".repeat(4_000)),
+        };
+        let with_proof = QuoteReply {
+            quote: quote(),
+            reserve_proof: Some(proof.clone()),
+        };
+        assert_eq!(decode_reply(&with_proof.encode()).unwrap(), with_proof);
+        let mut empty = with_proof.clone();
+        empty.reserve_proof = Some(ReserveProof {
+            signature: String::new(),
+            ..proof.clone()
+        });
+        assert!(matches!(
+            decode_reply(&empty.encode()),
+            Err(QuoteError::Invalid(_))
+        ));
+        let mut huge = with_proof;
+        huge.reserve_proof = Some(ReserveProof {
+            signature: "a".repeat(MAX_QUOTE_BYTES),
+            ..proof
+        });
+        assert!(decode_reply(&huge.encode()).is_err());
+        let message = ReserveProof::message("12D3KooW", Network::Regtest, 7);
+        assert_eq!(message, "confiaro reserve proof v1 Regtest 12D3KooW 7");
+        assert_ne!(message, ReserveProof::message("12D3KooW", Network::Mainnet, 7));
+    }
+
     #[test]
     fn quotes_round_trip_and_bad_ones_are_refused() {
         let q = quote();
-        assert_eq!(decode_quote(&q.encode()).unwrap(), q);
+        assert_eq!(decode_quote(&reply(q).encode()).unwrap(), q);
         let request = QuoteRequest {
             network: Network::Regtest,
         };
@@ -361,10 +461,10 @@ mod tests {
         let mut bad = q;
         bad.min_btc = Amount::from_sat(200_000_000);
         assert!(matches!(
-            decode_quote(&bad.encode()),
+            decode_quote(&reply(bad).encode()),
             Err(QuoteError::Invalid(_))
         ));
-        let mut trailing = q.encode();
+        let mut trailing = reply(q).encode();
         trailing.push(0);
         assert!(matches!(
             decode_quote(&trailing),
