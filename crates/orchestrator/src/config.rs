@@ -1,16 +1,14 @@
 //! What an [`Engine`](crate::Engine) needs to know to start: where its data lives, which
-//! network it swaps on, how it reaches Bitcoin, Monero and its peers, and — for makers — the
-//! offer it quotes.
+//! network it swaps on, how it reaches Bitcoin, Monero and its peers. (How a maker quotes is
+//! in [`crate::maker`].)
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bitcoin::Amount;
 use confiaro_bitcoin::{
     BitcoindAuth, BitcoindSource, ChainSource, ElectrumSource, EsploraSource, SourceError,
 };
 use confiaro_p2p::Multiaddr;
-use confiaro_protocol::quote::{Price, Quote};
 use confiaro_protocol::Network;
 
 /// Where the engine reads the Bitcoin chain and broadcasts.
@@ -144,31 +142,5 @@ impl EngineConfig {
     /// The database file.
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("confiaro.sqlite")
-    }
-}
-
-/// A maker's fixed-price offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MakerSettings {
-    /// Piconero paid per BTC.
-    pub price: Price,
-    /// Smallest swap, in BTC.
-    pub min_btc: Amount,
-    /// Largest swap, in BTC.
-    pub max_btc: Amount,
-}
-
-impl MakerSettings {
-    /// The quote these settings give on `network` (with the network's timelocks).
-    pub fn quote(&self, network: Network) -> Quote {
-        let params = network.params();
-        Quote {
-            network,
-            price: self.price,
-            min_btc: self.min_btc,
-            max_btc: self.max_btc,
-            cancel_timelock: params.cancel_timelock,
-            punish_timelock: params.punish_timelock,
-        }
     }
 }

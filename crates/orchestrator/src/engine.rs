@@ -7,8 +7,8 @@ use std::fs::File;
 use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Amount;
@@ -20,7 +20,7 @@ use confiaro_protocol::btc::{fee_for_weight, TxCancel};
 use confiaro_protocol::keys::SwapSecrets;
 use confiaro_protocol::machine::Command;
 use confiaro_protocol::messages::SetupBob;
-use confiaro_protocol::quote::Quote;
+use confiaro_protocol::quote::{Price, Quote, ReserveProof};
 use confiaro_protocol::{Input, Phase, Role, SwapId, SwapState, XmrAmount};
 use confiaro_store::{KdfParams, NewSwap, Store, StoreError, Vault};
 use serde::Serialize;
@@ -29,14 +29,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::btc::BtcSide;
-use crate::config::{EngineConfig, MakerSettings};
+use crate::config::EngineConfig;
+use crate::maker::{Desk, MakerSettings, MakerStatus, RESERVE_PROOF_REFRESH};
 use crate::error::EngineError;
 use crate::events::{EngineEvent, SwapView};
 use crate::faults::Faults;
 use crate::keys::EngineKeys;
 use crate::net::{namespace, NetSide};
 use crate::receipt::Receipt;
-use crate::swap::{start_driver, DriverHandle, DriverMsg};
+use crate::swap::{start_driver, BusyJobs, DriverHandle, DriverMsg};
 use crate::xmr::XmrSide;
 
 /// Capacity of the event stream; slow subscribers miss the oldest events (they are a live
@@ -54,7 +55,10 @@ pub(crate) struct Inner {
     pub(crate) net: NetSide,
     pub(crate) drivers: Mutex<HashMap<SwapId, DriverHandle>>,
     pub(crate) events: broadcast::Sender<EngineEvent>,
-    pub(crate) maker: RwLock<Option<MakerSettings>>,
+    /// The maker's desk, once [`Engine::start_maker`] ran.
+    pub(crate) maker: Mutex<Option<Desk>>,
+    /// Jobs a graceful stop waits for.
+    pub(crate) busy: BusyJobs,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: TaskTracker,
     pub(crate) faults: Faults,
@@ -103,8 +107,12 @@ pub struct Offer {
     pub peer: String,
     /// Where to reach it (with `/p2p/<peer id>`).
     pub addresses: Vec<String>,
-    /// Its quote, or why it could not be had.
+    /// Its quote, or why it could not be had (or cannot be trusted: an attached reserve
+    /// proof that does not verify).
     pub quote: Result<Quote, String>,
+    /// The XMR the maker's attached reserve proof proves (piconero), checked by this
+    /// engine's wallet against the chain; `None` when the maker attaches no proof.
+    pub reserve_piconero: Option<u64>,
 }
 
 /// Both wallets' balances, in integer units.
@@ -263,7 +271,8 @@ impl Engine {
             xmr,
             drivers: Mutex::new(HashMap::new()),
             events,
-            maker: RwLock::new(None),
+            maker: Mutex::new(None),
+            busy: BusyJobs::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             accept: tokio::sync::Mutex::new(()),
@@ -360,14 +369,39 @@ impl Engine {
         self.inner.config.network
     }
 
-    /// Starts quoting with `settings` and registers at the rendezvous points (refreshed before
-    /// they expire; a point that cannot be reached is retried in the background).
+    /// Starts quoting with `settings` at `price` (an `Err` says why there is no price yet:
+    /// the maker refuses quotes, with that reason, until [`Engine::set_maker_price`] gives
+    /// one), keeps its free XMR up to date (unlocked minus what unlocked swaps were
+    /// promised; the largest swap quoted shrinks to it) and registers at the rendezvous
+    /// points (a point that cannot be reached is retried in the background).
     ///
     /// # Errors
-    /// [`EngineError::Quote`] if the settings do not make a valid quote.
-    pub async fn start_maker(&self, settings: MakerSettings) -> Result<(), EngineError> {
-        settings.quote(self.network()).validate()?;
-        *self.inner.maker.write().unwrap_or_else(|p| p.into_inner()) = Some(settings);
+    /// [`EngineError::Quote`] if the settings do not make a valid quote at `price` (or at a
+    /// nominal price when there is none yet).
+    pub async fn start_maker(
+        &self,
+        settings: MakerSettings,
+        price: Result<Price, String>,
+    ) -> Result<(), EngineError> {
+        let check_price = price.clone().unwrap_or(Price(1));
+        settings.quote(self.network(), check_price).validate()?;
+        *self.inner.maker.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Desk::new(settings, price));
+        if settings.reserve_proof {
+            self.inner
+                .tasks
+                .spawn(keep_reserve_proof(Arc::clone(&self.inner)));
+        }
+        let inner = Arc::clone(&self.inner);
+        self.inner.tasks.spawn(async move {
+            loop {
+                refresh_free_xmr(&inner).await;
+                tokio::select! {
+                    _ = inner.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(FREE_XMR_REFRESH) => {}
+                }
+            }
+        });
         let namespace = namespace(self.network());
         for address in self.inner.config.p2p.rendezvous.clone() {
             let inner = Arc::clone(&self.inner);
@@ -399,6 +433,34 @@ impl Engine {
             });
         }
         Ok(())
+    }
+
+    /// Sets the maker's price (from its price feed); an `Err` stops quoting and is the
+    /// reason takers are told. Does nothing on an engine that is not a maker.
+    pub fn set_maker_price(&self, price: Result<Price, String>) {
+        if let Some(desk) = self.inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            desk.set_price(price);
+        }
+    }
+
+    /// Pauses (`true`) or resumes (`false`) quoting and taking new swaps; swaps already
+    /// taken go on. Does nothing on an engine that is not a maker.
+    pub fn pause_quoting(&self, paused: bool) {
+        if let Some(desk) = self.inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            desk.set_paused(paused);
+        }
+    }
+
+    /// What the maker is doing (quoting or why not, price, limits, free XMR, counters), or
+    /// `None` on an engine that is not a maker.
+    pub fn maker_status(&self) -> Option<MakerStatus> {
+        let network = self.network();
+        self.inner
+            .maker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|desk| desk.status(network))
     }
 
     /// The offers registered at the configured rendezvous points, each with its quote.
@@ -434,12 +496,12 @@ impl Engine {
         }
         let mut offers = Vec::new();
         for (peer, addresses) in found {
-            let quote = self
-                .inner
-                .net
-                .request_quote(peer, self.network())
-                .await
-                .map_err(|e| e.to_string());
+            let trusted = trusted_quote(&self.inner, peer).await;
+            let reserve_piconero = trusted
+                .as_ref()
+                .ok()
+                .and_then(|(_, proven)| proven.map(XmrAmount::as_piconero));
+            let quote = trusted.map(|(quote, _)| quote).map_err(|e| e.to_string());
             offers.push(Offer {
                 peer: peer.to_string(),
                 addresses: addresses
@@ -447,19 +509,26 @@ impl Engine {
                     .map(|a| a.with_p2p(peer).unwrap_or_else(|a| a).to_string())
                     .collect(),
                 quote,
+                reserve_piconero,
             });
         }
         offers.sort_by(|a, b| a.peer.cmp(&b.peer));
         Ok(offers)
     }
 
-    /// Asks the maker at `maker` (a multiaddr ending in `/p2p/<peer id>`) for its quote.
+    /// Asks the maker at `maker` (a multiaddr ending in `/p2p/<peer id>`) for its quote, and
+    /// checks its reserve proof when it attaches one. Returns the quote and what the proof
+    /// proves (`None`: no proof attached).
     ///
     /// # Errors
-    /// Dial, request and quote errors.
-    pub async fn request_quote(&self, maker: &Multiaddr) -> Result<Quote, EngineError> {
+    /// Dial, request and quote errors; [`EngineError::InvalidInput`] when an attached reserve
+    /// proof does not verify.
+    pub async fn request_quote(
+        &self,
+        maker: &Multiaddr,
+    ) -> Result<(Quote, Option<XmrAmount>), EngineError> {
         let peer = self.inner.net.dial(maker).await?;
-        self.inner.net.request_quote(peer, self.network()).await
+        trusted_quote(&self.inner, peer).await
     }
 
     /// Starts buying XMR for `btc` from the maker at `maker` (a multiaddr ending in
@@ -492,7 +561,7 @@ impl Engine {
             .store
             .upsert_peer(&peer.to_string(), &[maker.to_string()])
             .await?;
-        let quote = inner.net.request_quote(peer, network).await?;
+        let (quote, _) = trusted_quote(inner, peer).await?;
         let terms = quote.terms_for(btc)?;
         let fee_rate = inner.btc.fee_rate().await?;
         // the lock's fee is at most what a cancel of the same size costs, with room for inputs
@@ -765,6 +834,29 @@ impl Engine {
         Ok(tx)
     }
 
+    /// The first half of a graceful stop: stops quoting and taking new swaps at once, then
+    /// waits, at most `grace`, until no swap is in the middle of an action that must not be
+    /// left half done (a transaction being published, the XMR lock, a sweep). Returns how
+    /// many such actions were still running when it gave up (0: none). Call
+    /// [`Engine::shutdown`] next; swaps still unfinished resume at the next start.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.pause_quoting(true);
+        let started = Instant::now();
+        loop {
+            let busy = self.inner.busy.count();
+            if busy == 0 || started.elapsed() >= grace {
+                return busy;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The number of swap actions running now that a graceful stop waits for (see
+    /// [`Engine::drain`]).
+    pub fn busy_actions(&self) -> usize {
+        self.inner.busy.count()
+    }
+
     /// Stops the engine: drivers stop (their state is already stored), the wallet RPC saves
     /// and exits, the network closes. Unfinished swaps resume at the next [`Engine::open`].
     pub async fn shutdown(self) {
@@ -778,12 +870,148 @@ impl Engine {
     }
 }
 
+/// How far a reserve proof's time may be from this engine's clock (past: how old it may be;
+/// future: clock skew).
+const RESERVE_PROOF_MAX_AGE: Duration = Duration::from_secs(2 * 3600);
+const RESERVE_PROOF_MAX_SKEW: Duration = Duration::from_secs(300);
+
+/// `peer`'s quote, once its reserve proof (when it attaches one) is checked: made for this
+/// maker and network within [`RESERVE_PROOF_MAX_AGE`], valid for its address against the
+/// chain (by this engine's own wallet RPC), and covering the XMR of the largest swap quoted.
+/// Returns the quote and the XMR the proof proves.
+pub(crate) async fn trusted_quote(
+    inner: &Inner,
+    peer: PeerId,
+) -> Result<(Quote, Option<XmrAmount>), EngineError> {
+    let network = inner.config.network;
+    let reply = inner.net.request_quote(peer, network).await?;
+    let Some(proof) = reply.reserve_proof else {
+        return Ok((reply.quote, None));
+    };
+    let untrusted = |why: String| {
+        EngineError::InvalidInput(format!(
+            "{peer}'s reserve proof {why}: its offer is not trusted"
+        ))
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if proof.made_at + RESERVE_PROOF_MAX_AGE.as_secs() < now {
+        return Err(untrusted(format!(
+            "is {} s old (at most {} s)",
+            now - proof.made_at,
+            RESERVE_PROOF_MAX_AGE.as_secs()
+        )));
+    }
+    if proof.made_at > now + RESERVE_PROOF_MAX_SKEW.as_secs() {
+        return Err(untrusted("is dated in the future".into()));
+    }
+    let address: monero::Address = proof
+        .address
+        .parse()
+        .map_err(|_| untrusted("names no valid Monero address".into()))?;
+    if address.network != network.monero() {
+        return Err(untrusted(format!(
+            "is for a Monero {:?} address",
+            address.network
+        )));
+    }
+    let message = ReserveProof::message(&peer.to_string(), network, proof.made_at);
+    let proven = inner
+        .xmr
+        .check_reserves(&address, &message, &proof.signature)
+        .await?
+        .ok_or_else(|| untrusted("does not verify".into()))?;
+    let offered = reply
+        .quote
+        .price
+        .xmr_for(reply.quote.max_btc)
+        .unwrap_or(XmrAmount::from_piconero(u64::MAX));
+    if proven < offered {
+        return Err(untrusted(format!(
+            "proves {proven}, less than the {offered} of the largest swap it quotes"
+        )));
+    }
+    Ok((reply.quote, Some(proven)))
+}
+
+/// Makes a new reserve proof for the maker's desk now and every [`RESERVE_PROOF_REFRESH`]
+/// until the engine stops; a failed attempt is retried after a minute.
+async fn keep_reserve_proof(inner: Arc<Inner>) {
+    loop {
+        let made_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let message =
+            ReserveProof::message(&inner.net.network.local_peer_id().to_string(), inner.config.network, made_at);
+        let wait = match inner.xmr.prove_reserves(&message).await {
+            Ok((signature, proven)) => {
+                let proof = ReserveProof {
+                    address: inner.xmr.address().to_string(),
+                    made_at,
+                    signature,
+                };
+                if let Some(desk) = inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    desk.set_reserve_proof(proof, proven);
+                }
+                tracing::info!("new reserve proof: {proven}");
+                RESERVE_PROOF_REFRESH
+            }
+            Err(e) => {
+                tracing::warn!("cannot make a reserve proof: {e} (retrying in a minute)");
+                Duration::from_secs(60)
+            }
+        };
+        tokio::select! {
+            _ = inner.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// How often a maker recomputes its free XMR (also after each swap it takes).
+const FREE_XMR_REFRESH: Duration = Duration::from_secs(5);
+
+/// Recomputes the maker's free XMR for its desk: unlocked, minus what is promised, minus the
+/// next swap's lock fee allowance. On an error the last known value stays (and is logged).
+async fn refresh_free_xmr(inner: &Inner) {
+    let free = async {
+        let promised = promised_xmr(inner).await?;
+        let balance = inner.xmr.balance().await?;
+        Ok::<_, EngineError>(
+            balance
+                .unlocked
+                .checked_sub(promised)
+                .and_then(|f| f.checked_sub(XMR_LOCK_FEE_ALLOWANCE))
+                .unwrap_or(XmrAmount::ZERO),
+        )
+    }
+    .await;
+    match free {
+        Ok(free) => {
+            if let Some(desk) = inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                desk.set_free_xmr(free);
+            }
+        }
+        Err(e) => tracing::warn!("cannot tell the maker's free XMR: {e}"),
+    }
+}
+
 /// XMR a maker has promised to swaps that have not locked it yet.
+/// What a maker sets aside for the fee of each XMR lock it has promised: far above a lock's
+/// fee at normal priority (about 0.0001 XMR), so promised swaps can always pay theirs.
+pub(crate) const XMR_LOCK_FEE_ALLOWANCE: XmrAmount = XmrAmount::from_piconero(10_000_000_000);
+
+/// XMR a maker has promised to swaps that have not locked it yet, each with its lock's fee
+/// allowance ([`XMR_LOCK_FEE_ALLOWANCE`]).
 async fn promised_xmr(inner: &Inner) -> Result<XmrAmount, EngineError> {
     let mut promised = XmrAmount::ZERO;
     for record in inner.store.unfinished_swaps().await? {
         if record.role == Role::Alice && record.phase < Phase::Locked {
-            promised = promised.checked_add(record.xmr_amount).unwrap_or(promised);
+            promised = promised
+                .checked_add(record.xmr_amount)
+                .and_then(|p| p.checked_add(XMR_LOCK_FEE_ALLOWANCE))
+                .unwrap_or(promised);
         }
     }
     Ok(promised)
@@ -831,15 +1059,11 @@ pub(crate) async fn accept_swap(
     if existing {
         return Err("swap is starting, try again".into());
     }
-    let settings = *inner.maker.read().unwrap_or_else(|p| p.into_inner());
-    let Some(settings) = settings else {
-        return Err("not a maker: this node does not take swaps".into());
-    };
     let network = inner.config.network;
-    settings
-        .quote(network)
-        .check_terms(&setup.terms)
-        .map_err(|e| e.to_string())?;
+    let price = match inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        Some(desk) => desk.check_terms(network, &setup.terms, Instant::now())?,
+        None => return Err("not a maker: this node does not take swaps".into()),
+    };
     let promised = promised_xmr(inner)
         .await
         .map_err(|e| format!("busy ({e})"))?;
@@ -850,6 +1074,7 @@ pub(crate) async fn accept_swap(
         .map_err(|e| format!("busy ({e})"))?;
     let needed = promised
         .checked_add(setup.terms.xmr_amount)
+        .and_then(|n| n.checked_add(XMR_LOCK_FEE_ALLOWANCE))
         .ok_or("amount too large")?;
     if balance.unlocked < needed {
         return Err(format!(
@@ -903,7 +1128,7 @@ pub(crate) async fn accept_swap(
                 "taker": peer.to_string(),
                 "btc_sat": setup.terms.btc_amount.to_sat(),
                 "xmr_piconero": setup.terms.xmr_amount.as_piconero(),
-                "price": settings.price.0,
+                "price": price.0,
             }),
         )
         .await;
@@ -919,6 +1144,10 @@ pub(crate) async fn accept_swap(
         }],
     );
     drop(guard);
+    let refresh = Arc::clone(inner);
+    inner
+        .tasks
+        .spawn(async move { refresh_free_xmr(&refresh).await });
     answer
         .await
         .unwrap_or_else(|_| Err("swap is stopping, try again".into()))

@@ -31,13 +31,15 @@ mod error;
 pub mod events;
 mod faults;
 pub mod keys;
+pub mod maker;
 mod net;
 pub mod progress;
 pub mod receipt;
 mod swap;
 mod xmr;
 
-pub use config::{BitcoinSourceConfig, EngineConfig, MakerSettings, MoneroConfig, P2pConfig};
+pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig};
+pub use maker::{MakerCounters, MakerSettings, MakerStatus};
 pub use engine::{Engine, LocalData, Offer, WalletBalances};
 pub use error::EngineError;
 pub use events::{EngineEvent, SwapEvent, SwapEventKind, SwapView};

@@ -18,7 +18,7 @@ use confiaro_p2p::{
     NetworkEvent, PeerId, SendError, SwapProtocol,
 };
 use confiaro_protocol::messages::{self, Message};
-use confiaro_protocol::quote::{self, Quote, QuoteRequest};
+use confiaro_protocol::quote::{self, QuoteReply, QuoteRequest};
 use confiaro_protocol::SwapId;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -180,12 +180,13 @@ impl NetSide {
         }
     }
 
-    /// Asks `peer` for its quote.
+    /// Asks `peer` for its quote (and reserve proof, unchecked: see
+    /// [`crate::engine::trusted_quote`]).
     pub(crate) async fn request_quote(
         &self,
         peer: PeerId,
         network: confiaro_protocol::Network,
-    ) -> Result<Quote, EngineError> {
+    ) -> Result<QuoteReply, EngineError> {
         let request = QuoteRequest { network }.encode();
         let answer = self
             .network
@@ -196,14 +197,14 @@ impl NetSide {
                     "{peer} answered the quote request without a quote"
                 ))
             })?;
-        let quote = quote::decode_quote(&answer)?;
-        if quote.network != network {
+        let reply = quote::decode_reply(&answer)?;
+        if reply.quote.network != network {
             return Err(EngineError::InvalidInput(format!(
                 "{peer} quotes for {:?}, not {network:?}",
-                quote.network
+                reply.quote.network
             )));
         }
-        Ok(quote)
+        Ok(reply)
     }
 
     /// Dials `address` (which must end in `/p2p/<peer id>` or reach one) and remembers it for
@@ -279,9 +280,9 @@ async fn handle_inbound(inner: &Arc<Inner>, request: InboundRequest) {
         responder,
     } = request;
     if protocol == SwapProtocol::Quote {
-        let answer = quote_answer(inner, &payload);
+        let answer = quote_answer(inner, peer, &payload);
         let _ = match answer {
-            Ok(quote) => responder.ack(Some(quote.encode())).await,
+            Ok(reply) => responder.ack(Some(reply.encode())).await,
             Err(reason) => responder.refuse(reason).await,
         };
         return;
@@ -312,7 +313,7 @@ async fn handle_inbound(inner: &Arc<Inner>, request: InboundRequest) {
     };
 }
 
-fn quote_answer(inner: &Inner, payload: &[u8]) -> Result<Quote, String> {
+fn quote_answer(inner: &Inner, peer: PeerId, payload: &[u8]) -> Result<QuoteReply, String> {
     let request = quote::decode_request(payload).map_err(|e| e.to_string())?;
     let network = inner.config.network;
     if request.network != network {
@@ -321,9 +322,8 @@ fn quote_answer(inner: &Inner, payload: &[u8]) -> Result<Quote, String> {
             request.network
         ));
     }
-    let settings = *inner.maker.read().unwrap_or_else(|p| p.into_inner());
-    match settings {
-        Some(settings) => Ok(settings.quote(network)),
+    match inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        Some(desk) => desk.quote_for(peer, network, std::time::Instant::now()),
         None => Err("not a maker: this node does not quote".into()),
     }
 }

@@ -72,6 +72,49 @@ pub(crate) enum JobKind {
     Sweep,
 }
 
+impl JobKind {
+    /// Whether stopping the engine in the middle of this job would leave the swap waiting
+    /// for an action it needs (a transaction on its way out, a lock, a sweep); a graceful
+    /// stop ([`crate::Engine::drain`]) waits for these. Funding and watching are not.
+    fn must_finish(self) -> bool {
+        matches!(
+            self,
+            JobKind::PublishLock | JobKind::Publish(_) | JobKind::LockXmr | JobKind::Sweep
+        )
+    }
+}
+
+/// The number of running jobs that [`JobKind::must_finish`], engine-wide.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BusyJobs(Arc<std::sync::atomic::AtomicUsize>);
+
+impl BusyJobs {
+    /// How many run now.
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Counts `job` while it runs.
+    fn track(&self, job: actions::Job) -> actions::Job {
+        let counter = Arc::clone(&self.0);
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let guard = BusyGuard(counter);
+        Box::pin(async move {
+            let _guard = guard;
+            job.await;
+        })
+    }
+}
+
+/// Decrements the busy count when its job ends (or is dropped).
+struct BusyGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// What the driver's jobs need to know about their swap.
 #[derive(Clone)]
 pub(crate) struct SwapCtx {
@@ -352,6 +395,11 @@ impl Driver {
                     {
                         let running = self.jobs.get(&kind).is_some_and(|j| !j.is_finished());
                         if !running {
+                            let job = if kind.must_finish() {
+                                self.inner.busy.track(job)
+                            } else {
+                                job
+                            };
                             self.jobs.insert(kind, tokio::spawn(job));
                         }
                     }

@@ -206,6 +206,29 @@ impl XmrSide {
         self.wallet.check_tx_key(tx_hash, tx_key, address).await
     }
 
+    /// A reserve proof of the built-in wallet over `message`, and the wallet's total balance
+    /// when it was made (what the proof covers).
+    pub(crate) async fn prove_reserves(
+        &self,
+        message: &str,
+    ) -> Result<(String, XmrAmount), EngineError> {
+        self.refresh().await?;
+        let total = self.wallet.balance().await?.total;
+        let signature = swap::prove_reserves(&self.wallet, message).await?;
+        Ok((signature, total))
+    }
+
+    /// Checks another wallet's reserve proof: the unspent amount it proves, or `None` when it
+    /// does not verify for `address` and `message`.
+    pub(crate) async fn check_reserves(
+        &self,
+        address: &Address,
+        message: &str,
+        signature: &str,
+    ) -> Result<Option<XmrAmount>, EngineError> {
+        Ok(swap::check_reserves(&self.wallet, address, message, signature).await?)
+    }
+
     /// Sweeps the lock address (restored from the combined keys at `restore_height` in a
     /// wallet RPC of its own) to `destination` once its funds unlock. Idempotent: the restored
     /// wallet is kept under `wallet_name` and a second call finds it swept.
