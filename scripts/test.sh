@@ -14,6 +14,8 @@ cargo test --workspace --release --exclude confiaro-cli -- --skip ten_thousand_s
 # end-to-end: every scenario and every crash point, four at a time against one devnet each
 cargo test -p confiaro-cli --release --bins
 cargo test -p confiaro-cli --release --test swaps -- --test-threads 4
+# the maker run from a config file: exchange feeds on loopback, admin API, metrics
+cargo test -p confiaro-cli --release --test maker
 cargo test -p confiaro-cli --release --test crash_points -- --test-threads 4 --nocapture
 # the simulation last, with its summary line (`simulation: N schedules, ...`) shown
 cargo test -p confiaro-protocol --release --test simulation -- --nocapture

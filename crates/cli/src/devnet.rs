@@ -139,12 +139,8 @@ pub(crate) async fn run(
             let maker = if no_maker {
                 None
             } else {
-                let settings = MakerSettings {
-                    price: maker_price,
-                    min_btc: maker_min,
-                    max_btc: maker_max,
-                };
-                match start_maker(&stack, &dir, maker_port, settings, out).await {
+                let settings = MakerSettings::new(maker_min, maker_max);
+                match start_maker(&stack, &dir, maker_port, settings, maker_price, out).await {
                     Ok(engine) => Some(engine),
                     Err(e) => {
                         drop(miner);
@@ -363,6 +359,7 @@ async fn start_maker(
     dir: &std::path::Path,
     port: u16,
     settings: MakerSettings,
+    price: Price,
     out: &Output,
 ) -> anyhow::Result<Engine> {
     let info = stack.info();
@@ -409,6 +406,6 @@ async fn start_maker(
                 .context("funding the demo maker")?;
         }
     }
-    engine.start_maker(settings).await?;
+    engine.start_maker(settings, Ok(price)).await?;
     Ok(engine)
 }

@@ -7,8 +7,11 @@
 //! on regtest, from a running devnet (`--devnet DIR`, default `./confiaro-devnet-data`).
 //! `--json` prints one JSON object per line instead of text and progress bars.
 
+mod admin;
 mod audit;
 mod devnet;
+mod maker;
+mod maker_config;
 mod output;
 mod settings;
 mod swap;
@@ -101,7 +104,7 @@ enum Command {
     /// Run as a maker.
     Maker {
         #[command(subcommand)]
-        command: MakerCommand,
+        command: maker::MakerCommand,
     },
     /// List the offers registered at the rendezvous points, with their quotes.
     Offers,
@@ -119,22 +122,6 @@ enum Command {
     Wallet {
         #[command(subcommand)]
         command: wallet::WalletCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum MakerCommand {
-    /// Quote a fixed price, take swaps and keep them moving until stopped (Ctrl-C, SIGTERM).
-    Run {
-        /// Price in XMR per BTC, e.g. 150.5 (up to 12 decimals).
-        #[arg(long, value_parser = settings::parse_price)]
-        price: confiaro_orchestrator::Price,
-        /// Smallest swap in BTC, e.g. 0.001.
-        #[arg(long, value_parser = settings::parse_btc)]
-        min: bitcoin::Amount,
-        /// Largest swap in BTC.
-        #[arg(long, value_parser = settings::parse_btc)]
-        max: bitcoin::Amount,
     },
 }
 
@@ -168,9 +155,7 @@ async fn run(cli: Cli, out: Output) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init { restore } => wallet::init(&global, &out, restore).await,
         Command::Devnet { command } => devnet::run(&global, &out, command).await,
-        Command::Maker {
-            command: MakerCommand::Run { price, min, max },
-        } => swap::maker_run(&global, &out, price, min, max).await,
+        Command::Maker { command } => maker::run(&global, &out, command).await,
         Command::Offers => swap::offers(&global, &out).await,
         Command::Swap { command } => swap::run(&global, &out, command).await,
         Command::Audit { command } => audit::run(&global, &out, command).await,

@@ -8,7 +8,7 @@ use bitcoin::Amount;
 use clap::Subcommand;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
-    Engine, EngineEvent, LocalData, MakerSettings, Multiaddr, Phase, Price, SwapId, SwapView,
+    Engine, EngineEvent, LocalData, Multiaddr, Phase, SwapId, SwapView, XmrAmount,
 };
 
 use crate::output::Output;
@@ -105,7 +105,7 @@ pub(crate) async fn stop_requested() {
 }
 
 /// Prints the engine's events (all of them, or one swap's and the warnings) until dropped.
-fn print_events(
+pub(crate) fn print_events(
     engine: &Engine,
     out: &Output,
     only: Option<SwapId>,
@@ -391,7 +391,8 @@ pub(crate) async fn offers(global: &Global, out: &Output) -> anyhow::Result<Exit
             .iter()
             .map(|o| match &o.quote {
                 Ok(q) => serde_json::json!({"peer": o.peer, "addresses": o.addresses,
-                    "price_piconero_per_btc": q.price.0, "min_sat": q.min_btc.to_sat(), "max_sat": q.max_btc.to_sat()}),
+                    "price_piconero_per_btc": q.price.0, "min_sat": q.min_btc.to_sat(), "max_sat": q.max_btc.to_sat(),
+                    "reserve_piconero": o.reserve_piconero}),
                 Err(e) => serde_json::json!({"peer": o.peer, "addresses": o.addresses, "error": e}),
             })
             .collect();
@@ -402,11 +403,15 @@ pub(crate) async fn offers(global: &Global, out: &Output) -> anyhow::Result<Exit
         for o in offers {
             match &o.quote {
                 Ok(q) => out.info(&format!(
-                    "{}  {}  min {}  max {}\n  {}",
+                    "{}  {}  min {}  max {}  {}\n  {}",
                     o.peer,
                     q.price,
                     q.min_btc,
                     q.max_btc,
+                    match o.reserve_piconero {
+                        Some(p) => format!("reserves proven: {}", XmrAmount::from_piconero(p)),
+                        None => "no reserve proof".to_owned(),
+                    },
                     o.addresses.first().map(String::as_str).unwrap_or("")
                 )),
                 Err(e) => out.info(&format!("{}  no quote: {e}", o.peer)),
@@ -416,45 +421,3 @@ pub(crate) async fn offers(global: &Global, out: &Output) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn maker_run(
-    global: &Global,
-    out: &Output,
-    price: Price,
-    min: Amount,
-    max: Amount,
-) -> anyhow::Result<ExitCode> {
-    let engine = open_engine(global, out).await?;
-    let printer = print_events(&engine, out, None, "");
-    if let Err(e) = engine
-        .start_maker(MakerSettings {
-            price,
-            min_btc: min,
-            max_btc: max,
-        })
-        .await
-    {
-        printer.abort();
-        engine.shutdown().await;
-        return Err(e.into());
-    }
-    let addresses: Vec<String> = engine
-        .listen_addresses()
-        .await
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    out.result(
-        &serde_json::json!({"ready": true, "peer_id": engine.peer_id().to_string(), "addresses": addresses}),
-        &format!(
-            "maker {} quoting {price}, {min} to {max} per swap\nlistening on {}\n(Ctrl-C or SIGTERM stops; unfinished swaps resume at the next start)",
-            engine.peer_id(),
-            addresses.join(", ")
-        ),
-    );
-    stop_requested().await;
-    out.info("stopping");
-    printer.abort();
-    engine.shutdown().await;
-    out.result(&serde_json::json!({"stopped": true}), "stopped");
-    Ok(ExitCode::SUCCESS)
-}
