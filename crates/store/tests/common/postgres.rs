@@ -31,9 +31,22 @@ pub struct PgServer {
 
 /// The directory holding `initdb` and `postgres`: `$PG_BINDIR`, else the newest
 /// `/usr/lib/postgresql/*/bin` (Debian's layout), else wherever `PATH` has `initdb`.
+///
+/// # Panics
+///
+/// If there is none, or `$PG_BINDIR` lacks either program.
 fn bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PG_BINDIR") {
-        return PathBuf::from(dir);
+        let dir = PathBuf::from(dir);
+        for program in ["initdb", "postgres"] {
+            assert!(
+                dir.join(program).exists(),
+                "PostgreSQL's {program} is not in $PG_BINDIR ({}): run ./scripts/setup.sh, or \
+                 point PG_BINDIR at the server binaries",
+                dir.display()
+            );
+        }
+        return dir;
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -42,7 +55,7 @@ fn bin_dir() -> PathBuf {
         .filter_map(|entry| {
             let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
             let bin = entry.path().join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
+            (bin.join("initdb").exists() && bin.join("postgres").exists()).then_some((version, bin))
         })
         .collect();
     versions.sort();
