@@ -451,6 +451,17 @@ mod tests {
     fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
 
     #[test]
+    fn a_url_password_is_found_and_masked() {
+        let url = "postgres://maker:s3cr%40t@db.example:5432/confiaro?sslmode=require";
+        assert_eq!(url_password(url), Some("s3cr%40t"));
+        assert_eq!(url_password("postgres://maker@db/confiaro"), None);
+        assert_eq!(url_password("sqlite:///var/lib/a:b@c.sqlite"), None);
+        let masked = without_secrets(&format!("cannot reach {url}"), url);
+        assert!(!masked.contains("s3cr%40t"), "{masked}");
+        assert!(masked.contains("maker:***@db.example"), "{masked}");
+    }
+
+    #[test]
     fn store_and_vault_are_send_sync_and_clone() {
         assert_send_sync_clone::<Store>();
         assert_send_sync_clone::<Vault>();
