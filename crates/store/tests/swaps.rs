@@ -2,7 +2,7 @@
 mod common;
 
 use bitcoin::Amount;
-use common::{bob_states, seed, TestDb, FAST_KDF};
+use common::{bob_states, seed, Backend, TestDb, FAST_KDF};
 use confiaro_protocol::machine::Input;
 use confiaro_protocol::{Network, Phase, Role, SwapId, XmrAmount};
 use confiaro_store::{NewSwap, StoreError};
@@ -220,6 +220,13 @@ async fn history_and_audit_rows_refuse_update_and_delete(db: TestDb) {
     ] {
         let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    if db.backend == Backend::Postgres {
+        // TRUNCATE skips row triggers; statement triggers refuse it (SQLite has no TRUNCATE)
+        for sql in ["TRUNCATE swap_states CASCADE", "TRUNCATE audit_log"] {
+            let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
     }
     assert_eq!(store.swap_history(&id).await.unwrap().len(), 2);
     assert_eq!(store.verify_audit_log().await.unwrap().entries, 1);
