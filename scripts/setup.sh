@@ -31,9 +31,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # bitcoinkernel (crates/devnet) builds Bitcoin Core's libbitcoinkernel with cmake and needs the
-# boost headers; monero brings monerod and monero-wallet-rpc (crates/monero). Install only the packages dpkg does not already have; apt-get update once.
+# boost headers; monero brings monerod and monero-wallet-rpc (crates/monero); postgresql brings
+# initdb and postgres, which the store's PostgreSQL tests run as a throwaway server on loopback
+# (crates/store/tests/common/postgres.rs). Install only the packages dpkg does not already
+# have; apt-get update once.
 missing_pkgs=()
-for pkg in cmake libboost-dev monero; do
+for pkg in cmake libboost-dev monero postgresql; do
     if ! dpkg -s "$pkg" >/dev/null 2>&1; then
         missing_pkgs+=("$pkg")
     fi

@@ -1,5 +1,6 @@
-//! Rebuilds the crate when a migration is added: `sqlx::migrate!` embeds the directory at
-//! compile time but cannot tell cargo to watch it on stable Rust.
+//! Rebuilds the crate when a migration is added: `sqlx::migrate!` embeds the directories at
+//! compile time but cannot tell cargo to watch them on stable Rust.
 fn main() {
-    println!("cargo:rerun-if-changed=../../migrations");
+    println!("cargo:rerun-if-changed=../../migrations/sqlite");
+    println!("cargo:rerun-if-changed=../../migrations/postgres");
 }

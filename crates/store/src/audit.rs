@@ -3,9 +3,10 @@
 //!
 //! Each entry's `hash` covers the previous entry's hash, so editing, deleting or inserting a
 //! row out of band breaks the chain from that row on, and [`Store::verify_audit_log`] names
-//! the first entry that no longer matches. SQLite triggers refuse UPDATE and DELETE on the
-//! table; the chain is what catches someone who drops them. Ids are never reused
-//! (`AUTOINCREMENT`), so a deleted entry shows as a gap in the ids, even at the end of the log.
+//! the first entry that no longer matches. Database triggers refuse UPDATE and DELETE on the
+//! table; the chain is what catches someone who drops them. Ids are never reused (SQLite's
+//! `AUTOINCREMENT` record, or its PostgreSQL twin kept by a trigger, holds the highest id ever
+//! inserted), so a deleted entry shows as a gap in the ids, even at the end of the log.
 //! Keep the returned [`AuditCheck::head`] somewhere else to pin the whole log, tail included.
 //!
 //! # Hash encoding (version 1)
@@ -29,13 +30,13 @@
 //! for anyone who wants to check an exported log.
 //!
 //! Appends are serialized across all clones of a [`Store`] (an async mutex) and across
-//! processes (SQLite's write lock, taken before the last hash is read), so the chain never
-//! forks; `UNIQUE (prev_hash)` makes the database refuse a fork as well.
+//! processes (the database's write lock, taken before the last hash is read), so the chain
+//! never forks; `UNIQUE (prev_hash)` makes the database refuse a fork as well.
 
 use confiaro_protocol::SwapId;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::swaps::parse_swap_id;
@@ -162,7 +163,7 @@ struct RawEntry {
 
 const COLUMNS: &str = "id, at_ms, swap_id, kind, detail, prev_hash, hash";
 
-fn raw_from_row(row: &SqliteRow) -> Result<RawEntry, StoreError> {
+fn raw_from_row(row: &AnyRow) -> Result<RawEntry, StoreError> {
     Ok(RawEntry {
         id: row.try_get("id")?,
         at_ms: row.try_get("at_ms")?,
@@ -223,12 +224,13 @@ impl Store {
         let _appending = self.audit_lock.lock().await;
         let mut tx = self.begin_write().await?;
         // ids are never reused: continue after the highest id ever handed out
-        let next_id: i64 = sqlx::query_scalar(
-            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'), 0), \
-             COALESCE((SELECT MAX(id) FROM audit_log), 0)) + 1",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let highest: Option<i64> = sqlx::query_scalar(self.backend.highest_audit_id())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let max_id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_log")
+            .fetch_one(&mut *tx)
+            .await?;
+        let next_id = highest.unwrap_or(0).max(max_id.unwrap_or(0)) + 1;
         let last: Option<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
@@ -243,7 +245,7 @@ impl Store {
         let hash = audit_entry_hash(&prev_hash, next_id, at_ms, swap_id, kind, &detail_json);
         sqlx::query(
             "INSERT INTO audit_log (id, at_ms, swap_id, kind, detail, prev_hash, hash) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(next_id)
         .bind(at_ms)
@@ -281,7 +283,7 @@ impl Store {
         let rows = match swap_id {
             Some(swap_id) => {
                 sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM audit_log WHERE swap_id = ? ORDER BY id"
+                    "SELECT {COLUMNS} FROM audit_log WHERE swap_id = $1 ORDER BY id"
                 ))
                 .bind(swap_id.to_string())
                 .fetch_all(&self.pool)
@@ -310,13 +312,13 @@ impl Store {
     pub async fn verify_audit_log(&self) -> Result<AuditCheck, StoreError> {
         let broken = |id: i64, reason: String| StoreError::AuditBroken { id, reason };
         // one read transaction: a consistent snapshot even while others append
-        let mut snapshot = self.pool.begin().await?;
+        let mut snapshot = self.pool.begin_with(self.backend.begin_snapshot()).await?;
         let mut expected_prev = GENESIS;
         let mut last_id = 0i64;
         let mut entries = 0u64;
         loop {
             let rows = sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?"
+                "SELECT {COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2"
             ))
             .bind(last_id)
             .bind(VERIFY_PAGE)
@@ -370,10 +372,9 @@ impl Store {
                 entries += 1;
             }
         }
-        let highest: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'")
-                .fetch_optional(&mut *snapshot)
-                .await?;
+        let highest: Option<i64> = sqlx::query_scalar(self.backend.highest_audit_id())
+            .fetch_optional(&mut *snapshot)
+            .await?;
         snapshot.rollback().await?;
         if let Some(highest) = highest {
             if highest > last_id {

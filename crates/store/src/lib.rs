@@ -1,9 +1,13 @@
 //! Confiaro's persistent store.
 //!
-//! One SQLite database (through sqlx) holds the app's durable state. The schema lives in the
-//! repository's `migrations/` directory and is embedded in this crate; [`Store::open`] applies
-//! any pending migration before it returns. Connections run in WAL mode with
-//! `synchronous = FULL`, so a write that returned `Ok` survives a power cut.
+//! One database (through sqlx) holds the app's durable state: a SQLite file by default
+//! ([`Store::open`]), or a PostgreSQL database for makers who want one ([`Store::connect`] with
+//! a `postgres://` URL). Both run the same queries (sqlx's `Any` driver, `$N` placeholders)
+//! against the same tables; each has its own migrations, embedded in this crate from the
+//! repository's `migrations/sqlite/` and `migrations/postgres/` directories, and applied
+//! before `open`/`connect` return. SQLite connections run in WAL mode with
+//! `synchronous = FULL`, so a write that returned `Ok` survives a power cut; PostgreSQL's
+//! durability is the server's (`fsync`, `synchronous_commit`).
 //!
 //! What it keeps:
 //!
@@ -17,12 +21,15 @@
 //! - [`peers`]: known counterparties and their addresses;
 //! - the [`audit`] log: plaintext, append-only, hash-chained evidence of what happened.
 //!
-//! Secrets never leave the vault unsealed: the database files hold no key, seed, mnemonic or
-//! password in the clear (`tests/secrets.rs` scans them). Errors never carry secret data.
+//! Secrets never leave the vault unsealed: the database holds no key, seed, mnemonic or
+//! password in the clear (`tests/secrets.rs` scans the SQLite files). Errors never carry
+//! secret data, nor the password of a database URL.
 //!
-//! The history and the audit log are append-only, enforced by SQLite triggers; everything that
-//! reads and then writes runs in a `BEGIN IMMEDIATE` transaction, so concurrent writers (other
-//! clones of the [`Store`], or another process) queue on SQLite's write lock instead of failing.
+//! The history and the audit log are append-only, enforced by triggers in both databases.
+//! Everything that reads and then writes runs in a write transaction that first takes the
+//! database's one write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped
+//! advisory lock), so concurrent writers (other clones of the [`Store`], or other processes)
+//! queue instead of failing or interleaving.
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
@@ -45,18 +52,31 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bdk_wallet::chain::Merge;
 use bdk_wallet::ChangeSet;
 use confiaro_protocol::{Phase, SwapId};
-use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
-use sqlx::Row;
+use sqlx::any::{Any, AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::AnyPool;
+use sqlx::{ConnectOptions, Executor, Row};
 
-/// The migrations in the repository's `migrations/` directory, embedded at build time.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+/// The SQLite schema: the repository's `migrations/sqlite/` directory, embedded at build time.
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// The PostgreSQL schema (the same tables as SQLite's): `migrations/postgres/`.
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The key of the PostgreSQL advisory lock that write transactions take (any constant; this
+/// one is the 8 ASCII bytes of "confiaro", big-endian).
+const POSTGRES_WRITE_LOCK: i64 = 0x636f_6e66_6961_726f;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// [`Store::connect`] was given a URL it cannot use. The reason never contains the URL's
+    /// password.
+    #[error("invalid database URL: {reason}")]
+    InvalidUrl {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The database could not be opened, or a query failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -154,13 +174,56 @@ pub enum StoreError {
     },
 }
 
+/// The database behind a [`Store`]. The queries are the same for both; only how a
+/// transaction takes the write lock and where the audit id high-water mark lives differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The statement that begins a write transaction holding the database's one write lock.
+    ///
+    /// SQLite: `BEGIN IMMEDIATE` (a deferred transaction could not upgrade its read snapshot
+    /// once another connection has written, and would fail instead of waiting). PostgreSQL:
+    /// a read-committed transaction that first waits for a transaction-scoped advisory lock,
+    /// so every later statement sees what the previous holder committed.
+    fn begin_write(self) -> String {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE".to_owned(),
+            Backend::Postgres => {
+                format!("BEGIN; SELECT pg_advisory_xact_lock({POSTGRES_WRITE_LOCK})")
+            }
+        }
+    }
+
+    /// The statement that begins a read-only transaction whose reads all see one snapshot.
+    fn begin_snapshot(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        }
+    }
+
+    /// A query for the highest audit id ever inserted (no row before the first append):
+    /// SQLite's AUTOINCREMENT bookkeeping, or its PostgreSQL twin kept by a trigger.
+    fn highest_audit_id(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'",
+            Backend::Postgres => "SELECT seq FROM audit_log_sequence WHERE name = 'audit_log'",
+        }
+    }
+}
+
 /// A handle to the app's database. Cheap to clone (a connection pool and an `Arc`); all
 /// clones share the same database. `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// Serializes audit-log appends across clones (SQLite's write lock does so across
-    /// processes; this keeps in-process appenders from spinning on it).
+    pool: AnyPool,
+    backend: Backend,
+    /// Serializes audit-log appends across clones (the database's write lock does so across
+    /// processes; this keeps in-process appenders from queueing on it).
     audit_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -171,32 +234,101 @@ impl Store {
     ///
     /// # Errors
     ///
+    /// [`StoreError::InvalidUrl`] if the path is not valid UTF-8;
     /// [`StoreError::Database`] if the file cannot be opened or created;
     /// [`StoreError::Migrate`] if a migration fails or the database was migrated by a newer
     /// build.
     pub async fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path.as_ref())
+        let path = path.as_ref();
+        if path.to_str().is_none() {
+            return Err(StoreError::InvalidUrl {
+                reason: format!("the SQLite path {} is not valid UTF-8", path.display()),
+            });
+        }
+        let url = SqliteConnectOptions::new()
+            .filename(path)
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .to_url_lossy();
+        Store::connect_to(Backend::Sqlite, url.as_str()).await
+    }
+
+    /// Opens the database at `url`, and applies all pending migrations:
+    ///
+    /// - `sqlite://PATH` (or `sqlite:PATH`): a SQLite file, created if missing, as
+    ///   [`Store::open`] opens it (`sqlite://data/app.sqlite` is relative,
+    ///   `sqlite:///var/lib/app.sqlite` absolute);
+    /// - `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (or `postgresql://`, with sqlx's query
+    ///   parameters such as `sslmode`): an existing PostgreSQL database, on which the store
+    ///   creates its own tables.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidUrl`] for another scheme or a malformed URL (the error never
+    /// contains the password); [`StoreError::Database`] if the database cannot be reached;
+    /// [`StoreError::Migrate`] if a migration fails or the database was migrated by a newer
+    /// build.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        let backend = match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Backend::Sqlite,
+            "postgres" | "postgresql" => Backend::Postgres,
+            _ => {
+                return Err(StoreError::InvalidUrl {
+                    reason: "the URL must start with sqlite:// or postgres://".to_owned(),
+                })
+            }
+        };
+        if backend == Backend::Sqlite && !url.contains('?') {
+            // like `open`: create the file if it does not exist
+            return Store::connect_to(backend, &format!("{url}?mode=rwc")).await;
+        }
+        Store::connect_to(backend, url).await
+    }
+
+    /// Connects a pool to `url` (of `backend`), sets SQLite's durability pragmas on every
+    /// connection and applies the backend's migrations.
+    async fn connect_to(backend: Backend, url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+            reason: without_secrets(&e, url),
+        })?;
+        let mut pool_options = AnyPoolOptions::new().max_connections(4);
+        if backend == Backend::Sqlite {
+            pool_options = pool_options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options
             .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Configuration(e) => StoreError::InvalidUrl {
+                    reason: without_secrets(&*e, url),
+                },
+                e => StoreError::Database(e),
+            })?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
+        }
         Ok(Store {
             pool,
+            backend,
             audit_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
-    /// Begins a transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`), for
-    /// anything that reads and then writes: a deferred transaction could not upgrade its read
-    /// snapshot once another connection has written, and would fail instead of waiting.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Begins a transaction that holds the database's write lock (see [`Backend::begin_write`]),
+    /// for anything that reads and then writes.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        Ok(self.pool.begin_with(self.backend.begin_write()).await?)
     }
 
     /// Closes the pool, waiting for connections to be returned. Dropping the store also
@@ -229,7 +361,7 @@ impl Store {
             })?;
         let now = now_secs();
         sqlx::query(
-            "INSERT INTO wallet_changesets (wallet, changeset, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO wallet_changesets (wallet, changeset, created_at) VALUES ($1, $2, $3)",
         )
         .bind(wallet_id)
         .bind(json)
@@ -250,11 +382,12 @@ impl Store {
         &self,
         wallet_id: &str,
     ) -> Result<Option<ChangeSet>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, changeset FROM wallet_changesets WHERE wallet = ? ORDER BY id")
-                .bind(wallet_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, changeset FROM wallet_changesets WHERE wallet = $1 ORDER BY id",
+        )
+        .bind(wallet_id)
+        .fetch_all(&self.pool)
+        .await?;
         let mut aggregate: Option<ChangeSet> = None;
         for row in rows {
             let id: i64 = row.try_get("id")?;
@@ -288,6 +421,24 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The text of `error`, with `url`'s password (if it has one) replaced by `***` should the
+/// text quote the URL.
+fn without_secrets(error: &dyn std::fmt::Display, url: &str) -> String {
+    let text = error.to_string();
+    match url_password(url) {
+        Some(password) if !password.is_empty() => text.replace(password, "***"),
+        _ => text,
+    }
+}
+
+/// The password in `scheme://user:password@host...`, found without parsing the rest.
+fn url_password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    userinfo.split_once(':').map(|(_, password)| password)
+}
+
 /// Whether `error` is a violated UNIQUE or PRIMARY KEY constraint.
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -298,6 +449,17 @@ mod tests {
     use super::*;
 
     fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn a_url_password_is_found_and_masked() {
+        let url = "postgres://maker:s3cr%40t@db.example:5432/confiaro?sslmode=require";
+        assert_eq!(url_password(url), Some("s3cr%40t"));
+        assert_eq!(url_password("postgres://maker@db/confiaro"), None);
+        assert_eq!(url_password("sqlite:///var/lib/a:b@c.sqlite"), None);
+        let masked = without_secrets(&format!("cannot reach {url}"), url);
+        assert!(!masked.contains("s3cr%40t"), "{masked}");
+        assert!(masked.contains("maker:***@db.example"), "{masked}");
+    }
 
     #[test]
     fn store_and_vault_are_send_sync_and_clone() {

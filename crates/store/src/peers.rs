@@ -3,7 +3,7 @@
 //! Plaintext (a peer's id and addresses are public). Addresses are stored as a JSON array of
 //! strings (multiaddresses); the store does not parse them.
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::{now_secs, Store, StoreError};
@@ -19,7 +19,7 @@ pub struct PeerRecord {
     pub last_seen: i64,
 }
 
-fn peer_from_row(row: &SqliteRow) -> Result<PeerRecord, StoreError> {
+fn peer_from_row(row: &AnyRow) -> Result<PeerRecord, StoreError> {
     let peer_id: String = row.try_get("peer_id")?;
     let addresses: String = row.try_get("addresses")?;
     let addresses = serde_json::from_str(&addresses).map_err(|e| StoreError::Corrupt {
@@ -43,7 +43,7 @@ impl Store {
         let addresses =
             serde_json::to_string(addresses).expect("a list of strings always serializes");
         sqlx::query(
-            "INSERT INTO peers (peer_id, addresses, last_seen) VALUES (?, ?, ?) \
+            "INSERT INTO peers (peer_id, addresses, last_seen) VALUES ($1, $2, $3) \
              ON CONFLICT (peer_id) DO UPDATE SET addresses = excluded.addresses, \
              last_seen = excluded.last_seen",
         )
@@ -61,7 +61,7 @@ impl Store {
     ///
     /// [`StoreError::Corrupt`] if its addresses do not decode; [`StoreError::Database`].
     pub async fn peer(&self, peer_id: &str) -> Result<Option<PeerRecord>, StoreError> {
-        let row = sqlx::query("SELECT peer_id, addresses, last_seen FROM peers WHERE peer_id = ?")
+        let row = sqlx::query("SELECT peer_id, addresses, last_seen FROM peers WHERE peer_id = $1")
             .bind(peer_id)
             .fetch_optional(&self.pool)
             .await?;

@@ -21,7 +21,7 @@
 
 use bitcoin::Amount;
 use confiaro_protocol::{Network, Phase, Role, SwapId, SwapState, XmrAmount};
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use zeroize::Zeroizing;
 
@@ -219,7 +219,7 @@ fn seq_to_db(seq: u64) -> Result<i64, StoreError> {
 const RECORD_COLUMNS: &str = "swap_id, role, peer, network, btc_sat, xmr_piconero, \
      receive_address, state_name, phase, created_at, updated_at";
 
-fn record_from_row(row: &SqliteRow) -> Result<SwapRecord, StoreError> {
+fn record_from_row(row: &AnyRow) -> Result<SwapRecord, StoreError> {
     let id_text: String = row.try_get("swap_id")?;
     let swap_id =
         parse_swap_id(&id_text).ok_or_else(|| corrupt(&id_text, "the id is not 64 hex digits"))?;
@@ -285,7 +285,7 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO swaps (swap_id, role, peer, network, btc_sat, xmr_piconero, \
              receive_address, state_name, phase, state_seq, state, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12)",
         )
         .bind(&id_text)
         .bind(role_name(state.role()))
@@ -310,7 +310,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO swap_states (swap_id, seq, state_name, phase, state, created_at) \
-             VALUES (?, 0, ?, ?, ?, ?)",
+             VALUES ($1, 0, $2, $3, $4, $5)",
         )
         .bind(&id_text)
         .bind(state.state_name())
@@ -358,7 +358,7 @@ impl Store {
         let json = encode_state(state)?;
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM swaps WHERE swap_id = ?"
+            "SELECT {RECORD_COLUMNS} FROM swaps WHERE swap_id = $1"
         ))
         .bind(&id_text)
         .fetch_optional(&mut *tx)
@@ -388,7 +388,7 @@ impl Store {
             });
         }
         let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(seq) FROM swap_states WHERE swap_id = ?")
+            sqlx::query_scalar("SELECT MAX(seq) FROM swap_states WHERE swap_id = $1")
                 .bind(&id_text)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -407,7 +407,7 @@ impl Store {
         let now = now_secs();
         sqlx::query(
             "INSERT INTO swap_states (swap_id, seq, state_name, phase, state, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id_text)
         .bind(seq_db)
@@ -418,8 +418,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE swaps SET state_name = ?, phase = ?, state_seq = ?, state = ?, \
-             updated_at = ? WHERE swap_id = ?",
+            "UPDATE swaps SET state_name = $1, phase = $2, state_seq = $3, state = $4, \
+             updated_at = $5 WHERE swap_id = $6",
         )
         .bind(state.state_name())
         .bind(phase_name(state.phase()))
@@ -440,7 +440,7 @@ impl Store {
     /// [`StoreError::Corrupt`] if the row does not decode; [`StoreError::Database`].
     pub async fn swap(&self, swap_id: &SwapId) -> Result<Option<SwapRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM swaps WHERE swap_id = ?"
+            "SELECT {RECORD_COLUMNS} FROM swaps WHERE swap_id = $1"
         ))
         .bind(swap_id.to_string())
         .fetch_optional(&self.pool)
@@ -460,7 +460,7 @@ impl Store {
         vault: &Vault,
         swap_id: &SwapId,
     ) -> Result<Option<SwapState>, StoreError> {
-        let row = sqlx::query("SELECT state_seq, state FROM swaps WHERE swap_id = ?")
+        let row = sqlx::query("SELECT state_seq, state FROM swaps WHERE swap_id = $1")
             .bind(swap_id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -499,7 +499,8 @@ impl Store {
             .filter(|p| !p.is_terminal())
             .map(phase_name)
             .collect();
-        let placeholders = vec!["?"; open.len()].join(", ");
+        let placeholders: Vec<String> = (1..=open.len()).map(|i| format!("${i}")).collect();
+        let placeholders = placeholders.join(", ");
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM swaps WHERE phase IN ({placeholders}) \
              ORDER BY created_at ASC, rowid ASC"
@@ -521,7 +522,7 @@ impl Store {
     /// [`StoreError::Corrupt`] if a row does not decode; [`StoreError::Database`].
     pub async fn swap_history(&self, swap_id: &SwapId) -> Result<Vec<StateEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, state_name, phase, created_at FROM swap_states WHERE swap_id = ? \
+            "SELECT seq, state_name, phase, created_at FROM swap_states WHERE swap_id = $1 \
              ORDER BY seq",
         )
         .bind(swap_id.to_string())
@@ -557,7 +558,7 @@ impl Store {
             return Ok(None);
         };
         let sealed: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT state FROM swap_states WHERE swap_id = ? AND seq = ?")
+            sqlx::query_scalar("SELECT state FROM swap_states WHERE swap_id = $1 AND seq = $2")
                 .bind(swap_id.to_string())
                 .bind(seq_db)
                 .fetch_optional(&self.pool)
@@ -584,7 +585,7 @@ impl Store {
         let id_text = swap_id.to_string();
         let sealed = vault.seal(&data_context(swap_id, key), value);
         let mut tx = self.begin_write().await?;
-        let known = sqlx::query("SELECT 1 FROM swaps WHERE swap_id = ?")
+        let known = sqlx::query("SELECT 1 FROM swaps WHERE swap_id = $1")
             .bind(&id_text)
             .fetch_optional(&mut *tx)
             .await?;
@@ -592,7 +593,7 @@ impl Store {
             return Err(StoreError::UnknownSwap { swap_id: *swap_id });
         }
         sqlx::query(
-            "INSERT INTO swap_data (swap_id, key, value, updated_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO swap_data (swap_id, key, value, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (swap_id, key) DO UPDATE SET value = excluded.value, \
              updated_at = excluded.updated_at",
         )
@@ -619,7 +620,7 @@ impl Store {
         key: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let sealed: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT value FROM swap_data WHERE swap_id = ? AND key = ?")
+            sqlx::query_scalar("SELECT value FROM swap_data WHERE swap_id = $1 AND key = $2")
                 .bind(swap_id.to_string())
                 .bind(key)
                 .fetch_optional(&self.pool)

@@ -226,7 +226,7 @@ async fn derive_wrapping_key(
 }
 
 /// Reads a `u32` KDF parameter from the vault row.
-fn kdf_param(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u32, StoreError> {
+fn kdf_param(row: &sqlx::any::AnyRow, column: &str) -> Result<u32, StoreError> {
     let value: i64 = row.try_get(column)?;
     u32::try_from(value).map_err(|_| StoreError::Corrupt {
         what: format!("vault: {column} is {value}"),
@@ -279,7 +279,7 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO vault (id, kdf_memory_kib, kdf_iterations, kdf_parallelism, salt, \
              wrapped_key, wallet_secret, created_at, updated_at) \
-             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(i64::from(kdf.memory_kib))
         .bind(i64::from(kdf.iterations))
@@ -395,8 +395,8 @@ impl Store {
             &*vault.keys.data_key,
         );
         sqlx::query(
-            "UPDATE vault SET kdf_memory_kib = ?, kdf_iterations = ?, kdf_parallelism = ?, \
-             salt = ?, wrapped_key = ?, updated_at = ? WHERE id = 1",
+            "UPDATE vault SET kdf_memory_kib = $1, kdf_iterations = $2, kdf_parallelism = $3, \
+             salt = $4, wrapped_key = $5, updated_at = $6 WHERE id = 1",
         )
         .bind(i64::from(kdf.memory_kib))
         .bind(i64::from(kdf.iterations))

@@ -1,18 +1,16 @@
-//! The hash-chained audit log against a real SQLite file: concurrent appends, and tampering
-//! by someone who drops the append-only triggers.
+//! The hash-chained audit log on both backends: concurrent appends (from clones and from
+//! separate stores, as separate processes would), and tampering by someone who drops the
+//! append-only triggers.
 mod common;
 
-use std::path::Path;
-
-use common::raw_pool;
+use common::TestDb;
 use confiaro_protocol::SwapId;
 use confiaro_store::{audit_entry_hash, Store, StoreError};
 use serde_json::json;
-use sqlx::SqlitePool;
 
 /// Opens a store with `n` entries appended concurrently from 20 tasks.
-async fn log_with(path: &Path, n: usize) -> Store {
-    let store = Store::open(path).await.unwrap();
+async fn log_with(db: &TestDb, n: usize) -> Store {
+    let store = db.open().await;
     let tasks: Vec<_> = (0..20)
         .map(|task| {
             let store = store.clone();
@@ -38,15 +36,6 @@ async fn log_with(path: &Path, n: usize) -> Store {
     store
 }
 
-async fn drop_triggers(pool: &SqlitePool) {
-    for trigger in ["audit_log_no_update", "audit_log_no_delete"] {
-        sqlx::query(&format!("DROP TRIGGER {trigger}"))
-            .execute(pool)
-            .await
-            .unwrap();
-    }
-}
-
 fn broken_at(result: Result<confiaro_store::AuditCheck, StoreError>) -> (i64, String) {
     match result {
         Err(StoreError::AuditBroken { id, reason }) => (id, reason),
@@ -54,12 +43,9 @@ fn broken_at(result: Result<confiaro_store::AuditCheck, StoreError>) -> (i64, St
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_concurrent_appends_form_one_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
+async fn two_hundred_concurrent_appends_form_one_chain(db: TestDb) {
     // a verifier running while the entries are appended never sees a broken chain
-    let verifier_store = Store::open(&path).await.unwrap();
+    let verifier_store = db.open().await;
     let verifier = tokio::spawn(async move {
         let mut last = 0;
         for _ in 0..30 {
@@ -69,7 +55,7 @@ async fn two_hundred_concurrent_appends_form_one_chain() {
             tokio::task::yield_now().await;
         }
     });
-    let store = log_with(&path, 200).await;
+    let store = log_with(&db, 200).await;
     verifier.await.unwrap();
     let check = store.verify_audit_log().await.unwrap();
     assert_eq!(check.entries, 200);
@@ -105,7 +91,7 @@ async fn two_hundred_concurrent_appends_form_one_chain() {
     // the returned entry is what is stored, and the chain goes on after a reopen
     store.close().await;
     drop(store);
-    let store = Store::open(&path).await.unwrap();
+    let store = db.open().await;
     let next = store
         .append_audit(None, "timeout", json!({"b": 1, "a": [true, null]}))
         .await
@@ -142,13 +128,10 @@ fn canonical(value: &serde_json::Value) -> String {
     }
 }
 
-#[tokio::test]
-async fn an_edited_detail_is_found_at_its_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = log_with(&path, 100).await;
-    let pool = raw_pool(&path).await;
-    drop_triggers(&pool).await;
+async fn an_edited_detail_is_found_at_its_entry(db: TestDb) {
+    let store = log_with(&db, 100).await;
+    let pool = db.raw().await;
+    db.drop_audit_triggers(&pool).await;
     // a one-byte edit that keeps the JSON valid
     sqlx::query("UPDATE audit_log SET detail = replace(detail, '\"i\":', '\"j\":') WHERE id = 57")
         .execute(&pool)
@@ -164,13 +147,10 @@ async fn an_edited_detail_is_found_at_its_entry() {
         .is_some());
 }
 
-#[tokio::test]
-async fn an_edited_time_kind_or_swap_is_found_at_its_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = log_with(&path, 40).await;
-    let pool = raw_pool(&path).await;
-    drop_triggers(&pool).await;
+async fn an_edited_time_kind_or_swap_is_found_at_its_entry(db: TestDb) {
+    let store = log_with(&db, 40).await;
+    let pool = db.raw().await;
+    db.drop_audit_triggers(&pool).await;
     let other_swap = SwapId([0xff; 32]).to_string();
     // edited from the end backwards, so each edit is the first broken entry
     for (sql, id) in [
@@ -193,13 +173,10 @@ async fn an_edited_time_kind_or_swap_is_found_at_its_entry() {
     }
 }
 
-#[tokio::test]
-async fn a_deleted_entry_is_found_after_the_gap_even_at_the_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = log_with(&path, 60).await;
-    let pool = raw_pool(&path).await;
-    drop_triggers(&pool).await;
+async fn a_deleted_entry_is_found_after_the_gap_even_at_the_end(db: TestDb) {
+    let store = log_with(&db, 60).await;
+    let pool = db.raw().await;
+    db.drop_audit_triggers(&pool).await;
     // the last entry: nothing links to it, but its id is never handed out again
     sqlx::query("DELETE FROM audit_log WHERE id = 60")
         .execute(&pool)
@@ -228,21 +205,18 @@ async fn a_deleted_entry_is_found_after_the_gap_even_at_the_end() {
     assert_eq!(id, 2);
 }
 
-#[tokio::test]
-async fn swapped_hashes_and_a_forged_insertion_are_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = log_with(&path, 40).await;
-    let pool = raw_pool(&path).await;
-    drop_triggers(&pool).await;
+async fn swapped_hashes_and_a_forged_insertion_are_found(db: TestDb) {
+    let store = log_with(&db, 40).await;
+    let pool = db.raw().await;
+    db.drop_audit_triggers(&pool).await;
     // exchange the hashes of entries 10 and 11
     let hashes: Vec<Vec<u8>> =
         sqlx::query_scalar("SELECT hash FROM audit_log WHERE id IN (10, 11) ORDER BY id")
             .fetch_all(&pool)
             .await
             .unwrap();
-    for (id, hash) in [(10, &hashes[1]), (11, &hashes[0])] {
-        sqlx::query("UPDATE audit_log SET hash = ? WHERE id = ?")
+    for (id, hash) in [(10i64, &hashes[1]), (11, &hashes[0])] {
+        sqlx::query("UPDATE audit_log SET hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
             .execute(&pool)
@@ -253,11 +227,10 @@ async fn swapped_hashes_and_a_forged_insertion_are_found() {
     assert_eq!(id, 10, "{reason}");
 
     // a fresh log, rewritten by someone who recomputes hashes
-    let dir2 = tempfile::tempdir().unwrap();
-    let path2 = dir2.path().join("app.sqlite");
-    let store2 = log_with(&path2, 20).await;
-    let pool2 = raw_pool(&path2).await;
-    drop_triggers(&pool2).await;
+    let db2 = db.another().await;
+    let store2 = log_with(&db2, 20).await;
+    let pool2 = db2.raw().await;
+    db2.drop_audit_triggers(&pool2).await;
     let last = store2.audit_entries(None).await.unwrap().pop().unwrap();
     // rewrite entry 20 with another detail and a recomputed, correctly linked hash: the chain
     // verifies (that is what the head is for)
@@ -270,7 +243,7 @@ async fn swapped_hashes_and_a_forged_insertion_are_found() {
         &last.kind,
         forged_detail,
     );
-    sqlx::query("UPDATE audit_log SET detail = ?, hash = ? WHERE id = 20")
+    sqlx::query("UPDATE audit_log SET detail = $1, hash = $2 WHERE id = 20")
         .bind(forged_detail)
         .bind(forged_hash.as_slice())
         .execute(&pool2)
@@ -288,7 +261,7 @@ async fn swapped_hashes_and_a_forged_insertion_are_found() {
         &mid.kind,
         forged_detail,
     );
-    sqlx::query("UPDATE audit_log SET detail = ?, hash = ? WHERE id = ?")
+    sqlx::query("UPDATE audit_log SET detail = $1, hash = $2 WHERE id = $3")
         .bind(forged_detail)
         .bind(forged_hash.as_slice())
         .bind(mid.id)
@@ -300,11 +273,58 @@ async fn swapped_hashes_and_a_forged_insertion_are_found() {
     assert!(reason.contains("link"), "{reason}");
 }
 
-#[tokio::test]
-async fn an_empty_log_verifies_with_the_genesis_head() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("app.sqlite")).await.unwrap();
+async fn an_empty_log_verifies_with_the_genesis_head(db: TestDb) {
+    let store = db.open().await;
     let check = store.verify_audit_log().await.unwrap();
     assert_eq!((check.entries, check.head), (0, [0; 32]));
     assert!(store.audit_entries(None).await.unwrap().is_empty());
 }
+
+/// Separate stores on one database (as separate processes would have) append concurrently,
+/// without the in-process lock they do not share: only the database's write lock keeps the
+/// chain from forking.
+async fn separate_stores_appending_at_once_form_one_chain(db: TestDb) {
+    let first = db.open().await;
+    let tasks: Vec<_> = (0..4)
+        .map(|task| {
+            let db_url = db.url.clone();
+            let path = db.path.clone();
+            tokio::spawn(async move {
+                let store = match path {
+                    Some(path) => Store::open(path).await.unwrap(),
+                    None => Store::connect(&db_url).await.unwrap(),
+                };
+                for i in 0..25 {
+                    store
+                        .append_audit(None, "process", json!({"task": task, "i": i}))
+                        .await
+                        .unwrap();
+                }
+                store.close().await;
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let check = first.verify_audit_log().await.unwrap();
+    assert_eq!(check.entries, 100);
+    let ids: Vec<i64> = first
+        .audit_entries(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, (1..=100).collect::<Vec<i64>>());
+}
+
+both_backends!(
+    two_hundred_concurrent_appends_form_one_chain,
+    an_edited_detail_is_found_at_its_entry,
+    an_edited_time_kind_or_swap_is_found_at_its_entry,
+    a_deleted_entry_is_found_after_the_gap_even_at_the_end,
+    swapped_hashes_and_a_forged_insertion_are_found,
+    an_empty_log_verifies_with_the_genesis_head,
+    separate_stores_appending_at_once_form_one_chain,
+);

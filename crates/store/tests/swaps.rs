@@ -1,19 +1,16 @@
-//! Swaps, their state history, engine data and peers, against a real SQLite file.
+//! Swaps, their state history, engine data and peers, on both backends.
 mod common;
 
 use bitcoin::Amount;
-use common::{bob_states, raw_pool, seed, FAST_KDF};
+use common::{bob_states, seed, Backend, TestDb, FAST_KDF};
 use confiaro_protocol::machine::Input;
 use confiaro_protocol::{Network, Phase, Role, SwapId, XmrAmount};
-use confiaro_store::{NewSwap, Store, StoreError};
+use confiaro_store::{NewSwap, StoreError};
 
 const PEER: &str = "12D3KooWAlicePeerIdForTests";
 
-#[tokio::test]
-async fn saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = Store::open(&path).await.unwrap();
+async fn saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen(db: TestDb) {
+    let store = db.open().await;
     let vault = store
         .create_vault("pw", b"mnemonic", FAST_KDF)
         .await
@@ -56,7 +53,7 @@ async fn saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen() {
     store.close().await;
     drop(store);
 
-    let store = Store::open(&path).await.unwrap();
+    let store = db.open().await;
     let vault = store.unlock_vault("pw").await.unwrap();
     let history = store.swap_history(&id).await.unwrap();
     let summary: Vec<(u64, &str, Phase)> = history
@@ -103,10 +100,8 @@ async fn saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen() {
     assert!(store.swap_history(&other).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_phase_never_goes_back_and_unknown_or_mismatched_swaps_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("app.sqlite")).await.unwrap();
+async fn a_phase_never_goes_back_and_unknown_or_mismatched_swaps_are_refused(db: TestDb) {
+    let store = db.open().await;
     let vault = store.create_vault("pw", b"m", FAST_KDF).await.unwrap();
     let id = SwapId([9; 32]);
     let (states, alice) = bob_states(&seed(1), &seed(2), id);
@@ -158,10 +153,8 @@ async fn a_phase_never_goes_back_and_unknown_or_mismatched_swaps_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn unfinished_swaps_leave_out_terminal_phases_and_lists_are_ordered() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("app.sqlite")).await.unwrap();
+async fn unfinished_swaps_leave_out_terminal_phases_and_lists_are_ordered(db: TestDb) {
+    let store = db.open().await;
     let vault = store.create_vault("pw", b"m", FAST_KDF).await.unwrap();
     let new = NewSwap {
         peer: PEER,
@@ -201,11 +194,8 @@ async fn unfinished_swaps_leave_out_terminal_phases_and_lists_are_ordered() {
     );
 }
 
-#[tokio::test]
-async fn history_and_audit_rows_refuse_update_and_delete() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = Store::open(&path).await.unwrap();
+async fn history_and_audit_rows_refuse_update_and_delete(db: TestDb) {
+    let store = db.open().await;
     let vault = store.create_vault("pw", b"m", FAST_KDF).await.unwrap();
     let id = SwapId([4; 32]);
     let (states, _) = bob_states(&seed(1), &seed(2), id);
@@ -219,10 +209,10 @@ async fn history_and_audit_rows_refuse_update_and_delete() {
         .append_audit(Some(&id), "state", serde_json::json!({"to": "SetupSent"}))
         .await
         .unwrap();
-    let pool = raw_pool(&path).await;
+    let pool = db.raw().await;
     for sql in [
         "UPDATE swap_states SET state_name = 'Forged'",
-        "UPDATE swap_states SET state = x'00'",
+        "UPDATE swap_states SET state = state || state",
         "DELETE FROM swap_states WHERE seq = 1",
         "DELETE FROM swap_states",
         "UPDATE audit_log SET detail = '{}'",
@@ -231,24 +221,29 @@ async fn history_and_audit_rows_refuse_update_and_delete() {
         let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
+    if db.backend == Backend::Postgres {
+        // TRUNCATE skips row triggers; statement triggers refuse it (SQLite has no TRUNCATE)
+        for sql in ["TRUNCATE swap_states CASCADE", "TRUNCATE audit_log"] {
+            let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+    }
     assert_eq!(store.swap_history(&id).await.unwrap().len(), 2);
     assert_eq!(store.verify_audit_log().await.unwrap().entries, 1);
     // appending still works
     let inserted = sqlx::query(
         "INSERT INTO swap_states (swap_id, seq, state_name, phase, state, created_at) \
-         VALUES (?, 2, 'X', 'Locked', x'00', 0)",
+         VALUES ($1, 2, 'X', 'Locked', $2, 0)",
     )
     .bind(id.to_string())
+    .bind(vec![0u8])
     .execute(&pool)
     .await;
     assert!(inserted.is_ok());
 }
 
-#[tokio::test]
-async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = Store::open(&path).await.unwrap();
+async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic(db: TestDb) {
+    let store = db.open().await;
     let vault = store.create_vault("pw", b"m", FAST_KDF).await.unwrap();
     let (a, b) = (SwapId([5; 32]), SwapId([6; 32]));
     let (states_a, _) = bob_states(&seed(1), &seed(2), a);
@@ -273,11 +268,11 @@ async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic() {
         .await
         .unwrap();
 
-    let pool = raw_pool(&path).await;
+    let pool = db.raw().await;
     // A's current state (seq 1) into B's row, with its seq
     sqlx::query(
-        "UPDATE swaps SET state = (SELECT state FROM swaps WHERE swap_id = ?1), \
-         state_seq = (SELECT state_seq FROM swaps WHERE swap_id = ?1) WHERE swap_id = ?2",
+        "UPDATE swaps SET state = (SELECT state FROM swaps WHERE swap_id = $1), \
+         state_seq = (SELECT state_seq FROM swaps WHERE swap_id = $1) WHERE swap_id = $2",
     )
     .bind(a.to_string())
     .bind(b.to_string())
@@ -290,8 +285,8 @@ async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic() {
     ));
     // A's seq-0 state as A's current one (seq 1): another place in the same swap
     sqlx::query(
-        "UPDATE swaps SET state = (SELECT state FROM swap_states WHERE swap_id = ?1 AND seq = 0) \
-         WHERE swap_id = ?1",
+        "UPDATE swaps SET state = (SELECT state FROM swap_states WHERE swap_id = $1 AND seq = 0) \
+         WHERE swap_id = $1",
     )
     .bind(a.to_string())
     .execute(&pool)
@@ -308,8 +303,8 @@ async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic() {
     );
     // engine data moved to another swap, and to another key
     sqlx::query(
-        "UPDATE swap_data SET value = (SELECT value FROM swap_data WHERE swap_id = ?1 AND \
-         key = 'transfer') WHERE swap_id = ?2 AND key = 'transfer'",
+        "UPDATE swap_data SET value = (SELECT value FROM swap_data WHERE swap_id = $1 AND \
+         key = 'transfer') WHERE swap_id = $2 AND key = 'transfer'",
     )
     .bind(a.to_string())
     .bind(b.to_string())
@@ -317,8 +312,8 @@ async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic() {
     .await
     .unwrap();
     sqlx::query(
-        "UPDATE swap_data SET value = (SELECT value FROM swap_data WHERE swap_id = ?1 AND \
-         key = 'transfer') WHERE swap_id = ?1 AND key = 'other'",
+        "UPDATE swap_data SET value = (SELECT value FROM swap_data WHERE swap_id = $1 AND \
+         key = 'transfer') WHERE swap_id = $1 AND key = 'other'",
     )
     .bind(a.to_string())
     .execute(&pool)
@@ -341,7 +336,8 @@ async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic() {
         Some(&b"a's data"[..])
     );
     // garbage and empty blobs too
-    sqlx::query("UPDATE swaps SET state = x'' WHERE swap_id = ?")
+    sqlx::query("UPDATE swaps SET state = $1 WHERE swap_id = $2")
+        .bind(Vec::<u8>::new())
         .bind(b.to_string())
         .execute(&pool)
         .await
@@ -351,7 +347,7 @@ async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic() {
         Err(StoreError::Decrypt)
     ));
     // another database's vault opens nothing here
-    let elsewhere = Store::open(dir.path().join("other.sqlite")).await.unwrap();
+    let elsewhere = db.another().await.open().await;
     let foreign = elsewhere.create_vault("pw", b"m", FAST_KDF).await.unwrap();
     assert!(matches!(
         store.swap_state_at(&foreign, &a, 0).await,
@@ -359,10 +355,8 @@ async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic() {
     ));
 }
 
-#[tokio::test]
-async fn swap_data_is_upserted_per_swap_and_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("app.sqlite")).await.unwrap();
+async fn swap_data_is_upserted_per_swap_and_key(db: TestDb) {
+    let store = db.open().await;
     let vault = store.create_vault("pw", b"m", FAST_KDF).await.unwrap();
     let id = SwapId([10; 32]);
     assert!(matches!(
@@ -402,11 +396,8 @@ async fn swap_data_is_upserted_per_swap_and_key() {
     );
 }
 
-#[tokio::test]
-async fn peers_are_upserted_and_listed() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = Store::open(&path).await.unwrap();
+async fn peers_are_upserted_and_listed(db: TestDb) {
+    let store = db.open().await;
     assert_eq!(store.peer("p1").await.unwrap(), None);
     assert!(store.peers().await.unwrap().is_empty());
     let first = vec!["/ip4/127.0.0.1/tcp/9939".to_owned()];
@@ -422,7 +413,7 @@ async fn peers_are_upserted_and_listed() {
     store.upsert_peer("p1", &second).await.unwrap();
     store.close().await;
     drop(store);
-    let store = Store::open(&path).await.unwrap();
+    let store = db.open().await;
     assert_eq!(store.peer("p1").await.unwrap().unwrap().addresses, second);
     let mut ids: Vec<String> = store
         .peers()
@@ -434,7 +425,7 @@ async fn peers_are_upserted_and_listed() {
     ids.sort();
     assert_eq!(ids, ["p1", "p2"]);
     // a corrupt row is an error, not a panic
-    let pool = raw_pool(&path).await;
+    let pool = db.raw().await;
     sqlx::query("UPDATE peers SET addresses = 'not json' WHERE peer_id = 'p2'")
         .execute(&pool)
         .await
@@ -445,10 +436,8 @@ async fn peers_are_upserted_and_listed() {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_saves_queue_up_and_number_the_history_without_gaps() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("app.sqlite")).await.unwrap();
+async fn concurrent_saves_queue_up_and_number_the_history_without_gaps(db: TestDb) {
+    let store = db.open().await;
     let vault = store.create_vault("pw", b"m", FAST_KDF).await.unwrap();
     let id = SwapId([12; 32]);
     let (states, _) = bob_states(&seed(1), &seed(2), id);
@@ -491,3 +480,14 @@ async fn concurrent_saves_queue_up_and_number_the_history_without_gaps() {
     assert_eq!(store.swap_state(&vault, &id).await.unwrap(), last);
     assert_eq!(store.verify_audit_log().await.unwrap().entries, 80);
 }
+
+both_backends!(
+    saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen,
+    a_phase_never_goes_back_and_unknown_or_mismatched_swaps_are_refused,
+    unfinished_swaps_leave_out_terminal_phases_and_lists_are_ordered,
+    history_and_audit_rows_refuse_update_and_delete,
+    a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic,
+    swap_data_is_upserted_per_swap_and_key,
+    peers_are_upserted_and_listed,
+    concurrent_saves_queue_up_and_number_the_history_without_gaps,
+);

@@ -1,17 +1,14 @@
-//! The vault against a real SQLite file: passwords, password changes, reopening.
+//! The vault on both backends: passwords, password changes, reopening.
 mod common;
 
-use common::{raw_pool, FAST_KDF};
-use confiaro_store::{KdfParams, Store, StoreError};
+use common::{TestDb, FAST_KDF};
+use confiaro_store::{KdfParams, StoreError};
 
 const MNEMONIC: &str = "abandon ability able about above absent absorb abstract absurd abuse \
                         access accident";
 
-#[tokio::test]
-async fn the_right_password_unlocks_the_same_secret_and_a_wrong_one_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = Store::open(&path).await.unwrap();
+async fn the_right_password_unlocks_the_same_secret_and_a_wrong_one_is_refused(db: TestDb) {
+    let store = db.open().await;
     assert!(!store.has_vault().await.unwrap());
     assert!(matches!(
         store.unlock_vault("pw").await,
@@ -40,7 +37,7 @@ async fn the_right_password_unlocks_the_same_secret_and_a_wrong_one_is_refused()
         b"payload"
     );
     // the stored costs are the ones given
-    let pool = raw_pool(&path).await;
+    let pool = db.raw().await;
     let costs: (i64, i64, i64) =
         sqlx::query_as("SELECT kdf_memory_kib, kdf_iterations, kdf_parallelism FROM vault")
             .fetch_one(&pool)
@@ -49,10 +46,8 @@ async fn the_right_password_unlocks_the_same_secret_and_a_wrong_one_is_refused()
     assert_eq!(costs, (19 * 1024, 2, 1));
 }
 
-#[tokio::test]
-async fn one_vault_per_database_and_passwords_must_not_be_empty() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("app.sqlite")).await.unwrap();
+async fn one_vault_per_database_and_passwords_must_not_be_empty(db: TestDb) {
+    let store = db.open().await;
     assert!(matches!(
         store.create_vault("", b"secret", FAST_KDF).await,
         Err(StoreError::WeakPassword)
@@ -82,11 +77,8 @@ async fn one_vault_per_database_and_passwords_must_not_be_empty() {
     );
 }
 
-#[tokio::test]
-async fn a_changed_password_replaces_the_old_one_and_survives_a_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = Store::open(&path).await.unwrap();
+async fn a_changed_password_replaces_the_old_one_and_survives_a_reopen(db: TestDb) {
+    let store = db.open().await;
     let vault = store
         .create_vault("old password", MNEMONIC.as_bytes(), FAST_KDF)
         .await
@@ -108,7 +100,7 @@ async fn a_changed_password_replaces_the_old_one_and_survives_a_reopen() {
     store.close().await;
     drop(store);
 
-    let store = Store::open(&path).await.unwrap();
+    let store = db.open().await;
     assert!(matches!(
         store.unlock_vault("old password").await,
         Err(StoreError::WrongPassword)
@@ -120,7 +112,7 @@ async fn a_changed_password_replaces_the_old_one_and_survives_a_reopen() {
         reopened.open(b"data", &sealed).unwrap().as_slice(),
         b"sealed before the change"
     );
-    let pool = raw_pool(&path).await;
+    let pool = db.raw().await;
     let costs: (i64, i64, i64) =
         sqlx::query_as("SELECT kdf_memory_kib, kdf_iterations, kdf_parallelism FROM vault")
             .fetch_one(&pool)
@@ -129,11 +121,9 @@ async fn a_changed_password_replaces_the_old_one_and_survives_a_reopen() {
     assert_eq!(costs, (512, 2, 2));
 }
 
-#[tokio::test]
-async fn a_vault_from_another_database_cannot_change_this_ones_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let mine = Store::open(dir.path().join("mine.sqlite")).await.unwrap();
-    let theirs = Store::open(dir.path().join("theirs.sqlite")).await.unwrap();
+async fn a_vault_from_another_database_cannot_change_this_ones_password(db: TestDb) {
+    let mine = db.open().await;
+    let theirs = db.another().await.open().await;
     mine.create_vault("mine", b"a", FAST_KDF).await.unwrap();
     let foreign = theirs.create_vault("theirs", b"b", FAST_KDF).await.unwrap();
     assert!(matches!(
@@ -148,22 +138,20 @@ async fn a_vault_from_another_database_cannot_change_this_ones_password() {
         theirs.change_password(&foreign, "x", FAST_KDF).await,
         Ok(())
     ));
-    let empty = Store::open(dir.path().join("empty.sqlite")).await.unwrap();
+    let empty = db.another().await.open().await;
     assert!(matches!(
         empty.change_password(&foreign, "x", FAST_KDF).await,
         Err(StoreError::NoVault)
     ));
 }
 
-#[tokio::test]
-async fn an_altered_wrapped_key_reads_as_a_wrong_password_not_a_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.sqlite");
-    let store = Store::open(&path).await.unwrap();
+async fn an_altered_wrapped_key_reads_as_a_wrong_password_not_a_panic(db: TestDb) {
+    let store = db.open().await;
     store.create_vault("pw", b"secret", FAST_KDF).await.unwrap();
-    let pool = raw_pool(&path).await;
+    let pool = db.raw().await;
     // a different salt derives another wrapping key
-    sqlx::query("UPDATE vault SET salt = zeroblob(16)")
+    sqlx::query("UPDATE vault SET salt = $1")
+        .bind(vec![0u8; 16])
         .execute(&pool)
         .await
         .unwrap();
@@ -180,3 +168,11 @@ async fn an_altered_wrapped_key_reads_as_a_wrong_password_not_a_panic() {
         Err(StoreError::Corrupt { .. })
     ));
 }
+
+both_backends!(
+    the_right_password_unlocks_the_same_secret_and_a_wrong_one_is_refused,
+    one_vault_per_database_and_passwords_must_not_be_empty,
+    a_changed_password_replaces_the_old_one_and_survives_a_reopen,
+    a_vault_from_another_database_cannot_change_this_ones_password,
+    an_altered_wrapped_key_reads_as_a_wrong_password_not_a_panic,
+);
