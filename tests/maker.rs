@@ -1,9 +1,12 @@
 //! End-to-end: a maker run from a config file (`maker run --config maker.toml`), priced from
 //! two exchange feeds — real HTTP servers on loopback speaking Kraken's and Bitfinex's public
 //! ticker formats — with the admin API and the metrics endpoint, against the devnet and a
-//! taker that discovers it at the rendezvous point.
+//! taker that discovers it at the rendezvous point; and a maker whose store is a PostgreSQL
+//! server taking only the swaps its XMR covers, then resuming its swap after a restart.
 
 mod support;
+#[path = "../crates/store/tests/common/postgres.rs"]
+mod postgres;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -118,12 +121,16 @@ fn wait_for_maker(
     }
 }
 
-/// The taker's view of the offers: the one offer's JSON.
-fn the_offer(taker: &Party) -> Value {
+/// The taker's view of the offer of the maker `peer` (other tests' makers share the
+/// rendezvous point).
+fn the_offer(taker: &Party, peer: &str) -> Value {
     let offers = taker.run_ok(&["offers"]);
     let offers = offers.as_array().expect("a list of offers");
-    assert_eq!(offers.len(), 1, "{offers:?}");
-    offers[0].clone()
+    offers
+        .iter()
+        .find(|o| o["peer"] == peer)
+        .unwrap_or_else(|| panic!("no offer of {peer} in {offers:?}"))
+        .clone()
 }
 
 #[test]
@@ -184,6 +191,7 @@ listen = "127.0.0.1:0"
     });
     let admin = format!("http://{}", ready["admin"].as_str().expect("admin address"));
     let metrics = format!("http://{}/metrics", ready["metrics"].as_str().expect("metrics address"));
+    let peer = ready["peer_id"].as_str().expect("the maker's peer id");
     let token_file = ready["admin_token_file"].as_str().expect("token file");
     let token = std::fs::read_to_string(token_file).expect("the token file");
     let token = token.trim();
@@ -203,7 +211,7 @@ listen = "127.0.0.1:0"
     });
     assert_eq!(status["maker"]["price_piconero_per_btc"], PRICE, "{status}");
     let taker = Party::new("feed-taker");
-    let offer = the_offer(&taker);
+    let offer = the_offer(&taker, peer);
     assert_eq!(offer["price_piconero_per_btc"], PRICE, "{offer}");
     assert_eq!(offer["min_sat"], 100_000, "{offer}");
     assert_eq!(offer["max_sat"], 2_014_950, "{offer}");
@@ -234,7 +242,7 @@ listen = "127.0.0.1:0"
     });
     let reason = status["maker"]["reason"].as_str().unwrap_or_default().to_owned();
     assert!(reason.contains("price sources usable"), "{status}");
-    let offer = the_offer(&taker);
+    let offer = the_offer(&taker, peer);
     let error = offer["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("not quoting") && error.contains("price sources usable"),
@@ -252,14 +260,19 @@ listen = "127.0.0.1:0"
                 .as_str()
                 .is_some_and(|r| r.contains("only 1 of 2"))
     });
-    assert!(status["price_feed"].to_string().contains("503"), "{status}");
+    assert!(
+        status["price_feed"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("kraken: failed") && e.contains("bitfinex ok")),
+        "{status}"
+    );
 
     // Both good again: quoting resumes on its own. Then the operator pauses and resumes.
     asks.lock().unwrap().kraken = Ok("0.00500000");
     wait_for_maker(&runtime, &admin, token, "quoting again", |m| m["quoting"] == true);
     let (code, body) = http(&runtime, reqwest::Method::POST, &format!("{admin}/quoting/pause"), Some(token));
     assert_eq!(code, 200, "{body}");
-    let offer = the_offer(&taker);
+    let offer = the_offer(&taker, peer);
     assert!(
         offer["error"].as_str().unwrap_or_default().contains("paused by the operator"),
         "{offer}"
@@ -293,10 +306,21 @@ listen = "127.0.0.1:0"
 }
 
 #[test]
-fn a_maker_takes_only_the_swaps_its_free_xmr_covers() {
+fn a_maker_on_postgresql_takes_only_the_swaps_its_free_xmr_covers_across_a_restart() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime.block_on(postgres::PgServer::start());
+    let url = runtime.block_on(server.create_database());
     devnet();
     // 2 XMR: one swap of 1 XMR and its lock's fee allowance fit, a second does not
-    let alice = funded_maker("inventory-maker", 1);
+    let alice =
+        support::funded_maker_with_env("inventory-maker", 1, &[("CONFIARO_STORE_URL", &url)]);
+    assert!(
+        !alice.dir.path().join("confiaro.sqlite").exists(),
+        "the maker's store is the PostgreSQL database, not SQLite"
+    );
     let takers: Vec<Party> = (0..3)
         .map(|i| support::funded_taker(&format!("inventory-taker-{i}")))
         .collect();
@@ -315,12 +339,26 @@ fn a_maker_takes_only_the_swaps_its_free_xmr_covers() {
         .collect();
     let started = Instant::now();
     let (mut completed, mut refused) = (Vec::new(), Vec::new());
+    let mut restarted = false;
     while completed.len() + refused.len() < running.len() {
         for (i, taker) in running.iter().enumerate() {
             if completed.contains(&i) || refused.contains(&i) {
                 continue;
             }
             let seen = taker.seen();
+            // Once the other two were turned away and this taker's BTC is locked, the maker
+            // owes its XMR lock (or what follows it): stop it gracefully there, start it
+            // again, and the swap resumes from the database.
+            let btc_locked = seen
+                .iter()
+                .any(|v| v["kind"] == "state_changed" && v["state"] == "BtcLockPublished");
+            let finished = seen.iter().any(|v| v["kind"] == "finished");
+            if btc_locked && !finished && !restarted && refused.len() == 2 {
+                let status = maker.terminate();
+                assert!(status.success(), "the maker stops cleanly: {status}");
+                maker = support::start_maker(&alice, &[]).0;
+                restarted = true;
+            }
             if seen
                 .iter()
                 .any(|v| v["kind"] == "finished" && v["phase"] == "Completed")
@@ -330,9 +368,13 @@ fn a_maker_takes_only_the_swaps_its_free_xmr_covers() {
                 let reason = refusal["reason"].as_str().unwrap_or_default();
                 assert!(reason.contains("cannot lock"), "{refusal}");
                 refused.push(i);
-            } else if let Some(error) = seen.iter().find(|v| v["error"].is_string()) {
-                let message = error["error"].as_str().unwrap_or_default();
-                assert!(message.contains("outside the maker's limits"), "{error}");
+            } else if taker.stderr().contains("\"error\"") {
+                // the command ended with an error (JSON on its standard error)
+                let stderr = taker.stderr();
+                assert!(
+                    stderr.contains("0.01000000 BTC is outside the maker's limits"),
+                    "{stderr}"
+                );
                 refused.push(i);
             }
         }
@@ -348,6 +390,14 @@ fn a_maker_takes_only_the_swaps_its_free_xmr_covers() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(completed.len(), 1, "completed {completed:?}, refused {refused:?}");
+    assert!(restarted, "the maker was restarted during the swap");
+    assert!(
+        maker
+            .seen()
+            .iter()
+            .any(|v| v["kind"] == "finished" && v["phase"] == "Completed"),
+        "the restarted maker finished the swap"
+    );
     assert_eq!(refused.len(), 2, "completed {completed:?}, refused {refused:?}");
     for taker in &mut running {
         taker.terminate();

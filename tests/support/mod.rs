@@ -218,6 +218,8 @@ pub struct Party {
     pub xmr_address: String,
     /// XMR paid to it by [`funded_maker`], in piconero.
     pub funded_xmr: u64,
+    /// Environment every command of this party gets (e.g. `CONFIARO_STORE_URL`).
+    env: Vec<(String, String)>,
 }
 
 /// The `confiaro` binary under test.
@@ -235,6 +237,11 @@ fn json_lines(text: &str) -> Vec<Value> {
 impl Party {
     /// A new party with a fresh wallet.
     pub fn new(name: &str) -> Party {
+        Party::with_env(name, &[])
+    }
+
+    /// A new party with a fresh wallet, whose every command runs with `env`.
+    pub fn with_env(name: &str, env: &[(&str, &str)]) -> Party {
         let dir = tempfile::Builder::new()
             .prefix(&format!("confiaro-e2e-{name}-"))
             .tempdir()
@@ -246,6 +253,10 @@ impl Party {
             btc_address: String::new(),
             xmr_address: String::new(),
             funded_xmr: 0,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         let created = party.run_ok(&["init"]);
         party.btc_address = created["btc_address"]
@@ -273,6 +284,7 @@ impl Party {
             .env("CONFIARO_LOG", "confiaro=info,warn")
             .env_remove("CONFIARO_TEST_KILL_AFTER")
             .env_remove("CONFIARO_TEST_FAULT")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         command
     }
@@ -557,7 +569,12 @@ pub fn start_maker(party: &Party, env: &[(&str, &str)]) -> (Running, String) {
 
 /// A funded maker party (XMR in `outputs` separate transfers of 2 XMR).
 pub fn funded_maker(name: &str, outputs: usize) -> Party {
-    let mut party = Party::new(name);
+    funded_maker_with_env(name, outputs, &[])
+}
+
+/// [`funded_maker`] whose every command runs with `env`.
+pub fn funded_maker_with_env(name: &str, outputs: usize, env: &[(&str, &str)]) -> Party {
+    let mut party = Party::with_env(name, env);
     for _ in 0..outputs {
         devnet().fund_xmr(&party.xmr_address, 2 * XMR);
         party.funded_xmr += 2 * XMR;

@@ -47,6 +47,10 @@ pub(crate) struct Global {
     /// mainnet, testnet (with Monero stagenet) or regtest.
     #[arg(long, global = true, default_value = "regtest", value_parser = settings::parse_network)]
     pub(crate) network: Network,
+    /// The database, when not SQLite in the data directory: postgres://USER:PASSWORD@HOST/DB
+    /// (a maker's PostgreSQL server; the password never appears in messages).
+    #[arg(long, global = true, env = "CONFIARO_STORE_URL", hide_env_values = true)]
+    pub(crate) store_url: Option<String>,
     /// A running devnet's directory; its devnet.json gives every endpoint (regtest only).
     #[arg(long, global = true, env = "CONFIARO_DEVNET")]
     pub(crate) devnet: Option<PathBuf>,

@@ -193,23 +193,17 @@ fn price_sources(config: &MakerConfig) -> anyhow::Result<Vec<Box<dyn PriceSource
         .sources
         .iter()
         .map(|source| {
-            let built: Box<dyn PriceSource> = match source.exchange {
-                Exchange::Kraken => Box::new(KrakenTicker::new(
-                    source
-                        .url
-                        .as_deref()
-                        .unwrap_or(confiaro_pricing::kraken::DEFAULT_BASE_URL),
-                    config.request_timeout,
-                )?),
-                Exchange::Bitfinex => Box::new(BitfinexTicker::new(
-                    source
-                        .url
-                        .as_deref()
-                        .unwrap_or(confiaro_pricing::bitfinex::DEFAULT_BASE_URL),
-                    config.request_timeout,
-                )?),
+            let (build, default_url): (fn(&str, Duration) -> _, _) = match source.exchange {
+                Exchange::Kraken => (KrakenTicker::new, confiaro_pricing::kraken::DEFAULT_BASE_URL),
+                Exchange::Bitfinex => {
+                    (BitfinexTicker::new, confiaro_pricing::bitfinex::DEFAULT_BASE_URL)
+                }
             };
-            Ok(built)
+            let ticker = build(
+                source.url.as_deref().unwrap_or(default_url),
+                config.request_timeout,
+            )?;
+            Ok(Box::new(ticker) as Box<dyn PriceSource>)
         })
         .collect()
 }

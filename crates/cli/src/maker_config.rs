@@ -47,8 +47,6 @@ struct RawConfig {
     #[serde(default)]
     metrics: RawMetrics,
     #[serde(default)]
-    store: RawStore,
-    #[serde(default)]
     shutdown: RawShutdown,
 }
 
@@ -93,12 +91,6 @@ struct RawAdmin {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStore {
-    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,8 +150,6 @@ pub(crate) struct MakerConfig {
     pub(crate) admin_token_file: PathBuf,
     /// Where the Prometheus metrics are served (loopback only).
     pub(crate) metrics_listen: SocketAddr,
-    /// The store's database URL; `None` is SQLite in the data directory.
-    pub(crate) store_url: Option<String>,
     /// How long a stop waits for swaps in the middle of an action.
     pub(crate) shutdown_grace: Duration,
 }
@@ -333,18 +323,6 @@ impl MakerConfig {
             .admin
             .token_file
             .unwrap_or_else(|| PathBuf::from("admin.token"));
-        let store_url = raw.store.url;
-        if let Some(url) = &store_url {
-            if !(url.starts_with("postgres://")
-                || url.starts_with("postgresql://")
-                || url.starts_with("sqlite://"))
-            {
-                return Err(invalid(
-                    "store.url",
-                    "expected postgres://… or sqlite://… (the value is not shown: it may hold a password)".into(),
-                ));
-            }
-        }
         let shutdown_grace = secs("shutdown.grace_secs", raw.shutdown.grace_secs, 120, 3_600)?;
         Ok(MakerConfig {
             spread_bps,
@@ -362,7 +340,6 @@ impl MakerConfig {
             admin_listen,
             admin_token_file,
             metrics_listen,
-            store_url,
             shutdown_grace,
         })
     }
@@ -390,7 +367,6 @@ mod tests {
         assert_eq!(config.sources.len(), 2);
         assert!(config.admin_listen.ip().is_loopback());
         assert!(config.metrics_listen.ip().is_loopback());
-        assert_eq!(config.store_url, None);
         assert_eq!(config.max_age, Duration::from_secs(60));
     }
 
@@ -423,14 +399,12 @@ mod tests {
             ),
             ("[admin]\nlisten = \"0.0.0.0:9740\"", "admin.listen: 0.0.0.0:9740 is not a loopback"),
             ("[metrics]\nlisten = \"here\"", "metrics.listen: \"here\" is not an IP:port"),
-            ("[store]\nurl = \"mysql://u:secret@h/db\"", "store.url: expected postgres"),
         ];
         for (text, expected) in cases {
             let message = error(text);
             assert!(message.starts_with("maker.toml: "), "{message}");
             assert!(message.contains(expected), "{text:?}: {message}");
         }
-        assert!(!error("[store]\nurl = \"mysql://u:secret@h/db\"").contains("secret"));
     }
 
     #[test]

@@ -154,6 +154,7 @@ pub(crate) fn engine_config(global: &Global) -> anyhow::Result<EngineConfig> {
         }
     }
     config.p2p = p2p;
+    config.store_url = global.store_url.clone();
     Ok(config)
 }
 

@@ -78,12 +78,14 @@ pub(crate) async fn open_local(global: &Global) -> anyhow::Result<LocalData> {
         let dummy = confiaro_orchestrator::BitcoinSourceConfig::Esplora {
             url: "http://127.0.0.1:1".into(),
         };
-        Ok::<_, anyhow::Error>(confiaro_orchestrator::EngineConfig::new(
+        let mut config = confiaro_orchestrator::EngineConfig::new(
             settings::data_dir(global)?,
             global.network,
             dummy,
             confiaro_orchestrator::MoneroConfig::new("http://127.0.0.1:1"),
-        ))
+        );
+        config.store_url = global.store_url.clone();
+        Ok::<_, anyhow::Error>(config)
     })?;
     let password = settings::password(global, false)?;
     Ok(LocalData::open(&config, &password).await?)

@@ -114,6 +114,9 @@ pub struct EngineConfig {
     pub p2p: P2pConfig,
     /// How often the chains are polled (blocks, mempool, XMR transfers).
     pub poll_interval: Duration,
+    /// The store's database: `None` is SQLite in the data directory ([`Self::store_path`]);
+    /// `Some(url)` a `postgres://…` (or `sqlite://…`) URL, e.g. a maker's PostgreSQL server.
+    pub store_url: Option<String>,
 }
 
 impl EngineConfig {
@@ -136,11 +139,30 @@ impl EngineConfig {
                 Network::Regtest => Duration::from_millis(250),
                 _ => Duration::from_secs(5),
             },
+            store_url: None,
         }
     }
 
-    /// The database file.
+    /// The SQLite database file, when no [`Self::store_url`] is set.
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("confiaro.sqlite")
+    }
+
+    /// Whether the store may hold a wallet already: its SQLite file exists, or it is elsewhere
+    /// (a database server, which only opening can tell).
+    pub fn store_may_exist(&self) -> bool {
+        self.store_url.is_some() || self.store_path().exists()
+    }
+
+    /// Opens (creating and migrating as needed) the store: [`Self::store_url`] when set,
+    /// otherwise SQLite at [`Self::store_path`].
+    ///
+    /// # Errors
+    /// Store errors (an unreachable server, a bad URL — never echoing its password).
+    pub async fn open_store(&self) -> Result<confiaro_store::Store, confiaro_store::StoreError> {
+        match &self.store_url {
+            Some(url) => confiaro_store::Store::connect(url).await,
+            None => confiaro_store::Store::open(self.store_path()).await,
+        }
     }
 }

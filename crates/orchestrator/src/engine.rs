@@ -181,7 +181,7 @@ impl Engine {
         restore: Option<Mnemonic>,
     ) -> Result<Mnemonic, EngineError> {
         let _lock = DataDirLock::acquire(&config.data_dir)?;
-        let store = Store::open(config.store_path()).await?;
+        let store = config.open_store().await?;
         if store.has_vault().await? {
             return Err(EngineError::WalletExists(config.data_dir.clone()));
         }
@@ -228,7 +228,7 @@ impl Engine {
     /// reached at start (its message names it).
     pub async fn open(config: EngineConfig, password: &str) -> Result<Engine, EngineError> {
         let lock = DataDirLock::acquire(&config.data_dir)?;
-        let store = Store::open(config.store_path()).await?;
+        let store = config.open_store().await?;
         let vault = unlock(&store, &config, password).await?;
         let keys = EngineKeys::derive(&mnemonic_of(&vault)?);
         let network = config.network;
@@ -1166,10 +1166,10 @@ impl LocalData {
     /// # Errors
     /// [`EngineError::NoWallet`], [`EngineError::WrongPassword`], store errors.
     pub async fn open(config: &EngineConfig, password: &str) -> Result<LocalData, EngineError> {
-        if !config.store_path().exists() {
+        if !config.store_may_exist() {
             return Err(EngineError::NoWallet(config.data_dir.clone()));
         }
-        let store = Store::open(config.store_path()).await?;
+        let store = config.open_store().await?;
         let vault = unlock(&store, config, password).await?;
         Ok(LocalData { store, vault })
     }

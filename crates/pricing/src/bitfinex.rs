@@ -19,10 +19,7 @@
 //! was received.
 
 use crate::rate::Rate;
-use crate::source::{
-    excerpt, BuildError, FetchFuture, HttpGet, Observation, PriceSource, SourceError,
-    SourceErrorKind,
-};
+use crate::source::{excerpt, BuildError, HttpTicker, SourceErrorKind};
 use serde_json::value::RawValue;
 use std::time::Duration;
 
@@ -35,13 +32,10 @@ const ASK: usize = 2;
 /// Number of fields of a trading-pair ticker.
 const FIELDS: usize = 10;
 
-/// The Bitfinex XMR/BTC ask price as a [`PriceSource`] named `"bitfinex"` by default.
-#[derive(Debug, Clone)]
-pub struct BitfinexTicker {
-    name: String,
-    url: String,
-    http: HttpGet,
-}
+/// Bitfinex's XMR/BTC ask price as a [`PriceSource`] named `"bitfinex"`: an [`HttpTicker`] of
+/// Bitfinex's wire format.
+#[derive(Debug, Clone, Copy)]
+pub struct BitfinexTicker;
 
 impl BitfinexTicker {
     /// A feed of `base_url` (e.g. [`DEFAULT_BASE_URL`], without a trailing slash) whose
@@ -50,12 +44,13 @@ impl BitfinexTicker {
     /// # Errors
     ///
     /// [`BuildError`] if the HTTP client cannot be created.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<BitfinexTicker, BuildError> {
-        Ok(BitfinexTicker {
-            name: "bitfinex".to_owned(),
-            url: format!("{}/v2/ticker/{SYMBOL}", base_url.trim_end_matches('/')),
-            http: HttpGet::new(timeout)?,
-        })
+    pub fn new(base_url: &str, timeout: Duration) -> Result<HttpTicker, BuildError> {
+        HttpTicker::new(
+            "bitfinex",
+            format!("{}/v2/ticker/{SYMBOL}", base_url.trim_end_matches('/')),
+            timeout,
+            parse_ticker,
+        )
     }
 
     /// The feed of the real exchange with a 10 s request timeout.
@@ -63,33 +58,8 @@ impl BitfinexTicker {
     /// # Errors
     ///
     /// [`BuildError`] if the HTTP client cannot be created.
-    pub fn mainnet() -> Result<BitfinexTicker, BuildError> {
+    pub fn mainnet() -> Result<HttpTicker, BuildError> {
         BitfinexTicker::new(DEFAULT_BASE_URL, crate::DEFAULT_REQUEST_TIMEOUT)
-    }
-
-    /// Renames the source (for logs and errors); the default is `"bitfinex"`.
-    pub fn with_name(mut self, name: impl Into<String>) -> BitfinexTicker {
-        self.name = name.into();
-        self
-    }
-}
-
-impl PriceSource for BitfinexTicker {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn fetch(&self) -> FetchFuture<'_> {
-        Box::pin(async move {
-            let received = self.http.get(&self.name, &self.url).await?;
-            let btc_per_xmr = parse_ticker(received.status, &received.body)
-                .map_err(|kind| SourceError::new(&self.name, kind))?;
-            Ok(Observation {
-                source: self.name.clone(),
-                btc_per_xmr,
-                observed_at: received.at,
-            })
-        })
     }
 }
 
@@ -145,6 +115,7 @@ pub fn parse_ticker(status: u16, body: &[u8]) -> Result<Rate, SourceErrorKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PriceSource as _;
     use crate::rate::RateProblem;
 
     #[test]

@@ -18,10 +18,7 @@
 //! the time the response was received.
 
 use crate::rate::Rate;
-use crate::source::{
-    excerpt, BuildError, FetchFuture, HttpGet, Observation, PriceSource, SourceError,
-    SourceErrorKind,
-};
+use crate::source::{excerpt, BuildError, HttpTicker, SourceErrorKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,13 +28,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.kraken.com";
 /// Kraken's name for the XMR/BTC pair in requests.
 pub const PAIR: &str = "XMRXBT";
 
-/// The Kraken XMR/BTC ask price as a [`PriceSource`] named `"kraken"` by default.
-#[derive(Debug, Clone)]
-pub struct KrakenTicker {
-    name: String,
-    url: String,
-    http: HttpGet,
-}
+/// Kraken's XMR/BTC ask price as a [`PriceSource`] named `"kraken"`: an [`HttpTicker`] of
+/// Kraken's wire format.
+#[derive(Debug, Clone, Copy)]
+pub struct KrakenTicker;
 
 impl KrakenTicker {
     /// A feed of `base_url` (e.g. [`DEFAULT_BASE_URL`], without a trailing slash) whose
@@ -46,15 +40,13 @@ impl KrakenTicker {
     /// # Errors
     ///
     /// [`BuildError`] if the HTTP client cannot be created.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<KrakenTicker, BuildError> {
-        Ok(KrakenTicker {
-            name: "kraken".to_owned(),
-            url: format!(
-                "{}/0/public/Ticker?pair={PAIR}",
-                base_url.trim_end_matches('/')
-            ),
-            http: HttpGet::new(timeout)?,
-        })
+    pub fn new(base_url: &str, timeout: Duration) -> Result<HttpTicker, BuildError> {
+        HttpTicker::new(
+            "kraken",
+            format!("{}/0/public/Ticker?pair={PAIR}", base_url.trim_end_matches('/')),
+            timeout,
+            parse_ticker,
+        )
     }
 
     /// The feed of the real exchange with a 10 s request timeout.
@@ -62,33 +54,8 @@ impl KrakenTicker {
     /// # Errors
     ///
     /// [`BuildError`] if the HTTP client cannot be created.
-    pub fn mainnet() -> Result<KrakenTicker, BuildError> {
+    pub fn mainnet() -> Result<HttpTicker, BuildError> {
         KrakenTicker::new(DEFAULT_BASE_URL, crate::DEFAULT_REQUEST_TIMEOUT)
-    }
-
-    /// Renames the source (for logs and errors); the default is `"kraken"`.
-    pub fn with_name(mut self, name: impl Into<String>) -> KrakenTicker {
-        self.name = name.into();
-        self
-    }
-}
-
-impl PriceSource for KrakenTicker {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn fetch(&self) -> FetchFuture<'_> {
-        Box::pin(async move {
-            let received = self.http.get(&self.name, &self.url).await?;
-            let btc_per_xmr = parse_ticker(received.status, &received.body)
-                .map_err(|kind| SourceError::new(&self.name, kind))?;
-            Ok(Observation {
-                source: self.name.clone(),
-                btc_per_xmr,
-                observed_at: received.at,
-            })
-        })
     }
 }
 
@@ -149,6 +116,7 @@ pub fn parse_ticker(status: u16, body: &[u8]) -> Result<Rate, SourceErrorKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PriceSource as _;
     use crate::rate::RateProblem;
 
     #[test]

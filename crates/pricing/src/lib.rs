@@ -41,7 +41,9 @@ pub use feed::{poll_sources, FeedState, PriceFeed};
 pub use kraken::KrakenTicker;
 pub use pricing::{maker_price, quote_limits, spread_rate, LimitError, PricingError};
 pub use rate::{ParseRateError, Rate, RateProblem};
-pub use source::{BuildError, FetchFuture, Observation, PriceSource, SourceError, SourceErrorKind};
+pub use source::{
+    BuildError, FetchFuture, HttpTicker, Observation, PriceSource, SourceError, SourceErrorKind,
+};
 
 /// The request timeout of the exchange feeds' `mainnet()` constructors.
 pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

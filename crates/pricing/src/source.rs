@@ -117,6 +117,60 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 /// The largest response body read from an exchange; a ticker is a few hundred bytes.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
 
+/// An exchange's public ticker read over HTTP: the URL of its XMR/BTC ticker and the parser
+/// of its wire format ([`crate::KrakenTicker`], [`crate::BitfinexTicker`]). Each fetch GETs
+/// the URL (no redirects, bounded body, the request timeout) and stamps the observation with
+/// the time the answer arrived.
+#[derive(Debug, Clone)]
+pub struct HttpTicker {
+    name: String,
+    pub(crate) url: String,
+    http: HttpGet,
+    parse: fn(u16, &[u8]) -> Result<Rate, SourceErrorKind>,
+}
+
+impl HttpTicker {
+    /// A ticker named `name` at `url`, read with `parse` (HTTP status, body).
+    pub(crate) fn new(
+        name: &str,
+        url: String,
+        timeout: Duration,
+        parse: fn(u16, &[u8]) -> Result<Rate, SourceErrorKind>,
+    ) -> Result<HttpTicker, BuildError> {
+        Ok(HttpTicker {
+            name: name.to_owned(),
+            url,
+            http: HttpGet::new(timeout)?,
+            parse,
+        })
+    }
+
+    /// Renames the source (for logs and errors); the default is the exchange's name.
+    pub fn with_name(mut self, name: impl Into<String>) -> HttpTicker {
+        self.name = name.into();
+        self
+    }
+}
+
+impl PriceSource for HttpTicker {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fetch(&self) -> FetchFuture<'_> {
+        Box::pin(async move {
+            let received = self.http.get(&self.name, &self.url).await?;
+            let btc_per_xmr = (self.parse)(received.status, &received.body)
+                .map_err(|kind| SourceError::new(&self.name, kind))?;
+            Ok(Observation {
+                source: self.name.clone(),
+                btc_per_xmr,
+                observed_at: received.at,
+            })
+        })
+    }
+}
+
 /// A plain HTTP GET client shared by the exchange feeds: no redirects, a whole-request
 /// timeout and a bounded body.
 #[derive(Debug, Clone)]

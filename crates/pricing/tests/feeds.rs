@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use confiaro_pricing::{
     poll_sources, reference_price, BitfinexTicker, FeedPolicy, FeedState, FetchFuture,
-    KrakenTicker, NoQuote, Observation, PriceFeed, PriceSource, Rate, SourceError, SourceErrorKind,
+    HttpTicker, KrakenTicker, NoQuote, Observation, PriceFeed, PriceSource, Rate, SourceError, SourceErrorKind,
 };
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -84,11 +84,11 @@ impl Exchange {
         *self.bitfinex.lock().unwrap() = reply;
     }
 
-    fn kraken(&self, timeout: Duration) -> KrakenTicker {
+    fn kraken(&self, timeout: Duration) -> HttpTicker {
         KrakenTicker::new(&self.base, timeout).unwrap()
     }
 
-    fn bitfinex(&self, timeout: Duration) -> BitfinexTicker {
+    fn bitfinex(&self, timeout: Duration) -> HttpTicker {
         BitfinexTicker::new(&self.base, timeout).unwrap()
     }
 }
