@@ -4,9 +4,9 @@
 //! taker that discovers it at the rendezvous point; and a maker whose store is a PostgreSQL
 //! server taking only the swaps its XMR covers, then resuming its swap after a restart.
 
-mod support;
 #[path = "../crates/store/tests/common/postgres.rs"]
 mod postgres;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -107,7 +107,12 @@ fn wait_for_maker(
 ) -> Value {
     let started = Instant::now();
     loop {
-        let (status, body) = http(runtime, reqwest::Method::GET, &format!("{admin}/status"), Some(token));
+        let (status, body) = http(
+            runtime,
+            reqwest::Method::GET,
+            &format!("{admin}/status"),
+            Some(token),
+        );
         assert_eq!(status, 200, "{body}");
         let value: Value = serde_json::from_str(&body).expect("json");
         if pred(&value["maker"]) {
@@ -190,7 +195,10 @@ listen = "127.0.0.1:0"
         v["ready"] == true
     });
     let admin = format!("http://{}", ready["admin"].as_str().expect("admin address"));
-    let metrics = format!("http://{}/metrics", ready["metrics"].as_str().expect("metrics address"));
+    let metrics = format!(
+        "http://{}/metrics",
+        ready["metrics"].as_str().expect("metrics address")
+    );
     let peer = ready["peer_id"].as_str().expect("the maker's peer id");
     let token_file = ready["admin_token_file"].as_str().expect("token file");
     let token = std::fs::read_to_string(token_file).expect("the token file");
@@ -219,9 +227,19 @@ listen = "127.0.0.1:0"
     assert_eq!(offer["reserve_piconero"], 4 * XMR, "{offer}");
 
     // The admin API wants its token; the metrics say the same as the status.
-    let (code, body) = http(&runtime, reqwest::Method::GET, &format!("{admin}/status"), None);
+    let (code, body) = http(
+        &runtime,
+        reqwest::Method::GET,
+        &format!("{admin}/status"),
+        None,
+    );
     assert_eq!(code, 401, "{body}");
-    let (code, _) = http(&runtime, reqwest::Method::GET, &format!("{admin}/status"), Some("wrong"));
+    let (code, _) = http(
+        &runtime,
+        reqwest::Method::GET,
+        &format!("{admin}/status"),
+        Some("wrong"),
+    );
     assert_eq!(code, 401);
     let (code, body) = http(&runtime, reqwest::Method::GET, &metrics, None);
     assert_eq!(code, 200);
@@ -237,10 +255,17 @@ listen = "127.0.0.1:0"
 
     // Bitfinex moves 20 % away: neither price can be trusted, the maker stops and says why.
     asks.lock().unwrap().bitfinex = Ok("0.006");
-    let status = wait_for_maker(&runtime, &admin, token, "no quotes on divergent feeds", |m| {
-        m["quoting"] == false
-    });
-    let reason = status["maker"]["reason"].as_str().unwrap_or_default().to_owned();
+    let status = wait_for_maker(
+        &runtime,
+        &admin,
+        token,
+        "no quotes on divergent feeds",
+        |m| m["quoting"] == false,
+    );
+    let reason = status["maker"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(reason.contains("price sources usable"), "{status}");
     let offer = the_offer(&taker, peer);
     let error = offer["error"].as_str().unwrap_or_default();
@@ -269,18 +294,40 @@ listen = "127.0.0.1:0"
 
     // Both good again: quoting resumes on its own. Then the operator pauses and resumes.
     asks.lock().unwrap().kraken = Ok("0.00500000");
-    wait_for_maker(&runtime, &admin, token, "quoting again", |m| m["quoting"] == true);
-    let (code, body) = http(&runtime, reqwest::Method::POST, &format!("{admin}/quoting/pause"), Some(token));
+    wait_for_maker(&runtime, &admin, token, "quoting again", |m| {
+        m["quoting"] == true
+    });
+    let (code, body) = http(
+        &runtime,
+        reqwest::Method::POST,
+        &format!("{admin}/quoting/pause"),
+        Some(token),
+    );
     assert_eq!(code, 200, "{body}");
     let offer = the_offer(&taker, peer);
     assert!(
-        offer["error"].as_str().unwrap_or_default().contains("paused by the operator"),
+        offer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("paused by the operator"),
         "{offer}"
     );
-    let (code, _) = http(&runtime, reqwest::Method::POST, &format!("{admin}/quoting/resume"), Some(token));
+    let (code, _) = http(
+        &runtime,
+        reqwest::Method::POST,
+        &format!("{admin}/quoting/resume"),
+        Some(token),
+    );
     assert_eq!(code, 200);
-    wait_for_maker(&runtime, &admin, token, "quoting after the pause", |m| m["quoting"] == true);
-    let (_, body) = http(&runtime, reqwest::Method::GET, &format!("{admin}/balances"), Some(token));
+    wait_for_maker(&runtime, &admin, token, "quoting after the pause", |m| {
+        m["quoting"] == true
+    });
+    let (_, body) = http(
+        &runtime,
+        reqwest::Method::GET,
+        &format!("{admin}/balances"),
+        Some(token),
+    );
     let balances: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(balances["xmr_unlocked_piconero"], 4 * XMR, "{balances}");
     let (code, body) = runtime.block_on(async {
@@ -291,14 +338,21 @@ listen = "127.0.0.1:0"
             .send()
             .await
             .expect("the admin API answers");
-        (response.status().as_u16(), response.text().await.expect("a body"))
+        (
+            response.status().as_u16(),
+            response.text().await.expect("a body"),
+        )
     });
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("neither"), "{body}");
 
     // A stop is graceful: nothing in flight, so it ends at once and cleanly.
     let status = running.terminate();
-    assert!(status.success(), "{status}: {}", support::tail(&running.stderr(), 30));
+    assert!(
+        status.success(),
+        "{status}: {}",
+        support::tail(&running.stderr(), 30)
+    );
     assert!(
         running.seen().iter().any(|v| v["stopped"] == true),
         "no stopped line"
@@ -389,7 +443,11 @@ fn a_maker_on_postgresql_takes_only_the_swaps_its_free_xmr_covers_across_a_resta
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert_eq!(completed.len(), 1, "completed {completed:?}, refused {refused:?}");
+    assert_eq!(
+        completed.len(),
+        1,
+        "completed {completed:?}, refused {refused:?}"
+    );
     assert!(restarted, "the maker was restarted during the swap");
     assert!(
         maker
@@ -398,7 +456,11 @@ fn a_maker_on_postgresql_takes_only_the_swaps_its_free_xmr_covers_across_a_resta
             .any(|v| v["kind"] == "finished" && v["phase"] == "Completed"),
         "the restarted maker finished the swap"
     );
-    assert_eq!(refused.len(), 2, "completed {completed:?}, refused {refused:?}");
+    assert_eq!(
+        refused.len(),
+        2,
+        "completed {completed:?}, refused {refused:?}"
+    );
     for taker in &mut running {
         taker.terminate();
     }

@@ -79,7 +79,10 @@ fn main() {
             .await
             .is_err()
         {
-            assert!(warm_up.elapsed() < Duration::from_secs(120), "the maker never quoted");
+            assert!(
+                warm_up.elapsed() < Duration::from_secs(120),
+                "the maker never quoted"
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         let connected_rss = memory_mib(maker.pid(), "VmRSS:");

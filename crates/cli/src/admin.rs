@@ -125,7 +125,12 @@ async fn status(State(state): State<AdminState>) -> Result<Json<serde_json::Valu
         .iter()
         .map(ToString::to_string)
         .collect();
-    let feed = state.feed.lock().unwrap_or_else(|p| p.into_inner()).detail.clone();
+    let feed = state
+        .feed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .detail
+        .clone();
     Ok(Json(json!({
         "peer_id": engine.peer_id().to_string(),
         "network": format!("{:?}", engine.network()),
@@ -216,7 +221,10 @@ async fn resume(State(state): State<AdminState>) -> Json<serde_json::Value> {
 async fn metrics(State(state): State<AdminState>) -> Response {
     let text = render_metrics(&state).await;
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()

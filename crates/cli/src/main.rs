@@ -49,7 +49,12 @@ pub(crate) struct Global {
     pub(crate) network: Network,
     /// The database, when not SQLite in the data directory: postgres://USER:PASSWORD@HOST/DB
     /// (a maker's PostgreSQL server; the password never appears in messages).
-    #[arg(long, global = true, env = "CONFIARO_STORE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CONFIARO_STORE_URL",
+        hide_env_values = true
+    )]
     pub(crate) store_url: Option<String>,
     /// A running devnet's directory; its devnet.json gives every endpoint (regtest only).
     #[arg(long, global = true, env = "CONFIARO_DEVNET")]

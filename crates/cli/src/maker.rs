@@ -194,10 +194,11 @@ fn price_sources(config: &MakerConfig) -> anyhow::Result<Vec<Box<dyn PriceSource
         .iter()
         .map(|source| {
             let (build, default_url): (fn(&str, Duration) -> _, _) = match source.exchange {
-                Exchange::Kraken => (KrakenTicker::new, confiaro_pricing::kraken::DEFAULT_BASE_URL),
-                Exchange::Bitfinex => {
-                    (BitfinexTicker::new, confiaro_pricing::bitfinex::DEFAULT_BASE_URL)
-                }
+                Exchange::Kraken => (KrakenTicker::at, confiaro_pricing::kraken::DEFAULT_BASE_URL),
+                Exchange::Bitfinex => (
+                    BitfinexTicker::at,
+                    confiaro_pricing::bitfinex::DEFAULT_BASE_URL,
+                ),
             };
             let ticker = build(
                 source.url.as_deref().unwrap_or(default_url),
@@ -265,7 +266,12 @@ fn feed_view(state: &FeedState, price: &Result<Price, String>) -> FeedView {
                 .used
                 .iter()
                 .map(|name| (name.clone(), true))
-                .chain(reference.dropped.iter().map(|(name, _)| (name.clone(), false)))
+                .chain(
+                    reference
+                        .dropped
+                        .iter()
+                        .map(|(name, _)| (name.clone(), false)),
+                )
                 .collect(),
         },
         Err(reason) => FeedView {
@@ -305,5 +311,8 @@ async fn stop(engine: Engine, out: &Output, grace: Duration, printer: tokio::tas
     }
     printer.abort();
     engine.shutdown().await;
-    out.result(&json!({"stopped": true, "unfinished_actions": left}), "stopped");
+    out.result(
+        &json!({"stopped": true, "unfinished_actions": left}),
+        "stopped",
+    );
 }

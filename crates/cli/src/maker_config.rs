@@ -249,7 +249,12 @@ impl MakerConfig {
             ));
         }
         let poll_interval = secs("price.poll_interval_secs", p.poll_interval_secs, 10, 600)?;
-        let request_timeout = secs("price.request_timeout_secs", p.request_timeout_secs, 10, 120)?;
+        let request_timeout = secs(
+            "price.request_timeout_secs",
+            p.request_timeout_secs,
+            10,
+            120,
+        )?;
         if poll_interval >= max_age {
             return Err(invalid(
                 "price.poll_interval_secs",
@@ -380,15 +385,30 @@ mod tests {
     #[test]
     fn bad_values_name_their_key_and_reason() {
         let cases = [
-            ("[quote]\nspread_bps = 9000", "quote.spread_bps: 9000 is above"),
-            ("[quote]\nmin_btc = \"0.00001\"", "quote.min_btc: 0.00001000 BTC is below"),
-            ("[quote]\nmin_btc = \"lots\"", "quote.min_btc: \"lots\" is not a BTC amount"),
+            (
+                "[quote]\nspread_bps = 9000",
+                "quote.spread_bps: 9000 is above",
+            ),
+            (
+                "[quote]\nmin_btc = \"0.00001\"",
+                "quote.min_btc: 0.00001000 BTC is below",
+            ),
+            (
+                "[quote]\nmin_btc = \"lots\"",
+                "quote.min_btc: \"lots\" is not a BTC amount",
+            ),
             (
                 "[quote]\nmin_btc = \"0.5\"\nmax_btc = \"0.1\"",
                 "quote.max_btc: 0.10000000 BTC is below quote.min_btc",
             ),
-            ("[price]\nmax_age_secs = 0", "price.max_age_secs: 0 is out of range"),
-            ("[price]\nmin_sources = 3", "price.min_sources: 3 is out of range"),
+            (
+                "[price]\nmax_age_secs = 0",
+                "price.max_age_secs: 0 is out of range",
+            ),
+            (
+                "[price]\nmin_sources = 3",
+                "price.min_sources: 3 is out of range",
+            ),
             (
                 "[price]\npoll_interval_secs = 90",
                 "price.poll_interval_secs: 90 s is not below price.max_age_secs",
@@ -397,8 +417,14 @@ mod tests {
                 "[[price.source]]\nexchange = \"mtgox\"",
                 "price.source.exchange: \"mtgox\" is not a supported exchange",
             ),
-            ("[admin]\nlisten = \"0.0.0.0:9740\"", "admin.listen: 0.0.0.0:9740 is not a loopback"),
-            ("[metrics]\nlisten = \"here\"", "metrics.listen: \"here\" is not an IP:port"),
+            (
+                "[admin]\nlisten = \"0.0.0.0:9740\"",
+                "admin.listen: 0.0.0.0:9740 is not a loopback",
+            ),
+            (
+                "[metrics]\nlisten = \"here\"",
+                "metrics.listen: \"here\" is not an IP:port",
+            ),
         ];
         for (text, expected) in cases {
             let message = error(text);
@@ -412,6 +438,9 @@ mod tests {
         let message = error("[quote]\nspred_bps = 100");
         assert!(message.contains("spred_bps"), "{message}");
         let message = error("[quote]\nspread_bps = \"2%\"");
-        assert!(message.contains("spread_bps") || message.contains("line 2"), "{message}");
+        assert!(
+            message.contains("spread_bps") || message.contains("line 2"),
+            "{message}"
+        );
     }
 }

@@ -422,4 +422,3 @@ pub(crate) async fn offers(global: &Global, out: &Output) -> anyhow::Result<Exit
     }
     Ok(ExitCode::SUCCESS)
 }
-

@@ -401,7 +401,7 @@ fn block_route(node: &Node, hash: &BlockHash, rest: &[&str]) -> Option<Answer> {
             ["txs", start @ ..] => {
                 // Like electrs, a start index that is not a number means 0.
                 let start: usize = start.first().and_then(|s| s.parse().ok()).unwrap_or(0);
-                if start % CHAIN_TXS_PER_PAGE != 0 {
+                if !start.is_multiple_of(CHAIN_TXS_PER_PAGE) {
                     return Err(Reply::bad_request(format!(
                         "start index must be a multiple of {CHAIN_TXS_PER_PAGE}"
                     )));

@@ -507,7 +507,7 @@ pub(crate) async fn run_watcher(
         source = Some(s);
         btc.report(&watch, fetched);
         btc.polls.send_modify(|n| *n += 1);
-        if (new_tip && before.is_some()) || polls % 8 == 0 {
+        if (new_tip && before.is_some()) || polls.is_multiple_of(8) {
             if let Err(e) = btc.sync().await {
                 tracing::debug!("wallet sync failed: {e}");
             }

@@ -30,11 +30,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::btc::BtcSide;
 use crate::config::EngineConfig;
-use crate::maker::{Desk, MakerSettings, MakerStatus, RESERVE_PROOF_REFRESH};
 use crate::error::EngineError;
 use crate::events::{EngineEvent, SwapView};
 use crate::faults::Faults;
 use crate::keys::EngineKeys;
+use crate::maker::{Desk, MakerSettings, MakerStatus, RESERVE_PROOF_REFRESH};
 use crate::net::{namespace, NetSide};
 use crate::receipt::Receipt;
 use crate::swap::{start_driver, BusyJobs, DriverHandle, DriverMsg};
@@ -438,7 +438,13 @@ impl Engine {
     /// Sets the maker's price (from its price feed); an `Err` stops quoting and is the
     /// reason takers are told. Does nothing on an engine that is not a maker.
     pub fn set_maker_price(&self, price: Result<Price, String>) {
-        if let Some(desk) = self.inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(desk) = self
+            .inner
+            .maker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
             desk.set_price(price);
         }
     }
@@ -446,7 +452,13 @@ impl Engine {
     /// Pauses (`true`) or resumes (`false`) quoting and taking new swaps; swaps already
     /// taken go on. Does nothing on an engine that is not a maker.
     pub fn pause_quoting(&self, paused: bool) {
-        if let Some(desk) = self.inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(desk) = self
+            .inner
+            .maker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
             desk.set_paused(paused);
         }
     }
@@ -942,8 +954,11 @@ async fn keep_reserve_proof(inner: Arc<Inner>) {
         let made_at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let message =
-            ReserveProof::message(&inner.net.network.local_peer_id().to_string(), inner.config.network, made_at);
+        let message = ReserveProof::message(
+            &inner.net.network.local_peer_id().to_string(),
+            inner.config.network,
+            made_at,
+        );
         let wait = match inner.xmr.prove_reserves(&message).await {
             Ok((signature, proven)) => {
                 let proof = ReserveProof {
@@ -951,7 +966,12 @@ async fn keep_reserve_proof(inner: Arc<Inner>) {
                     made_at,
                     signature,
                 };
-                if let Some(desk) = inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                if let Some(desk) = inner
+                    .maker
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_mut()
+                {
                     desk.set_reserve_proof(proof, proven);
                 }
                 tracing::info!("new reserve proof: {proven}");
@@ -989,7 +1009,12 @@ async fn refresh_free_xmr(inner: &Inner) {
     .await;
     match free {
         Ok(free) => {
-            if let Some(desk) = inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            if let Some(desk) = inner
+                .maker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_mut()
+            {
                 desk.set_free_xmr(free);
             }
         }
@@ -1060,7 +1085,12 @@ pub(crate) async fn accept_swap(
         return Err("swap is starting, try again".into());
     }
     let network = inner.config.network;
-    let price = match inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+    let price = match inner
+        .maker
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
         Some(desk) => desk.check_terms(network, &setup.terms, Instant::now())?,
         None => return Err("not a maker: this node does not take swaps".into()),
     };

@@ -39,10 +39,10 @@ mod swap;
 mod xmr;
 
 pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig};
-pub use maker::{MakerCounters, MakerSettings, MakerStatus};
 pub use engine::{Engine, LocalData, Offer, WalletBalances};
 pub use error::EngineError;
 pub use events::{EngineEvent, SwapEvent, SwapEventKind, SwapView};
+pub use maker::{MakerCounters, MakerSettings, MakerStatus};
 pub use progress::{Deadline, SwapProgress, Waiting};
 pub use receipt::Receipt;
 

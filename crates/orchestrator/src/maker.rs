@@ -12,10 +12,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bitcoin::Amount;
-use confiaro_protocol::quote::{Price, Quote, QuoteError, QuoteReply, ReserveProof};
-use confiaro_protocol::messages::SwapTerms;
-use confiaro_protocol::{Network, XmrAmount};
 use confiaro_p2p::PeerId;
+use confiaro_protocol::messages::SwapTerms;
+use confiaro_protocol::quote::{Price, Quote, QuoteError, QuoteReply, ReserveProof};
+use confiaro_protocol::{Network, XmrAmount};
 use serde::Serialize;
 
 /// How a maker quotes: its per-swap limits and how it treats takers.
@@ -446,9 +446,7 @@ mod tests {
         assert!(refused.contains("ask for a new quote"), "{refused}");
         // a price never quoted is never accepted
         let other = Price(PRICE.0 + 1);
-        assert!(desk
-            .check_terms(NET, &terms_at(other, btc), later)
-            .is_err());
+        assert!(desk.check_terms(NET, &terms_at(other, btc), later).is_err());
     }
 
     #[test]

@@ -322,7 +322,12 @@ fn quote_answer(inner: &Inner, peer: PeerId, payload: &[u8]) -> Result<QuoteRepl
             request.network
         ));
     }
-    match inner.maker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+    match inner
+        .maker
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
         Some(desk) => desk.quote_for(peer, network, std::time::Instant::now()),
         None => Err("not a maker: this node does not quote".into()),
     }

@@ -44,7 +44,7 @@ impl BitfinexTicker {
     /// # Errors
     ///
     /// [`BuildError`] if the HTTP client cannot be created.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<HttpTicker, BuildError> {
+    pub fn at(base_url: &str, timeout: Duration) -> Result<HttpTicker, BuildError> {
         HttpTicker::new(
             "bitfinex",
             format!("{}/v2/ticker/{SYMBOL}", base_url.trim_end_matches('/')),
@@ -59,7 +59,7 @@ impl BitfinexTicker {
     ///
     /// [`BuildError`] if the HTTP client cannot be created.
     pub fn mainnet() -> Result<HttpTicker, BuildError> {
-        BitfinexTicker::new(DEFAULT_BASE_URL, crate::DEFAULT_REQUEST_TIMEOUT)
+        BitfinexTicker::at(DEFAULT_BASE_URL, crate::DEFAULT_REQUEST_TIMEOUT)
     }
 }
 
@@ -115,8 +115,8 @@ pub fn parse_ticker(status: u16, body: &[u8]) -> Result<Rate, SourceErrorKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PriceSource as _;
     use crate::rate::RateProblem;
+    use crate::PriceSource as _;
 
     #[test]
     fn the_ask_number_is_read_from_its_literal_text() {

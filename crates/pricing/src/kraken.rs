@@ -40,10 +40,13 @@ impl KrakenTicker {
     /// # Errors
     ///
     /// [`BuildError`] if the HTTP client cannot be created.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<HttpTicker, BuildError> {
+    pub fn at(base_url: &str, timeout: Duration) -> Result<HttpTicker, BuildError> {
         HttpTicker::new(
             "kraken",
-            format!("{}/0/public/Ticker?pair={PAIR}", base_url.trim_end_matches('/')),
+            format!(
+                "{}/0/public/Ticker?pair={PAIR}",
+                base_url.trim_end_matches('/')
+            ),
             timeout,
             parse_ticker,
         )
@@ -55,7 +58,7 @@ impl KrakenTicker {
     ///
     /// [`BuildError`] if the HTTP client cannot be created.
     pub fn mainnet() -> Result<HttpTicker, BuildError> {
-        KrakenTicker::new(DEFAULT_BASE_URL, crate::DEFAULT_REQUEST_TIMEOUT)
+        KrakenTicker::at(DEFAULT_BASE_URL, crate::DEFAULT_REQUEST_TIMEOUT)
     }
 }
 
@@ -116,8 +119,8 @@ pub fn parse_ticker(status: u16, body: &[u8]) -> Result<Rate, SourceErrorKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PriceSource as _;
     use crate::rate::RateProblem;
+    use crate::PriceSource as _;
 
     #[test]
     fn the_ask_price_is_read_exactly() {

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use confiaro_pricing::{
-    poll_sources, reference_price, BitfinexTicker, FeedPolicy, FeedState, FetchFuture,
-    HttpTicker, KrakenTicker, NoQuote, Observation, PriceFeed, PriceSource, Rate, SourceError, SourceErrorKind,
+    poll_sources, reference_price, BitfinexTicker, FeedPolicy, FeedState, FetchFuture, HttpTicker,
+    KrakenTicker, NoQuote, Observation, PriceFeed, PriceSource, Rate, SourceError, SourceErrorKind,
 };
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -85,11 +85,11 @@ impl Exchange {
     }
 
     fn kraken(&self, timeout: Duration) -> HttpTicker {
-        KrakenTicker::new(&self.base, timeout).unwrap()
+        KrakenTicker::at(&self.base, timeout).unwrap()
     }
 
     fn bitfinex(&self, timeout: Duration) -> HttpTicker {
-        BitfinexTicker::new(&self.base, timeout).unwrap()
+        BitfinexTicker::at(&self.base, timeout).unwrap()
     }
 }
 
@@ -270,7 +270,7 @@ async fn a_refused_connection_is_a_transport_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let source = KrakenTicker::new(&base, TIMEOUT).unwrap();
+    let source = KrakenTicker::at(&base, TIMEOUT).unwrap();
     assert!(matches!(
         kind(source.fetch().await, "kraken"),
         SourceErrorKind::Transport { .. }

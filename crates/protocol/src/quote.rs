@@ -443,7 +443,10 @@ mod tests {
         assert!(decode_reply(&huge.encode()).is_err());
         let message = ReserveProof::message("12D3KooW", Network::Regtest, 7);
         assert_eq!(message, "confiaro reserve proof v1 Regtest 12D3KooW 7");
-        assert_ne!(message, ReserveProof::message("12D3KooW", Network::Mainnet, 7));
+        assert_ne!(
+            message,
+            ReserveProof::message("12D3KooW", Network::Mainnet, 7)
+        );
     }
 
     #[test]
