@@ -67,6 +67,17 @@ pub(crate) struct Inner {
     _lock: DataDirLock,
 }
 
+impl Inner {
+    /// Runs `f` on the maker's desk; `None` on an engine that is not a maker.
+    pub(crate) fn with_desk<T>(&self, f: impl FnOnce(&mut Desk) -> T) -> Option<T> {
+        self.maker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .map(f)
+    }
+}
+
 /// An exclusive lock on a data directory, held while an engine runs in it.
 struct DataDirLock {
     _file: File,
@@ -438,41 +449,20 @@ impl Engine {
     /// Sets the maker's price (from its price feed); an `Err` stops quoting and is the
     /// reason takers are told. Does nothing on an engine that is not a maker.
     pub fn set_maker_price(&self, price: Result<Price, String>) {
-        if let Some(desk) = self
-            .inner
-            .maker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
-            desk.set_price(price);
-        }
+        self.inner.with_desk(|desk| desk.set_price(price));
     }
 
     /// Pauses (`true`) or resumes (`false`) quoting and taking new swaps; swaps already
     /// taken go on. Does nothing on an engine that is not a maker.
     pub fn pause_quoting(&self, paused: bool) {
-        if let Some(desk) = self
-            .inner
-            .maker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
-            desk.set_paused(paused);
-        }
+        self.inner.with_desk(|desk| desk.set_paused(paused));
     }
 
     /// What the maker is doing (quoting or why not, price, limits, free XMR, counters), or
     /// `None` on an engine that is not a maker.
     pub fn maker_status(&self) -> Option<MakerStatus> {
         let network = self.network();
-        self.inner
-            .maker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|desk| desk.status(network))
+        self.inner.with_desk(|desk| desk.status(network))
     }
 
     /// The offers registered at the configured rendezvous points, each with its quote.
@@ -966,14 +956,7 @@ async fn keep_reserve_proof(inner: Arc<Inner>) {
                     made_at,
                     signature,
                 };
-                if let Some(desk) = inner
-                    .maker
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .as_mut()
-                {
-                    desk.set_reserve_proof(proof, proven);
-                }
+                inner.with_desk(|desk| desk.set_reserve_proof(proof, proven));
                 tracing::info!("new reserve proof: {proven}");
                 RESERVE_PROOF_REFRESH
             }
@@ -1009,14 +992,7 @@ async fn refresh_free_xmr(inner: &Inner) {
     .await;
     match free {
         Ok(free) => {
-            if let Some(desk) = inner
-                .maker
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_mut()
-            {
-                desk.set_free_xmr(free);
-            }
+            inner.with_desk(|desk| desk.set_free_xmr(free));
         }
         Err(e) => tracing::warn!("cannot tell the maker's free XMR: {e}"),
     }
@@ -1085,15 +1061,9 @@ pub(crate) async fn accept_swap(
         return Err("swap is starting, try again".into());
     }
     let network = inner.config.network;
-    let price = match inner
-        .maker
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_mut()
-    {
-        Some(desk) => desk.check_terms(network, &setup.terms, Instant::now())?,
-        None => return Err("not a maker: this node does not take swaps".into()),
-    };
+    let price = inner
+        .with_desk(|desk| desk.check_terms(network, &setup.terms, Instant::now()))
+        .ok_or("not a maker: this node does not take swaps")??;
     let promised = promised_xmr(inner)
         .await
         .map_err(|e| format!("busy ({e})"))?;

@@ -322,15 +322,9 @@ fn quote_answer(inner: &Inner, peer: PeerId, payload: &[u8]) -> Result<QuoteRepl
             request.network
         ));
     }
-    match inner
-        .maker
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_mut()
-    {
-        Some(desk) => desk.quote_for(peer, network, std::time::Instant::now()),
-        None => Err("not a maker: this node does not quote".into()),
-    }
+    inner
+        .with_desk(|desk| desk.quote_for(peer, network, std::time::Instant::now()))
+        .unwrap_or_else(|| Err("not a maker: this node does not quote".into()))
 }
 
 /// Hands a validated message to its swap's driver (creating the swap when it is a maker's new
