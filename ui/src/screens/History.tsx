@@ -1,0 +1,101 @@
+import { useState } from "react";
+import { Alert, Button, Code, Group, Stack, Table, Text, Title } from "@mantine/core";
+import type { SwapDetail } from "../bindings/SwapDetail";
+import { api } from "../api";
+import { btcText, xmrText } from "../amounts";
+import { PhaseBadge, notifyError } from "../components/common";
+import { useAppData } from "../state";
+
+export function HistoryScreen({ onOpen }: { onOpen: (swapId: string) => void }) {
+  const { swaps, upsertSwap, reloadSwaps } = useAppData();
+  const [receipts, setReceipts] = useState<Record<string, string>>({});
+  const [busy, setBusy] = useState<string | null>(null);
+
+  async function exportReceipt(s: SwapDetail) {
+    setBusy(`r-${s.swap_id}`);
+    try {
+      const r = await api.exportReceipt({ swap_id: s.swap_id });
+      setReceipts((m) => ({ ...m, [s.swap_id]: r.path }));
+    } catch (e) {
+      notifyError(e, "Could not export the receipt");
+    } finally {
+      setBusy(null);
+    }
+  }
+  async function cancelRefund(s: SwapDetail) {
+    setBusy(`c-${s.swap_id}`);
+    try {
+      upsertSwap(await api.cancelRefund({ swap_id: s.swap_id }));
+    } catch (e) {
+      notifyError(e, "Could not cancel and refund");
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  return (
+    <Stack data-testid="screen-history">
+      <Group justify="space-between">
+        <Title order={2}>History</Title>
+        <Button variant="default" onClick={() => reloadSwaps().catch((e) => notifyError(e, "Could not load swaps"))} data-testid="history-refresh">
+          Refresh
+        </Button>
+      </Group>
+      {swaps.length === 0 ? (
+        <Alert color="gray" data-testid="history-empty">
+          No swaps yet.
+        </Alert>
+      ) : (
+        <Table.ScrollContainer minWidth={760}>
+          <Table striped aria-label="Swaps" data-testid="history-table">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Started</Table.Th>
+                <Table.Th>Swap</Table.Th>
+                <Table.Th>Paid</Table.Th>
+                <Table.Th>Received</Table.Th>
+                <Table.Th>Phase</Table.Th>
+                <Table.Th>Actions</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {swaps.map((s) => (
+                <Table.Tr key={s.swap_id} data-testid="history-row" data-swap-id={s.swap_id}>
+                  <Table.Td>{new Date(s.created_at * 1000).toLocaleString()}</Table.Td>
+                  <Table.Td>
+                    <Code>{s.swap_id.slice(0, 8)}</Code>
+                  </Table.Td>
+                  <Table.Td>{btcText(s.btc_sat)}</Table.Td>
+                  <Table.Td>{xmrText(s.xmr_piconero)}</Table.Td>
+                  <Table.Td>
+                    <PhaseBadge phase={s.phase} testId="history-phase" />
+                  </Table.Td>
+                  <Table.Td>
+                    <Group gap="xs">
+                      <Button size="xs" variant="light" onClick={() => onOpen(s.swap_id)} data-testid="history-open" aria-label={`Open swap ${s.swap_id.slice(0, 8)}`}>
+                        Open
+                      </Button>
+                      <Button size="xs" variant="default" loading={busy === `r-${s.swap_id}`} onClick={() => void exportReceipt(s)} data-testid="history-receipt">
+                        Export receipt
+                      </Button>
+                      {s.can_cancel_refund && (
+                        <Button size="xs" color="orange" loading={busy === `c-${s.swap_id}`} onClick={() => void cancelRefund(s)} data-testid="history-cancel-refund">
+                          Cancel &amp; refund
+                        </Button>
+                      )}
+                    </Group>
+                    {receipts[s.swap_id] && (
+                      <Text size="xs" mt={4} data-testid="history-receipt-path">
+                        Receipt saved to <Code>{receipts[s.swap_id]}</Code>
+                      </Text>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+    </Stack>
+  );
+}
