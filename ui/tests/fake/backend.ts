@@ -1,0 +1,279 @@
+/**
+ * A scripted stand-in for the Rust side: answers every command of `src/api.ts` with typed
+ * data and emits the events, through the same `window.__TAURI_INTERNALS__` shape that
+ * `@tauri-apps/api` v2 talks to (see node_modules/@tauri-apps/api/mocks.js). Used by the
+ * vitest component tests (jsdom) and, bundled into an init script, by the screen test.
+ */
+import type { AppStage } from "../../src/bindings/AppStage";
+import type { AppStatus } from "../../src/bindings/AppStatus";
+import type { Balances } from "../../src/bindings/Balances";
+import type { CommandError } from "../../src/bindings/CommandError";
+import type { LogLine } from "../../src/bindings/LogLine";
+import type { NetworkName } from "../../src/bindings/NetworkName";
+import type { OfferView } from "../../src/bindings/OfferView";
+import type { Settings } from "../../src/bindings/Settings";
+import type { SwapDetail } from "../../src/bindings/SwapDetail";
+import type { CommandName, Commands, EventName, Events } from "../../src/api";
+import { ADDRESSES, DONE_SWAP, EMPTY_BALANCES, LOGS, OFFERS, SETTINGS, STUCK_SWAP } from "./fixtures";
+
+export interface FakeConfig {
+  stage?: AppStage;
+  network?: NetworkName;
+  password?: string;
+  balances?: Balances;
+  offers?: OfferView[];
+  swaps?: SwapDetail[];
+  logs?: LogLine[];
+  /** Fail these commands with this error. */
+  failing?: Partial<Record<CommandName, CommandError>>;
+  /** Milliseconds before devnet_fund's coins confirm (a `balances` event). */
+  fundConfirmMs?: number;
+}
+
+type Handlers = { [C in CommandName]: (request: Commands[C]["request"]) => Commands[C]["answer"] };
+
+export const WORDS = "abandon ability able about above absent absorb abstract absurd abuse access accident".split(" ");
+
+export class FakeBackend {
+  status: AppStatus;
+  settings: Settings;
+  balances: Balances;
+  offers: OfferView[];
+  swaps: SwapDetail[];
+  logs: LogLine[];
+  password: string;
+  failing: Partial<Record<CommandName, CommandError>>;
+  fundConfirmMs: number;
+  readonly calls: { command: string; request: unknown }[] = [];
+  private readonly listeners = new Map<string, number[]>();
+  private nextId = 1;
+  private clock = 1_780_010_000;
+  /** Delivers an event to a registered callback; set by `install`. */
+  deliver: (handler: number, data: unknown) => void = () => undefined;
+
+  constructor(config: FakeConfig = {}) {
+    const network = config.network ?? "regtest";
+    this.status = {
+      stage: config.stage ?? { stage: "needs_setup" },
+      network,
+      data_dir: "/home/user/.local/share/confiaro/regtest",
+      peer_id: null,
+      managed_devnet: network === "regtest",
+    };
+    this.settings = { ...SETTINGS, network };
+    this.balances = config.balances ?? { ...EMPTY_BALANCES };
+    this.offers = config.offers ?? OFFERS;
+    this.swaps = config.swaps ?? [STUCK_SWAP, DONE_SWAP];
+    this.logs = config.logs ?? [...LOGS];
+    this.password = config.password ?? "correct horse battery";
+    this.failing = config.failing ?? {};
+    this.fundConfirmMs = config.fundConfirmMs ?? 400;
+    if (this.status.stage.stage === "ready") this.status.peer_id = "12D3KooWTakerSelf000000000000000000000000000000";
+  }
+
+  private now(): number {
+    return ++this.clock;
+  }
+
+  // ---- events ----------------------------------------------------------------------
+
+  emit<E extends EventName>(event: E, payload: Events[E]): void {
+    for (const handler of [...(this.listeners.get(event) ?? [])]) {
+      this.deliver(handler, { event, id: handler, payload });
+    }
+  }
+
+  setStage(stage: AppStage): void {
+    this.status = { ...this.status, stage, peer_id: stage.stage === "ready" ? "12D3KooWTakerSelf000000000000000000000000000000" : this.status.peer_id };
+    this.emit("app-status", this.status);
+  }
+
+  setBalances(b: Balances): void {
+    this.balances = b;
+    this.emit("balances", b);
+  }
+
+  /** Stores a new version of a swap and emits it as a `swap` event. */
+  pushSwap(patch: Partial<SwapDetail> & { swap_id: string }): SwapDetail {
+    const i = this.swaps.findIndex((s) => s.swap_id === patch.swap_id);
+    const base = i >= 0 ? this.swaps[i]! : { ...DONE_SWAP, ...patch };
+    const next: SwapDetail = { ...base, ...patch, updated_at: Math.max(this.now(), patch.updated_at ?? 0) };
+    if (i >= 0) this.swaps[i] = next;
+    else this.swaps.unshift(next);
+    this.emit("swap", next);
+    return next;
+  }
+
+  log(level: LogLine["level"], message: string, swap_id: string | null = null): void {
+    const line: LogLine = { at_ms: String(this.now() * 1000), level, swap_id, message };
+    this.logs.push(line);
+    this.emit("log", line);
+  }
+
+  // ---- commands --------------------------------------------------------------------
+
+  private fail(message: string, next_step: string): never {
+    throw { message, next_step } satisfies CommandError;
+  }
+
+  private find(swap_id: string): SwapDetail {
+    return this.swaps.find((s) => s.swap_id === swap_id) ?? this.fail(`No swap ${swap_id}`, "Pick a swap from the History screen.");
+  }
+
+  private readonly handlers: Handlers = {
+    app_status: () => this.status,
+    create_wallet: (r) => {
+      if (r.password.length < 8) this.fail("The password is too short", "Use at least 8 characters.");
+      this.password = r.password;
+      this.status = { ...this.status, network: r.network };
+      this.settings = { ...this.settings, network: r.network };
+      setTimeout(() => this.setStage({ stage: "starting", step: "Starting the local devnet (bitcoind, monerod)", done: 0, total: 4 }), 0);
+      return { words: r.restore_words === null ? WORDS : [] };
+    },
+    unlock: (r) => {
+      if (r.password !== this.password) {
+        this.fail("Wrong password", "Type the password you chose when you created this wallet. Caps Lock may be on.");
+      }
+      this.status = { ...this.status, stage: { stage: "starting", step: "Opening the wallet", done: 1, total: 4 } };
+      setTimeout(() => this.emit("app-status", this.status), 0);
+      return this.status;
+    },
+    get_settings: () => ({ ...this.settings, bitcoin_rpc_password: "" }),
+    save_settings: (s) => {
+      if (s.network !== this.settings.network) this.fail("The network cannot change", "Use another data directory for another network.");
+      this.settings = { ...s, bitcoin_rpc_password: s.bitcoin_rpc_password || this.settings.bitcoin_rpc_password };
+      return { ...this.settings, bitcoin_rpc_password: "" };
+    },
+    offers: () => this.offers,
+    buy_xmr: (r) => {
+      const offer = this.offers.find((o) => o.address === r.maker);
+      if (!offer?.quote) return this.fail("That maker has no quote", "Refresh the offers and pick another maker.");
+      const sat = BigInt(r.btc_sat);
+      if (sat > BigInt(this.balances.btc_confirmed_sat)) this.fail("Not enough bitcoin", "Deposit more BTC to your built-in wallet.");
+      const t = this.now();
+      const swap: SwapDetail = {
+        swap_id: `5a${t.toString(16)}`.padEnd(32, "0"),
+        role: "bob",
+        peer: offer.peer,
+        btc_sat: r.btc_sat,
+        xmr_piconero: ((sat * BigInt(offer.quote.piconero_per_btc)) / 100_000_000n).toString(),
+        phase: "negotiating",
+        state: "started",
+        step: "Exchanging keys and signatures with the maker",
+        waiting: { for: "peer" },
+        deadline: null,
+        txs: [],
+        receive_address: r.receive_address,
+        can_cancel_refund: false,
+        can_abort: true,
+        created_at: t,
+        updated_at: t,
+      };
+      this.swaps.unshift(swap);
+      setTimeout(() => this.emit("swap", swap), 0);
+      return swap;
+    },
+    swaps: () => this.swaps,
+    swap: (r) => this.find(r.swap_id),
+    cancel_refund: (r) => {
+      const s = this.find(r.swap_id);
+      if (!s.can_cancel_refund) this.fail("Cancelling is not possible yet", "Wait for the cancel timelock; the swap view shows how long.");
+      return this.pushSwap({ swap_id: s.swap_id, phase: "executing", state: "btc_cancelled", step: "Cancel transaction sent; refunding your bitcoin", can_cancel_refund: false, waiting: { for: "confirmations", chain: "bitcoin", what: "cancel", have: 0, need: 1 } });
+    },
+    abort_swap: (r) => {
+      const s = this.find(r.swap_id);
+      if (!s.can_abort) this.fail("Too late to abort", "Funds are locked: use Cancel & refund once possible.");
+      return this.pushSwap({ swap_id: s.swap_id, phase: "aborted", state: "safely_aborted", step: "Aborted before anything was locked", can_abort: false, waiting: null, deadline: null });
+    },
+    export_receipt: (r) => {
+      const s = this.find(r.swap_id);
+      return { path: `${this.status.data_dir}/receipts/${s.swap_id}.json`, json: JSON.stringify({ swap_id: s.swap_id }) };
+    },
+    balances: () => this.balances,
+    addresses: () => ADDRESSES,
+    withdraw: (r) => {
+      if (r.to.trim().length < 10) this.fail("Not a valid address", "Paste the full destination address.");
+      return { txid: "d00d".repeat(16) };
+    },
+    devnet_fund: (r) => {
+      if (this.status.network !== "regtest") this.fail("Play money exists only on regtest", "Deposit real coins instead.");
+      const pending: Balances = {
+        ...this.balances,
+        btc_pending_sat: (BigInt(this.balances.btc_pending_sat) + BigInt(r.btc_sat ?? "0")).toString(),
+      };
+      this.balances = pending;
+      setTimeout(() => {
+        this.setBalances({
+          btc_confirmed_sat: (BigInt(pending.btc_confirmed_sat) + BigInt(pending.btc_pending_sat)).toString(),
+          btc_pending_sat: "0",
+          xmr_total_piconero: (BigInt(pending.xmr_total_piconero) + BigInt(r.xmr_piconero ?? "0")).toString(),
+          xmr_unlocked_piconero: (BigInt(pending.xmr_unlocked_piconero) + BigInt(r.xmr_piconero ?? "0")).toString(),
+        });
+      }, this.fundConfirmMs);
+      return pending;
+    },
+    logs: () => this.logs,
+    export_logs: () => ({ path: `${this.status.data_dir}/logs/confiaro-redacted.log`, redactions: 17 }),
+  };
+
+  /** Entry point for `invoke`: plugin calls for events, everything else a command. */
+  async invoke(cmd: string, args: Record<string, unknown> | undefined): Promise<unknown> {
+    if (cmd === "plugin:event|listen") {
+      const { event, handler } = args as { event: string; handler: number };
+      const list = this.listeners.get(event) ?? [];
+      list.push(handler);
+      this.listeners.set(event, list);
+      return handler;
+    }
+    if (cmd === "plugin:event|unlisten") {
+      const { event, eventId } = args as { event: string; eventId: number };
+      this.listeners.set(event, (this.listeners.get(event) ?? []).filter((h) => h !== eventId));
+      return null;
+    }
+    if (cmd.startsWith("plugin:")) throw { message: `not faked: ${cmd}`, next_step: "" } satisfies CommandError;
+    if (args !== undefined && Object.keys(args).some((k) => k !== "request")) {
+      throw { message: `${cmd}: the only argument must be named request`, next_step: "Fix the UI." } satisfies CommandError;
+    }
+    this.calls.push({ command: cmd, request: args?.request });
+    if (!(cmd in this.handlers)) throw { message: `unknown command ${cmd}`, next_step: "Fix the UI." } satisfies CommandError;
+    const name = cmd as CommandName;
+    const failure = this.failing[name];
+    if (failure) throw failure;
+    const handler = this.handlers[name] as (request: unknown) => unknown;
+    return handler(args?.request);
+  }
+
+  listenerCount(event: EventName): number {
+    return this.listeners.get(event)?.length ?? 0;
+  }
+
+  /** Installs this backend as the page's Tauri IPC (before the app loads). */
+  install(win: Window & typeof globalThis = window): void {
+    const callbacks = new Map<number, (data: unknown) => void>();
+    const w = win as unknown as Record<string, unknown>;
+    this.deliver = (id, data) => callbacks.get(id)?.(data);
+    w.__TAURI_INTERNALS__ = {
+      invoke: (cmd: string, args?: Record<string, unknown>) => this.invoke(cmd, args),
+      transformCallback: (callback?: (data: unknown) => void, once = false) => {
+        const id = this.nextId++;
+        callbacks.set(id, (data) => {
+          if (once) callbacks.delete(id);
+          callback?.(data);
+        });
+        return id;
+      },
+      unregisterCallback: (id: number) => callbacks.delete(id),
+      convertFileSrc: (path: string) => path,
+      metadata: { currentWindow: { label: "main" }, currentWebview: { windowLabel: "main", label: "main" } },
+    };
+    w.__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener: (_event: string, id: number) => callbacks.delete(id) };
+    w.__fake = this;
+  }
+}
+
+declare global {
+  interface Window {
+    __fake?: FakeBackend;
+    __FAKE_CONFIG__?: FakeConfig;
+  }
+}

@@ -1,0 +1,118 @@
+/** Scripted data for the fake backend, typed against the generated bindings. */
+import type { Addresses } from "../../src/bindings/Addresses";
+import type { Balances } from "../../src/bindings/Balances";
+import type { LogLine } from "../../src/bindings/LogLine";
+import type { OfferView } from "../../src/bindings/OfferView";
+import type { Settings } from "../../src/bindings/Settings";
+import type { SwapDetail } from "../../src/bindings/SwapDetail";
+
+export const PEER_A = "12D3KooWAbcMakerAlphaProvesReserve1111111111111111";
+export const PEER_B = "12D3KooWBcdMakerBetaNoProof22222222222222222222222";
+export const PEER_C = "12D3KooWCdeMakerGammaUnreachable333333333333333333";
+export const PEER_D = "12D3KooWDefMakerDeltaCheap4444444444444444444444444";
+
+export const OFFERS: OfferView[] = [
+  {
+    peer: PEER_B,
+    address: `/ip4/127.0.0.1/tcp/9940/p2p/${PEER_B}`,
+    quote: { piconero_per_btc: "152300000000000", min_sat: "100000", max_sat: "50000000", cancel_timelock: 72, punish_timelock: 144 },
+    error: null,
+    reserve_piconero: null,
+  },
+  {
+    peer: PEER_A,
+    address: `/ip4/127.0.0.1/tcp/9939/p2p/${PEER_A}`,
+    // 153.123456789012 XMR per BTC: exercises full 12-decimal precision.
+    quote: { piconero_per_btc: "153123456789012", min_sat: "50000", max_sat: "100000000", cancel_timelock: 72, punish_timelock: 144 },
+    error: null,
+    reserve_piconero: "25000000000000000",
+  },
+  {
+    peer: PEER_D,
+    address: `/ip4/127.0.0.1/tcp/9941/p2p/${PEER_D}`,
+    quote: { piconero_per_btc: "149000000000000", min_sat: "1000000", max_sat: "20000000", cancel_timelock: 72, punish_timelock: 144 },
+    error: null,
+    reserve_piconero: "3000000000000000",
+  },
+  {
+    peer: PEER_C,
+    address: `/ip4/127.0.0.1/tcp/9942/p2p/${PEER_C}`,
+    quote: null,
+    error: "unreachable: connection refused",
+    reserve_piconero: null,
+  },
+];
+
+export const ADDRESSES: Addresses = {
+  btc: "bcrt1qfake0deposit0address0for0screens0xyz8w3k9",
+  xmr: "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge",
+};
+
+export const EMPTY_BALANCES: Balances = {
+  btc_confirmed_sat: "0",
+  btc_pending_sat: "0",
+  xmr_total_piconero: "0",
+  xmr_unlocked_piconero: "0",
+};
+
+export const SETTINGS: Settings = {
+  network: "regtest",
+  bitcoin_rpc_url: "",
+  bitcoin_rpc_user: "",
+  bitcoin_rpc_password: "",
+  monerod_url: "",
+  rendezvous: ["/ip4/127.0.0.1/tcp/9930/p2p/12D3KooWRendezvous5555555555555555555555555555"],
+  start_devnet: true,
+};
+
+const T0 = 1_780_000_000;
+
+/** A finished swap for the history. */
+export const DONE_SWAP: SwapDetail = {
+  swap_id: "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+  role: "bob",
+  peer: PEER_A,
+  btc_sat: "1000000",
+  xmr_piconero: "1531234567890",
+  phase: "completed",
+  state: "xmr_redeemed",
+  step: "Done: the XMR is in your wallet",
+  waiting: null,
+  deadline: null,
+  txs: [
+    { label: "lock", txid: "f00d".repeat(16) },
+    { label: "redeem", txid: "beef".repeat(16) },
+  ],
+  receive_address: null,
+  can_cancel_refund: false,
+  can_abort: false,
+  created_at: T0,
+  updated_at: T0 + 1800,
+};
+
+/** A swap stuck after the lock whose cancel timelock has passed: refund possible. */
+export const STUCK_SWAP: SwapDetail = {
+  swap_id: "5747c4000000000000000000000000ab",
+  role: "bob",
+  peer: PEER_B,
+  btc_sat: "2500000",
+  xmr_piconero: "3807500000000",
+  phase: "locked",
+  state: "btc_locked",
+  step: "The maker has not locked its XMR; you can cancel and get your bitcoin back",
+  waiting: { for: "peer" },
+  deadline: { what: "the maker can punish", blocks: 130, eta_seconds: 78000, automatic: "If you do nothing, the app cancels and refunds by itself before this deadline." },
+  txs: [{ label: "lock", txid: "cafe".repeat(16) }],
+  receive_address: "888tNkZrPN6JsEgekjMnABU4TBzc2Dt29EPAvkRxbANsAnjyPbb3iQ1YBRk1UXcdRsiKc9dhwMVgN5S9cQUiyoogDavup3H",
+  can_cancel_refund: true,
+  can_abort: false,
+  created_at: T0 + 3600,
+  updated_at: T0 + 3700,
+};
+
+export const LOGS: LogLine[] = [
+  { at_ms: String((T0 + 10) * 1000), level: "info", swap_id: null, message: "engine started; listening on /ip4/127.0.0.1/tcp/9950" },
+  { at_ms: String((T0 + 20) * 1000), level: "info", swap_id: null, message: "found 4 makers at the rendezvous point" },
+  { at_ms: String((T0 + 30) * 1000), level: "warning", swap_id: null, message: "maker 12D3KooWCde… unreachable: connection refused" },
+  { at_ms: String((T0 + 3700) * 1000), level: "error", swap_id: STUCK_SWAP.swap_id, message: "maker did not lock XMR before the cancel timelock" },
+];
