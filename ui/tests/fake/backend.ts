@@ -28,6 +28,8 @@ export interface FakeConfig {
   failing?: Partial<Record<CommandName, CommandError>>;
   /** Milliseconds before devnet_fund's coins confirm (a `balances` event). */
   fundConfirmMs?: number;
+  /** Answer these commands only after this many milliseconds. */
+  delays?: Partial<Record<CommandName, number>>;
 }
 
 type Handlers = { [C in CommandName]: (request: Commands[C]["request"]) => Commands[C]["answer"] };
@@ -44,6 +46,7 @@ export class FakeBackend {
   password: string;
   failing: Partial<Record<CommandName, CommandError>>;
   fundConfirmMs: number;
+  delays: Partial<Record<CommandName, number>>;
   readonly calls: { command: string; request: unknown }[] = [];
   private readonly listeners = new Map<string, number[]>();
   private nextId = 1;
@@ -68,6 +71,7 @@ export class FakeBackend {
     this.password = config.password ?? "correct horse battery";
     this.failing = config.failing ?? {};
     this.fundConfirmMs = config.fundConfirmMs ?? 400;
+    this.delays = config.delays ?? {};
     if (this.status.stage.stage === "ready") this.status.peer_id = "12D3KooWTakerSelf000000000000000000000000000000";
   }
 
@@ -170,7 +174,11 @@ export class FakeBackend {
         updated_at: t,
       };
       this.swaps.unshift(swap);
-      setTimeout(() => this.emit("swap", swap), 0);
+      this.balances = { ...this.balances, btc_confirmed_sat: (BigInt(this.balances.btc_confirmed_sat) - sat).toString() };
+      setTimeout(() => {
+        this.emit("swap", swap);
+        this.emit("balances", this.balances);
+      }, 0);
       return swap;
     },
     swaps: () => this.swaps,
@@ -237,6 +245,8 @@ export class FakeBackend {
     this.calls.push({ command: cmd, request: args?.request });
     if (!(cmd in this.handlers)) throw { message: `unknown command ${cmd}`, next_step: "Fix the UI." } satisfies CommandError;
     const name = cmd as CommandName;
+    const delay = this.delays[name];
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
     const failure = this.failing[name];
     if (failure) throw failure;
     const handler = this.handlers[name] as (request: unknown) => unknown;
