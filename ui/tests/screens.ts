@@ -242,6 +242,8 @@ async function main() {
         await see(page, "starting-step", "Opening the wallet");
         await setStage(page, READY);
         await see(page, "screen-offers", "Offers");
+        await see(page, "app-shell");
+        await see(page, "network-badge", "regtest");
         await count(page, "offer-row", 4);
         const prices = await page.getByTestId("offer-price").allInnerTexts();
         check(prices[0] === "153.123456789012 XMR", `best price first, full precision (got ${prices[0]})`);
@@ -285,6 +287,7 @@ async function main() {
       await screen(page, "wizard-deposit", async () => {
         await page.getByTestId("wizard-next").click();
         await see(page, "deposit-status", "Deposit bitcoin first");
+        await see(page, "wizard-step-deposit", "Deposit");
         await see(page, "deposit-address", "bcrt1qfake0deposit");
         await until("QR code rendered", async () => (await page.getByTestId("deposit-qr").evaluate((img) => (img as HTMLImageElement).naturalWidth)) > 0 || undefined);
         check(await disabled(page, "wizard-next"), "Next disabled until the deposit confirms");

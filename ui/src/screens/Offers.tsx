@@ -88,7 +88,7 @@ export function OffersTable({
               )}
               <Table.Td data-testid="offer-reserve">{o.reserve_piconero !== null ? `✓ ${xmrText(o.reserve_piconero)}` : "none"}</Table.Td>
               <Table.Td>
-                <Button size="xs" disabled={!o.quote} onClick={() => onPick(o)} data-testid="offer-pick" variant={selected === o.address ? "filled" : "light"}>
+                <Button size="xs" disabled={!o.quote} onClick={() => onPick(o)} data-testid="offer-pick" aria-label={`${pickLabel}: ${shortId(o.peer)}`} variant={selected === o.address ? "filled" : "light"}>
                   {pickLabel}
                 </Button>
               </Table.Td>
