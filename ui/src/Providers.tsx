@@ -11,7 +11,7 @@ const theme = createTheme({
   // System fonts only: the app runs offline.
   fontFamily: "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif",
   fontFamilyMonospace: "ui-monospace, SFMono-Regular, Menlo, Consolas, 'Liberation Mono', monospace",
-  focusRing: "always",
+  focusRing: "auto",
 });
 
 export function Providers({ children, env }: { children: ReactNode; env?: "test" }) {

@@ -357,7 +357,7 @@ async function main() {
         await see(row, "history-phase", "Locked");
         await see(row, "history-cancel-refund", "Cancel & refund");
         await row.getByTestId("history-receipt").click();
-        await see(row, "history-receipt-path", `receipts/${STUCK_SWAP.swap_id}.json`);
+        await see(page, "history-receipt-path", `receipts/${STUCK_SWAP.swap_id}.json`);
       });
       await screen(page, "live-refund-possible", async () => {
         await page.locator(`[data-testid=history-row][data-swap-id="${STUCK_SWAP.swap_id}"]`).getByTestId("history-open").click();

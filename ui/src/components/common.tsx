@@ -76,14 +76,14 @@ export function QrCode({ value, label, testId }: { value: string; label: string;
 /** An address (or any value) as selectable text with a copy button. */
 export function CopyField({ value, label, testId }: { value: string; label: string; testId?: string }) {
   return (
-    <Stack gap={4}>
+    <Stack gap={6} style={{ flex: 1, minWidth: 0 }}>
       <Text size="sm" fw={500}>
         {label}
       </Text>
-      <Group gap="xs" wrap="nowrap" align="center">
-        <Code data-testid={testId} style={{ wordBreak: "break-all", userSelect: "all" }}>
-          {value}
-        </Code>
+      <Code block data-testid={testId} style={{ wordBreak: "break-all", whiteSpace: "pre-wrap", userSelect: "all" }}>
+        {value}
+      </Code>
+      <Group>
         <CopyButton value={value}>
           {({ copied, copy }) => (
             <Button size="xs" variant="light" onClick={copy} aria-label={`Copy ${label}`} data-testid={testId ? `${testId}-copy` : undefined}>
@@ -113,7 +113,7 @@ export function phaseLabel(phase: PhaseName): string {
 
 export function PhaseBadge({ phase, testId }: { phase: PhaseName; testId?: string }) {
   return (
-    <Badge color={PHASE_COLOR[phase]} variant="light" data-testid={testId} data-phase={phase}>
+    <Badge color={PHASE_COLOR[phase]} variant="light" data-testid={testId} data-phase={phase} style={{ minWidth: "fit-content", flexShrink: 0 }}>
       {phaseLabel(phase)}
     </Badge>
   );

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { Alert, Button, Code, Group, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Button, Code, Group, Stack, Table, Title } from "@mantine/core";
 import type { SwapDetail } from "../bindings/SwapDetail";
 import { api } from "../api";
 import { btcText, xmrText } from "../amounts";
@@ -8,14 +8,14 @@ import { useAppData } from "../state";
 
 export function HistoryScreen({ onOpen }: { onOpen: (swapId: string) => void }) {
   const { swaps, upsertSwap, reloadSwaps } = useAppData();
-  const [receipts, setReceipts] = useState<Record<string, string>>({});
+  const [receipt, setReceipt] = useState<{ swapId: string; path: string } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
 
   async function exportReceipt(s: SwapDetail) {
     setBusy(`r-${s.swap_id}`);
     try {
       const r = await api.exportReceipt({ swap_id: s.swap_id });
-      setReceipts((m) => ({ ...m, [s.swap_id]: r.path }));
+      setReceipt({ swapId: s.swap_id, path: r.path });
     } catch (e) {
       notifyError(e, "Could not export the receipt");
     } finally {
@@ -41,12 +41,17 @@ export function HistoryScreen({ onOpen }: { onOpen: (swapId: string) => void }) 
           Refresh
         </Button>
       </Group>
+      {receipt && (
+        <Alert color="teal" title={`Receipt of swap ${receipt.swapId.slice(0, 8)} exported`} data-testid="history-receipt-path" withCloseButton onClose={() => setReceipt(null)} closeButtonLabel="Dismiss">
+          Saved to <Code style={{ wordBreak: "break-all" }}>{receipt.path}</Code>
+        </Alert>
+      )}
       {swaps.length === 0 ? (
         <Alert color="gray" data-testid="history-empty">
           No swaps yet.
         </Alert>
       ) : (
-        <Table.ScrollContainer minWidth={760}>
+        <Table.ScrollContainer minWidth={900}>
           <Table striped aria-label="Swaps" data-testid="history-table">
             <Table.Thead>
               <Table.Tr>
@@ -65,9 +70,9 @@ export function HistoryScreen({ onOpen }: { onOpen: (swapId: string) => void }) 
                   <Table.Td>
                     <Code>{s.swap_id.slice(0, 8)}</Code>
                   </Table.Td>
-                  <Table.Td>{btcText(s.btc_sat)}</Table.Td>
-                  <Table.Td>{xmrText(s.xmr_piconero)}</Table.Td>
-                  <Table.Td>
+                  <Table.Td style={{ whiteSpace: "nowrap" }}>{btcText(s.btc_sat)}</Table.Td>
+                  <Table.Td style={{ whiteSpace: "nowrap" }}>{xmrText(s.xmr_piconero)}</Table.Td>
+                  <Table.Td style={{ whiteSpace: "nowrap" }}>
                     <PhaseBadge phase={s.phase} testId="history-phase" />
                   </Table.Td>
                   <Table.Td>
@@ -84,11 +89,6 @@ export function HistoryScreen({ onOpen }: { onOpen: (swapId: string) => void }) 
                         </Button>
                       )}
                     </Group>
-                    {receipts[s.swap_id] && (
-                      <Text size="xs" mt={4} data-testid="history-receipt-path">
-                        Receipt saved to <Code>{receipts[s.swap_id]}</Code>
-                      </Text>
-                    )}
                   </Table.Td>
                 </Table.Tr>
               ))}

@@ -161,6 +161,11 @@ export function SwapWizard({ initialOffer, onStarted }: { initialOffer: OfferVie
             {check?.ok && (
               <Alert color="blue" data-testid="buy-receive">
                 You get <b data-testid="buy-xmr">{xmrText(check.piconero)}</b>
+                {offer.reserve_piconero !== null && units(offer.reserve_piconero) < check.piconero && (
+                  <Text size="sm" mt={4} c="orange" data-testid="buy-reserve-warning">
+                    This maker's proven reserve ({xmrText(offer.reserve_piconero)}) is less than that.
+                  </Text>
+                )}
                 {check.shortfallSat > 0n && (
                   <Text size="sm" mt={4} data-testid="buy-shortfall">
                     Your balance is {btcText(check.sat - check.shortfallSat)}: you will be asked to deposit {btcText(check.shortfallSat)} more (plus the network fee).
