@@ -1,10 +1,11 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { Balances } from "./bindings/Balances";
 import type { CommandError } from "./bindings/CommandError";
 import type { LogLine } from "./bindings/LogLine";
 import type { SwapDetail } from "./bindings/SwapDetail";
 import { api, errorOf, subscribe } from "./api";
+import { notifyError } from "./components/common";
 
 /** Keeps the most recent version of each swap (events may overtake answers). */
 function mergeSwap(list: SwapDetail[], swap: SwapDetail): SwapDetail[] {
@@ -49,6 +50,8 @@ export function AppDataProvider({ children }: { children: ReactNode }) {
   const [swapSeenAt, setSwapSeenAt] = useState<Record<string, number>>({});
   const [logs, setLogs] = useState<LogLine[]>([]);
   const [attempt, setAttempt] = useState(0);
+  /** An `app-status` event is newer than any answer to `app_status` still under way. */
+  const sawStatusEvent = useRef(false);
 
   const upsertSwap = useCallback((s: SwapDetail) => {
     setSwaps((list) => mergeSwap(list, s));
@@ -59,6 +62,7 @@ export function AppDataProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     const offs = [
       subscribe("app-status", (s) => {
+        sawStatusEvent.current = true;
         setStatus(s);
         setStatusError(null);
       }),
@@ -71,9 +75,10 @@ export function AppDataProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     let live = true;
+    sawStatusEvent.current = false;
     api
       .appStatus()
-      .then((s) => live && setStatus(s))
+      .then((s) => live && !sawStatusEvent.current && setStatus(s))
       .catch((e) => live && setStatusError(errorOf(e)));
     return () => {
       live = false;
@@ -92,12 +97,15 @@ export function AppDataProvider({ children }: { children: ReactNode }) {
   // Once ready: load what the screens share.
   useEffect(() => {
     if (!ready) return;
-    api.balances().then(setBalances).catch(() => undefined);
-    reloadSwaps().catch(() => undefined);
+    api
+      .balances()
+      .then(setBalances)
+      .catch((e) => notifyError(e, "Could not read the balances"));
+    reloadSwaps().catch((e) => notifyError(e, "Could not load the swaps"));
     api
       .logs()
       .then((lines) => setLogs((live) => [...lines, ...live.filter((l) => !lines.some((x) => x.at_ms === l.at_ms && x.message === l.message))]))
-      .catch(() => undefined);
+      .catch((e) => notifyError(e, "Could not load the log"));
   }, [ready, reloadSwaps]);
 
   const value = useMemo<AppData>(

@@ -5,7 +5,7 @@ import type { PhaseName } from "../bindings/PhaseName";
 import type { SwapDetail } from "../bindings/SwapDetail";
 import { api, errorOf } from "../api";
 import { btcText, xmrText } from "../amounts";
-import { ErrorAlert, PhaseBadge, formatDuration, phaseLabel } from "../components/common";
+import { ErrorAlert, PhaseBadge, formatDuration, notifyError, phaseLabel } from "../components/common";
 import { useAppData } from "../state";
 
 const FINAL: PhaseName[] = ["completed", "refunded", "failed", "aborted"];
@@ -187,7 +187,10 @@ export function LiveSwapScreen({ swapId, onBack }: { swapId: string; onBack: () 
     api
       .swap({ swap_id: swapId })
       .then(upsertSwap)
-      .catch((e) => setError(errorOf(e)));
+      .catch((e) => {
+        setError(errorOf(e));
+        notifyError(e, "Could not refresh the swap");
+      });
   }, [swapId, upsertSwap]);
   if (!swap) {
     return error ? <ErrorAlert error={error} title="Could not load the swap" /> : <Loader aria-label="Loading the swap" />;

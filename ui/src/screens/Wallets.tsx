@@ -19,7 +19,10 @@ export function WalletsScreen() {
       .addresses()
       .then(setAddresses)
       .catch((e) => setAddrError(errorOf(e)));
-    api.balances().then(setBalances).catch(() => undefined);
+    api
+      .balances()
+      .then(setBalances)
+      .catch((e) => notifyError(e, "Could not read the balances"));
   }, [setBalances]);
 
   async function playMoney() {
