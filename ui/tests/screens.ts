@@ -222,6 +222,18 @@ async function main() {
         await see(page, "failed-error-next-step", "Next step: Check that nothing else uses port 18443");
         await see(page, "failed-retry", "Retry");
       });
+      await screen(page, "failed-settings", async () => {
+        await page.getByTestId("failed-settings").click();
+        await until("settings form", async () => (await page.getByTestId("settings-network").inputValue()) === "regtest" || undefined);
+        await page.getByTestId("settings-btc-url").fill("http://127.0.0.1:18443");
+        await page.getByTestId("settings-save").click();
+        await see(page, "settings-saved", "Saved");
+      });
+      await screen(page, "failed-retry-starting", async () => {
+        await page.getByTestId("failed-password").fill("Correct horse 42!");
+        await page.getByTestId("failed-retry").click();
+        await see(page, "starting-step", "Opening the wallet");
+      });
     }
 
     // -- 2. Locked: wrong password, then in; every ready screen --------------------------------------

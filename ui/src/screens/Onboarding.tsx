@@ -3,6 +3,7 @@ import {
   Alert,
   Button,
   Center,
+  Collapse,
   Checkbox,
   Code,
   Group,
@@ -22,6 +23,7 @@ import type { CommandError } from "../bindings/CommandError";
 import type { NetworkName } from "../bindings/NetworkName";
 import { api, errorOf } from "../api";
 import { ErrorAlert, ThemeToggle } from "../components/common";
+import { SettingsScreen } from "./SettingsScreen";
 
 export function Frame({ title, children, testId }: { title: string; children: React.ReactNode; testId: string }) {
   return (
@@ -251,6 +253,7 @@ export function FailedScreen({ error, nextStep, onCheckAgain }: { error: string;
   const [pw, setPw] = useState("");
   const [busy, setBusy] = useState(false);
   const [retryError, setRetryError] = useState<CommandError | null>(null);
+  const [showSettings, setShowSettings] = useState(false);
   async function retry(e: FormEvent) {
     e.preventDefault();
     setBusy(true);
@@ -278,9 +281,13 @@ export function FailedScreen({ error, nextStep, onCheckAgain }: { error: string;
               <Button variant="default" onClick={onCheckAgain} data-testid="failed-check">
                 Check status again
               </Button>
+              <Button variant="subtle" onClick={() => setShowSettings((v) => !v)} aria-expanded={showSettings} data-testid="failed-settings">
+                {showSettings ? "Hide settings" : "Edit settings"}
+              </Button>
             </Group>
           </Stack>
         </form>
+        <Collapse expanded={showSettings}>{showSettings && <SettingsScreen />}</Collapse>
       </Stack>
     </Frame>
   );
