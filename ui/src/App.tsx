@@ -17,7 +17,7 @@ import { LogsScreen } from "./screens/Logs";
 export type View =
   | { name: "offers" | "history" | "wallets" | "settings" | "logs" }
   | { name: "swap"; offer: OfferView | null; key: number }
-  | { name: "live"; swapId: string };
+  | { name: "live"; swapId: string; from: "swap" | "history" };
 
 type NavName = "offers" | "swap" | "history" | "wallets" | "settings" | "logs";
 const NAV: { name: NavName; label: string }[] = [
@@ -55,7 +55,7 @@ export function App() {
 function Shell({ status }: { status: AppStatus }) {
   const [view, setView] = useState<View>({ name: "offers" });
   const [opened, { toggle, close }] = useDisclosure(false);
-  const current: NavName = view.name === "live" ? "history" : view.name;
+  const current: NavName = view.name === "live" ? view.from : view.name;
 
   function navigate(name: NavName) {
     close();
@@ -99,9 +99,9 @@ function Shell({ status }: { status: AppStatus }) {
       </AppShell.Navbar>
       <AppShell.Main>
         {view.name === "offers" && <OffersScreen onSwap={(offer) => setView({ name: "swap", offer, key: Date.now() })} />}
-        {view.name === "swap" && <SwapWizard key={view.key} initialOffer={view.offer} onStarted={(s) => setView({ name: "live", swapId: s.swap_id })} />}
+        {view.name === "swap" && <SwapWizard key={view.key} initialOffer={view.offer} onStarted={(s) => setView({ name: "live", swapId: s.swap_id, from: "swap" })} />}
         {view.name === "live" && <LiveSwapScreen swapId={view.swapId} onBack={() => setView({ name: "history" })} />}
-        {view.name === "history" && <HistoryScreen onOpen={(swapId) => setView({ name: "live", swapId })} />}
+        {view.name === "history" && <HistoryScreen onOpen={(swapId) => setView({ name: "live", swapId, from: "history" })} />}
         {view.name === "wallets" && <WalletsScreen />}
         {view.name === "settings" && <SettingsScreen />}
         {view.name === "logs" && <LogsScreen />}
