@@ -30,4 +30,12 @@
 //! `app-status` (`AppStatus`), `swap` (`SwapDetail`, after every change of a swap), `log`
 //! (`LogLine`), `balances` (`Balances`, after every new block and swap change).
 
+mod app;
+mod convert;
+pub mod devnet;
 pub mod ipc;
+mod logbook;
+mod settings;
+
+pub use app::{App, AppEvent, EventSink};
+pub use settings::SettingsError;

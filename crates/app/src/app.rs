@@ -1,0 +1,867 @@
+//! [`App`]: the desktop app's state and commands. It owns the engine (and, on regtest, the
+//! local devnet with its demo maker), turns the engine's events into UI events, and answers
+//! every command with an IPC type or a [`CommandError`] that says what to do next.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bitcoin::Amount;
+use confiaro_devnet::stack::StackConfig;
+use confiaro_orchestrator::events::SwapEventKind;
+use confiaro_orchestrator::receipt::parse_swap_id;
+use confiaro_orchestrator::{
+    BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
+    MoneroConfig, Multiaddr, Network, Price, XmrAmount,
+};
+
+use crate::devnet::{DemoDevnet, DemoMaker};
+use crate::ipc::*;
+use crate::logbook::Logbook;
+use crate::settings::{self, SettingsError};
+
+/// Something the UI should hear about, without asking.
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    /// The app's stage changed (`app-status`).
+    Status(AppStatus),
+    /// A swap changed (`swap`).
+    Swap(SwapDetail),
+    /// A log line (`log`).
+    Log(LogLine),
+    /// The balances may have changed (`balances`).
+    Balances(Balances),
+}
+
+impl AppEvent {
+    /// The event's name on the IPC channel.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AppEvent::Status(_) => "app-status",
+            AppEvent::Swap(_) => "swap",
+            AppEvent::Log(_) => "log",
+            AppEvent::Balances(_) => "balances",
+        }
+    }
+}
+
+/// Where the app's events go (the shell emits them to the window).
+pub type EventSink = Arc<dyn Fn(AppEvent) + Send + Sync>;
+
+/// The shortest wallet password the app accepts.
+const MIN_PASSWORD_CHARS: usize = 8;
+
+/// How long an abort waits for the peer to hear it.
+const ABORT_FLUSH: Duration = Duration::from_secs(5);
+
+/// The demo maker on the app's own devnet: 150 XMR per BTC, 0.0001 to 0.5 BTC.
+const DEMO_MAKER: DemoMaker = DemoMaker {
+    port: 0,
+    price: Price(150 * 1_000_000_000_000),
+    min: Amount::from_sat(10_000),
+    max: Amount::from_sat(50_000_000),
+};
+
+/// The desktop app. Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    sink: EventSink,
+    log: Logbook,
+    status: Mutex<AppStatus>,
+    settings: Mutex<Option<Settings>>,
+    running: tokio::sync::Mutex<Running>,
+}
+
+#[derive(Default)]
+struct Running {
+    engine: Option<Engine>,
+    devnet: Option<Arc<DemoDevnet>>,
+    follower: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn not_ready() -> CommandError {
+    CommandError::new(
+        "the wallet is not open yet",
+        "Wait until the app has started (or unlock the wallet).",
+    )
+}
+
+fn invalid(message: impl Into<String>) -> CommandError {
+    CommandError::new(message, "Correct the value and try again.")
+}
+
+fn settings_error(error: SettingsError) -> CommandError {
+    CommandError::new(
+        error.to_string(),
+        "Check that the app's directory is writable and the disk is not full.",
+    )
+}
+
+/// Parses a decimal string of integer units.
+fn units(text: &str, what: &str) -> Result<u64, CommandError> {
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| invalid(format!("{what} {text:?} is not a whole number of units")))
+}
+
+impl App {
+    /// Opens the app in `dir` (created if missing); events go to `sink`. The stage is
+    /// `needs_setup` before the first run, `locked` after.
+    ///
+    /// # Errors
+    /// [`SettingsError`] when the settings file is unreadable.
+    pub fn new(dir: impl Into<PathBuf>, sink: EventSink) -> Result<App, SettingsError> {
+        let dir = dir.into();
+        let settings = settings::load(&dir)?;
+        let (stage, network) = match &settings {
+            Some(s)
+                if store_only_config(&wallet_dir(&dir, s.network), s.network)
+                    .store_path()
+                    .exists() =>
+            {
+                (AppStage::Locked, s.network)
+            }
+            Some(s) => (AppStage::NeedsSetup, s.network),
+            None => (AppStage::NeedsSetup, NetworkName::Regtest),
+        };
+        let status = AppStatus {
+            stage,
+            network,
+            data_dir: wallet_dir(&dir, network).display().to_string(),
+            peer_id: None,
+            managed_devnet: settings.as_ref().is_some_and(|s| manages_devnet(s)),
+        };
+        Ok(App {
+            inner: Arc::new(Inner {
+                dir,
+                sink,
+                log: Logbook::default(),
+                status: Mutex::new(status),
+                settings: Mutex::new(settings),
+                running: tokio::sync::Mutex::new(Running::default()),
+            }),
+        })
+    }
+
+    /// Where the app keeps its files: `CONFIARO_APP_DIR`, else `~/.confiaro-app`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("CONFIARO_APP_DIR") {
+            return PathBuf::from(dir);
+        }
+        let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+        Path::new(&home).join(".confiaro-app")
+    }
+
+    /// The app's state now.
+    pub fn status(&self) -> AppStatus {
+        self.inner
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_stage(&self, stage: AppStage, peer_id: Option<String>) {
+        let status = {
+            let mut status = self.inner.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.stage = stage;
+            if peer_id.is_some() {
+                status.peer_id = peer_id;
+            }
+            status.clone()
+        };
+        (self.inner.sink)(AppEvent::Status(status));
+    }
+
+    fn log(&self, level: Level, swap_id: Option<String>, message: impl Into<String>) {
+        let line = self.inner.log.push(level, swap_id, message.into());
+        (self.inner.sink)(AppEvent::Log(line));
+    }
+
+    fn settings(&self) -> Option<Settings> {
+        self.inner
+            .settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// First run: creates (or restores) the wallet on `request.network` under its password,
+    /// starting the local devnet first on regtest. Returns the new wallet's words; the app
+    /// then goes on starting (`app-status` events) until `ready`.
+    ///
+    /// # Errors
+    /// A short password, bad restore words, a wallet that exists, or a devnet/node failure.
+    pub async fn create_wallet(&self, request: CreateWallet) -> Result<NewWallet, CommandError> {
+        if self.status().stage != AppStage::NeedsSetup {
+            return Err(CommandError::new(
+                "a wallet exists already",
+                "Unlock it with its password.",
+            ));
+        }
+        if request.password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(invalid(format!(
+                "the password must have at least {MIN_PASSWORD_CHARS} characters"
+            )));
+        }
+        let restore = match request.restore_words.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(words) => Some(Mnemonic::parse(words).map_err(|e| {
+                invalid(format!("those words are not a valid recovery phrase: {e}"))
+            })?),
+        };
+        let settings = self
+            .settings()
+            .filter(|s| s.network == request.network)
+            .unwrap_or_else(|| settings::defaults(request.network));
+        settings::save(&self.inner.dir, &settings).map_err(settings_error)?;
+        *self
+            .inner
+            .settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(settings.clone());
+        {
+            let mut status = self.inner.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.network = settings.network;
+            status.data_dir = wallet_dir(&self.inner.dir, settings.network)
+                .display()
+                .to_string();
+            status.managed_devnet = manages_devnet(&settings);
+        }
+        // Past this point the stage may have moved on (the devnet's progress): a failure is
+        // shown as the `failed` stage too, whose retry leads back to this screen.
+        let config = match self.prepare_chains(&settings).await {
+            Ok(config) => config,
+            Err(e) => {
+                self.fail(e.clone());
+                return Err(e);
+            }
+        };
+        let restored = restore.is_some();
+        let mnemonic = match Engine::init(&config, &request.password, restore).await {
+            Ok(m) => m,
+            Err(e) => {
+                let e = CommandError::from(e);
+                self.fail(e.clone());
+                return Err(e);
+            }
+        };
+        self.log(
+            Level::Info,
+            None,
+            if restored {
+                "wallet restored"
+            } else {
+                "wallet created"
+            },
+        );
+        let app = self.clone();
+        let password = request.password;
+        tokio::spawn(async move { app.open_engine(config, password).await });
+        Ok(NewWallet {
+            words: if restored {
+                Vec::new()
+            } else {
+                mnemonic.words().map(str::to_owned).collect()
+            },
+        })
+    }
+
+    /// Unlocks the wallet with its password (checked at once), then starts: the local devnet
+    /// on regtest, the engine, resuming every unfinished swap. Returns the status (usually
+    /// `starting`); `app-status` events follow until `ready` or `failed`.
+    ///
+    /// # Errors
+    /// A wrong password (nothing starts), or no wallet.
+    pub async fn unlock(&self, request: Unlock) -> Result<AppStatus, CommandError> {
+        match self.status().stage {
+            AppStage::Locked | AppStage::Failed { .. } => {}
+            AppStage::NeedsSetup => {
+                return Err(CommandError::new(
+                    "there is no wallet yet",
+                    "Create or restore one first.",
+                ))
+            }
+            AppStage::Starting { .. } | AppStage::Ready => return Ok(self.status()),
+        }
+        let settings = self.settings().ok_or_else(|| {
+            CommandError::new("there is no wallet yet", "Create or restore one first.")
+        })?;
+        let check = store_only_config(
+            &wallet_dir(&self.inner.dir, settings.network),
+            settings.network,
+        );
+        if !check.store_path().exists() {
+            // a first run that failed before the wallet was made: back to the first-run screen
+            self.set_stage(AppStage::NeedsSetup, None);
+            return Ok(self.status());
+        }
+        let local = LocalData::open(&check, &request.password).await?;
+        drop(local);
+        let app = self.clone();
+        tokio::spawn(async move {
+            match app.prepare_chains(&settings).await {
+                Ok(config) => app.open_engine(config, request.password).await,
+                Err(e) => app.fail(e),
+            }
+        });
+        Ok(self.status())
+    }
+
+    fn fail(&self, error: CommandError) {
+        self.log(
+            Level::Error,
+            None,
+            format!("starting failed: {}", error.message),
+        );
+        self.set_stage(
+            AppStage::Failed {
+                error: error.message,
+                next_step: error.next_step,
+            },
+            None,
+        );
+    }
+
+    fn steps(&self, settings: &Settings) -> u32 {
+        if manages_devnet(settings) {
+            3
+        } else {
+            1
+        }
+    }
+
+    /// Starts the local devnet when the app manages it; returns the engine config.
+    async fn prepare_chains(&self, settings: &Settings) -> Result<EngineConfig, CommandError> {
+        let data_dir = wallet_dir(&self.inner.dir, settings.network);
+        if !manages_devnet(settings) {
+            return node_config(&data_dir, settings);
+        }
+        let total = self.steps(settings);
+        let mut running = self.inner.running.lock().await;
+        if running.devnet.is_none() {
+            let stage = |step: &str, done| AppStage::Starting {
+                step: step.to_owned(),
+                done,
+                total,
+            };
+            self.set_stage(stage("starting the local devnet", 0), None);
+            let app = self.clone();
+            let progress = move |step: &str| {
+                app.log(Level::Info, None, step);
+                let done = u32::from(step.contains("maker"));
+                app.set_stage(stage(step, done), None);
+            };
+            let devnet = DemoDevnet::start(
+                StackConfig::ephemeral(self.inner.dir.join("devnet")),
+                Some(Duration::from_secs(10)),
+                Some(Duration::from_secs(2)),
+                Some(DEMO_MAKER),
+                progress,
+            )
+            .await
+            .map_err(|e| {
+                CommandError::new(
+                    format!("the local devnet did not start: {e}"),
+                    "Check that monerod and monero-wallet-rpc are installed (./scripts/setup.sh), then try again.",
+                )
+            })?;
+            running.devnet = Some(Arc::new(devnet));
+        }
+        let devnet = running.devnet.as_ref().expect("started above");
+        devnet
+            .engine_config(
+                &data_dir,
+                "/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr"),
+            )
+            .map_err(|e| CommandError::new(e.to_string(), "Restart the app."))
+    }
+
+    async fn open_engine(&self, config: EngineConfig, password: String) {
+        let total = self.settings().map(|s| self.steps(&s)).unwrap_or(1);
+        self.set_stage(
+            AppStage::Starting {
+                step: "opening the wallet and resuming swaps".into(),
+                done: total - 1,
+                total,
+            },
+            None,
+        );
+        let engine = match Engine::open(config, &password).await {
+            Ok(engine) => engine,
+            Err(e) => return self.fail(e.into()),
+        };
+        drop(password);
+        let peer_id = engine.peer_id().to_string();
+        let mut running = self.inner.running.lock().await;
+        running.follower = Some(tokio::spawn(follow(self.clone(), engine.clone())));
+        running.engine = Some(engine);
+        drop(running);
+        self.log(Level::Info, None, "ready");
+        self.set_stage(AppStage::Ready, Some(peer_id));
+        self.emit_balances().await;
+    }
+
+    async fn engine(&self) -> Result<Engine, CommandError> {
+        self.inner
+            .running
+            .lock()
+            .await
+            .engine
+            .clone()
+            .ok_or_else(not_ready)
+    }
+
+    async fn emit_balances(&self) {
+        if let Ok(engine) = self.engine().await {
+            if let Ok(balances) = engine.balances().await {
+                (self.inner.sink)(AppEvent::Balances(balances.into()));
+            }
+        }
+    }
+
+    /// The settings (the Bitcoin node's password blanked).
+    ///
+    /// # Errors
+    /// None today; a command like the others.
+    pub fn get_settings(&self) -> Result<Settings, CommandError> {
+        let mut settings = self
+            .settings()
+            .unwrap_or_else(|| settings::defaults(self.status().network));
+        settings.bitcoin_rpc_password.clear();
+        Ok(settings)
+    }
+
+    /// Saves the settings, used from the next start. The network cannot change; an empty
+    /// Bitcoin node password keeps the old one.
+    ///
+    /// # Errors
+    /// A changed network, a URL or rendezvous address that does not parse, a write failure.
+    pub fn save_settings(&self, mut request: Settings) -> Result<Settings, CommandError> {
+        let old = self.settings().ok_or_else(|| {
+            CommandError::new("there is no wallet yet", "Create or restore one first.")
+        })?;
+        if request.network != old.network {
+            return Err(CommandError::new(
+                "the network of a wallet cannot change",
+                "Use another app directory (CONFIARO_APP_DIR) for another network.",
+            ));
+        }
+        for point in &request.rendezvous {
+            point
+                .parse::<Multiaddr>()
+                .map_err(|e| invalid(format!("rendezvous point {point:?}: {e}")))?;
+        }
+        for (what, url) in [
+            ("Bitcoin node URL", &request.bitcoin_rpc_url),
+            ("Monero node URL", &request.monerod_url),
+        ] {
+            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(format!(
+                    "{what} {url:?} must start with http:// or https://"
+                )));
+            }
+        }
+        if request.network != NetworkName::Regtest {
+            request.start_devnet = false;
+        }
+        if request.bitcoin_rpc_password.is_empty() {
+            request.bitcoin_rpc_password = old.bitcoin_rpc_password;
+        }
+        settings::save(&self.inner.dir, &request).map_err(settings_error)?;
+        *self
+            .inner
+            .settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(request);
+        self.log(
+            Level::Info,
+            None,
+            "settings saved; they apply from the next start",
+        );
+        self.get_settings()
+    }
+
+    /// Offers at the rendezvous points, each with its quote.
+    ///
+    /// # Errors
+    /// Not ready; rendezvous errors.
+    pub async fn offers(&self) -> Result<Vec<OfferView>, CommandError> {
+        let offers = self.engine().await?.offers().await?;
+        Ok(offers.iter().map(OfferView::from).collect())
+    }
+
+    /// Starts buying XMR.
+    ///
+    /// # Errors
+    /// Bad amounts or addresses, the maker's limits, too little BTC, an unreachable maker.
+    pub async fn buy_xmr(&self, request: BuyXmr) -> Result<SwapDetail, CommandError> {
+        let engine = self.engine().await?;
+        let maker: Multiaddr = request
+            .maker
+            .parse()
+            .map_err(|e| invalid(format!("maker address {:?}: {e}", request.maker)))?;
+        let sat = units(&request.btc_sat, "BTC amount")?;
+        if sat == 0 {
+            return Err(invalid("the amount must be above zero"));
+        }
+        let receive = match request.receive_address.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                monero::Address::from_str(text)
+                    .map_err(|e| invalid(format!("{text:?} is not a Monero address: {e}")))?,
+            ),
+        };
+        let swap_id = engine
+            .buy_xmr(&maker, Amount::from_sat(sat), receive)
+            .await?;
+        self.log(
+            Level::Info,
+            Some(swap_id.to_string()),
+            format!("buying XMR for {} BTC", Amount::from_sat(sat).to_btc()),
+        );
+        Ok(SwapDetail::from(&engine.swap(&swap_id).await?))
+    }
+
+    /// All swaps, newest first.
+    ///
+    /// # Errors
+    /// Not ready; store errors.
+    pub async fn swaps(&self) -> Result<Vec<SwapDetail>, CommandError> {
+        let views = self.engine().await?.swaps().await?;
+        Ok(views.iter().map(SwapDetail::from).collect())
+    }
+
+    /// One swap.
+    ///
+    /// # Errors
+    /// Not ready; an unknown id.
+    pub async fn swap(&self, request: SwapRef) -> Result<SwapDetail, CommandError> {
+        let id = parse_swap_id(&request.swap_id)?;
+        Ok(SwapDetail::from(&self.engine().await?.swap(&id).await?))
+    }
+
+    /// Cancels and refunds now (once the cancel timelock has passed).
+    ///
+    /// # Errors
+    /// Too early (the message says in how many blocks), unknown swap.
+    pub async fn cancel_refund(&self, request: SwapRef) -> Result<SwapDetail, CommandError> {
+        let id = parse_swap_id(&request.swap_id)?;
+        let engine = self.engine().await?;
+        engine.cancel_refund(&id).await?;
+        self.log(
+            Level::Info,
+            Some(id.to_string()),
+            "cancel and refund requested",
+        );
+        Ok(SwapDetail::from(&engine.swap(&id).await?))
+    }
+
+    /// Aborts a swap before anything is locked.
+    ///
+    /// # Errors
+    /// Too late to abort (the message says what happens instead), unknown swap.
+    pub async fn abort_swap(&self, request: SwapRef) -> Result<SwapDetail, CommandError> {
+        let id = parse_swap_id(&request.swap_id)?;
+        let engine = self.engine().await?;
+        engine.abort(&id, ABORT_FLUSH).await?;
+        self.log(Level::Info, Some(id.to_string()), "abort requested");
+        Ok(SwapDetail::from(&engine.swap(&id).await?))
+    }
+
+    /// Writes the swap's receipt to `receipts/<swap id>.json` in the app's directory.
+    ///
+    /// # Errors
+    /// A swap without a receipt yet (not finished), a write failure.
+    pub async fn export_receipt(&self, request: SwapRef) -> Result<ReceiptExport, CommandError> {
+        let id = parse_swap_id(&request.swap_id)?;
+        let receipt = self.engine().await?.receipt(&id).await?;
+        let json = serde_json::to_string_pretty(&receipt).expect("receipts serialize");
+        let dir = self.inner.dir.join("receipts");
+        let path = dir.join(format!("{id}.json"));
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&path, &json))
+            .map_err(|e| {
+                CommandError::new(
+                    format!("writing {}: {e}", path.display()),
+                    "Free some disk space, then export again.",
+                )
+            })?;
+        Ok(ReceiptExport {
+            path: path.display().to_string(),
+            json,
+        })
+    }
+
+    /// Both wallets' balances.
+    ///
+    /// # Errors
+    /// Not ready; node errors.
+    pub async fn balances(&self) -> Result<Balances, CommandError> {
+        Ok(self.engine().await?.balances().await?.into())
+    }
+
+    /// Receive addresses.
+    ///
+    /// # Errors
+    /// Not ready; wallet errors.
+    pub async fn addresses(&self) -> Result<Addresses, CommandError> {
+        let engine = self.engine().await?;
+        Ok(Addresses {
+            btc: engine.btc_address().await?.to_string(),
+            xmr: engine.xmr_address().to_string(),
+        })
+    }
+
+    /// Sends coins out of a built-in wallet.
+    ///
+    /// # Errors
+    /// Bad addresses or amounts, too little, node errors.
+    pub async fn withdraw(&self, request: Withdraw) -> Result<Sent, CommandError> {
+        let engine = self.engine().await?;
+        let amount = request
+            .amount
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| units(a, "amount"))
+            .transpose()?;
+        let txid = match request.asset {
+            Asset::Btc => {
+                let to = request.to.trim().parse().map_err(|e| {
+                    invalid(format!("{:?} is not a Bitcoin address: {e}", request.to))
+                })?;
+                engine
+                    .withdraw_btc(to, amount.map(Amount::from_sat))
+                    .await?
+                    .to_string()
+            }
+            Asset::Xmr => {
+                let to = monero::Address::from_str(request.to.trim()).map_err(|e| {
+                    invalid(format!("{:?} is not a Monero address: {e}", request.to))
+                })?;
+                let amount = amount.ok_or_else(|| invalid("say how much XMR to send"))?;
+                engine
+                    .withdraw_xmr(to, XmrAmount::from_piconero(amount))
+                    .await?
+            }
+        };
+        self.log(
+            Level::Info,
+            None,
+            format!("sent {:?}: {txid}", request.asset),
+        );
+        self.emit_balances().await;
+        Ok(Sent { txid })
+    }
+
+    /// Regtest: play money from the app's devnet.
+    ///
+    /// # Errors
+    /// Not on the app's own devnet; bad amounts; the devnet cannot pay.
+    pub async fn devnet_fund(&self, request: DevnetFund) -> Result<Balances, CommandError> {
+        let (engine, devnet) = {
+            let running = self.inner.running.lock().await;
+            (running.engine.clone(), running.devnet.clone())
+        };
+        let engine = engine.ok_or_else(not_ready)?;
+        let devnet = devnet.ok_or_else(|| {
+            CommandError::new(
+                "play money comes only from the app's own regtest devnet",
+                "On regtest, turn on \"start the local devnet\" in Settings and restart.",
+            )
+        })?;
+        let btc = request
+            .btc_sat
+            .as_deref()
+            .map(|s| units(s, "BTC amount").map(Amount::from_sat))
+            .transpose()?;
+        let xmr = request
+            .xmr_piconero
+            .as_deref()
+            .map(|s| units(s, "XMR amount").map(XmrAmount::from_piconero))
+            .transpose()?;
+        devnet.fund(&engine, btc, xmr).await.map_err(|e| {
+            CommandError::new(
+                format!("the devnet could not pay: {e}"),
+                "Try a smaller amount.",
+            )
+        })?;
+        self.log(Level::Info, None, "received play money from the devnet");
+        let balances: Balances = engine.balances().await?.into();
+        (self.inner.sink)(AppEvent::Balances(balances.clone()));
+        Ok(balances)
+    }
+
+    /// The log, oldest first.
+    pub fn logs(&self) -> Vec<LogLine> {
+        self.inner.log.lines()
+    }
+
+    /// Writes the log with identifiers and amounts replaced to `logs/` in the app's directory.
+    ///
+    /// # Errors
+    /// A write failure.
+    pub fn export_logs(&self) -> Result<LogExport, CommandError> {
+        let (text, redactions) = self.inner.log.redacted_text();
+        let dir = self.inner.dir.join("logs");
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let path = dir.join(format!("confiaro-{stamp}.log"));
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&path, text))
+            .map_err(|e| {
+                CommandError::new(
+                    format!("writing {}: {e}", path.display()),
+                    "Free some disk space, then export again.",
+                )
+            })?;
+        Ok(LogExport {
+            path: path.display().to_string(),
+            redactions,
+        })
+    }
+
+    /// Stops the engine (swaps resume on the next start) and the app's devnet.
+    pub async fn shutdown(&self) {
+        let mut running = self.inner.running.lock().await;
+        if let Some(follower) = running.follower.take() {
+            follower.abort();
+        }
+        if let Some(engine) = running.engine.take() {
+            engine.shutdown().await;
+        }
+        if let Some(devnet) = running.devnet.take() {
+            match Arc::try_unwrap(devnet) {
+                Ok(devnet) => devnet.stop().await,
+                Err(_) => tracing::warn!("the devnet is still in use; it stops with the process"),
+            }
+        }
+    }
+}
+
+/// Turns the engine's events into UI events until the engine stops.
+async fn follow(app: App, engine: Engine) {
+    let mut events = engine.subscribe();
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        match event {
+            EngineEvent::Swap(event) => {
+                let id = Some(event.swap_id.clone());
+                let (level, message) = match &event.kind {
+                    SwapEventKind::StateChanged { state, .. } => {
+                        (Level::Info, format!("state {state}"))
+                    }
+                    SwapEventKind::Progress { progress } => (Level::Info, progress.step.clone()),
+                    SwapEventKind::Rejected { reason } => {
+                        (Level::Warning, format!("refused an input: {reason}"))
+                    }
+                    SwapEventKind::PeerRefused { reason } => (
+                        Level::Warning,
+                        format!("the peer refused our message: {reason}"),
+                    ),
+                    SwapEventKind::Published { tx, txid } => (
+                        Level::Info,
+                        format!("published the {tx:?} transaction {txid}"),
+                    ),
+                    SwapEventKind::Problem { message } => (Level::Warning, message.clone()),
+                    SwapEventKind::Finished { phase, state } => {
+                        (Level::Info, format!("finished: {phase:?} ({state})"))
+                    }
+                };
+                app.log(level, id, message);
+                if let Ok(swap_id) = parse_swap_id(&event.swap_id) {
+                    if let Ok(view) = engine.swap(&swap_id).await {
+                        (app.inner.sink)(AppEvent::Swap(SwapDetail::from(&view)));
+                    }
+                }
+                if matches!(
+                    event.kind,
+                    SwapEventKind::Finished { .. } | SwapEventKind::StateChanged { .. }
+                ) {
+                    app.emit_balances().await;
+                }
+            }
+            EngineEvent::BitcoinTip { .. } => app.emit_balances().await,
+            EngineEvent::Warning { message } => app.log(Level::Warning, None, message),
+        }
+    }
+}
+
+/// Whether the app starts the local devnet itself.
+fn manages_devnet(settings: &Settings) -> bool {
+    settings.network == NetworkName::Regtest && settings.start_devnet
+}
+
+/// The wallet's data directory for `network` inside the app's directory.
+fn wallet_dir(dir: &Path, network: NetworkName) -> PathBuf {
+    let name = match network {
+        NetworkName::Mainnet => "wallet-mainnet",
+        NetworkName::Testnet => "wallet-testnet",
+        NetworkName::Regtest => "wallet-regtest",
+    };
+    dir.join(name)
+}
+
+/// A config for opening the store only (checking the password): no node is contacted.
+fn store_only_config(data_dir: &Path, network: NetworkName) -> EngineConfig {
+    EngineConfig::new(
+        data_dir.to_path_buf(),
+        Network::from(network),
+        BitcoinSourceConfig::Bitcoind {
+            url: String::new(),
+            auth: BitcoindAuth::UserPass {
+                user: String::new(),
+                password: String::new(),
+            },
+        },
+        MoneroConfig::new(String::new()),
+    )
+}
+
+/// The engine config from the settings' nodes.
+fn node_config(data_dir: &Path, settings: &Settings) -> Result<EngineConfig, CommandError> {
+    let missing = |what: &str| {
+        CommandError::new(
+            format!("no {what} is set"),
+            "Set it in Settings, then unlock again.",
+        )
+    };
+    if settings.bitcoin_rpc_url.is_empty() {
+        return Err(missing("Bitcoin node URL"));
+    }
+    if settings.monerod_url.is_empty() {
+        return Err(missing("Monero node URL"));
+    }
+    let mut config = EngineConfig::new(
+        data_dir.to_path_buf(),
+        Network::from(settings.network),
+        BitcoinSourceConfig::Bitcoind {
+            url: settings.bitcoin_rpc_url.clone(),
+            auth: BitcoindAuth::UserPass {
+                user: settings.bitcoin_rpc_user.clone(),
+                password: settings.bitcoin_rpc_password.clone(),
+            },
+        },
+        MoneroConfig::new(settings.monerod_url.clone()),
+    );
+    config.p2p.advertise_listen_addresses = settings.network == NetworkName::Regtest;
+    config.p2p.rendezvous = settings
+        .rendezvous
+        .iter()
+        .map(|r| r.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid(format!("a rendezvous point in Settings: {e}")))?;
+    Ok(config)
+}

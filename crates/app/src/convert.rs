@@ -1,0 +1,220 @@
+//! From the engine's types to the IPC types the UI sees (amounts as decimal strings, names
+//! in snake_case), and from errors to a message with the next step.
+
+use confiaro_orchestrator::progress::{Chain, Waiting};
+use confiaro_orchestrator::{EngineError, Network, Offer, Phase, Role, SwapView, WalletBalances};
+
+use crate::ipc::{
+    Balances, CommandError, DeadlineView, NetworkName, OfferView, PhaseName, QuoteView, RoleName,
+    SwapDetail, SwapTx, WaitingView,
+};
+
+impl From<Network> for NetworkName {
+    fn from(network: Network) -> NetworkName {
+        match network {
+            Network::Mainnet => NetworkName::Mainnet,
+            Network::Testnet => NetworkName::Testnet,
+            Network::Regtest => NetworkName::Regtest,
+        }
+    }
+}
+
+impl From<NetworkName> for Network {
+    fn from(network: NetworkName) -> Network {
+        match network {
+            NetworkName::Mainnet => Network::Mainnet,
+            NetworkName::Testnet => Network::Testnet,
+            NetworkName::Regtest => Network::Regtest,
+        }
+    }
+}
+
+impl From<Phase> for PhaseName {
+    fn from(phase: Phase) -> PhaseName {
+        match phase {
+            Phase::Initialized => PhaseName::Initialized,
+            Phase::Negotiating => PhaseName::Negotiating,
+            Phase::Locked => PhaseName::Locked,
+            Phase::Executing => PhaseName::Executing,
+            Phase::Completed => PhaseName::Completed,
+            Phase::Refunded => PhaseName::Refunded,
+            Phase::Failed => PhaseName::Failed,
+            Phase::Aborted => PhaseName::Aborted,
+        }
+    }
+}
+
+/// The name of a [`confiaro_orchestrator::progress::Deadline::what`] after which Bob may
+/// cancel and refund (see `progress.rs`).
+const CANCEL_POSSIBLE: &str = "cancel becomes possible";
+
+impl From<&SwapView> for SwapDetail {
+    fn from(view: &SwapView) -> SwapDetail {
+        let progress = view.progress.as_ref();
+        let deadline = progress.and_then(|p| p.deadline.as_ref());
+        let can_cancel_refund = view.role == Role::Bob
+            && !view.phase.is_terminal()
+            && deadline.is_some_and(|d| d.what == CANCEL_POSSIBLE && d.blocks == 0);
+        SwapDetail {
+            swap_id: view.swap_id.clone(),
+            role: match view.role {
+                Role::Alice => RoleName::Alice,
+                Role::Bob => RoleName::Bob,
+            },
+            peer: view.peer.clone(),
+            btc_sat: view.btc_sat.to_string(),
+            xmr_piconero: view.xmr_piconero.to_string(),
+            phase: view.phase.into(),
+            state: view.state.clone(),
+            step: progress.map(|p| p.step.clone()).unwrap_or_default(),
+            waiting: progress.and_then(|p| p.waiting.as_ref()).map(|w| match w {
+                Waiting::Peer => WaitingView::Peer,
+                Waiting::Wallet => WaitingView::Wallet,
+                Waiting::Confirmations {
+                    chain,
+                    what,
+                    have,
+                    need,
+                } => WaitingView::Confirmations {
+                    chain: match chain {
+                        Chain::Bitcoin => "bitcoin".into(),
+                        Chain::Monero => "monero".into(),
+                    },
+                    what: what.clone(),
+                    have: *have,
+                    need: *need,
+                },
+            }),
+            deadline: deadline.map(|d| DeadlineView {
+                what: d.what.clone(),
+                blocks: d.blocks,
+                eta_seconds: u32::try_from(d.eta_seconds).unwrap_or(u32::MAX),
+                automatic: d.automatic.clone(),
+            }),
+            txs: view
+                .txids
+                .iter()
+                .map(|(label, txid)| SwapTx {
+                    label: snake_case(&format!("{label:?}")),
+                    txid: txid.clone(),
+                })
+                .collect(),
+            receive_address: view.receive_address.clone(),
+            can_cancel_refund,
+            can_abort: matches!(view.phase, Phase::Initialized | Phase::Negotiating),
+            created_at: unix_u32(view.created_at),
+            updated_at: unix_u32(view.updated_at),
+        }
+    }
+}
+
+fn unix_u32(seconds: i64) -> u32 {
+    u32::try_from(seconds.max(0)).unwrap_or(u32::MAX)
+}
+
+/// `EarlyRefund` → `early_refund`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl From<&Offer> for OfferView {
+    fn from(offer: &Offer) -> OfferView {
+        let (quote, error) = match &offer.quote {
+            Ok(q) => (
+                Some(QuoteView {
+                    piconero_per_btc: q.price.0.to_string(),
+                    min_sat: q.min_btc.to_sat().to_string(),
+                    max_sat: q.max_btc.to_sat().to_string(),
+                    cancel_timelock: u32::from(q.cancel_timelock),
+                    punish_timelock: u32::from(q.punish_timelock),
+                }),
+                None,
+            ),
+            Err(e) => (None, Some(e.clone())),
+        };
+        OfferView {
+            peer: offer.peer.clone(),
+            address: offer.addresses.first().cloned().unwrap_or_default(),
+            quote,
+            error,
+            reserve_piconero: offer.reserve_piconero.map(|p| p.to_string()),
+        }
+    }
+}
+
+impl From<WalletBalances> for Balances {
+    fn from(b: WalletBalances) -> Balances {
+        Balances {
+            btc_confirmed_sat: b.btc_confirmed_sat.to_string(),
+            btc_pending_sat: (b.btc_pending_sat + b.btc_immature_sat).to_string(),
+            xmr_total_piconero: b.xmr_total_piconero.to_string(),
+            xmr_unlocked_piconero: b.xmr_unlocked_piconero.to_string(),
+        }
+    }
+}
+
+impl CommandError {
+    /// An error with its next step.
+    pub fn new(message: impl Into<String>, next_step: impl Into<String>) -> CommandError {
+        CommandError {
+            message: message.into(),
+            next_step: next_step.into(),
+        }
+    }
+}
+
+impl From<EngineError> for CommandError {
+    fn from(error: EngineError) -> CommandError {
+        let next_step = match &error {
+            EngineError::WrongPassword(_) => "Check the password and try again.",
+            EngineError::NoWallet(_) => "Create or restore a wallet first.",
+            EngineError::WalletExists(_) => "Unlock the existing wallet instead.",
+            EngineError::DataDirLocked { .. } => {
+                "Another Confiaro runs on this wallet: close it, then try again."
+            }
+            EngineError::InsufficientFunds { .. } => {
+                "Deposit more to the built-in wallet, or choose a smaller amount."
+            }
+            EngineError::Quote(_) => "Choose an amount within the maker's limits, or another maker.",
+            EngineError::Dial(_) | EngineError::Send(_) | EngineError::Rendezvous(_) => {
+                "The peer could not be reached: refresh the offers and try again, or choose another maker."
+            }
+            EngineError::BitcoinSource(_) => {
+                "The Bitcoin node did not answer: check it runs and its URL in Settings."
+            }
+            EngineError::Monero(_) => {
+                "The Monero node or wallet did not answer: check monerod runs and its URL in Settings."
+            }
+            EngineError::InvalidInput(_) => "Correct the value and try again.",
+            EngineError::UnknownSwap(_) => "Open the swap from the History screen.",
+            EngineError::Protocol(_) => {
+                "Nothing was changed; the swap goes on, and the app acts on its own at each deadline."
+            }
+            EngineError::Stopped => "The engine stopped: restart the app.",
+            _ => "Try again; if it keeps failing, export the logs from the Logs screen.",
+        };
+        CommandError::new(error.to_string(), next_step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tx_labels_become_snake_case() {
+        assert_eq!(snake_case("EarlyRefund"), "early_refund");
+        assert_eq!(snake_case("Lock"), "lock");
+    }
+}
