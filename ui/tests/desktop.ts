@@ -1,0 +1,338 @@
+/**
+ * The real end-to-end run: the Tauri app (target/release/confiaro-desktop) in a real window
+ * under Xvfb, driven through tauri-driver and WebKitWebDriver. It creates a wallet on regtest
+ * (the app starts its own devnet and demo maker), gets play money, buys XMR from the demo maker
+ * through the swap wizard, follows the live view to `completed` and checks the balances.
+ * Screenshots go to test-results/desktop/; cold start time and memory to
+ * test-results/desktop/metrics.json. Ends with `desktop: N passed, N failed`.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, "../..");
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(repo, "target");
+const bin = process.env.CONFIARO_DESKTOP_BIN ?? join(targetDir, "release", "confiaro-desktop");
+const out = join(repo, "ui", "test-results", "desktop");
+const driverPort = 4444 + Math.floor(Math.random() * 500);
+/** The W3C web element identifier. */
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+const children: ChildProcess[] = [];
+let shot = 0;
+
+function log(message: string) {
+  console.log(`desktop: ${message}`);
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function start(command: string, args: string[], env: NodeJS.ProcessEnv, name: string): ChildProcess {
+  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const logFile = join(out, `${name}.log`);
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(chunk.toString());
+    writeFileSync(logFile, lines.join(""));
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  child.on("error", (e) => {
+    lines.push(`cannot start ${command}: ${e.message}\n`);
+    writeFileSync(logFile, lines.join(""));
+  });
+  children.push(child);
+  return child;
+}
+
+/** A minimal W3C WebDriver client over fetch. */
+class Session {
+  constructor(
+    readonly base: string,
+    readonly id: string,
+  ) {}
+
+  static async create(base: string, application: string): Promise<Session> {
+    const answer = await wd(base, "POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application } } },
+    });
+    return new Session(base, (answer.value?.sessionId ?? answer.sessionId) as string);
+  }
+
+  async call(method: string, path: string, body?: unknown): Promise<any> {
+    const answer = await wd(this.base, method, `/session/${this.id}${path}`, body);
+    return answer.value;
+  }
+
+  async find(testId: string): Promise<string | null> {
+    const found = await this.call("POST", "/elements", { using: "css selector", value: `[data-testid="${testId}"]` });
+    return found.length > 0 ? (found[0][ELEMENT] as string) : null;
+  }
+
+  /** Waits until the element is there (and `until` holds for its text), up to `seconds`. */
+  async wait(testId: string, seconds: number, until?: (text: string) => boolean, poll?: () => Promise<void>): Promise<string> {
+    const deadline = Date.now() + seconds * 1000;
+    let last = "";
+    for (;;) {
+      const element = await this.find(testId);
+      if (element) {
+        last = await this.text(element);
+        if (!until || until(last)) return element;
+      }
+      if (Date.now() > deadline) {
+        await this.screenshot(`timeout-${testId}`);
+        throw new Error(`${testId} ${element ? `still says ${JSON.stringify(last)}` : "never appeared"} after ${seconds} s`);
+      }
+      if (poll) await poll();
+      await sleep(500);
+    }
+  }
+
+  /** The element's text content (WebKitWebDriver's rendered-text answer is empty for some
+   *  Mantine containers). */
+  async text(element: string): Promise<string> {
+    return (await this.call("POST", "/execute/sync", {
+      script: "return arguments[0].textContent;",
+      args: [{ [ELEMENT]: element }],
+    })) as string;
+  }
+
+  async textOf(testId: string): Promise<string> {
+    const element = await this.wait(testId, 30);
+    return this.text(element);
+  }
+
+  /** Clicks through the DOM (Mantine hides some inputs behind styled boxes). */
+  async click(testId: string) {
+    const element = await this.wait(testId, 30);
+    await this.call("POST", "/execute/sync", { script: "arguments[0].click();", args: [{ [ELEMENT]: element }] });
+  }
+
+  async type(testId: string, text: string) {
+    const element = await this.wait(testId, 30);
+    await this.call("POST", `/element/${element}/clear`, {});
+    await this.call("POST", `/element/${element}/value`, { text });
+  }
+
+  async screenshot(name: string) {
+    shot += 1;
+    const png = (await this.call("GET", "/screenshot")) as string;
+    const file = join(out, `${String(shot).padStart(2, "0")}-${name}.png`);
+    writeFileSync(file, Buffer.from(png, "base64"));
+  }
+
+  async close() {
+    await wd(this.base, "DELETE", `/session/${this.id}`).catch(() => undefined);
+  }
+}
+
+async function wd(base: string, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = (await response.json()) as any;
+  if (!response.ok || answer?.value?.error) {
+    throw new Error(`${method} ${path}: ${JSON.stringify(answer?.value ?? answer)}`);
+  }
+  return answer;
+}
+
+/** Resident and peak memory (KiB) of a process and all its descendants. */
+function memoryOf(pid: number): { rss_kib: number; peak_kib: number; processes: number } {
+  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  const parent = new Map<number, number>();
+  for (const p of all) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      parent.set(Number(p), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const family = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [p, pp] of parent) {
+      if (family.has(pp) && !family.has(p)) {
+        family.add(p);
+        grew = true;
+      }
+    }
+  }
+  let rss = 0;
+  let peak = 0;
+  for (const p of family) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, "utf8");
+      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return { rss_kib: rss, peak_kib: peak, processes: family.size };
+}
+
+function appPid(): number | null {
+  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0")[0];
+      if (cmd === bin) return Number(p);
+    } catch {
+      /* gone */
+    }
+  }
+  return null;
+}
+
+/** "1.5 XMR" or "1.5" → piconero (exact). */
+function piconeroOf(text: string): bigint {
+  const match = /([0-9]+)(?:\.([0-9]+))?/.exec(text.replace(/[\s,]/g, ""));
+  if (!match) throw new Error(`no amount in ${JSON.stringify(text)}`);
+  return BigInt(match[1]!) * 10n ** 12n + BigInt((match[2] ?? "").padEnd(12, "0").slice(0, 12) || "0");
+}
+
+async function run() {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p confiaro-desktop --release`);
+  const appDir = mkdtempSync(join(tmpdir(), "confiaro-desktop-e2e-"));
+  const env: NodeJS.ProcessEnv = { ...process.env, CONFIARO_APP_DIR: appDir, CONFIARO_LOG: "info" };
+  if (!env.DISPLAY) {
+    const display = `:${90 + Math.floor(Math.random() * 100)}`;
+    start("Xvfb", [display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"], env, "xvfb");
+    env.DISPLAY = display;
+    await sleep(1000);
+  }
+  start("tauri-driver", ["--port", String(driverPort), "--native-port", String(driverPort + 1000)], env, "tauri-driver");
+  const base = `http://127.0.0.1:${driverPort}`;
+  for (let i = 0; ; i++) {
+    try {
+      await fetch(`${base}/status`);
+      break;
+    } catch {
+      if (i > 100) throw new Error("tauri-driver did not answer (is it installed? cargo install tauri-driver)");
+      await sleep(100);
+    }
+  }
+
+  const launched = Date.now();
+  const s = await Session.create(base, bin);
+  try {
+    await s.wait("screen-setup", 60);
+    const coldStartMs = Date.now() - launched;
+    const pid = appPid();
+    const atStart = pid ? memoryOf(pid) : null;
+    log(`first screen after ${coldStartMs} ms`);
+    await s.screenshot("first-run");
+
+    await s.type("setup-password", "correct horse battery");
+    await s.type("setup-password2", "correct horse battery");
+    await s.click("setup-submit");
+    await s.wait("screen-starting", 30).catch(() => undefined);
+    await s.screenshot("starting-devnet");
+    await s.wait("screen-words", 600);
+    const list = await s.wait("words-list", 10);
+    const items = (await s.call("POST", "/execute/sync", {
+      script: "return Array.from(arguments[0].querySelectorAll('li')).map((li) => li.textContent.trim());",
+      args: [{ [ELEMENT]: list }],
+    })) as string[];
+    const words = items.map((item) => item.replace(/^\d+\.\s*/, "")).filter((w) => /^[a-z]+$/.test(w));
+    if (words.length !== 24) throw new Error(`expected 24 recovery words, saw ${words.length}`);
+    await s.screenshot("recovery-words");
+    await s.click("words-confirm");
+    await s.click("words-done");
+    await s.wait("app-shell", 300);
+    const ready = Date.now();
+    await s.screenshot("ready");
+
+    // the demo maker registers at the devnet's rendezvous point; refresh until it is listed
+    await s.click("nav-offers");
+    await s.wait("offer-row", 120, undefined, async () => {
+      const refresh = await s.find("offers-refresh");
+      if (refresh) await s.click("offers-refresh");
+      await sleep(2000);
+    });
+    await s.screenshot("offers");
+    await s.click("offer-pick");
+    await s.type("buy-amount", "0.01");
+    await s.wait("buy-xmr", 10);
+    const expectedXmr = piconeroOf(await s.textOf("buy-xmr"));
+    if (expectedXmr !== 1_500_000_000_000n) throw new Error(`0.01 BTC at 150 XMR/BTC should be 1.5 XMR, the wizard says ${expectedXmr} piconero`);
+    await s.screenshot("wizard-amount");
+    await s.click("wizard-next");
+    await s.wait("wizard-receive", 10);
+    await s.click("wizard-next");
+    await s.wait("wizard-deposit", 30);
+    await s.screenshot("wizard-deposit");
+    await s.click("devnet-fund");
+    await s.wait("deposit-status", 120, (t) => /arrived/i.test(t));
+    await s.click("wizard-next");
+    await s.wait("wizard-confirm", 10);
+    await s.screenshot("wizard-confirm");
+    await s.click("buy-submit");
+    await s.wait("screen-live", 60);
+    await s.screenshot("live-started");
+    await s.wait("swap-phase", 600, (t) => /locked/i.test(t) || /executing/i.test(t) || /completed/i.test(t));
+    await s.screenshot("live-locked");
+    await s.wait("swap-phase", 900, (t) => /completed|refunded|failed|aborted/i.test(t));
+    const phase = await s.textOf("swap-phase");
+    await s.screenshot("live-finished");
+    if (!/completed/i.test(phase)) throw new Error(`the swap ended ${phase}, not completed`);
+    const swapMs = Date.now() - ready;
+
+    await s.click("nav-wallets");
+    // the 1.5 XMR locked by the maker, less the Monero fee of sweeping it into the wallet
+    const maxSweepFee = 10_000_000_000n; // 0.01 XMR
+    const total = await s.wait("balance-xmr-total", 60, (t) => piconeroOf(t) > expectedXmr - maxSweepFee);
+    const xmr = piconeroOf(await s.text(total));
+    if (xmr > expectedXmr || expectedXmr - xmr > maxSweepFee) {
+      throw new Error(`the XMR wallet holds ${xmr} piconero; expected ${expectedXmr} less a sweep fee below ${maxSweepFee}`);
+    }
+    const btc = piconeroOf(await s.textOf("balance-btc-confirmed")) / 10_000n; // 12 → 8 decimals: sat
+    // the wizard asked the devnet for what the swap lacked (0.01 BTC plus a fee margin)
+    if (btc >= 100_000n) throw new Error(`the BTC wallet still holds ${btc} sat after paying 0.01 BTC`);
+    await s.screenshot("wallets-after");
+    await s.click("nav-history");
+    await s.wait("history-row", 30);
+    await s.screenshot("history");
+
+    const after = pid ? memoryOf(pid) : null;
+    const metrics = {
+      cold_start_ms: coldStartMs,
+      memory_at_first_screen: atStart,
+      memory_after_swap: after,
+      swap_wall_ms: swapMs,
+      xmr_received_piconero: xmr.toString(),
+      btc_left_sat: btc.toString(),
+    };
+    writeFileSync(join(out, "metrics.json"), JSON.stringify(metrics, null, 2));
+    log(JSON.stringify(metrics));
+  } finally {
+    await s.close();
+  }
+  // closing the session closes the window: the app stops its engine and devnet
+  await sleep(3000);
+  rmSync(appDir, { recursive: true, force: true });
+}
+
+let failed = 0;
+try {
+  await run();
+} catch (e) {
+  failed = 1;
+  console.error(`desktop: FAILED: ${(e as Error).stack ?? e}`);
+  console.error(`desktop: logs and screenshots in ${out}`);
+} finally {
+  for (const child of children.reverse()) child.kill("SIGTERM");
+  await sleep(500);
+}
+console.log(`desktop: ${1 - failed} passed, ${failed} failed`);
+process.exit(failed);
