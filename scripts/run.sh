@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Sets up and runs Confiaro on a local regtest stack: `confiaro devnet up` starts the Bitcoin
-# devnet node (bitcoind JSON-RPC on 127.0.0.1:18443, user/password confiaro; Electrum
-# tcp://127.0.0.1:60401; Esplora http://127.0.0.1:3002), regtest monerod (127.0.0.1:28081)
-# with a funded wallet RPC (127.0.0.1:28083), a rendezvous point (127.0.0.1:7700) and a demo
-# maker (127.0.0.1:7701), mining a Bitcoin block every 10 s and a Monero block every 2 s.
-# It prints how to create a wallet and swap against the maker from another terminal.
-# Ctrl-C stops it; the chains and the maker are kept in ./confiaro-devnet-data.
-# Extra arguments go to `confiaro devnet up` (see README.md).
+# Sets up, builds and opens the Confiaro desktop app on a local regtest stack: on first run
+# choose "Regtest" (the default); the app then starts its own devnet (the Bitcoin devnet
+# node, regtest monerod with a funded wallet, a rendezvous point, blocks every 10 s / 2 s)
+# and a demo maker, so a swap works from the window: Swap → amount → "Get play money" → Buy.
+# The app keeps its files in ~/.confiaro-app (CONFIARO_APP_DIR to change). It needs a
+# display; on a machine without one, `./scripts/run.sh --headless` runs the same stack and
+# demo maker without a window (`confiaro devnet up`, extra arguments go to it; then use the
+# `confiaro` command from another terminal, see README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +14,18 @@ cd "$(dirname "$0")/.."
 
 . ./scripts/env.sh
 
-cargo build --release -p confiaro-cli
-exec "${CARGO_TARGET_DIR}/release/confiaro" devnet up --dir ./confiaro-devnet-data "$@"
+if [ "${1:-}" = "--headless" ]; then
+    shift
+    cargo build --release -p confiaro-cli
+    exec "${CARGO_TARGET_DIR}/release/confiaro" devnet up --dir ./confiaro-devnet-data "$@"
+fi
+
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    echo "run: no display (DISPLAY is not set): the desktop app needs one." >&2
+    echo "run: on a machine without a screen use ./scripts/run.sh --headless (the same regtest stack, driven with the confiaro command)" >&2
+    exit 1
+fi
+
+(cd ui && npm run build)
+cargo build --release -p confiaro-desktop
+exec "${CARGO_TARGET_DIR}/release/confiaro-desktop"

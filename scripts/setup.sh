@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Confiaro needs, and only what is missing. Idempotent.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo not found; install Rust (https://rustup.rs) and re-run" >&2
@@ -36,7 +37,11 @@ fi
 # (crates/store/tests/common/postgres.rs). Install only the packages dpkg does not already
 # have; apt-get update once.
 missing_pkgs=()
-for pkg in cmake libboost-dev monero postgresql; do
+# The desktop app (src-tauri, Tauri 2) builds against WebKitGTK 4.1 (pkg-config finds it);
+# its tests need Xvfb and WebKitWebDriver (the real window, driven through tauri-driver) and
+# Chromium (the UI's screens, through playwright-core; no browser is downloaded).
+for pkg in cmake libboost-dev monero postgresql \
+    pkg-config libwebkit2gtk-4.1-dev xvfb webkit2gtk-driver chromium; do
     if ! dpkg -s "$pkg" >/dev/null 2>&1; then
         missing_pkgs+=("$pkg")
     fi
@@ -44,4 +49,22 @@ done
 if [ "${#missing_pkgs[@]}" -gt 0 ]; then
     echo "setup: ${missing_pkgs[*]} missing; installing"
     apt_install "${missing_pkgs[@]}"
+fi
+
+# Node.js and npm build and test the UI (ui/); Debian's are used only when none is installed.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: npm missing; installing nodejs and npm"
+    apt_install nodejs npm
+fi
+
+# tauri-driver: the WebDriver server between the desktop test and WebKitWebDriver.
+if ! command -v tauri-driver >/dev/null 2>&1; then
+    echo "setup: installing tauri-driver"
+    cargo install tauri-driver --version 2.0.4 --locked
+fi
+
+# The UI's packages, exactly as package-lock.json has them, when they changed.
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    echo "setup: installing the UI's npm packages"
+    (cd ui && npm ci --no-audit --no-fund)
 fi

@@ -144,11 +144,13 @@ async function wd(base: string, method: string, path: string, body?: unknown): P
   return answer;
 }
 
-/** Resident and peak memory (KiB) of a process and all its descendants. */
-function memoryOf(pid: number): { rss_kib: number; peak_kib: number; processes: number } {
-  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+type Memory = { rss_kib: number; peak_kib: number; processes: string[] };
+
+/** Resident and peak memory (KiB) of a process and its descendants: the app (its own process
+ *  and WebKit's) apart from the devnet it started (monerod, monero-wallet-rpc). */
+function memoryOf(pid: number): { app: Memory; devnet: Memory } {
   const parent = new Map<number, number>();
-  for (const p of all) {
+  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, "utf8");
       parent.set(Number(p), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
@@ -166,18 +168,21 @@ function memoryOf(pid: number): { rss_kib: number; peak_kib: number; processes: 
       }
     }
   }
-  let rss = 0;
-  let peak = 0;
+  const app: Memory = { rss_kib: 0, peak_kib: 0, processes: [] };
+  const devnet: Memory = { rss_kib: 0, peak_kib: 0, processes: [] };
   for (const p of family) {
     try {
       const status = readFileSync(`/proc/${p}/status`, "utf8");
-      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      const name = /Name:\s+(\S+)/.exec(status)?.[1] ?? "?";
+      const into = /^monero/.test(name) ? devnet : app;
+      into.rss_kib += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      into.peak_kib += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      into.processes.push(name);
     } catch {
       /* gone */
     }
   }
-  return { rss_kib: rss, peak_kib: peak, processes: family.size };
+  return { app, devnet };
 }
 
 function appPid(): number | null {

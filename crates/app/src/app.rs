@@ -304,6 +304,14 @@ impl App {
         }
         let local = LocalData::open(&check, &request.password).await?;
         drop(local);
+        self.set_stage(
+            AppStage::Starting {
+                step: "starting".into(),
+                done: 0,
+                total: self.steps(&settings),
+            },
+            None,
+        );
         let app = self.clone();
         tokio::spawn(async move {
             match app.prepare_chains(&settings).await {

@@ -190,8 +190,8 @@ impl From<EngineError> for CommandError {
             EngineError::Dial(_) | EngineError::Send(_) | EngineError::Rendezvous(_) => {
                 "The peer could not be reached: refresh the offers and try again, or choose another maker."
             }
-            EngineError::BitcoinSource(_) => {
-                "The Bitcoin node did not answer: check it runs and its URL in Settings."
+            EngineError::BitcoinSource(_) | EngineError::BitcoinWallet(_) => {
+                "Check that the Bitcoin node runs and its URL, user and password in Settings, then try again."
             }
             EngineError::Monero(_) => {
                 "The Monero node or wallet did not answer: check monerod runs and its URL in Settings."

@@ -9,21 +9,15 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use bitcoin::Amount;
 use clap::Subcommand;
-use confiaro_devnet::stack::{MoneroPorts, Stack, StackConfig, StackInfo};
+use confiaro_app::devnet::{DemoDevnet, DemoMaker};
+use confiaro_devnet::stack::{MoneroPorts, StackConfig, StackInfo};
 use confiaro_monero::rpc::{DaemonClient, RpcConfig, WalletClient};
-use confiaro_orchestrator::config::P2pConfig;
-use confiaro_orchestrator::{
-    BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, MakerSettings, MoneroConfig, Network,
-    Price, XmrAmount,
-};
+use confiaro_orchestrator::{Engine, Network, Price, XmrAmount};
 
 use crate::output::Output;
 use crate::settings::{parse_btc, parse_price, parse_xmr, DEFAULT_DEVNET_DIR};
 use crate::swap::{open_engine, stop_requested};
 use crate::Global;
-
-/// The demo maker's wallet password (regtest only: its coins are play money).
-const MAKER_PASSWORD: &str = "devnet";
 
 #[derive(Subcommand)]
 pub(crate) enum DevnetCommand {
@@ -131,24 +125,24 @@ pub(crate) async fn run(
                 rendezvous_port: Some(rendezvous_port),
                 initial_btc_blocks: 101,
             };
-            out.info(&format!("starting the devnet in {} (the first start mines the Monero wallet's funds: about a minute)", dir.display()));
-            let stack = Stack::start(config).await.context("starting the devnet")?;
-            let info = stack.info().clone();
             let every = |s: f64| (s > 0.0).then(|| Duration::from_secs_f64(s));
-            let miner = stack.auto_mine(every(mine_every), every(xmr_mine_every));
-            let maker = if no_maker {
-                None
-            } else {
-                let settings = MakerSettings::new(maker_min, maker_max);
-                match start_maker(&stack, &dir, maker_port, settings, maker_price, out).await {
-                    Ok(engine) => Some(engine),
-                    Err(e) => {
-                        drop(miner);
-                        stack.stop().await;
-                        return Err(e.context("starting the demo maker"));
-                    }
-                }
-            };
+            let demo_maker = (!no_maker).then_some(DemoMaker {
+                port: maker_port,
+                price: maker_price,
+                min: maker_min,
+                max: maker_max,
+            });
+            let devnet = DemoDevnet::start(
+                config,
+                every(mine_every),
+                every(xmr_mine_every),
+                demo_maker,
+                |step| out.info(&format!("{step} ({})", dir.display())),
+            )
+            .await
+            .context("starting the devnet")?;
+            let info = devnet.info().clone();
+            let maker = devnet.maker();
             let maker_addresses: Vec<String> = match &maker {
                 Some(engine) => engine
                     .listen_addresses()
@@ -175,7 +169,7 @@ pub(crate) async fn run(
                 ),
             );
             let mut printer = None;
-            if let Some(engine) = &maker {
+            if let Some(engine) = maker {
                 let mut events = engine.subscribe();
                 let out = out.clone();
                 printer = Some(tokio::spawn(async move {
@@ -189,11 +183,7 @@ pub(crate) async fn run(
             if let Some(p) = printer {
                 p.abort();
             }
-            if let Some(engine) = maker {
-                engine.shutdown().await;
-            }
-            drop(miner);
-            stack.stop().await;
+            devnet.stop().await;
             out.result(&serde_json::json!({"stopped": true}), "devnet stopped");
             Ok(ExitCode::SUCCESS)
         }
@@ -351,61 +341,4 @@ async fn fund(
         );
     }
     Ok(())
-}
-
-/// Starts (creating and funding on first use) the demo maker in `dir/maker`.
-async fn start_maker(
-    stack: &Stack,
-    dir: &std::path::Path,
-    port: u16,
-    settings: MakerSettings,
-    price: Price,
-    out: &Output,
-) -> anyhow::Result<Engine> {
-    let info = stack.info();
-    let mut config = EngineConfig::new(
-        dir.join("maker"),
-        Network::Regtest,
-        BitcoinSourceConfig::Bitcoind {
-            url: info.bitcoin_rpc_url.clone(),
-            auth: BitcoindAuth::UserPass {
-                user: info.rpc_user.clone(),
-                password: info.rpc_password.clone(),
-            },
-        },
-        MoneroConfig::new(
-            info.monerod_url
-                .clone()
-                .context("the devnet runs without Monero")?,
-        ),
-    );
-    config.p2p = P2pConfig {
-        listen: vec![format!("/ip4/127.0.0.1/tcp/{port}").parse()?],
-        rendezvous: info
-            .rendezvous
-            .iter()
-            .map(|r| r.parse())
-            .collect::<Result<_, _>>()
-            .context("the devnet's rendezvous address")?,
-        advertise_listen_addresses: true,
-    };
-    if !config.store_path().exists() {
-        Engine::init(&config, MAKER_PASSWORD, None).await?;
-    }
-    let engine = Engine::open(config, MAKER_PASSWORD).await?;
-    let balances = engine.balances().await?;
-    if XmrAmount::from_piconero(balances.xmr_total_piconero)
-        < XmrAmount::from_piconero(10 * 1_000_000_000_000)
-    {
-        out.info("funding the demo maker with 40 XMR (in four outputs)");
-        let address = engine.xmr_address();
-        for _ in 0..4 {
-            stack
-                .fund_xmr(&address, XmrAmount::from_piconero(10 * 1_000_000_000_000))
-                .await
-                .context("funding the demo maker")?;
-        }
-    }
-    engine.start_maker(settings, Ok(price)).await?;
-    Ok(engine)
 }
