@@ -27,7 +27,7 @@ pub enum AppEvent {
     /// The app's stage changed (`app-status`).
     Status(AppStatus),
     /// A swap changed (`swap`).
-    Swap(SwapDetail),
+    Swap(Box<SwapDetail>),
     /// A log line (`log`).
     Log(LogLine),
     /// The balances may have changed (`balances`).
@@ -135,7 +135,7 @@ impl App {
             network,
             data_dir: wallet_dir(&dir, network).display().to_string(),
             peer_id: None,
-            managed_devnet: settings.as_ref().is_some_and(|s| manages_devnet(s)),
+            managed_devnet: settings.as_ref().is_some_and(manages_devnet),
         };
         Ok(App {
             inner: Arc::new(Inner {
@@ -470,7 +470,7 @@ impl App {
             ("Bitcoin node URL", &request.bitcoin_rpc_url),
             ("Monero node URL", &request.monerod_url),
         ] {
-            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(invalid(format!(
                     "{what} {url:?} must start with http:// or https://"
                 )));
@@ -791,7 +791,7 @@ async fn follow(app: App, engine: Engine) {
                 app.log(level, id, message);
                 if let Ok(swap_id) = parse_swap_id(&event.swap_id) {
                     if let Ok(view) = engine.swap(&swap_id).await {
-                        (app.inner.sink)(AppEvent::Swap(SwapDetail::from(&view)));
+                        (app.inner.sink)(AppEvent::Swap(Box::new(SwapDetail::from(&view))));
                     }
                 }
                 if matches!(

@@ -720,7 +720,12 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn swaps(&self) -> Result<Vec<SwapView>, EngineError> {
-        swap_views(&self.inner.store, &self.inner.vault).await
+        swap_views(
+            &self.inner.store,
+            &self.inner.vault,
+            self.inner.btc.observed_block_seconds(),
+        )
+        .await
     }
 
     /// One swap.
@@ -728,7 +733,13 @@ impl Engine {
     /// # Errors
     /// [`EngineError::UnknownSwap`]; store errors.
     pub async fn swap(&self, swap_id: &SwapId) -> Result<SwapView, EngineError> {
-        swap_view(&self.inner.store, &self.inner.vault, swap_id).await
+        swap_view(
+            &self.inner.store,
+            &self.inner.vault,
+            swap_id,
+            self.inner.btc.observed_block_seconds(),
+        )
+        .await
     }
 
     /// The receipt of a finished swap.
@@ -1019,11 +1030,17 @@ async fn promised_xmr(inner: &Inner) -> Result<XmrAmount, EngineError> {
 }
 
 /// The views of all swaps in `store`.
-pub(crate) async fn swap_views(store: &Store, vault: &Vault) -> Result<Vec<SwapView>, EngineError> {
+/// Deadlines are estimated at `block_seconds` per Bitcoin block when given (see
+/// [`crate::progress::progress`]).
+pub(crate) async fn swap_views(
+    store: &Store,
+    vault: &Vault,
+    block_seconds: Option<u32>,
+) -> Result<Vec<SwapView>, EngineError> {
     let mut views = Vec::new();
     for record in store.swaps().await? {
         let state = store.swap_state(vault, &record.swap_id).await?;
-        views.push(SwapView::new(&record, state.as_ref()));
+        views.push(SwapView::new(&record, state.as_ref(), block_seconds));
     }
     Ok(views)
 }
@@ -1033,13 +1050,14 @@ pub(crate) async fn swap_view(
     store: &Store,
     vault: &Vault,
     swap_id: &SwapId,
+    block_seconds: Option<u32>,
 ) -> Result<SwapView, EngineError> {
     let record = store
         .swap(swap_id)
         .await?
         .ok_or(EngineError::UnknownSwap(*swap_id))?;
     let state = store.swap_state(vault, swap_id).await?;
-    Ok(SwapView::new(&record, state.as_ref()))
+    Ok(SwapView::new(&record, state.as_ref(), block_seconds))
 }
 
 /// A maker takes a new swap: checks the taker's terms against its quote and its XMR, makes
@@ -1179,7 +1197,7 @@ impl LocalData {
     /// # Errors
     /// Store errors.
     pub async fn swaps(&self) -> Result<Vec<SwapView>, EngineError> {
-        swap_views(&self.store, &self.vault).await
+        swap_views(&self.store, &self.vault, None).await
     }
 
     /// One swap.
@@ -1187,7 +1205,7 @@ impl LocalData {
     /// # Errors
     /// [`EngineError::UnknownSwap`]; store errors.
     pub async fn swap(&self, swap_id: &SwapId) -> Result<SwapView, EngineError> {
-        swap_view(&self.store, &self.vault, swap_id).await
+        swap_view(&self.store, &self.vault, swap_id, None).await
     }
 
     /// The state history of a swap (state name, phase, unix time).

@@ -131,8 +131,14 @@ pub struct SwapView {
 }
 
 impl SwapView {
-    /// The view of a stored swap, with details from its machine when given.
-    pub fn new(record: &SwapRecord, state: Option<&SwapState>) -> SwapView {
+    /// The view of a stored swap, with details from its machine when given; deadlines are
+    /// estimated at `btc_block_seconds` per Bitcoin block when given, else at the network's
+    /// nominal interval (see [`crate::progress::progress`]).
+    pub fn new(
+        record: &SwapRecord,
+        state: Option<&SwapState>,
+        btc_block_seconds: Option<u32>,
+    ) -> SwapView {
         SwapView {
             swap_id: record.swap_id.to_string(),
             role: record.role,
@@ -142,7 +148,7 @@ impl SwapView {
             xmr_piconero: record.xmr_amount.as_piconero(),
             phase: record.phase,
             state: record.state_name.clone(),
-            progress: state.map(|s| progress(s, None)),
+            progress: state.map(|s| progress(s, btc_block_seconds)),
             txids: state
                 .and_then(SwapState::agreement)
                 .map(|a| {
