@@ -591,20 +591,8 @@ impl App {
         let id = parse_swap_id(&request.swap_id)?;
         let receipt = self.engine().await?.receipt(&id).await?;
         let json = serde_json::to_string_pretty(&receipt).expect("receipts serialize");
-        let dir = self.inner.dir.join("receipts");
-        let path = dir.join(format!("{id}.json"));
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(&path, &json))
-            .map_err(|e| {
-                CommandError::new(
-                    format!("writing {}: {e}", path.display()),
-                    "Free some disk space, then export again.",
-                )
-            })?;
-        Ok(ReceiptExport {
-            path: path.display().to_string(),
-            json,
-        })
+        let path = self.export("receipts", &format!("{id}.json"), json.as_bytes())?;
+        Ok(ReceiptExport { path, json })
     }
 
     /// Both wallets' balances.
@@ -717,24 +705,27 @@ impl App {
     /// A write failure.
     pub fn export_logs(&self) -> Result<LogExport, CommandError> {
         let (text, redactions) = self.inner.log.redacted_text();
-        let dir = self.inner.dir.join("logs");
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let path = dir.join(format!("confiaro-{stamp}.log"));
+        let path = self.export("logs", &format!("confiaro-{stamp}.log"), text.as_bytes())?;
+        Ok(LogExport { path, redactions })
+    }
+
+    /// Writes an exported file to `folder/name` in the app's directory; returns its path.
+    fn export(&self, folder: &str, name: &str, contents: &[u8]) -> Result<String, CommandError> {
+        let dir = self.inner.dir.join(folder);
+        let path = dir.join(name);
         std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(&path, text))
+            .and_then(|()| std::fs::write(&path, contents))
             .map_err(|e| {
                 CommandError::new(
                     format!("writing {}: {e}", path.display()),
                     "Free some disk space, then export again.",
                 )
             })?;
-        Ok(LogExport {
-            path: path.display().to_string(),
-            redactions,
-        })
+        Ok(path.display().to_string())
     }
 
     /// Stops the engine (swaps resume on the next start) and the app's devnet.

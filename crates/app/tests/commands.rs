@@ -155,6 +155,12 @@ async fn a_dead_node_fails_the_start_with_the_next_step() {
         .logs()
         .iter()
         .any(|line| line.level == Level::Error && line.message.contains("starting failed")));
+
+    let export = app.export_logs().unwrap();
+    assert!(export.path.starts_with(&dir.path().display().to_string()));
+    let text = std::fs::read_to_string(&export.path).unwrap();
+    assert_eq!(text.lines().count(), app.logs().len());
+    assert!(text.contains("starting failed"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

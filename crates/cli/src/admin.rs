@@ -119,12 +119,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn status(State(state): State<AdminState>) -> Result<Json<serde_json::Value>, ApiError> {
     let engine = &state.engine;
-    let addresses: Vec<String> = engine
-        .listen_addresses()
-        .await
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let addresses = crate::maker::listen_addresses(engine).await;
     let feed = state
         .feed
         .lock()
@@ -323,14 +318,10 @@ async fn render_metrics(state: &AdminState) -> String {
             &samples,
         );
     }
-    if let Ok(swaps) = state.engine.swaps().await {
-        let mut by_phase: std::collections::BTreeMap<String, u64> = Default::default();
-        for swap in swaps {
-            *by_phase.entry(format!("{:?}", swap.phase)).or_default() += 1;
-        }
+    if let Ok(by_phase) = state.engine.swaps_by_phase().await {
         let samples: Vec<(String, u64)> = by_phase
             .into_iter()
-            .map(|(phase, n)| (label("phase", &phase), n))
+            .map(|(phase, n)| (label("phase", &format!("{phase:?}")), n))
             .collect();
         metric(
             "confiaro_swaps",

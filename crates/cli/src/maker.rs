@@ -281,7 +281,8 @@ fn feed_view(state: &FeedState, price: &Result<Price, String>) -> FeedView {
     }
 }
 
-async fn listen_addresses(engine: &Engine) -> Vec<String> {
+/// The engine's listen addresses as text.
+pub(crate) async fn listen_addresses(engine: &Engine) -> Vec<String> {
     engine
         .listen_addresses()
         .await

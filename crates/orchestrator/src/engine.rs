@@ -728,6 +728,21 @@ impl Engine {
         .await
     }
 
+    /// How many swaps the store holds in each phase, from the swap records alone (no state is
+    /// decrypted): cheap enough for a metrics scrape.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn swaps_by_phase(
+        &self,
+    ) -> Result<std::collections::BTreeMap<Phase, u64>, EngineError> {
+        let mut by_phase = std::collections::BTreeMap::new();
+        for record in self.inner.store.swaps().await? {
+            *by_phase.entry(record.phase).or_default() += 1;
+        }
+        Ok(by_phase)
+    }
+
     /// One swap.
     ///
     /// # Errors
@@ -822,12 +837,7 @@ impl Engine {
                 to.network
             )));
         }
-        let promised = promised_xmr(&self.inner).await?;
-        let balance = self.inner.xmr.balance().await?;
-        let available = balance
-            .unlocked
-            .checked_sub(promised)
-            .unwrap_or(XmrAmount::ZERO);
+        let (available, promised) = unpromised_xmr(&self.inner).await?;
         if amount > available {
             return Err(EngineError::InsufficientFunds {
                 coin: "XMR",
@@ -906,9 +916,7 @@ pub(crate) async fn trusted_quote(
             "{peer}'s reserve proof {why}: its offer is not trusted"
         ))
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::swap::now().0;
     if proof.made_at + RESERVE_PROOF_MAX_AGE.as_secs() < now {
         return Err(untrusted(format!(
             "is {} s old (at most {} s)",
@@ -952,9 +960,7 @@ pub(crate) async fn trusted_quote(
 /// until the engine stops; a failed attempt is retried after a minute.
 async fn keep_reserve_proof(inner: Arc<Inner>) {
     loop {
-        let made_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let made_at = crate::swap::now().0;
         let message = ReserveProof::message(
             &inner.net.network.local_peer_id().to_string(),
             inner.config.network,
@@ -989,27 +995,17 @@ const FREE_XMR_REFRESH: Duration = Duration::from_secs(5);
 /// Recomputes the maker's free XMR for its desk: unlocked, minus what is promised, minus the
 /// next swap's lock fee allowance. On an error the last known value stays (and is logged).
 async fn refresh_free_xmr(inner: &Inner) {
-    let free = async {
-        let promised = promised_xmr(inner).await?;
-        let balance = inner.xmr.balance().await?;
-        Ok::<_, EngineError>(
-            balance
-                .unlocked
-                .checked_sub(promised)
-                .and_then(|f| f.checked_sub(XMR_LOCK_FEE_ALLOWANCE))
-                .unwrap_or(XmrAmount::ZERO),
-        )
-    }
-    .await;
-    match free {
-        Ok(free) => {
+    match unpromised_xmr(inner).await {
+        Ok((unpromised, _)) => {
+            let free = unpromised
+                .checked_sub(XMR_LOCK_FEE_ALLOWANCE)
+                .unwrap_or(XmrAmount::ZERO);
             inner.with_desk(|desk| desk.set_free_xmr(free));
         }
         Err(e) => tracing::warn!("cannot tell the maker's free XMR: {e}"),
     }
 }
 
-/// XMR a maker has promised to swaps that have not locked it yet.
 /// What a maker sets aside for the fee of each XMR lock it has promised: far above a lock's
 /// fee at normal priority (about 0.0001 XMR), so promised swaps can always pay theirs.
 pub(crate) const XMR_LOCK_FEE_ALLOWANCE: XmrAmount = XmrAmount::from_piconero(10_000_000_000);
@@ -1027,6 +1023,18 @@ async fn promised_xmr(inner: &Inner) -> Result<XmrAmount, EngineError> {
         }
     }
     Ok(promised)
+}
+
+/// The one measure of the XMR a maker can still promise or withdraw: its unlocked XMR minus
+/// [`promised_xmr`] (zero when more is promised than unlocked). Returns it and the promised
+/// part.
+async fn unpromised_xmr(inner: &Inner) -> Result<(XmrAmount, XmrAmount), EngineError> {
+    let promised = promised_xmr(inner).await?;
+    let unlocked = inner.xmr.balance().await?.unlocked;
+    Ok((
+        unlocked.checked_sub(promised).unwrap_or(XmrAmount::ZERO),
+        promised,
+    ))
 }
 
 /// The views of all swaps in `store`.
@@ -1082,19 +1090,15 @@ pub(crate) async fn accept_swap(
     let price = inner
         .with_desk(|desk| desk.check_terms(network, &setup.terms, Instant::now()))
         .ok_or("not a maker: this node does not take swaps")??;
-    let promised = promised_xmr(inner)
+    let (unpromised, _) = unpromised_xmr(inner)
         .await
         .map_err(|e| format!("busy ({e})"))?;
-    let balance = inner
-        .xmr
-        .balance()
-        .await
-        .map_err(|e| format!("busy ({e})"))?;
-    let needed = promised
-        .checked_add(setup.terms.xmr_amount)
-        .and_then(|n| n.checked_add(XMR_LOCK_FEE_ALLOWANCE))
+    let needed = setup
+        .terms
+        .xmr_amount
+        .checked_add(XMR_LOCK_FEE_ALLOWANCE)
         .ok_or("amount too large")?;
-    if balance.unlocked < needed {
+    if unpromised < needed {
         return Err(format!(
             "the maker cannot lock {} now (its unlocked XMR is promised to other swaps); try a smaller amount or later",
             setup.terms.xmr_amount

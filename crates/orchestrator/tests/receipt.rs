@@ -3,7 +3,7 @@
 //! the next deadline.
 
 #[path = "../../protocol/tests/sim/mod.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 mod sim;
 
 use confiaro_orchestrator::progress::{progress, Waiting};

@@ -115,7 +115,9 @@ fn log_transition(quoting: &mut Option<bool>, state: &FeedState) {
             "price feed: quoting {}",
             if quoting.is_some() { "resumed" } else { "started" }
         ),
-        Err(why) => tracing::warn!("price feed: quoting stopped: {why}"),
+        // info, not warn: the application shows the transition to its operator (the CLI
+        // prints "not quoting: ..."); at the default level it would be said twice
+        Err(why) => tracing::info!("price feed: quoting stopped: {why}"),
     }
     *quoting = Some(now_quoting);
 }
