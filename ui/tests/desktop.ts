@@ -144,7 +144,7 @@ async function wd(base: string, method: string, path: string, body?: unknown): P
   return answer;
 }
 
-type Memory = { rss_kib: number; peak_kib: number; processes: string[] };
+type Memory = { rss_kib: number; peak_kib: number; processes: { name: string; rss_kib: number }[] };
 
 /** Resident and peak memory (KiB) of a process and its descendants: the app (its own process
  *  and WebKit's) apart from the devnet it started (monerod, monero-wallet-rpc). */
@@ -175,9 +175,10 @@ function memoryOf(pid: number): { app: Memory; devnet: Memory } {
       const status = readFileSync(`/proc/${p}/status`, "utf8");
       const name = /Name:\s+(\S+)/.exec(status)?.[1] ?? "?";
       const into = /^monero/.test(name) ? devnet : app;
-      into.rss_kib += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      into.rss_kib += rss;
       into.peak_kib += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      into.processes.push(name);
+      into.processes.push({ name, rss_kib: rss });
     } catch {
       /* gone */
     }
