@@ -449,12 +449,22 @@ fn a_maker_on_postgresql_takes_only_the_swaps_its_free_xmr_covers_across_a_resta
         "completed {completed:?}, refused {refused:?}"
     );
     assert!(restarted, "the maker was restarted during the swap");
-    assert!(
+    // The taker is done once it has swept the XMR; the maker once its BTC redeem has the
+    // confirmations it waits for, which can be a few blocks later.
+    let maker_done = |maker: &Running| {
         maker
             .seen()
             .iter()
-            .any(|v| v["kind"] == "finished" && v["phase"] == "Completed"),
-        "the restarted maker finished the swap"
+            .any(|v| v["kind"] == "finished" && v["phase"] == "Completed")
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !maker_done(&maker) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        maker_done(&maker),
+        "the restarted maker finished the swap; maker:\n{}",
+        support::tail(&maker.stderr(), 40)
     );
     assert_eq!(
         refused.len(),
