@@ -780,6 +780,11 @@ async fn follow(app: App, engine: Engine) {
                     }
                 };
                 app.log(level, id, message);
+                // The engine follows every state change with a Progress event: the swap is
+                // read (and its state decrypted) once per change, on that one.
+                if matches!(event.kind, SwapEventKind::StateChanged { .. }) {
+                    continue;
+                }
                 if let Ok(swap_id) = parse_swap_id(&event.swap_id) {
                     if let Ok(view) = engine.swap(&swap_id).await {
                         (app.inner.sink)(AppEvent::Swap(Box::new(SwapDetail::from(&view))));
@@ -787,7 +792,7 @@ async fn follow(app: App, engine: Engine) {
                 }
                 if matches!(
                     event.kind,
-                    SwapEventKind::Finished { .. } | SwapEventKind::StateChanged { .. }
+                    SwapEventKind::Finished { .. } | SwapEventKind::Progress { .. }
                 ) {
                     app.emit_balances().await;
                 }
