@@ -380,8 +380,9 @@ fn a_maker_on_postgresql_takes_only_the_swaps_its_free_xmr_covers_across_a_resta
         .collect();
     let (mut maker, address) = support::start_maker(&alice, &[]);
     // All three start at once. The maker takes the first setup; a taker that asks for the
-    // quote after that sees a largest swap below its amount and stops there, one that had
-    // the quote before has its setup refused: either way it is told why.
+    // quote after that sees a largest swap below its amount and stops there (or, once the
+    // maker's XMR is locked and its change not yet spendable, is refused a quote at all), one
+    // that had the quote before has its setup refused: either way it is told why.
     let mut running: Vec<Running> = takers
         .iter()
         .map(|t| {
@@ -426,8 +427,13 @@ fn a_maker_on_postgresql_takes_only_the_swaps_its_free_xmr_covers_across_a_resta
                 // the command ended with an error (JSON on its standard error)
                 let stderr = taker.stderr();
                 assert!(
-                    stderr.contains("0.01000000 BTC is outside the maker's limits"),
+                    stderr.contains("0.01000000 BTC is outside the maker's limits")
+                        || stderr.contains("not quoting: not enough free XMR to quote"),
                     "{stderr}"
+                );
+                assert!(
+                    stderr.matches("refused by the peer").count() <= 1,
+                    "the reason is said once: {stderr}"
                 );
                 refused.push(i);
             }

@@ -153,7 +153,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            out.error(&format!("{e:#}"));
+            out.failure(&e);
             ExitCode::FAILURE
         }
     }

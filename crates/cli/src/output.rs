@@ -64,6 +64,11 @@ impl Output {
         }
     }
 
+    /// A command's failure with its causes, on standard error (see [`error_text`]).
+    pub(crate) fn failure(&self, error: &anyhow::Error) {
+        self.error(&error_text(error));
+    }
+
     /// An error, on standard error.
     pub(crate) fn error(&self, text: &str) {
         self.finish_bar();
@@ -168,5 +173,61 @@ impl Output {
         if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// The text of an error and its causes, each said once.
+///
+/// The project's error types already end their message with their source's text (so that
+/// `to_string()` alone is complete), while `anyhow` context layers do not: a cause is
+/// appended only when the text so far does not already end with it.
+pub(crate) fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+    use anyhow::Context;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("refused by the peer: {reason}")]
+    struct Refused {
+        reason: String,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("{0}")]
+        Send(#[from] Refused),
+        #[error("store: {0}")]
+        Store(#[source] Refused),
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once_and_context_is_kept() {
+        let refused = || Refused {
+            reason: "not quoting".into(),
+        };
+        let plain = anyhow::Error::from(Outer::Send(refused()));
+        assert_eq!(error_text(&plain), "refused by the peer: not quoting");
+        let prefixed: anyhow::Result<()> =
+            Err(Outer::Store(refused())).context("cannot open the data directory");
+        assert_eq!(
+            error_text(&prefixed.unwrap_err()),
+            "cannot open the data directory: store: refused by the peer: not quoting"
+        );
+        let bare = anyhow::anyhow!("no wallet").context("swap buy-xmr");
+        assert_eq!(error_text(&bare), "swap buy-xmr: no wallet");
     }
 }
