@@ -13,10 +13,10 @@ use confiaro_orchestrator::events::SwapEventKind;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
-    MoneroConfig, Multiaddr, Network, Price, XmrAmount,
+    MoneroConfig, Multiaddr, Network, Price, StoreLocation, XmrAmount,
 };
 
-use crate::devnet::{DemoDevnet, DemoMaker};
+use crate::devnet::{DemoDevnet, DemoMaker, DevnetStep};
 use crate::ipc::*;
 use crate::logbook::Logbook;
 use crate::settings::{self, SettingsError};
@@ -120,11 +120,7 @@ impl App {
         let dir = dir.into();
         let settings = settings::load(&dir)?;
         let (stage, network) = match &settings {
-            Some(s)
-                if store_only_config(&wallet_dir(&dir, s.network), s.network)
-                    .store_path()
-                    .exists() =>
-            {
+            Some(s) if StoreLocation::sqlite(wallet_dir(&dir, s.network)).may_exist() => {
                 (AppStage::Locked, s.network)
             }
             Some(s) => (AppStage::NeedsSetup, s.network),
@@ -293,16 +289,13 @@ impl App {
         let settings = self.settings().ok_or_else(|| {
             CommandError::new("there is no wallet yet", "Create or restore one first.")
         })?;
-        let check = store_only_config(
-            &wallet_dir(&self.inner.dir, settings.network),
-            settings.network,
-        );
-        if !check.store_path().exists() {
+        let store = StoreLocation::sqlite(wallet_dir(&self.inner.dir, settings.network));
+        if !store.may_exist() {
             // a first run that failed before the wallet was made: back to the first-run screen
             self.set_stage(AppStage::NeedsSetup, None);
             return Ok(self.status());
         }
-        let local = LocalData::open(&check, &request.password).await?;
+        let local = LocalData::open(&store, &request.password).await?;
         drop(local);
         self.set_stage(
             AppStage::Starting {
@@ -361,10 +354,15 @@ impl App {
             };
             self.set_stage(stage("starting the local devnet", 0), None);
             let app = self.clone();
-            let progress = move |step: &str| {
-                app.log(Level::Info, None, step);
-                let done = u32::from(step.contains("maker"));
-                app.set_stage(stage(step, done), None);
+            let progress = move |step: DevnetStep| {
+                let text = step.to_string();
+                app.log(Level::Info, None, &text);
+                // the app's steps: the devnet, the demo maker, then the user's wallet
+                let done = match step {
+                    DevnetStep::Stack => 0,
+                    DevnetStep::Maker | DevnetStep::FundingMaker => 1,
+                };
+                app.set_stage(stage(&text, done), None);
             };
             let devnet = DemoDevnet::start(
                 StackConfig::ephemeral(self.inner.dir.join("devnet")),
@@ -816,22 +814,6 @@ fn wallet_dir(dir: &Path, network: NetworkName) -> PathBuf {
         NetworkName::Regtest => "wallet-regtest",
     };
     dir.join(name)
-}
-
-/// A config for opening the store only (checking the password): no node is contacted.
-fn store_only_config(data_dir: &Path, network: NetworkName) -> EngineConfig {
-    EngineConfig::new(
-        data_dir.to_path_buf(),
-        Network::from(network),
-        BitcoinSourceConfig::Bitcoind {
-            url: String::new(),
-            auth: BitcoindAuth::UserPass {
-                user: String::new(),
-                password: String::new(),
-            },
-        },
-        MoneroConfig::new(String::new()),
-    )
 }
 
 /// The engine config from the settings' nodes.

@@ -1,7 +1,7 @@
 //! From the engine's types to the IPC types the UI sees (amounts as decimal strings, names
 //! in snake_case), and from errors to a message with the next step.
 
-use confiaro_orchestrator::progress::{Chain, Waiting};
+use confiaro_orchestrator::progress::{Chain, Timelock, Waiting};
 use confiaro_orchestrator::{EngineError, Network, Offer, Phase, Role, SwapView, WalletBalances};
 
 use crate::ipc::{
@@ -44,17 +44,13 @@ impl From<Phase> for PhaseName {
     }
 }
 
-/// The name of a [`confiaro_orchestrator::progress::Deadline::what`] after which Bob may
-/// cancel and refund (see `progress.rs`).
-const CANCEL_POSSIBLE: &str = "cancel becomes possible";
-
 impl From<&SwapView> for SwapDetail {
     fn from(view: &SwapView) -> SwapDetail {
         let progress = view.progress.as_ref();
         let deadline = progress.and_then(|p| p.deadline.as_ref());
         let can_cancel_refund = view.role == Role::Bob
             && !view.phase.is_terminal()
-            && deadline.is_some_and(|d| d.what == CANCEL_POSSIBLE && d.blocks == 0);
+            && deadline.is_some_and(|d| d.timelock == Timelock::Cancel && d.blocks == 0);
         SwapDetail {
             swap_id: view.swap_id.clone(),
             role: match view.role {
@@ -211,6 +207,51 @@ impl From<EngineError> for CommandError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use confiaro_orchestrator::{Deadline, SwapProgress};
+
+    fn bob_view(phase: Phase, timelock: Timelock, blocks: u32) -> SwapView {
+        SwapView {
+            swap_id: "00".repeat(16),
+            role: Role::Bob,
+            peer: String::new(),
+            network: Network::Regtest,
+            btc_sat: 1_000_000,
+            xmr_piconero: 1_500_000_000_000,
+            phase,
+            state: "EncSigSent".into(),
+            progress: Some(SwapProgress {
+                phase,
+                state: "EncSigSent".into(),
+                step: "waiting".into(),
+                waiting: None,
+                deadline: Some(Deadline {
+                    timelock,
+                    what: "in words".into(),
+                    blocks,
+                    eta_seconds: 0,
+                    automatic: "in words".into(),
+                }),
+            }),
+            txids: Vec::new(),
+            receive_address: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn cancel_and_refund_is_offered_to_the_taker_once_the_cancel_timelock_has_passed() {
+        let can = |view: &SwapView| SwapDetail::from(view).can_cancel_refund;
+        assert!(can(&bob_view(Phase::Locked, Timelock::Cancel, 0)));
+        assert!(!can(&bob_view(Phase::Locked, Timelock::Cancel, 1)));
+        // past the punish timelock it is too late for a refund, and a finished swap is done
+        assert!(!can(&bob_view(Phase::Locked, Timelock::Punish, 0)));
+        assert!(!can(&bob_view(Phase::Refunded, Timelock::Cancel, 0)));
+        let mut maker = bob_view(Phase::Locked, Timelock::Cancel, 0);
+        maker.role = Role::Alice;
+        assert!(!can(&maker));
+    }
 
     #[test]
     fn tx_labels_become_snake_case() {

@@ -50,6 +50,27 @@ pub struct DemoMaker {
     pub max: Amount,
 }
 
+/// A step of [`DemoDevnet::start`], in the order they come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevnetStep {
+    /// Starting the chains, the rendezvous point and the block timer.
+    Stack,
+    /// Opening (on first use, creating) the demo maker.
+    Maker,
+    /// Funding the demo maker with XMR (only when it holds too little).
+    FundingMaker,
+}
+
+impl std::fmt::Display for DevnetStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DevnetStep::Stack => "starting the local devnet (the first start mines the Monero wallet's funds: about a minute)",
+            DevnetStep::Maker => "starting the demo maker",
+            DevnetStep::FundingMaker => "funding the demo maker with 40 XMR (in four outputs)",
+        })
+    }
+}
+
 /// A running devnet with, optionally, its demo maker. Stops when [`DemoDevnet::stop`] is
 /// called (dropping it stops the miner; the stack's processes end with this process).
 pub struct DemoDevnet {
@@ -61,7 +82,7 @@ pub struct DemoDevnet {
 impl DemoDevnet {
     /// Starts the stack described by `config` (blocks every `btc_every`/`xmr_every`), then,
     /// with `maker`, the demo maker in `config.data_dir/maker` (created and funded with 40 XMR
-    /// on first use). `progress` hears each step, for people.
+    /// on first use). `progress` hears each step as it begins.
     ///
     /// # Errors
     /// [`DevnetError`]; on a maker failure the stack is stopped again.
@@ -70,10 +91,10 @@ impl DemoDevnet {
         btc_every: Option<Duration>,
         xmr_every: Option<Duration>,
         maker: Option<DemoMaker>,
-        progress: impl Fn(&str),
+        progress: impl Fn(DevnetStep),
     ) -> Result<DemoDevnet, DevnetError> {
         let dir = config.data_dir.clone();
-        progress("starting the local devnet (the first start mines the Monero wallet's funds: about a minute)");
+        progress(DevnetStep::Stack);
         let stack = Stack::start(config).await?;
         let miner = Some(stack.auto_mine(btc_every, xmr_every));
         let mut devnet = DemoDevnet {
@@ -82,7 +103,7 @@ impl DemoDevnet {
             maker: None,
         };
         if let Some(terms) = maker {
-            progress("starting the demo maker");
+            progress(DevnetStep::Maker);
             match devnet.start_maker(&dir, terms, &progress).await {
                 Ok(engine) => devnet.maker = Some(engine),
                 Err(e) => {
@@ -98,13 +119,13 @@ impl DemoDevnet {
         &self,
         dir: &Path,
         terms: DemoMaker,
-        progress: &impl Fn(&str),
+        progress: &impl Fn(DevnetStep),
     ) -> Result<Engine, DevnetError> {
         let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", terms.port)
             .parse()
             .expect("a valid multiaddr");
         let config = self.engine_config(&dir.join("maker"), listen)?;
-        if !config.store_path().exists() {
+        if !config.store().may_exist() {
             Engine::init(&config, DEMO_MAKER_PASSWORD, None)
                 .await
                 .map_err(DevnetError::Maker)?;
@@ -114,7 +135,7 @@ impl DemoDevnet {
             .map_err(DevnetError::Maker)?;
         let balances = engine.balances().await.map_err(DevnetError::Maker)?;
         if XmrAmount::from_piconero(balances.xmr_total_piconero) < DEMO_MAKER_OUTPUT {
-            progress("funding the demo maker with 40 XMR (in four outputs)");
+            progress(DevnetStep::FundingMaker);
             let address = engine.xmr_address();
             for _ in 0..4 {
                 self.stack.fund_xmr(&address, DEMO_MAKER_OUTPUT).await?;

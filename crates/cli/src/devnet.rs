@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use bitcoin::Amount;
 use clap::Subcommand;
-use confiaro_app::devnet::{DemoDevnet, DemoMaker};
+use confiaro_app::devnet::{DemoDevnet, DemoMaker, DevnetStep};
 use confiaro_devnet::stack::{MoneroPorts, StackConfig, StackInfo};
 use confiaro_monero::rpc::{DaemonClient, RpcConfig, WalletClient};
 use confiaro_orchestrator::{Engine, Network, Price, XmrAmount};
@@ -137,7 +137,7 @@ pub(crate) async fn run(
                 every(mine_every),
                 every(xmr_mine_every),
                 demo_maker,
-                |step| out.info(&format!("{step} ({})", dir.display())),
+                |step: DevnetStep| out.info(&format!("{step} ({})", dir.display())),
             )
             .await
             .context("starting the devnet")?;

@@ -8,7 +8,7 @@ use bitcoin::Amount;
 use clap::Subcommand;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
-    Engine, EngineEvent, LocalData, Multiaddr, Phase, SwapId, SwapView, XmrAmount,
+    Engine, EngineEvent, LocalData, Multiaddr, Phase, StoreLocation, SwapId, SwapView, XmrAmount,
 };
 
 use crate::output::Output;
@@ -73,22 +73,12 @@ pub(crate) async fn open_engine(global: &Global, out: &Output) -> anyhow::Result
 
 /// Opens the data directory's store only (no chain, no network).
 pub(crate) async fn open_local(global: &Global) -> anyhow::Result<LocalData> {
-    let config = settings::engine_config(global).or_else(|_| {
-        // listing and exporting need no endpoints
-        let dummy = confiaro_orchestrator::BitcoinSourceConfig::Esplora {
-            url: "http://127.0.0.1:1".into(),
-        };
-        let mut config = confiaro_orchestrator::EngineConfig::new(
-            settings::data_dir(global)?,
-            global.network,
-            dummy,
-            confiaro_orchestrator::MoneroConfig::new("http://127.0.0.1:1"),
-        );
-        config.store_url = global.store_url.clone();
-        Ok::<_, anyhow::Error>(config)
-    })?;
+    let location = StoreLocation {
+        data_dir: settings::data_dir(global)?,
+        url: global.store_url.clone(),
+    };
     let password = settings::password(global, false)?;
-    Ok(LocalData::open(&config, &password).await?)
+    Ok(LocalData::open(&location, &password).await?)
 }
 
 /// Resolves when the user asks to stop (Ctrl-C or SIGTERM).

@@ -114,7 +114,7 @@ pub struct EngineConfig {
     pub p2p: P2pConfig,
     /// How often the chains are polled (blocks, mempool, XMR transfers).
     pub poll_interval: Duration,
-    /// The store's database: `None` is SQLite in the data directory ([`Self::store_path`]);
+    /// The store's database: `None` is SQLite in the data directory ([`Self::store`]);
     /// `Some(url)` a `postgres://…` (or `sqlite://…`) URL, e.g. a maker's PostgreSQL server.
     pub store_url: Option<String>,
 }
@@ -143,26 +143,54 @@ impl EngineConfig {
         }
     }
 
-    /// The SQLite database file, when no [`Self::store_url`] is set.
-    pub fn store_path(&self) -> PathBuf {
+    /// Where this config's store is.
+    pub fn store(&self) -> StoreLocation {
+        StoreLocation {
+            data_dir: self.data_dir.clone(),
+            url: self.store_url.clone(),
+        }
+    }
+}
+
+/// Where a data directory's store is: SQLite in the directory, or a database server. Enough
+/// to check a password or list swaps ([`crate::LocalData`]) without any chain endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreLocation {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// A `postgres://…` (or `sqlite://…`) URL; `None`: SQLite at [`Self::sqlite_path`].
+    pub url: Option<String>,
+}
+
+impl StoreLocation {
+    /// The store of `data_dir` in SQLite, the default.
+    pub fn sqlite(data_dir: impl Into<PathBuf>) -> StoreLocation {
+        StoreLocation {
+            data_dir: data_dir.into(),
+            url: None,
+        }
+    }
+
+    /// The SQLite database file, when no [`Self::url`] is set.
+    pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("confiaro.sqlite")
     }
 
     /// Whether the store may hold a wallet already: its SQLite file exists, or it is elsewhere
     /// (a database server, which only opening can tell).
-    pub fn store_may_exist(&self) -> bool {
-        self.store_url.is_some() || self.store_path().exists()
+    pub fn may_exist(&self) -> bool {
+        self.url.is_some() || self.sqlite_path().exists()
     }
 
-    /// Opens (creating and migrating as needed) the store: [`Self::store_url`] when set,
-    /// otherwise SQLite at [`Self::store_path`].
+    /// Opens (creating and migrating as needed) the store: [`Self::url`] when set, otherwise
+    /// SQLite at [`Self::sqlite_path`].
     ///
     /// # Errors
     /// Store errors (an unreachable server, a bad URL — never echoing its password).
-    pub async fn open_store(&self) -> Result<confiaro_store::Store, confiaro_store::StoreError> {
-        match &self.store_url {
+    pub async fn open(&self) -> Result<confiaro_store::Store, confiaro_store::StoreError> {
+        match &self.url {
             Some(url) => confiaro_store::Store::connect(url).await,
-            None => confiaro_store::Store::open(self.store_path()).await,
+            None => confiaro_store::Store::open(self.sqlite_path()).await,
         }
     }
 }

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::btc::BtcSide;
-use crate::config::EngineConfig;
+use crate::config::{EngineConfig, StoreLocation};
 use crate::error::EngineError;
 use crate::events::{EngineEvent, SwapView};
 use crate::faults::Faults;
@@ -158,14 +158,10 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], EngineError> {
     Ok(bytes)
 }
 
-async fn unlock(
-    store: &Store,
-    config: &EngineConfig,
-    password: &str,
-) -> Result<Vault, EngineError> {
+async fn unlock(store: &Store, data_dir: &Path, password: &str) -> Result<Vault, EngineError> {
     store.unlock_vault(password).await.map_err(|e| match e {
-        StoreError::NoVault => EngineError::NoWallet(config.data_dir.clone()),
-        StoreError::WrongPassword => EngineError::WrongPassword(config.data_dir.clone()),
+        StoreError::NoVault => EngineError::NoWallet(data_dir.to_path_buf()),
+        StoreError::WrongPassword => EngineError::WrongPassword(data_dir.to_path_buf()),
         other => EngineError::Store(other),
     })
 }
@@ -192,7 +188,7 @@ impl Engine {
         restore: Option<Mnemonic>,
     ) -> Result<Mnemonic, EngineError> {
         let _lock = DataDirLock::acquire(&config.data_dir)?;
-        let store = config.open_store().await?;
+        let store = config.store().open().await?;
         if store.has_vault().await? {
             return Err(EngineError::WalletExists(config.data_dir.clone()));
         }
@@ -239,8 +235,8 @@ impl Engine {
     /// reached at start (its message names it).
     pub async fn open(config: EngineConfig, password: &str) -> Result<Engine, EngineError> {
         let lock = DataDirLock::acquire(&config.data_dir)?;
-        let store = config.open_store().await?;
-        let vault = unlock(&store, &config, password).await?;
+        let store = config.store().open().await?;
+        let vault = unlock(&store, &config.data_dir, password).await?;
         let keys = EngineKeys::derive(&mnemonic_of(&vault)?);
         let network = config.network;
         let opening = std::time::Instant::now();
@@ -1183,16 +1179,16 @@ pub struct LocalData {
 }
 
 impl LocalData {
-    /// Opens the store of `config.data_dir` and unlocks it.
+    /// Opens the store at `location` and unlocks it; no chain or peer is contacted.
     ///
     /// # Errors
     /// [`EngineError::NoWallet`], [`EngineError::WrongPassword`], store errors.
-    pub async fn open(config: &EngineConfig, password: &str) -> Result<LocalData, EngineError> {
-        if !config.store_may_exist() {
-            return Err(EngineError::NoWallet(config.data_dir.clone()));
+    pub async fn open(location: &StoreLocation, password: &str) -> Result<LocalData, EngineError> {
+        if !location.may_exist() {
+            return Err(EngineError::NoWallet(location.data_dir.clone()));
         }
-        let store = config.open_store().await?;
-        let vault = unlock(&store, config, password).await?;
+        let store = location.open().await?;
+        let vault = unlock(&store, &location.data_dir, password).await?;
         Ok(LocalData { store, vault })
     }
 

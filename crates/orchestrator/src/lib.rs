@@ -38,7 +38,7 @@ pub mod receipt;
 mod swap;
 mod xmr;
 
-pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig};
+pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig, StoreLocation};
 pub use engine::{Engine, LocalData, Offer, WalletBalances};
 pub use error::EngineError;
 pub use events::{EngineEvent, SwapEvent, SwapEventKind, SwapView};

@@ -42,9 +42,23 @@ pub enum Waiting {
     },
 }
 
+/// Which of the swap's two Bitcoin timelocks a [`Deadline`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timelock {
+    /// The cancel timelock, counted from the BTC lock's confirmation: once it has passed,
+    /// either party may publish the cancel transaction (and Bob then refunds).
+    Cancel,
+    /// The punish timelock, counted from the cancel transaction's confirmation: once it has
+    /// passed, Alice may take the BTC if Bob has not refunded.
+    Punish,
+}
+
 /// The next timelock that changes what can happen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deadline {
+    /// Which timelock this is (for code: `what` is for people).
+    pub timelock: Timelock,
     /// What becomes possible, in words.
     pub what: String,
     /// Bitcoin blocks until then (0: now).
@@ -71,8 +85,15 @@ pub struct SwapProgress {
     pub deadline: Option<Deadline>,
 }
 
-fn deadline(params: &Params, what: &str, blocks: u32, automatic: &str) -> Deadline {
+fn deadline(
+    params: &Params,
+    timelock: Timelock,
+    what: &str,
+    blocks: u32,
+    automatic: &str,
+) -> Deadline {
     Deadline {
+        timelock,
         what: what.to_owned(),
         blocks,
         eta_seconds: u64::from(blocks) * u64::from(params.btc_block_seconds),
@@ -119,6 +140,7 @@ fn bob_progress(bob: &Bob) -> Parts {
     let cancel_deadline = || {
         Some(deadline(
             p,
+            Timelock::Cancel,
             "cancel becomes possible",
             cancel_at.saturating_sub(lock.unwrap_or(0)),
             "cancel the swap and refund the BTC",
@@ -181,6 +203,7 @@ fn bob_progress(bob: &Bob) -> Parts {
             let punish = cancel.map(|c| {
                 deadline(
                     p,
+                    Timelock::Punish,
                     "the maker may punish",
                     u32::from(p.punish_timelock).saturating_sub(c),
                     "nothing: the refund must confirm before then",
@@ -220,6 +243,7 @@ fn alice_progress(alice: &Alice) -> Parts {
     let cancel_deadline = |automatic: &str| {
         Some(deadline(
             p,
+            Timelock::Cancel,
             "cancel becomes possible",
             cancel_at.saturating_sub(lock.unwrap_or(0)),
             automatic,
@@ -265,6 +289,7 @@ fn alice_progress(alice: &Alice) -> Parts {
             let punish = cancel.map(|c| {
                 deadline(
                     p,
+                    Timelock::Punish,
                     "punishing becomes possible",
                     u32::from(p.punish_timelock).saturating_sub(c),
                     "punish: take the BTC (the XMR stays locked)",
