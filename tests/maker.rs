@@ -395,24 +395,32 @@ fn a_maker_on_postgresql_takes_only_the_swaps_its_free_xmr_covers_across_a_resta
     let started = Instant::now();
     let (mut completed, mut refused) = (Vec::new(), Vec::new());
     let mut restarted = false;
+    let mut btc_pause = None;
     while completed.len() + refused.len() < running.len() {
         for (i, taker) in running.iter().enumerate() {
             if completed.contains(&i) || refused.contains(&i) {
                 continue;
             }
             let seen = taker.seen();
-            // Once the other two were turned away and this taker's BTC is locked, the maker
-            // owes its XMR lock (or what follows it): stop it gracefully there, start it
-            // again, and the swap resumes from the database.
+            // Once this taker's BTC is locked, the maker owes its XMR lock: once the other
+            // two were turned away, stop it gracefully there, start it again, and the swap
+            // resumes from the database. Bitcoin blocks wait from the lock until the restart:
+            // the maker locks no XMR before the BTC lock confirms, so the swap cannot end
+            // before a slow taker has been told why not, and no timelock runs out while the
+            // maker is down.
             let btc_locked = seen
                 .iter()
                 .any(|v| v["kind"] == "state_changed" && v["state"] == "BtcLockPublished");
             let finished = seen.iter().any(|v| v["kind"] == "finished");
-            if btc_locked && !finished && !restarted && refused.len() == 2 {
-                let status = maker.terminate();
-                assert!(status.success(), "the maker stops cleanly: {status}");
-                maker = support::start_maker(&alice, &[]).0;
-                restarted = true;
+            if btc_locked && !finished && !restarted {
+                btc_pause.get_or_insert_with(|| devnet().pause_btc_mining());
+                if refused.len() == 2 {
+                    let status = maker.terminate();
+                    assert!(status.success(), "the maker stops cleanly: {status}");
+                    maker = support::start_maker(&alice, &[]).0;
+                    restarted = true;
+                    btc_pause = None;
+                }
             }
             if seen
                 .iter()
