@@ -9,6 +9,17 @@ cd "$(dirname "$0")/.."
 
 . ./scripts/env.sh
 
+# Cargo remembers a test's sources outside its own package by absolute path (confiaro-cli's
+# tests/*.rs, the orchestrator's receipt test using the protocol's simulation): with a build
+# cache shared between checkouts, a test built from another checkout's files would look up to
+# date here. Rebuild those two packages when the cache was last used from elsewhere.
+mkdir -p "$CARGO_TARGET_DIR"
+last_checkout="$CARGO_TARGET_DIR/confiaro-last-checkout"
+if [ "$(cat "$last_checkout" 2>/dev/null)" != "$PWD" ]; then
+    cargo clean --release -p confiaro-cli -p confiaro-orchestrator
+    echo "$PWD" > "$last_checkout"
+fi
+
 # The UI's TypeScript types come from the Rust IPC types: regenerate them and refuse a stale
 # committed copy.
 cargo test -p confiaro-app --release export_bindings -- --quiet
