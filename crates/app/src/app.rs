@@ -778,6 +778,14 @@ async fn follow(app: App, engine: Engine) {
                     }
                 };
                 app.log(level, id, message);
+                // Balances move when a swap changes state or ends; new blocks are covered by
+                // BitcoinTip (Progress also comes for every confirmation counted).
+                if matches!(
+                    event.kind,
+                    SwapEventKind::StateChanged { .. } | SwapEventKind::Finished { .. }
+                ) {
+                    app.emit_balances().await;
+                }
                 // The engine follows every state change with a Progress event: the swap is
                 // read (and its state decrypted) once per change, on that one.
                 if matches!(event.kind, SwapEventKind::StateChanged { .. }) {
@@ -787,12 +795,6 @@ async fn follow(app: App, engine: Engine) {
                     if let Ok(view) = engine.swap(&swap_id).await {
                         (app.inner.sink)(AppEvent::Swap(Box::new(SwapDetail::from(&view))));
                     }
-                }
-                if matches!(
-                    event.kind,
-                    SwapEventKind::Finished { .. } | SwapEventKind::Progress { .. }
-                ) {
-                    app.emit_balances().await;
                 }
             }
             EngineEvent::BitcoinTip { .. } => app.emit_balances().await,
