@@ -1,9 +1,19 @@
 # Sourced by the other scripts: shared build settings.
-# Reuse the machine's shared build cache when there is one; otherwise build in ./target.
+#
+# CARGO_TARGET_DIR ends up absolute, whatever the working directory: unset, it is the
+# machine's shared build cache when there is one (/work/target), else the repository's
+# target/; a relative value is taken relative to the repository root (where the scripts run
+# cargo). Test harnesses resolve it the same way (ui/tests/paths.ts).
+confiaro_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ -z "${CARGO_TARGET_DIR:-}" ]; then
     if [ -d /work/target ]; then
-        export CARGO_TARGET_DIR=/work/target
+        CARGO_TARGET_DIR=/work/target
     else
-        export CARGO_TARGET_DIR=target
+        CARGO_TARGET_DIR="$confiaro_repo/target"
     fi
 fi
+case "$CARGO_TARGET_DIR" in
+    /*) ;;
+    *) CARGO_TARGET_DIR="$confiaro_repo/$CARGO_TARGET_DIR" ;;
+esac
+export CARGO_TARGET_DIR

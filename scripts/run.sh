@@ -16,8 +16,7 @@ cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--headless" ]; then
     shift
-    cargo build --release -p confiaro-cli
-    exec "${CARGO_TARGET_DIR}/release/confiaro" devnet up --dir ./confiaro-devnet-data "$@"
+    exec ./scripts/confiaro devnet up --dir "$PWD/confiaro-devnet-data" "$@"
 fi
 
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then

@@ -34,7 +34,7 @@ fi
 # bitcoinkernel (crates/devnet) builds Bitcoin Core's libbitcoinkernel with cmake and needs the
 # boost headers; monero brings monerod and monero-wallet-rpc (crates/monero); postgresql brings
 # initdb and postgres, which the store's PostgreSQL tests run as a throwaway server on loopback
-# (crates/store/tests/common/postgres.rs). Install only the packages dpkg does not already
+# (crates/testkit/src/postgres.rs). Install only the packages dpkg does not already
 # have; apt-get update once.
 missing_pkgs=()
 # The desktop app (src-tauri, Tauri 2) builds against WebKitGTK 4.1 (pkg-config finds it);
@@ -61,6 +61,12 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1; then
     echo "setup: installing tauri-driver"
     cargo install tauri-driver --version 2.0.4 --locked
+fi
+
+# cargo-nextest runs the unit and integration tests of all crates at once (scripts/test.sh).
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-nextest"
+    cargo install cargo-nextest --version 0.9.143 --locked
 fi
 
 # The UI's packages, exactly as package-lock.json has them, when they changed.

@@ -1,51 +1,100 @@
 #!/usr/bin/env bash
-# Sets up and runs all tests (release mode: the simulation runs 10,000 schedules; the
-# end-to-end scenarios run `confiaro` processes against real regtest chains; the desktop app
-# runs in a real window under Xvfb).
+# Sets up and runs all tests, in release mode, and ends with a table of seconds per stage:
+#   setup       installs what is missing (scripts/setup.sh)
+#   paths       every harness resolves the build dir and binaries to absolute paths
+#               from any working directory (scripts/check-paths.sh)
+#   ui          the UI: type check and build (the desktop binary embeds ui/dist),
+#               component tests, every screen in headless Chromium
+#   build       everything, once: libraries, binaries (the desktop app among them),
+#               tests and benchmarks (so they do not rot), with one feature set
+#   leftovers   stops servers a killed earlier run left behind
+#   bindings    the UI's TypeScript types match the Rust IPC types
+#   unit        every crate's unit and integration tests (cargo-nextest)
+#   e2e         every end-to-end scenario and crash point: `confiaro` processes on real
+#               regtest chains (crates/cli/tests/e2e)
+#   desktop     the desktop app in a real window under Xvfb completing a swap
+#   simulation  10,000 seeded schedules of whole swaps
+# The stages run one after another: the e2e and desktop stages are CPU-bound on two cores, and
+# a stage beside them slows them by as much as it saves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup.sh
+# --- stage bookkeeping ---------------------------------------------------------------------
+table_rows=()
+suite_started=$SECONDS
 
+print_table() {
+    local status=$?
+    echo
+    echo "stage          seconds  result"
+    echo "-------------  -------  ------"
+    local row
+    for row in "${table_rows[@]}"; do
+        # shellcheck disable=SC2086
+        printf '%-13s  %7s  %s\n' $row
+    done
+    echo "-------------  -------  ------"
+    printf '%-13s  %7s  %s\n' total "$((SECONDS - suite_started))" "$([ $status -eq 0 ] && echo ok || echo FAILED)"
+}
+trap print_table EXIT
+
+# stage NAME COMMAND...: runs COMMAND in the foreground; a failure ends the run.
+stage() {
+    local name=$1
+    shift
+    echo "== $name"
+    local started=$SECONDS status=0
+    "$@" || status=$?
+    table_rows+=("$name $((SECONDS - started)) $([ $status -eq 0 ] && echo ok || echo FAILED)")
+    if [ $status -ne 0 ]; then
+        echo "test: stage $name failed" >&2
+        exit $status
+    fi
+}
+
+# --- the stages ----------------------------------------------------------------------------
+stage setup ./scripts/setup.sh
 . ./scripts/env.sh
+echo "test: build directory $CARGO_TARGET_DIR"
 
-# Cargo remembers a test's sources outside its own package by absolute path (confiaro-cli's
-# tests/*.rs, the orchestrator's receipt test using the protocol's simulation): with a build
-# cache shared between checkouts, a test built from another checkout's files would look up to
-# date here. Rebuild those two packages when the cache was last used from elsewhere.
-mkdir -p "$CARGO_TARGET_DIR"
-last_checkout="$CARGO_TARGET_DIR/confiaro-last-checkout"
-if [ "$(cat "$last_checkout" 2>/dev/null)" != "$PWD" ]; then
-    cargo clean --release -p confiaro-cli -p confiaro-orchestrator
-    echo "$PWD" > "$last_checkout"
-fi
+stage paths ./scripts/check-paths.sh
 
-# The UI's TypeScript types come from the Rust IPC types: regenerate them and refuse a stale
-# committed copy.
-cargo test -p confiaro-app --release export_bindings -- --quiet
-if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- ui/src/bindings; then
-    git diff --stat -- ui/src/bindings
-    echo "ui/src/bindings differs from the Rust IPC types: commit the regenerated files" >&2
-    exit 1
-fi
-# The UI: type check and build (the desktop binary embeds ui/dist), component tests, and
-# every screen in headless Chromium against a scripted fake IPC (screenshots in
-# ui/test-results/screens/).
-(cd ui && npm run build && npm test && npm run test:screens)
+ui() {
+    (cd ui && npm run build && npm test && npm run test:screens)
+}
+stage ui ui
 
-# compile the benchmarks so they do not rot (run them with `cargo bench -p CRATE`)
-cargo build --workspace --benches --release
-cargo test --workspace --release --exclude confiaro-cli -- --skip ten_thousand_seeded_schedules
-# the desktop app in a real window (Xvfb, tauri-driver, WebKitWebDriver): a wallet, play
-# money and a swap against its own devnet's demo maker, through the UI (screenshots and
-# metrics in ui/test-results/desktop/)
-cargo build -p confiaro-desktop --release
-(cd ui && npm run test:desktop)
-# end-to-end: every scenario and every crash point, four at a time against one devnet each
-cargo test -p confiaro-cli --release --bins
-cargo test -p confiaro-cli --release --test swaps -- --test-threads 4
-# the maker run from a config file: exchange feeds on loopback, admin API, metrics
-cargo test -p confiaro-cli --release --test maker
-cargo test -p confiaro-cli --release --test crash_points -- --test-threads 4 --nocapture
-# the simulation last, with its summary line (`simulation: N schedules, ...`) shown
-cargo test -p confiaro-protocol --release --test simulation -- --nocapture
+# One cargo invocation builds every target of every package with one feature set; the test
+# stages below only run what it built (each cargo call below selects --workspace too, so the
+# features, and with them the artifacts, are the same).
+stage build cargo build --workspace --release --all-targets
+
+stage leftovers "$CARGO_TARGET_DIR/release/confiaro-testkit-reap"
+
+bindings() {
+    cargo test --workspace --release --lib --quiet export_bindings
+    if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- ui/src/bindings; then
+        git diff --stat -- ui/src/bindings
+        echo "ui/src/bindings differs from the Rust IPC types: commit the regenerated files" >&2
+        return 1
+    fi
+}
+stage bindings bindings
+
+e2e() {
+    cargo test --workspace --release --test e2e -- --test-threads "${E2E_THREADS:-4}" --nocapture
+}
+desktop() {
+    (cd ui && npx tsx tests/paths.ts --require-built && npm run test:desktop)
+}
+unit() {
+    cargo nextest run --workspace --release --no-fail-fast \
+        -E 'not (binary(e2e) | binary(simulation))'
+}
+simulation() {
+    cargo test --workspace --release --test simulation -- --nocapture
+}
+stage unit unit
+stage e2e e2e
+stage desktop desktop
+stage simulation simulation

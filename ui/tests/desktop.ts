@@ -1,5 +1,6 @@
 /**
- * The real end-to-end run: the Tauri app (target/release/confiaro-desktop) in a real window
+ * The real end-to-end run: the Tauri app (the release build of confiaro-desktop, found by
+ * `desktopBinary()` in paths.ts) in a real window
  * under Xvfb, driven through tauri-driver and WebKitWebDriver. It creates a wallet on regtest
  * (the app starts its own devnet and demo maker), gets play money, buys XMR from the demo maker
  * through the swap wizard, follows the live view to `completed` and checks the balances.
@@ -7,16 +8,13 @@
  * test-results/desktop/metrics.json. Ends with `desktop: N passed, N failed`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { desktopBinary, uiRoot } from "./paths";
+import { testDir } from "./testdir";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "../..");
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(repo, "target");
-const bin = process.env.CONFIARO_DESKTOP_BIN ?? join(targetDir, "release", "confiaro-desktop");
-const out = join(repo, "ui", "test-results", "desktop");
+const bin = desktopBinary();
+const out = join(uiRoot, "test-results", "desktop");
 const driverPort = 4444 + Math.floor(Math.random() * 500);
 /** The W3C web element identifier. */
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
@@ -209,7 +207,7 @@ async function run() {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p confiaro-desktop --release`);
-  const appDir = mkdtempSync(join(tmpdir(), "confiaro-desktop-e2e-"));
+  const appDir = testDir("desktop-e2e");
   const env: NodeJS.ProcessEnv = { ...process.env, CONFIARO_APP_DIR: appDir, CONFIARO_LOG: "info" };
   if (!env.DISPLAY) {
     const display = `:${90 + Math.floor(Math.random() * 100)}`;

@@ -9,7 +9,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { extname, join, normalize, resolve } from "node:path";
+import { extname, join, normalize } from "node:path";
 import type { AddressInfo } from "node:net";
 import { buildSync } from "esbuild";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
@@ -17,9 +17,10 @@ import type { AppStage } from "../src/bindings/AppStage";
 import type { SwapDetail } from "../src/bindings/SwapDetail";
 import type { FakeConfig } from "./fake/backend";
 import { STUCK_SWAP } from "./fake/fixtures";
+import { uiDist, uiRoot } from "./paths";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const DIST = join(ROOT, "dist");
+const ROOT = uiRoot;
+const DIST = uiDist;
 const OUT = join(ROOT, "test-results", "screens");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TIMEOUT = 8000;

@@ -8,16 +8,13 @@
 //!
 //! Run with `cargo bench -p confiaro-bitcoin --bench chain`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
 use bitcoin::{Amount, OutPoint, Transaction, TxOut};
-use common::{burn, Devnet};
 use confiaro_bitcoin::watch::{WatchEvent, Watcher, DEFAULT_POLL_INTERVAL};
 use confiaro_bitcoin::ChainSource;
 use confiaro_devnet::testkit::TestKey;
+use confiaro_testkit::btc::{burn, wallet, Devnet};
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -40,7 +37,7 @@ async fn run() {
     // 1,000 payments to the wallet: one fan-out of 1,000 outputs, then 1,000 spends paying
     // 20 of the wallet's addresses in turn, mined 100 per block.
     let store = dev.store().await;
-    let mut wallet = common::wallet(&store, "bench", 9).await;
+    let mut wallet = wallet(&store, "bench", 9).await;
     let mut addresses = Vec::new();
     for _ in 0..20 {
         addresses.push(wallet.new_address().await.expect("address").script_pubkey());

@@ -5,14 +5,11 @@
 //!
 //! `cargo bench -p confiaro-cli --bench quotes` (under a minute after the devnet is up).
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
 use confiaro_p2p::{IdentitySecret, Multiaddr, Network, NetworkConfig, SwapProtocol};
 use confiaro_protocol::quote::{decode_reply, QuoteRequest};
-use support::*;
+use confiaro_testkit::e2e::*;
 
 const PEERS: usize = 50;
 const REQUESTS_PER_PEER: usize = 20;
@@ -41,9 +38,9 @@ fn main() {
             return;
         }
     }
-    devnet();
-    let maker_party = funded_maker("quote-bench-maker", 2);
-    let (mut maker, address) = start_maker(&maker_party, &[]);
+    let devnet = Devnet::shared(env!("CARGO_BIN_EXE_confiaro"));
+    let maker_party = devnet.funded_maker("quote-bench-maker", 2);
+    let (mut maker, address) = maker_party.start_maker(&[]);
     let maker_address: Multiaddr = address.parse().expect("the maker's multiaddr");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

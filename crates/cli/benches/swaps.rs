@@ -10,15 +10,12 @@
 //!
 //! `cargo bench -p confiaro-cli --bench swaps` (about five minutes).
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use confiaro_testkit::e2e::*;
 use serde_json::Value;
-use support::*;
 
 /// A party's latest progress: how many progress events it has sent, and what it waits for
 /// (chain, missing confirmations) if it waits for confirmations.
@@ -82,9 +79,9 @@ fn wallet_rpc_pid(dir: &std::path::Path) -> Option<u32> {
 }
 
 fn happy_path() {
-    let devnet = devnet_with(None);
-    let alice = funded_maker("alice-bench", 1);
-    let bob = funded_taker("bob-bench");
+    let devnet = Devnet::shared_with(env!("CARGO_BIN_EXE_confiaro"), None);
+    let alice = devnet.funded_maker("alice-bench", 1);
+    let bob = devnet.funded_taker("bob-bench");
     let waits: Waits = Arc::default();
     let maker = alice.spawn_observed(
         &[
@@ -172,15 +169,15 @@ fn happy_path() {
 }
 
 fn ten_concurrent() {
-    let devnet = devnet_with(None);
+    let devnet = Devnet::shared_with(env!("CARGO_BIN_EXE_confiaro"), None);
     devnet.start_mining(BTC_BLOCK, XMR_BLOCK);
-    let alice = funded_maker("alice-ten", 10);
+    let alice = devnet.funded_maker("alice-ten", 10);
     let takers: Vec<Party> = (0..10)
-        .map(|i| funded_taker(&format!("bob-ten-{i}")))
+        .map(|i| devnet.funded_taker(&format!("bob-ten-{i}")))
         .collect();
-    let (maker, address) = start_maker(&alice, &[]);
+    let (maker, address) = alice.start_maker(&[]);
     let started = Instant::now();
-    let running: Vec<(Running, String)> = takers.iter().map(|t| buy(t, &address, &[])).collect();
+    let running: Vec<(Running, String)> = takers.iter().map(|t| t.buy(&address, &[])).collect();
     let mut completed = 0;
     for (taker, _) in &running {
         if taker.wait_for_finish(Duration::from_secs(900)).0 == "Completed" {

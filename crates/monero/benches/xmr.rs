@@ -7,16 +7,13 @@
 //!
 //! Run with `cargo bench -p confiaro-monero --bench xmr` (needs `monerod`; about 2 minutes).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{scalar, Stack, XMR};
 use confiaro_monero::swap::{self, SweepOutcome, SweepRequest, TransferVerdict};
 use confiaro_monero::XmrAmount;
 use confiaro_protocol::crypto::EdPoint;
 use confiaro_protocol::{xmr, Network};
+use confiaro_testkit::xmr::{scalar, Stack, XMR};
 
 #[tokio::main]
 async fn main() {

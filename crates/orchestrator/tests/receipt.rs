@@ -2,13 +2,10 @@
 //! parties' receipts verify offline and agree; any altered field is caught; progress names
 //! the next deadline.
 
-#[path = "../../protocol/tests/sim/mod.rs"]
-#[allow(unreachable_pub)]
-mod sim;
-
 use confiaro_orchestrator::progress::{progress, Waiting};
 use confiaro_orchestrator::receipt::Receipt;
 use confiaro_protocol::{Phase, Role};
+use confiaro_testkit::sim;
 
 fn receipts() -> (Receipt, Receipt) {
     let (alice, bob, _) = sim::setup_exchange(7);

@@ -6,9 +6,7 @@
 //!
 //! Run with `cargo bench -p confiaro-protocol --bench swap`.
 
-#[path = "../tests/sim/mod.rs"]
-mod sim;
-
+use confiaro_testkit::sim;
 use std::time::Instant;
 
 fn main() {

@@ -4,9 +4,7 @@
 //! `SIM_SCHEDULES=<n>` sets the number of schedules (default 10,000); `SIM_SEED=<seed>` replays
 //! one schedule and prints its report.
 
-mod sim;
-
-use sim::{Outcome, Report};
+use confiaro_testkit::sim::{self, Outcome, Report};
 use std::collections::BTreeMap;
 
 fn replay_hint(seed: u64) -> String {

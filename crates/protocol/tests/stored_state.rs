@@ -5,10 +5,9 @@
 //! Regenerate them only when the stored format deliberately changes *and* a migration for the
 //! old form exists: `UPDATE_FIXTURES=1 cargo test -p confiaro-protocol --test stored_state`.
 
-mod sim;
-
 use confiaro_protocol::machine::Input;
 use confiaro_protocol::{SwapState, Timestamp};
+use confiaro_testkit::sim;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {

@@ -1,0 +1,119 @@
+//! Wallet tests against a real devnet node, through its bitcoind JSON-RPC server.
+
+use bitcoin::{Amount, FeeRate, Network};
+use confiaro_bitcoin::{Mnemonic, Wallet};
+use confiaro_store::Store;
+use confiaro_testkit::btc::{burn, Devnet};
+
+#[tokio::test]
+async fn fund_send_reload() {
+    let dev = Devnet::start();
+    let mut source = dev.bitcoind();
+    let store = Store::open(dev.dir.path().join("app.sqlite"))
+        .await
+        .unwrap();
+    let m1 = Mnemonic::from_entropy(&[1u8; 16]).unwrap();
+    let m2 = Mnemonic::from_entropy(&[2u8; 16]).unwrap();
+    let mut w1 = Wallet::open(store.clone(), "w1", &m1, "", Network::Regtest)
+        .await
+        .unwrap();
+    let mut w2 = Wallet::open(store.clone(), "w2", &m2, "", Network::Regtest)
+        .await
+        .unwrap();
+    let a1 = w1.new_address().await.unwrap();
+    assert_eq!(
+        confiaro_bitcoin::first_address(&m1, "", Network::Regtest).unwrap(),
+        a1,
+        "the first address handed out is the one computable without a store"
+    );
+    dev.node().mine(101, &a1.script_pubkey()).unwrap();
+    let r = w1.sync(&mut source).await.unwrap();
+    assert_eq!(r.blocks_applied, 101);
+    let b = w1.balance();
+    // Coinbases at heights 1 and 2 are spendable in block 102 (Core's and BDK's rule).
+    assert_eq!(b.confirmed, Amount::from_btc(100.0).unwrap());
+    assert_eq!(b.immature, Amount::from_sat(99 * 50 * 100_000_000));
+
+    let a2 = w2.new_address().await.unwrap();
+    let psbt = w1
+        .build_send(
+            &a2,
+            Amount::from_sat(10 * 100_000_000),
+            FeeRate::from_sat_per_vb(2).unwrap(),
+        )
+        .await
+        .unwrap();
+    let fee = psbt.fee().unwrap();
+    let tx = w1.sign_and_extract(psbt).unwrap();
+    dev.node().submit(tx).unwrap();
+    dev.node().mine(1, &burn()).unwrap();
+    w1.sync(&mut source).await.unwrap();
+    w2.sync(&mut source).await.unwrap();
+    let expected = Amount::from_sat(150 * 100_000_000 - 10 * 100_000_000) - fee;
+    assert_eq!(w1.balance().confirmed, expected);
+    assert_eq!(
+        w1.balance().immature,
+        Amount::from_sat(98 * 50 * 100_000_000)
+    );
+    assert_eq!(w2.balance().confirmed, Amount::from_sat(10 * 100_000_000));
+    let tip = w1.tip();
+    let addrs = w1.revealed_addresses();
+    drop(w1);
+    let mut w1 = Wallet::open(store.clone(), "w1", &m1, "", Network::Regtest)
+        .await
+        .unwrap();
+    assert_eq!(w1.tip(), tip);
+    assert_eq!(w1.revealed_addresses(), addrs);
+    assert_eq!(w1.balance().confirmed, expected);
+    let r = w1.sync(&mut source).await.unwrap();
+    assert_eq!(r.blocks_applied, 0);
+    println!("send fee {fee}, w1 confirmed {}", w1.balance().confirmed);
+}
+
+#[tokio::test]
+async fn lock_psbt_signed_and_confirmed() {
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    use confiaro_protocol::btc::{TwoOfTwo, TxLock};
+    let dev = Devnet::start();
+    let mut source = dev.bitcoind();
+    let store = Store::open(dev.dir.path().join("app.sqlite"))
+        .await
+        .unwrap();
+    let m = Mnemonic::from_entropy(&[3u8; 16]).unwrap();
+    let mut w = Wallet::open(store, "bob", &m, "", Network::Regtest)
+        .await
+        .unwrap();
+    let a = w.new_address().await.unwrap();
+    dev.node().mine(101, &a.script_pubkey()).unwrap();
+    w.sync(&mut source).await.unwrap();
+    let secp = Secp256k1::new();
+    let key =
+        |b: u8| bitcoin::PublicKey::new(SecretKey::from_slice(&[b; 32]).unwrap().public_key(&secp));
+    let two = TwoOfTwo::new(key(7), key(8)).unwrap();
+    let amount = Amount::from_sat(123_456_789);
+    let lock = w
+        .build_lock(
+            two.clone(),
+            amount,
+            FeeRate::from_sat_per_vb(3).unwrap(),
+            &[],
+        )
+        .await
+        .unwrap();
+    // The counterparty's check on the same PSBT.
+    let checked = TxLock::from_psbt(lock.psbt().clone(), amount, two).unwrap();
+    assert_eq!(checked.txid(), lock.txid());
+    let tx = w.sign_lock(&lock).unwrap();
+    assert_eq!(tx.compute_txid(), lock.txid());
+    dev.node().submit(tx).unwrap();
+    dev.node().mine(1, &a.script_pubkey()).unwrap();
+    let (_, confs) = dev.node().get_tx(&lock.txid()).unwrap();
+    assert_eq!(confs, Some(1));
+    assert_eq!(
+        dev.node().utxo(&lock.outpoint()).unwrap().txout.value,
+        amount
+    );
+    w.sync(&mut source).await.unwrap();
+    let expected = Amount::from_btc(150.0).unwrap() - amount - lock.fee();
+    assert_eq!(w.balance().confirmed, expected);
+}

@@ -1,0 +1,430 @@
+//! Swap scenarios: `confiaro` makers and takers as separate OS processes, every path to its
+//! end, balances checked.
+//!
+//! Blocks are mined on a timer (4 s Bitcoin, 400 ms Monero) for the whole binary, so the
+//! scenarios run side by side against one devnet.
+
+use std::time::Duration;
+
+use confiaro_testkit::e2e::*;
+use serde_json::Value;
+
+use super::devnet;
+
+const SWAP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The phase and state a party's `swap show` reports.
+fn outcome(party: &Party, id: &str) -> (String, String) {
+    let swap = party.swap(id);
+    (
+        swap["phase"].as_str().unwrap().to_owned(),
+        swap["state"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Asserts Bob's and Alice's balances after a completed swap: Bob paid 0.01 BTC plus the
+/// lock's fee and received 1 XMR minus the sweep's fee; Alice received 0.01 BTC minus the
+/// redeem's fee and paid 1 XMR plus her lock's fee.
+fn assert_swapped(bob: &Party, bob_btc_before: u64, alice: &Party, alice_xmr_before: u64) {
+    let (bob_btc, bob_xmr) = bob.balances();
+    let (alice_btc, alice_xmr) = alice.balances();
+    let fees = 50_000; // sat: far above the regtest fees of one or two transactions
+    assert!(
+        bob_btc < bob_btc_before - SWAP_SAT && bob_btc > bob_btc_before - SWAP_SAT - fees,
+        "Bob paid 0.01 BTC and a fee: {bob_btc_before} -> {bob_btc}"
+    );
+    assert!(
+        bob_xmr < SWAP_PICONERO && bob_xmr > SWAP_PICONERO - XMR / 100,
+        "Bob received 1 XMR minus the sweep fee: {bob_xmr}"
+    );
+    assert!(
+        alice_btc < SWAP_SAT && alice_btc > SWAP_SAT - fees,
+        "Alice received 0.01 BTC minus the redeem fee: {alice_btc}"
+    );
+    assert!(
+        alice_xmr < alice_xmr_before - SWAP_PICONERO
+            && alice_xmr > alice_xmr_before - SWAP_PICONERO - XMR / 100,
+        "Alice paid 1 XMR and a fee: {alice_xmr_before} -> {alice_xmr}"
+    );
+}
+
+/// Asserts that Bob got his BTC back (minus fees) and Alice her XMR (minus fees).
+fn assert_refunded(bob: &Party, bob_btc_before: u64, alice: &Party, alice_xmr_before: u64) {
+    let (bob_btc, bob_xmr) = bob.balances();
+    let (_, alice_xmr) = alice.balances();
+    assert!(
+        bob_btc < bob_btc_before && bob_btc > bob_btc_before - 50_000,
+        "Bob has his BTC back minus fees: {bob_btc_before} -> {bob_btc}"
+    );
+    assert_eq!(bob_xmr, 0, "Bob got no XMR");
+    assert!(
+        alice_xmr <= alice_xmr_before && alice_xmr > alice_xmr_before - XMR / 100,
+        "Alice has her XMR back minus fees: {alice_xmr_before} -> {alice_xmr}"
+    );
+}
+
+/// The txid of a swap's BTC lock, from `swap show`.
+fn lock_txid(party: &Party, id: &str) -> String {
+    party.swap(id)["txids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t[0] == "Lock")
+        .expect("the swap has its transactions")[1]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Waits until `txid` has `depth` confirmations.
+fn wait_for_depth(txid: &str, depth: u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    while devnet().btc_confirmations(txid).unwrap_or(0) < depth {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{txid} did not reach {depth} confirmations"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn verify_receipt(party: &Party, id: &str) -> Value {
+    let path = party.dir.path().join(format!("receipt-{id}.json"));
+    party.run_ok(&["swap", "receipt", id, "--out", path.to_str().unwrap()]);
+    let verdict = party.run_ok(&["audit", "verify", path.to_str().unwrap()]);
+    assert_eq!(
+        verdict["ok"], true,
+        "{}'s receipt verifies: {verdict}",
+        party.name
+    );
+    verdict
+}
+
+#[test]
+fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
+    let alice = devnet().funded_maker("alice-happy", 2);
+    let bob = devnet().funded_taker("bob-happy");
+    let bob_btc = TAKER_SAT;
+    let alice_xmr = alice.funded_xmr;
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (mut taker, id) = bob.buy(&address, &[]);
+    let (phase, state) = taker.wait_for_finish(SWAP_TIMEOUT);
+    assert_eq!(
+        (phase.as_str(), state.as_str()),
+        ("Completed", "XmrRedeemed"),
+        "{}\nmaker: {}",
+        taker.stderr(),
+        maker.stderr()
+    );
+    assert!(taker.wait_exit(Duration::from_secs(30)).success());
+    // deadlines are estimated at the devnet's observed block interval, not regtest's nominal
+    // ten minutes
+    let last_deadline = taker
+        .seen()
+        .iter()
+        .rev()
+        .find_map(|v| v["progress"]["deadline"].as_object().cloned())
+        .expect("Bob's progress named the cancel deadline");
+    let (blocks, eta) = (
+        last_deadline["blocks"].as_u64().unwrap(),
+        last_deadline["eta_seconds"].as_u64().unwrap(),
+    );
+    assert!(
+        blocks > 0 && eta <= blocks * 4 * BTC_BLOCK.as_secs(),
+        "{blocks} blocks estimated at {eta} s"
+    );
+    let (phase, state) = maker.wait_for_finish(SWAP_TIMEOUT);
+    assert_eq!(
+        (phase.as_str(), state.as_str()),
+        ("Completed", "BtcRedeemed")
+    );
+    maker.terminate();
+    assert_swapped(&bob, bob_btc, &alice, alice_xmr);
+    for party in [&bob, &alice] {
+        let verdict = verify_receipt(party, &id);
+        let checks = verdict["checks"].as_array().unwrap();
+        assert!(
+            checks
+                .iter()
+                .any(|c| c["what"] == "outcome: swapped" && c["ok"] == true),
+            "the receipt proves the swap: {verdict}"
+        );
+        assert!(checks
+            .iter()
+            .any(|c| c["what"] == "XMR lock" && c["ok"] == true));
+        let log = party.run_ok(&["audit", "log"]);
+        assert_eq!(log["intact"], true);
+    }
+}
+
+#[test]
+fn bob_restarted_before_the_xmr_lock_completes_the_swap() {
+    let alice = devnet().funded_maker("alice-rb1", 2);
+    let bob = devnet().funded_taker("bob-rb1");
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (mut taker, id) = bob.buy(&address, &[]);
+    taker.wait_for_state("BtcLockPublished", SWAP_TIMEOUT);
+    taker.terminate();
+    let resumed = bob.spawn(&["swap", "resume", &id], &[]);
+    expect_finish(&resumed, "Completed", Some("XmrRedeemed"));
+    expect_finish(&maker, "Completed", None);
+    maker.terminate();
+}
+
+#[test]
+fn bob_restarted_after_the_xmr_lock_completes_the_swap() {
+    let alice = devnet().funded_maker("alice-rb2", 2);
+    let bob = devnet().funded_taker("bob-rb2");
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (mut taker, id) = bob.buy(&address, &[]);
+    taker.wait_for_state("XmrLockProofReceived", SWAP_TIMEOUT);
+    taker.terminate();
+    std::thread::sleep(Duration::from_secs(1));
+    let resumed = bob.spawn(&["swap", "resume", &id], &[]);
+    expect_finish(&resumed, "Completed", None);
+    expect_finish(&maker, "Completed", None);
+    maker.terminate();
+}
+
+#[test]
+fn alice_restarted_after_the_xmr_lock_completes_the_swap() {
+    let alice = devnet().funded_maker("alice-ra", 2);
+    let bob = devnet().funded_taker("bob-ra");
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (taker, _) = bob.buy(&address, &[]);
+    maker.wait_for_state("XmrLocked", SWAP_TIMEOUT);
+    maker.terminate();
+    let (mut maker, _) = alice.start_maker(&[]);
+    expect_finish(&taker, "Completed", None);
+    expect_finish(&maker, "Completed", None);
+    maker.terminate();
+}
+
+#[test]
+fn bob_offline_while_alice_redeems_sweeps_when_back() {
+    let alice = devnet().funded_maker("alice-off", 2);
+    let bob = devnet().funded_taker("bob-off");
+    let alice_xmr = alice.funded_xmr;
+    let bob_btc = TAKER_SAT;
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (mut taker, id) = bob.buy(&address, &[]);
+    // Bob goes away as soon as Alice has his signature and publishes the redeem
+    maker.wait_for_state("BtcRedeemPublished", SWAP_TIMEOUT);
+    taker.kill();
+    // Alice redeems and settles while Bob is away
+    expect_finish(&maker, "Completed", Some("BtcRedeemed"));
+    maker.terminate();
+    let resumed = bob.spawn(&["swap", "resume", &id], &[]);
+    expect_finish(&resumed, "Completed", Some("XmrRedeemed"));
+    drop(resumed);
+    assert_swapped(&bob, bob_btc, &alice, alice_xmr);
+}
+
+#[test]
+fn alice_who_never_locks_returns_bobs_btc_early() {
+    let alice = devnet().funded_maker("alice-early", 1);
+    let bob = devnet().funded_taker("bob-early");
+    let bob_btc = TAKER_SAT;
+    let (mut maker, address) = alice.start_maker(&[("CONFIARO_TEST_FAULT", "xmr-lock-fails")]);
+    let (taker, id) = bob.buy(&address, &[]);
+    expect_finish(&taker, "Refunded", Some("BtcEarlyRefunded"));
+    expect_finish(&maker, "Refunded", Some("BtcEarlyRefunded"));
+    maker.terminate();
+    drop(taker);
+    let (btc, xmr) = bob.balances();
+    assert!(
+        btc < bob_btc && btc > bob_btc - 50_000,
+        "Bob has his BTC back minus fees: {bob_btc} -> {btc}"
+    );
+    assert_eq!(xmr, 0);
+    verify_receipt(&bob, &id);
+}
+
+#[test]
+fn bob_vanishing_after_the_xmr_lock_is_cancelled_refunded_and_alice_sweeps_back() {
+    let alice = devnet().funded_maker("alice-van", 1);
+    let bob = devnet().funded_taker("bob-van");
+    let bob_btc = TAKER_SAT;
+    let alice_xmr = alice.funded_xmr;
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (mut taker, id) = bob.buy(
+        &address,
+        &[("CONFIARO_TEST_KILL_AFTER", "Bob:XmrLockProofReceived")],
+    );
+    let status = taker.wait_exit(SWAP_TIMEOUT);
+    assert!(
+        Running::killed_by_sigkill(&status),
+        "Bob vanished: {status}"
+    );
+    // Bob comes back when it is too late to send his redeem signature (the lock is 9 blocks
+    // deep; the signature is due before 8), so the swap cancels and he refunds
+    let lock = lock_txid(&bob, &id);
+    wait_for_depth(&lock, 9);
+    let resumed = bob.spawn(&["swap", "resume", &id], &[]);
+    expect_finish(&resumed, "Refunded", Some("BtcRefunded"));
+    expect_finish(&maker, "Refunded", Some("XmrRefunded"));
+    maker.terminate();
+    drop(resumed);
+    assert_refunded(&bob, bob_btc, &alice, alice_xmr);
+    let verdict = verify_receipt(&alice, &id);
+    assert!(verdict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["what"] == "outcome: refunded" && c["ok"] == true));
+}
+
+#[test]
+fn manual_cancel_refund_is_refused_before_the_timelock_and_refunds_after() {
+    let alice = devnet().funded_maker("alice-man", 1);
+    let bob = devnet().funded_taker("bob-man");
+    let bob_btc = TAKER_SAT;
+    // the maker disappears after the signatures, before locking XMR
+    let (mut maker, address) =
+        alice.start_maker(&[("CONFIARO_TEST_KILL_AFTER", "Alice:SignaturesReceived")]);
+    let (mut taker, id) = bob.buy(&address, &[]);
+    taker.wait_for("lock published", SWAP_TIMEOUT, |v| {
+        v["kind"] == "published" && v["tx"] == "Lock"
+    });
+    taker.terminate();
+    assert!(Running::killed_by_sigkill(&maker.wait_exit(SWAP_TIMEOUT)));
+    let (status, _, stderr) = bob.run(&["swap", "cancel-refund", &id]);
+    assert!(!status.success(), "too early must be refused");
+    assert!(
+        stderr.contains("cancel timelock expires in"),
+        "says when: {stderr}"
+    );
+    // wait for the cancel timelock (12 blocks after the lock confirms)
+    wait_for_depth(&lock_txid(&bob, &id), 13);
+    let refund = bob.spawn(&["swap", "cancel-refund", &id], &[]);
+    expect_finish(&refund, "Refunded", Some("BtcRefunded"));
+    drop(refund);
+    let (btc, _) = bob.balances();
+    assert!(
+        btc < bob_btc && btc > bob_btc - 50_000,
+        "refunded: {bob_btc} -> {btc}"
+    );
+    // the maker, back, finds nothing of hers at stake and ends safely
+    let (mut maker, _) = alice.start_maker(&[]);
+    let (phase, _) = maker.wait_for_finish(SWAP_TIMEOUT);
+    assert!(
+        phase == "Aborted" || phase == "Refunded",
+        "Alice ends safely: {phase}"
+    );
+    maker.terminate();
+}
+
+#[test]
+fn bob_dead_after_the_xmr_lock_is_punished() {
+    let alice = devnet().funded_maker("alice-pun", 1);
+    let bob = devnet().funded_taker("bob-pun");
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (mut taker, id) = bob.buy(
+        &address,
+        &[("CONFIARO_TEST_KILL_AFTER", "Bob:XmrLockProofReceived")],
+    );
+    assert!(Running::killed_by_sigkill(&taker.wait_exit(SWAP_TIMEOUT)));
+    expect_finish(&maker, "Failed", Some("BtcPunished"));
+    maker.terminate();
+    let (alice_btc, _) = alice.balances();
+    assert!(
+        alice_btc > SWAP_SAT - 50_000 && alice_btc < SWAP_SAT,
+        "Alice took the BTC: {alice_btc}"
+    );
+    // Bob, back too late, learns he was punished
+    let resumed = bob.spawn(&["swap", "resume", &id], &[]);
+    expect_finish(&resumed, "Failed", Some("BtcPunished"));
+}
+
+#[test]
+fn a_wrong_xmr_amount_makes_bob_refund_and_alice_sweep_back() {
+    let alice = devnet().funded_maker("alice-wrong", 1);
+    let bob = devnet().funded_taker("bob-wrong");
+    let bob_btc = TAKER_SAT;
+    let alice_xmr = alice.funded_xmr;
+    let (mut maker, address) = alice.start_maker(&[("CONFIARO_TEST_FAULT", "xmr-lock-short")]);
+    let (taker, _) = bob.buy(&address, &[]);
+    taker.wait_for_state("XmrLockRejected", SWAP_TIMEOUT);
+    expect_finish(&taker, "Refunded", Some("BtcRefunded"));
+    expect_finish(&maker, "Refunded", Some("XmrRefunded"));
+    maker.terminate();
+    drop(taker);
+    assert_refunded(&bob, bob_btc, &alice, alice_xmr);
+}
+
+#[test]
+fn three_takers_swap_with_one_maker_at_once() {
+    let alice = devnet().funded_maker("alice-three", 3);
+    let takers: Vec<Party> = (0..3)
+        .map(|i| devnet().funded_taker(&format!("bob-three-{i}")))
+        .collect();
+    let (mut maker, address) = alice.start_maker(&[]);
+    let running: Vec<(Running, String)> = takers.iter().map(|t| t.buy(&address, &[])).collect();
+    for (taker, _) in &running {
+        expect_finish(taker, "Completed", None);
+    }
+    let ids: std::collections::HashSet<&str> = running.iter().map(|(_, id)| id.as_str()).collect();
+    let deadline = std::time::Instant::now() + SWAP_TIMEOUT;
+    loop {
+        // every swap of the maker ends (its events interleave)
+        let finished = maker_finished(&maker);
+        if ids
+            .iter()
+            .all(|id| finished.iter().any(|(i, p)| i == id && p == "Completed"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the maker did not finish all three: {finished:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    maker.terminate();
+    let (btc, _) = alice.balances();
+    assert!(
+        btc > 3 * SWAP_SAT - 100_000 && btc < 3 * SWAP_SAT,
+        "Alice got three payments: {btc}"
+    );
+}
+
+/// The (swap id, phase) of every swap the maker finished so far.
+fn maker_finished(maker: &Running) -> Vec<(String, String)> {
+    maker
+        .seen()
+        .iter()
+        .filter(|v| v["kind"] == "finished")
+        .map(|v| {
+            (
+                v["swap_id"].as_str().unwrap_or_default().to_owned(),
+                v["phase"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_cooperative_abort_before_the_lock_ends_both_sides() {
+    let alice = devnet().funded_maker("alice-abort", 1);
+    let bob = devnet().funded_taker("bob-abort");
+    let bob_btc = TAKER_SAT;
+    // the maker stops after agreeing the transactions, before sending its signatures
+    let (mut maker, address) =
+        alice.start_maker(&[("CONFIARO_TEST_KILL_AFTER", "Alice:SignaturesSent")]);
+    let (mut taker, id) = bob.buy(&address, &[]);
+    assert!(Running::killed_by_sigkill(&maker.wait_exit(SWAP_TIMEOUT)));
+    taker.wait_for_state("LockProposed", SWAP_TIMEOUT);
+    taker.terminate();
+    let abort = bob.spawn(&["swap", "abort", &id], &[]);
+    let (mut maker, _) = alice.start_maker(&[]);
+    let told = abort.wait_for("abort result", Duration::from_secs(90), |v| {
+        v["aborted"] == true
+    });
+    assert_eq!(told["peer_acknowledged"], true, "the maker heard the abort");
+    expect_finish(&maker, "Aborted", Some("Aborted"));
+    maker.terminate();
+    drop(abort);
+    assert_eq!(outcome(&bob, &id), ("Aborted".into(), "Aborted".into()));
+    let (btc, _) = bob.balances();
+    assert_eq!(btc, bob_btc, "nothing was spent");
+}

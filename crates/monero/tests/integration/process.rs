@@ -1,0 +1,229 @@
+//! Process hygiene against real `monero-wallet-rpc` processes: a wallet RPC does not
+//! outlive a crash of the process that started it, a leftover of an earlier run on the same
+//! data directory is stopped at the next start, and where the start is called from does not
+//! matter.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use confiaro_monero::process::{ProcessConfig, WalletRpc};
+use confiaro_monero::MoneroError;
+use confiaro_testkit::xmr::Stack;
+
+/// Set (to `<wallet dir>|<daemon address>|<port>`) in the helper process only.
+const HELPER_ENV: &str = "CONFIARO_MONERO_TEST_HELPER";
+
+/// Whether `pid` runs (a zombie does not: it holds no port and no file lock).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
+/// Waits up to `timeout` for `pid` to be gone; how long it took, or `None`.
+async fn gone_within(pid: u32, timeout: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while alive(pid) {
+        if started.elapsed() > timeout {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Some(started.elapsed())
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn wallet_config(dir: &Path, port: u16) -> ProcessConfig {
+    ProcessConfig {
+        rpc_port: port,
+        ..ProcessConfig::new("monero-wallet-rpc", dir)
+    }
+}
+
+fn pid_in_file(dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(dir.join("monero-wallet-rpc.pid"))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+}
+
+/// Not a test on its own: the helper process of
+/// `a_wallet_rpc_does_not_outlive_its_parent_killed_with_sigkill`, which runs this test
+/// binary again with only this test and `HELPER_ENV` set. It starts a wallet RPC with an
+/// open wallet, says so on stdout, and waits to be killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "helper process, started by another test"]
+async fn helper_starts_a_wallet_rpc_and_waits_to_be_killed() {
+    let Ok(spec) = std::env::var(HELPER_ENV) else {
+        println!("{HELPER_ENV} is not set: nothing to do");
+        return;
+    };
+    let mut parts = spec.split('|');
+    let (Some(dir), Some(daemon), Some(port)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("{HELPER_ENV} must be <dir>|<daemon address>|<port>, not {spec}");
+    };
+    let port: u16 = port.parse().expect("port");
+    let rpc = WalletRpc::start(&wallet_config(Path::new(dir), port), daemon)
+        .await
+        .expect("wallet rpc");
+    rpc.client()
+        .create_wallet("w", "")
+        .await
+        .expect("create wallet");
+    println!("READY {}", rpc.pid().expect("pid"));
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    panic!("the helper was not killed");
+}
+
+#[tokio::test]
+async fn a_wallet_rpc_does_not_outlive_its_parent_killed_with_sigkill() {
+    let stack = Stack::start().await;
+    let dir = stack.dir.path().join("engine");
+    let port = free_port();
+    let mut helper = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "process::helper_starts_a_wallet_rpc_and_waits_to_be_killed",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(
+            HELPER_ENV,
+            format!("{}|{}|{port}", dir.display(), stack.monerod.address()),
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("helper");
+    let stdout = helper.stdout.take().expect("piped stdout");
+    let wallet_pid = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("READY ").map(str::to_owned))
+    })
+    .await
+    .expect("reader")
+    .expect("the helper never said READY")
+    .parse::<u32>()
+    .expect("pid");
+    assert!(alive(wallet_pid));
+    assert_eq!(pid_in_file(&dir), Some(wallet_pid));
+
+    helper.kill().expect("SIGKILL the helper");
+    helper.wait().expect("reap the helper");
+    // PR_SET_PDEATHSIG: the kernel sends the orphan SIGTERM; it saves and exits.
+    let Some(took) = gone_within(wallet_pid, Duration::from_secs(15)).await else {
+        // Leave no orphan behind: it would hold the port until the machine stops.
+        if let Ok(pid) = libc::pid_t::try_from(wallet_pid) {
+            // SAFETY: kill(2) on the wallet rpc the helper started; no memory involved.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        panic!("the wallet rpc outlived its killed parent");
+    };
+    println!("the orphaned wallet rpc exited {took:?} after its parent was killed");
+
+    // The port and the wallet file are free again.
+    let rpc = WalletRpc::start(&wallet_config(&dir, port), &stack.monerod.address())
+        .await
+        .expect("a new wallet rpc on the same directory and port");
+    rpc.client()
+        .open_wallet("w", "")
+        .await
+        .expect("the wallet file is not locked");
+    rpc.stop().await;
+    assert_eq!(pid_in_file(&dir), None, "stop removes the pid file");
+    stack.monerod.stop().await;
+}
+
+#[tokio::test]
+async fn a_wallet_rpc_left_running_on_the_data_dir_is_stopped_at_the_next_start() {
+    let stack = Stack::start().await;
+    let dir = stack.dir.path().join("engine");
+    let port = free_port();
+    let first = WalletRpc::start(&wallet_config(&dir, port), &stack.monerod.address())
+        .await
+        .expect("first wallet rpc");
+    first
+        .client()
+        .create_wallet("w", "")
+        .await
+        .expect("create wallet");
+    let first_pid = first.pid().expect("pid");
+    assert_eq!(pid_in_file(&dir), Some(first_pid));
+    // As if our process had lost track of it without stopping it (its parent is still
+    // alive, so no PR_SET_PDEATHSIG): only the pid file knows.
+    std::mem::forget(first);
+
+    // Without the pid file this start would fail: the port is taken.
+    let second = WalletRpc::start(&wallet_config(&dir, port), &stack.monerod.address())
+        .await
+        .expect("second wallet rpc on the same directory and port");
+    assert!(!alive(first_pid), "the leftover was stopped");
+    assert_eq!(pid_in_file(&dir), second.pid());
+    second
+        .client()
+        .open_wallet("w", "")
+        .await
+        .expect("the leftover saved and released the wallet");
+
+    // A pid file naming a process that is not ours (this test) is left alone.
+    let own = std::process::id();
+    second.stop().await;
+    std::fs::write(dir.join("monero-wallet-rpc.pid"), format!("{own}\n")).expect("write");
+    let third = WalletRpc::start(&wallet_config(&dir, port), &stack.monerod.address())
+        .await
+        .expect("third wallet rpc");
+    assert_eq!(pid_in_file(&dir), third.pid());
+    third.stop().await;
+
+    // And a port held by something else is still reported as taken.
+    let holder = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let held = holder.local_addr().expect("addr").port();
+    let err = WalletRpc::start(&wallet_config(&dir, held), &stack.monerod.address())
+        .await
+        .expect_err("port taken");
+    assert!(matches!(err, MoneroError::PortTaken { .. }), "{err:?}");
+    stack.monerod.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_rpc_started_from_a_short_lived_thread_outlives_that_thread() {
+    let stack = Stack::start().await;
+    let dir = stack.dir.path().join("engine");
+    let config = wallet_config(&dir, 0);
+    let daemon = stack.monerod.address();
+    let runtime = tokio::runtime::Handle::current();
+    // PR_SET_PDEATHSIG follows the thread that forks: were the child forked on this thread,
+    // it would get SIGTERM as soon as the thread ends.
+    let starter = std::thread::spawn(move || runtime.block_on(WalletRpc::start(&config, &daemon)));
+    let rpc = tokio::task::spawn_blocking(move || starter.join())
+        .await
+        .expect("join")
+        .expect("starter thread")
+        .expect("wallet rpc");
+    let pid = rpc.pid().expect("pid");
+    // The starting thread has ended. A SIGTERMed wallet rpc without a wallet exits in well
+    // under a second; give it three.
+    assert_eq!(
+        gone_within(pid, Duration::from_secs(3)).await,
+        None,
+        "the wallet rpc died with the thread that started it"
+    );
+    rpc.client()
+        .create_wallet("w", "")
+        .await
+        .expect("the wallet rpc still answers");
+    rpc.stop().await;
+    stack.monerod.stop().await;
+}
+

@@ -1,0 +1,243 @@
+//! In-memory Bitcoin and Monero ledgers for the simulation: mempool, confirmations, BIP68
+//! relative timelocks, double-spend rejection and reorgs. Scripts are not run here (Bitcoin
+//! Core's interpreter checks them in `confiaro-protocol`'s `tests/script_validity.rs`).
+
+use bitcoin::{OutPoint, Transaction, TxOut, Txid};
+use std::collections::BTreeMap;
+
+/// A Bitcoin chain with a mempool.
+#[derive(Default)]
+pub struct BtcLedger {
+    blocks: Vec<Vec<Txid>>,
+    txs: BTreeMap<Txid, Transaction>,
+    confirmed_at: BTreeMap<Txid, u32>,
+    mempool: Vec<Txid>,
+    genesis: BTreeMap<OutPoint, TxOut>,
+    spent: BTreeMap<OutPoint, Txid>,
+}
+
+impl BtcLedger {
+    pub fn add_genesis_output(&mut self, outpoint: OutPoint, txout: TxOut) {
+        self.genesis.insert(outpoint, txout);
+    }
+
+    pub fn tip(&self) -> u32 {
+        self.blocks.len() as u32
+    }
+
+    fn output(&self, outpoint: &OutPoint) -> Option<(TxOut, Option<u32>)> {
+        if let Some(out) = self.genesis.get(outpoint) {
+            return Some((out.clone(), Some(0)));
+        }
+        let parent = self.txs.get(&outpoint.txid)?;
+        if !self.confirmed_at.contains_key(&outpoint.txid) && !self.mempool.contains(&outpoint.txid)
+        {
+            return None;
+        }
+        let out = parent.output.get(outpoint.vout as usize)?.clone();
+        Some((out, self.confirmed_at.get(&outpoint.txid).copied()))
+    }
+
+    /// Accepts a transaction into the mempool with Bitcoin Core's reject reasons.
+    pub fn submit(&mut self, tx: &Transaction) -> Result<(), &'static str> {
+        let txid = tx.compute_txid();
+        if self.confirmed_at.contains_key(&txid) || self.mempool.contains(&txid) {
+            return Ok(());
+        }
+        let mut input_value = 0u64;
+        for input in &tx.input {
+            let Some((out, confirmed)) = self.output(&input.previous_output) else {
+                return Err("bad-txns-inputs-missingorspent");
+            };
+            if self.spent.contains_key(&input.previous_output) {
+                return Err("txn-mempool-conflict");
+            }
+            if let Some(relative) = input.sequence.to_relative_lock_time() {
+                let bitcoin::relative::LockTime::Blocks(height) = relative else {
+                    return Err("non-BIP68-final");
+                };
+                // valid in the next block if the parent then has `height` confirmations
+                let Some(at) = confirmed else {
+                    return Err("non-BIP68-final");
+                };
+                if self.tip() + 1 - at < u32::from(height.value()) {
+                    return Err("non-BIP68-final");
+                }
+            }
+            input_value += out.value.to_sat();
+        }
+        let output_value: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+        if output_value > input_value {
+            return Err("bad-txns-in-belowout");
+        }
+        for input in &tx.input {
+            self.spent.insert(input.previous_output, txid);
+        }
+        self.txs.insert(txid, tx.clone());
+        self.mempool.push(txid);
+        Ok(())
+    }
+
+    /// Mines one block with the whole mempool.
+    pub fn mine(&mut self) {
+        let block = std::mem::take(&mut self.mempool);
+        let height = self.tip() + 1;
+        for txid in &block {
+            self.confirmed_at.insert(*txid, height);
+        }
+        self.blocks.push(block);
+    }
+
+    /// Disconnects the last `depth` blocks, returns their transactions to the mempool (those
+    /// that are no longer valid are dropped), then mines `depth + 1` blocks.
+    pub fn reorg(&mut self, depth: usize) {
+        let depth = depth.min(self.blocks.len());
+        let mut returned = Vec::new();
+        for _ in 0..depth {
+            let block = self
+                .blocks
+                .pop()
+                .expect("depth is bounded by the chain length");
+            returned.splice(0..0, block);
+        }
+        for txid in &returned {
+            self.confirmed_at.remove(txid);
+        }
+        let candidates: Vec<Txid> = returned
+            .into_iter()
+            .chain(std::mem::take(&mut self.mempool))
+            .collect();
+        for txid in &candidates {
+            for input in &self.txs[txid].input {
+                self.spent.remove(&input.previous_output);
+            }
+        }
+        for txid in candidates {
+            let tx = self.txs[&txid].clone();
+            let _dropped = self.submit(&tx);
+        }
+        for _ in 0..=depth {
+            self.mine();
+        }
+    }
+
+    /// `Some((tx, confirmations))` (0 in mempool) or `None` when absent.
+    pub fn status(&self, txid: &Txid) -> Option<(Transaction, u32)> {
+        let tx = self.txs.get(txid)?;
+        if let Some(at) = self.confirmed_at.get(txid) {
+            return Some((tx.clone(), self.tip() + 1 - at));
+        }
+        self.mempool.contains(txid).then(|| (tx.clone(), 0))
+    }
+
+    pub fn is_confirmed(&self, txid: &Txid) -> bool {
+        self.confirmed_at.contains_key(txid)
+    }
+
+    pub fn confirmed_height(&self, txid: &Txid) -> Option<u32> {
+        self.confirmed_at.get(txid).copied()
+    }
+}
+
+/// One Monero transfer to a lock address.
+#[derive(Clone)]
+pub struct XmrTransfer {
+    pub hash: [u8; 32],
+    pub address: String,
+    pub amount: u64,
+    pub height: Option<u64>,
+}
+
+/// A Monero chain holding Alice's wallet and the lock addresses.
+pub struct XmrLedger {
+    pub height: u64,
+    pub alice_balance: u64,
+    pub alice_swept_back: u64,
+    pub bob_received: u64,
+    pub transfers: Vec<XmrTransfer>,
+    pub swept: BTreeMap<String, u64>,
+}
+
+/// Monero outputs are spendable after this many blocks.
+pub const XMR_UNLOCK: u64 = 10;
+
+impl XmrLedger {
+    pub fn new(alice_balance: u64) -> XmrLedger {
+        XmrLedger {
+            height: 200,
+            alice_balance,
+            alice_swept_back: 0,
+            bob_received: 0,
+            transfers: Vec::new(),
+            swept: BTreeMap::new(),
+        }
+    }
+
+    pub fn mine(&mut self) {
+        self.height += 1;
+        for t in &mut self.transfers {
+            if t.height.is_none() {
+                t.height = Some(self.height);
+            }
+        }
+    }
+
+    /// Pays `amount` to `address` unless a transfer to it exists (the idempotency contract).
+    pub fn lock(
+        &mut self,
+        address: &str,
+        amount: u64,
+        hash: [u8; 32],
+    ) -> Result<([u8; 32], u64), &'static str> {
+        if let Some(existing) = self.transfers.iter().find(|t| t.address == address) {
+            return Ok((existing.hash, existing.height.unwrap_or(self.height)));
+        }
+        if self.alice_balance < amount {
+            return Err("not enough unlocked balance");
+        }
+        self.alice_balance -= amount;
+        self.transfers.push(XmrTransfer {
+            hash,
+            address: address.to_owned(),
+            amount,
+            height: None,
+        });
+        Ok((hash, self.height))
+    }
+
+    pub fn transfer(&self, hash: &[u8; 32]) -> Option<(u64, u32)> {
+        let t = self.transfers.iter().find(|t| &t.hash == hash)?;
+        let confirmations = t.height.map(|h| (self.height + 1 - h) as u32).unwrap_or(0);
+        Some((t.amount, confirmations))
+    }
+
+    /// Sweeps an address once all its outputs are unlocked; `Some(0)` if already swept,
+    /// `None` while locked.
+    pub fn sweep(&mut self, address: &str) -> Option<u64> {
+        if self.swept.contains_key(address) {
+            return Some(0);
+        }
+        let incoming: Vec<&XmrTransfer> = self
+            .transfers
+            .iter()
+            .filter(|t| t.address == address)
+            .collect();
+        if incoming
+            .iter()
+            .any(|t| t.height.is_none_or(|h| self.height + 1 - h < XMR_UNLOCK))
+        {
+            return None;
+        }
+        let total = incoming.iter().map(|t| t.amount).sum();
+        self.swept.insert(address.to_owned(), total);
+        Some(total)
+    }
+
+    pub fn locked_at(&self, address: &str) -> u64 {
+        self.transfers
+            .iter()
+            .filter(|t| t.address == address)
+            .map(|t| t.amount)
+            .sum()
+    }
+}
