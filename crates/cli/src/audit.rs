@@ -128,18 +128,12 @@ async fn chain_checks(global: &Global, receipt: &Receipt) -> anyhow::Result<Vec<
     })
     .await??;
     let dir = tempfile::tempdir()?;
-    let daemon = config
-        .monero
-        .daemon_url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
     let wallet = WalletRpc::start(
         &ProcessConfig {
             binary: config.monero.wallet_rpc_binary.clone(),
             ..ProcessConfig::new("monero-wallet-rpc", dir.path())
         },
-        &daemon,
+        &config.monero.daemon_url,
     )
     .await?;
     wallet.client().create_wallet("audit", "").await?;

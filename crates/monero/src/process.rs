@@ -521,6 +521,10 @@ impl Monerod {
             "--no-zmq".into(),
             "--no-igd".into(),
             "--disable-rpc-ban".into(),
+            // Loopback only: without this, every start generates a self-signed RSA-4096
+            // certificate first (seconds of CPU) that no client of ours uses.
+            "--rpc-ssl".into(),
+            "disabled".into(),
             "--non-interactive".into(),
             "--log-file".into(),
             data_dir.join("monerod.log").display().to_string(),
@@ -607,6 +611,24 @@ impl Monerod {
     }
 }
 
+/// `--daemon-address` and `--daemon-ssl` for a wallet RPC talking to `daemon` (a URL, or a
+/// bare `host:port` for plain HTTP). TLS is on exactly when the URL says `https`: it is never
+/// tried and silently dropped (monero's default, "autodetect", falls back to plain HTTP when
+/// the handshake fails, which anyone on the path can make happen), and never set up for a
+/// plain daemon (a TLS client context costs an RSA-4096 key: seconds of CPU at every start).
+fn daemon_args(daemon: &str) -> Vec<String> {
+    let (tls, address) = match daemon.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, daemon.strip_prefix("http://").unwrap_or(daemon)),
+    };
+    vec![
+        "--daemon-address".into(),
+        address.trim_end_matches('/').into(),
+        "--daemon-ssl".into(),
+        if tls { "enabled" } else { "disabled" }.into(),
+    ]
+}
+
 /// A running `monero-wallet-rpc` (one open wallet at a time).
 #[derive(Debug)]
 pub struct WalletRpc {
@@ -617,30 +639,32 @@ pub struct WalletRpc {
 
 impl WalletRpc {
     /// Starts a wallet RPC on loopback with its wallet files in `config.data_dir`, talking
-    /// to the daemon at `daemon_address` (`host:port`, trusted), and waits until it answers.
+    /// to the (trusted) daemon at `daemon`, and waits until it answers. `daemon` is the
+    /// daemon's URL, `http://host:port` or `https://host:port`, or a bare `host:port` (plain
+    /// HTTP); see [`daemon_args`] for how the scheme decides TLS.
     ///
     /// # Errors
     ///
     /// As [`Monerod::start`].
-    pub async fn start(
-        config: &ProcessConfig,
-        daemon_address: &str,
-    ) -> Result<WalletRpc, MoneroError> {
+    pub async fn start(config: &ProcessConfig, daemon: &str) -> Result<WalletRpc, MoneroError> {
         const WHAT: &str = "monero-wallet-rpc";
         let binary = find_binary(WHAT, &config.binary)?;
         let dir = config.data_dir.clone();
         // Before the port check: a leftover of ours may hold the port.
         stop_leftover(WHAT, &binary, &dir).await?;
         let port = loopback_port(WHAT, config.rpc_port)?;
-        let args: Vec<String> = vec![
-            "--daemon-address".into(),
-            daemon_address.into(),
+        let mut args = daemon_args(daemon);
+        args.extend([
             "--trusted-daemon".into(),
             "--rpc-bind-ip".into(),
             "127.0.0.1".into(),
             "--rpc-bind-port".into(),
             port.to_string(),
             "--disable-rpc-login".into(),
+            // Loopback only, for this process alone: without this, every start generates a
+            // self-signed RSA-4096 certificate first (1–10 s of CPU, at every command).
+            "--rpc-ssl".into(),
+            "disabled".into(),
             "--wallet-dir".into(),
             dir.display().to_string(),
             "--non-interactive".into(),
@@ -648,7 +672,7 @@ impl WalletRpc {
             dir.join("monero-wallet-rpc.log").display().to_string(),
             "--log-level".into(),
             "0".into(),
-        ];
+        ]);
         let mut process = Supervised::spawn(WHAT, &binary, &args, &dir).await?;
         let client = WalletClient::new(&format!("http://127.0.0.1:{port}"), config.rpc)?;
         let probe = WalletClient::new(client.url(), probe_config(config.rpc))?;

@@ -35,7 +35,8 @@ const SWEEP_UNLOCK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 /// The engine's Monero side.
 pub(crate) struct XmrSide {
     daemon: DaemonClient,
-    daemon_address: String,
+    /// The daemon's URL, as the wallet RPCs get it.
+    daemon_url: String,
     process: tokio::sync::Mutex<Option<WalletRpc>>,
     wallet: WalletClient,
     /// Serializes money-moving calls on the built-in wallet.
@@ -44,15 +45,6 @@ pub(crate) struct XmrSide {
     password: String,
     binary: PathBuf,
     dir: PathBuf,
-}
-
-/// `host:port` of a daemon URL, as `monero-wallet-rpc --daemon-address` wants it.
-fn daemon_address(url: &str) -> String {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    rest.trim_end_matches('/').to_owned()
 }
 
 impl XmrSide {
@@ -94,13 +86,12 @@ impl XmrSide {
         let dir = data_dir.join("monero");
         let daemon = DaemonClient::new(&config.daemon_url, RpcConfig::default())?;
         let height = daemon.height().await?;
-        let daemon_address = daemon_address(&config.daemon_url);
         let process = WalletRpc::start(
             &ProcessConfig {
                 binary: config.wallet_rpc_binary.clone(),
                 ..ProcessConfig::new("monero-wallet-rpc", dir.join("wallet"))
             },
-            &daemon_address,
+            &config.daemon_url,
         )
         .await?;
         let wallet = process.client().clone();
@@ -129,7 +120,7 @@ impl XmrSide {
             .map_err(EngineError::io("writing the Monero restore height"))?;
         Ok(XmrSide {
             daemon,
-            daemon_address,
+            daemon_url: config.daemon_url.clone(),
             process: tokio::sync::Mutex::new(Some(process)),
             wallet,
             money: tokio::sync::Mutex::new(()),
@@ -251,7 +242,7 @@ impl XmrSide {
                     self.dir.join("sweeps").join(wallet_name),
                 )
             },
-            &self.daemon_address,
+            &self.daemon_url,
         )
         .await?;
         let request = SweepRequest {

@@ -1,7 +1,7 @@
 //! Process hygiene against real `monero-wallet-rpc` processes: a wallet RPC does not
 //! outlive a crash of the process that started it, a leftover of an earlier run on the same
-//! data directory is stopped at the next start, and where the start is called from does not
-//! matter.
+//! data directory is stopped at the next start, where the start is called from does not
+//! matter, and neither server spends its start on a TLS certificate nobody uses.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -227,3 +227,89 @@ async fn a_wallet_rpc_started_from_a_short_lived_thread_outlives_that_thread() {
     stack.monerod.stop().await;
 }
 
+/// Whether a TLS handshake (any certificate accepted) with `http_url`'s server succeeds.
+async fn speaks_tls(http_url: &str) -> bool {
+    let https = http_url.replacen("http://", "https://", 1);
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("https client");
+    client
+        .post(format!("{https}/json_rpc"))
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "get_version"}))
+        .send()
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn monerod_and_the_wallet_rpc_serve_plain_http_on_loopback_without_a_tls_certificate() {
+    // With TLS on (monero's default, "autodetect"), each start first generates a self-signed
+    // RSA-4096 certificate: seconds of CPU at every command, for a server only this process
+    // talks to on 127.0.0.1.
+    let stack = Stack::start().await;
+    let rpc = WalletRpc::start(
+        &wallet_config(&stack.dir.path().join("engine"), 0),
+        &stack.monerod.address(),
+    )
+    .await
+    .expect("wallet rpc");
+    rpc.client()
+        .create_wallet("w", "")
+        .await
+        .expect("plain HTTP works");
+    assert!(
+        !speaks_tls(rpc.client().url()).await,
+        "the wallet RPC answered TLS"
+    );
+    assert!(
+        stack.monerod.client().height().await.is_ok(),
+        "plain HTTP works"
+    );
+    assert!(
+        !speaks_tls(stack.monerod.client().url()).await,
+        "monerod answered TLS"
+    );
+    rpc.stop().await;
+    stack.monerod.stop().await;
+}
+
+#[tokio::test]
+async fn an_https_daemon_url_is_never_downgraded_to_plain_http() {
+    // monerod serves plain HTTP only: a wallet RPC told `https://` must not reach it (monero's
+    // default would retry without TLS), while `http://` and a bare address reach it.
+    let stack = Stack::start().await;
+    let address = stack.monerod.address();
+    for (daemon, reaches) in [
+        (format!("https://{address}"), false),
+        (format!("http://{address}/"), true),
+        (address.clone(), true),
+    ] {
+        let rpc = WalletRpc::start(
+            &wallet_config(
+                &stack
+                    .dir
+                    .path()
+                    .join(format!("w-{reaches}-{}", daemon.len())),
+                0,
+            ),
+            &daemon,
+        )
+        .await
+        .expect("wallet rpc");
+        // creating a wallet asks the daemon for its height; refreshing reads its blocks
+        let reached = match rpc.client().create_wallet("w", "").await {
+            Ok(()) => rpc.client().refresh().await.map(drop),
+            Err(e) => Err(e),
+        };
+        assert_eq!(
+            reached.is_ok(),
+            reaches,
+            "{daemon}: {reached:?} (TLS exactly when the URL says https)"
+        );
+        rpc.stop().await;
+    }
+    stack.monerod.stop().await;
+}
