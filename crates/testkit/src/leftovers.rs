@@ -206,7 +206,7 @@ fn processes_naming(dir: &Path) -> Vec<(u32, String)> {
             }
             let program = args
                 .first()
-                .map(|p| PathBuf::from(p))
+                .map(PathBuf::from)
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_default();
             Some((pid, program))
