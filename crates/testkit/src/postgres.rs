@@ -21,6 +21,9 @@ use sqlx::Connection;
 /// How long the server may take to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How many ports a server tries before giving up.
+const ATTEMPTS: usize = 5;
+
 /// A running server; stopped (immediate shutdown) and its directory removed on drop.
 pub struct PgServer {
     child: Child,
@@ -115,6 +118,11 @@ impl PgServer {
     /// If the binaries are missing (run ./scripts/setup.sh), or the server does not start
     /// within a minute (the panic names its log file).
     pub async fn start() -> PgServer {
+        PgServer::start_on(None).await
+    }
+
+    /// [`PgServer::start`], trying `first_port` first (tests of the port handling).
+    async fn start_on(mut first_port: Option<u16>) -> PgServer {
         let bin = bin_dir();
         let as_postgres = running_as_root();
         let dir = crate::leftovers::test_dir("pg");
@@ -150,7 +158,6 @@ impl PgServer {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        let port = free_port();
         let log_file = File::create(&log).expect("the server log file");
         if as_postgres {
             let status = Command::new("chown")
@@ -160,58 +167,50 @@ impl PgServer {
                 .expect("chown runs");
             assert!(status.success());
         }
-        let child = command_as_server_user(&bin.join("postgres"), as_postgres)
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(dir.path())
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-            // a test server: durability is not what these tests are about
-            .args(["-c", "fsync=off", "-c", "max_connections=100"])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("the log file handle"))
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "postgres ({}) does not start: {e}; run ./scripts/setup.sh",
-                    bin.display()
-                )
-            });
-        let mut server = PgServer {
-            child,
-            port,
-            log,
-            next_db: AtomicU32::new(0),
-            _dir: dir,
-        };
-        server.wait_ready().await;
-        server
-    }
-
-    async fn wait_ready(&mut self) {
-        let started = Instant::now();
-        loop {
-            if let Ok(conn) = sqlx::PgConnection::connect(&self.url("postgres")).await {
-                conn.close().await.ok();
-                return;
+        drop(log_file);
+        // A free port can be taken by another test process between our probe and the
+        // server's bind; then the other process's server answers on it. Try another port.
+        for _ in 0..ATTEMPTS {
+            let port = first_port.take().unwrap_or_else(free_port);
+            let log_file = File::options()
+                .append(true)
+                .open(&log)
+                .expect("the server log file");
+            let mut child = command_as_server_user(&bin.join("postgres"), as_postgres)
+                .arg("-D")
+                .arg(&data)
+                .arg("-k")
+                .arg(dir.path())
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                // a test server: durability is not what these tests are about
+                .args(["-c", "fsync=off", "-c", "max_connections=100"])
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("the log file handle"))
+                .stderr(log_file)
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "postgres ({}) does not start: {e}; run ./scripts/setup.sh",
+                        bin.display()
+                    )
+                });
+            match wait_ready(&mut child, port, &data, &log).await {
+                Ready::Yes => {
+                    return PgServer {
+                        child,
+                        port,
+                        log,
+                        next_db: AtomicU32::new(0),
+                        _dir: dir,
+                    }
+                }
+                Ready::PortTaken => stop(&mut child),
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "the PostgreSQL test server exited ({status}) before accepting connections; \
-                     see {}:\n{}",
-                    self.log.display(),
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
-            }
-            assert!(
-                started.elapsed() < READY_TIMEOUT,
-                "the PostgreSQL test server did not accept connections within {READY_TIMEOUT:?}; \
-                 see {}",
-                self.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        panic!(
+            "the PostgreSQL test server found its port taken {ATTEMPTS} times; see {}",
+            log.display()
+        );
     }
 
     /// The URL of database `name` on this server.
@@ -234,23 +233,107 @@ impl PgServer {
     }
 }
 
+/// What waiting for a freshly started server found.
+enum Ready {
+    /// It accepts connections on its port.
+    Yes,
+    /// Its port was taken (it could not bind it, or another server answers there).
+    PortTaken,
+}
+
+/// Waits until the server `child` (data directory `data`) accepts connections on `port`.
+///
+/// # Panics
+///
+/// If it exits for another reason than its port, or is not ready within [`READY_TIMEOUT`].
+async fn wait_ready(child: &mut Child, port: u16, data: &Path, log: &Path) -> Ready {
+    let started = Instant::now();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let said = std::fs::read_to_string(log).unwrap_or_default();
+            if said.contains("could not bind") || said.contains("could not create any TCP/IP") {
+                return Ready::PortTaken;
+            }
+            panic!(
+                "the PostgreSQL test server exited ({status}) before accepting connections; \
+                 see {}:\n{said}",
+                log.display()
+            );
+        }
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+            // the server that answers must be ours, not another test's on a reused port
+            let serves: Result<(String,), _> =
+                sqlx::query_as("SELECT current_setting('data_directory')")
+                    .fetch_one(&mut conn)
+                    .await;
+            conn.close().await.ok();
+            let ours = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_owned());
+            return match serves {
+                Ok((dir,)) if Path::new(&dir) == data || Path::new(&dir) == ours => Ready::Yes,
+                _ => Ready::PortTaken,
+            };
+        }
+        assert!(
+            started.elapsed() < READY_TIMEOUT,
+            "the PostgreSQL test server did not accept connections within {READY_TIMEOUT:?}; \
+             see {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Stops a server: SIGQUIT (immediate shutdown; its children exit with it), SIGKILL if it
+/// is still there after 10 s.
+fn stop(child: &mut Child) {
+    let stopped = Command::new("kill")
+        .args(["-QUIT", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if stopped {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for PgServer {
     fn drop(&mut self) {
-        // SIGQUIT: immediate shutdown (the server's children exit with it)
-        let stopped = Command::new("kill")
-            .args(["-QUIT", &self.child.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        if stopped {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        stop(&mut self.child);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_whose_port_another_server_holds_moves_to_a_free_port() {
+        let first = PgServer::start().await;
+        // the race a free-port probe loses to another test process, made certain
+        let second = PgServer::start_on(Some(first.port)).await;
+        assert_ne!(second.port, first.port);
+        // each holds its own databases: the same first name on both
+        let on_first = first.create_database().await;
+        let on_second = second.create_database().await;
+        assert_ne!(on_first, on_second);
+        for (server, url) in [(&first, &on_first), (&second, &on_second)] {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connects");
+            let (dir,): (String,) = sqlx::query_as("SELECT current_setting('data_directory')")
+                .fetch_one(&mut conn)
+                .await
+                .expect("data_directory");
+            assert!(
+                dir.starts_with(&*server._dir.path().to_string_lossy()),
+                "{url} is served from {dir}"
+            );
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
