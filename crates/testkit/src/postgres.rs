@@ -28,7 +28,6 @@ const ATTEMPTS: usize = 5;
 pub struct PgServer {
     child: Child,
     port: u16,
-    log: PathBuf,
     next_db: AtomicU32,
     // dropped after the server is stopped (fields drop in order, after `Drop::drop`)
     _dir: tempfile::TempDir,
@@ -199,7 +198,6 @@ impl PgServer {
                     return PgServer {
                         child,
                         port,
-                        log,
                         next_db: AtomicU32::new(0),
                         _dir: dir,
                     }
