@@ -85,7 +85,7 @@ e2e() {
     cargo test --workspace --release --test e2e -- --test-threads "${E2E_THREADS:-4}" --nocapture
 }
 desktop() {
-    (cd ui && npx tsx tests/paths.ts --require-built && npm run test:desktop)
+    (cd ui && npm run test:desktop)
 }
 unit() {
     cargo nextest run --workspace --release --no-fail-fast \

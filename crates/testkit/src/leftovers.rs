@@ -7,9 +7,8 @@
 //! [`OWNER_FILE`] naming the process that made it (its pid and start time, so that a reused
 //! pid is not taken for it). [`reap`] finds the directories whose owner is gone, stops every
 //! process whose command line or environment names one (SIGTERM, then SIGKILL), and removes
-//! them. The kit
-//! reaps once per process before it makes its first directory, and the test command runs
-//! `confiaro-testkit-reap` first; a live run's directories are never touched.
+//! them. The kit reaps once per process before it makes its first directory, and the test
+//! command runs `confiaro-testkit-reap` first; a live run's directories are never touched.
 //!
 //! Other harnesses (the desktop test in `ui/tests/`) take part by writing the same owner
 //! file into their own `confiaro-test-*` directory.
@@ -62,8 +61,8 @@ fn make_test_dir(root: &Path, what: &str) -> tempfile::TempDir {
 
 /// Stops what killed runs left behind: for every `confiaro-test-*` directory in the
 /// temporary directory whose owner process is gone, the processes whose command line or
-/// environment names the directory are stopped (SIGTERM; SIGKILL after 10 s) and the directory is removed.
-/// Returns one line per leftover found, saying what was done.
+/// environment names the directory are stopped (SIGTERM; SIGKILL after 10 s) and the
+/// directory is removed. Returns one line per leftover found, saying what was done.
 pub fn reap() -> Vec<String> {
     reap_in(&std::env::temp_dir())
 }
