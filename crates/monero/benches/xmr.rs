@@ -86,6 +86,7 @@ async fn main() {
             spend_key: &spend,
             view_key: &view_key,
             restore_height,
+            min_unlocked: XmrAmount::from_piconero(1),
             destination: &bob_address,
             unlock_timeout: Duration::from_secs(120),
         };

@@ -393,6 +393,58 @@ impl DaemonClient {
             confirmations,
         })
     }
+
+    /// The `unlock_time` of transaction `tx_hash` (0 for an ordinary transfer), or `None`
+    /// when the daemon does not know it. A swap refuses a lock whose outputs stay locked
+    /// longer than the usual 10 blocks.
+    ///
+    /// # Errors
+    ///
+    /// Transport errors, the daemon's error, or [`MoneroError::InvalidAnswer`] when its JSON
+    /// form of the transaction has no unlock time.
+    pub async fn tx_unlock_time(&self, tx_hash: &str) -> Result<Option<u64>, MoneroError> {
+        #[derive(Deserialize)]
+        struct Entry {
+            tx_hash: String,
+            #[serde(default)]
+            as_json: String,
+        }
+        #[derive(Deserialize)]
+        struct Transactions {
+            #[serde(default)]
+            txs: Vec<Entry>,
+        }
+        #[derive(Deserialize)]
+        struct Prefix {
+            unlock_time: u64,
+        }
+        if !is_hex32(tx_hash) {
+            return Ok(None);
+        }
+        let found: Transactions = self
+            .endpoint
+            .call_plain(
+                "get_transactions",
+                json!({"txs_hashes": [tx_hash], "decode_as_json": true, "prune": true}),
+                self.endpoint.config.timeout,
+                Retry::Safe,
+            )
+            .await?;
+        let Some(entry) = found
+            .txs
+            .into_iter()
+            .find(|e| e.tx_hash.eq_ignore_ascii_case(tx_hash))
+        else {
+            return Ok(None);
+        };
+        let prefix: Prefix =
+            serde_json::from_str(&entry.as_json).map_err(|e| MoneroError::InvalidAnswer {
+                what: "monerod",
+                method: "get_transactions".into(),
+                reason: format!("no unlock_time in the transaction's JSON: {e}"),
+            })?;
+        Ok(Some(prefix.unlock_time))
+    }
 }
 
 /// Where the daemon has a transaction, from `/get_transactions`.

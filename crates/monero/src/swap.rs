@@ -327,6 +327,9 @@ pub struct SweepRequest<'a> {
     pub view_key: &'a PrivateKey,
     /// Scan from here: the height the lock transaction was mined at (or a little before).
     pub restore_height: u64,
+    /// Sweep once at least this much is unlocked (the lock's amount): other outputs sent to
+    /// the address (dust that keeps arriving) never hold the sweep back.
+    pub min_unlocked: XmrAmount,
     /// Where the XMR goes.
     pub destination: &'a Address,
     /// Give up waiting for the funds to unlock after this long.
@@ -342,6 +345,7 @@ impl std::fmt::Debug for SweepRequest<'_> {
             .field("spend_key", &"<redacted>")
             .field("view_key", &"<redacted>")
             .field("restore_height", &self.restore_height)
+            .field("min_unlocked", &self.min_unlocked)
             .field("destination", &self.destination.to_string())
             .field("unlock_timeout", &self.unlock_timeout)
             .finish()
@@ -350,10 +354,11 @@ impl std::fmt::Debug for SweepRequest<'_> {
 
 /// Restores the lock wallet from the combined keys at `restore_height` in the wallet RPC
 /// `wallet` (which must have no other wallet open that matters: it is closed), protected by
-/// `wallet_password` ([`WalletClient::open_or_restore`]), waits until its funds are
-/// unlocked ([`SPENDABLE_AGE`] confirmations), and sweeps everything to the destination.
-/// Idempotent: a second call reopens the same wallet and returns
-/// [`SweepOutcome::AlreadySwept`].
+/// `wallet_password` ([`WalletClient::open_or_restore`]), waits until at least
+/// `min_unlocked` of its funds are unlocked ([`SPENDABLE_AGE`] confirmations), and sweeps
+/// everything unlocked to the destination. Outputs still locked then (dust sent to the
+/// address on the side) stay behind. Idempotent: a second call reopens the same wallet and
+/// returns [`SweepOutcome::AlreadySwept`].
 ///
 /// `on_wait` is called with the blocks still to wait while the funds are locked, for
 /// progress display.
@@ -380,17 +385,16 @@ pub async fn sweep(
     loop {
         wallet.refresh().await?;
         let balance = wallet.balance().await?;
-        if balance.total == XmrAmount::ZERO {
-            let outgoing = wallet.outgoing_transfers().await?;
-            return Ok(if outgoing.is_empty() {
-                SweepOutcome::Empty
-            } else {
-                SweepOutcome::AlreadySwept {
-                    tx_hashes: outgoing,
-                }
+        let outgoing = wallet.outgoing_transfers().await?;
+        if !outgoing.is_empty() {
+            return Ok(SweepOutcome::AlreadySwept {
+                tx_hashes: outgoing,
             });
         }
-        if balance.unlocked == balance.total {
+        if balance.total == XmrAmount::ZERO {
+            return Ok(SweepOutcome::Empty);
+        }
+        if balance.unlocked > XmrAmount::ZERO && balance.unlocked >= request.min_unlocked {
             let (tx_hashes, amount) = wallet.sweep_all(request.destination).await?;
             return Ok(SweepOutcome::Swept { tx_hashes, amount });
         }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use confiaro_bitcoin::{SourceError, WalletError};
-use confiaro_monero::swap::{PreparedLock, SweepOutcome};
+use confiaro_monero::swap::{PreparedLock, SweepOutcome, TxPresence};
 use confiaro_monero::MoneroError;
 use confiaro_protocol::machine::{SecretScalar, TxLabel};
 use confiaro_protocol::{Action, Input, Role, SwapState, XmrAmount};
@@ -80,6 +80,14 @@ pub(crate) fn perform(
                 }
             }),
         )),
+        Action::FindXmrLock { .. } => Some((
+            JobKind::LockXmr,
+            Box::pin(async move {
+                if let Some(input) = find_xmr_lock(&inner, &ctx).await {
+                    let _ = ctx.sender.send(DriverMsg::Input(input));
+                }
+            }),
+        )),
         Action::WatchXmrTransfer {
             address,
             tx_hash,
@@ -94,12 +102,17 @@ pub(crate) fn perform(
             spend_key,
             view_key,
             restore_height,
+            amount,
         } => Some((
             JobKind::Sweep,
             Box::pin(async move {
-                if let Some(input) =
-                    sweep(&inner, &ctx, address, spend_key, view_key, restore_height).await
-                {
+                let keys = SweepKeys {
+                    spend_key,
+                    view_key,
+                    restore_height,
+                    amount,
+                };
+                if let Some(input) = sweep(&inner, &ctx, address, keys).await {
                     let _ = ctx.sender.send(DriverMsg::Input(input));
                 }
             }),
@@ -293,7 +306,60 @@ fn locked_input(prepared: &PreparedLock) -> Option<Input> {
         tx_hash,
         tx_key: SecretScalar(tx_key),
         height: prepared.height,
+        amount: prepared.amount,
     })
+}
+
+/// Alice, too late to lock: reports the lock made before a crash if it was relayed
+/// (`XmrLocked`), and `XmrLockFailed` when none was — a prepared but unrelayed transfer is
+/// never relayed now.
+async fn find_xmr_lock(inner: &Inner, ctx: &SwapCtx) -> Option<Input> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let result = async {
+            let stored = inner
+                .store
+                .swap_data(&inner.vault, &ctx.swap_id, XMR_LOCK_KEY)
+                .await?;
+            let Some(prepared) =
+                stored.and_then(|b| serde_json::from_slice::<PreparedLock>(&b).ok())
+            else {
+                return Ok::<_, EngineError>(None);
+            };
+            let presence = inner.xmr.lock_presence(&prepared).await?;
+            Ok((presence != TxPresence::NotFound).then_some(prepared))
+        }
+        .await;
+        match result {
+            Ok(Some(prepared)) => {
+                return Some(locked_input(&prepared).unwrap_or(Input::XmrLockFailed {
+                    reason: "the stored XMR lock has a malformed transaction hash or key".into(),
+                }))
+            }
+            Ok(None) => {
+                ctx.audit(
+                    inner,
+                    "xmr-lock-skipped",
+                    serde_json::json!({"reason": "too late"}),
+                )
+                .await;
+                return Some(Input::XmrLockFailed {
+                    reason: "too late to lock XMR safely; no transfer was made".into(),
+                });
+            }
+            Err(e) => {
+                problem(
+                    inner,
+                    ctx,
+                    format!("looking for the XMR lock: {e}; retrying"),
+                );
+                if !pause(&ctx.cancel, delay).await {
+                    return None;
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 /// Alice locks XMR: prepare (without relaying), persist, relay. After a crash the persisted
@@ -428,7 +494,7 @@ async fn watch_xmr(
     inner.btc.fresh_chain_view().await;
     let hash_hex = hex::encode(tx_hash);
     let key_hex = hex::encode(tx_key.0.to_bytes());
-    let mut last: Option<(XmrAmount, u32)> = None;
+    let mut last: Option<(XmrAmount, u32, Option<u64>, u64)> = None;
     let mut failing = false;
     let interval = inner.config.poll_interval.max(Duration::from_millis(250)) * 2;
     loop {
@@ -439,9 +505,25 @@ async fn watch_xmr(
         {
             Ok(check) => {
                 failing = false;
+                // the block height and unlock time from our own node, never Alice's word
+                let (block_height, unlock_time) = match inner.xmr.transaction(&hash_hex).await {
+                    Ok(Some((TxPresence::Mined { height, .. }, unlock_time))) => {
+                        (Some(height), unlock_time)
+                    }
+                    Ok(Some((_, unlock_time))) => (None, unlock_time),
+                    // not known yet, or the node did not answer: look again next time
+                    Ok(None) | Err(_) => {
+                        if !pause(&ctx.cancel, interval).await {
+                            return;
+                        }
+                        continue;
+                    }
+                };
                 let seen = (
                     check.received,
                     u32::try_from(check.confirmations).unwrap_or(u32::MAX),
+                    block_height,
+                    unlock_time,
                 );
                 if last != Some(seen) {
                     last = Some(seen);
@@ -452,6 +534,8 @@ async fn watch_xmr(
                             "tx_hash": hash_hex,
                             "received": seen.0.as_piconero(),
                             "confirmations": seen.1,
+                            "block_height": seen.2,
+                            "unlock_time": seen.3,
                             "in_pool": check.in_pool,
                         }),
                     )
@@ -460,6 +544,8 @@ async fn watch_xmr(
                         tx_hash,
                         amount: seen.0,
                         confirmations: seen.1,
+                        block_height: seen.2,
+                        unlock_time: seen.3,
                     }));
                 }
             }
@@ -478,15 +564,27 @@ async fn watch_xmr(
     }
 }
 
-/// Sweeps the lock address to our wallet once it unlocks.
+/// What a sweep of the lock address needs (see [`Action::SweepXmr`]).
+struct SweepKeys {
+    spend_key: SecretScalar,
+    view_key: SecretScalar,
+    restore_height: u64,
+    amount: XmrAmount,
+}
+
+/// Sweeps the lock address to our wallet once the lock's amount is unlocked.
 async fn sweep(
     inner: &Inner,
     ctx: &SwapCtx,
     address: monero::Address,
-    spend_key: SecretScalar,
-    view_key: SecretScalar,
-    restore_height: u64,
+    keys: SweepKeys,
 ) -> Option<Input> {
+    let SweepKeys {
+        spend_key,
+        view_key,
+        restore_height,
+        amount: min_unlocked,
+    } = keys;
     let destination = match ctx.role {
         Role::Bob => ctx.receive.unwrap_or_else(|| inner.xmr.address()),
         Role::Alice => inner.xmr.address(),
@@ -505,6 +603,7 @@ async fn sweep(
                 &spend,
                 &view,
                 restore_height,
+                min_unlocked,
                 &destination,
                 |blocks| {
                     if last_wait != Some(blocks) {

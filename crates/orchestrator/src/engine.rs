@@ -17,7 +17,6 @@ use confiaro_p2p::{Multiaddr, NetworkConfig, PeerId};
 use confiaro_protocol::alice::Alice;
 use confiaro_protocol::bob::Bob;
 use confiaro_protocol::btc::{fee_for_weight, TxCancel};
-use confiaro_protocol::keys::SwapSecrets;
 use confiaro_protocol::machine::Command;
 use confiaro_protocol::messages::SetupBob;
 use confiaro_protocol::quote::{Price, Quote, ReserveProof};
@@ -575,7 +574,13 @@ impl Engine {
             });
         }
         let swap_id = SwapId(random_bytes::<32>()?);
-        let secrets = SwapSecrets::derive(&inner.keys.seed, &swap_id, Role::Bob);
+        let secrets = inner
+            .keys
+            .new_swap_secrets(&swap_id, Role::Bob)
+            .map_err(|e| EngineError::Io {
+                what: "drawing random bytes".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let share_secrets = secrets.clone();
         let own_share = tokio::task::spawn_blocking(move || share_secrets.public_share())
             .await
@@ -1100,7 +1105,10 @@ pub(crate) async fn accept_swap(
             setup.terms.xmr_amount
         ));
     }
-    let secrets = SwapSecrets::derive(&inner.keys.seed, &swap_id, Role::Alice);
+    let secrets = inner
+        .keys
+        .new_swap_secrets(&swap_id, Role::Alice)
+        .map_err(|e| format!("internal error: {e}"))?;
     let share_secrets = secrets.clone();
     let own_share = tokio::task::spawn_blocking(move || share_secrets.public_share())
         .await

@@ -1,8 +1,11 @@
 //! Everything the engine derives from the wallet's BIP39 mnemonic, so that the mnemonic alone
-//! restores every wallet and every swap:
+//! restores every wallet:
 //!
-//! - the 64-byte BIP39 seed (empty passphrase): the Bitcoin wallet's BIP84 descriptors and
-//!   the per-swap keys ([`confiaro_protocol::keys`]);
+//! - the 64-byte BIP39 seed (empty passphrase): the Bitcoin wallet's BIP84 descriptors and,
+//!   with fresh entropy per swap ([`EngineKeys::new_swap_secrets`]), the per-swap keys
+//!   ([`confiaro_protocol::keys`]). A swap's keys live in its sealed stored state; they are
+//!   deliberately *not* recoverable from the mnemonic alone, because a counterparty picks the
+//!   swap id and must never make us derive the keys of an earlier swap again;
 //! - the libp2p identity (HKDF-SHA256, info `confiaro/libp2p-identity/v1`): a stable PeerId;
 //! - the built-in Monero wallet: spend key from HKDF (info `confiaro/monero-wallet/v1`) reduced
 //!   modulo ℓ, view key `Keccak256(spend) mod ℓ` as in Monero's own wallets;
@@ -13,7 +16,8 @@
 
 use confiaro_bitcoin::Mnemonic;
 use confiaro_p2p::IdentitySecret;
-use confiaro_protocol::keys::WalletSeed;
+use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
+use confiaro_protocol::{Role, SwapId};
 use curve25519_dalek::Scalar;
 use hkdf::Hkdf;
 use monero::{Address, KeyPair, PrivateKey};
@@ -73,6 +77,28 @@ impl EngineKeys {
         }
     }
 
+    /// The secrets of a new swap: derived from the seed, the swap id, our role and 32 bytes
+    /// fresh from the OS, so they never repeat, even for a swap id seen before (after a
+    /// restore from the mnemonic, or on a second instance with the same seed). Store them
+    /// with the swap's state; they cannot be derived again.
+    ///
+    /// # Errors
+    /// When the OS's random generator fails.
+    pub fn new_swap_secrets(
+        &self,
+        swap_id: &SwapId,
+        role: Role,
+    ) -> Result<SwapSecrets, getrandom::Error> {
+        let mut entropy = [0u8; 32];
+        getrandom::getrandom(&mut entropy)?;
+        Ok(SwapSecrets::derive(
+            &self.seed,
+            swap_id,
+            role,
+            &SwapEntropy(entropy),
+        ))
+    }
+
     /// The built-in Monero wallet's primary address on `network`.
     pub fn monero_address(&self, network: confiaro_protocol::Network) -> Address {
         Address::from_keypair(network.monero(), &self.monero)
@@ -110,6 +136,26 @@ mod tests {
         );
         assert_ne!(a1.monero_wallet_password, b1.monero_wallet_password);
         assert_eq!(format!("{a1:?}"), "EngineKeys(<redacted>)");
+    }
+
+    /// Finding 1 (docs/2026-12-06-malicious-counterparty.md): a maker restored from its
+    /// mnemonic into an empty data directory is offered a swap id it used before; the keys it
+    /// makes for it must not be the ones the taker learnt from the earlier swap.
+    #[test]
+    fn a_restored_wallet_offered_an_old_swap_id_makes_new_keys() {
+        let words = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+        let before_restore = EngineKeys::derive(&mnemonic(words));
+        let after_restore = EngineKeys::derive(&mnemonic(words));
+        let swap_id = SwapId([0x42; 32]);
+        let old = before_restore
+            .new_swap_secrets(&swap_id, Role::Alice)
+            .unwrap();
+        let new = after_restore
+            .new_swap_secrets(&swap_id, Role::Alice)
+            .unwrap();
+        assert_ne!(old.spend, new.spend, "the Monero spend share repeats");
+        assert_ne!(old.btc, new.btc, "the 2-of-2 key repeats");
+        assert_ne!(old.view, new.view, "the view share repeats");
     }
 
     #[test]

@@ -187,6 +187,31 @@ impl XmrSide {
         self.money.lock().await
     }
 
+    /// Where our daemon has a prepared lock: relayed (in the pool or mined) or not at all.
+    pub(crate) async fn lock_presence(
+        &self,
+        lock: &PreparedLock,
+    ) -> Result<TxPresence, MoneroError> {
+        self.daemon.tx_presence(&lock.tx_hash).await
+    }
+
+    /// Our daemon's view of a transaction: where it is, and its unlock time (`None` while
+    /// the daemon does not know it).
+    pub(crate) async fn transaction(
+        &self,
+        tx_hash: &str,
+    ) -> Result<Option<(TxPresence, u64)>, MoneroError> {
+        let presence = self.daemon.tx_presence(tx_hash).await?;
+        if presence == TxPresence::NotFound {
+            return Ok(None);
+        }
+        Ok(self
+            .daemon
+            .tx_unlock_time(tx_hash)
+            .await?
+            .map(|unlock_time| (presence, unlock_time)))
+    }
+
     /// What `tx_hash` with key `tx_key` paid to `address`.
     pub(crate) async fn check_transfer(
         &self,
@@ -231,6 +256,7 @@ impl XmrSide {
         spend_key: &PrivateKey,
         view_key: &PrivateKey,
         restore_height: u64,
+        min_unlocked: XmrAmount,
         destination: &Address,
         on_wait: impl FnMut(u64),
     ) -> Result<SweepOutcome, MoneroError> {
@@ -251,6 +277,7 @@ impl XmrSide {
             spend_key,
             view_key,
             restore_height,
+            min_unlocked,
             destination,
             unlock_timeout: SWEEP_UNLOCK_TIMEOUT,
             wallet_password: &self.password,

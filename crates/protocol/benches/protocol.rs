@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bitcoin::{Amount, ScriptBuf, WPubkeyHash};
 use confiaro_protocol::crypto;
-use confiaro_protocol::keys::{SwapSecrets, WalletSeed};
+use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
 use confiaro_protocol::messages::{self, Message, SetupBob, SwapTerms};
 use confiaro_protocol::{Network, Role, SwapId, XmrAmount};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -92,13 +92,25 @@ fn keys(c: &mut Criterion) {
     let seed = WalletSeed([42; 64]);
     let swap_id = SwapId([1; 32]);
     c.bench_function("keys/derive", |b| {
-        b.iter(|| SwapSecrets::derive(black_box(&seed), black_box(&swap_id), Role::Bob))
+        b.iter(|| {
+            SwapSecrets::derive(
+                black_box(&seed),
+                black_box(&swap_id),
+                Role::Bob,
+                &SwapEntropy([0; 32]),
+            )
+        })
     });
 }
 
 fn setup_bob_message() -> Message {
     let swap_id = SwapId([5; 32]);
-    let secrets = SwapSecrets::derive(&WalletSeed([11; 64]), &swap_id, Role::Bob);
+    let secrets = SwapSecrets::derive(
+        &WalletSeed([11; 64]),
+        &swap_id,
+        Role::Bob,
+        &SwapEntropy([0; 32]),
+    );
     Message::SetupBob(SetupBob {
         swap_id,
         terms: SwapTerms::new(

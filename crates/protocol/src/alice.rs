@@ -112,6 +112,9 @@ pub struct XmrLock {
     pub tx_key: SecretScalar,
     /// Monero height it was made at.
     pub height: u64,
+    /// What it paid to the lock address (`None` in states stored before this was kept).
+    #[serde(default)]
+    pub amount: Option<crate::XmrAmount>,
 }
 
 /// Alice's machine. See the [module docs](self).
@@ -163,6 +166,24 @@ pub struct Alice {
     pub bob_spend: Option<SecretScalar>,
     /// Chain facts.
     pub chain: ChainView,
+    /// Whether the lock's depth in `chain` was reported since the last [`Input::Resume`]. A
+    /// depth persisted before a crash is only a lower bound; Alice never locks XMR or
+    /// redeems on it (findings 2 and 4 of docs/2026-12-06-malicious-counterparty.md).
+    #[serde(default)]
+    pub lock_depth_fresh: bool,
+    /// When Bob's lock was first seen unconfirmed; it must confirm within
+    /// [`Params::lock_confirmation_seconds`] or Alice walks away (finding 3).
+    #[serde(default)]
+    pub lock_seen_at: Option<Timestamp>,
+    /// When Alice first saw Bob's lock confirmed. A lock she sees confirmed later than
+    /// [`Params::lock_confirmation_seconds`] after she first saw it is never answered with
+    /// XMR (she was offline, or Bob held it back: she cannot tell which).
+    #[serde(default)]
+    pub lock_confirmed_seen_at: Option<Timestamp>,
+    /// Whether the pending [`Action::LockXmr`] / [`Action::FindXmrLock`] was asked for since
+    /// the last resume.
+    #[serde(default)]
+    pub xmr_lock_asked: bool,
 }
 
 impl Alice {
@@ -213,6 +234,10 @@ impl Alice {
             redeem_encrypted: None,
             bob_spend: None,
             chain: ChainView::default(),
+            lock_depth_fresh: false,
+            lock_seen_at: None,
+            lock_confirmed_seen_at: None,
+            xmr_lock_asked: false,
         }
     }
 
@@ -240,6 +265,9 @@ impl Alice {
             {
                 Some(self.setup_deadline)
             }
+            AliceStage::SignaturesSent | AliceStage::SignaturesReceived => {
+                self.lock_confirmation_deadline()
+            }
             AliceStage::AbortSent => self.abort_watch_until,
             _ => None,
         };
@@ -253,6 +281,57 @@ impl Alice {
         self.agreement
             .as_deref()
             .expect("agreement is set in every stage after SetupAnswered")
+    }
+
+    /// While Bob's lock is seen but unconfirmed: when Alice stops waiting for it.
+    fn lock_confirmation_deadline(&self) -> Option<Timestamp> {
+        let unconfirmed = self
+            .chain
+            .confirmations(TxLabel::Lock)
+            .is_none_or(|c| c == 0);
+        self.lock_seen_at
+            .filter(|_| unconfirmed)
+            .map(|seen| seen.plus(self.params.lock_confirmation_seconds()))
+    }
+
+    /// The lock's depth, if reported since the last resume.
+    fn fresh_lock_depth(&self) -> Option<u32> {
+        self.lock_depth_fresh
+            .then(|| self.chain.confirmations(TxLabel::Lock))
+            .flatten()
+    }
+
+    /// Whether Bob's lock took longer to confirm, as Alice saw it, than she waits.
+    fn lock_confirmed_late(&self) -> bool {
+        match (self.lock_seen_at, self.lock_confirmed_seen_at) {
+            (Some(seen), Some(confirmed)) => {
+                confirmed.0.saturating_sub(seen.0) > self.params.lock_confirmation_seconds()
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether Alice may still lock XMR now: the lock is final, confirmed in time, not too
+    /// deep (by a depth reported since the last resume), and Bob has neither cancelled nor
+    /// refunded.
+    fn may_lock_xmr(&self) -> bool {
+        self.fresh_lock_depth().is_some_and(|depth| {
+            depth >= self.params.btc_finality && depth <= self.params.last_xmr_lock_depth()
+        }) && !self.chain.has(TxLabel::Cancel, 0)
+            && self.bob_spend.is_none()
+            && !self.lock_confirmed_late()
+    }
+
+    /// Whether Alice may publish her redeem now: by a fresh depth, with
+    /// [`Params::last_redeem_depth`]'s margin before Bob can cancel — or it is public already.
+    fn may_redeem(&self) -> bool {
+        if self.chain.has(TxLabel::Redeem, 0) {
+            // already public: `s_a` is out, publishing again changes nothing
+            return true;
+        }
+        self.fresh_lock_depth()
+            .is_some_and(|depth| depth <= self.params.last_redeem_depth())
+            && !self.chain.has(TxLabel::Cancel, 0)
     }
 
     /// Handles one input; see [`crate::SwapState::handle`].
@@ -277,6 +356,16 @@ impl Alice {
                 if waiting_for_lock && now >= self.setup_deadline && !lock_seen {
                     return Ok(self.send_abort(now));
                 }
+                if matches!(
+                    self.stage,
+                    AliceStage::SignaturesSent | AliceStage::SignaturesReceived
+                ) && self.lock_confirmation_deadline().is_some_and(|t| now >= t)
+                {
+                    // Bob's lock sat unconfirmed too long: a free option on the price for him.
+                    // Walk away; if it confirms later it is returned early, never answered
+                    // with XMR.
+                    return Ok(self.send_abort(now));
+                }
                 if self.stage == AliceStage::AbortSent
                     && self.abort_watch_until.is_some_and(|t| now >= t)
                 {
@@ -287,17 +376,29 @@ impl Alice {
                 }
                 Ok(Vec::new())
             }
-            Input::Resume => Ok(self.pending_actions(now)),
+            Input::Resume => {
+                self.lock_depth_fresh = false;
+                self.xmr_lock_asked = false;
+                Ok(self.pending_actions(now))
+            }
             Input::Message(message) => self.handle_message(now, message),
             Input::BtcTxSeen { tx, confirmations } => self.handle_btc(now, tx, confirmations),
             Input::BtcTxAbsent { txid } => {
                 self.chain.forget(self.agreement.as_deref(), &txid);
+                if self
+                    .agreement
+                    .as_deref()
+                    .is_some_and(|a| a.txs.lock.txid() == txid)
+                {
+                    self.lock_depth_fresh = false;
+                }
                 Ok(Vec::new())
             }
             Input::XmrLocked {
                 tx_hash,
                 tx_key,
                 height,
+                amount,
             } => {
                 if self.stage != AliceStage::XmrLockPending {
                     return Ok(Vec::new());
@@ -306,7 +407,12 @@ impl Alice {
                     tx_hash,
                     tx_key,
                     height,
+                    amount: Some(amount),
                 });
+                if self.bob_spend.is_some() {
+                    // Bob refunded while the transfer was being made: sweep it back now
+                    return Ok(self.enter(AliceStage::BtcRefunded, now));
+                }
                 if self.chain.has(TxLabel::Cancel, 0) {
                     return Ok(self.enter(AliceStage::BtcCancelled, now));
                 }
@@ -317,6 +423,10 @@ impl Alice {
                     return Ok(Vec::new());
                 }
                 self.xmr_lock_failed = true;
+                if self.bob_spend.is_some() {
+                    // Bob refunded and nothing of ours was locked: the swap is over
+                    return Ok(self.enter(AliceStage::XmrRefunded, now));
+                }
                 if self.chain.has(TxLabel::Cancel, 0) {
                     return Ok(self.enter(AliceStage::BtcCancelled, now));
                 }
@@ -407,6 +517,19 @@ impl Alice {
                             label: TxLabel::Lock,
                             source,
                         })?;
+                // a lock far below the market's rate is a free option for Bob (finding 3)
+                let floor_rate = (self.fee_rate * crate::network::LOCK_FEE_RATE_FLOOR_PERCENT
+                    / 100)
+                    .max(band.min_sat_per_vb);
+                let floor = btc::fee_for_weight(floor_rate, lock.estimated_weight());
+                if lock.fee() < floor {
+                    return Err(ProtocolError::FeeOutOfBand {
+                        label: TxLabel::Lock,
+                        fee: lock.fee(),
+                        min: floor,
+                        max: bitcoin::Amount::MAX_MONEY,
+                    });
+                }
                 let fees = Fees {
                     redeem: btc::fee_for_weight(
                         self.fee_rate,
@@ -478,12 +601,12 @@ impl Alice {
                 )
                 .map_err(crypto_err("redeem adaptor signature"))?;
                 self.redeem_encrypted = Some(m.redeem_encrypted);
-                let lock_depth = self.chain.confirmations(TxLabel::Lock).unwrap_or(0);
-                if lock_depth < u32::from(self.params.cancel_timelock)
-                    && !self.chain.has(TxLabel::Cancel, 0)
-                {
+                if self.may_redeem() {
                     return Ok(self.enter(AliceStage::BtcRedeemPublished, now));
                 }
+                // too close to cancel, or the depth is not known since a restart: a redeem
+                // now could lose the race with Bob's cancel after revealing `s_a`. If a fresh
+                // depth allows it, the next lock report redeems; otherwise we cancel.
                 Ok(Vec::new())
             }
             Message::Abort(m) => {
@@ -531,6 +654,15 @@ impl Alice {
             return Ok(Vec::new());
         };
         self.chain.seen.insert(label, confirmations);
+        if label == TxLabel::Lock {
+            self.lock_depth_fresh = true;
+            if self.lock_seen_at.is_none() && self.stage.before_xmr_lock() {
+                self.lock_seen_at = Some(now);
+            }
+            if confirmations > 0 && self.lock_confirmed_seen_at.is_none() {
+                self.lock_confirmed_seen_at = Some(now);
+            }
+        }
         let settled = confirmations >= self.params.settle_confirmations;
         use AliceStage::*;
         match label {
@@ -577,17 +709,19 @@ impl Alice {
         }
     }
 
-    /// Decides what the lock's depth allows: lock XMR, cancel, or return Bob's BTC.
+    /// Decides what the lock's (fresh) depth allows: lock XMR, redeem, cancel, or return
+    /// Bob's BTC.
     fn then_lock_update(&mut self, now: Timestamp, mut actions: Vec<Action>) -> Vec<Action> {
-        let Some(depth) = self.chain.confirmations(TxLabel::Lock) else {
+        let Some(depth) = self.fresh_lock_depth() else {
             return actions;
         };
         let cancel_at = u32::from(self.params.cancel_timelock);
+        let too_late_to_lock = depth > self.params.last_xmr_lock_depth();
         match self.stage {
             AliceStage::SignaturesReceived | AliceStage::AbortSent => {
-                if self.stage == AliceStage::AbortSent
-                    || depth > cancel_at.saturating_sub(u32::from(self.params.xmr_lock_margin))
-                {
+                let walk_away =
+                    self.stage == AliceStage::SignaturesReceived && self.lock_confirmed_late();
+                if self.stage == AliceStage::AbortSent || too_late_to_lock || walk_away {
                     if self.bob_sigs.is_some() && depth < cancel_at {
                         actions.extend(self.enter(AliceStage::BtcEarlyRefundPublished, now));
                     } else if self.bob_sigs.is_none() {
@@ -595,19 +729,33 @@ impl Alice {
                     } else {
                         actions.extend(self.enter(AliceStage::BtcCancelled, now));
                     }
-                } else if depth >= self.params.btc_finality {
+                } else if self.may_lock_xmr() {
                     actions.extend(self.enter(AliceStage::XmrLockPending, now));
                 }
             }
-            AliceStage::SignaturesSent
-                if depth > cancel_at.saturating_sub(u32::from(self.params.xmr_lock_margin)) =>
-            {
+            AliceStage::SignaturesSent if too_late_to_lock => {
                 // Bob's signatures never came and it is too late to lock XMR: nothing of ours
                 // is at stake; Bob cancels and refunds his lock himself.
                 actions.extend(self.enter(AliceStage::Aborted, now));
             }
+            AliceStage::XmrLockPending if !self.xmr_lock_asked => {
+                // after a restart: decide again, on the depth as it is now
+                actions.extend(self.xmr_lock_action());
+            }
             AliceStage::XmrLocked if depth >= cancel_at => {
                 actions.extend(self.enter(AliceStage::BtcCancelled, now));
+            }
+            AliceStage::XmrLocked if self.redeem_encrypted.is_some() && self.may_redeem() => {
+                actions.extend(self.enter(AliceStage::BtcRedeemPublished, now));
+            }
+            AliceStage::BtcRedeemPublished
+                if depth >= cancel_at && !self.chain.has(TxLabel::Redeem, 0) =>
+            {
+                // the redeem never went out (too late after a restart): cancel instead
+                actions.extend(self.enter(AliceStage::BtcCancelled, now));
+            }
+            AliceStage::BtcRedeemPublished if !self.chain.has(TxLabel::Redeem, 0) => {
+                actions.extend(self.redeem_publication());
             }
             AliceStage::BtcEarlyRefundPublished if depth >= cancel_at => {
                 actions.extend(self.enter(AliceStage::BtcCancelled, now));
@@ -615,6 +763,45 @@ impl Alice {
             _ => {}
         }
         actions
+    }
+
+    /// The XMR lock action for `XmrLockPending`, once the lock's depth is fresh: pay if it is
+    /// still time, otherwise only look for a transfer made before a crash.
+    fn xmr_lock_action(&mut self) -> Vec<Action> {
+        if !self.lock_depth_fresh {
+            return Vec::new();
+        }
+        self.xmr_lock_asked = true;
+        let address = self.agreement().lock_address;
+        if self.may_lock_xmr() {
+            vec![Action::LockXmr {
+                address,
+                amount: self.terms.xmr_amount,
+            }]
+        } else {
+            vec![Action::FindXmrLock { address }]
+        }
+    }
+
+    /// The redeem, completed with Bob's decrypted signature, if Alice may publish it now.
+    fn redeem_publication(&self) -> Vec<Action> {
+        if !self.may_redeem() {
+            return Vec::new();
+        }
+        let txs = &self.agreement().txs;
+        let encrypted = self
+            .redeem_encrypted
+            .as_ref()
+            .expect("set before BtcRedeemPublished");
+        let bob_sig = crypto::decrypt_signature(&self.secrets.spend_secp(), encrypted);
+        txs.redeem
+            .complete(&self.sign(txs.redeem.sighash()), &bob_sig)
+            .map(|tx| Action::PublishBtc {
+                label: TxLabel::Redeem,
+                tx,
+            })
+            .into_iter()
+            .collect()
     }
 
     /// After cancel is seen: punish once the punish timelock allows. Without XMR of ours in
@@ -723,26 +910,8 @@ impl Alice {
         let agreement = self.agreement();
         let txs = &agreement.txs;
         match self.stage {
-            AliceStage::XmrLockPending => actions.push(Action::LockXmr {
-                address: agreement.lock_address,
-                amount: self.terms.xmr_amount,
-            }),
-            AliceStage::BtcRedeemPublished => {
-                let encrypted = self
-                    .redeem_encrypted
-                    .as_ref()
-                    .expect("set before BtcRedeemPublished");
-                let bob_sig = crypto::decrypt_signature(&self.secrets.spend_secp(), encrypted);
-                if let Ok(tx) = txs
-                    .redeem
-                    .complete(&self.sign(txs.redeem.sighash()), &bob_sig)
-                {
-                    actions.push(Action::PublishBtc {
-                        label: TxLabel::Redeem,
-                        tx,
-                    });
-                }
-            }
+            AliceStage::XmrLockPending => actions.extend(self.xmr_lock_action()),
+            AliceStage::BtcRedeemPublished => actions.extend(self.redeem_publication()),
             AliceStage::BtcCancelled => {
                 if let Some(sigs) = &self.bob_sigs {
                     if let Ok(tx) = txs
@@ -796,7 +965,10 @@ impl Alice {
                         &bob_spend.0,
                     )),
                     view_key: agreement.view_key,
-                    restore_height: lock.height,
+                    restore_height: lock
+                        .height
+                        .saturating_sub(crate::network::XMR_RESTORE_MARGIN),
+                    amount: lock.amount.unwrap_or(self.terms.xmr_amount),
                 });
             }
             _ => {}

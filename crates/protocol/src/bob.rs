@@ -109,10 +109,22 @@ pub struct AliceSigs {
 /// Alice's XMR transfer as Bob knows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct XmrTransfer {
-    /// The proof Alice sent.
+    /// The proof Alice sent. Its `height` is Alice's word and is never used.
     pub proof: messages::TransferProof,
     /// Confirmations last reported by the watcher (`None` until checked).
     pub confirmations: Option<u32>,
+    /// The height of the block holding the transfer, from Bob's own node.
+    #[serde(default)]
+    pub block_height: Option<u64>,
+}
+
+/// What Bob's own node says about Alice's transfer ([`Input::XmrTransferSeen`]).
+struct SeenTransfer {
+    tx_hash: [u8; 32],
+    amount: XmrAmount,
+    confirmations: u32,
+    block_height: Option<u64>,
+    unlock_time: u64,
 }
 
 /// Bob's machine. See the [module docs](self).
@@ -318,8 +330,17 @@ impl Bob {
                 tx_hash,
                 amount,
                 confirmations,
+                block_height,
+                unlock_time,
             } => {
-                return self.handle_xmr_transfer(now, tx_hash, amount, confirmations);
+                let seen = SeenTransfer {
+                    tx_hash,
+                    amount,
+                    confirmations,
+                    block_height,
+                    unlock_time,
+                };
+                return self.handle_xmr_transfer(now, seen);
             }
             Input::XmrSwept { .. } => {
                 if self.stage == BobStage::BtcRedeemed {
@@ -439,6 +460,7 @@ impl Bob {
                 self.xmr = Some(XmrTransfer {
                     proof: m,
                     confirmations: None,
+                    block_height: None,
                 });
                 Ok(self.enter(BobStage::XmrLockProofReceived, now))
             }
@@ -524,18 +546,26 @@ impl Bob {
             return self.enter(BobStage::BtcCancelled, now);
         }
         if self.stage == BobStage::XmrLockProofReceived {
-            let xmr_final = self
-                .xmr
-                .as_ref()
+            let xmr = self.xmr.as_ref();
+            let xmr_final = xmr
                 .and_then(|x| x.confirmations)
                 .is_some_and(|c| c >= self.params.xmr_finality);
-            if xmr_final {
-                if confirmations < cancel_at.saturating_sub(u32::from(self.params.redeem_margin)) {
+            if xmr_final && xmr.is_some_and(|x| x.block_height.is_some()) {
+                if self.redeem_signature_window_open() {
                     return self.enter(BobStage::EncSigSent, now);
                 }
                 // too late for Alice to redeem safely: keep the signature, cancel and refund
                 return self.enter(BobStage::XmrLockRejected, now);
             }
+        }
+        if self.stage == BobStage::EncSigSent
+            && self.outbox.is_some()
+            && !self.redeem_signature_window_open()
+        {
+            // inside the margin: a redeem now could still be in the mempool when cancel
+            // becomes valid; stop offering the signature (finding 2)
+            self.outbox = None;
+            self.resend = Resend::default();
         }
         Vec::new()
     }
@@ -543,22 +573,29 @@ impl Bob {
     fn handle_xmr_transfer(
         &mut self,
         now: Timestamp,
-        tx_hash: [u8; 32],
-        amount: XmrAmount,
-        confirmations: u32,
+        seen: SeenTransfer,
     ) -> Result<Vec<Action>, ProtocolError> {
         if self.stage != BobStage::XmrLockProofReceived {
             return Ok(Vec::new());
         }
         let xmr = self.xmr.as_mut().expect("set in XmrLockProofReceived");
-        if xmr.proof.tx_hash != tx_hash {
+        if xmr.proof.tx_hash != seen.tx_hash {
             return Ok(Vec::new());
         }
-        if amount != self.terms.xmr_amount {
+        // a time-locked output cannot be swept when Bob needs it (finding 5)
+        if seen.amount != self.terms.xmr_amount || seen.unlock_time != 0 {
             return Ok(self.enter(BobStage::XmrLockRejected, now));
         }
-        xmr.confirmations = Some(confirmations);
+        xmr.confirmations = Some(seen.confirmations);
+        xmr.block_height = seen.block_height;
         Ok(self.after_lock_update(now))
+    }
+
+    /// Whether the lock is shallow enough for Bob to (re)send his redeem signature.
+    fn redeem_signature_window_open(&self) -> bool {
+        self.chain
+            .confirmations(TxLabel::Lock)
+            .is_some_and(|c| c <= self.params.last_redeem_signature_depth())
     }
 
     fn abort(&mut self, now: Timestamp) -> Vec<Action> {
@@ -627,7 +664,7 @@ impl Bob {
                     commitment: sighash(agreement.commitment),
                 })
             }
-            BobStage::EncSigSent => {
+            BobStage::EncSigSent if self.redeem_signature_window_open() => {
                 Message::RedeemEncryptedSignature(messages::RedeemEncryptedSignature {
                     swap_id: self.swap_id,
                     redeem_encrypted: self.redeem_encrypted_signature(),
@@ -719,7 +756,12 @@ impl Bob {
             BobStage::BtcRedeemed => {
                 let agreement = self.agreement();
                 let alice_spend = self.alice_spend.expect("set in BtcRedeemed");
-                let restore_height = self.xmr.as_ref().map(|x| x.proof.height).unwrap_or(0);
+                // from Bob's own node, never Alice's claim (finding 5)
+                let restore_height = self
+                    .xmr
+                    .as_ref()
+                    .and_then(|x| x.block_height)
+                    .map_or(0, |h| h.saturating_sub(crate::network::XMR_RESTORE_MARGIN));
                 actions.push(Action::SweepXmr {
                     address: agreement.lock_address,
                     spend_key: SecretScalar(crate::xmr::shared_spend_key(
@@ -728,6 +770,7 @@ impl Bob {
                     )),
                     view_key: agreement.view_key,
                     restore_height,
+                    amount: self.terms.xmr_amount,
                 });
             }
             _ => {}

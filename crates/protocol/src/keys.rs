@@ -1,9 +1,15 @@
-//! Per-swap key derivation from the wallet seed and the swap id.
+//! Per-swap key derivation from the wallet seed, the swap id and fresh entropy.
 //!
 //! Derivation uses **HKDF-SHA256** (RFC 5869): `ikm` = the 64-byte wallet seed, `salt` =
-//! `"confiaro/swap-keys/v1"`, `info` = `swap_id || role || label || counter`. Each key gets its
-//! own label, so keys never repeat across swaps, roles or purposes, and the same seed and swap
-//! id always give the same keys (a crashed party re-derives exactly what it had).
+//! `"confiaro/swap-keys/v2"`, `info` = `swap_id || role || entropy || label || counter`. Each
+//! key gets its own label, so keys never repeat across swaps, roles or purposes.
+//!
+//! The 32 bytes of [`SwapEntropy`] are drawn by the party itself when it creates the swap and
+//! kept with the swap's sealed state. They are what makes the keys unpredictable to the
+//! counterparty: the swap id is chosen by the taker, so keys derived from the seed and the id
+//! alone would repeat whenever a maker sees the same id twice (after restoring its mnemonic
+//! into an empty data directory, or with two instances on one seed), and a taker who completed
+//! that swap knows the maker's old spend share. See `docs/2026-12-06-malicious-counterparty.md`.
 //!
 //! Per swap and role this yields: the secp256k1 key for the 2-of-2 outputs (`a` or `b`), the
 //! spend share `s` (an integer below 2^252, valid as both an ed25519 and a secp256k1 scalar),
@@ -16,7 +22,7 @@ use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-const SALT: &[u8] = b"confiaro/swap-keys/v1";
+const SALT: &[u8] = b"confiaro/swap-keys/v2";
 
 /// The wallet's master seed (64 bytes, e.g. a BIP39 seed). Never printed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +43,17 @@ mod serde_bytes_64 {
         let v = Vec::<u8>::deserialize(d)?;
         v.try_into()
             .map_err(|_| serde::de::Error::custom("expected 64 bytes"))
+    }
+}
+
+/// Randomness a party draws for each swap it takes part in (from the OS's generator), mixed
+/// into every key of that swap. Never chosen by, or shown to, the counterparty.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapEntropy(pub [u8; 32]);
+
+impl std::fmt::Debug for SwapEntropy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SwapEntropy(<redacted>)")
     }
 }
 
@@ -61,24 +78,49 @@ impl std::fmt::Debug for SwapSecrets {
     }
 }
 
-fn expand(hk: &Hkdf<Sha256>, swap_id: &SwapId, role: Role, label: &[u8], counter: u32) -> [u8; 64] {
+struct Context<'a> {
+    swap_id: &'a SwapId,
+    role: Role,
+    entropy: &'a SwapEntropy,
+}
+
+fn expand(hk: &Hkdf<Sha256>, context: &Context<'_>, label: &[u8], counter: u32) -> [u8; 64] {
     let mut out = [0u8; 64];
     let counter = counter.to_le_bytes();
-    let info: [&[u8]; 4] = [&swap_id.0, &[role.code()], label, &counter];
+    let info: [&[u8]; 5] = [
+        &context.swap_id.0,
+        &[context.role.code()],
+        &context.entropy.0,
+        label,
+        &counter,
+    ];
     hk.expand_multi_info(&info, &mut out)
         .expect("64 bytes is a valid HKDF-SHA256 length");
     out
 }
 
 impl SwapSecrets {
-    /// Derives the secrets of `role` for swap `swap_id` from the wallet seed.
+    /// Derives the secrets of `role` for swap `swap_id` from the wallet seed and `entropy`.
     ///
-    /// Deterministic: call it again after a restart to get the same keys.
-    pub fn derive(seed: &WalletSeed, swap_id: &SwapId, role: Role) -> SwapSecrets {
+    /// Call it once when the swap is created, with entropy fresh from the OS, and store the
+    /// result with the swap's state. Deterministic in its inputs (the same seed, id, role
+    /// and entropy give the same keys), but two swaps never share keys as long as their
+    /// entropy differs, whatever swap ids the counterparty picks.
+    pub fn derive(
+        seed: &WalletSeed,
+        swap_id: &SwapId,
+        role: Role,
+        entropy: &SwapEntropy,
+    ) -> SwapSecrets {
         let hk = Hkdf::<Sha256>::new(Some(SALT), &seed.0);
+        let context = Context {
+            swap_id,
+            role,
+            entropy,
+        };
         let btc = (0u32..)
             .find_map(|counter| {
-                let wide = expand(&hk, swap_id, role, b"btc", counter);
+                let wide = expand(&hk, &context, b"btc", counter);
                 let mut bytes = [0u8; 32];
                 bytes.copy_from_slice(&wide[..32]);
                 ecdsa_fun::fun::Scalar::<
@@ -90,7 +132,7 @@ impl SwapSecrets {
             .expect("a valid scalar is found within a few tries");
         let spend = (0u32..)
             .find_map(|counter| {
-                let wide = expand(&hk, swap_id, role, b"xmr-spend", counter);
+                let wide = expand(&hk, &context, b"xmr-spend", counter);
                 let mut bytes = [0u8; 32];
                 bytes.copy_from_slice(&wide[..32]);
                 // below 2^252 so it is one integer on both curves (the DLEQ proof needs that)
@@ -99,9 +141,9 @@ impl SwapSecrets {
                 Option::<EdScalar>::from(scalar).filter(|s| *s != EdScalar::ZERO)
             })
             .expect("a valid scalar is found within a few tries");
-        let view = EdScalar::from_bytes_mod_order_wide(&expand(&hk, swap_id, role, b"xmr-view", 0));
+        let view = EdScalar::from_bytes_mod_order_wide(&expand(&hk, &context, b"xmr-view", 0));
         let mut proof_seed = [0u8; 32];
-        proof_seed.copy_from_slice(&expand(&hk, swap_id, role, b"dleq-rng", 0)[..32]);
+        proof_seed.copy_from_slice(&expand(&hk, &context, b"dleq-rng", 0)[..32]);
         SwapSecrets {
             role,
             btc,
@@ -172,13 +214,14 @@ mod tests {
     #[test]
     fn derivation_is_deterministic_and_separates_swaps_and_roles() {
         let seed = WalletSeed([42; 64]);
-        let one = SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice);
+        let entropy = SwapEntropy([5; 32]);
+        let one = SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice, &entropy);
         assert_eq!(
             one,
-            SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice)
+            SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Alice, &entropy)
         );
-        let other_swap = SwapSecrets::derive(&seed, &SwapId([2; 32]), Role::Alice);
-        let other_role = SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Bob);
+        let other_swap = SwapSecrets::derive(&seed, &SwapId([2; 32]), Role::Alice, &entropy);
+        let other_role = SwapSecrets::derive(&seed, &SwapId([1; 32]), Role::Bob, &entropy);
         for other in [&other_swap, &other_role] {
             assert_ne!(one.btc, other.btc);
             assert_ne!(one.spend, other.spend);
@@ -191,10 +234,34 @@ mod tests {
         );
     }
 
+    /// Finding 1 of docs/2026-12-06-malicious-counterparty.md: a maker that restored its
+    /// mnemonic sees a swap id it already used; its new keys must share nothing with the old
+    /// ones, whose spend share the taker learnt from the old swap's redeem.
+    #[test]
+    fn the_same_seed_swap_id_and_role_with_other_entropy_give_unrelated_keys() {
+        let seed = WalletSeed([42; 64]);
+        let swap_id = SwapId([1; 32]);
+        let before = SwapSecrets::derive(&seed, &swap_id, Role::Alice, &SwapEntropy([1; 32]));
+        let after = SwapSecrets::derive(&seed, &swap_id, Role::Alice, &SwapEntropy([2; 32]));
+        assert_ne!(before.btc, after.btc);
+        assert_ne!(before.spend, after.spend);
+        assert_ne!(before.view, after.view);
+        assert_ne!(before.proof_seed, after.proof_seed);
+    }
+
     #[test]
     fn debug_output_never_shows_secrets() {
-        let secrets = SwapSecrets::derive(&WalletSeed([7; 64]), &SwapId([3; 32]), Role::Bob);
-        let text = format!("{secrets:?} {:?}", WalletSeed([7; 64]));
+        let secrets = SwapSecrets::derive(
+            &WalletSeed([7; 64]),
+            &SwapId([3; 32]),
+            Role::Bob,
+            &SwapEntropy([7; 32]),
+        );
+        let text = format!(
+            "{secrets:?} {:?} {:?}",
+            WalletSeed([7; 64]),
+            SwapEntropy([7; 32])
+        );
         assert!(!text.contains("07070707"));
         let hex: String = secrets
             .spend
@@ -207,7 +274,12 @@ mod tests {
 
     #[test]
     fn public_share_verifies() {
-        let secrets = SwapSecrets::derive(&WalletSeed([9; 64]), &SwapId([4; 32]), Role::Alice);
+        let secrets = SwapSecrets::derive(
+            &WalletSeed([9; 64]),
+            &SwapId([4; 32]),
+            Role::Alice,
+            &SwapEntropy([9; 32]),
+        );
         let share = secrets.public_share();
         assert!(share.verify().is_ok());
         assert_eq!(share, secrets.public_share(), "proofs are reproducible");

@@ -152,13 +152,15 @@ pub enum Input {
         tx_key: SecretScalar,
         /// Monero height at which it was made.
         height: u64,
+        /// What it paid to the lock address (the terms' amount, unless the wallet erred).
+        amount: XmrAmount,
     },
     /// Alice's XMR transfer could not be made.
     XmrLockFailed {
         /// Why, for the user.
         reason: String,
     },
-    /// Bob's watcher checked the transfer proof against the lock address.
+    /// Bob's watcher checked the transfer proof against the lock address, on his own node.
     XmrTransferSeen {
         /// Transaction hash from the proof.
         tx_hash: [u8; 32],
@@ -166,6 +168,12 @@ pub enum Input {
         amount: XmrAmount,
         /// Its Monero confirmations.
         confirmations: u32,
+        /// The height of the block holding it, as Bob's own node says (`None` in the pool).
+        /// Bob restores his sweep wallet from here, never from the height Alice claims.
+        block_height: Option<u64>,
+        /// The transaction's `unlock_time`. Anything but 0 is refused: a lock that cannot be
+        /// spent for a long time is worth nothing to Bob.
+        unlock_time: u64,
     },
     /// A sweep of the lock address finished (or found it already empty).
     XmrSwept {
@@ -221,6 +229,14 @@ pub enum Action {
         /// Exact amount.
         amount: XmrAmount,
     },
+    /// Alice: it is too late to lock XMR, but a transfer may already exist (a crash between
+    /// making it and recording it). Report [`Input::XmrLocked`] if a transfer to `address`
+    /// was relayed, [`Input::XmrLockFailed`] otherwise. Never pays, and never relays a
+    /// transfer that was prepared but not relayed.
+    FindXmrLock {
+        /// The lock address.
+        address: monero::Address,
+    },
     /// Bob: check the transfer proof against the lock address and report
     /// [`Input::XmrTransferSeen`], again on every new Monero block.
     WatchXmrTransfer {
@@ -242,8 +258,12 @@ pub enum Action {
         spend_key: SecretScalar,
         /// The shared view key.
         view_key: SecretScalar,
-        /// Restore the sweeping wallet from this height, never from zero.
+        /// Restore the sweeping wallet from this height (taken from our own node or wallet,
+        /// never from the counterparty).
         restore_height: u64,
+        /// The lock's amount: sweep once at least this much is unlocked, whatever else (dust
+        /// that is still locked) the address has received.
+        amount: XmrAmount,
     },
     /// Tell the user something.
     Emit(Event),

@@ -456,13 +456,15 @@ pub fn validate(message: &Message) -> Result<(), DecodeError> {
                 });
             }
             let params = t.network.params();
-            if t.cancel_timelock < params.cancel_timelock
-                || t.punish_timelock < params.punish_timelock
+            // exactly the network's values: shorter ones leave no time to act, longer ones
+            // freeze the other side's coins for as long as the proposer likes
+            if t.cancel_timelock != params.cancel_timelock
+                || t.punish_timelock != params.punish_timelock
             {
                 return Err(DecodeError::InvalidField {
                     field: "terms.timelocks",
                     reason: format!(
-                        "cancel {} / punish {} blocks are shorter than the network's {} / {}",
+                        "cancel {} / punish {} blocks are not the network's {} / {}",
                         t.cancel_timelock,
                         t.punish_timelock,
                         params.cancel_timelock,
@@ -545,14 +547,20 @@ impl From<TxError> for DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{SwapSecrets, WalletSeed};
+    use crate::keys::{SwapEntropy, SwapSecrets, WalletSeed};
     use crate::Role;
 
     #[test]
-    fn setup_with_timelocks_shorter_than_the_network_is_refused() {
+    fn setup_with_timelocks_other_than_the_network_is_refused() {
         let swap_id = SwapId([5; 32]);
-        let share = SwapSecrets::derive(&WalletSeed([3; 64]), &swap_id, Role::Bob).public_share();
-        let mut terms = SwapTerms::new(
+        let share = SwapSecrets::derive(
+            &WalletSeed([3; 64]),
+            &swap_id,
+            Role::Bob,
+            &SwapEntropy([0; 32]),
+        )
+        .public_share();
+        let terms = SwapTerms::new(
             Network::Regtest,
             Amount::from_sat(100_000),
             XmrAmount::from_piconero(1),
@@ -569,13 +577,23 @@ mod tests {
             })
         };
         assert_eq!(decode(&setup(terms).encode()), Ok(setup(terms)));
-        terms.cancel_timelock -= 1;
-        assert!(matches!(
-            decode(&setup(terms).encode()),
-            Err(DecodeError::InvalidField {
-                field: "terms.timelocks",
-                ..
-            })
-        ));
+        let network = terms;
+        for (cancel, punish) in [(-1, 0), (0, -1), (1, 0), (0, 1), (i32::from(u16::MAX), 0)] {
+            let mut terms = network;
+            terms.cancel_timelock = (i32::from(terms.cancel_timelock) + cancel).min(65_535) as u16;
+            terms.punish_timelock = (i32::from(terms.punish_timelock) + punish) as u16;
+            assert!(
+                matches!(
+                    decode(&setup(terms).encode()),
+                    Err(DecodeError::InvalidField {
+                        field: "terms.timelocks",
+                        ..
+                    })
+                ),
+                "cancel {} / punish {} accepted",
+                terms.cancel_timelock,
+                terms.punish_timelock
+            );
+        }
     }
 }

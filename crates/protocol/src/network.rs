@@ -97,7 +97,42 @@ pub struct Params {
     pub setup_timeout_seconds: u32,
 }
 
+/// Monero blocks below the lock's block height from which a sweeping wallet is restored.
+pub const XMR_RESTORE_MARGIN: u64 = 10;
+
+/// The lowest fee rate Alice accepts for Bob's lock, in percent of the rate she pays herself.
+/// A lock that pays much less than the market may sit in the mempool for days while Bob
+/// watches the price (finding 3 of docs/2026-12-06-malicious-counterparty.md).
+pub const LOCK_FEE_RATE_FLOOR_PERCENT: u64 = 50;
+
+/// Expected Bitcoin blocks within which Bob's lock must confirm once Alice has seen it; after
+/// that Alice walks away and never locks XMR for it.
+pub const LOCK_CONFIRMATION_BLOCKS: u32 = 6;
+
 impl Params {
+    /// The deepest lock depth at which Alice still publishes her redeem: half of Bob's
+    /// `redeem_margin` before `cancel_timelock`, so a redeem has blocks to confirm before Bob
+    /// can race it with cancel, while a view one or two blocks apart from Bob's still redeems
+    /// what Bob sent in time.
+    pub fn last_redeem_depth(&self) -> u32 {
+        u32::from(self.cancel_timelock).saturating_sub(u32::from(self.redeem_margin / 2).max(1) + 1)
+    }
+
+    /// The deepest lock depth at which Bob still sends (or re-sends) his redeem signature.
+    pub fn last_redeem_signature_depth(&self) -> u32 {
+        u32::from(self.cancel_timelock).saturating_sub(u32::from(self.redeem_margin) + 1)
+    }
+
+    /// The deepest lock depth at which Alice still locks XMR.
+    pub fn last_xmr_lock_depth(&self) -> u32 {
+        u32::from(self.cancel_timelock).saturating_sub(u32::from(self.xmr_lock_margin))
+    }
+
+    /// Seconds Alice waits for Bob's lock to confirm once she has seen it in the mempool.
+    pub fn lock_confirmation_seconds(&self) -> u64 {
+        u64::from(LOCK_CONFIRMATION_BLOCKS) * u64::from(self.btc_block_seconds)
+    }
+
     /// The parameter set for `network`.
     pub fn for_network(network: Network) -> Params {
         match network {
@@ -172,6 +207,20 @@ mod tests {
             assert!(u32::from(p.cancel_timelock) > p.btc_finality, "{network:?}");
             assert!(p.xmr_finality >= 10, "{network:?}");
             assert!(p.fee_band.min_sat_per_vb <= p.fee_band.max_sat_per_vb);
+            // Bob stops sending his signature before Alice stops redeeming with it, and
+            // Alice's redeem still has blocks to confirm before cancel is valid
+            assert!(
+                p.last_redeem_signature_depth() < p.last_redeem_depth(),
+                "{network:?}"
+            );
+            assert!(
+                p.last_redeem_depth() + 2 <= u32::from(p.cancel_timelock),
+                "{network:?}"
+            );
+            assert!(
+                p.last_xmr_lock_depth() < p.last_redeem_signature_depth(),
+                "{network:?}"
+            );
         }
     }
 }

@@ -193,11 +193,13 @@ impl Quote {
                 self.min_btc, self.max_btc
             )));
         }
-        if self.cancel_timelock < params.cancel_timelock
-            || self.punish_timelock < params.punish_timelock
+        // exactly the network's: a longer lock holds the taker's BTC hostage for as long as
+        // the maker likes (finding 6, docs/2026-12-06-malicious-counterparty.md)
+        if self.cancel_timelock != params.cancel_timelock
+            || self.punish_timelock != params.punish_timelock
         {
             return Err(QuoteError::Invalid(format!(
-                "timelocks {}/{} are shorter than the network's {}/{}",
+                "timelocks {}/{} are not the network's {}/{}",
                 self.cancel_timelock,
                 self.punish_timelock,
                 params.cancel_timelock,
@@ -467,6 +469,16 @@ mod tests {
             decode_quote(&reply(bad).encode()),
             Err(QuoteError::Invalid(_))
         ));
+        // finding 6: a quote whose timelocks hold the taker's BTC longer than the network's
+        for (cancel, punish) in [(u16::MAX, q.punish_timelock), (q.cancel_timelock, u16::MAX)] {
+            let mut hostage = q;
+            hostage.cancel_timelock = cancel;
+            hostage.punish_timelock = punish;
+            assert!(matches!(
+                decode_quote(&reply(hostage).encode()),
+                Err(QuoteError::Invalid(reason)) if reason.contains("not the network's")
+            ));
+        }
         let mut trailing = reply(q).encode();
         trailing.push(0);
         assert!(matches!(

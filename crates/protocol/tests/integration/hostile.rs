@@ -38,7 +38,7 @@ use confiaro_protocol::btc::{
     TxRefund,
 };
 use confiaro_protocol::crypto::{self, CryptoError};
-use confiaro_protocol::keys::{SwapSecrets, WalletSeed};
+use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
 use confiaro_protocol::machine::{Agreement, Command, SecretScalar, TxLabel};
 use confiaro_protocol::messages::{
     self, decode, validate, Abort, DecodeError, LockProposal, Message, RedeemEncryptedSignature,
@@ -114,44 +114,44 @@ fn measured<T>(f: impl FnOnce() -> T) -> (T, usize, Duration) {
 // The honest run, done once.
 // ---------------------------------------------------------------------------------------------
 
-const NOW: Timestamp = Timestamp(1_000);
-const FEE_RATE: u64 = 2;
-const XMR_TX_HASH: [u8; 32] = [0x77; 32];
-const XMR_HEIGHT: u64 = 3_000;
+pub(crate) const NOW: Timestamp = Timestamp(1_000);
+pub(crate) const FEE_RATE: u64 = 2;
+pub(crate) const XMR_TX_HASH: [u8; 32] = [0x77; 32];
+pub(crate) const XMR_HEIGHT: u64 = 3_000;
 
 /// Everything the tests need from one honest swap between an Alice and a Bob.
-struct Fixture {
-    swap_id: SwapId,
-    terms: SwapTerms,
-    alice_secrets: SwapSecrets,
-    bob_secrets: SwapSecrets,
-    refund_address: ScriptBuf,
+pub(crate) struct Fixture {
+    pub(crate) swap_id: SwapId,
+    pub(crate) terms: SwapTerms,
+    pub(crate) alice_secrets: SwapSecrets,
+    pub(crate) bob_secrets: SwapSecrets,
+    pub(crate) refund_address: ScriptBuf,
     /// One valid message of every kind, in kind order (1..=8); the abort is Bob's.
-    messages: Vec<Message>,
+    pub(crate) messages: Vec<Message>,
     /// Alice's signed abort (Bob's is in `messages`).
-    alice_abort: Abort,
+    pub(crate) alice_abort: Abort,
     /// `messages`, encoded.
-    encodings: Vec<Vec<u8>>,
+    pub(crate) encodings: Vec<Vec<u8>>,
     /// The lock PSBT Bob's "wallet" funded.
-    lock_psbt: Psbt,
+    pub(crate) lock_psbt: Psbt,
     /// The agreement both computed.
-    agreement: Agreement,
+    pub(crate) agreement: Agreement,
     /// The six transactions, fully signed where they spend the 2-of-2, in `TxLabel` order.
-    signed_txs: Vec<(TxLabel, Transaction)>,
+    pub(crate) signed_txs: Vec<(TxLabel, Transaction)>,
     /// Alice's machine at every step of the run (and a few side branches), by state name.
-    alice_states: Vec<SwapState>,
+    pub(crate) alice_states: Vec<SwapState>,
     /// Bob's machine at every step of the run (and a few side branches), by state name.
-    bob_states: Vec<SwapState>,
+    pub(crate) bob_states: Vec<SwapState>,
     /// Why Bob refused the honest redeem, if he did (a library bug).
-    bob_redeem_error: Option<ProtocolError>,
+    pub(crate) bob_redeem_error: Option<ProtocolError>,
 }
 
 impl Fixture {
-    fn all_states(&self) -> impl Iterator<Item = &SwapState> {
+    pub(crate) fn all_states(&self) -> impl Iterator<Item = &SwapState> {
         self.alice_states.iter().chain(&self.bob_states)
     }
 
-    fn state(&self, role: Role, name: &str) -> &SwapState {
+    pub(crate) fn state(&self, role: Role, name: &str) -> &SwapState {
         let states = match role {
             Role::Alice => &self.alice_states,
             Role::Bob => &self.bob_states,
@@ -162,11 +162,11 @@ impl Fixture {
             .unwrap_or_else(|| panic!("no {role:?} snapshot in state {name}"))
     }
 
-    fn message(&self, kind: u8) -> &Message {
+    pub(crate) fn message(&self, kind: u8) -> &Message {
         &self.messages[usize::from(kind - 1)]
     }
 
-    fn signed_tx(&self, label: TxLabel) -> &Transaction {
+    pub(crate) fn signed_tx(&self, label: TxLabel) -> &Transaction {
         &self
             .signed_txs
             .iter()
@@ -188,12 +188,12 @@ impl Fixture {
     }
 }
 
-fn fixture() -> &'static Fixture {
+pub(crate) fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(honest_run)
 }
 
-fn p2wpkh(byte: u8) -> ScriptBuf {
+pub(crate) fn p2wpkh(byte: u8) -> ScriptBuf {
     let secp = Secp256k1::signing_only();
     let secret = SecretKey::from_slice(&[byte; 32]).expect("a constant below n is a valid key");
     ScriptBuf::new_p2wpkh(&CompressedPublicKey(secret.public_key(&secp)).wpubkey_hash())
@@ -233,7 +233,7 @@ fn funding_psbt(amount: Amount, script_pubkey: ScriptBuf) -> Psbt {
 }
 
 /// Feeds an input the honest run needs to succeed.
-fn step(state: &mut SwapState, input: Input) -> Vec<Action> {
+pub(crate) fn step(state: &mut SwapState, input: Input) -> Vec<Action> {
     let name = state.state_name();
     state
         .handle(NOW, input)
@@ -263,7 +263,7 @@ fn published(actions: &[Action], label: TxLabel) -> Transaction {
         .unwrap_or_else(|| panic!("{label:?} not published in {actions:?}"))
 }
 
-fn seen(tx: &Transaction, confirmations: u32) -> Input {
+pub(crate) fn seen(tx: &Transaction, confirmations: u32) -> Input {
     Input::BtcTxSeen {
         tx: tx.clone(),
         confirmations,
@@ -277,8 +277,18 @@ fn honest_run() -> Fixture {
         Amount::from_sat(1_000_000),
         XmrAmount::from_piconero(1_000_000_000_000),
     );
-    let alice_secrets = SwapSecrets::derive(&WalletSeed([1; 64]), &swap_id, Role::Alice);
-    let bob_secrets = SwapSecrets::derive(&WalletSeed([2; 64]), &swap_id, Role::Bob);
+    let alice_secrets = SwapSecrets::derive(
+        &WalletSeed([1; 64]),
+        &swap_id,
+        Role::Alice,
+        &SwapEntropy([0; 32]),
+    );
+    let bob_secrets = SwapSecrets::derive(
+        &WalletSeed([2; 64]),
+        &swap_id,
+        Role::Bob,
+        &SwapEntropy([0; 32]),
+    );
     let (redeem_address, punish_address, refund_address) = (p2wpkh(11), p2wpkh(12), p2wpkh(13));
 
     let mut alice = SwapState::Alice(Box::new(Alice::new(
@@ -348,6 +358,7 @@ fn honest_run() -> Fixture {
             tx_hash: XMR_TX_HASH,
             tx_key: SecretScalar(EdScalar::from(123_456_789u64)),
             height: XMR_HEIGHT,
+            amount: terms.xmr_amount,
         },
     ));
     alice_states.push(alice.clone());
@@ -360,6 +371,8 @@ fn honest_run() -> Fixture {
             tx_hash: XMR_TX_HASH,
             amount: terms.xmr_amount,
             confirmations: 10,
+            block_height: Some(XMR_HEIGHT + 1),
+            unlock_time: 0,
         },
     ));
     bob_states.push(bob.clone());
@@ -706,7 +719,12 @@ fn stranger(seed: [u8; 32]) -> SwapSecrets {
     let mut wide = [0u8; 64];
     wide[..32].copy_from_slice(&seed);
     wide[32..].copy_from_slice(b"a stranger to the swap, not hers");
-    SwapSecrets::derive(&WalletSeed(wide), &SwapId(seed), Role::Bob)
+    SwapSecrets::derive(
+        &WalletSeed(wide),
+        &SwapId(seed),
+        Role::Bob,
+        &SwapEntropy([0; 32]),
+    )
 }
 
 fn arbitrary_witness() -> impl Strategy<Value = Witness> {
@@ -1758,6 +1776,7 @@ fn input_for(step: &Step) -> Option<Input> {
             tx_hash: if *right { XMR_TX_HASH } else { [0x13; 32] },
             tx_key: SecretScalar(EdScalar::from(5u64)),
             height: XMR_HEIGHT,
+            amount: f.terms.xmr_amount,
         },
         Step::XmrLockFailed => Input::XmrLockFailed {
             reason: "no funds".into(),
@@ -1773,6 +1792,8 @@ fn input_for(step: &Step) -> Option<Input> {
             } else {
                 XmrAmount::from_piconero(1)
             },
+            block_height: Some(XMR_HEIGHT),
+            unlock_time: 0,
             confirmations: *confirmations,
         },
         Step::XmrSwept => Input::XmrSwept {

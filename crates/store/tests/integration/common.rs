@@ -12,7 +12,7 @@ use bitcoin::hashes::Hash;
 use bitcoin::{Amount, ScriptBuf, WPubkeyHash};
 use confiaro_protocol::alice::Alice;
 use confiaro_protocol::bob::Bob;
-use confiaro_protocol::keys::{SwapSecrets, WalletSeed};
+use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
 use confiaro_protocol::machine::{Action, Command, Input};
 use confiaro_protocol::messages::{self, SwapTerms};
 use confiaro_protocol::{Network, Role, SwapId, SwapState, Timestamp, XmrAmount};
@@ -191,7 +191,7 @@ pub fn seed(salt: u8) -> WalletSeed {
 
 /// A fresh Bob machine (phase Initialized) and its secrets.
 pub fn bob(seed: &WalletSeed, swap_id: SwapId) -> (SwapState, SwapSecrets) {
-    let secrets = SwapSecrets::derive(seed, &swap_id, Role::Bob);
+    let secrets = SwapSecrets::derive(seed, &swap_id, Role::Bob, &SwapEntropy([0; 32]));
     let share = secrets.public_share();
     let machine = Bob::new(
         swap_id,
@@ -207,7 +207,7 @@ pub fn bob(seed: &WalletSeed, swap_id: SwapId) -> (SwapState, SwapSecrets) {
 
 /// A fresh Alice machine (phase Initialized) and its secrets.
 pub fn alice(seed: &WalletSeed, swap_id: SwapId) -> (SwapState, SwapSecrets) {
-    let secrets = SwapSecrets::derive(seed, &swap_id, Role::Alice);
+    let secrets = SwapSecrets::derive(seed, &swap_id, Role::Alice, &SwapEntropy([0; 32]));
     let share = secrets.public_share();
     let machine = Alice::new(
         swap_id,

@@ -12,7 +12,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use common::{bob_states, seed};
-use confiaro_protocol::keys::SwapSecrets;
+use confiaro_protocol::keys::{SwapEntropy, SwapSecrets};
 use confiaro_protocol::{Role, SwapId, SwapState};
 use confiaro_store::{KdfParams, NewSwap, Store};
 
@@ -144,8 +144,8 @@ async fn the_database_files_hold_no_secret_in_the_clear() {
     let (bob_states_, _) = bob_states(&wallet_seed, &wallet_seed, bob_id);
     let (_, alice_state) = bob_states(&wallet_seed, &wallet_seed, alice_id);
     let swap_secrets = [
-        SwapSecrets::derive(&wallet_seed, &bob_id, Role::Bob),
-        SwapSecrets::derive(&wallet_seed, &alice_id, Role::Alice),
+        SwapSecrets::derive(&wallet_seed, &bob_id, Role::Bob, &SwapEntropy([0; 32])),
+        SwapSecrets::derive(&wallet_seed, &alice_id, Role::Alice, &SwapEntropy([0; 32])),
     ];
     // the states really hold these secrets (so a plaintext state would be caught)
     let SwapState::Bob(bob_machine) = &bob_states_[2] else {

@@ -145,7 +145,20 @@ pub struct XmrTransfer {
     pub hash: [u8; 32],
     pub address: String,
     pub amount: u64,
+    /// The block holding it (`None` in the pool).
     pub height: Option<u64>,
+    /// The transaction's unlock time (a block height; 0: the usual 10 blocks).
+    pub unlock_time: u64,
+    /// Whether Alice paid it as her lock (not dust sent on the side).
+    pub is_lock: bool,
+}
+
+/// What a watcher's `check_tx_key` and `get_transactions` say about a transfer.
+pub struct TransferSeen {
+    pub amount: u64,
+    pub confirmations: u32,
+    pub block_height: Option<u64>,
+    pub unlock_time: u64,
 }
 
 /// A Monero chain holding Alice's wallet and the lock addresses.
@@ -189,8 +202,8 @@ impl XmrLedger {
         amount: u64,
         hash: [u8; 32],
     ) -> Result<([u8; 32], u64), &'static str> {
-        if let Some(existing) = self.transfers.iter().find(|t| t.address == address) {
-            return Ok((existing.hash, existing.height.unwrap_or(self.height)));
+        if let Some((hash, height, _)) = self.existing_lock(address) {
+            return Ok((hash, height));
         }
         if self.alice_balance < amount {
             return Err("not enough unlocked balance");
@@ -201,36 +214,73 @@ impl XmrLedger {
             address: address.to_owned(),
             amount,
             height: None,
+            unlock_time: 0,
+            is_lock: true,
         });
         Ok((hash, self.height))
     }
 
-    pub fn transfer(&self, hash: &[u8; 32]) -> Option<(u64, u32)> {
-        let t = self.transfers.iter().find(|t| &t.hash == hash)?;
-        let confirmations = t.height.map(|h| (self.height + 1 - h) as u32).unwrap_or(0);
-        Some((t.amount, confirmations))
+    /// Alice's lock transfer to `address`, if she made one: its hash and the height it was
+    /// made at, and its amount.
+    pub fn existing_lock(&self, address: &str) -> Option<([u8; 32], u64, u64)> {
+        self.transfers
+            .iter()
+            .find(|t| t.address == address && t.is_lock)
+            .map(|t| (t.hash, t.height.unwrap_or(self.height), t.amount))
     }
 
-    /// Sweeps an address once all its outputs are unlocked; `Some(0)` if already swept,
-    /// `None` while locked.
-    pub fn sweep(&mut self, address: &str) -> Option<u64> {
-        if self.swept.contains_key(address) {
+    /// A transfer that is not Alice's lock (an attacker's dust), paid from elsewhere.
+    pub fn send_extra(&mut self, address: &str, amount: u64, hash: [u8; 32]) {
+        self.transfers.push(XmrTransfer {
+            hash,
+            address: address.to_owned(),
+            amount,
+            height: None,
+            unlock_time: 0,
+            is_lock: false,
+        });
+    }
+
+    pub fn transfer(&self, hash: &[u8; 32]) -> Option<TransferSeen> {
+        let t = self.transfers.iter().find(|t| &t.hash == hash)?;
+        let confirmations = t.height.map(|h| (self.height + 1 - h) as u32).unwrap_or(0);
+        Some(TransferSeen {
+            amount: t.amount,
+            confirmations,
+            block_height: t.height,
+            unlock_time: t.unlock_time,
+        })
+    }
+
+    fn unlocked(&self, t: &XmrTransfer) -> bool {
+        t.height
+            .is_some_and(|h| self.height + 1 - h >= XMR_UNLOCK && self.height >= t.unlock_time)
+    }
+
+    /// Sweeps what a wallet restored at `sweep.restore_height` sees at the address, once at
+    /// least `sweep.amount` of it is unlocked (like `sweep_all`, it takes every unlocked
+    /// output it sees). `Some(0)` if already swept, `None` while waiting — forever, if the
+    /// wallet was restored above the lock's block.
+    pub fn sweep(&mut self, sweep: &super::Sweep) -> Option<u64> {
+        if self.swept.contains_key(&sweep.address) {
             return Some(0);
         }
-        let incoming: Vec<&XmrTransfer> = self
+        let visible: Vec<&XmrTransfer> = self
             .transfers
             .iter()
-            .filter(|t| t.address == address)
+            .filter(|t| t.address == sweep.address)
+            .filter(|t| t.height.is_some_and(|h| h >= sweep.restore_height))
             .collect();
-        if incoming
+        let unlocked: u64 = visible
             .iter()
-            .any(|t| t.height.is_none_or(|h| self.height + 1 - h < XMR_UNLOCK))
-        {
+            .filter(|t| self.unlocked(t))
+            .map(|t| t.amount)
+            .sum();
+        if unlocked == 0 || unlocked < sweep.amount {
             return None;
         }
-        let total = incoming.iter().map(|t| t.amount).sum();
-        self.swept.insert(address.to_owned(), total);
-        Some(total)
+        self.swept.insert(sweep.address.clone(), unlocked);
+        Some(unlocked)
     }
 
     pub fn locked_at(&self, address: &str) -> u64 {

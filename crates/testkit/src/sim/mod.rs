@@ -17,7 +17,7 @@ use bitcoin::psbt::Psbt;
 use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
 use confiaro_protocol::alice::Alice;
 use confiaro_protocol::bob::Bob;
-use confiaro_protocol::keys::{PublicShare, SwapSecrets, WalletSeed};
+use confiaro_protocol::keys::{PublicShare, SwapEntropy, SwapSecrets, WalletSeed};
 use confiaro_protocol::machine::{Action, Command, Input, SecretScalar, TxLabel};
 use confiaro_protocol::messages::{self, Message, SwapTerms};
 use confiaro_protocol::{Network, Phase, Role, SwapId, SwapState, Timestamp, XmrAmount};
@@ -103,9 +103,19 @@ pub fn pool() -> &'static [PoolEntry] {
             let swap_id = SwapId(hash(&[b"swap", &tag]));
             let mut seed = [0u8; 64];
             seed[..32].copy_from_slice(&hash(&[b"alice-seed", &tag]));
-            let alice_secrets = SwapSecrets::derive(&WalletSeed(seed), &swap_id, Role::Alice);
+            let alice_secrets = SwapSecrets::derive(
+                &WalletSeed(seed),
+                &swap_id,
+                Role::Alice,
+                &SwapEntropy([0; 32]),
+            );
             seed[..32].copy_from_slice(&hash(&[b"bob-seed", &tag]));
-            let bob_secrets = SwapSecrets::derive(&WalletSeed(seed), &swap_id, Role::Bob);
+            let bob_secrets = SwapSecrets::derive(
+                &WalletSeed(seed),
+                &swap_id,
+                Role::Bob,
+                &SwapEntropy([0; 32]),
+            );
             PoolEntry {
                 swap_id,
                 terms: SwapTerms::new(
@@ -244,7 +254,7 @@ struct Party {
     watches: BTreeSet<Txid>,
     seen: BTreeSet<Txid>,
     xmr_watch: Option<[u8; 32]>,
-    sweep: Option<String>,
+    sweep: Option<Sweep>,
     published: Vec<Transaction>,
     tick_at: Option<u64>,
     offline: Vec<(u64, u64)>,
@@ -266,6 +276,14 @@ impl Party {
             offline: Vec::new(),
         }
     }
+}
+
+/// A sweep asked for and not yet done.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub address: String,
+    pub restore_height: u64,
+    pub amount: u64,
 }
 
 /// Faults chosen for a schedule.
@@ -486,12 +504,30 @@ impl Sim {
                                 tx_hash,
                                 tx_key: SecretScalar(key),
                                 height,
+                                amount: XmrAmount::from_piconero(amount),
                             }
                         }
                         Err(reason) => Input::XmrLockFailed {
                             reason: reason.into(),
                         },
                     }
+                };
+                self.input_now(role, input);
+            }
+            Action::FindXmrLock { address } => {
+                let input = match self.xmr.existing_lock(&address.to_string()) {
+                    Some((tx_hash, height, amount)) => Input::XmrLocked {
+                        tx_hash,
+                        tx_key: SecretScalar(
+                            curve25519_dalek::Scalar::from_bytes_mod_order(tx_hash)
+                                + curve25519_dalek::Scalar::ONE,
+                        ),
+                        height,
+                        amount: XmrAmount::from_piconero(amount),
+                    },
+                    None => Input::XmrLockFailed {
+                        reason: "too late to lock, and no transfer exists".into(),
+                    },
                 };
                 self.input_now(role, input);
             }
@@ -503,7 +539,8 @@ impl Sim {
                 address,
                 spend_key,
                 view_key,
-                ..
+                restore_height,
+                amount,
             } => {
                 let keys = monero::KeyPair {
                     view: monero::PrivateKey { scalar: view_key.0 },
@@ -517,7 +554,11 @@ impl Sim {
                     ));
                     return;
                 }
-                self.party(role).sweep = Some(address.to_string());
+                self.party(role).sweep = Some(Sweep {
+                    address: address.to_string(),
+                    restore_height,
+                    amount: amount.as_piconero(),
+                });
                 self.report_xmr(role);
             }
             Action::Emit(_) => {}
@@ -551,17 +592,19 @@ impl Sim {
 
     fn report_xmr(&mut self, role: Role) {
         if let Some(hash) = self.party(role).xmr_watch {
-            if let Some((amount, confirmations)) = self.xmr.transfer(&hash) {
+            if let Some(seen) = self.xmr.transfer(&hash) {
                 let input = Input::XmrTransferSeen {
                     tx_hash: hash,
-                    amount: XmrAmount::from_piconero(amount),
-                    confirmations,
+                    amount: XmrAmount::from_piconero(seen.amount),
+                    confirmations: seen.confirmations,
+                    block_height: seen.block_height,
+                    unlock_time: seen.unlock_time,
                 };
                 self.input_now(role, input);
             }
         }
-        if let Some(address) = self.party(role).sweep.clone() {
-            if let Some(amount) = self.xmr.sweep(&address) {
+        if let Some(sweep) = self.party(role).sweep.clone() {
+            if let Some(amount) = self.xmr.sweep(&sweep) {
                 if amount > 0 {
                     if self.swept_by.is_some() {
                         self.violations
@@ -946,8 +989,18 @@ pub fn setup_exchange(round: u8) -> (SwapState, SwapState, usize) {
         Amount::from_sat(1_000_000),
         XmrAmount::from_piconero(10u64.pow(12)),
     );
-    let bob_secrets = SwapSecrets::derive(&WalletSeed([1; 64]), &swap_id, Role::Bob);
-    let alice_secrets = SwapSecrets::derive(&WalletSeed([2; 64]), &swap_id, Role::Alice);
+    let bob_secrets = SwapSecrets::derive(
+        &WalletSeed([1; 64]),
+        &swap_id,
+        Role::Bob,
+        &SwapEntropy([0; 32]),
+    );
+    let alice_secrets = SwapSecrets::derive(
+        &WalletSeed([2; 64]),
+        &swap_id,
+        Role::Alice,
+        &SwapEntropy([0; 32]),
+    );
     let now = Timestamp(0);
     let bob_share = bob_secrets.public_share();
     let alice_share = alice_secrets.public_share();

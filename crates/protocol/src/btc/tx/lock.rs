@@ -283,6 +283,19 @@ impl TxLock {
             .expect("a TxLock's inputs are summable and exceed its summable outputs")
     }
 
+    /// The weight the signed lock is expected to have: the unsigned transaction plus a
+    /// P2WPKH-sized witness (108 weight units) per input. Exact for P2WPKH inputs, an
+    /// overestimate for P2TR key spends and an underestimate for large P2WSH scripts.
+    pub fn estimated_weight(&self) -> bitcoin::Weight {
+        const WITNESS_PER_INPUT_WU: u64 = 1 + (1 + 72) + (1 + 33);
+        const SEGWIT_MARKER_WU: u64 = 2;
+        let tx = &self.psbt.unsigned_tx;
+        tx.weight()
+            + bitcoin::Weight::from_wu(
+                SEGWIT_MARKER_WU + WITNESS_PER_INPUT_WU * tx.input.len() as u64,
+            )
+    }
+
     /// The unsigned lock transaction.
     pub fn unsigned_tx(&self) -> &Transaction {
         &self.psbt.unsigned_tx
