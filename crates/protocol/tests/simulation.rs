@@ -1,14 +1,53 @@
 //! The deterministic simulation: thousands of seeded schedules of whole swaps, each checked
-//! for atomicity, safety of honest parties, termination and determinism.
+//! for atomicity, safety of honest parties, termination and determinism; then as many with
+//! one party an attacker (`confiaro_testkit::sim::adversary`), checked for the victim.
 //!
-//! `SIM_SCHEDULES=<n>` sets the number of schedules (default 10,000); `SIM_SEED=<seed>` replays
-//! one schedule and prints its report.
+//! `SIM_SCHEDULES=<n>` sets the number of schedules of each kind (default 10,000);
+//! `SIM_SEED=<seed>` replays one honest schedule, `ADVERSARIAL_SEED=<seed>` one adversarial
+//! schedule, and prints its report.
 
 use confiaro_testkit::sim::{self, Outcome, Report};
 use std::collections::BTreeMap;
 
 fn replay_hint(seed: u64) -> String {
     format!("SIM_SEED={seed} cargo test -p confiaro-protocol --release --test simulation -- --nocapture")
+}
+
+fn adversarial_replay_hint(seed: u64) -> String {
+    format!("ADVERSARIAL_SEED={seed} cargo test -p confiaro-protocol --release --test simulation adversarial -- --nocapture")
+}
+
+fn schedules() -> u64 {
+    std::env::var("SIM_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000)
+}
+
+/// Runs `run` on seeds `0..schedules` on every core; reports sorted by seed.
+fn run_all(schedules: u64, run: fn(u64) -> Report) -> Vec<Report> {
+    sim::pool();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2) as u64;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..schedules)
+                        .filter(|s| s % threads == t)
+                        .map(run)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<Report> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect();
+        all.sort_by_key(|r| r.seed);
+        all
+    })
 }
 
 #[test]
@@ -24,33 +63,9 @@ fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
         );
         return;
     }
-    let schedules: u64 = std::env::var("SIM_SCHEDULES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
+    let schedules = schedules();
     let started = std::time::Instant::now();
-    sim::pool();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2) as u64;
-    let reports: Vec<Report> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    (0..schedules)
-                        .filter(|s| s % threads == t)
-                        .map(sim::run)
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<Report> = handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker"))
-            .collect();
-        all.sort_by_key(|r| r.seed);
-        all
-    });
+    let reports = run_all(schedules, sim::run);
     let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
     for name in ["swapped", "refunded", "punished", "aborted"] {
         outcomes.insert(name, 0);
@@ -133,6 +148,71 @@ fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
     assert!(
         failures.is_empty(),
         "{} schedules violate safety; first seed {}",
+        failures.len(),
+        failures[0].seed
+    );
+}
+
+#[test]
+fn ten_thousand_adversarial_schedules_never_cost_the_victim() {
+    if let Ok(seed) = std::env::var("ADVERSARIAL_SEED") {
+        let seed: u64 = seed.parse().expect("ADVERSARIAL_SEED is a number");
+        let report = sim::run_adversarial(seed);
+        println!("{report:#?}");
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed} violates: {:?}",
+            report.violations
+        );
+        return;
+    }
+    let schedules = schedules();
+    let started = std::time::Instant::now();
+    let reports = run_all(schedules, sim::run_adversarial);
+    for seed in (0..schedules).step_by((schedules as usize / 20).max(1)) {
+        assert_eq!(
+            sim::run_adversarial(seed).trace_hash,
+            reports[seed as usize].trace_hash,
+            "adversarial seed {seed} is not deterministic; replay: {}",
+            adversarial_replay_hint(seed)
+        );
+    }
+    let mut by_strategy: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+    for report in &reports {
+        let strategy = report.strategy.expect("adversarial");
+        let entry = by_strategy.entry(format!("{strategy:?}")).or_default();
+        entry.0 += 1;
+        entry.1 += report.violations.len() as u64;
+        *outcomes
+            .entry(format!("{:?}", report.outcome))
+            .or_default() += 1;
+    }
+    let failures: Vec<&Report> = reports.iter().filter(|r| !r.violations.is_empty()).collect();
+    for report in failures.iter().take(5) {
+        println!(
+            "adversarial seed {} ({:?}) violates: {:?}\n  replay: {}",
+            report.seed,
+            report.strategy,
+            report.violations,
+            adversarial_replay_hint(report.seed)
+        );
+    }
+    println!(
+        "adversarial simulation: {} schedules in {:.1?}; per strategy (schedules, violations): {by_strategy:?}; outcomes {outcomes:?}",
+        reports.len(),
+        started.elapsed()
+    );
+    let total: usize = reports.iter().map(|r| r.violations.len()).sum();
+    println!(
+        "adversarial simulation: {} schedules, {} strategies, {} violations",
+        reports.len(),
+        sim::STRATEGIES.len(),
+        total
+    );
+    assert!(
+        failures.is_empty(),
+        "{} adversarial schedules cost the victim; first seed {}",
         failures.len(),
         failures[0].seed
     );

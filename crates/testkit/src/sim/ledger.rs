@@ -1,11 +1,20 @@
 //! In-memory Bitcoin and Monero ledgers for the simulation: mempool, confirmations, BIP68
-//! relative timelocks, double-spend rejection and reorgs. Scripts are not run here (Bitcoin
-//! Core's interpreter checks them in `confiaro-protocol`'s `tests/script_validity.rs`).
+//! relative timelocks, replacement by fee, propagation delay, reorgs. Scripts are not run
+//! here (Bitcoin Core's interpreter checks them in `confiaro-protocol`'s
+//! `tests/integration/script_validity.rs`).
 
 use bitcoin::{OutPoint, Transaction, TxOut, Txid};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A transaction that reached the mempool less than this many seconds before a block is not
+/// in it: miners had not heard of it yet.
+pub const PROPAGATION_SECONDS: u64 = 60;
 
 /// A Bitcoin chain with a mempool.
+///
+/// Conflicts are resolved the way full-RBF nodes do (Bitcoin Core 28's default): a
+/// transaction that pays a higher fee than everything it conflicts with (and their
+/// descendants) replaces them.
 #[derive(Default)]
 pub struct BtcLedger {
     blocks: Vec<Vec<Txid>>,
@@ -14,6 +23,12 @@ pub struct BtcLedger {
     mempool: Vec<Txid>,
     genesis: BTreeMap<OutPoint, TxOut>,
     spent: BTreeMap<OutPoint, Txid>,
+    /// When each mempool transaction arrived.
+    arrived: BTreeMap<Txid, u64>,
+    /// Transactions miners leave out for now (a lock paying too little, held back by Bob).
+    stalled: BTreeSet<Txid>,
+    /// The current simulated time, set by the driver.
+    pub now: u64,
 }
 
 impl BtcLedger {
@@ -38,19 +53,81 @@ impl BtcLedger {
         Some((out, self.confirmed_at.get(&outpoint.txid).copied()))
     }
 
-    /// Accepts a transaction into the mempool with Bitcoin Core's reject reasons.
+    /// The fee of a known transaction whose inputs are known.
+    fn fee(&self, tx: &Transaction) -> u64 {
+        let inputs: u64 = tx
+            .input
+            .iter()
+            .filter_map(|i| self.output(&i.previous_output).map(|(o, _)| o.value.to_sat()))
+            .sum();
+        let outputs: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+        inputs.saturating_sub(outputs)
+    }
+
+    /// A mempool transaction and every mempool transaction spending its outputs.
+    fn with_descendants(&self, txid: Txid, into: &mut BTreeSet<Txid>) {
+        if !into.insert(txid) {
+            return;
+        }
+        let children: Vec<Txid> = self
+            .spent
+            .iter()
+            .filter(|(outpoint, spender)| {
+                outpoint.txid == txid && self.mempool.contains(spender)
+            })
+            .map(|(_, spender)| *spender)
+            .collect();
+        for child in children {
+            self.with_descendants(child, into);
+        }
+    }
+
+    fn evict(&mut self, txid: Txid) {
+        self.mempool.retain(|t| *t != txid);
+        self.arrived.remove(&txid);
+        if let Some(tx) = self.txs.get(&txid) {
+            for input in &tx.input {
+                if self.spent.get(&input.previous_output) == Some(&txid) {
+                    self.spent.remove(&input.previous_output);
+                }
+            }
+        }
+    }
+
+    /// Holds `txid` back from miners until [`BtcLedger::release`].
+    pub fn stall(&mut self, txid: Txid) {
+        self.stalled.insert(txid);
+    }
+
+    /// Lets miners include `txid` again.
+    pub fn release(&mut self, txid: &Txid) {
+        self.stalled.remove(txid);
+    }
+
+    /// When `txid` entered the mempool, while it is there.
+    pub fn arrived_at(&self, txid: &Txid) -> Option<u64> {
+        self.arrived.get(txid).copied()
+    }
+
+    /// Accepts a transaction into the mempool with Bitcoin Core's reject reasons, replacing
+    /// conflicting mempool transactions that pay less in total.
     pub fn submit(&mut self, tx: &Transaction) -> Result<(), &'static str> {
         let txid = tx.compute_txid();
         if self.confirmed_at.contains_key(&txid) || self.mempool.contains(&txid) {
             return Ok(());
         }
         let mut input_value = 0u64;
+        let mut conflicts = BTreeSet::new();
         for input in &tx.input {
             let Some((out, confirmed)) = self.output(&input.previous_output) else {
                 return Err("bad-txns-inputs-missingorspent");
             };
-            if self.spent.contains_key(&input.previous_output) {
-                return Err("txn-mempool-conflict");
+            if let Some(spender) = self.spent.get(&input.previous_output) {
+                if self.confirmed_at.contains_key(spender) {
+                    return Err("bad-txns-inputs-missingorspent");
+                }
+                let spender = *spender;
+                self.with_descendants(spender, &mut conflicts);
             }
             if let Some(relative) = input.sequence.to_relative_lock_time() {
                 let bitcoin::relative::LockTime::Blocks(height) = relative else {
@@ -70,20 +147,47 @@ impl BtcLedger {
         if output_value > input_value {
             return Err("bad-txns-in-belowout");
         }
+        if !conflicts.is_empty() {
+            let replaced: u64 = conflicts.iter().map(|t| self.fee(&self.txs[t])).sum();
+            if input_value - output_value <= replaced {
+                return Err("insufficient fee: rejecting replacement");
+            }
+            for conflict in conflicts {
+                self.evict(conflict);
+            }
+        }
         for input in &tx.input {
             self.spent.insert(input.previous_output, txid);
         }
         self.txs.insert(txid, tx.clone());
         self.mempool.push(txid);
+        self.arrived.insert(txid, self.now);
         Ok(())
     }
 
-    /// Mines one block with the whole mempool.
+    /// Mines one block with every mempool transaction miners have heard of
+    /// ([`PROPAGATION_SECONDS`]) and do not hold back, and whose parents are in the chain.
     pub fn mine(&mut self) {
-        let block = std::mem::take(&mut self.mempool);
         let height = self.tip() + 1;
+        let mut block = Vec::new();
+        for txid in self.mempool.clone() {
+            let fresh = self
+                .arrived
+                .get(&txid)
+                .is_some_and(|at| at + PROPAGATION_SECONDS > self.now);
+            let parents_in = self.txs[&txid].input.iter().all(|i| {
+                self.genesis.contains_key(&i.previous_output)
+                    || self.confirmed_at.contains_key(&i.previous_output.txid)
+                    || block.contains(&i.previous_output.txid)
+            });
+            if !fresh && !self.stalled.contains(&txid) && parents_in {
+                block.push(txid);
+            }
+        }
+        self.mempool.retain(|t| !block.contains(t));
         for txid in &block {
             self.confirmed_at.insert(*txid, height);
+            self.arrived.remove(txid);
         }
         self.blocks.push(block);
     }
@@ -283,11 +387,21 @@ impl XmrLedger {
         Some(unlocked)
     }
 
+    /// What Alice's lock paid to `address` (dust sent on the side not counted).
     pub fn locked_at(&self, address: &str) -> u64 {
         self.transfers
             .iter()
-            .filter(|t| t.address == address)
+            .filter(|t| t.address == address && t.is_lock)
             .map(|t| t.amount)
             .sum()
+    }
+
+    /// Gives Alice's lock to `address` an unlock time.
+    pub fn set_unlock_time(&mut self, address: &str, unlock_time: u64) {
+        for t in &mut self.transfers {
+            if t.address == address && t.is_lock {
+                t.unlock_time = unlock_time;
+            }
+        }
     }
 }

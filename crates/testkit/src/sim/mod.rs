@@ -10,7 +10,10 @@
 //! `tests/stored_state.rs`, its `swap` benchmark, and the engine's receipt tests
 //! ([`setup_exchange`] gives real machines after an honest setup).
 
+mod adversary;
 pub mod ledger;
+
+pub use adversary::{run_adversarial, Strategy, STRATEGIES};
 
 use bitcoin::hashes::Hash;
 use bitcoin::psbt::Psbt;
@@ -20,7 +23,7 @@ use confiaro_protocol::bob::Bob;
 use confiaro_protocol::keys::{PublicShare, SwapEntropy, SwapSecrets, WalletSeed};
 use confiaro_protocol::machine::{Action, Command, Input, SecretScalar, TxLabel};
 use confiaro_protocol::messages::{self, Message, SwapTerms};
-use confiaro_protocol::{Network, Phase, Role, SwapId, SwapState, Timestamp, XmrAmount};
+use confiaro_protocol::{Network, Role, SwapId, SwapState, Timestamp, XmrAmount};
 use ledger::{BtcLedger, XmrLedger};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -231,6 +234,8 @@ pub struct Report {
     pub crashes: u32,
     pub messages_dropped: u32,
     pub reorgs: u32,
+    /// The attacker's strategy, in an adversarial schedule.
+    pub strategy: Option<Strategy>,
 }
 
 #[derive(Debug)]
@@ -244,6 +249,10 @@ enum Ev {
     Crash { who: Role, duration: u64 },
     Restart { who: Role },
     Command { who: Role, command: Command },
+    /// The attacker replays a message it sent, possibly relabelled for another swap.
+    Hostile,
+    /// Bob's held-back lock reaches miners.
+    Release { txid: Txid },
 }
 
 struct Party {
@@ -317,6 +326,8 @@ struct Sim {
     lost_actions: u32,
     last_tick: (Role, u64),
     path: &'static str,
+    /// The attacker, in an adversarial schedule.
+    attack: Option<adversary::Attack>,
 }
 
 fn fnv(acc: u64, bytes: &[u8]) -> u64 {
@@ -377,13 +388,15 @@ impl Sim {
                     self.crash(role, duration);
                     return;
                 }
+                adversary::after_step(self, role);
                 for action in actions {
                     self.execute(role, action);
                 }
                 self.schedule_tick(role);
             }
             Err(error) => {
-                if !is_command {
+                // an attacker's victim refuses hostile input by design
+                if !is_command && self.attack.is_none() {
                     self.violations.push(format!(
                         "{role:?} rejected an honest input at {now}: {error}"
                     ));
@@ -403,6 +416,9 @@ impl Sim {
     }
 
     fn execute(&mut self, role: Role, action: Action) {
+        let Some(action) = adversary::intercept(self, role, action) else {
+            return;
+        };
         match action {
             Action::Send(message) => {
                 let bytes = encode_cached(&message);
@@ -475,6 +491,7 @@ impl Sim {
                 let mut tx = psbt.unsigned_tx.clone();
                 tx.input[0].witness = Witness::from_slice(&[vec![0u8; 72], vec![2u8; 33]]);
                 let _ = self.btc.submit(&tx);
+                adversary::lock_published(self, &tx);
                 self.party(role).published.push(tx);
             }
             Action::PublishBtc { tx, label } => {
@@ -498,6 +515,7 @@ impl Sim {
                     let hash = self.rng.bytes32();
                     match self.xmr.lock(&address.to_string(), amount, hash) {
                         Ok((tx_hash, height)) => {
+                            adversary::xmr_locked(self, role, &address.to_string());
                             let key = curve25519_dalek::Scalar::from_bytes_mod_order(hash)
                                 + curve25519_dalek::Scalar::ONE;
                             Input::XmrLocked {
@@ -512,7 +530,9 @@ impl Sim {
                         },
                     }
                 };
-                self.input_now(role, input);
+                let delay = adversary::xmr_lock_latency(self, role);
+                let epoch = self.party(role).epoch;
+                self.push(self.now + delay, Ev::Input { to: role, epoch, input });
             }
             Action::FindXmrLock { address } => {
                 let input = match self.xmr.existing_lock(&address.to_string()) {
@@ -691,12 +711,14 @@ impl Sim {
                 self.report_btc(role, txid);
             }
         }
+        adversary::on_btc_block(self);
         let next = self.now + self.rng.range(300, 900);
         self.push(next, Ev::BtcBlock);
     }
 
     fn on_xmr_block(&mut self) {
         self.xmr.mine();
+        adversary::on_xmr_block(self);
         for role in [Role::Alice, Role::Bob] {
             if self.party(role).online {
                 self.report_xmr(role);
@@ -706,16 +728,28 @@ impl Sim {
         self.push(next, Ev::XmrBlock);
     }
 
+    /// Whether the schedule is over at `at`: both machines ended or, against an attacker,
+    /// the victim's ended a while ago (the attacker may keep trying).
+    fn finished(&self, at: u64) -> bool {
+        match &self.attack {
+            None => self.both_terminal(),
+            Some(attack) => attack
+                .victim_done_at
+                .is_some_and(|done| at > done + adversary::GRACE_SECONDS),
+        }
+    }
+
     fn both_terminal(&self) -> bool {
         self.alice.state.phase().is_terminal() && self.bob.state.phase().is_terminal()
     }
 
     fn run(&mut self) {
         while let Some(((at, _), ev)) = self.queue.pop_first() {
-            if at > HORIZON_SECONDS || self.both_terminal() {
+            if at > HORIZON_SECONDS || self.finished(at) {
                 break;
             }
             self.now = at;
+            self.btc.now = at;
             match ev {
                 Ev::BtcBlock => self.on_btc_block(),
                 Ev::XmrBlock => self.on_xmr_block(),
@@ -753,6 +787,8 @@ impl Sim {
                 Ev::Crash { who, duration } => self.crash(who, duration),
                 Ev::Restart { who } => self.restart(who),
                 Ev::Command { who, command } => self.handle(who, Input::Command(command)),
+                Ev::Hostile => adversary::replay(self),
+                Ev::Release { txid } => self.btc.release(&txid),
             }
         }
     }
@@ -847,13 +883,20 @@ impl Sim {
     }
 }
 
-/// Runs one schedule.
+/// Runs one schedule of two honest parties.
 pub fn run(seed: u64) -> Report {
+    run_with(seed, None)
+}
+
+/// Runs one schedule; with a `strategy`, one party is an attacker playing it.
+fn run_with(seed: u64, strategy: Option<Strategy>) -> Report {
     let entry = &pool()[(seed % POOL_SIZE) as usize];
     let mut rng = Rng::new(seed);
+    // an honest Alice's wallet pays exactly; an attacking Alice may not
+    let xmr_faults_allowed = strategy.is_none_or(|s| s.attacker() == Role::Alice);
     let faults = Faults {
-        xmr_lock_fails: rng.chance(50),
-        xmr_wrong_amount: rng.chance(50),
+        xmr_lock_fails: rng.chance(50) && xmr_faults_allowed,
+        xmr_wrong_amount: rng.chance(50) && xmr_faults_allowed,
         drop_per_mille: [0, 50, 200][rng.range(0, 2) as usize],
         dup_per_mille: [0, 50, 200][rng.range(0, 2) as usize],
         crash_before_actions_per_mille: [0, 20, 100][rng.range(0, 2) as usize],
@@ -865,7 +908,7 @@ pub fn run(seed: u64) -> Report {
         entry.bob_secrets.clone(),
         entry.bob_share.clone(),
         entry.refund.clone(),
-        entry.bob_fee_rate,
+        strategy.map_or(entry.bob_fee_rate, |s| s.bob_fee_rate(entry)),
         start,
     );
     let alice = Alice::new(
@@ -900,7 +943,11 @@ pub fn run(seed: u64) -> Report {
         lost_actions: 0,
         last_tick: (Role::Alice, u64::MAX),
         path: "unfinished",
+        attack: None,
     };
+    if let Some(strategy) = strategy {
+        sim.attack = Some(adversary::Attack::new(strategy, &mut sim.rng));
+    }
     let (outpoint, txout) = sim.bob_funding();
     sim.btc.add_genesis_output(outpoint, txout);
     let first_block = sim.rng.range(1, 600);
@@ -958,9 +1005,12 @@ pub fn run(seed: u64) -> Report {
             },
         );
     }
+    adversary::schedule(&mut sim);
     sim.run();
-    let outcome = sim.judge();
-    let _ = sim.alice.state.phase() == Phase::Aborted;
+    let outcome = match sim.attack.is_some() {
+        true => adversary::judge(&mut sim),
+        false => sim.judge(),
+    };
     Report {
         seed,
         outcome,
@@ -971,6 +1021,7 @@ pub fn run(seed: u64) -> Report {
         crashes: sim.crashes,
         messages_dropped: sim.dropped,
         reorgs: sim.reorgs,
+        strategy,
     }
 }
 
