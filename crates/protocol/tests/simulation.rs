@@ -184,11 +184,12 @@ fn ten_thousand_adversarial_schedules_never_cost_the_victim() {
         let entry = by_strategy.entry(format!("{strategy:?}")).or_default();
         entry.0 += 1;
         entry.1 += report.violations.len() as u64;
-        *outcomes
-            .entry(format!("{:?}", report.outcome))
-            .or_default() += 1;
+        *outcomes.entry(format!("{:?}", report.outcome)).or_default() += 1;
     }
-    let failures: Vec<&Report> = reports.iter().filter(|r| !r.violations.is_empty()).collect();
+    let failures: Vec<&Report> = reports
+        .iter()
+        .filter(|r| !r.violations.is_empty())
+        .collect();
     for report in failures.iter().take(5) {
         println!(
             "adversarial seed {} ({:?}) violates: {:?}\n  replay: {}",

@@ -111,7 +111,13 @@ impl Attack {
         let cancel = u32::from(confiaro_protocol::Network::Regtest.params().cancel_timelock);
         Attack {
             strategy,
-            target_depth: rng.range(1, u64::from(cancel) + 2) as u32,
+            // half the time the last block before cancel, where a redeem that misses one
+            // block loses the race with cancel
+            target_depth: if rng.chance(500) {
+                cancel - 1
+            } else {
+                rng.range(1, u64::from(cancel) + 2) as u32
+            },
             stall_seconds: rng.range(600, 2 * 24 * 3600),
             xmr_lock_latency: rng.range(0, 4 * 3600),
             sent: Vec::new(),
@@ -275,7 +281,12 @@ pub(super) fn on_btc_block(sim: &mut Sim) {
     let Some(strategy) = strategy(sim) else {
         return;
     };
-    let Some(agreement) = sim.alice.state.agreement().or(sim.bob.state.agreement()).cloned()
+    let Some(agreement) = sim
+        .alice
+        .state
+        .agreement()
+        .or(sim.bob.state.agreement())
+        .cloned()
     else {
         return;
     };
@@ -318,7 +329,17 @@ pub(super) fn on_btc_block(sim: &mut Sim) {
                 }
                 attack.redeem_signature_sends += 1;
                 if let Some(message) = attack.redeem_signature.clone() {
-                    deliver(sim, Role::Alice, &message);
+                    // at a moment of Bob's choosing before the next block: a redeem that
+                    // reaches the mempool just before a block misses it
+                    let bytes = super::encode_cached(&message);
+                    let delay = sim.rng.range(0, 900);
+                    sim.push(
+                        sim.now + delay,
+                        Ev::Deliver {
+                            to: Role::Alice,
+                            bytes,
+                        },
+                    );
                 }
             }
             race(sim);
@@ -353,7 +374,12 @@ pub(super) fn on_xmr_block(sim: &mut Sim) {
     if strategy(sim) != Some(Strategy::DustOnTheLockAddress) || !sim.alice.online {
         return;
     }
-    let Some(address) = sim.alice.state.agreement().map(|a| a.lock_address.to_string()) else {
+    let Some(address) = sim
+        .alice
+        .state
+        .agreement()
+        .map(|a| a.lock_address.to_string())
+    else {
         return;
     };
     if sim.xmr.existing_lock(&address).is_some() {
@@ -422,7 +448,12 @@ pub(super) fn judge(sim: &mut Sim) -> Option<Outcome> {
         ));
         return None;
     }
-    let Some(agreement) = sim.alice.state.agreement().or(sim.bob.state.agreement()).cloned()
+    let Some(agreement) = sim
+        .alice
+        .state
+        .agreement()
+        .or(sim.bob.state.agreement())
+        .cloned()
     else {
         sim.path = "aborted-in-setup";
         return Some(Outcome::Aborted);
@@ -451,7 +482,9 @@ pub(super) fn judge(sim: &mut Sim) -> Option<Outcome> {
             if let (Some(arrived), Some(confirmed)) = (arrived, confirmed) {
                 let waited = confirmed.saturating_sub(arrived);
                 let limit = agreement.terms.network.params().lock_confirmation_seconds() + 1800;
-                if xmr_locked && waited > limit && !sim.was_offline_during(victim, arrived, confirmed)
+                if xmr_locked
+                    && waited > limit
+                    && !sim.was_offline_during(victim, arrived, confirmed)
                 {
                     v.push(format!(
                         "Alice locked XMR for a lock that sat unconfirmed for {waited}s"
@@ -466,7 +499,11 @@ pub(super) fn judge(sim: &mut Sim) -> Option<Outcome> {
             if !got_xmr && !btc_back && !punished {
                 v.push(format!(
                     "Bob lost: no XMR, and his BTC is {} ({victim_state})",
-                    if redeemed || punished { "taken" } else { "still locked" }
+                    if redeemed || punished {
+                        "taken"
+                    } else {
+                        "still locked"
+                    }
                 ));
             }
             if punished {

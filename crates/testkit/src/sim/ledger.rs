@@ -58,7 +58,10 @@ impl BtcLedger {
         let inputs: u64 = tx
             .input
             .iter()
-            .filter_map(|i| self.output(&i.previous_output).map(|(o, _)| o.value.to_sat()))
+            .filter_map(|i| {
+                self.output(&i.previous_output)
+                    .map(|(o, _)| o.value.to_sat())
+            })
             .sum();
         let outputs: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
         inputs.saturating_sub(outputs)
@@ -72,9 +75,7 @@ impl BtcLedger {
         let children: Vec<Txid> = self
             .spent
             .iter()
-            .filter(|(outpoint, spender)| {
-                outpoint.txid == txid && self.mempool.contains(spender)
-            })
+            .filter(|(outpoint, spender)| outpoint.txid == txid && self.mempool.contains(spender))
             .map(|(_, spender)| *spender)
             .collect();
         for child in children {

@@ -243,16 +243,35 @@ pub struct Report {
 enum Ev {
     BtcBlock,
     XmrBlock,
-    Deliver { to: Role, bytes: Vec<u8> },
-    Input { to: Role, epoch: u32, input: Input },
-    Tick { to: Role },
-    Crash { who: Role, duration: u64 },
-    Restart { who: Role },
-    Command { who: Role, command: Command },
+    Deliver {
+        to: Role,
+        bytes: Vec<u8>,
+    },
+    Input {
+        to: Role,
+        epoch: u32,
+        input: Input,
+    },
+    Tick {
+        to: Role,
+    },
+    Crash {
+        who: Role,
+        duration: u64,
+    },
+    Restart {
+        who: Role,
+    },
+    Command {
+        who: Role,
+        command: Command,
+    },
     /// The attacker replays a message it sent, possibly relabelled for another swap.
     Hostile,
     /// Bob's held-back lock reaches miners.
-    Release { txid: Txid },
+    Release {
+        txid: Txid,
+    },
 }
 
 struct Party {
@@ -532,7 +551,14 @@ impl Sim {
                 };
                 let delay = adversary::xmr_lock_latency(self, role);
                 let epoch = self.party(role).epoch;
-                self.push(self.now + delay, Ev::Input { to: role, epoch, input });
+                self.push(
+                    self.now + delay,
+                    Ev::Input {
+                        to: role,
+                        epoch,
+                        input,
+                    },
+                );
             }
             Action::FindXmrLock { address } => {
                 let input = match self.xmr.existing_lock(&address.to_string()) {
