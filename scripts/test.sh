@@ -13,7 +13,7 @@
 #   e2e         every end-to-end scenario and crash point: `confiaro` processes on real
 #               regtest chains (crates/cli/tests/e2e)
 #   desktop     the desktop app in a real window under Xvfb completing a swap
-#   simulation  10,000 seeded schedules of whole swaps
+#   simulation  10,000 seeded schedules of whole swaps, then 10,000 with an attacker
 # The stages run one after another: the e2e and desktop stages are CPU-bound on two cores, and
 # a stage beside them slows them by as much as it saves.
 set -euo pipefail

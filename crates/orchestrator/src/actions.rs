@@ -45,6 +45,15 @@ pub(crate) fn perform(
     let ctx = ctx.clone();
     match action {
         Action::Send(message) => {
+            let message = match message {
+                confiaro_protocol::messages::Message::TransferProof(mut proof)
+                    if inner.faults.xmr_proof_lies =>
+                {
+                    proof.height += 1_000_000;
+                    confiaro_protocol::messages::Message::TransferProof(proof)
+                }
+                other => other,
+            };
             inner.net.deliver(&inner, &ctx, message);
             None
         }
@@ -446,6 +455,13 @@ async fn lock_xmr(
                     }),
                 )
                 .await;
+                if inner.faults.xmr_dust {
+                    // an attacking maker's dust: the taker's sweep must not wait for it
+                    let dust = XmrAmount::from_piconero(1_000_000_000);
+                    if let Err(e) = inner.xmr.withdraw(&address, dust).await {
+                        tracing::warn!(swap = %ctx.swap_id, "test fault xmr-dust: {e}");
+                    }
+                }
                 return Some(locked_input(&prepared).unwrap_or(Input::XmrLockFailed {
                     reason: "the Monero wallet returned a malformed transaction hash or key".into(),
                 }));

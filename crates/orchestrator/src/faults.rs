@@ -8,6 +8,12 @@
 //! - `CONFIARO_TEST_FAULT=xmr-lock-short`: Alice locks one piconero less than agreed.
 //! - `CONFIARO_TEST_FAULT=xmr-lock-fails`: Alice's XMR lock fails (as if her wallet could not
 //!   pay), so she returns Bob's BTC early.
+//! - `CONFIARO_TEST_FAULT=xmr-proof-lies`: Alice's transfer proof claims a Monero height a
+//!   million blocks above the real one (an attacking maker, finding 5 of
+//!   `docs/2026-12-06-malicious-counterparty.md`).
+//! - `CONFIARO_TEST_FAULT=xmr-dust`: after her lock, Alice sends dust to the lock address.
+//!
+//! Several faults combine with commas.
 
 use confiaro_protocol::{Network, Role};
 
@@ -17,6 +23,8 @@ pub(crate) struct Faults {
     kill_after: Vec<(Role, String)>,
     pub(crate) xmr_lock_short: bool,
     pub(crate) xmr_lock_fails: bool,
+    pub(crate) xmr_proof_lies: bool,
+    pub(crate) xmr_dust: bool,
 }
 
 impl Faults {
@@ -47,6 +55,8 @@ impl Faults {
             kill_after,
             xmr_lock_short: fault.split(',').any(|f| f == "xmr-lock-short"),
             xmr_lock_fails: fault.split(',').any(|f| f == "xmr-lock-fails"),
+            xmr_proof_lies: fault.split(',').any(|f| f == "xmr-proof-lies"),
+            xmr_dust: fault.split(',').any(|f| f == "xmr-dust"),
         }
     }
 

@@ -62,7 +62,8 @@ pub struct XmrLockInfo {
     pub tx_hash: String,
     /// Its transaction key (hex): proves what it paid to an address; spends nothing.
     pub tx_key: String,
-    /// The Monero height it was made at.
+    /// The Monero height it was made at (Alice's wallet's), or the block holding it (Bob's
+    /// node's).
     pub height: u64,
 }
 
@@ -223,7 +224,8 @@ impl Receipt {
                 receipt.xmr_lock = bob.xmr.as_ref().map(|x| XmrLockInfo {
                     tx_hash: hex::encode(x.proof.tx_hash),
                     tx_key: hex::encode(x.proof.tx_key.to_bytes()),
-                    height: x.proof.height,
+                    // his own node's block height when he has it, not Alice's claim
+                    height: x.block_height.unwrap_or(x.proof.height),
                 });
             }
         }

@@ -498,6 +498,17 @@ impl Alice {
                     btc::TxCancel::max_weight(),
                     band,
                 )?;
+                let cancel_cap = bitcoin::Amount::from_sat(
+                    self.terms.btc_amount.to_sat() / 100 * crate::network::MAX_CANCEL_FEE_PERCENT,
+                );
+                if m.cancel_fee > cancel_cap {
+                    return Err(ProtocolError::FeeOutOfBand {
+                        label: TxLabel::Cancel,
+                        fee: m.cancel_fee,
+                        min: bitcoin::Amount::ZERO,
+                        max: cancel_cap,
+                    });
+                }
                 check_fee(
                     TxLabel::Refund,
                     m.refund_fee,

@@ -293,7 +293,13 @@ impl Bob {
                 let fees = Fees {
                     redeem: alice.redeem_fee,
                     punish: alice.punish_fee,
-                    cancel: btc::fee_for_weight(self.fee_rate, btc::TxCancel::max_weight()),
+                    // within what Alice accepts (see `network::MAX_CANCEL_FEE_PERCENT`)
+                    cancel: btc::fee_for_weight(self.fee_rate, btc::TxCancel::max_weight()).min(
+                        Amount::from_sat(
+                            self.terms.btc_amount.to_sat() / 100
+                                * crate::network::MAX_CANCEL_FEE_PERCENT,
+                        ),
+                    ),
                     refund: btc::fee_for_weight(
                         self.fee_rate,
                         btc::TxRefund::max_weight(&self.refund_address),

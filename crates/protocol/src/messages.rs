@@ -295,6 +295,24 @@ impl Message {
         }
     }
 
+    /// The same message labelled for `swap_id`: what a peer replaying it into another swap
+    /// sends (the signatures inside still sign the original swap's data). For tests and the
+    /// adversarial simulation; an honest party never needs it.
+    pub fn with_swap_id(&self, swap_id: SwapId) -> Message {
+        let mut message = self.clone();
+        match &mut message {
+            Message::SetupBob(m) => m.swap_id = swap_id,
+            Message::SetupAlice(m) => m.swap_id = swap_id,
+            Message::LockProposal(m) => m.swap_id = swap_id,
+            Message::AliceSignatures(m) => m.swap_id = swap_id,
+            Message::BobSignatures(m) => m.swap_id = swap_id,
+            Message::TransferProof(m) => m.swap_id = swap_id,
+            Message::RedeemEncryptedSignature(m) => m.swap_id = swap_id,
+            Message::Abort(m) => m.swap_id = swap_id,
+        }
+        message
+    }
+
     /// Encodes the message for the wire.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);

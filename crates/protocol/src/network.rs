@@ -105,6 +105,11 @@ pub const XMR_RESTORE_MARGIN: u64 = 10;
 /// watches the price (finding 3 of docs/2026-12-06-malicious-counterparty.md).
 pub const LOCK_FEE_RATE_FLOOR_PERCENT: u64 = 50;
 
+/// The largest cancel fee Alice accepts from Bob, in percent of the swap's BTC amount. The
+/// cancel's fee comes out of what Alice takes by punishing; the fee band alone (up to
+/// 500 sat/vB on mainnet) would let Bob burn most of a small swap's punish value.
+pub const MAX_CANCEL_FEE_PERCENT: u64 = 5;
+
 /// Expected Bitcoin blocks within which Bob's lock must confirm once Alice has seen it; after
 /// that Alice walks away and never locks XMR for it.
 pub const LOCK_CONFIRMATION_BLOCKS: u32 = 6;

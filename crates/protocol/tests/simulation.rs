@@ -17,6 +17,25 @@ fn adversarial_replay_hint(seed: u64) -> String {
     format!("ADVERSARIAL_SEED={seed} cargo test -p confiaro-protocol --release --test simulation adversarial -- --nocapture")
 }
 
+/// With `variable` set to a seed: runs that one schedule, prints its report, and asserts it
+/// has no violation. Returns whether it did.
+fn replayed_one(variable: &str, run: fn(u64) -> Report) -> bool {
+    let Ok(seed) = std::env::var(variable) else {
+        return false;
+    };
+    let seed: u64 = seed
+        .parse()
+        .unwrap_or_else(|_| panic!("{variable} is a number"));
+    let report = run(seed);
+    println!("{report:#?}");
+    assert!(
+        report.violations.is_empty(),
+        "seed {seed} violates: {:?}",
+        report.violations
+    );
+    true
+}
+
 fn schedules() -> u64 {
     std::env::var("SIM_SCHEDULES")
         .ok()
@@ -52,15 +71,7 @@ fn run_all(schedules: u64, run: fn(u64) -> Report) -> Vec<Report> {
 
 #[test]
 fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
-    if let Ok(seed) = std::env::var("SIM_SEED") {
-        let seed: u64 = seed.parse().expect("SIM_SEED is a number");
-        let report = sim::run(seed);
-        println!("{report:#?}");
-        assert!(
-            report.violations.is_empty(),
-            "seed {seed} violates: {:?}",
-            report.violations
-        );
+    if replayed_one("SIM_SEED", sim::run) {
         return;
     }
     let schedules = schedules();
@@ -155,15 +166,7 @@ fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
 
 #[test]
 fn ten_thousand_adversarial_schedules_never_cost_the_victim() {
-    if let Ok(seed) = std::env::var("ADVERSARIAL_SEED") {
-        let seed: u64 = seed.parse().expect("ADVERSARIAL_SEED is a number");
-        let report = sim::run_adversarial(seed);
-        println!("{report:#?}");
-        assert!(
-            report.violations.is_empty(),
-            "seed {seed} violates: {:?}",
-            report.violations
-        );
+    if replayed_one("ADVERSARIAL_SEED", sim::run_adversarial) {
         return;
     }
     let schedules = schedules();

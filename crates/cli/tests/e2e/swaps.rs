@@ -352,6 +352,29 @@ fn a_wrong_xmr_amount_makes_bob_refund_and_alice_sweep_back() {
     assert_refunded(&bob, bob_btc, &alice, alice_xmr);
 }
 
+/// Finding 5 of docs/2026-12-06-malicious-counterparty.md: the maker's transfer proof lies
+/// about its height (a million blocks high) and the maker sends dust to the lock address
+/// after its lock. The taker restores its sweep from its own node's height and sweeps the
+/// lock without waiting for the dust.
+#[test]
+fn a_maker_lying_about_its_lock_height_and_sending_dust_still_pays_the_taker() {
+    let alice = devnet().funded_maker("alice-liar", 1);
+    let bob = devnet().funded_taker("bob-liar");
+    let (mut maker, address) =
+        alice.start_maker(&[("CONFIARO_TEST_FAULT", "xmr-proof-lies,xmr-dust")]);
+    let (taker, _) = bob.buy(&address, &[]);
+    expect_finish(&taker, "Completed", Some("XmrRedeemed"));
+    expect_finish(&maker, "Completed", Some("BtcRedeemed"));
+    maker.terminate();
+    drop(taker);
+    // the lock (and the dust, if it had unlocked by then) minus the sweep's fee
+    let (_, bob_xmr) = bob.balances();
+    assert!(
+        bob_xmr > SWAP_PICONERO - XMR / 100 && bob_xmr < SWAP_PICONERO + XMR / 100,
+        "Bob received 1 XMR minus the sweep fee: {bob_xmr}"
+    );
+}
+
 #[test]
 fn three_takers_swap_with_one_maker_at_once() {
     let alice = devnet().funded_maker("alice-three", 3);

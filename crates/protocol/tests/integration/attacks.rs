@@ -156,6 +156,42 @@ fn alice_refuses_a_lock_paying_far_below_her_fee_rate() {
     assert_eq!(alice, before);
 }
 
+/// Finding 7 (in part): the fee band alone lets Bob burn most of what Alice would take by
+/// punishing; his cancel fee is capped relative to the amount.
+#[test]
+fn alice_refuses_a_cancel_fee_above_its_share_of_the_amount() {
+    let f = fixture();
+    let mut alice = snapshot(Role::Alice, "SetupAnswered");
+    let Message::LockProposal(honest) = f.message(3) else {
+        unreachable!("kind 3 is the lock proposal")
+    };
+    let cap =
+        f.terms.btc_amount.to_sat() / 100 * confiaro_protocol::network::MAX_CANCEL_FEE_PERCENT;
+    let band_top = confiaro_protocol::btc::fee_for_weight(
+        params().fee_band.max_sat_per_vb,
+        confiaro_protocol::btc::TxCancel::max_weight(),
+    );
+    assert!(
+        band_top.to_sat() > cap,
+        "the band alone would allow {band_top}"
+    );
+    let burning = Message::LockProposal(LockProposal {
+        cancel_fee: Amount::from_sat(cap + 1),
+        ..honest.clone()
+    });
+    let result = alice.handle(NOW, Input::Message(burning));
+    assert!(
+        matches!(
+            result,
+            Err(ProtocolError::FeeOutOfBand {
+                label: TxLabel::Cancel,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
 #[test]
 fn alice_walks_away_from_a_lock_left_unconfirmed_and_never_locks_for_it() {
     let mut alice = snapshot(Role::Alice, "SignaturesReceived");

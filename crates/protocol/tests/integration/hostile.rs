@@ -775,21 +775,6 @@ const LABELS: [TxLabel; 6] = [
     TxLabel::EarlyRefund,
 ];
 
-fn with_swap_id(message: &Message, swap_id: SwapId) -> Message {
-    let mut message = message.clone();
-    match &mut message {
-        Message::SetupBob(m) => m.swap_id = swap_id,
-        Message::SetupAlice(m) => m.swap_id = swap_id,
-        Message::LockProposal(m) => m.swap_id = swap_id,
-        Message::AliceSignatures(m) => m.swap_id = swap_id,
-        Message::BobSignatures(m) => m.swap_id = swap_id,
-        Message::TransferProof(m) => m.swap_id = swap_id,
-        Message::RedeemEncryptedSignature(m) => m.swap_id = swap_id,
-        Message::Abort(m) => m.swap_id = swap_id,
-    }
-    message
-}
-
 /// A small message after a trip over the wire (which must accept it).
 fn over_the_wire(message: Message) -> Message {
     decode(&message.encode())
@@ -1033,7 +1018,7 @@ proptest! {
         let f = fixture();
         let other = SwapId(other);
         prop_assume!(other != f.swap_id);
-        let mut message = with_swap_id(f.message(kind), other);
+        let mut message = f.message(kind).with_swap_id(other);
         if kind > 2 {
             message = over_the_wire(message);
         } else {
@@ -1761,7 +1746,7 @@ fn input_for(step: &Step) -> Option<Input> {
             Input::Message(message)
         }
         Step::ForeignMessage(i) => {
-            Input::Message(with_swap_id(&f.messages[i.index(8)], SwapId([0xee; 32])))
+            Input::Message(f.messages[i.index(8)].with_swap_id(SwapId([0xee; 32])))
         }
         Step::SignedTx(i, confirmations) => seen(&f.signed_txs[i.index(6)].1, *confirmations),
         Step::GarbageWitnessTx(i, witness, confirmations) => seen(

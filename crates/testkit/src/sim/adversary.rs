@@ -20,7 +20,7 @@ use confiaro_protocol::bob::Bob;
 use confiaro_protocol::crypto;
 use confiaro_protocol::machine::Action;
 use confiaro_protocol::messages::{self, Message};
-use confiaro_protocol::{Role, SwapId, SwapState};
+use confiaro_protocol::{Role, SwapState};
 
 /// How long after the victim's end the attacker may still act before the schedule is judged.
 pub(super) const GRACE_SECONDS: u64 = 12 * 3600;
@@ -73,11 +73,17 @@ impl Strategy {
         }
     }
 
-    /// An attacking Bob proposes the highest fees the band allows, so his cancel and refund
-    /// outbid anything Alice publishes.
+    /// An attacking Bob proposes the highest fees Alice accepts (the band's top, or the
+    /// cancel fee cap), so his cancel and refund outbid anything Alice publishes.
     pub(super) fn bob_fee_rate(self, entry: &PoolEntry) -> u64 {
         match self.attacker() {
-            Role::Bob => entry.terms.network.params().fee_band.max_sat_per_vb,
+            Role::Bob => {
+                let band_top = entry.terms.network.params().fee_band.max_sat_per_vb;
+                let cap = entry.terms.btc_amount.to_sat() / 100
+                    * confiaro_protocol::network::MAX_CANCEL_FEE_PERCENT;
+                let vbytes = confiaro_protocol::btc::TxCancel::max_weight().to_vbytes_ceil();
+                band_top.min(cap / vbytes)
+            }
             Role::Alice => entry.bob_fee_rate,
         }
     }
@@ -281,13 +287,7 @@ pub(super) fn on_btc_block(sim: &mut Sim) {
     let Some(strategy) = strategy(sim) else {
         return;
     };
-    let Some(agreement) = sim
-        .alice
-        .state
-        .agreement()
-        .or(sim.bob.state.agreement())
-        .cloned()
-    else {
+    let Some(agreement) = sim.agreement().cloned() else {
         return;
     };
     let lock_txid = agreement.txs.lock.txid();
@@ -394,22 +394,6 @@ fn deliver(sim: &mut Sim, to: Role, message: &Message) {
     sim.push(sim.now + delay, Ev::Deliver { to, bytes });
 }
 
-/// The same message, relabelled for another swap.
-fn for_swap(message: &Message, swap_id: SwapId) -> Message {
-    let mut m = message.clone();
-    match &mut m {
-        Message::SetupBob(x) => x.swap_id = swap_id,
-        Message::SetupAlice(x) => x.swap_id = swap_id,
-        Message::LockProposal(x) => x.swap_id = swap_id,
-        Message::AliceSignatures(x) => x.swap_id = swap_id,
-        Message::BobSignatures(x) => x.swap_id = swap_id,
-        Message::TransferProof(x) => x.swap_id = swap_id,
-        Message::RedeemEncryptedSignature(x) => x.swap_id = swap_id,
-        Message::Abort(x) => x.swap_id = swap_id,
-    }
-    m
-}
-
 /// The attacker replays one of its messages, as it was or relabelled for another swap.
 pub(super) fn replay(sim: &mut Sim) {
     let Some(attack) = sim.attack.as_ref() else {
@@ -423,7 +407,7 @@ pub(super) fn replay(sim: &mut Sim) {
     let message = attack.sent[pick].clone();
     let message = if sim.rng.chance(500) {
         let other = super::pool()[(sim.rng.next_u64() % super::POOL_SIZE) as usize].swap_id;
-        for_swap(&message, other)
+        message.with_swap_id(other)
     } else {
         message
     };
@@ -448,13 +432,7 @@ pub(super) fn judge(sim: &mut Sim) -> Option<Outcome> {
         ));
         return None;
     }
-    let Some(agreement) = sim
-        .alice
-        .state
-        .agreement()
-        .or(sim.bob.state.agreement())
-        .cloned()
-    else {
+    let Some(agreement) = sim.agreement().cloned() else {
         sim.path = "aborted-in-setup";
         return Some(Outcome::Aborted);
     };

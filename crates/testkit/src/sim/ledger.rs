@@ -219,7 +219,10 @@ impl BtcLedger {
         }
         for txid in candidates {
             let tx = self.txs[&txid].clone();
-            let _dropped = self.submit(&tx);
+            if self.submit(&tx).is_ok() {
+                // miners knew it already: the new chain's blocks can include it
+                self.arrived.insert(txid, 0);
+            }
         }
         for _ in 0..=depth {
             self.mine();

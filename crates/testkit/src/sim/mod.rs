@@ -212,6 +212,39 @@ pub fn encode_cached(message: &Message) -> Vec<u8> {
     bytes
 }
 
+/// Whether `SIM_TRACE` asks for every step of a replayed schedule on stderr.
+fn tracing_on() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("SIM_TRACE").is_some())
+}
+
+fn describe_input(input: &Input) -> String {
+    match input {
+        Input::Message(m) => format!("message {}", m.name()),
+        Input::BtcTxSeen { tx, confirmations } => {
+            format!(
+                "seen {} at {confirmations}",
+                &tx.compute_txid().to_string()[..8]
+            )
+        }
+        Input::BtcTxAbsent { txid } => format!("absent {}", &txid.to_string()[..8]),
+        other => {
+            let text = format!("{other:?}");
+            text.chars().take(60).collect()
+        }
+    }
+}
+
+fn describe_action(action: &Action) -> String {
+    match action {
+        Action::Send(m) => format!("send {}", m.name()),
+        Action::PublishBtc { label, .. } => format!("publish {label:?}"),
+        Action::WatchBtc { .. } => "watch".into(),
+        Action::Emit(_) => "emit".into(),
+        other => format!("{other:?}").chars().take(40).collect(),
+    }
+}
+
 /// How a schedule ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
@@ -381,6 +414,7 @@ impl Sim {
             return;
         }
         let phase_before = party.state.phase();
+        let described = tracing_on().then(|| describe_input(&input));
         match party.state.handle(Timestamp(now), input) {
             Ok(actions) => {
                 party.persisted = party.state.clone();
@@ -389,6 +423,17 @@ impl Sim {
                     self.violations.push(format!(
                         "{role:?}'s phase went back from {phase_before:?} to {phase_after:?}"
                     ));
+                }
+                if let Some(input) = &described {
+                    let lock = self
+                        .agreement()
+                        .and_then(|a| self.btc.status(&a.txs.lock.txid()))
+                        .map(|(_, c)| c);
+                    eprintln!(
+                        "{now:>7} {role:?} {input} -> {} {:?} (lock depth {lock:?})",
+                        self.party(role).state.state_name(),
+                        actions.iter().map(describe_action).collect::<Vec<_>>()
+                    );
                 }
                 let party = self.party(role);
                 let name = party.state.state_name();
@@ -722,7 +767,7 @@ impl Sim {
         } else {
             self.btc.mine();
         }
-        if let Some(agreement) = self.alice.state.agreement().or(self.bob.state.agreement()) {
+        if let Some(agreement) = self.agreement() {
             let cancel = agreement.txs.cancel.txid();
             if self.btc.is_confirmed(&cancel) {
                 self.cancel_confirmed_at.get_or_insert(self.now);
@@ -763,6 +808,11 @@ impl Sim {
                 .victim_done_at
                 .is_some_and(|done| at > done + adversary::GRACE_SECONDS),
         }
+    }
+
+    /// The agreement, once either machine has it.
+    fn agreement(&self) -> Option<&confiaro_protocol::machine::Agreement> {
+        self.alice.state.agreement().or(self.bob.state.agreement())
     }
 
     fn both_terminal(&self) -> bool {
@@ -840,12 +890,7 @@ impl Sim {
             ));
             return None;
         }
-        let agreement = self
-            .alice
-            .state
-            .agreement()
-            .or(self.bob.state.agreement())
-            .cloned();
+        let agreement = self.agreement().cloned();
         let Some(agreement) = agreement else {
             self.path = "aborted-in-setup";
             return Some(Outcome::Aborted);
