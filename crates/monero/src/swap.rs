@@ -382,15 +382,17 @@ pub async fn sweep(
         )
         .await?;
     let started = Instant::now();
+    // only our own sweep spends from this wallet: once it has, the lock is swept
+    wallet.refresh().await?;
+    let outgoing = wallet.outgoing_transfers().await?;
+    if !outgoing.is_empty() {
+        return Ok(SweepOutcome::AlreadySwept {
+            tx_hashes: outgoing,
+        });
+    }
     loop {
         wallet.refresh().await?;
         let balance = wallet.balance().await?;
-        let outgoing = wallet.outgoing_transfers().await?;
-        if !outgoing.is_empty() {
-            return Ok(SweepOutcome::AlreadySwept {
-                tx_hashes: outgoing,
-            });
-        }
         if balance.total == XmrAmount::ZERO {
             return Ok(SweepOutcome::Empty);
         }

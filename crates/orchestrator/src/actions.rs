@@ -319,6 +319,19 @@ fn locked_input(prepared: &PreparedLock) -> Option<Input> {
     })
 }
 
+/// The XMR lock this swap prepared (and persisted before relaying), if any. An entry that
+/// no longer parses counts as none.
+async fn stored_xmr_lock(
+    inner: &Inner,
+    ctx: &SwapCtx,
+) -> Result<Option<PreparedLock>, EngineError> {
+    let stored = inner
+        .store
+        .swap_data(&inner.vault, &ctx.swap_id, XMR_LOCK_KEY)
+        .await?;
+    Ok(stored.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
 /// Alice, too late to lock: reports the lock made before a crash if it was relayed
 /// (`XmrLocked`), and `XmrLockFailed` when none was — a prepared but unrelayed transfer is
 /// never relayed now.
@@ -326,16 +339,10 @@ async fn find_xmr_lock(inner: &Inner, ctx: &SwapCtx) -> Option<Input> {
     let mut delay = Duration::from_millis(500);
     loop {
         let result = async {
-            let stored = inner
-                .store
-                .swap_data(&inner.vault, &ctx.swap_id, XMR_LOCK_KEY)
-                .await?;
-            let Some(prepared) =
-                stored.and_then(|b| serde_json::from_slice::<PreparedLock>(&b).ok())
-            else {
+            let Some(prepared) = stored_xmr_lock(inner, ctx).await? else {
                 return Ok::<_, EngineError>(None);
             };
-            let presence = inner.xmr.lock_presence(&prepared).await?;
+            let presence = inner.xmr.tx_presence(&prepared.tx_hash).await?;
             Ok((presence != TxPresence::NotFound).then_some(prepared))
         }
         .await;
@@ -391,11 +398,7 @@ async fn lock_xmr(
     };
     let mut delay = Duration::from_millis(500);
     loop {
-        let stored = match inner
-            .store
-            .swap_data(&inner.vault, &ctx.swap_id, XMR_LOCK_KEY)
-            .await
-        {
+        let stored = match stored_xmr_lock(inner, ctx).await {
             Ok(stored) => stored,
             Err(e) => {
                 problem(inner, ctx, format!("reading the XMR lock: {e}; retrying"));
@@ -405,7 +408,7 @@ async fn lock_xmr(
                 continue;
             }
         };
-        let (prepared, guard) = match stored.and_then(|b| serde_json::from_slice(&b).ok()) {
+        let (prepared, guard) = match stored {
             Some(prepared) => (prepared, inner.xmr.money_guard().await),
             None => match inner.xmr.prepare_lock(&address, amount).await {
                 Ok((prepared, guard)) => {
@@ -511,6 +514,8 @@ async fn watch_xmr(
     let hash_hex = hex::encode(tx_hash);
     let key_hex = hex::encode(tx_key.0.to_bytes());
     let mut last: Option<(XmrAmount, u32, Option<u64>, u64)> = None;
+    // a transaction's unlock time never changes: asked for until the node knows it, once
+    let mut unlock_time: Option<u64> = None;
     let mut failing = false;
     let interval = inner.config.poll_interval.max(Duration::from_millis(250)) * 2;
     loop {
@@ -522,18 +527,20 @@ async fn watch_xmr(
             Ok(check) => {
                 failing = false;
                 // the block height and unlock time from our own node, never Alice's word
-                let (block_height, unlock_time) = match inner.xmr.transaction(&hash_hex).await {
-                    Ok(Some((TxPresence::Mined { height, .. }, unlock_time))) => {
-                        (Some(height), unlock_time)
-                    }
-                    Ok(Some((_, unlock_time))) => (None, unlock_time),
+                if unlock_time.is_none() {
+                    unlock_time = inner.xmr.tx_unlock_time(&hash_hex).await.ok().flatten();
+                }
+                let presence = inner.xmr.tx_presence(&hash_hex).await;
+                let (Some(unlock_time), Ok(presence)) = (unlock_time, presence) else {
                     // not known yet, or the node did not answer: look again next time
-                    Ok(None) | Err(_) => {
-                        if !pause(&ctx.cancel, interval).await {
-                            return;
-                        }
-                        continue;
+                    if !pause(&ctx.cancel, interval).await {
+                        return;
                     }
+                    continue;
+                };
+                let block_height = match presence {
+                    TxPresence::Mined { height, .. } => Some(height),
+                    TxPresence::InPool | TxPresence::NotFound => None,
                 };
                 let seen = (
                     check.received,

@@ -187,29 +187,15 @@ impl XmrSide {
         self.money.lock().await
     }
 
-    /// Where our daemon has a prepared lock: relayed (in the pool or mined) or not at all.
-    pub(crate) async fn lock_presence(
-        &self,
-        lock: &PreparedLock,
-    ) -> Result<TxPresence, MoneroError> {
-        self.daemon.tx_presence(&lock.tx_hash).await
+    /// Where our daemon has transaction `tx_hash`: in the pool, mined, or not at all.
+    pub(crate) async fn tx_presence(&self, tx_hash: &str) -> Result<TxPresence, MoneroError> {
+        self.daemon.tx_presence(tx_hash).await
     }
 
-    /// Our daemon's view of a transaction: where it is, and its unlock time (`None` while
-    /// the daemon does not know it).
-    pub(crate) async fn transaction(
-        &self,
-        tx_hash: &str,
-    ) -> Result<Option<(TxPresence, u64)>, MoneroError> {
-        let presence = self.daemon.tx_presence(tx_hash).await?;
-        if presence == TxPresence::NotFound {
-            return Ok(None);
-        }
-        Ok(self
-            .daemon
-            .tx_unlock_time(tx_hash)
-            .await?
-            .map(|unlock_time| (presence, unlock_time)))
+    /// The unlock time of transaction `tx_hash` by our daemon (`None` while it does not
+    /// know the transaction).
+    pub(crate) async fn tx_unlock_time(&self, tx_hash: &str) -> Result<Option<u64>, MoneroError> {
+        self.daemon.tx_unlock_time(tx_hash).await
     }
 
     /// What `tx_hash` with key `tx_key` paid to `address`.

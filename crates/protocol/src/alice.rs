@@ -498,9 +498,7 @@ impl Alice {
                     btc::TxCancel::max_weight(),
                     band,
                 )?;
-                let cancel_cap = bitcoin::Amount::from_sat(
-                    self.terms.btc_amount.to_sat() / 100 * crate::network::MAX_CANCEL_FEE_PERCENT,
-                );
+                let cancel_cap = self.terms.max_cancel_fee();
                 if m.cancel_fee > cancel_cap {
                     return Err(ProtocolError::FeeOutOfBand {
                         label: TxLabel::Cancel,
@@ -976,9 +974,7 @@ impl Alice {
                         &bob_spend.0,
                     )),
                     view_key: agreement.view_key,
-                    restore_height: lock
-                        .height
-                        .saturating_sub(crate::network::XMR_RESTORE_MARGIN),
+                    restore_height: crate::network::sweep_restore_height(lock.height),
                     amount: lock.amount.unwrap_or(self.terms.xmr_amount),
                 });
             }

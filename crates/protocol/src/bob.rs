@@ -293,13 +293,9 @@ impl Bob {
                 let fees = Fees {
                     redeem: alice.redeem_fee,
                     punish: alice.punish_fee,
-                    // within what Alice accepts (see `network::MAX_CANCEL_FEE_PERCENT`)
-                    cancel: btc::fee_for_weight(self.fee_rate, btc::TxCancel::max_weight()).min(
-                        Amount::from_sat(
-                            self.terms.btc_amount.to_sat() / 100
-                                * crate::network::MAX_CANCEL_FEE_PERCENT,
-                        ),
-                    ),
+                    // within what Alice accepts
+                    cancel: btc::fee_for_weight(self.fee_rate, btc::TxCancel::max_weight())
+                        .min(self.terms.max_cancel_fee()),
                     refund: btc::fee_for_weight(
                         self.fee_rate,
                         btc::TxRefund::max_weight(&self.refund_address),
@@ -767,7 +763,7 @@ impl Bob {
                     .xmr
                     .as_ref()
                     .and_then(|x| x.block_height)
-                    .map_or(0, |h| h.saturating_sub(crate::network::XMR_RESTORE_MARGIN));
+                    .map_or(0, crate::network::sweep_restore_height);
                 actions.push(Action::SweepXmr {
                     address: agreement.lock_address,
                     spend_key: SecretScalar(crate::xmr::shared_spend_key(

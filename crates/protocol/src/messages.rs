@@ -58,6 +58,12 @@ impl SwapTerms {
             punish_timelock: params.punish_timelock,
         }
     }
+
+    /// The largest cancel fee Bob may propose for these terms:
+    /// [`MAX_CANCEL_FEE_PERCENT`](crate::network::MAX_CANCEL_FEE_PERCENT) of the BTC amount.
+    pub fn max_cancel_fee(&self) -> Amount {
+        Amount::from_sat(self.btc_amount.to_sat() / 100 * crate::network::MAX_CANCEL_FEE_PERCENT)
+    }
 }
 
 /// Bob's opening message: terms, his keys and where his refunds go.

@@ -100,6 +100,12 @@ pub struct Params {
 /// Monero blocks below the lock's block height from which a sweeping wallet is restored.
 pub const XMR_RESTORE_MARGIN: u64 = 10;
 
+/// The height a sweeping wallet is restored from, for a lock at `lock_height` (a height from
+/// our own wallet or node): [`XMR_RESTORE_MARGIN`] blocks below it.
+pub fn sweep_restore_height(lock_height: u64) -> u64 {
+    lock_height.saturating_sub(XMR_RESTORE_MARGIN)
+}
+
 /// The lowest fee rate Alice accepts for Bob's lock, in percent of the rate she pays herself.
 /// A lock that pays much less than the market may sit in the mempool for days while Bob
 /// watches the price (finding 3 of docs/2026-12-06-malicious-counterparty.md).

@@ -79,8 +79,7 @@ impl Strategy {
         match self.attacker() {
             Role::Bob => {
                 let band_top = entry.terms.network.params().fee_band.max_sat_per_vb;
-                let cap = entry.terms.btc_amount.to_sat() / 100
-                    * confiaro_protocol::network::MAX_CANCEL_FEE_PERCENT;
+                let cap = entry.terms.max_cancel_fee().to_sat();
                 let vbytes = confiaro_protocol::btc::TxCancel::max_weight().to_vbytes_ceil();
                 band_top.min(cap / vbytes)
             }
@@ -107,9 +106,8 @@ pub(super) struct Attack {
     pub(super) victim_done_at: Option<u64>,
     /// Bob's cancel and refund, completed once (signing every block is slow).
     escape: Option<Vec<Transaction>>,
-    /// Bob's redeem signature, made once, and how often it was sent.
+    /// Bob's redeem signature, made once.
     redeem_signature: Option<Message>,
-    redeem_signature_sends: u32,
 }
 
 impl Attack {
@@ -132,7 +130,6 @@ impl Attack {
             victim_done_at: None,
             escape: None,
             redeem_signature: None,
-            redeem_signature_sends: 0,
         }
     }
 
@@ -327,7 +324,6 @@ pub(super) fn on_btc_block(sim: &mut Sim) {
                         ));
                     }
                 }
-                attack.redeem_signature_sends += 1;
                 if let Some(message) = attack.redeem_signature.clone() {
                     // at a moment of Bob's choosing before the next block: a redeem that
                     // reaches the mempool just before a block misses it

@@ -317,14 +317,7 @@ impl XmrLedger {
             return Err("not enough unlocked balance");
         }
         self.alice_balance -= amount;
-        self.transfers.push(XmrTransfer {
-            hash,
-            address: address.to_owned(),
-            amount,
-            height: None,
-            unlock_time: 0,
-            is_lock: true,
-        });
+        self.push_transfer(address, amount, hash, true);
         Ok((hash, self.height))
     }
 
@@ -339,13 +332,18 @@ impl XmrLedger {
 
     /// A transfer that is not Alice's lock (an attacker's dust), paid from elsewhere.
     pub fn send_extra(&mut self, address: &str, amount: u64, hash: [u8; 32]) {
+        self.push_transfer(address, amount, hash, false);
+    }
+
+    /// A new transfer in the pool, unlocking as usual.
+    fn push_transfer(&mut self, address: &str, amount: u64, hash: [u8; 32], is_lock: bool) {
         self.transfers.push(XmrTransfer {
             hash,
             address: address.to_owned(),
             amount,
             height: None,
             unlock_time: 0,
-            is_lock: false,
+            is_lock,
         });
     }
 
