@@ -32,7 +32,9 @@
 //!
 //! Reorgs are made on purpose with [`Node::reorg`] (a longer branch from an earlier block,
 //! which the kernel switches to); the transactions of the abandoned blocks go back to the
-//! mempool if they are still valid, as in Bitcoin Core. Not in this slice: replace-by-fee.
+//! mempool if they are still valid, as in Bitcoin Core. Mining follows a fee policy
+//! ([`Node::set_min_mining_fee_rate`], [`Node::prioritise_transaction`]): packages by
+//! ancestor fee rate, so a child can pay for its parent. Not in this slice: replace-by-fee.
 
 #![warn(missing_docs)]
 
@@ -278,6 +280,11 @@ pub struct Node {
     mock_time: Option<u32>,
     /// Reorgs made by [`Node::reorg`] so far (tags their blocks' coinbases).
     reorgs: u32,
+    /// Fee deltas set by [`Node::prioritise_transaction`]: txid -> sat added to its fee when
+    /// choosing what to mine.
+    fee_deltas: HashMap<Txid, i64>,
+    /// The lowest package fee rate mined, in sat/vB ([`Node::set_min_mining_fee_rate`]).
+    min_mining_fee_rate: u64,
 }
 
 impl std::fmt::Debug for Node {
@@ -466,6 +473,8 @@ impl Node {
             mempool_spends: HashMap::new(),
             mock_time: None,
             reorgs: 0,
+            fee_deltas: HashMap::new(),
+            min_mining_fee_rate: 0,
         };
         node.replay_kernel_chain()?;
         Ok(node)
@@ -1099,15 +1108,147 @@ impl Node {
         self.submit_block(&block)
     }
 
-    /// Chooses the mempool transactions valid in the next block, in acceptance order (which
-    /// is dependency order), and their total fee.
+    /// Sets the lowest fee rate, in sat/vB, of the transactions [`Node::mine`] includes
+    /// (like `-blockmintxfee`); 0, the default, mines every valid transaction.
+    ///
+    /// A transaction is mined by its *package*: itself and its unconfirmed ancestors, at their
+    /// combined (modified) fee over their combined virtual size, as Bitcoin Core's block
+    /// assembly does. So a transaction below the minimum waits in the mempool until a child
+    /// pays enough for both (child pays for parent).
+    pub fn set_min_mining_fee_rate(&mut self, sat_per_vb: u64) {
+        self.min_mining_fee_rate = sat_per_vb;
+    }
+
+    /// Adds `fee_delta_sat` to the fee [`Node::mine`] counts for `txid` (Bitcoin Core's
+    /// `prioritisetransaction`); deltas add up, and the entry goes when the transaction is
+    /// mined. A negative delta larger than the fee keeps the transaction, and every package
+    /// it is in that does not make up the difference, out of blocks: a test's way of making
+    /// one transaction too cheap without changing it.
+    pub fn prioritise_transaction(&mut self, txid: Txid, fee_delta_sat: i64) {
+        *self.fee_deltas.entry(txid).or_insert(0) += fee_delta_sat;
+    }
+
+    /// The fee of a mempool transaction (inputs minus outputs), without any priority delta;
+    /// `None` if it is not in the mempool.
+    pub fn mempool_fee(&self, txid: &Txid) -> Option<Amount> {
+        let tx = self.mempool.iter().find(|tx| tx.compute_txid() == *txid)?;
+        let mut value_in = Amount::ZERO;
+        for input in &tx.input {
+            let op = &input.previous_output;
+            let out = match self.utxos.get(op) {
+                Some(utxo) => utxo.txout.clone(),
+                None => self
+                    .mempool
+                    .iter()
+                    .find(|m| m.compute_txid() == op.txid)?
+                    .output
+                    .get(usize::try_from(op.vout).ok()?)?
+                    .clone(),
+            };
+            value_in = value_in.checked_add(out.value)?;
+        }
+        let value_out = tx
+            .output
+            .iter()
+            .try_fold(Amount::ZERO, |a, o| a.checked_add(o.value))?;
+        value_in.checked_sub(value_out)
+    }
+
+    /// Chooses the mempool transactions for the next block and their total fee: of those
+    /// valid in it, packages (a transaction with its not yet chosen ancestors) by highest
+    /// modified fee rate while that rate reaches the minimum, returned in dependency order.
     fn select_mempool(&self) -> (Vec<Transaction>, Amount) {
+        let valid = self.valid_in_next_block();
+        if self.min_mining_fee_rate == 0 && self.fee_deltas.values().all(|d| *d >= 0) {
+            // every package qualifies: all of them, without ranking
+            let fees = valid.iter().fold(Amount::ZERO, |a, (_, fee)| a + *fee);
+            return (valid.into_iter().map(|(tx, _)| tx).collect(), fees);
+        }
+        let index: HashMap<Txid, usize> = valid
+            .iter()
+            .enumerate()
+            .map(|(i, (tx, _))| (tx.compute_txid(), i))
+            .collect();
+        // the in-block parents of each valid transaction
+        let parents: Vec<Vec<usize>> = valid
+            .iter()
+            .map(|(tx, _)| {
+                let mut ps: Vec<usize> = tx
+                    .input
+                    .iter()
+                    .filter_map(|i| index.get(&i.previous_output.txid).copied())
+                    .collect();
+                ps.sort_unstable();
+                ps.dedup();
+                ps
+            })
+            .collect();
+        let modified: Vec<i128> = valid
+            .iter()
+            .map(|(tx, fee)| {
+                let delta = self.fee_deltas.get(&tx.compute_txid()).copied().unwrap_or(0);
+                i128::from(fee.to_sat()) + i128::from(delta)
+            })
+            .collect();
+        let vsize: Vec<i128> = valid
+            .iter()
+            .map(|(tx, _)| i128::try_from(tx.vsize()).unwrap_or(i128::MAX))
+            .collect();
+        let mut chosen = vec![false; valid.len()];
+        loop {
+            // the best package still out: (fee, vsize, members)
+            let mut best: Option<(i128, i128, Vec<usize>)> = None;
+            for candidate in (0..valid.len()).filter(|&i| !chosen[i]) {
+                let mut members = vec![candidate];
+                let mut seen = HashSet::from([candidate]);
+                let mut next = 0;
+                while next < members.len() {
+                    for &p in &parents[members[next]] {
+                        if !chosen[p] && seen.insert(p) {
+                            members.push(p);
+                        }
+                    }
+                    next += 1;
+                }
+                let fee: i128 = members.iter().map(|&m| modified[m]).sum();
+                let size: i128 = members.iter().map(|&m| vsize[m]).sum();
+                let better = best
+                    .as_ref()
+                    .is_none_or(|(bf, bs, _)| fee * bs > bf * size);
+                if better {
+                    best = Some((fee, size, members));
+                }
+            }
+            let Some((fee, size, members)) = best else {
+                break;
+            };
+            let rate = i128::from(self.min_mining_fee_rate);
+            if fee < 0 || fee < rate * size {
+                break;
+            }
+            for m in members {
+                chosen[m] = true;
+            }
+        }
+        let mut fees = Amount::ZERO;
+        let mut selected = Vec::new();
+        for ((tx, fee), chosen) in valid.into_iter().zip(chosen) {
+            if chosen {
+                fees += fee;
+                selected.push(tx);
+            }
+        }
+        (selected, fees)
+    }
+
+    /// The mempool transactions valid in the next block, in acceptance order (which is
+    /// dependency order), each with its fee.
+    fn valid_in_next_block(&self) -> Vec<(Transaction, Amount)> {
         let height = self.tip_height() + 1;
         let mtp = self.median_time_past(self.tip_height());
         let mut created: HashMap<OutPoint, TxOut> = HashMap::new();
         let mut used: HashSet<OutPoint> = HashSet::new();
-        let mut selected = Vec::new();
-        let mut fees = Amount::ZERO;
+        let mut valid = Vec::new();
         for tx in &self.mempool {
             if !is_final(tx, height, mtp) {
                 continue;
@@ -1145,7 +1286,6 @@ impl Node {
             let Some(fee) = value_in.checked_sub(value_out) else {
                 continue;
             };
-            fees += fee;
             let txid = tx.compute_txid();
             for input in &tx.input {
                 used.insert(input.previous_output);
@@ -1154,9 +1294,9 @@ impl Node {
                 let vout = u32::try_from(vout).unwrap_or(u32::MAX);
                 created.insert(OutPoint::new(txid, vout), out.clone());
             }
-            selected.push(tx.clone());
+            valid.push((tx.clone(), fee));
         }
-        (selected, fees)
+        valid
     }
 
     /// Builds and grinds the next block on our tip with `txs` after the coinbase.
@@ -1251,6 +1391,7 @@ impl Node {
         }
         self.connect(block);
         let included: HashSet<Txid> = block.txdata.iter().map(Transaction::compute_txid).collect();
+        self.fee_deltas.retain(|txid, _| !included.contains(txid));
         self.remove_from_mempool(&included);
         self.evict_conflicts();
         Ok(hash)

@@ -8,7 +8,7 @@
 //! Requests are JSON-RPC 1.0 or 2.0 objects, or batches of them. Methods, field names and
 //! error codes follow bitcoind: `getblockchaininfo`, `getblockcount`, `getbestblockhash`,
 //! `getblockhash`, `getblockheader`, `getblock` (verbosity 0, 1, 2), `getrawmempool`,
-//! `getrawtransaction`, `sendrawtransaction`, `testmempoolaccept`, `estimatesmartfee`,
+//! `getrawtransaction`, `sendrawtransaction`, `testmempoolaccept`, `estimatesmartfee`, `prioritisetransaction`,
 //! `generatetoaddress`, and the wallet method `sendtoaddress` when the server has a
 //! [`Faucet`] ([`RpcServer::start_with_faucet`]). Like bitcoind, a failed JSON-RPC 1.0
 //! request answers HTTP 500 (404 for an unknown method); JSON-RPC 2.0 requests and batches
@@ -756,6 +756,16 @@ fn dispatch(shared: &Shared, method: &str, params: &Value) -> Result<Value, Faul
                 results.push(entry);
             }
             Ok(Value::Array(results))
+        }
+        "prioritisetransaction" => {
+            // bitcoind's arguments: txid, dummy (must be 0 or null), fee_delta in sat
+            let txid: Txid = parse_hash(p.str(0, "txid")?, "parameter 1")?;
+            let delta = p
+                .required(2, "fee_delta")?
+                .as_i64()
+                .ok_or_else(|| Fault::new(RPC_TYPE_ERROR, "Expected type number for fee_delta"))?;
+            node_lock().prioritise_transaction(txid, delta);
+            Ok(json!(true))
         }
         "estimatesmartfee" => {
             let target = p.u64(0, "conf_target")?;
