@@ -1186,7 +1186,11 @@ impl Node {
         let modified: Vec<i128> = valid
             .iter()
             .map(|(tx, fee)| {
-                let delta = self.fee_deltas.get(&tx.compute_txid()).copied().unwrap_or(0);
+                let delta = self
+                    .fee_deltas
+                    .get(&tx.compute_txid())
+                    .copied()
+                    .unwrap_or(0);
                 i128::from(fee.to_sat()) + i128::from(delta)
             })
             .collect();
@@ -1212,9 +1216,7 @@ impl Node {
                 }
                 let fee: i128 = members.iter().map(|&m| modified[m]).sum();
                 let size: i128 = members.iter().map(|&m| vsize[m]).sum();
-                let better = best
-                    .as_ref()
-                    .is_none_or(|(bf, bs, _)| fee * bs > bf * size);
+                let better = best.as_ref().is_none_or(|(bf, bs, _)| fee * bs > bf * size);
                 if better {
                     best = Some((fee, size, members));
                 }

@@ -26,7 +26,7 @@ use crate::messages::{DecodeError, Message, SwapTerms};
 use crate::network::{FeeBand, Params};
 use crate::{Role, SwapId, XmrAmount};
 use bitcoin::psbt::Psbt;
-use bitcoin::{Amount, ScriptBuf, Transaction, Txid, Weight};
+use bitcoin::{Amount, ScriptBuf, Transaction, TxOut, Txid, Weight};
 use curve25519_dalek::Scalar as EdScalar;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -424,6 +424,63 @@ impl SwapTxs {
             .find(|(_, id)| id == txid)
             .map(|(label, _)| label)
     }
+
+    /// The output of the pre-signed transaction `label` through which `role` can pay for it
+    /// with a child (CPFP), when it waits unconfirmed; `None` when `role` has none (the lock,
+    /// the other party's transactions, a cancel stored before anchors existed).
+    ///
+    /// Redeem and punish pay Alice's own destination, refund and early refund Bob's (vout 0);
+    /// cancel pays the 2-of-2, so each party spends its keyed anchor, signed with its 2-of-2
+    /// key ([`BumpOutput::keyed`]).
+    pub fn bump_output(&self, label: TxLabel, role: Role) -> Option<BumpOutput> {
+        let own = |tx: &Transaction, fee: Amount| BumpOutput {
+            outpoint: bitcoin::OutPoint {
+                txid: tx.compute_txid(),
+                vout: 0,
+            },
+            output: tx.output[0].clone(),
+            keyed: false,
+            parent_fee: fee,
+        };
+        match (label, role) {
+            (TxLabel::Redeem, Role::Alice) => {
+                Some(own(self.redeem.unsigned_tx(), self.redeem.fee()))
+            }
+            (TxLabel::Punish, Role::Alice) => {
+                Some(own(self.punish.unsigned_tx(), self.punish.fee()))
+            }
+            (TxLabel::Refund, Role::Bob) => Some(own(self.refund.unsigned_tx(), self.refund.fee())),
+            (TxLabel::EarlyRefund, Role::Bob) => Some(own(
+                self.early_refund.unsigned_tx(),
+                self.early_refund.fee(),
+            )),
+            (TxLabel::Cancel, role) => {
+                let (outpoint, output) = self.cancel.anchor(role)?;
+                Some(BumpOutput {
+                    outpoint,
+                    output,
+                    keyed: true,
+                    parent_fee: self.cancel.fee(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An output through which a party pays for its waiting transaction (see
+/// [`SwapTxs::bump_output`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BumpOutput {
+    /// The output spent by the child.
+    pub outpoint: bitcoin::OutPoint,
+    /// Its value and script.
+    pub output: TxOut,
+    /// `true` for a keyed anchor (a P2WPKH of the party's 2-of-2 key, which its wallet does
+    /// not know); `false` for an output paying the party's wallet.
+    pub keyed: bool,
+    /// The fee the waiting transaction pays.
+    pub parent_fee: Amount,
 }
 
 /// Everything both parties agreed, fixed after the lock proposal. Both compute the same value

@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The protocol version this crate speaks. A message with another version is rejected.
-pub const PROTOCOL_VERSION: u8 = 1;
+///
+/// Version 2 (2026-12-06): cancel carries the parties' keyed anchors, so a version-1 peer
+/// would sign another cancel; refusing the version names the cause.
+pub const PROTOCOL_VERSION: u8 = 2;
 /// The magic prefix of every encoded message.
 pub const MAGIC: &[u8; 4] = b"CFRO";
 /// The largest encoded message of any kind (a setup message carries a ~50 KiB DLEQ proof).

@@ -2,8 +2,10 @@
 //! written by this version must load in every later one. The fixtures are the JSON of both
 //! machines right after an honest setup (deterministic). `v1_*` were written before swap keys
 //! took per-swap entropy (2026-12-06): they must still load and resume, but today's setup
-//! makes other keys, so they are compared with it on everything but the keys; `v2_*` are
-//! today's, compared exactly.
+//! makes other keys; `v2_*` were written before cancel carried keyed anchors (2026-12-06,
+//! fee bumping): they must load (their cancel without anchors) and resume; both are compared
+//! with today's setup on everything but the keys and transactions. `v3_*` are today's,
+//! compared exactly.
 //!
 //! Regenerate them only when the stored format deliberately changes *and* a migration for the
 //! old form exists: `UPDATE_FIXTURES=1 cargo test -p confiaro-protocol --test stored_state`.
@@ -19,12 +21,12 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A state written before per-swap entropy: it loads, survives a round trip, and is the same
-/// swap at the same step as `fresh`.
-fn check_v1(name: &str, fresh: &SwapState) {
+/// A state written by an older version: it loads, survives a round trip, and is the same swap
+/// at the same step as `fresh`.
+fn check_older(name: &str, fresh: &SwapState) {
     let stored = std::fs::read(fixture(name)).expect("fixture");
     let loaded: SwapState =
-        serde_json::from_slice(&stored).expect("a version-1 state still deserializes");
+        serde_json::from_slice(&stored).expect("an older state still deserializes");
     let again: SwapState =
         serde_json::from_slice(&serde_json::to_vec(&loaded).expect("serialize")).expect("load");
     assert_eq!(again, loaded, "{name}: a round trip changes the state");
@@ -52,11 +54,13 @@ fn check(name: &str, fresh: &SwapState) {
 #[test]
 fn stored_states_load_and_resume() {
     let (alice, bob, _) = sim::setup_exchange(42);
-    check_v1("v1_alice_signatures_received.json", &alice);
-    check_v1("v1_bob_btc_lock_published.json", &bob);
-    check("v2_alice_signatures_received.json", &alice);
-    check("v2_bob_btc_lock_published.json", &bob);
-    for version in ["v1", "v2"] {
+    for older in ["v1", "v2"] {
+        check_older(&format!("{older}_alice_signatures_received.json"), &alice);
+        check_older(&format!("{older}_bob_btc_lock_published.json"), &bob);
+    }
+    check("v3_alice_signatures_received.json", &alice);
+    check("v3_bob_btc_lock_published.json", &bob);
+    for version in ["v1", "v2", "v3"] {
         // a loaded state resumes: Bob re-publishes his lock and re-sends his signatures
         let stored = std::fs::read(fixture(&format!("{version}_bob_btc_lock_published.json")))
             .expect("fixture");

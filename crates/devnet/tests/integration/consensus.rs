@@ -624,24 +624,43 @@ fn a_transaction_below_the_mining_minimum_waits_until_a_child_pays_for_both() {
     let parent_out = OutPoint::new(parent.compute_txid(), 0);
     let parent_value = parent.output[0].value;
     let parent_txid = node.submit(parent).expect("parent");
-    let rich = spend(other_outpoint, other_value, &key, key.p2wpkh(), Amount::from_sat(1_100));
+    let rich = spend(
+        other_outpoint,
+        other_value,
+        &key,
+        key.p2wpkh(),
+        Amount::from_sat(1_100),
+    );
     let rich_txid = node.submit(rich).expect("unrelated");
     assert_eq!(node.mempool_fee(&parent_txid), Some(Amount::from_sat(110)));
 
     node.set_min_mining_fee_rate(5);
     node.mine(1, &key.p2wpkh()).expect("mine");
     let tip = node.tip_height();
-    assert_eq!(&node.block_txids(tip).unwrap()[1..], &[rich_txid], "only the rich one");
+    assert_eq!(
+        &node.block_txids(tip).unwrap()[1..],
+        &[rich_txid],
+        "only the rich one"
+    );
     assert_eq!(node.mempool(), vec![parent_txid], "the cheap parent waits");
 
     // a child whose fee lifts the package (parent + child) to 6 sat/vB: both are mined
     let child_vsize = 110u64;
     let child_fee = 6 * (parent_vsize + child_vsize) - 110;
-    let child = spend(parent_out, parent_value, &key, key.p2wpkh(), Amount::from_sat(child_fee));
+    let child = spend(
+        parent_out,
+        parent_value,
+        &key,
+        key.p2wpkh(),
+        Amount::from_sat(child_fee),
+    );
     let child_txid = node.submit(child).expect("child");
     node.mine(1, &key.p2wpkh()).expect("mine");
     let tip = node.tip_height();
-    assert_eq!(&node.block_txids(tip).unwrap()[1..], &[parent_txid, child_txid]);
+    assert_eq!(
+        &node.block_txids(tip).unwrap()[1..],
+        &[parent_txid, child_txid]
+    );
     assert!(node.mempool().is_empty());
 }
 
@@ -656,12 +675,25 @@ fn a_deprioritised_transaction_is_held_until_its_package_makes_up_the_difference
     let parent_txid = node.submit(parent).expect("parent");
     node.prioritise_transaction(parent_txid, -1_001);
     node.mine(2, &key.p2wpkh()).expect("mine");
-    assert_eq!(node.mempool(), vec![parent_txid], "held at a modified fee of -1 sat");
+    assert_eq!(
+        node.mempool(),
+        vec![parent_txid],
+        "held at a modified fee of -1 sat"
+    );
 
     // a child paying 2 sat: the package's modified fee is 1 sat, mined at a minimum of 0
-    let child = spend(parent_out, parent_value, &key, key.p2wpkh(), Amount::from_sat(2));
+    let child = spend(
+        parent_out,
+        parent_value,
+        &key,
+        key.p2wpkh(),
+        Amount::from_sat(2),
+    );
     let child_txid = node.submit(child).expect("child");
     node.mine(1, &key.p2wpkh()).expect("mine");
     let tip = node.tip_height();
-    assert_eq!(&node.block_txids(tip).unwrap()[1..], &[parent_txid, child_txid]);
+    assert_eq!(
+        &node.block_txids(tip).unwrap()[1..],
+        &[parent_txid, child_txid]
+    );
 }

@@ -1,5 +1,16 @@
-//! Fee arithmetic: from a rate in sat/vB and a weight to an absolute fee, and the check of a
-//! rate proposed by the counterparty against the network's [`FeeBand`].
+//! Fee arithmetic: from a rate in sat/vB and a weight to an absolute fee, the check of a
+//! rate proposed by the counterparty against the network's [`FeeBand`], and the decision to
+//! accelerate a waiting time-critical transaction with a child (CPFP).
+//!
+//! # Fee bumping
+//!
+//! Every spend of the swap's 2-of-2 outputs is signed at setup with a fee fixed then. When
+//! one of ours waits unconfirmed, we pay for it with a child that spends its output to us
+//! (redeem, refund, punish, early refund) or our keyed anchor (cancel): the miners' choice
+//! is by package (the waiting transactions plus the child), at their combined fee over their
+//! combined size. [`bump_target_rate`] says when and to what rate; [`cpfp_child_fee`] what
+//! the child pays for it. A later bump adds another child on top of the last one (it spends
+//! the earlier child's change), so no replacement rule is involved.
 
 use bitcoin::{Amount, Weight};
 
@@ -37,6 +48,58 @@ pub fn check_fee_rate(rate_sat_per_vb: u64, band: &FeeBand) -> Result<(), TxErro
     }
 }
 
+/// How much the offered rate grows, in percent of the base rate, per block a transaction
+/// has waited: after 1 block 150% of the base, after 2 blocks 200%, and so on.
+pub const BUMP_STEP_PERCENT: u64 = 50;
+
+/// The package fee rate (sat/vB) to lift a waiting transaction to, or `None` to leave it.
+///
+/// - `waited_blocks`: blocks mined since we first published it (by our own chain view). A
+///   transaction gets one block before any bump.
+/// - `estimate_sat_per_vb`: our own chain source's current estimate.
+/// - `package_sat_per_vb`: what the waiting transaction and the children we already added
+///   pay together, by their combined size.
+/// - `max_sat_per_vb`: the network's highest accepted rate
+///   ([`FeeBand::max_sat_per_vb`]): bumping never goes above it.
+///
+/// The target is the larger of the estimate and the package's rate, raised by
+/// [`BUMP_STEP_PERCENT`] for each block waited: a transaction that waits is evidently below
+/// what miners take, whatever the estimate says, so every block it waits it offers more.
+/// `None` when it has not waited a block, or when the capped target is no higher than what
+/// the package already pays.
+pub fn bump_target_rate(
+    waited_blocks: u32,
+    estimate_sat_per_vb: u64,
+    package_sat_per_vb: u64,
+    max_sat_per_vb: u64,
+) -> Option<u64> {
+    if waited_blocks == 0 {
+        return None;
+    }
+    let base = estimate_sat_per_vb.max(package_sat_per_vb).max(1);
+    let percent = 100u64.saturating_add(BUMP_STEP_PERCENT.saturating_mul(u64::from(waited_blocks)));
+    let target = base
+        .saturating_mul(percent)
+        .div_ceil(100)
+        .min(max_sat_per_vb);
+    (target > package_sat_per_vb).then_some(target)
+}
+
+/// The fee a child of `child_vsize` vbytes must pay so that it and its unconfirmed ancestors
+/// (`ancestors_fee` over `ancestors_vsize` vbytes) together pay `target_sat_per_vb`:
+/// `target × (ancestors + child) − ancestors_fee`, and never less than 1 sat/vB for the
+/// child itself (a child must be relayable on its own).
+pub fn cpfp_child_fee(
+    target_sat_per_vb: u64,
+    ancestors_fee: Amount,
+    ancestors_vsize: u64,
+    child_vsize: u64,
+) -> Amount {
+    let package = target_sat_per_vb.saturating_mul(ancestors_vsize.saturating_add(child_vsize));
+    let needed = package.saturating_sub(ancestors_fee.to_sat());
+    Amount::from_sat(needed.max(child_vsize))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +122,46 @@ mod tests {
         assert_eq!(
             fee_for_weight(u64::MAX, Weight::from_wu(8)),
             Amount::from_sat(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn no_bump_before_a_block_has_passed() {
+        assert_eq!(bump_target_rate(0, 50, 2, 500), None);
+    }
+
+    #[test]
+    fn each_waited_block_offers_half_the_base_more() {
+        // the estimate is above what the package pays: the estimate is the base
+        assert_eq!(bump_target_rate(1, 10, 2, 500), Some(15));
+        assert_eq!(bump_target_rate(2, 10, 2, 500), Some(20));
+        assert_eq!(bump_target_rate(4, 10, 2, 500), Some(30));
+        // the estimate says the package is fine, but it waited: offer more than it pays
+        assert_eq!(bump_target_rate(1, 2, 10, 500), Some(15));
+        // rounding up: 3 × 150% = 4.5 → 5
+        assert_eq!(bump_target_rate(1, 3, 1, 500), Some(5));
+        // an estimate of 0 (a source that has none) counts as 1 sat/vB
+        assert_eq!(bump_target_rate(1, 0, 0, 500), Some(2));
+    }
+
+    #[test]
+    fn the_band_caps_the_bump_and_a_capped_package_is_left() {
+        assert_eq!(bump_target_rate(10, 100, 100, 500), Some(500));
+        assert_eq!(bump_target_rate(11, 100, 500, 500), None);
+        assert_eq!(bump_target_rate(u32::MAX, u64::MAX, 0, 500), Some(500));
+    }
+
+    #[test]
+    fn the_child_pays_the_packages_deficit() {
+        // parent 200 vB paying 200 sat, child 100 vB, target 10 sat/vB: 3000 - 200
+        assert_eq!(
+            cpfp_child_fee(10, Amount::from_sat(200), 200, 100),
+            Amount::from_sat(2_800)
+        );
+        // ancestors already above the target: the child still pays 1 sat/vB for itself
+        assert_eq!(
+            cpfp_child_fee(2, Amount::from_sat(10_000), 200, 110),
+            Amount::from_sat(110)
         );
     }
 

@@ -8,13 +8,14 @@
 //!
 //! Bob locks BTC into a P2WSH 2-of-2 output of Alice's key `A` and Bob's key `B`
 //! ([`TwoOfTwo`]). Every spend has exactly one input and one output, and its output value is
-//! the spent value minus the fee.
+//! the spent value minus the fee; cancel alone adds two [`ANCHOR_VALUE`] outputs, one per
+//! party, through which either can pay for it (CPFP) in a fee spike.
 //!
 //! | transaction        | spends        | pays to                        | relative timelock |
 //! |--------------------|---------------|--------------------------------|-------------------|
 //! | [`TxLock`]         | Bob's wallet  | the 2-of-2 (plus change)       | none              |
 //! | [`TxRedeem`]       | lock output   | Alice's redeem script          | none              |
-//! | [`TxCancel`]       | lock output   | a new 2-of-2 of the same keys  | `cancel_timelock` |
+//! | [`TxCancel`]       | lock output   | a new 2-of-2 of the same keys, and an anchor per party | `cancel_timelock` |
 //! | [`TxRefund`]       | cancel output | Bob's refund script            | none              |
 //! | [`TxPunish`]       | cancel output | Alice's punish script          | `punish_timelock` |
 //! | [`TxEarlyRefund`]  | lock output   | Bob's refund script            | none              |
@@ -33,7 +34,7 @@ pub mod fee;
 pub mod script;
 pub mod tx;
 
-pub use fee::{check_fee_rate, fee_for_weight};
+pub use fee::{bump_target_rate, check_fee_rate, cpfp_child_fee, fee_for_weight};
 pub use script::{is_standard_destination, TwoOfTwo};
 pub use tx::{
     signature_from_witness, FundingInput, TxCancel, TxEarlyRefund, TxLock, TxPunish, TxRedeem,
@@ -51,6 +52,13 @@ use bitcoin::{Amount, OutPoint, Txid};
 /// Using the single largest value keeps the rule simple and every output relayable whatever
 /// its destination.
 pub const DUST_LIMIT: Amount = Amount::from_sat(546);
+
+/// The value of each keyed anchor of [`TxCancel`]: 330 sat.
+///
+/// Above the dust threshold of a P2WPKH output (294 sat), which is what an anchor is; the two
+/// anchors (660 sat) come out of the locked amount, like cancel's fee. Small, because an
+/// anchor only has to exist: the child spending it pays the fee from the party's wallet.
+pub const ANCHOR_VALUE: Amount = Amount::from_sat(330);
 
 /// Everything that can go wrong building, checking or completing a Bitcoin transaction.
 ///

@@ -366,3 +366,60 @@ fn timelocks_are_consensus_rules_not_script_rules() {
     tx.input[0].sequence = Sequence::ENABLE_RBF_NO_LOCKTIME;
     assert_rejected("punish without its timelock", &tx, &cancel_output);
 }
+
+/// A child spending `party`'s anchor of `cancel`, signed with `key` (P2WPKH, SIGHASH_ALL).
+fn anchor_child(
+    swap: &Swap,
+    cancel: &TxCancel,
+    party: Role,
+    key: &SecretKey,
+) -> (Transaction, TxOut) {
+    let (outpoint, anchor) = cancel.anchor(party).expect("cancel has anchors");
+    let mut child = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: outpoint,
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: Amount::ZERO,
+            script_pubkey: ScriptBuf::new_op_return([]),
+        }],
+    };
+    let sighash = SighashCache::new(&child)
+        .p2wpkh_signature_hash(
+            0,
+            &anchor.script_pubkey,
+            anchor.value,
+            EcdsaSighashType::All,
+        )
+        .expect("input 0 exists");
+    let sig = swap.sign(sighash.to_byte_array(), key);
+    let pk = bitcoin::secp256k1::PublicKey::from_secret_key(&swap.secp, key);
+    child.input[0].witness = Witness::p2wpkh(&bitcoin::ecdsa::Signature::sighash_all(sig), &pk);
+    (child, anchor)
+}
+
+#[test]
+fn each_party_and_only_that_party_can_spend_its_cancel_anchor() {
+    let swap = Swap::new();
+    let cancel = swap.cancel(CANCEL_TIMELOCK);
+    let (alice_child, alice_anchor) = anchor_child(&swap, &cancel, Role::Alice, &swap.alice);
+    assert_accepted("Alice's anchor spent by Alice", &alice_child, &alice_anchor);
+    let (bob_child, bob_anchor) = anchor_child(&swap, &cancel, Role::Bob, &swap.bob);
+    assert_accepted("Bob's anchor spent by Bob", &bob_child, &bob_anchor);
+    let (stolen, _) = anchor_child(&swap, &cancel, Role::Alice, &swap.bob);
+    assert_rejected(
+        "Alice's anchor spent with Bob's key",
+        &stolen,
+        &alice_anchor,
+    );
+    // the completed cancel itself stays valid with its anchors
+    let (sig_a, sig_b) = swap.sign_both(cancel.sighash());
+    let signed = cancel.complete(&sig_a, &sig_b).expect("complete");
+    assert_eq!(signed.output.len(), 3);
+    assert_accepted("cancel with anchors", &signed, &swap.lock_output());
+}

@@ -55,6 +55,7 @@ impl TxEarlyRefund {
             Sequence::ENABLE_RBF_NO_LOCKTIME,
             refund_address.clone(),
             fee,
+            &[],
         )?;
         Ok(TxEarlyRefund { template })
     }
@@ -63,7 +64,7 @@ impl TxEarlyRefund {
     /// maximal-length (73-byte) signatures: an upper bound of the real weight, for fee
     /// computation.
     pub fn max_weight(destination: &Script) -> Weight {
-        max_spend_weight(destination)
+        max_spend_weight(destination, 0)
     }
 }
 

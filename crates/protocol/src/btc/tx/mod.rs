@@ -2,8 +2,9 @@
 //! ([`TxRedeem`], [`TxCancel`], [`TxRefund`], [`TxPunish`], [`TxEarlyRefund`]).
 //!
 //! The five spends share one implementation, a private `SpendTemplate`: an unsigned
-//! version-2 transaction with exactly one input (the spent 2-of-2 output) and exactly one
-//! output, plus the spent value and the spent [`TwoOfTwo`]. Each spend type wraps it and only
+//! version-2 transaction with exactly one input (the spent 2-of-2 output) and one output
+//! (cancel adds two keyed anchors after it, see [`ANCHOR_VALUE`](super::ANCHOR_VALUE)), plus
+//! the spent value and the spent [`TwoOfTwo`]. Each spend type wraps it and only
 //! adds its constructor (which input, which output, which timelock). They all offer the same
 //! methods: `txid`, `sighash`, `spent_outpoint`, `spent_value`, `output_value`, `fee`,
 //! `unsigned_tx`, `spent_two_of_two`, `verify_signature`, `complete`, plus an associated
@@ -25,7 +26,7 @@ use bitcoin::{
 use serde::{Deserialize, Serialize};
 
 use super::script::{is_standard_destination, TwoOfTwo};
-use super::{TxError, DUST_LIMIT};
+use super::{TxError, ANCHOR_VALUE, DUST_LIMIT};
 use crate::Role;
 
 /// Generates the methods common to the five spend types, each a thin delegation to the one
@@ -138,8 +139,9 @@ const MAX_SIGNATURE_LEN: usize = 73;
 /// spending a [`TwoOfTwo`] output and one output.
 ///
 /// Invariants (checked by [`SpendTemplate::new`] and on deserialization): version 2, exactly
-/// one input with empty script_sig and witness, exactly one output to a standard destination
-/// of at least [`DUST_LIMIT`], and `0 < fee = spent_value - output value`.
+/// one input with empty script_sig and witness, a first output to a standard destination of
+/// at least [`DUST_LIMIT`], then zero or more anchors (P2WPKH outputs of exactly
+/// [`ANCHOR_VALUE`]), and `0 < fee = spent_value - all outputs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "SpendTemplateRepr")]
 pub(crate) struct SpendTemplate {
@@ -180,15 +182,27 @@ impl TryFrom<SpendTemplateRepr> for SpendTemplate {
                 reason: "the input is not unsigned",
             });
         }
-        let [output] = tx.output.as_slice() else {
+        let Some((output, anchors)) = tx.output.split_first() else {
             return Err(TxError::MalformedSpend {
-                reason: "not exactly one output",
+                reason: "no output",
             });
         };
+        if anchors
+            .iter()
+            .any(|a| a.value != ANCHOR_VALUE || !a.script_pubkey.is_p2wpkh())
+        {
+            return Err(TxError::MalformedSpend {
+                reason: "an output after the first is not an anchor",
+            });
+        }
+        let anchor_scripts: Vec<ScriptBuf> =
+            anchors.iter().map(|a| a.script_pubkey.clone()).collect();
+        let anchors_total = ANCHOR_VALUE * u64::try_from(anchors.len()).unwrap_or(u64::MAX);
         let fee = spent_value
             .checked_sub(output.value)
+            .and_then(|rest| rest.checked_sub(anchors_total))
             .ok_or(TxError::MalformedSpend {
-                reason: "the output exceeds the spent value",
+                reason: "the outputs exceed the spent value",
             })?;
         let template = SpendTemplate::new(
             input.previous_output,
@@ -197,6 +211,7 @@ impl TryFrom<SpendTemplateRepr> for SpendTemplate {
             input.sequence,
             output.script_pubkey.clone(),
             fee,
+            &anchor_scripts,
         )?;
         if template.tx != tx {
             return Err(TxError::MalformedSpend {
@@ -209,7 +224,8 @@ impl TryFrom<SpendTemplateRepr> for SpendTemplate {
 
 impl SpendTemplate {
     /// Builds the unsigned spend of `spent_outpoint` (a `spent_value` output of `spent`) to
-    /// `destination`, paying `fee`, with input sequence `sequence` and lock time 0.
+    /// `destination`, paying `fee`, with input sequence `sequence` and lock time 0; then one
+    /// [`ANCHOR_VALUE`] output to each of `anchors` (P2WPKH scripts), in order.
     fn new(
         spent_outpoint: OutPoint,
         spent_value: Amount,
@@ -217,6 +233,7 @@ impl SpendTemplate {
         sequence: Sequence,
         destination: ScriptBuf,
         fee: Amount,
+        anchors: &[ScriptBuf],
     ) -> Result<Self, TxError> {
         if !is_standard_destination(&destination) {
             return Err(TxError::NonStandardDestination);
@@ -224,8 +241,13 @@ impl SpendTemplate {
         if fee == Amount::ZERO {
             return Err(TxError::ZeroFee);
         }
+        if anchors.iter().any(|a| !a.is_p2wpkh()) {
+            return Err(TxError::NonStandardDestination);
+        }
+        let anchors_total = ANCHOR_VALUE * u64::try_from(anchors.len()).unwrap_or(u64::MAX);
         let output_value = spent_value
             .checked_sub(fee)
+            .and_then(|rest| rest.checked_sub(anchors_total))
             .filter(|value| *value > Amount::ZERO)
             .ok_or(TxError::FeeTooHigh {
                 fee_sat: fee.to_sat(),
@@ -246,10 +268,15 @@ impl SpendTemplate {
                 sequence,
                 witness: Witness::new(),
             }],
-            output: vec![TxOut {
+            output: std::iter::once(TxOut {
                 value: output_value,
                 script_pubkey: destination,
-            }],
+            })
+            .chain(anchors.iter().map(|script| TxOut {
+                value: ANCHOR_VALUE,
+                script_pubkey: script.clone(),
+            }))
+            .collect(),
         };
         Ok(SpendTemplate {
             tx,
@@ -301,9 +328,26 @@ impl SpendTemplate {
     }
 
     fn fee(&self) -> Amount {
+        let outputs = self.tx.output.iter().map(|o| o.value).sum::<Amount>();
         self.spent_value
-            .checked_sub(self.output_value())
-            .expect("a spend template's output never exceeds the spent value")
+            .checked_sub(outputs)
+            .expect("a spend template's outputs never exceed the spent value")
+    }
+
+    /// The anchor outputs after the first output (only cancel has any).
+    fn anchors(&self) -> &[TxOut] {
+        &self.tx.output[1..]
+    }
+
+    /// Accepts a deserialized template without anchors (every spend but cancel).
+    fn require_no_anchors(self) -> Result<Self, TxError> {
+        if self.anchors().is_empty() {
+            Ok(self)
+        } else {
+            Err(TxError::MalformedSpend {
+                reason: "unexpected anchor outputs",
+            })
+        }
     }
 
     fn unsigned_tx(&self) -> &Transaction {
@@ -318,7 +362,7 @@ impl SpendTemplate {
     /// `0xFFFFFFFD`, as every constructor without timelock sets it).
     fn require_no_timelock(self) -> Result<Self, TxError> {
         if self.input().sequence == Sequence::ENABLE_RBF_NO_LOCKTIME {
-            Ok(self)
+            self.require_no_anchors()
         } else {
             Err(TxError::MalformedSpend {
                 reason: "unexpected input sequence",
@@ -390,8 +434,8 @@ impl SpendTemplate {
 /// both signatures have the maximal length of 73 bytes (72 DER + 1 sighash byte).
 ///
 /// Real signatures are 71 to 73 bytes, so a signed spend weighs at most this and usually
-/// 1 or 2 weight units less per signature.
-fn max_spend_weight(destination: &Script) -> Weight {
+/// 1 or 2 weight units less per signature. `anchors` P2WPKH anchor outputs follow.
+fn max_spend_weight(destination: &Script, anchors: usize) -> Weight {
     // Any two distinct compressed keys give a witness script of the same length.
     let dummy_key = |byte: u8| {
         let sk = bitcoin::secp256k1::SecretKey::from_slice(&[byte; 32])
@@ -414,10 +458,16 @@ fn max_spend_weight(destination: &Script) -> Weight {
             sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
             witness,
         }],
-        output: vec![TxOut {
-            value: Amount::ZERO,
-            script_pubkey: destination.to_owned(),
-        }],
+        output: std::iter::once(destination.to_owned())
+            .chain(std::iter::repeat_n(
+                ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::all_zeros()),
+                anchors,
+            ))
+            .map(|script_pubkey| TxOut {
+                value: Amount::ZERO,
+                script_pubkey,
+            })
+            .collect(),
     };
     tx.weight()
 }
@@ -653,8 +703,8 @@ mod tests {
 
     #[test]
     fn max_spend_weight_depends_on_destination_length() {
-        let p2wpkh_weight = max_spend_weight(&p2wpkh(1));
-        let p2tr_weight = max_spend_weight(&p2tr(1));
+        let p2wpkh_weight = max_spend_weight(&p2wpkh(1), 0);
+        let p2tr_weight = max_spend_weight(&p2tr(1), 0);
         // 12 more script bytes, non-witness data: 4 wu each.
         assert_eq!(p2tr_weight - p2wpkh_weight, Weight::from_wu(48));
     }

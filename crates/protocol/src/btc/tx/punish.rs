@@ -24,7 +24,7 @@ impl TryFrom<SpendTemplate> for TxPunish {
 
     fn try_from(template: SpendTemplate) -> Result<Self, TxError> {
         Ok(TxPunish {
-            template: template.require_timelock()?,
+            template: template.require_timelock()?.require_no_anchors()?,
         })
     }
 }
@@ -66,6 +66,7 @@ impl TxPunish {
             Sequence::from_height(punish_timelock),
             punish_address.clone(),
             fee,
+            &[],
         )?;
         Ok(TxPunish { template })
     }
@@ -73,7 +74,7 @@ impl TxPunish {
     /// The exact weight of a signed punish paying to `destination` with two maximal-length
     /// (73-byte) signatures: an upper bound of the real weight, for fee computation.
     pub fn max_weight(destination: &Script) -> Weight {
-        max_spend_weight(destination)
+        max_spend_weight(destination, 0)
     }
 
     /// The relative timelock in blocks: the punish is valid this many blocks after the
@@ -122,8 +123,8 @@ mod tests {
         assert_eq!(
             TxPunish::new(&cancel, &dest, 6, cancel.amount()),
             Err(TxError::FeeTooHigh {
-                fee_sat: 999_000,
-                spent_sat: 999_000
+                fee_sat: 998_340,
+                spent_sat: 998_340
             })
         );
         assert_eq!(

@@ -55,6 +55,7 @@ impl TxRedeem {
             Sequence::ENABLE_RBF_NO_LOCKTIME,
             redeem_address.clone(),
             fee,
+            &[],
         )?;
         Ok(TxRedeem { template })
     }
@@ -62,7 +63,7 @@ impl TxRedeem {
     /// The exact weight of a signed redeem paying to `destination` with two maximal-length
     /// (73-byte) signatures: an upper bound of the real weight, for fee computation.
     pub fn max_weight(destination: &Script) -> Weight {
-        max_spend_weight(destination)
+        max_spend_weight(destination, 0)
     }
 }
 

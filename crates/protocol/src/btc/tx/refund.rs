@@ -60,6 +60,7 @@ impl TxRefund {
             Sequence::ENABLE_RBF_NO_LOCKTIME,
             refund_address.clone(),
             fee,
+            &[],
         )?;
         Ok(TxRefund { template })
     }
@@ -67,7 +68,7 @@ impl TxRefund {
     /// The exact weight of a signed refund paying to `destination` with two maximal-length
     /// (73-byte) signatures: an upper bound of the real weight, for fee computation.
     pub fn max_weight(destination: &Script) -> Weight {
-        max_spend_weight(destination)
+        max_spend_weight(destination, 0)
     }
 }
 
@@ -110,7 +111,7 @@ mod tests {
             TxRefund::new(&cancel, &dest, Amount::from_sat(u64::MAX)),
             Err(TxError::FeeTooHigh {
                 fee_sat: u64::MAX,
-                spent_sat: 999_000
+                spent_sat: 998_340
             })
         );
         assert_eq!(
