@@ -73,7 +73,39 @@ pub enum WalletError {
         /// The wallet's network.
         expected: Network,
     },
+    /// A fee-bumping child cannot spend the output it was asked to (not ours, not in the
+    /// transaction, or signed wrongly).
+    #[error("cannot pay for the transaction: {0}")]
+    Cpfp(String),
 }
+
+/// The unconfirmed transactions a fee-bumping child pays for: a waiting transaction and the
+/// children this wallet already added on top of it (see [`Wallet::cpfp_package`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpfpPackage {
+    /// Their fees together.
+    pub fee: Amount,
+    /// Their virtual sizes together.
+    pub vsize: u64,
+    /// The output the next child spends: the waiting transaction's own output when no child
+    /// exists yet, otherwise the last child's output to this wallet.
+    pub next: OutPoint,
+    /// That output's value and script.
+    pub next_output: bitcoin::TxOut,
+    /// How many children the wallet already added.
+    pub children: usize,
+}
+
+impl CpfpPackage {
+    /// The package's fee rate in sat/vB, rounded down.
+    pub fn rate_sat_per_vb(&self) -> u64 {
+        self.fee.to_sat() / self.vsize.max(1)
+    }
+}
+
+/// Witness weight of a P2WPKH input with a maximal (73-byte) signature: item count, two
+/// length bytes, the signature and the 33-byte key.
+const P2WPKH_SATISFACTION_WEIGHT: bitcoin::Weight = bitcoin::Weight::from_wu(1 + 1 + 73 + 1 + 33);
 
 /// Report of one [`Wallet::sync`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,6 +440,183 @@ impl Wallet {
         self.inner
             .apply_unconfirmed_txs([(std::sync::Arc::new(tx), chain::unix_now())]);
         self.persist().await
+    }
+
+    /// What waits unconfirmed at output `vout` of `parent` (paying `parent_fee`): `parent`
+    /// itself and the chain of children this wallet already built on that output (each child
+    /// spending the one before, found in the wallet's own transactions, so a restart finds
+    /// them too). Records `parent` in the wallet (unpersisted) so its output can be spent.
+    ///
+    /// Call it each time before deciding on a bump, with the parent as published (signed).
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::Cpfp`] if `parent` has no output `vout`.
+    pub fn cpfp_package(
+        &mut self,
+        parent: &Transaction,
+        vout: u32,
+        parent_fee: Amount,
+    ) -> Result<CpfpPackage, WalletError> {
+        let output = parent
+            .output
+            .get(usize::try_from(vout).unwrap_or(usize::MAX))
+            .cloned()
+            .ok_or_else(|| WalletError::Cpfp(format!("the transaction has no output {vout}")))?;
+        let parent_txid = parent.compute_txid();
+        if self.inner.get_tx(parent_txid).is_none() {
+            self.inner
+                .apply_unconfirmed_txs([(std::sync::Arc::new(parent.clone()), chain::unix_now())]);
+        }
+        // a foreign output (an anchor) must be known for fees of its children to be computed
+        self.inner
+            .insert_txout(OutPoint::new(parent_txid, vout), output.clone());
+        let mut package = CpfpPackage {
+            fee: parent_fee,
+            vsize: u64::try_from(parent.vsize()).unwrap_or(u64::MAX),
+            next: OutPoint::new(parent_txid, vout),
+            next_output: output,
+            children: 0,
+        };
+        while let Some(child) = self.unconfirmed_spend_of(package.next) {
+            let Some((vout, out)) = child
+                .output
+                .iter()
+                .enumerate()
+                .find(|(_, o)| self.inner.is_mine(o.script_pubkey.clone()))
+            else {
+                break;
+            };
+            let fee = self
+                .inner
+                .calculate_fee(&child)
+                .map_err(|e| WalletError::Cpfp(format!("the fee of an earlier child: {e}")))?;
+            package.fee += fee;
+            package.vsize += u64::try_from(child.vsize()).unwrap_or(u64::MAX);
+            package.next = OutPoint::new(child.compute_txid(), u32::try_from(vout).unwrap_or(0));
+            package.next_output = out.clone();
+            package.children += 1;
+        }
+        Ok(package)
+    }
+
+    /// The unconfirmed transaction of this wallet (canonical: not replaced) spending
+    /// `outpoint`, if any.
+    fn unconfirmed_spend_of(&self, outpoint: OutPoint) -> Option<Transaction> {
+        self.inner
+            .transactions()
+            .filter(|t| !t.chain_position.is_confirmed())
+            .find(|t| t.tx_node.tx.input.iter().any(|i| i.previous_output == outpoint))
+            .map(|t| (*t.tx_node.tx).clone())
+    }
+
+    /// Builds and signs a child that spends `package.next` and pays enough for the whole
+    /// package to reach `target_sat_per_vb` ([`cpfp_child_fee`]), adding wallet coins if
+    /// that output alone cannot pay, with its change to this wallet. `sign_foreign` signs
+    /// the spent output when the wallet does not own it (a keyed anchor): it gets the child
+    /// and the input's index and returns the witness. `reserved` coins are never spent.
+    ///
+    /// The child is not broadcast or recorded: broadcast it, then call
+    /// [`Wallet::note_broadcast`], so the next [`Wallet::cpfp_package`] builds on it.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::CreateTx`] if the wallet cannot fund the fee; [`WalletError::Cpfp`] if
+    /// the output is foreign and no signer is given, or the signer fails;
+    /// [`WalletError::Sign`]/[`WalletError::NotFullySigned`] as [`Wallet::sign`].
+    ///
+    /// [`cpfp_child_fee`]: confiaro_protocol::btc::cpfp_child_fee
+    pub fn build_cpfp(
+        &mut self,
+        package: &CpfpPackage,
+        target_sat_per_vb: u64,
+        sign_foreign: Option<&dyn Fn(&Transaction, usize) -> Result<bitcoin::Witness, String>>,
+        reserved: &[OutPoint],
+    ) -> Result<Transaction, WalletError> {
+        let foreign = !self.inner.is_mine(package.next_output.script_pubkey.clone());
+        if foreign && sign_foreign.is_none() {
+            return Err(WalletError::Cpfp(
+                "the output is not the wallet's and nobody can sign it".into(),
+            ));
+        }
+        let change = self
+            .inner
+            .next_unused_address(KeychainKind::Internal)
+            .script_pubkey();
+        // Build at the target rate first to learn the child's size, then at the fee that
+        // lifts the package; another round covers an input added for the larger fee.
+        let mut fee = None;
+        let mut rounds = 0;
+        let mut psbt = loop {
+            let built = self.cpfp_psbt(package, foreign, &change, fee, target_sat_per_vb, reserved)?;
+            let inputs = u64::try_from(built.unsigned_tx.input.len()).unwrap_or(u64::MAX);
+            let weight = built.unsigned_tx.weight().to_wu()
+                + 2 // segwit marker and flag
+                + inputs * P2WPKH_SATISFACTION_WEIGHT.to_wu();
+            let needed = confiaro_protocol::btc::cpfp_child_fee(
+                target_sat_per_vb,
+                package.fee,
+                package.vsize,
+                weight.div_ceil(4),
+            );
+            rounds += 1;
+            if fee.is_some_and(|fee| fee >= needed) || rounds == 4 {
+                break built;
+            }
+            self.inner.cancel_tx(&built.unsigned_tx);
+            fee = Some(needed);
+        };
+        if let (true, Some(sign)) = (foreign, sign_foreign) {
+            let index = psbt
+                .unsigned_tx
+                .input
+                .iter()
+                .position(|i| i.previous_output == package.next)
+                .ok_or_else(|| WalletError::Cpfp("the child lost its input".into()))?;
+            let witness = sign(&psbt.unsigned_tx, index).map_err(WalletError::Cpfp)?;
+            psbt.inputs[index].final_script_witness = Some(witness);
+        }
+        self.sign_and_extract(psbt)
+    }
+
+    /// The unsigned child of [`Wallet::build_cpfp`]: spends `package.next` (as a foreign
+    /// input when `foreign`), plus wallet coins as needed, all change to `change`, paying
+    /// `fee`, or the target rate when `None`.
+    fn cpfp_psbt(
+        &mut self,
+        package: &CpfpPackage,
+        foreign: bool,
+        change: &ScriptBuf,
+        fee: Option<Amount>,
+        target_sat_per_vb: u64,
+        reserved: &[OutPoint],
+    ) -> Result<Psbt, WalletError> {
+        let mut builder = self.inner.build_tx();
+        if foreign {
+            let input = bitcoin::psbt::Input {
+                witness_utxo: Some(package.next_output.clone()),
+                ..Default::default()
+            };
+            builder
+                .add_foreign_utxo(package.next, input, P2WPKH_SATISFACTION_WEIGHT)
+                .map_err(|e| WalletError::Cpfp(e.to_string()))?;
+        } else {
+            builder
+                .add_utxo(package.next)
+                .map_err(|e| WalletError::Cpfp(e.to_string()))?;
+        }
+        builder
+            .drain_to(change.clone())
+            .version(2)
+            .only_witness_utxo()
+            .unspendable(reserved.to_vec());
+        match fee {
+            Some(fee) => builder.fee_absolute(fee),
+            None => builder.fee_rate(
+                FeeRate::from_sat_per_vb(target_sat_per_vb).unwrap_or(FeeRate::BROADCAST_MIN),
+            ),
+        };
+        Ok(builder.finish()?)
     }
 
     /// Signs and finalizes every input of `psbt` this wallet owns.

@@ -197,6 +197,49 @@ impl std::fmt::Debug for PublicShare {
     }
 }
 
+impl SwapSecrets {
+    /// The witness that spends our keyed anchor of cancel
+    /// ([`TxCancel::anchor`](crate::btc::TxCancel::anchor)) as input `index` of `child`:
+    /// a P2WPKH signature (`SIGHASH_ALL`) with our 2-of-2 key, and that key.
+    ///
+    /// Call it on a fee-bumping child that is otherwise complete (its inputs and outputs are
+    /// final; the wallet signs its own inputs after). The 2-of-2 key never leaves this crate.
+    ///
+    /// # Errors
+    ///
+    /// [`TxError::MalformedSpend`] if `anchor` is not the P2WPKH of our 2-of-2 key or `child`
+    /// has no input `index` spending it.
+    pub fn anchor_witness(
+        &self,
+        child: &bitcoin::Transaction,
+        index: usize,
+        anchor: &bitcoin::TxOut,
+    ) -> Result<bitcoin::Witness, crate::btc::TxError> {
+        use bitcoin::hashes::Hash;
+        let not_ours = crate::btc::TxError::MalformedSpend {
+            reason: "not our anchor",
+        };
+        let key = crypto::to_bitcoin_key(&crypto::secp_public(&self.btc));
+        let compressed = bitcoin::CompressedPublicKey(key.inner);
+        if anchor.script_pubkey != bitcoin::ScriptBuf::new_p2wpkh(&compressed.wpubkey_hash()) {
+            return Err(not_ours);
+        }
+        let sighash = bitcoin::sighash::SighashCache::new(child)
+            .p2wpkh_signature_hash(
+                index,
+                &anchor.script_pubkey,
+                anchor.value,
+                bitcoin::sighash::EcdsaSighashType::All,
+            )
+            .map_err(|_| not_ours)?;
+        let signature = crypto::sign(&self.btc, &sighash.to_byte_array());
+        Ok(bitcoin::Witness::p2wpkh(
+            &bitcoin::ecdsa::Signature::sighash_all(signature),
+            &key.inner,
+        ))
+    }
+}
+
 impl PublicShare {
     /// Verifies the DLEQ proof and that the two spend points differ from the 2-of-2 key.
     ///

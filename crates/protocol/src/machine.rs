@@ -765,6 +765,14 @@ impl SwapState {
         }
     }
 
+    /// Our own secrets of this swap (keys of the 2-of-2, Monero shares).
+    pub fn secrets(&self) -> &crate::keys::SwapSecrets {
+        match self {
+            SwapState::Alice(a) => &a.secrets,
+            SwapState::Bob(b) => &b.secrets,
+        }
+    }
+
     /// The terms of the swap (fixed when the machine was created).
     pub fn terms(&self) -> &SwapTerms {
         match self {

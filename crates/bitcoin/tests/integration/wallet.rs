@@ -117,3 +117,108 @@ async fn lock_psbt_signed_and_confirmed() {
     let expected = Amount::from_btc(150.0).unwrap() - amount - lock.fee();
     assert_eq!(w.balance().confirmed, expected);
 }
+
+/// Block `height`'s transactions after the coinbase.
+fn block_txs(dev: &Devnet, height: u32) -> Vec<bitcoin::Txid> {
+    dev.node().block_txids(height).expect("block")[1..].to_vec()
+}
+
+#[tokio::test]
+async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
+    use confiaro_devnet::testkit::TestKey;
+    let dev = Devnet::start();
+    let mut source = dev.bitcoind();
+    let store = Store::open(dev.dir.path().join("app.sqlite"))
+        .await
+        .unwrap();
+    let mnemonic = Mnemonic::from_entropy(&[3u8; 16]).unwrap();
+    let mut wallet = Wallet::open(store.clone(), "w", &mnemonic, "", Network::Regtest)
+        .await
+        .unwrap();
+    let address = wallet.new_address().await.unwrap();
+    dev.node().mine(101, &address.script_pubkey()).unwrap();
+    wallet.sync(&mut source).await.unwrap();
+    // miners now take 5 sat/vB at least
+    dev.node().set_min_mining_fee_rate(5);
+
+    // a parent at 1 sat/vB paying 1 BTC to the wallet itself
+    let to_self = wallet.new_address().await.unwrap();
+    let psbt = wallet
+        .build_send(&to_self, Amount::from_btc(1.0).unwrap(), FeeRate::from_sat_per_vb(1).unwrap())
+        .await
+        .unwrap();
+    let parent_fee = psbt.fee().unwrap();
+    let parent = wallet.sign_and_extract(psbt).unwrap();
+    let parent_txid = dev.node().submit(parent.clone()).unwrap();
+    wallet.note_broadcast(parent.clone()).await.unwrap();
+    let vout = parent
+        .output
+        .iter()
+        .position(|o| o.script_pubkey == to_self.script_pubkey())
+        .unwrap() as u32;
+    dev.node().mine(1, &burn()).unwrap();
+    assert_eq!(dev.node().mempool(), vec![parent_txid], "below the miners' minimum");
+
+    // a first child to 3 sat/vB is not enough: it waits with its parent
+    let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
+    assert_eq!((package.children, package.rate_sat_per_vb()), (0, 1));
+    let first = wallet.build_cpfp(&package, 3, None, &[]).unwrap();
+    let first_txid = dev.node().submit(first.clone()).unwrap();
+    wallet.note_broadcast(first).await.unwrap();
+    dev.node().mine(1, &burn()).unwrap();
+    assert_eq!(dev.node().mempool(), vec![parent_txid, first_txid]);
+
+    // the next bump builds on the first child (found in the wallet after a reopen)
+    drop(wallet);
+    let mut wallet = Wallet::open(store.clone(), "w", &mnemonic, "", Network::Regtest)
+        .await
+        .unwrap();
+    let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
+    assert_eq!(package.children, 1);
+    assert_eq!(package.rate_sat_per_vb(), 3, "{package:?}");
+    let second = wallet.build_cpfp(&package, 6, None, &[]).unwrap();
+    let second_txid = dev.node().submit(second.clone()).unwrap();
+    wallet.note_broadcast(second).await.unwrap();
+    let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
+    assert_eq!(package.children, 2);
+    assert!(package.rate_sat_per_vb() >= 6, "{package:?}");
+    dev.node().mine(1, &burn()).unwrap();
+    let tip = dev.node().tip_height();
+    assert_eq!(block_txs(&dev, tip), vec![parent_txid, first_txid, second_txid]);
+
+    // a waiting transaction with a 330 sat anchor to a key the wallet does not own
+    wallet.sync(&mut source).await.unwrap();
+    let anchor_key = TestKey::new(7);
+    let anchor_address = anchor_key.address();
+    let psbt = wallet
+        .build_send(&anchor_address, Amount::from_sat(330), FeeRate::from_sat_per_vb(1).unwrap())
+        .await
+        .unwrap();
+    let cancel_fee = psbt.fee().unwrap();
+    let cancel = wallet.sign_and_extract(psbt).unwrap();
+    let cancel_txid = dev.node().submit(cancel.clone()).unwrap();
+    wallet.note_broadcast(cancel.clone()).await.unwrap();
+    let anchor_vout = cancel
+        .output
+        .iter()
+        .position(|o| o.script_pubkey == anchor_key.p2wpkh())
+        .unwrap() as u32;
+    let package = wallet.cpfp_package(&cancel, anchor_vout, cancel_fee).unwrap();
+    assert!(
+        wallet.build_cpfp(&package, 6, None, &[]).is_err(),
+        "a foreign output needs its signer"
+    );
+    let spent = package.next_output.clone();
+    let sign = move |child: &bitcoin::Transaction, index: usize| {
+        let mut signed = child.clone();
+        anchor_key.sign_p2wpkh(&mut signed, index, &spent);
+        Ok(signed.input[index].witness.clone())
+    };
+    let child = wallet.build_cpfp(&package, 6, Some(&sign), &[]).unwrap();
+    assert!(child.input.iter().any(|i| i.previous_output.vout == anchor_vout
+        && i.previous_output.txid == cancel_txid));
+    let child_txid = dev.node().submit(child).unwrap();
+    dev.node().mine(1, &burn()).unwrap();
+    let tip = dev.node().tip_height();
+    assert_eq!(block_txs(&dev, tip), vec![cancel_txid, child_txid]);
+}

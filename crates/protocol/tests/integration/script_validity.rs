@@ -423,3 +423,49 @@ fn each_party_and_only_that_party_can_spend_its_cancel_anchor() {
     assert_eq!(signed.output.len(), 3);
     assert_accepted("cancel with anchors", &signed, &swap.lock_output());
 }
+
+#[test]
+fn the_swap_secrets_sign_their_own_anchor_and_no_other_output() {
+    use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
+    use confiaro_protocol::SwapId;
+    let secrets = SwapSecrets::derive(
+        &WalletSeed([3; 64]),
+        &SwapId([4; 32]),
+        Role::Alice,
+        &SwapEntropy([5; 32]),
+    );
+    let key = confiaro_protocol::crypto::to_bitcoin_key(&confiaro_protocol::crypto::secp_public(
+        &secrets.btc,
+    ));
+    let anchor = TxOut {
+        value: confiaro_protocol::btc::ANCHOR_VALUE,
+        script_pubkey: p2wpkh(&key),
+    };
+    let mut child = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint {
+                txid: Txid::from_byte_array([8; 32]),
+                vout: 1,
+            },
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: Amount::ZERO,
+            script_pubkey: ScriptBuf::new_op_return([]),
+        }],
+    };
+    child.input[0].witness = secrets.anchor_witness(&child, 0, &anchor).expect("our anchor");
+    assert_accepted("anchor spent with the swap secrets", &child, &anchor);
+    let foreign = TxOut {
+        value: anchor.value,
+        script_pubkey: p2wpkh(&PublicKey::new(
+            Secp256k1::new().generate_keypair(&mut rand::thread_rng()).1,
+        )),
+    };
+    assert!(secrets.anchor_witness(&child, 0, &foreign).is_err());
+    assert!(secrets.anchor_witness(&child, 1, &anchor).is_err());
+}
