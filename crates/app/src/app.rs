@@ -772,6 +772,17 @@ async fn follow(app: App, engine: Engine) {
                         Level::Info,
                         format!("published the {tx:?} transaction {txid}"),
                     ),
+                    SwapEventKind::FeeBumped {
+                        tx,
+                        child_txid,
+                        package_sat_per_vb,
+                        ..
+                    } => (
+                        Level::Info,
+                        format!(
+                            "the {tx:?} transaction waits: child {child_txid} pays for it ({package_sat_per_vb} sat/vB together)"
+                        ),
+                    ),
                     SwapEventKind::Problem { message } => (Level::Warning, message.clone()),
                     SwapEventKind::Finished { phase, state } => {
                         (Level::Info, format!("finished: {phase:?} ({state})"))

@@ -506,7 +506,13 @@ impl Wallet {
         self.inner
             .transactions()
             .filter(|t| !t.chain_position.is_confirmed())
-            .find(|t| t.tx_node.tx.input.iter().any(|i| i.previous_output == outpoint))
+            .find(|t| {
+                t.tx_node
+                    .tx
+                    .input
+                    .iter()
+                    .any(|i| i.previous_output == outpoint)
+            })
             .map(|t| (*t.tx_node.tx).clone())
     }
 
@@ -533,7 +539,9 @@ impl Wallet {
         sign_foreign: Option<&dyn Fn(&Transaction, usize) -> Result<bitcoin::Witness, String>>,
         reserved: &[OutPoint],
     ) -> Result<Transaction, WalletError> {
-        let foreign = !self.inner.is_mine(package.next_output.script_pubkey.clone());
+        let foreign = !self
+            .inner
+            .is_mine(package.next_output.script_pubkey.clone());
         if foreign && sign_foreign.is_none() {
             return Err(WalletError::Cpfp(
                 "the output is not the wallet's and nobody can sign it".into(),
@@ -548,7 +556,8 @@ impl Wallet {
         let mut fee = None;
         let mut rounds = 0;
         let mut psbt = loop {
-            let built = self.cpfp_psbt(package, foreign, &change, fee, target_sat_per_vb, reserved)?;
+            let built =
+                self.cpfp_psbt(package, foreign, &change, fee, target_sat_per_vb, reserved)?;
             let inputs = u64::try_from(built.unsigned_tx.input.len()).unwrap_or(u64::MAX);
             let weight = built.unsigned_tx.weight().to_wu()
                 + 2 // segwit marker and flag

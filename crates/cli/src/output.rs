@@ -101,6 +101,14 @@ impl Output {
                     SwapEventKind::Published { tx, txid } => {
                         self.println(&format!("{prefix}[{id}] published {tx:?} {txid}"))
                     }
+                    SwapEventKind::FeeBumped {
+                        tx,
+                        child_txid,
+                        package_sat_per_vb,
+                        ..
+                    } => self.println(&format!(
+                        "{prefix}[{id}] {tx:?} waits: child {child_txid} pays for it ({package_sat_per_vb} sat/vB together)"
+                    )),
                     SwapEventKind::Problem { message } => {
                         self.println(&format!("{prefix}[{id}] {message}"))
                     }

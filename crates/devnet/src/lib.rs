@@ -285,6 +285,8 @@ pub struct Node {
     fee_deltas: HashMap<Txid, i64>,
     /// The lowest package fee rate mined, in sat/vB ([`Node::set_min_mining_fee_rate`]).
     min_mining_fee_rate: u64,
+    /// Transactions to hold out of blocks when they enter the mempool ([`Node::hold`]).
+    held: HashSet<Txid>,
 }
 
 impl std::fmt::Debug for Node {
@@ -475,6 +477,7 @@ impl Node {
             reorgs: 0,
             fee_deltas: HashMap::new(),
             min_mining_fee_rate: 0,
+            held: HashSet::new(),
         };
         node.replay_kernel_chain()?;
         Ok(node)
@@ -777,8 +780,11 @@ impl Node {
     /// `non-BIP68-final`, `bad-txns-premature-spend-of-coinbase`, `bad-txns-in-belowout`,
     /// `min relay fee not met`, `mandatory-script-verify-flag-failed (...)`, ...).
     pub fn submit(&mut self, tx: Transaction) -> Result<Txid, RejectReason> {
-        self.test_accept(&tx)?;
+        let fee = self.test_accept(&tx)?;
         let txid = tx.compute_txid();
+        if self.held.remove(&txid) {
+            self.hold_now(txid, fee);
+        }
         for input in &tx.input {
             self.mempool_spends.insert(input.previous_output, txid);
         }
@@ -1126,6 +1132,24 @@ impl Node {
     /// one transaction too cheap without changing it.
     pub fn prioritise_transaction(&mut self, txid: Txid, fee_delta_sat: i64) {
         *self.fee_deltas.entry(txid).or_insert(0) += fee_delta_sat;
+    }
+
+    /// Holds transaction `txid` out of blocks until a child pays for it: its fee counts as
+    /// -1 sat when mining ([`Node::prioritise_transaction`] by minus its fee plus one), now if
+    /// it is in the mempool, otherwise when it enters. A test's way of making a transaction
+    /// that someone else publishes pay far below what miners take, whenever it comes.
+    pub fn hold(&mut self, txid: Txid) {
+        match self.mempool_fee(&txid) {
+            Some(fee) => self.hold_now(txid, fee),
+            None => {
+                self.held.insert(txid);
+            }
+        }
+    }
+
+    fn hold_now(&mut self, txid: Txid, fee: Amount) {
+        let fee = i64::try_from(fee.to_sat()).unwrap_or(i64::MAX);
+        self.prioritise_transaction(txid, -fee - 1);
     }
 
     /// The fee of a mempool transaction (inputs minus outputs), without any priority delta;

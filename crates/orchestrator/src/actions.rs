@@ -21,11 +21,11 @@ use confiaro_monero::MoneroError;
 use confiaro_protocol::machine::{SecretScalar, TxLabel};
 use confiaro_protocol::{Action, Input, Role, SwapState, XmrAmount};
 use curve25519_dalek::Scalar;
-use tokio_util::sync::CancellationToken;
 
 use crate::engine::Inner;
 use crate::error::EngineError;
 use crate::events::SwapEventKind;
+use crate::fee_bump;
 use crate::swap::{DriverMsg, JobKind, SwapCtx};
 
 /// A job's future.
@@ -77,10 +77,22 @@ pub(crate) fn perform(
                 Box::pin(async move { publish_lock(&inner, &ctx, lock).await }),
             ))
         }
-        Action::PublishBtc { label, tx } => Some((
-            JobKind::Publish(label),
-            Box::pin(async move { publish(&inner, &ctx, label, tx).await }),
-        )),
+        Action::PublishBtc { label, tx } => {
+            let waiting = bump_plan(state, ctx.role, label, &tx);
+            Some((
+                JobKind::Publish(label),
+                Box::pin(async move {
+                    if publish(&inner, &ctx, label, tx).await {
+                        if let Some(waiting) = waiting {
+                            // not part of the job: a graceful stop need not wait for blocks
+                            tokio::spawn(async move {
+                                fee_bump::accelerate(&inner, &ctx, waiting).await
+                            });
+                        }
+                    }
+                }),
+            ))
+        }
         Action::LockXmr { address, amount } => Some((
             JobKind::LockXmr,
             Box::pin(async move {
@@ -131,12 +143,6 @@ pub(crate) fn perform(
 }
 
 /// Sleeps `delay`; `false` if the swap was cancelled meanwhile.
-async fn pause(cancel: &CancellationToken, delay: Duration) -> bool {
-    tokio::select! {
-        _ = cancel.cancelled() => false,
-        _ = tokio::time::sleep(delay) => true,
-    }
-}
 
 fn problem(inner: &Inner, ctx: &SwapCtx, message: String) {
     tracing::warn!(swap = %ctx.swap_id, "{message}");
@@ -178,7 +184,7 @@ async fn fund_lock(
             }
             Err(e) => {
                 problem(inner, ctx, format!("funding the BTC lock: {e}; retrying"));
-                if !pause(&ctx.cancel, Duration::from_secs(2)).await {
+                if !ctx.pause(Duration::from_secs(2)).await {
                     return Input::LockFundingFailed {
                         reason: "stopped".into(),
                     };
@@ -241,7 +247,7 @@ async fn publish_lock(inner: &Inner, ctx: &SwapCtx, lock: confiaro_protocol::btc
                 format!("publishing the BTC lock: {e}; retrying"),
             ),
         }
-        if !pause(&ctx.cancel, delay).await {
+        if !ctx.pause(delay).await {
             return;
         }
         delay = (delay * 2).min(Duration::from_secs(30));
@@ -250,7 +256,26 @@ async fn publish_lock(inner: &Inner, ctx: &SwapCtx, lock: confiaro_protocol::btc
 
 /// Publishes a pre-signed transaction, retrying until accepted, refused for good (another
 /// spend won: the watchers will tell the machine), or the swap ends.
-async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Transaction) {
+/// How we can pay for `tx`, our pre-signed `label`, if it waits (see [`fee_bump`]).
+fn bump_plan(
+    state: &SwapState,
+    role: Role,
+    label: TxLabel,
+    tx: &bitcoin::Transaction,
+) -> Option<fee_bump::Waiting> {
+    let output = state.agreement()?.txs.bump_output(label, role)?;
+    (output.outpoint.txid == tx.compute_txid()).then(|| fee_bump::Waiting {
+        label,
+        tx: tx.clone(),
+        output,
+        terms: state.terms().clone(),
+        secrets: state.secrets().clone(),
+    })
+}
+
+/// Publishes `tx`, retrying while it is refused for a passing reason; true once a node
+/// accepted it.
+async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Transaction) -> bool {
     let mut delay = Duration::from_millis(500);
     let mut last_refusal: Option<String> = None;
     loop {
@@ -269,7 +294,7 @@ async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Tran
                         txid: txid.to_string(),
                     },
                 );
-                return;
+                return true;
             }
             Err(SourceError::Rejected { reason }) if is_final_refusal(&reason) => {
                 ctx.audit(
@@ -278,7 +303,7 @@ async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Tran
                     serde_json::json!({"tx": format!("{label:?}"), "reason": reason}),
                 )
                 .await;
-                return;
+                return false;
             }
             Err(SourceError::Rejected { reason }) => {
                 // e.g. a timelock one block short: try again at the next blocks
@@ -295,8 +320,8 @@ async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Tran
             }
             Err(e) => problem(inner, ctx, format!("publishing {label:?}: {e}; retrying")),
         }
-        if !pause(&ctx.cancel, delay).await {
-            return;
+        if !ctx.pause(delay).await {
+            return false;
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     }
@@ -369,7 +394,7 @@ async fn find_xmr_lock(inner: &Inner, ctx: &SwapCtx) -> Option<Input> {
                     ctx,
                     format!("looking for the XMR lock: {e}; retrying"),
                 );
-                if !pause(&ctx.cancel, delay).await {
+                if !ctx.pause(delay).await {
                     return None;
                 }
                 delay = (delay * 2).min(Duration::from_secs(30));
@@ -402,7 +427,7 @@ async fn lock_xmr(
             Ok(stored) => stored,
             Err(e) => {
                 problem(inner, ctx, format!("reading the XMR lock: {e}; retrying"));
-                if !pause(&ctx.cancel, delay).await {
+                if !ctx.pause(delay).await {
                     return None;
                 }
                 continue;
@@ -421,7 +446,7 @@ async fn lock_xmr(
                         // never relay what is not persisted: build a new one next time
                         problem(inner, ctx, format!("saving the XMR lock: {e}; retrying"));
                         drop(guard);
-                        if !pause(&ctx.cancel, delay).await {
+                        if !ctx.pause(delay).await {
                             return None;
                         }
                         continue;
@@ -435,7 +460,7 @@ async fn lock_xmr(
                 }
                 Err(e) => {
                     problem(inner, ctx, format!("locking XMR: {e}; retrying"));
-                    if !pause(&ctx.cancel, delay).await {
+                    if !ctx.pause(delay).await {
                         return None;
                     }
                     delay = (delay * 2).min(Duration::from_secs(30));
@@ -490,7 +515,7 @@ async fn lock_xmr(
                     ctx,
                     format!("publishing the XMR lock: {e}; retrying"),
                 );
-                if !pause(&ctx.cancel, delay).await {
+                if !ctx.pause(delay).await {
                     return None;
                 }
                 delay = (delay * 2).min(Duration::from_secs(30));
@@ -533,7 +558,7 @@ async fn watch_xmr(
                 let presence = inner.xmr.tx_presence(&hash_hex).await;
                 let (Some(unlock_time), Ok(presence)) = (unlock_time, presence) else {
                     // not known yet, or the node did not answer: look again next time
-                    if !pause(&ctx.cancel, interval).await {
+                    if !ctx.pause(interval).await {
                         return;
                     }
                     continue;
@@ -581,7 +606,7 @@ async fn watch_xmr(
                 failing = true;
             }
         }
-        if !pause(&ctx.cancel, interval).await {
+        if !ctx.pause(interval).await {
             return;
         }
     }
@@ -670,7 +695,7 @@ async fn sweep(
             }
             Err(e) => problem(inner, ctx, format!("sweeping the XMR: {e}; retrying")),
         }
-        if !pause(&ctx.cancel, delay).await {
+        if !ctx.pause(delay).await {
             return None;
         }
         delay = (delay * 2).min(Duration::from_secs(60));

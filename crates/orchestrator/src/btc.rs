@@ -14,7 +14,9 @@ use bitcoin::psbt::Psbt;
 use bitcoin::{Address, Amount, FeeRate, OutPoint, ScriptBuf, Transaction, Txid};
 use confiaro_bitcoin::fee::FeePolicy;
 use confiaro_bitcoin::watch::{Watch, WatchEvent};
-use confiaro_bitcoin::{Balance, ChainSource, Mnemonic, SourceError, TxStatus, Wallet};
+use confiaro_bitcoin::{
+    Balance, ChainSource, CpfpPackage, Mnemonic, SourceError, TxStatus, Wallet,
+};
 use confiaro_protocol::btc::{TwoOfTwo, TxLock};
 use confiaro_protocol::machine::TxLabel;
 use confiaro_protocol::{Input, Network, SwapId};
@@ -81,6 +83,21 @@ pub(crate) struct BtcSide {
     /// When the watcher saw each of the latest tips, on a local chain (see
     /// [`BtcSide::observed_block_seconds`]).
     local_tips: Option<Mutex<TipClock>>,
+    /// The transactions a fee-bumping task is accelerating now (one task per transaction).
+    bumping: Mutex<HashSet<Txid>>,
+}
+
+/// Holds `txid` in [`BtcSide`]'s set of transactions being accelerated while it lives.
+pub(crate) struct BumpClaim<'a> {
+    btc: &'a BtcSide,
+    txid: Txid,
+}
+
+impl Drop for BumpClaim<'_> {
+    fn drop(&mut self) {
+        let mut bumping = self.btc.bumping.lock().unwrap_or_else(|p| p.into_inner());
+        bumping.remove(&self.txid);
+    }
 }
 
 /// The times at which the latest tips were seen, for the observed block interval.
@@ -130,6 +147,7 @@ impl BtcSide {
             fee_policy: FeePolicy::default(),
             registry: Mutex::new(Registry::default()),
             polls: tokio::sync::watch::channel(0).0,
+            bumping: Mutex::new(HashSet::new()),
             local_tips: (network == Network::Regtest).then(Mutex::default),
         };
         side.sync().await?;
@@ -241,6 +259,68 @@ impl BtcSide {
     /// Broadcasts a transaction.
     pub(crate) async fn broadcast(&self, tx: Transaction) -> Result<Txid, SourceError> {
         with_source(&self.source, move |s| s.broadcast(&tx)).await
+    }
+
+    /// Claims the acceleration of `txid` for the caller; `None` when another task has it.
+    pub(crate) fn claim_bump(&self, txid: Txid) -> Option<BumpClaim<'_>> {
+        let mut bumping = self.bumping.lock().unwrap_or_else(|p| p.into_inner());
+        bumping
+            .insert(txid)
+            .then_some(BumpClaim { btc: self, txid })
+    }
+
+    /// Where `txid` is (found through its output script `script`), and the source's tip
+    /// height, as the chain source sees them now.
+    pub(crate) async fn tx_status_and_tip(
+        &self,
+        txid: Txid,
+        script: ScriptBuf,
+    ) -> Result<(TxStatus, u32), SourceError> {
+        with_source(&self.source, move |s| {
+            let status = s.tx_status(&txid, &script)?;
+            Ok((status, s.tip()?.height))
+        })
+        .await
+    }
+
+    /// What waits unconfirmed at output `vout` of `parent` (see
+    /// [`Wallet::cpfp_package`]).
+    pub(crate) async fn cpfp_package(
+        &self,
+        parent: &Transaction,
+        vout: u32,
+        parent_fee: Amount,
+    ) -> Result<CpfpPackage, EngineError> {
+        Ok(self
+            .wallet
+            .lock()
+            .await
+            .cpfp_package(parent, vout, parent_fee)?)
+    }
+
+    /// Builds a child lifting `package` to `target_sat_per_vb` (see [`Wallet::build_cpfp`]),
+    /// broadcasts it and records it in the wallet. Returns it.
+    pub(crate) async fn pay_for(
+        &self,
+        package: &CpfpPackage,
+        target_sat_per_vb: u64,
+        sign_foreign: Option<
+            &(dyn Fn(&Transaction, usize) -> Result<bitcoin::Witness, String> + Sync),
+        >,
+    ) -> Result<Transaction, EngineError> {
+        let reserved = self.reserved_coins();
+        let child = {
+            let mut wallet = self.wallet.lock().await;
+            let signer = sign_foreign.map(|f| f as &dyn Fn(&Transaction, usize) -> _);
+            wallet.build_cpfp(package, target_sat_per_vb, signer, &reserved)?
+        };
+        self.broadcast(child.clone()).await?;
+        self.wallet
+            .lock()
+            .await
+            .note_broadcast(child.clone())
+            .await?;
+        Ok(child)
     }
 
     /// Sends `amount` (or everything, with `None`) to `to` at the current fee rate, avoiding

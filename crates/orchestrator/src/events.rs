@@ -75,6 +75,17 @@ pub enum SwapEventKind {
         /// Its txid.
         txid: String,
     },
+    /// One of our waiting transactions got a child paying for it (CPFP).
+    FeeBumped {
+        /// Which one waits.
+        tx: TxLabel,
+        /// Its txid.
+        txid: String,
+        /// The new child's txid.
+        child_txid: String,
+        /// The rate the package (the transaction and its children) pays now, in sat/vB.
+        package_sat_per_vb: u64,
+    },
     /// Something the engine does for the swap failed; it retries on its own.
     Problem {
         /// What failed.

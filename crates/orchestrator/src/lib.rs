@@ -30,6 +30,7 @@ mod engine;
 mod error;
 pub mod events;
 mod faults;
+mod fee_bump;
 pub mod keys;
 pub mod maker;
 mod net;

@@ -130,6 +130,14 @@ pub(crate) struct SwapCtx {
 }
 
 impl SwapCtx {
+    /// Sleeps `delay`; false (at once) when the swap stops first.
+    pub(crate) async fn pause(&self, delay: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = self.cancel.cancelled() => false,
+            _ = tokio::time::sleep(delay) => true,
+        }
+    }
+
     /// Sends an event about this swap.
     pub(crate) fn emit(&self, inner: &Inner, kind: SwapEventKind) {
         let _ = inner.events.send(EngineEvent::Swap(SwapEvent::new(

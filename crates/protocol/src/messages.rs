@@ -67,6 +67,12 @@ impl SwapTerms {
     pub fn max_cancel_fee(&self) -> Amount {
         Amount::from_sat(self.btc_amount.to_sat() / 100 * crate::network::MAX_CANCEL_FEE_PERCENT)
     }
+
+    /// The most our fee bumping spends on one waiting transaction and its children together:
+    /// [`MAX_BUMP_FEE_PERCENT`](crate::network::MAX_BUMP_FEE_PERCENT) of the BTC amount.
+    pub fn max_bump_fee(&self) -> Amount {
+        Amount::from_sat(self.btc_amount.to_sat() / 100 * crate::network::MAX_BUMP_FEE_PERCENT)
+    }
 }
 
 /// Bob's opening message: terms, his keys and where his refunds go.

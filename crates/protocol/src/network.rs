@@ -116,6 +116,12 @@ pub const LOCK_FEE_RATE_FLOOR_PERCENT: u64 = 50;
 /// 500 sat/vB on mainnet) would let Bob burn most of a small swap's punish value.
 pub const MAX_CANCEL_FEE_PERCENT: u64 = 5;
 
+/// The most a party spends on fee-bumping children for one waiting transaction, in percent
+/// of the swap's BTC amount (the package's fees together, the pre-signed fee included). A
+/// refund or punish that misses its window loses the whole amount, so paying up to a fifth
+/// of it to get in is rational; more would turn a fee spike into the loss it prevents.
+pub const MAX_BUMP_FEE_PERCENT: u64 = 20;
+
 /// Expected Bitcoin blocks within which Bob's lock must confirm once Alice has seen it; after
 /// that Alice walks away and never locks XMR for it.
 pub const LOCK_CONFIRMATION_BLOCKS: u32 = 6;

@@ -220,18 +220,13 @@ impl Devnet {
         Some(confirmations.unwrap_or(0))
     }
 
-    /// Keeps a mempool transaction out of blocks until a descendant pays for it: its fee
-    /// counts as -1 sat when mining (bitcoind's `prioritisetransaction`), as if it paid far
-    /// below what miners take. Returns false when it is not in the mempool.
-    pub fn hold_btc_tx(&self, txid: &str) -> bool {
+    /// Keeps transaction `txid` (in the mempool now or whenever it comes) out of blocks
+    /// until a child pays for it: its fee counts as -1 sat when mining (bitcoind's
+    /// `prioritisetransaction`), as if it paid far below what miners take.
+    pub fn hold_btc_tx(&self, txid: &str) {
         let txid: bitcoin::Txid = txid.parse().expect("a txid");
         let mut node = self.stack.node().lock().unwrap_or_else(|p| p.into_inner());
-        let Some(fee) = node.mempool_fee(&txid) else {
-            return false;
-        };
-        let fee = i64::try_from(fee.to_sat()).expect("a fee fits i64");
-        node.prioritise_transaction(txid, -fee - 1);
-        true
+        node.hold(txid);
     }
 
     /// Waits until the Bitcoin chain is at least `height` high.

@@ -144,7 +144,11 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
     // a parent at 1 sat/vB paying 1 BTC to the wallet itself
     let to_self = wallet.new_address().await.unwrap();
     let psbt = wallet
-        .build_send(&to_self, Amount::from_btc(1.0).unwrap(), FeeRate::from_sat_per_vb(1).unwrap())
+        .build_send(
+            &to_self,
+            Amount::from_btc(1.0).unwrap(),
+            FeeRate::from_sat_per_vb(1).unwrap(),
+        )
         .await
         .unwrap();
     let parent_fee = psbt.fee().unwrap();
@@ -157,7 +161,11 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
         .position(|o| o.script_pubkey == to_self.script_pubkey())
         .unwrap() as u32;
     dev.node().mine(1, &burn()).unwrap();
-    assert_eq!(dev.node().mempool(), vec![parent_txid], "below the miners' minimum");
+    assert_eq!(
+        dev.node().mempool(),
+        vec![parent_txid],
+        "below the miners' minimum"
+    );
 
     // a first child to 3 sat/vB is not enough: it waits with its parent
     let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
@@ -184,14 +192,21 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
     assert!(package.rate_sat_per_vb() >= 6, "{package:?}");
     dev.node().mine(1, &burn()).unwrap();
     let tip = dev.node().tip_height();
-    assert_eq!(block_txs(&dev, tip), vec![parent_txid, first_txid, second_txid]);
+    assert_eq!(
+        block_txs(&dev, tip),
+        vec![parent_txid, first_txid, second_txid]
+    );
 
     // a waiting transaction with a 330 sat anchor to a key the wallet does not own
     wallet.sync(&mut source).await.unwrap();
     let anchor_key = TestKey::new(7);
     let anchor_address = anchor_key.address();
     let psbt = wallet
-        .build_send(&anchor_address, Amount::from_sat(330), FeeRate::from_sat_per_vb(1).unwrap())
+        .build_send(
+            &anchor_address,
+            Amount::from_sat(330),
+            FeeRate::from_sat_per_vb(1).unwrap(),
+        )
         .await
         .unwrap();
     let cancel_fee = psbt.fee().unwrap();
@@ -203,7 +218,9 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
         .iter()
         .position(|o| o.script_pubkey == anchor_key.p2wpkh())
         .unwrap() as u32;
-    let package = wallet.cpfp_package(&cancel, anchor_vout, cancel_fee).unwrap();
+    let package = wallet
+        .cpfp_package(&cancel, anchor_vout, cancel_fee)
+        .unwrap();
     assert!(
         wallet.build_cpfp(&package, 6, None, &[]).is_err(),
         "a foreign output needs its signer"
@@ -215,8 +232,10 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
         Ok(signed.input[index].witness.clone())
     };
     let child = wallet.build_cpfp(&package, 6, Some(&sign), &[]).unwrap();
-    assert!(child.input.iter().any(|i| i.previous_output.vout == anchor_vout
-        && i.previous_output.txid == cancel_txid));
+    assert!(child
+        .input
+        .iter()
+        .any(|i| i.previous_output.vout == anchor_vout && i.previous_output.txid == cancel_txid));
     let child_txid = dev.node().submit(child).unwrap();
     dev.node().mine(1, &burn()).unwrap();
     let tip = dev.node().tip_height();

@@ -451,3 +451,103 @@ fn a_cooperative_abort_before_the_lock_ends_both_sides() {
     let (btc, _) = bob.balances();
     assert_eq!(btc, bob_btc, "nothing was spent");
 }
+
+/// The transaction `label` of a swap, as a party's `swap show` lists it.
+fn txid_of(party: &Party, id: &str, label: &str) -> String {
+    party.swap(id)["txids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t[0] == label)
+        .unwrap_or_else(|| panic!("the swap has its {label}"))[1]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The children a party's process added to pay for its waiting `label`.
+fn children_paying_for(running: &Running, label: &str) -> Vec<String> {
+    running
+        .seen()
+        .iter()
+        .filter(|v| v["kind"] == "fee_bumped" && v["tx"] == label)
+        .map(|v| v["child_txid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_redeem_too_cheap_for_the_miners_confirms_through_a_child_before_cancel() {
+    let alice = devnet().funded_maker("alice-cpfp-redeem", 1);
+    let bob = devnet().funded_taker("bob-cpfp-redeem");
+    let (bob_btc, alice_xmr) = (TAKER_SAT, alice.funded_xmr);
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (taker, id) = bob.buy(&address, &[]);
+    taker.wait_for_state("BtcLockPublished", SWAP_TIMEOUT);
+    // miners will not take Alice's redeem alone, as in a fee spike after setup
+    let redeem = txid_of(&bob, &id, "Redeem");
+    devnet().hold_btc_tx(&redeem);
+    expect_finish(&maker, "Completed", Some("BtcRedeemed"));
+    expect_finish(&taker, "Completed", Some("XmrRedeemed"));
+    maker.terminate();
+    drop(taker);
+    let children = children_paying_for(&maker, "Redeem");
+    assert!(
+        !children.is_empty(),
+        "Alice paid for her redeem with a child"
+    );
+    assert!(devnet().btc_confirmations(&redeem).unwrap_or(0) >= 1);
+    for child in &children {
+        assert!(
+            devnet().btc_confirmations(child).unwrap_or(0) >= 1,
+            "the child {child} is in a block"
+        );
+    }
+    assert_swapped(&bob, bob_btc, &alice, alice_xmr);
+}
+
+#[test]
+fn a_cancel_and_a_refund_too_cheap_for_the_miners_confirm_through_children_before_punish() {
+    let alice = devnet().funded_maker("alice-cpfp-refund", 1);
+    let bob = devnet().funded_taker("bob-cpfp-refund");
+    let (bob_btc, alice_xmr) = (TAKER_SAT, alice.funded_xmr);
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (mut taker, id) = bob.buy(
+        &address,
+        &[("CONFIARO_TEST_KILL_AFTER", "Bob:XmrLockProofReceived")],
+    );
+    assert!(Running::killed_by_sigkill(&taker.wait_exit(SWAP_TIMEOUT)));
+    // miners will take neither the cancel nor the refund alone, whoever publishes them
+    let (cancel, refund) = (txid_of(&bob, &id, "Cancel"), txid_of(&bob, &id, "Refund"));
+    devnet().hold_btc_tx(&cancel);
+    devnet().hold_btc_tx(&refund);
+    // Bob comes back too late to send his redeem signature: cancel, then refund, each
+    // waiting until a child pays for it, and the refund still beats Alice's punish
+    wait_for_depth(&lock_txid(&bob, &id), 9);
+    let resumed = bob.spawn(&["swap", "resume", &id], &[]);
+    expect_finish(&resumed, "Refunded", Some("BtcRefunded"));
+    expect_finish(&maker, "Refunded", Some("XmrRefunded"));
+    maker.terminate();
+    let cancel_children: Vec<String> = children_paying_for(&resumed, "Cancel")
+        .into_iter()
+        .chain(children_paying_for(&maker, "Cancel"))
+        .collect();
+    let refund_children = children_paying_for(&resumed, "Refund");
+    drop(resumed);
+    assert!(
+        !cancel_children.is_empty(),
+        "a party paid for cancel through its anchor"
+    );
+    assert!(
+        !refund_children.is_empty(),
+        "Bob paid for his refund with a child"
+    );
+    assert!(
+        cancel_children
+            .iter()
+            .chain(&refund_children)
+            .any(|child| devnet().btc_confirmations(child).unwrap_or(0) >= 1),
+        "children are in blocks"
+    );
+    assert!(devnet().btc_confirmations(&refund).unwrap_or(0) >= 1);
+    assert_refunded(&bob, bob_btc, &alice, alice_xmr);
+}

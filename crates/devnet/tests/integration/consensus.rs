@@ -672,8 +672,9 @@ fn a_deprioritised_transaction_is_held_until_its_package_makes_up_the_difference
     let parent = spend(outpoint, value, &key, key.p2wpkh(), Amount::from_sat(1_000));
     let parent_out = OutPoint::new(parent.compute_txid(), 0);
     let parent_value = parent.output[0].value;
+    // held before it arrives, as a test does with a transaction someone else publishes
+    node.hold(parent.compute_txid());
     let parent_txid = node.submit(parent).expect("parent");
-    node.prioritise_transaction(parent_txid, -1_001);
     node.mine(2, &key.p2wpkh()).expect("mine");
     assert_eq!(
         node.mempool(),

@@ -85,6 +85,17 @@ pub fn bump_target_rate(
     (target > package_sat_per_vb).then_some(target)
 }
 
+/// Virtual size assumed for the next fee-bumping child when capping by a budget: two P2WPKH
+/// inputs and one P2WPKH output come to about 178 vB.
+pub const BUMP_CHILD_VSIZE: u64 = 180;
+
+/// The highest package rate (sat/vB) that `budget` pays for a package of `package_vsize`
+/// vbytes plus one more child ([`BUMP_CHILD_VSIZE`]), and never above `band_max`. Pass it
+/// as `max_sat_per_vb` of [`bump_target_rate`].
+pub fn bump_rate_cap(budget: Amount, package_vsize: u64, band_max: u64) -> u64 {
+    (budget.to_sat() / package_vsize.saturating_add(BUMP_CHILD_VSIZE).max(1)).min(band_max)
+}
+
 /// The fee a child of `child_vsize` vbytes must pay so that it and its unconfirmed ancestors
 /// (`ancestors_fee` over `ancestors_vsize` vbytes) together pay `target_sat_per_vb`:
 /// `target × (ancestors + child) − ancestors_fee`, and never less than 1 sat/vB for the
@@ -149,6 +160,14 @@ mod tests {
         assert_eq!(bump_target_rate(10, 100, 100, 500), Some(500));
         assert_eq!(bump_target_rate(11, 100, 500, 500), None);
         assert_eq!(bump_target_rate(u32::MAX, u64::MAX, 0, 500), Some(500));
+    }
+
+    #[test]
+    fn the_budget_caps_the_rate() {
+        // 20% of 100,000 sat over a 200 vB package and a child: 20,000 / 380 = 52 sat/vB
+        assert_eq!(bump_rate_cap(Amount::from_sat(20_000), 200, 500), 52);
+        assert_eq!(bump_rate_cap(Amount::from_sat(20_000_000), 200, 500), 500);
+        assert_eq!(bump_rate_cap(Amount::ZERO, 200, 500), 0);
     }
 
     #[test]

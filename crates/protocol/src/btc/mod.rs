@@ -34,7 +34,7 @@ pub mod fee;
 pub mod script;
 pub mod tx;
 
-pub use fee::{bump_target_rate, check_fee_rate, cpfp_child_fee, fee_for_weight};
+pub use fee::{bump_rate_cap, bump_target_rate, check_fee_rate, cpfp_child_fee, fee_for_weight};
 pub use script::{is_standard_destination, TwoOfTwo};
 pub use tx::{
     signature_from_witness, FundingInput, TxCancel, TxEarlyRefund, TxLock, TxPunish, TxRedeem,

@@ -458,7 +458,9 @@ fn the_swap_secrets_sign_their_own_anchor_and_no_other_output() {
             script_pubkey: ScriptBuf::new_op_return([]),
         }],
     };
-    child.input[0].witness = secrets.anchor_witness(&child, 0, &anchor).expect("our anchor");
+    child.input[0].witness = secrets
+        .anchor_witness(&child, 0, &anchor)
+        .expect("our anchor");
     assert_accepted("anchor spent with the swap secrets", &child, &anchor);
     let foreign = TxOut {
         value: anchor.value,
