@@ -92,8 +92,8 @@ pub struct CpfpPackage {
     pub next: OutPoint,
     /// That output's value and script.
     pub next_output: bitcoin::TxOut,
-    /// How many children the wallet already added.
-    pub children: usize,
+    /// The children the wallet already added, first to last.
+    pub children: Vec<Transaction>,
 }
 
 impl CpfpPackage {
@@ -476,7 +476,7 @@ impl Wallet {
             vsize: u64::try_from(parent.vsize()).unwrap_or(u64::MAX),
             next: OutPoint::new(parent_txid, vout),
             next_output: output,
-            children: 0,
+            children: Vec::new(),
         };
         while let Some(child) = self.unconfirmed_spend_of(package.next) {
             let Some((vout, out)) = child
@@ -495,7 +495,7 @@ impl Wallet {
             package.vsize += u64::try_from(child.vsize()).unwrap_or(u64::MAX);
             package.next = OutPoint::new(child.compute_txid(), u32::try_from(vout).unwrap_or(0));
             package.next_output = out.clone();
-            package.children += 1;
+            package.children.push(child.clone());
         }
         Ok(package)
     }
@@ -522,8 +522,10 @@ impl Wallet {
     /// the spent output when the wallet does not own it (a keyed anchor): it gets the child
     /// and the input's index and returns the witness. `reserved` coins are never spent.
     ///
-    /// The child is not broadcast or recorded: broadcast it, then call
-    /// [`Wallet::note_broadcast`], so the next [`Wallet::cpfp_package`] builds on it.
+    /// The child is not broadcast or recorded: record it with [`Wallet::note_broadcast`]
+    /// before broadcasting it, so the next [`Wallet::cpfp_package`] builds on it even when
+    /// the broadcast's answer is lost (re-broadcast the package's children each time, and
+    /// [`Wallet::forget`] one that nodes refuse for good).
     ///
     /// # Errors
     ///
@@ -626,6 +628,18 @@ impl Wallet {
             ),
         };
         Ok(builder.finish()?)
+    }
+
+    /// Drops `tx`, which this wallet recorded but nodes refuse for good (its inputs are
+    /// spent elsewhere), from the wallet's unconfirmed transactions, and persists that.
+    ///
+    /// # Errors
+    ///
+    /// [`WalletError::Store`] if persisting fails.
+    pub async fn forget(&mut self, tx: &Transaction) -> Result<(), WalletError> {
+        self.inner
+            .apply_evicted_txs([(tx.compute_txid(), chain::unix_now())]);
+        self.persist().await
     }
 
     /// Signs and finalizes every input of `psbt` this wallet owns.

@@ -80,7 +80,10 @@ pub(crate) async fn init(global: &Global, out: &Output, restore: bool) -> anyhow
     } else {
         out.info(&format!("wallet created in {}", config.data_dir.display()));
         out.info(&format!("BTC address: {btc}\nXMR address: {xmr}"));
-        out.info("write these words down, in order; they restore both wallets and every swap:");
+        out.info(
+            "write these words down, in order; they restore both wallets (a running swap's keys \
+             live in this data directory: back it up while swaps run):",
+        );
         out.info(&format!("\n  {mnemonic}\n"));
         out.info("they are shown this once; anyone who has them can take your coins");
     }

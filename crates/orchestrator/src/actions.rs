@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confiaro_bitcoin::{SourceError, WalletError};
+use confiaro_bitcoin::{SourceError, TxStatus, WalletError};
 use confiaro_monero::swap::{PreparedLock, SweepOutcome, TxPresence};
 use confiaro_monero::MoneroError;
 use confiaro_protocol::machine::{SecretScalar, TxLabel};
@@ -44,6 +44,35 @@ pub(crate) fn perform(
     let inner = Arc::clone(inner);
     let ctx = ctx.clone();
     match action {
+        Action::Send(confiaro_protocol::messages::Message::RedeemEncryptedSignature(signature))
+            if inner.faults.late_redeem_signature =>
+        {
+            let agreement = state.agreement()?;
+            let lock = agreement.txs.lock.txid();
+            let script = agreement.txs.lock.two_of_two().script_pubkey();
+            let depth = u32::from(agreement.terms.cancel_timelock) - 1;
+            let message = confiaro_protocol::messages::Message::RedeemEncryptedSignature(signature);
+            tokio::spawn(async move {
+                loop {
+                    if let Ok((TxStatus::Confirmed { block }, tip)) =
+                        inner.btc.tx_status_and_tip(lock, script.clone()).await
+                    {
+                        if tip + 1 >= block.height + depth {
+                            eprintln!(
+                                "confiaro: CONFIARO_TEST_FAULT=late-redeem-signature: sending it at lock depth {}",
+                                tip + 1 - block.height
+                            );
+                            inner.net.deliver(&inner, &ctx, message);
+                            return;
+                        }
+                    }
+                    if !ctx.pause(Duration::from_millis(500)).await {
+                        return;
+                    }
+                }
+            });
+            None
+        }
         Action::Send(message) => {
             let message = match message {
                 confiaro_protocol::messages::Message::TransferProof(mut proof)

@@ -298,8 +298,37 @@ impl BtcSide {
             .cpfp_package(parent, vout, parent_fee)?)
     }
 
+    /// Broadcasts the children already built for `package` again (a node may have missed
+    /// one whose broadcast answer was lost); forgets a child nodes refuse for good. True when
+    /// the package stands as the wallet knows it.
+    pub(crate) async fn rebroadcast_children(
+        &self,
+        package: &CpfpPackage,
+    ) -> Result<bool, EngineError> {
+        for child in &package.children {
+            match self.broadcast(child.clone()).await {
+                Ok(_) => {}
+                Err(SourceError::Rejected { reason })
+                    if ["conflict", "missing", "spent"]
+                        .iter()
+                        .any(|r| reason.contains(r)) =>
+                {
+                    tracing::info!(
+                        "forgetting fee-bumping child {}: {reason}",
+                        child.compute_txid()
+                    );
+                    self.wallet.lock().await.forget(child).await?;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(true)
+    }
+
     /// Builds a child lifting `package` to `target_sat_per_vb` (see [`Wallet::build_cpfp`]),
-    /// broadcasts it and records it in the wallet. Returns it.
+    /// records it in the wallet, then broadcasts it. Returns it; a failed broadcast leaves it
+    /// recorded, for [`BtcSide::rebroadcast_children`] to send again.
     pub(crate) async fn pay_for(
         &self,
         package: &CpfpPackage,
@@ -312,14 +341,11 @@ impl BtcSide {
         let child = {
             let mut wallet = self.wallet.lock().await;
             let signer = sign_foreign.map(|f| f as &dyn Fn(&Transaction, usize) -> _);
-            wallet.build_cpfp(package, target_sat_per_vb, signer, &reserved)?
+            let child = wallet.build_cpfp(package, target_sat_per_vb, signer, &reserved)?;
+            wallet.note_broadcast(child.clone()).await?;
+            child
         };
         self.broadcast(child.clone()).await?;
-        self.wallet
-            .lock()
-            .await
-            .note_broadcast(child.clone())
-            .await?;
         Ok(child)
     }
 

@@ -573,7 +573,10 @@ impl Engine {
                 need: format!("{need} (the swap plus its lock's fee)"),
             });
         }
-        let swap_id = SwapId(random_bytes::<32>()?);
+        let swap_id = match inner.faults.reuse_swap_id {
+            Some(id) => SwapId(id),
+            None => SwapId(random_bytes::<32>()?),
+        };
         let secrets = inner
             .keys
             .new_swap_secrets(&swap_id, Role::Bob)

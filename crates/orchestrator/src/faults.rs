@@ -12,6 +12,11 @@
 //!   million blocks above the real one (an attacking maker, finding 5 of
 //!   `docs/2026-12-06-malicious-counterparty.md`).
 //! - `CONFIARO_TEST_FAULT=xmr-dust`: after her lock, Alice sends dust to the lock address.
+//! - `CONFIARO_TEST_FAULT=late-redeem-signature`: Bob holds his encrypted redeem signature
+//!   back until the lock is one block short of cancel, then sends it (an attacking taker,
+//!   finding 2).
+//! - `CONFIARO_TEST_FAULT=reuse-swap-id=<hex>`: Bob opens his next swap with this id instead
+//!   of a random one (an attacking taker replaying a finished swap's id, finding 1).
 //!
 //! Several faults combine with commas.
 
@@ -25,6 +30,8 @@ pub(crate) struct Faults {
     pub(crate) xmr_lock_fails: bool,
     pub(crate) xmr_proof_lies: bool,
     pub(crate) xmr_dust: bool,
+    pub(crate) late_redeem_signature: bool,
+    pub(crate) reuse_swap_id: Option<[u8; 32]>,
 }
 
 impl Faults {
@@ -57,6 +64,11 @@ impl Faults {
             xmr_lock_fails: fault.split(',').any(|f| f == "xmr-lock-fails"),
             xmr_proof_lies: fault.split(',').any(|f| f == "xmr-proof-lies"),
             xmr_dust: fault.split(',').any(|f| f == "xmr-dust"),
+            late_redeem_signature: fault.split(',').any(|f| f == "late-redeem-signature"),
+            reuse_swap_id: fault.split(',').find_map(|f| {
+                let hex_id = f.strip_prefix("reuse-swap-id=")?;
+                hex::decode(hex_id).ok()?.try_into().ok()
+            }),
         }
     }
 

@@ -100,6 +100,10 @@ async fn bump_once(
             waiting.output.parent_fee,
         )
         .await?;
+    if !inner.btc.rebroadcast_children(&package).await? {
+        // a recorded child was refused for good and forgotten: decide on the next block
+        return Ok(());
+    }
     let estimate = inner.btc.fee_rate().await?;
     let cap = bump_rate_cap(budget, package.vsize, band_max);
     let Some(target) = bump_target_rate(waited, estimate, package.rate_sat_per_vb(), cap) else {
@@ -113,7 +117,7 @@ async fn bump_once(
             .map_err(|e| e.to_string())
     };
     let signer: Option<&(dyn Fn(&Transaction, usize) -> Result<bitcoin::Witness, String> + Sync)> =
-        if waiting.output.keyed && package.children == 0 {
+        if waiting.output.keyed && package.children.is_empty() {
             Some(&sign_anchor)
         } else {
             None

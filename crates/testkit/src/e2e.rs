@@ -252,6 +252,8 @@ pub struct Party {
     pub dir: tempfile::TempDir,
     pub btc_address: String,
     pub xmr_address: String,
+    /// Its wallet's mnemonic.
+    pub mnemonic: String,
     /// XMR paid to it by [`Devnet::funded_maker`], in piconero.
     pub funded_xmr: u64,
     /// Environment every command of this party gets (e.g. `CONFIARO_STORE_URL`).
@@ -281,6 +283,7 @@ impl Devnet {
             dir,
             btc_address: String::new(),
             xmr_address: String::new(),
+            mnemonic: String::new(),
             funded_xmr: 0,
             env: env
                 .iter()
@@ -288,6 +291,7 @@ impl Devnet {
                 .collect(),
         };
         let created = party.run_ok(&["init"]);
+        party.mnemonic = created["mnemonic"].as_str().expect("mnemonic").to_owned();
         party.btc_address = created["btc_address"]
             .as_str()
             .expect("btc address")
@@ -296,6 +300,45 @@ impl Devnet {
             .as_str()
             .expect("xmr address")
             .to_owned();
+        party
+    }
+}
+
+impl Devnet {
+    /// A new party in a data directory of its own, restored from `mnemonic` (another
+    /// party's: a second instance of one wallet, or a restore into an empty directory).
+    pub fn restored_party(&'static self, name: &str, mnemonic: &str) -> Party {
+        use std::io::Write;
+        let dir = crate::leftovers::test_dir(&format!("e2e-{name}"));
+        let mut party = Party {
+            name: name.to_owned(),
+            devnet: self,
+            maker_port: Mutex::new(None),
+            dir,
+            btc_address: String::new(),
+            xmr_address: String::new(),
+            mnemonic: mnemonic.to_owned(),
+            funded_xmr: 0,
+            env: Vec::new(),
+        };
+        let mut child = party
+            .command(&["init", "--restore"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("confiaro runs");
+        writeln!(child.stdin.take().expect("stdin"), "{mnemonic}").expect("mnemonic written");
+        let output = child.wait_with_output().expect("init ends");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{name}: init --restore failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let restored = json_lines(&stdout).pop().expect("a JSON line");
+        party.btc_address = restored["btc_address"].as_str().expect("btc").to_owned();
+        party.xmr_address = restored["xmr_address"].as_str().expect("xmr").to_owned();
         party
     }
 }

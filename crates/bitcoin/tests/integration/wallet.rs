@@ -169,7 +169,7 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
 
     // a first child to 3 sat/vB is not enough: it waits with its parent
     let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
-    assert_eq!((package.children, package.rate_sat_per_vb()), (0, 1));
+    assert_eq!((package.children.len(), package.rate_sat_per_vb()), (0, 1));
     let first = wallet.build_cpfp(&package, 3, None, &[]).unwrap();
     let first_txid = dev.node().submit(first.clone()).unwrap();
     wallet.note_broadcast(first).await.unwrap();
@@ -182,13 +182,13 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
         .await
         .unwrap();
     let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
-    assert_eq!(package.children, 1);
+    assert_eq!(package.children.len(), 1);
     assert_eq!(package.rate_sat_per_vb(), 3, "{package:?}");
     let second = wallet.build_cpfp(&package, 6, None, &[]).unwrap();
     let second_txid = dev.node().submit(second.clone()).unwrap();
     wallet.note_broadcast(second).await.unwrap();
     let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
-    assert_eq!(package.children, 2);
+    assert_eq!(package.children.len(), 2);
     assert!(package.rate_sat_per_vb() >= 6, "{package:?}");
     dev.node().mine(1, &burn()).unwrap();
     let tip = dev.node().tip_height();

@@ -532,14 +532,15 @@ fn a_cancel_and_a_refund_too_cheap_for_the_miners_confirm_through_children_befor
         .chain(children_paying_for(&maker, "Cancel"))
         .collect();
     let refund_children = children_paying_for(&resumed, "Refund");
+    let bob_log = tail(&resumed.stderr(), 30);
     drop(resumed);
     assert!(
         !cancel_children.is_empty(),
-        "a party paid for cancel through its anchor"
+        "a party paid for cancel through its anchor: {bob_log}"
     );
     assert!(
         !refund_children.is_empty(),
-        "Bob paid for his refund with a child"
+        "Bob paid for his refund with a child: {bob_log}"
     );
     assert!(
         cancel_children
@@ -550,4 +551,80 @@ fn a_cancel_and_a_refund_too_cheap_for_the_miners_confirm_through_children_befor
     );
     assert!(devnet().btc_confirmations(&refund).unwrap_or(0) >= 1);
     assert_refunded(&bob, bob_btc, &alice, alice_xmr);
+}
+
+#[test]
+fn a_redeem_signature_sent_just_before_cancel_is_not_redeemed_and_both_get_their_coins_back() {
+    let alice = devnet().funded_maker("alice-late-sig", 1);
+    let bob = devnet().funded_taker("bob-late-sig");
+    let (bob_btc, alice_xmr) = (TAKER_SAT, alice.funded_xmr);
+    let (mut maker, address) = alice.start_maker(&[]);
+    // an attacking taker holds his signature back until one block before cancel, hoping
+    // Alice's redeem reveals her key in the mempool while his cancel can still win
+    let (taker, id) = bob.buy(
+        &address,
+        &[("CONFIARO_TEST_FAULT", "late-redeem-signature")],
+    );
+    expect_finish(&taker, "Refunded", Some("BtcRefunded"));
+    expect_finish(&maker, "Refunded", Some("XmrRefunded"));
+    maker.terminate();
+    assert!(
+        taker
+            .stderr()
+            .contains("late-redeem-signature: sending it at lock depth"),
+        "the signature went out late: {}",
+        tail(&taker.stderr(), 20)
+    );
+    assert!(
+        !maker
+            .seen()
+            .iter()
+            .any(|v| v["kind"] == "published" && v["tx"] == "Redeem"),
+        "Alice never published her redeem"
+    );
+    drop(taker);
+    assert_refunded(&bob, bob_btc, &alice, alice_xmr);
+    verify_receipt(&alice, &id);
+}
+
+/// A party's exported receipt of swap `id`.
+fn receipt_of(party: &Party, id: &str) -> Value {
+    let path = party.dir.path().join(format!("receipt-{id}.json"));
+    party.run_ok(&["swap", "receipt", id, "--out", path.to_str().unwrap()]);
+    serde_json::from_slice(&std::fs::read(&path).expect("receipt written")).expect("JSON")
+}
+
+#[test]
+fn a_restored_maker_offered_a_finished_swaps_id_makes_new_keys() {
+    let alice = devnet().funded_maker("alice-reuse", 1);
+    let bob = devnet().funded_taker("bob-reuse");
+    let (mut maker, address) = alice.start_maker(&[]);
+    let (taker, id) = bob.buy(&address, &[]);
+    expect_finish(&taker, "Completed", Some("XmrRedeemed"));
+    expect_finish(&maker, "Completed", Some("BtcRedeemed"));
+    maker.terminate();
+    drop(taker);
+    let finished = receipt_of(&alice, &id);
+    // the maker's mnemonic restored into an empty data directory (or a second instance)
+    let mut restored = devnet().restored_party("alice-reuse-restored", &alice.mnemonic);
+    devnet().fund_xmr(&restored.xmr_address, 2 * XMR);
+    restored.funded_xmr = 2 * XMR;
+    let (mut maker, address) = restored.start_maker(&[]);
+    // a taker who knows the finished swap's keys opens a new swap with its id
+    let thief = devnet().funded_taker("bob-reuse-again");
+    let (taker, same_id) = thief.buy(
+        &address,
+        &[("CONFIARO_TEST_FAULT", &format!("reuse-swap-id={id}"))],
+    );
+    assert_eq!(same_id, id, "the taker reused the id");
+    expect_finish(&taker, "Completed", Some("XmrRedeemed"));
+    expect_finish(&maker, "Completed", Some("BtcRedeemed"));
+    maker.terminate();
+    drop(taker);
+    let reused = receipt_of(&restored, &id);
+    assert_ne!(
+        finished["alice"], reused["alice"],
+        "the maker's keys for the reused id are new"
+    );
+    assert_ne!(finished["lock_address"], reused["lock_address"]);
 }
