@@ -464,10 +464,9 @@ impl Wallet {
             .cloned()
             .ok_or_else(|| WalletError::Cpfp(format!("the transaction has no output {vout}")))?;
         let parent_txid = parent.compute_txid();
-        if self.inner.get_tx(parent_txid).is_none() {
-            self.inner
-                .apply_unconfirmed_txs([(std::sync::Arc::new(parent.clone()), chain::unix_now())]);
-        }
+        // seen now: also undoes an eviction a sync may have recorded for it
+        self.inner
+            .apply_unconfirmed_txs([(std::sync::Arc::new(parent.clone()), chain::unix_now())]);
         // a foreign output (an anchor) must be known for fees of its children to be computed
         self.inner
             .insert_txout(OutPoint::new(parent_txid, vout), output.clone());

@@ -496,7 +496,7 @@ impl Bob {
         let Some(label) = agreement.txs.label_of(&tx.compute_txid()) else {
             return Ok(Vec::new());
         };
-        let cancel_seen_before = self.chain.has(TxLabel::Cancel, 0);
+        let cancel_final_before = self.cancel_final();
         self.chain.seen.insert(label, confirmations);
         let settled = confirmations >= self.params.settle_confirmations;
         if self.stage.before_lock() {
@@ -524,8 +524,12 @@ impl Bob {
             {
                 Ok(self.enter(BobStage::BtcCancelled, now))
             }
-            TxLabel::Cancel if self.stage == BobStage::BtcCancelled && !cancel_seen_before => {
-                // the refund becomes publishable once cancel is seen
+            TxLabel::Cancel
+                if self.stage == BobStage::BtcCancelled
+                    && !cancel_final_before
+                    && self.cancel_final() =>
+            {
+                // the refund becomes publishable once cancel is final
                 Ok(self.pending_publications())
             }
             TxLabel::Lock => Ok(self.after_lock_update(now)),
@@ -677,6 +681,17 @@ impl Bob {
         Some(message)
     }
 
+    /// Whether cancel is in a block, `btc_finality` deep: only then may Bob's refund go
+    /// out. A refund reveals `s_b`; while cancel is only in the mempool, an Alice holding
+    /// Bob's redeem signature can still replace it with her redeem (full RBF) and, knowing
+    /// `s_b` from the refund, sweep the XMR back too (finding 8 of
+    /// docs/2026-12-06-malicious-counterparty.md). Cancel's anchor, not the refund, is how
+    /// Bob pays for a waiting cancel.
+    fn cancel_final(&self) -> bool {
+        self.chain
+            .has(TxLabel::Cancel, self.params.btc_finality.max(1))
+    }
+
     /// Transactions Bob must (re)publish in this state.
     fn pending_publications(&self) -> Vec<Action> {
         if self.stage != BobStage::BtcCancelled {
@@ -695,7 +710,7 @@ impl Bob {
                 tx,
             });
         }
-        if self.chain.has(TxLabel::Cancel, 0) {
+        if self.cancel_final() {
             let alice_refund =
                 crypto::decrypt_signature(&self.secrets.spend_secp(), &sigs.refund_encrypted);
             let own_refund = crypto::sign(&self.secrets.btc, &agreement.txs.refund.sighash());

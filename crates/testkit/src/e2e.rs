@@ -275,21 +275,7 @@ impl Devnet {
 
     /// A new party with a fresh wallet, whose every command runs with `env`.
     pub fn party_with_env(&'static self, name: &str, env: &[(&str, &str)]) -> Party {
-        let dir = crate::leftovers::test_dir(&format!("e2e-{name}"));
-        let mut party = Party {
-            name: name.to_owned(),
-            devnet: self,
-            maker_port: Mutex::new(None),
-            dir,
-            btc_address: String::new(),
-            xmr_address: String::new(),
-            mnemonic: String::new(),
-            funded_xmr: 0,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        };
+        let mut party = self.empty_party(name, env);
         let created = party.run_ok(&["init"]);
         party.mnemonic = created["mnemonic"].as_str().expect("mnemonic").to_owned();
         party.btc_address = created["btc_address"]
@@ -302,25 +288,31 @@ impl Devnet {
             .to_owned();
         party
     }
-}
 
-impl Devnet {
+    /// A party in a new empty data directory, without a wallet yet.
+    fn empty_party(&'static self, name: &str, env: &[(&str, &str)]) -> Party {
+        Party {
+            name: name.to_owned(),
+            devnet: self,
+            maker_port: Mutex::new(None),
+            dir: crate::leftovers::test_dir(&format!("e2e-{name}")),
+            btc_address: String::new(),
+            xmr_address: String::new(),
+            mnemonic: String::new(),
+            funded_xmr: 0,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
     /// A new party in a data directory of its own, restored from `mnemonic` (another
     /// party's: a second instance of one wallet, or a restore into an empty directory).
     pub fn restored_party(&'static self, name: &str, mnemonic: &str) -> Party {
         use std::io::Write;
-        let dir = crate::leftovers::test_dir(&format!("e2e-{name}"));
-        let mut party = Party {
-            name: name.to_owned(),
-            devnet: self,
-            maker_port: Mutex::new(None),
-            dir,
-            btc_address: String::new(),
-            xmr_address: String::new(),
-            mnemonic: mnemonic.to_owned(),
-            funded_xmr: 0,
-            env: Vec::new(),
-        };
+        let mut party = self.empty_party(name, &[]);
+        party.mnemonic = mnemonic.to_owned();
         let mut child = party
             .command(&["init", "--restore"])
             .stdin(std::process::Stdio::piped())

@@ -124,6 +124,30 @@ fn bob_stops_offering_his_redeem_signature_inside_his_margin() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Finding 8: Bob's refund in the mempool while Alice can still replace his cancel.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn bob_publishes_his_refund_only_once_cancel_is_final() {
+    let mut bob = snapshot(Role::Bob, "EncSigSent");
+    let actions = step(&mut bob, lock_at(u32::from(params().cancel_timelock)));
+    assert!(publishes(&actions, TxLabel::Cancel), "{actions:?}");
+    assert!(!publishes(&actions, TxLabel::Refund), "{actions:?}");
+    // cancel in the mempool: Alice holds his redeem signature and could replace cancel with
+    // her redeem; a refund now would also hand her `s_b` and with it the XMR
+    let cancel = fixture().signed_tx(TxLabel::Cancel).clone();
+    let actions = step(&mut bob, seen(&cancel, 0));
+    assert!(!publishes(&actions, TxLabel::Refund), "{actions:?}");
+    let actions = step(&mut bob.clone(), Input::Resume);
+    assert!(!publishes(&actions, TxLabel::Refund), "{actions:?}");
+    // final by the network's rule: now the refund, and again on resume
+    let actions = step(&mut bob, seen(&cancel, params().btc_finality.max(1)));
+    assert!(publishes(&actions, TxLabel::Refund), "{actions:?}");
+    let actions = step(&mut bob, Input::Resume);
+    assert!(publishes(&actions, TxLabel::Refund), "{actions:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Finding 3: a lock left in the mempool is a free option.
 // ---------------------------------------------------------------------------------------------
 

@@ -367,15 +367,9 @@ fn timelocks_are_consensus_rules_not_script_rules() {
     assert_rejected("punish without its timelock", &tx, &cancel_output);
 }
 
-/// A child spending `party`'s anchor of `cancel`, signed with `key` (P2WPKH, SIGHASH_ALL).
-fn anchor_child(
-    swap: &Swap,
-    cancel: &TxCancel,
-    party: Role,
-    key: &SecretKey,
-) -> (Transaction, TxOut) {
-    let (outpoint, anchor) = cancel.anchor(party).expect("cancel has anchors");
-    let mut child = Transaction {
+/// An unsigned child spending `outpoint` into an empty OP_RETURN (it burns the value).
+fn unsigned_child(outpoint: OutPoint) -> Transaction {
+    Transaction {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
         input: vec![TxIn {
@@ -388,7 +382,18 @@ fn anchor_child(
             value: Amount::ZERO,
             script_pubkey: ScriptBuf::new_op_return([]),
         }],
-    };
+    }
+}
+
+/// A child spending `party`'s anchor of `cancel`, signed with `key` (P2WPKH, SIGHASH_ALL).
+fn anchor_child(
+    swap: &Swap,
+    cancel: &TxCancel,
+    party: Role,
+    key: &SecretKey,
+) -> (Transaction, TxOut) {
+    let (outpoint, anchor) = cancel.anchor(party).expect("cancel has anchors");
+    let mut child = unsigned_child(outpoint);
     let sighash = SighashCache::new(&child)
         .p2wpkh_signature_hash(
             0,
@@ -441,23 +446,10 @@ fn the_swap_secrets_sign_their_own_anchor_and_no_other_output() {
         value: confiaro_protocol::btc::ANCHOR_VALUE,
         script_pubkey: p2wpkh(&key),
     };
-    let mut child = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array([8; 32]),
-                vout: 1,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::ZERO,
-            script_pubkey: ScriptBuf::new_op_return([]),
-        }],
-    };
+    let mut child = unsigned_child(OutPoint {
+        txid: Txid::from_byte_array([8; 32]),
+        vout: 1,
+    });
     child.input[0].witness = secrets
         .anchor_witness(&child, 0, &anchor)
         .expect("our anchor");
