@@ -44,6 +44,7 @@ pub(crate) async fn accelerate(inner: &Inner, ctx: &SwapCtx, waiting: Waiting) {
     let Some(_claim) = inner.btc.claim_bump(txid) else {
         return;
     };
+    tracing::info!(swap = %ctx.swap_id, "watching {:?} {txid} to pay for it if it waits", waiting.label);
     let script = waiting.output.output.script_pubkey.clone();
     let band_max = waiting.terms.network.params().fee_band.max_sat_per_vb;
     let budget = waiting.terms.max_bump_fee();
@@ -62,7 +63,10 @@ pub(crate) async fn accelerate(inner: &Inner, ctx: &SwapCtx, waiting: Waiting) {
             }
         };
         match status {
-            TxStatus::Confirmed { .. } | TxStatus::NotFound => return,
+            TxStatus::Confirmed { .. } | TxStatus::NotFound => {
+                tracing::info!(swap = %ctx.swap_id, "{:?} {txid}: {status:?}, no more bumping", waiting.label);
+                return;
+            }
             TxStatus::InMempool => {}
         }
         let since = *first_seen_tip.get_or_insert(tip);
@@ -107,6 +111,12 @@ async fn bump_once(
     let estimate = inner.btc.fee_rate().await?;
     let cap = bump_rate_cap(budget, package.vsize, band_max);
     let Some(target) = bump_target_rate(waited, estimate, package.rate_sat_per_vb(), cap) else {
+        tracing::info!(
+            swap = %ctx.swap_id,
+            "{:?} waited {waited} blocks at {} sat/vB (estimate {estimate}, cap {cap}): left as it is",
+            waiting.label,
+            package.rate_sat_per_vb()
+        );
         return Ok(());
     };
     let anchor = waiting.output.output.clone();

@@ -241,3 +241,64 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
     let tip = dev.node().tip_height();
     assert_eq!(block_txs(&dev, tip), vec![cancel_txid, child_txid]);
 }
+
+#[tokio::test]
+async fn a_waiting_transaction_from_a_foreign_output_is_paid_for_across_syncs() {
+    use confiaro_devnet::testkit::TestKey;
+    let dev = Devnet::start();
+    let mut source = dev.bitcoind();
+    let store = Store::open(dev.dir.path().join("app.sqlite"))
+        .await
+        .unwrap();
+    let mnemonic = Mnemonic::from_entropy(&[4u8; 16]).unwrap();
+    let mut wallet = Wallet::open(store.clone(), "w", &mnemonic, "", Network::Regtest)
+        .await
+        .unwrap();
+    // a foreign coin (like the cancel's 2-of-2 output), spent to the wallet (like a refund)
+    let foreign = TestKey::new(9);
+    dev.node().mine(101, &foreign.p2wpkh()).unwrap();
+    wallet.sync(&mut source).await.unwrap();
+    let coinbase = {
+        let node = dev.node();
+        let txid = node.block_txids(1).unwrap()[0];
+        node.get_tx(&txid).unwrap().0
+    };
+    let refund_address = wallet.new_address().await.unwrap();
+    let refund = foreign.spend_to(
+        bitcoin::OutPoint::new(coinbase.compute_txid(), 0),
+        coinbase.output[0].value,
+        refund_address.script_pubkey(),
+        Amount::from_sat(200),
+    );
+    dev.node().set_min_mining_fee_rate(5);
+    dev.node().submit(refund.clone()).unwrap();
+    // the watcher syncs the wallet now and then, before and after the bump looks
+    wallet.sync(&mut source).await.unwrap();
+    let package = wallet
+        .cpfp_package(&refund, 0, Amount::from_sat(200))
+        .unwrap();
+    wallet.sync(&mut source).await.unwrap();
+    let package_again = wallet
+        .cpfp_package(&refund, 0, Amount::from_sat(200))
+        .unwrap();
+    assert_eq!(package, package_again);
+    wallet.sync(&mut source).await.unwrap();
+    let child = wallet.build_cpfp(&package, 6, None, &[]).unwrap();
+    wallet.note_broadcast(child.clone()).await.unwrap();
+    dev.node().submit(child.clone()).unwrap();
+    wallet.sync(&mut source).await.unwrap();
+    assert_eq!(
+        wallet
+            .cpfp_package(&refund, 0, Amount::from_sat(200))
+            .unwrap()
+            .children,
+        vec![child.clone()],
+        "the child is still known after a sync"
+    );
+    dev.node().mine(1, &burn()).unwrap();
+    let tip = dev.node().tip_height();
+    assert_eq!(
+        block_txs(&dev, tip),
+        vec![refund.compute_txid(), child.compute_txid()]
+    );
+}
