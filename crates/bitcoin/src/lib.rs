@@ -103,6 +103,11 @@ impl CpfpPackage {
     }
 }
 
+/// Signs the input of a fee-bumping child that spends an output the wallet does not own (a
+/// keyed anchor): gets the child and the input's index, returns the input's witness.
+pub type ForeignSigner<'a> =
+    &'a (dyn Fn(&Transaction, usize) -> Result<bitcoin::Witness, String> + Sync);
+
 /// Witness weight of a P2WPKH input with a maximal (73-byte) signature: item count, two
 /// length bytes, the signature and the 33-byte key.
 const P2WPKH_SATISFACTION_WEIGHT: bitcoin::Weight = bitcoin::Weight::from_wu(1 + 1 + 73 + 1 + 33);
@@ -537,7 +542,7 @@ impl Wallet {
         &mut self,
         package: &CpfpPackage,
         target_sat_per_vb: u64,
-        sign_foreign: Option<&dyn Fn(&Transaction, usize) -> Result<bitcoin::Witness, String>>,
+        sign_foreign: Option<ForeignSigner<'_>>,
         reserved: &[OutPoint],
     ) -> Result<Transaction, WalletError> {
         let foreign = !self

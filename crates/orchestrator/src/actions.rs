@@ -171,8 +171,6 @@ pub(crate) fn perform(
     }
 }
 
-/// Sleeps `delay`; `false` if the swap was cancelled meanwhile.
-
 fn problem(inner: &Inner, ctx: &SwapCtx, message: String) {
     tracing::warn!(swap = %ctx.swap_id, "{message}");
     ctx.emit(inner, SwapEventKind::Problem { message });
@@ -297,7 +295,7 @@ fn bump_plan(
         label,
         tx: tx.clone(),
         output,
-        terms: state.terms().clone(),
+        terms: *state.terms(),
         secrets: state.secrets().clone(),
     })
 }

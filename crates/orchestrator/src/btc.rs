@@ -15,7 +15,7 @@ use bitcoin::{Address, Amount, FeeRate, OutPoint, ScriptBuf, Transaction, Txid};
 use confiaro_bitcoin::fee::FeePolicy;
 use confiaro_bitcoin::watch::{Watch, WatchEvent};
 use confiaro_bitcoin::{
-    Balance, ChainSource, CpfpPackage, Mnemonic, SourceError, TxStatus, Wallet,
+    Balance, ChainSource, CpfpPackage, ForeignSigner, Mnemonic, SourceError, TxStatus, Wallet,
 };
 use confiaro_protocol::btc::{TwoOfTwo, TxLock};
 use confiaro_protocol::machine::TxLabel;
@@ -333,15 +333,12 @@ impl BtcSide {
         &self,
         package: &CpfpPackage,
         target_sat_per_vb: u64,
-        sign_foreign: Option<
-            &(dyn Fn(&Transaction, usize) -> Result<bitcoin::Witness, String> + Sync),
-        >,
+        sign_foreign: Option<ForeignSigner<'_>>,
     ) -> Result<Transaction, EngineError> {
         let reserved = self.reserved_coins();
         let child = {
             let mut wallet = self.wallet.lock().await;
-            let signer = sign_foreign.map(|f| f as &dyn Fn(&Transaction, usize) -> _);
-            let child = wallet.build_cpfp(package, target_sat_per_vb, signer, &reserved)?;
+            let child = wallet.build_cpfp(package, target_sat_per_vb, sign_foreign, &reserved)?;
             wallet.note_broadcast(child.clone()).await?;
             child
         };

@@ -126,7 +126,7 @@ async fn bump_once(
             .anchor_witness(child, index, &anchor)
             .map_err(|e| e.to_string())
     };
-    let signer: Option<&(dyn Fn(&Transaction, usize) -> Result<bitcoin::Witness, String> + Sync)> =
+    let signer: Option<confiaro_bitcoin::ForeignSigner<'_>> =
         if waiting.output.keyed && package.children.is_empty() {
             Some(&sign_anchor)
         } else {
