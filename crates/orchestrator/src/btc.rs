@@ -84,19 +84,39 @@ pub(crate) struct BtcSide {
     /// [`BtcSide::observed_block_seconds`]).
     local_tips: Option<Mutex<TipClock>>,
     /// The transactions a fee-bumping task is accelerating now (one task per transaction).
-    bumping: Mutex<HashSet<Txid>>,
+    bumping: BumpClaims,
 }
 
-/// Holds `txid` in [`BtcSide`]'s set of transactions being accelerated while it lives.
+/// The transactions being accelerated, each by one task.
+#[derive(Default)]
+pub(crate) struct BumpClaims {
+    txids: Mutex<HashSet<Txid>>,
+}
+
+impl BumpClaims {
+    /// Claims `txid` for the caller until the returned claim drops; `None` when another
+    /// claim holds it (that claim stays in force).
+    pub(crate) fn claim(&self, txid: Txid) -> Option<BumpClaim<'_>> {
+        let fresh = self
+            .txids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(txid);
+        // built only on success: a claim dropped here would release the holder's claim
+        fresh.then(|| BumpClaim { claims: self, txid })
+    }
+}
+
+/// Holds `txid` in [`BumpClaims`] while it lives.
 pub(crate) struct BumpClaim<'a> {
-    btc: &'a BtcSide,
+    claims: &'a BumpClaims,
     txid: Txid,
 }
 
 impl Drop for BumpClaim<'_> {
     fn drop(&mut self) {
-        let mut bumping = self.btc.bumping.lock().unwrap_or_else(|p| p.into_inner());
-        bumping.remove(&self.txid);
+        let mut txids = self.claims.txids.lock().unwrap_or_else(|p| p.into_inner());
+        txids.remove(&self.txid);
     }
 }
 
@@ -147,7 +167,7 @@ impl BtcSide {
             fee_policy: FeePolicy::default(),
             registry: Mutex::new(Registry::default()),
             polls: tokio::sync::watch::channel(0).0,
-            bumping: Mutex::new(HashSet::new()),
+            bumping: BumpClaims::default(),
             local_tips: (network == Network::Regtest).then(Mutex::default),
         };
         side.sync().await?;
@@ -263,10 +283,7 @@ impl BtcSide {
 
     /// Claims the acceleration of `txid` for the caller; `None` when another task has it.
     pub(crate) fn claim_bump(&self, txid: Txid) -> Option<BumpClaim<'_>> {
-        let mut bumping = self.bumping.lock().unwrap_or_else(|p| p.into_inner());
-        bumping
-            .insert(txid)
-            .then_some(BumpClaim { btc: self, txid })
+        self.bumping.claim(txid)
     }
 
     /// Where `txid` is (found through its output script `script`), and the source's tip
@@ -642,5 +659,33 @@ mod tests {
         assert_eq!(clock.block_seconds(), None, "a reorganisation starts over");
         clock.note(111, at(301));
         assert_eq!(clock.block_seconds(), Some(1));
+    }
+
+    /// A second claim of a transaction being accelerated is refused without touching the
+    /// first: it neither blocks (a claim built and dropped under the lock deadlocked every
+    /// worker thread) nor releases the holder's claim.
+    #[test]
+    fn a_second_claim_is_refused_and_leaves_the_first_in_force() {
+        use bitcoin::hashes::Hash as _;
+        let claims = Arc::new(BumpClaims::default());
+        let txid = Txid::from_byte_array([7; 32]);
+        let other = Txid::from_byte_array([8; 32]);
+        let (done, finished) = std::sync::mpsc::channel();
+        let shared = Arc::clone(&claims);
+        std::thread::spawn(move || {
+            let first = shared.claim(txid).expect("first claim");
+            let second = shared.claim(txid).is_none();
+            let third = shared.claim(txid).is_none();
+            let unrelated = shared.claim(other).is_some();
+            drop(first);
+            let after_release = shared.claim(txid).is_some();
+            let _ = done.send((second, third, unrelated, after_release));
+        });
+        let (second, third, unrelated, after_release) = finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("claims answer without deadlock");
+        assert!(second && third, "the claim stays with its holder");
+        assert!(unrelated, "another transaction is claimed independently");
+        assert!(after_release, "a dropped claim frees the transaction");
     }
 }

@@ -506,7 +506,7 @@ fn a_redeem_too_cheap_for_the_miners_confirms_through_a_child_before_cancel() {
 }
 
 #[test]
-fn a_cancel_too_cheap_for_the_miners_confirms_through_an_anchor_child_and_bob_refunds() {
+fn a_cancel_and_a_refund_too_cheap_for_the_miners_confirm_through_children_before_punish() {
     let alice = devnet().funded_maker("alice-cpfp-cancel", 1);
     let bob = devnet().funded_taker("bob-cpfp-cancel");
     let (bob_btc, alice_xmr) = (TAKER_SAT, alice.funded_xmr);
@@ -516,11 +516,13 @@ fn a_cancel_too_cheap_for_the_miners_confirms_through_an_anchor_child_and_bob_re
         &[("CONFIARO_TEST_KILL_AFTER", "Bob:XmrLockProofReceived")],
     );
     assert!(Running::killed_by_sigkill(&taker.wait_exit(SWAP_TIMEOUT)));
-    // miners will not take the cancel alone, whoever publishes it
-    let cancel = txid_of(&bob, &id, "Cancel");
+    // miners will take neither the cancel nor the refund alone, whoever publishes them
+    let (cancel, refund) = (txid_of(&bob, &id, "Cancel"), txid_of(&bob, &id, "Refund"));
     devnet().hold_btc_tx(&cancel);
+    devnet().hold_btc_tx(&refund);
     // Bob comes back too late to send his redeem signature: cancel waits until a child
-    // spending an anchor pays for it, then Bob refunds before Alice may punish
+    // spending an anchor pays for it, the refund until Bob's child does, before Alice may
+    // punish
     wait_for_depth(&lock_txid(&bob, &id), 9);
     let resumed = bob.spawn(&["swap", "resume", &id], &[]);
     expect_finish(&resumed, "Refunded", Some("BtcRefunded"));
