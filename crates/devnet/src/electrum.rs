@@ -587,7 +587,7 @@ fn history(node: &Node, index: &ChainIndex, hash: &[u8; 32]) -> Vec<HistoryEntry
                 HistoryEntry {
                     txid,
                     height: if unconfirmed_parent { -1 } else { 0 },
-                    fee: tx.as_ref().and_then(|tx| fee_of(node, tx)),
+                    fee: tx.as_ref().and_then(|tx| node.fee_of(tx)),
                 }
             }
         })
@@ -621,23 +621,6 @@ fn status_of(entries: &[HistoryEntry]) -> Option<String> {
     Some(hex_string(
         sha256::Hash::hash(text.as_bytes()).as_byte_array(),
     ))
-}
-
-/// A transaction's fee, from its inputs' values (confirmed or mempool parents).
-fn fee_of(node: &Node, tx: &Transaction) -> Option<Amount> {
-    let mut value_in = Amount::ZERO;
-    for input in &tx.input {
-        let (parent, _) = node.get_tx(&input.previous_output.txid)?;
-        let out = parent
-            .output
-            .get(usize::try_from(input.previous_output.vout).ok()?)?;
-        value_in = value_in.checked_add(out.value)?;
-    }
-    let value_out = tx
-        .output
-        .iter()
-        .try_fold(Amount::ZERO, |acc, o| acc.checked_add(o.value))?;
-    value_in.checked_sub(value_out)
 }
 
 /// An output paying to the script, with its confirmation height (0 in the mempool).

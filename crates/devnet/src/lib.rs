@@ -1156,25 +1156,24 @@ impl Node {
     /// `None` if it is not in the mempool.
     pub fn mempool_fee(&self, txid: &Txid) -> Option<Amount> {
         let tx = self.mempool.iter().find(|tx| tx.compute_txid() == *txid)?;
+        self.fee_of(tx)
+    }
+
+    /// The fee `tx` pays: its inputs' values (from confirmed or mempool parents) minus its
+    /// outputs'; `None` when a parent is unknown or the values do not add up.
+    pub fn fee_of(&self, tx: &Transaction) -> Option<Amount> {
         let mut value_in = Amount::ZERO;
         for input in &tx.input {
-            let op = &input.previous_output;
-            let out = match self.utxos.get(op) {
-                Some(utxo) => utxo.txout.clone(),
-                None => self
-                    .mempool
-                    .iter()
-                    .find(|m| m.compute_txid() == op.txid)?
-                    .output
-                    .get(usize::try_from(op.vout).ok()?)?
-                    .clone(),
-            };
+            let (parent, _) = self.get_tx(&input.previous_output.txid)?;
+            let out = parent
+                .output
+                .get(usize::try_from(input.previous_output.vout).ok()?)?;
             value_in = value_in.checked_add(out.value)?;
         }
         let value_out = tx
             .output
             .iter()
-            .try_fold(Amount::ZERO, |a, o| a.checked_add(o.value))?;
+            .try_fold(Amount::ZERO, |acc, o| acc.checked_add(o.value))?;
         value_in.checked_sub(value_out)
     }
 

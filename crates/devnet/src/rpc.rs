@@ -650,7 +650,7 @@ fn dispatch(shared: &Shared, method: &str, params: &Value) -> Result<Value, Faul
                 let Some((tx, _)) = node.get_tx(&txid) else {
                     continue;
                 };
-                let fee = fee_of(&node, &tx).unwrap_or(Amount::ZERO);
+                let fee = node.fee_of(&tx).unwrap_or(Amount::ZERO);
                 out.insert(
                     txid.to_string(),
                     json!({
@@ -981,23 +981,6 @@ fn header_json(node: &Node, height: u32, block: &Block) -> Map<String, Value> {
         object.insert("nextblockhash".into(), json!(next.to_string()));
     }
     object
-}
-
-/// A transaction's fee, from its inputs' values (confirmed or mempool parents).
-fn fee_of(node: &Node, tx: &Transaction) -> Option<Amount> {
-    let mut value_in = Amount::ZERO;
-    for input in &tx.input {
-        let (parent, _) = node.get_tx(&input.previous_output.txid)?;
-        let out = parent
-            .output
-            .get(usize::try_from(input.previous_output.vout).ok()?)?;
-        value_in = value_in.checked_add(out.value)?;
-    }
-    let value_out = tx
-        .output
-        .iter()
-        .try_fold(Amount::ZERO, |acc, o| acc.checked_add(o.value))?;
-    value_in.checked_sub(value_out)
 }
 
 fn script_type(script: &ScriptBuf) -> &'static str {

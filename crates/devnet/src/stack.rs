@@ -34,7 +34,7 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::{Amount, Network, ScriptBuf, Txid};
 use confiaro_monero::process::{Monerod, ProcessConfig, WalletRpc};
 use confiaro_monero::rpc::DaemonClient;
-use confiaro_monero::{MoneroError, XmrAmount};
+use confiaro_monero::{MoneroError, TxPresence, XmrAmount};
 use confiaro_p2p::{IdentitySecret, Multiaddr, PeerId, RendezvousPoint, RendezvousServerConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -430,10 +430,55 @@ struct XmrMiner {
 }
 
 impl XmrMiner {
+    /// How many blocks [`XmrMiner::bury`] mines at most while waiting for a transaction to
+    /// enter one.
+    const MAX_BLOCKS_UNTIL_MINED: u64 = 5;
+
     /// Mines `blocks` blocks; returns the new chain height.
     async fn mine(&self, blocks: u64) -> Result<u64, MoneroError> {
         let _turn = self.lock.lock().await;
         self.daemon.generate_blocks(blocks, &self.to).await
+    }
+
+    /// Mines until transaction `tx_hash` is [`confiaro_monero::SPENDABLE_AGE`] blocks deep,
+    /// so its outputs are spendable. A transfer the wallet has just relayed may miss the next
+    /// block's template: then one more block is mined, a few times at most.
+    async fn bury(&self, tx_hash: &str) -> Result<(), StackError> {
+        let mut waited = 0;
+        loop {
+            let presence = self
+                .daemon
+                .tx_presence(tx_hash)
+                .await
+                .map_err(monero_err("looking up a funding"))?;
+            let blocks = match presence {
+                TxPresence::Mined { confirmations, .. } => {
+                    confiaro_monero::SPENDABLE_AGE.saturating_sub(confirmations)
+                }
+                TxPresence::InPool | TxPresence::NotFound
+                    if waited < Self::MAX_BLOCKS_UNTIL_MINED =>
+                {
+                    waited += 1;
+                    1
+                }
+                TxPresence::InPool | TxPresence::NotFound => {
+                    return Err(StackError::Monero {
+                        step: "burying a funding",
+                        source: MoneroError::InvalidAnswer {
+                            what: "monerod",
+                            method: "generateblocks".into(),
+                            reason: format!(
+                                "transfer {tx_hash} is in no block after {waited} blocks ({presence:?})"
+                            ),
+                        },
+                    });
+                }
+            };
+            if blocks == 0 {
+                return Ok(());
+            }
+            self.mine(blocks).await.map_err(monero_err("mining"))?;
+        }
     }
 }
 
@@ -859,11 +904,7 @@ impl Stack {
             }
             Err(e) => return Err(monero_err("paying from the devnet wallet")(e)),
         };
-        monero
-            .miner
-            .mine(confiaro_monero::SPENDABLE_AGE)
-            .await
-            .map_err(monero_err("mining"))?;
+        monero.miner.bury(&sent.tx_hash).await?;
         Ok(sent.tx_hash)
     }
 
