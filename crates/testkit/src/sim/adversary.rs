@@ -5,7 +5,8 @@
 //! holds back, delays and rewrites what the machine sends, sends its redeem signature when it
 //! likes, publishes every transaction it can sign the moment it is valid with the highest fee
 //! the band allows (replacing the victim's cheaper transaction in the mempool: the ledger does
-//! full RBF), holds its lock back from miners, lies in its transfer proof, pays its XMR lock
+//! full RBF; a redeem with an outbidding child replaces the victim's cancel and refund),
+//! holds its lock back from miners, lies in its transfer proof, pays its XMR lock
 //! with an unlock time or buries it in dust, replays old messages and relabels them for
 //! another swap, and may vanish for good. Attackers crash and restart like anybody.
 //!
@@ -18,7 +19,7 @@ use super::{Ev, Outcome, PoolEntry, Report, Rng, Sim};
 use bitcoin::{Transaction, Txid};
 use confiaro_protocol::bob::Bob;
 use confiaro_protocol::crypto;
-use confiaro_protocol::machine::Action;
+use confiaro_protocol::machine::{Action, Input, TxLabel};
 use confiaro_protocol::messages::{self, Message};
 use confiaro_protocol::{Role, SwapState};
 
@@ -47,10 +48,14 @@ pub enum Strategy {
     TimeLockedXmr,
     /// Alice vanishes for good at a random moment.
     AliceVanishes,
+    /// Alice keeps Bob's redeem signature without redeeming; when Bob's refund shows up
+    /// beside his unconfirmed cancel, she learns `s_b` from it and replaces both with her
+    /// redeem, paid for by a child outbidding them (finding 8).
+    RedeemOverRefund,
 }
 
 /// Every strategy, each played by the same share of schedules.
-pub const STRATEGIES: [Strategy; 8] = [
+pub const STRATEGIES: [Strategy; 9] = [
     Strategy::LateRedeemSignature,
     Strategy::StallLock,
     Strategy::RefundWhileXmrLockPending,
@@ -59,6 +64,7 @@ pub const STRATEGIES: [Strategy; 8] = [
     Strategy::DustOnTheLockAddress,
     Strategy::TimeLockedXmr,
     Strategy::AliceVanishes,
+    Strategy::RedeemOverRefund,
 ];
 
 impl Strategy {
@@ -108,6 +114,8 @@ pub(super) struct Attack {
     escape: Option<Vec<Transaction>>,
     /// Bob's redeem signature, made once.
     redeem_signature: Option<Message>,
+    /// The redeem an attacking Alice completed and kept back.
+    kept_redeem: Option<Transaction>,
 }
 
 impl Attack {
@@ -130,6 +138,7 @@ impl Attack {
             victim_done_at: None,
             escape: None,
             redeem_signature: None,
+            kept_redeem: None,
         }
     }
 
@@ -196,6 +205,13 @@ pub(super) fn intercept(sim: &mut Sim, role: Role, action: Action) -> Option<Act
             attack.sent.push(m.clone());
             Some(Action::Send(m))
         }
+        Action::PublishBtc {
+            label: TxLabel::Redeem,
+            tx,
+        } if strategy == Strategy::RedeemOverRefund => {
+            attack.kept_redeem = Some(tx);
+            None
+        }
         other => Some(other),
     }
 }
@@ -213,6 +229,47 @@ pub(super) fn lock_published(sim: &mut Sim, tx: &Transaction) {
         let release = sim.now + attack.stall_seconds;
         sim.btc.stall(txid);
         sim.push(release, Ev::Release { txid });
+    }
+}
+
+/// After the victim's transaction `tx` reached the mempool.
+pub(super) fn victim_published(sim: &mut Sim, role: Role, tx: &Transaction) {
+    if strategy(sim) != Some(Strategy::RedeemOverRefund) || is_attacker(sim, role) {
+        return;
+    }
+    let Some(agreement) = sim.agreement().cloned() else {
+        return;
+    };
+    let Some(redeem) = sim.attack.as_ref().and_then(|a| a.kept_redeem.clone()) else {
+        return;
+    };
+    let cancel_waiting = sim
+        .btc
+        .status(&agreement.txs.cancel.txid())
+        .is_some_and(|(_, confirmations)| confirmations == 0);
+    let refund_waiting = sim
+        .btc
+        .status(&agreement.txs.refund.txid())
+        .is_some_and(|(_, confirmations)| confirmations == 0);
+    if tx.compute_txid() != agreement.txs.refund.txid()
+        || !cancel_waiting
+        || !refund_waiting
+        || !sim.alice.online
+    {
+        return;
+    }
+    // Alice's machine reads `s_b` from the refund in the mempool (and sweeps the XMR back)
+    let refund = tx.clone();
+    sim.input_now(
+        Role::Alice,
+        Input::BtcTxSeen {
+            tx: refund,
+            confirmations: 0,
+        },
+    );
+    // then her redeem, with a child paying whatever it takes, replaces cancel and refund
+    if sim.btc.submit_outbidding(&redeem).is_ok() && !sim.alice.published.contains(&redeem) {
+        sim.alice.published.push(redeem);
     }
 }
 
@@ -515,6 +572,7 @@ pub fn strategy_name(strategy: Strategy) -> &'static str {
         Strategy::DustOnTheLockAddress => "dust-on-the-lock-address",
         Strategy::TimeLockedXmr => "time-locked-xmr",
         Strategy::AliceVanishes => "alice-vanishes",
+        Strategy::RedeemOverRefund => "redeem-over-refund",
     }
 }
 

@@ -166,6 +166,39 @@ impl BtcLedger {
         Ok(())
     }
 
+    /// Accepts `tx` as if a child paid whatever it takes to outbid everything it conflicts
+    /// with (package RBF): its mempool conflicts and their descendants go whatever they pay.
+    /// Refused like [`BtcLedger::submit`] when an input is missing, spent in a block, or
+    /// not yet final.
+    pub fn submit_outbidding(&mut self, tx: &Transaction) -> Result<(), &'static str> {
+        let mut conflicts = BTreeSet::new();
+        for input in &tx.input {
+            if let Some(spender) = self.spent.get(&input.previous_output).copied() {
+                if self.confirmed_at.contains_key(&spender) {
+                    return Err("bad-txns-inputs-missingorspent");
+                }
+                self.with_descendants(spender, &mut conflicts);
+            }
+        }
+        // in mempool (dependency) order, to put them back as they were on a refusal
+        let evicted: Vec<Transaction> = self
+            .mempool
+            .iter()
+            .filter(|t| conflicts.contains(*t))
+            .map(|t| self.txs[t].clone())
+            .collect();
+        for txid in &conflicts {
+            self.evict(*txid);
+        }
+        let accepted = self.submit(tx);
+        if accepted.is_err() {
+            for conflict in evicted {
+                let _ = self.submit(&conflict);
+            }
+        }
+        accepted
+    }
+
     /// Mines one block with every mempool transaction miners have heard of
     /// ([`PROPAGATION_SECONDS`]) and do not hold back, and whose parents are in the chain.
     pub fn mine(&mut self) {
@@ -405,5 +438,64 @@ impl XmrLedger {
                 t.unlock_time = unlock_time;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash as _;
+    use bitcoin::{Amount, ScriptBuf, Sequence, TxIn, Witness};
+
+    fn spend(from: OutPoint, value: u64, tag: u8) -> Transaction {
+        Transaction {
+            version: bitcoin::transaction::Version::TWO,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: from,
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(value),
+                script_pubkey: ScriptBuf::from_bytes(vec![0x51, tag]),
+            }],
+        }
+    }
+
+    #[test]
+    fn an_outbidding_spend_replaces_a_richer_conflict_and_its_descendants() {
+        let mut ledger = BtcLedger::default();
+        let coin = OutPoint::new(Txid::from_byte_array([1; 32]), 0);
+        ledger.add_genesis_output(
+            coin,
+            TxOut {
+                value: Amount::from_sat(100_000),
+                script_pubkey: ScriptBuf::new(),
+            },
+        );
+        // cancel-like parent paying 5,000 and a refund-like child paying 1,000
+        let cancel = spend(coin, 95_000, 1);
+        let refund = spend(OutPoint::new(cancel.compute_txid(), 0), 94_000, 2);
+        ledger.submit(&cancel).expect("cancel");
+        ledger.submit(&refund).expect("refund");
+        // a redeem-like conflict paying 1,000 is no replacement by plain fee rules
+        let redeem = spend(coin, 99_000, 3);
+        assert_eq!(
+            ledger.submit(&redeem),
+            Err("insufficient fee: rejecting replacement")
+        );
+        ledger.submit_outbidding(&redeem).expect("outbids");
+        assert_eq!(ledger.status(&redeem.compute_txid()).map(|(_, c)| c), Some(0));
+        assert!(ledger.status(&cancel.compute_txid()).is_none());
+        assert!(ledger.status(&refund.compute_txid()).is_none());
+        ledger.now = PROPAGATION_SECONDS;
+        ledger.mine();
+        assert!(ledger.is_confirmed(&redeem.compute_txid()));
+        // nothing outbids a block
+        let late = spend(coin, 90_000, 4);
+        assert!(ledger.submit_outbidding(&late).is_err());
+        assert!(ledger.is_confirmed(&redeem.compute_txid()));
     }
 }

@@ -562,8 +562,11 @@ impl Sim {
                 if label == TxLabel::Punish {
                     self.punish_seen_at.get_or_insert(self.now);
                 }
-                let _ = self.btc.submit(&tx);
-                self.party(role).published.push(tx);
+                let accepted = self.btc.submit(&tx).is_ok();
+                self.party(role).published.push(tx.clone());
+                if accepted {
+                    adversary::victim_published(self, role, &tx);
+                }
             }
             Action::WatchBtc { txid, .. } => {
                 self.party(role).watches.insert(txid);
