@@ -1,8 +1,8 @@
 //! Confiaro's Bitcoin wallet.
 //!
 //! A [`Wallet`] is a `bdk_wallet` wallet with BIP84 (native segwit, P2WPKH) descriptors
-//! derived from the app's BIP39 seed, whose state is persisted as BDK changesets in the
-//! project's store ([`confiaro_store::Store`]), never in BDK's own rusqlite store. It learns
+//! derived from the app's BIP39 seed, whose state is persisted as BDK changesets through any
+//! BDK [`AsyncWalletPersister`] (the app's is `confiaro_store::WalletPersister`). It learns
 //! about the chain from a [`ChainSource`] (see [`chain`]), builds and signs sends, and builds
 //! the swap's lock transaction as a PSBT that the protocol crate's
 //! [`TxLock`](confiaro_protocol::btc::TxLock) validates.
@@ -15,12 +15,11 @@ pub mod psbt_file;
 pub mod watch;
 
 use bdk_wallet::chain::BlockId;
-use bdk_wallet::{KeychainKind, LoadError, SignOptions};
+use bdk_wallet::{AsyncWalletPersister, KeychainKind, PersistedWallet, SignOptions};
 use bitcoin::bip32::Xpriv;
 use bitcoin::psbt::Psbt;
 use bitcoin::{Address, Amount, FeeRate, Network, OutPoint, ScriptBuf, Transaction};
 use confiaro_protocol::btc::{TwoOfTwo, TxError, TxLock};
-use confiaro_store::{Store, StoreError};
 
 pub use bdk_wallet::Balance;
 pub use bip39::Mnemonic;
@@ -32,9 +31,9 @@ pub use chain::{
 /// Errors of the wallet.
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {
-    /// The store failed to load or persist the wallet's changesets.
+    /// The persister failed to load or store the wallet's changesets.
     #[error("wallet store: {0}")]
-    Store(#[from] StoreError),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The descriptors could not be derived from the seed, or BDK refused them.
     #[error("wallet descriptors: {0}")]
     Descriptor(String),
@@ -123,17 +122,36 @@ pub struct SyncReport {
     pub tip: BlockId,
 }
 
-/// The app's Bitcoin wallet: BIP84 descriptors from a BIP39 seed, persisted in the store.
+/// The app's Bitcoin wallet: BIP84 descriptors from a BIP39 seed, persisted through the
+/// BDK persister `P`.
 ///
 /// Every method that changes the wallet's state (addresses revealed, blocks and
 /// transactions applied) persists it before returning `Ok`, so a wallet reopened with
 /// [`Wallet::open`] comes back with the same addresses, transactions and balance.
 #[derive(Debug)]
-pub struct Wallet {
-    inner: bdk_wallet::Wallet,
-    store: Store,
-    id: String,
+pub struct Wallet<P> {
+    inner: PersistedWallet<P>,
+    persister: P,
     network: Network,
+}
+
+/// What the wallet needs of its persister: BDK's async persister with an error that can be
+/// carried in [`WalletError::Store`].
+pub trait Persister: AsyncWalletPersister<Error = Self::Failure> + Send {
+    /// The persister's error.
+    type Failure: std::error::Error + Send + Sync + 'static;
+}
+
+impl<P> Persister for P
+where
+    P: AsyncWalletPersister + Send,
+    P::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Failure = P::Error;
+}
+
+fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> WalletError {
+    WalletError::Store(Box::new(e))
 }
 
 /// The BIP84 external and internal (change) descriptors, with private keys, for `seed`:
@@ -175,10 +193,10 @@ pub fn first_address(
     Ok(wallet.peek_address(KeychainKind::External, 0).address)
 }
 
-impl Wallet {
-    /// Opens wallet `wallet_id` of `store` for `mnemonic` (with BIP39 `passphrase`) on
+impl<P: Persister> Wallet<P> {
+    /// Opens the wallet `persister` keeps for `mnemonic` (with BIP39 `passphrase`) on
     /// `network`: loads it from its stored changesets, or creates it (and persists the new
-    /// wallet) if the store has none.
+    /// wallet) if the persister has none.
     ///
     /// # Errors
     ///
@@ -186,55 +204,55 @@ impl Wallet {
     /// descriptors cannot be built; [`WalletError::Load`] if the stored wallet belongs to
     /// another seed or network.
     pub async fn open(
-        store: Store,
-        wallet_id: &str,
+        mut persister: P,
         mnemonic: &Mnemonic,
         passphrase: &str,
         network: Network,
-    ) -> Result<Wallet, WalletError> {
+    ) -> Result<Wallet<P>, WalletError> {
         let seed = mnemonic.to_seed(passphrase);
         let (external, internal) = bip84_descriptors(&seed, network)?;
-        let inner = match store.load_wallet_changeset(wallet_id).await? {
-            Some(changeset) => bdk_wallet::Wallet::load()
-                .descriptor(KeychainKind::External, Some(external))
-                .descriptor(KeychainKind::Internal, Some(internal))
-                .extract_keys()
-                .check_network(network)
-                .load_wallet_no_persist(changeset)
-                .map_err(|e: LoadError| WalletError::Load(e.to_string()))?
-                .ok_or_else(|| WalletError::Load("the stored changesets are empty".into()))?,
+        let loaded = bdk_wallet::Wallet::load()
+            .descriptor(KeychainKind::External, Some(external.clone()))
+            .descriptor(KeychainKind::Internal, Some(internal.clone()))
+            .extract_keys()
+            .check_network(network)
+            .load_wallet_async(&mut persister)
+            .await
+            .map_err(|e| match e {
+                bdk_wallet::LoadWithPersistError::Persist(e) => store_error(e),
+                bdk_wallet::LoadWithPersistError::InvalidChangeSet(e) => {
+                    WalletError::Load(e.to_string())
+                }
+            })?;
+        let inner = match loaded {
+            Some(inner) => inner,
             None => bdk_wallet::Wallet::create(external, internal)
                 .network(network)
-                .create_wallet_no_persist()
-                .map_err(|e| WalletError::Descriptor(e.to_string()))?,
+                .create_wallet_async(&mut persister)
+                .await
+                .map_err(|e| match e {
+                    bdk_wallet::CreateWithPersistError::Persist(e) => store_error(e),
+                    other => WalletError::Descriptor(other.to_string()),
+                })?,
         };
-        let mut wallet = Wallet {
+        Ok(Wallet {
             inner,
-            store,
-            id: wallet_id.to_owned(),
+            persister,
             network,
-        };
-        wallet.persist().await?;
-        Ok(wallet)
+        })
     }
 
-    /// Writes the wallet's staged changes (if any) to the store.
+    /// Writes the wallet's staged changes (if any) through the persister.
     ///
     /// # Errors
     ///
-    /// [`WalletError::Store`] if the append fails; the changes stay staged and are retried by
-    /// the next persisting call.
+    /// [`WalletError::Store`] if the persister fails; the changes stay staged and are
+    /// retried by the next persisting call.
     pub async fn persist(&mut self) -> Result<(), WalletError> {
-        if let Some(changeset) = self.inner.staged() {
-            if !bdk_wallet::chain::Merge::is_empty(changeset) {
-                let changeset = changeset.clone();
-                self.store
-                    .append_wallet_changeset(&self.id, &changeset)
-                    .await?;
-                // Only drop the staged changes once they are durable.
-                let _ = self.inner.take_staged();
-            }
-        }
+        self.inner
+            .persist_async(&mut self.persister)
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 

@@ -20,7 +20,7 @@ use confiaro_bitcoin::{
 use confiaro_protocol::btc::{TwoOfTwo, TxLock};
 use confiaro_protocol::machine::TxLabel;
 use confiaro_protocol::{Input, Network, SwapId};
-use confiaro_store::Store;
+use confiaro_store::{Store, WalletPersister};
 
 use crate::config::{new_source, BitcoinSourceConfig};
 use crate::error::EngineError;
@@ -72,7 +72,7 @@ struct Registry {
 
 /// The engine's Bitcoin side.
 pub(crate) struct BtcSide {
-    wallet: tokio::sync::Mutex<Wallet>,
+    wallet: tokio::sync::Mutex<Wallet<WalletPersister>>,
     source: BitcoinSourceConfig,
     /// Inputs of lock PSBTs that are agreed but maybe not yet published.
     reserved: Mutex<BTreeSet<OutPoint>>,
@@ -159,7 +159,13 @@ impl BtcSide {
         network: Network,
         source: BitcoinSourceConfig,
     ) -> Result<BtcSide, EngineError> {
-        let wallet = Wallet::open(store, WALLET_ID, mnemonic, "", network.bitcoin()).await?;
+        let wallet = Wallet::open(
+            WalletPersister::new(store, WALLET_ID),
+            mnemonic,
+            "",
+            network.bitcoin(),
+        )
+        .await?;
         let side = BtcSide {
             wallet: tokio::sync::Mutex::new(wallet),
             source,

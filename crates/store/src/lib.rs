@@ -13,7 +13,8 @@
 //!
 //! - the Bitcoin wallet's data: `bdk_wallet` [`ChangeSet`]s, appended as serde_json rows
 //!   (BDK's own rusqlite store is not used, its SQLite links conflict with sqlx's). A wallet's
-//!   state is the in-order [`Merge`] of all of its rows;
+//!   state is the in-order [`Merge`] of all of its rows; [`WalletPersister`] is BDK's async
+//!   persister over them;
 //! - the [`vault`]: a random data key, wrapped under a key derived from the user's password
 //!   (argon2id), that seals every secret the store holds, starting with the wallet secret;
 //! - [`swaps`]: one summary row per swap, its current [`confiaro_protocol::SwapState`]
@@ -37,11 +38,13 @@ pub mod audit;
 pub mod peers;
 pub mod swaps;
 pub mod vault;
+pub mod wallet;
 
 pub use audit::{audit_entry_hash, AuditCheck, AuditEntry};
 pub use peers::PeerRecord;
 pub use swaps::{NewSwap, StateEntry, SwapRecord};
 pub use vault::{KdfParams, Vault};
+pub use wallet::WalletPersister;
 pub use zeroize::Zeroizing;
 
 use std::path::Path;

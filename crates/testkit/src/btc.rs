@@ -13,7 +13,10 @@ use confiaro_devnet::electrum::ElectrumServer;
 use confiaro_devnet::esplora::EsploraServer;
 use confiaro_devnet::rpc::{RpcConfig, RpcServer, SharedNode};
 use confiaro_devnet::Node;
-use confiaro_store::Store;
+use confiaro_store::{Store, WalletPersister};
+
+/// The wallet as the app keeps it: persisted in the store.
+pub type StoreWallet = Wallet<WalletPersister>;
 
 pub const USER: &str = "confiaro";
 pub const PASSWORD: &str = "test-password";
@@ -112,8 +115,13 @@ pub fn mnemonic(n: u8) -> Mnemonic {
 }
 
 /// Opens wallet `id` from seed `n` on regtest.
-pub async fn wallet(store: &Store, id: &str, n: u8) -> Wallet {
-    Wallet::open(store.clone(), id, &mnemonic(n), "", Network::Regtest)
-        .await
-        .expect("wallet")
+pub async fn wallet(store: &Store, id: &str, n: u8) -> StoreWallet {
+    Wallet::open(
+        WalletPersister::new(store.clone(), id),
+        &mnemonic(n),
+        "",
+        Network::Regtest,
+    )
+    .await
+    .expect("wallet")
 }

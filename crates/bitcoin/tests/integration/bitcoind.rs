@@ -18,8 +18,8 @@ async fn funded_pair(
     dev: &Devnet,
     source: &mut BitcoindSource,
 ) -> (
-    confiaro_bitcoin::Wallet,
-    confiaro_bitcoin::Wallet,
+    confiaro_testkit::btc::StoreWallet,
+    confiaro_testkit::btc::StoreWallet,
     bitcoin::Txid,
 ) {
     let store = dev.store().await;

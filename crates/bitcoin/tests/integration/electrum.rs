@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use bdk_wallet::KeychainKind;
 use bitcoin::hashes::Hash;
 use bitcoin::{Amount, FeeRate, Transaction, Txid};
-use confiaro_bitcoin::{ChainSource, ElectrumSource, SourceError, TxStatus, Wallet, WalletError};
-use confiaro_testkit::btc::{burn, wallet, Devnet};
+use confiaro_bitcoin::{ChainSource, ElectrumSource, SourceError, TxStatus, WalletError};
+use confiaro_testkit::btc::{burn, wallet, Devnet, StoreWallet};
 
 const COIN: u64 = 100_000_000;
 
@@ -23,7 +23,11 @@ fn mature(mined: u32, tip: u32) -> Amount {
 }
 
 /// Signs a send of `amount` from `from` to a new address of `to` at 2 sat/vB.
-async fn send(from: &mut Wallet, to: &mut Wallet, amount: Amount) -> (Transaction, Amount) {
+async fn send(
+    from: &mut StoreWallet,
+    to: &mut StoreWallet,
+    amount: Amount,
+) -> (Transaction, Amount) {
     let address = to.new_address().await.expect("address");
     let psbt = from
         .build_send(
@@ -37,7 +41,7 @@ async fn send(from: &mut Wallet, to: &mut Wallet, amount: Amount) -> (Transactio
     (from.sign_and_extract(psbt).expect("sign"), fee)
 }
 
-fn is_confirmed(wallet: &Wallet, txid: Txid) -> bool {
+fn is_confirmed(wallet: &StoreWallet, txid: Txid) -> bool {
     wallet
         .bdk()
         .get_tx(txid)

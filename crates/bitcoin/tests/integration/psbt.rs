@@ -7,6 +7,7 @@ use confiaro_bitcoin::psbt_file::{self, PsbtFileError};
 use confiaro_bitcoin::{ChainSource, TxStatus, Wallet};
 use confiaro_devnet::testkit::TestKey;
 use confiaro_protocol::btc::{TwoOfTwo, TxError};
+use confiaro_store::WalletPersister;
 use confiaro_testkit::btc::{mnemonic, wallet, Devnet};
 
 fn two_of_two(n: u8) -> TwoOfTwo {
@@ -39,9 +40,14 @@ async fn lock_signed_by_an_external_signer_round_trips_through_files() {
     let signer_store = confiaro_store::Store::open(dir.path().join("signer.sqlite"))
         .await
         .expect("store");
-    let signer = Wallet::open(signer_store, "hw", &mnemonic(5), "", Network::Regtest)
-        .await
-        .expect("signer");
+    let signer = Wallet::open(
+        WalletPersister::new(signer_store, "hw"),
+        &mnemonic(5),
+        "",
+        Network::Regtest,
+    )
+    .await
+    .expect("signer");
     let mut to_sign = psbt_file::read(&exported).expect("signer reads");
     assert_eq!(to_sign, *lock.psbt());
     signer.sign(&mut to_sign).expect("signer signs");

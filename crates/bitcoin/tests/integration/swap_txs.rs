@@ -4,12 +4,12 @@
 
 use bitcoin::secp256k1::{Message, Secp256k1};
 use bitcoin::{Amount, FeeRate, Transaction};
-use confiaro_bitcoin::{BitcoindSource, ChainSource, SourceError, TxStatus, Wallet};
+use confiaro_bitcoin::{BitcoindSource, ChainSource, SourceError, TxStatus};
 use confiaro_devnet::testkit::TestKey;
 use confiaro_protocol::btc::{
     TwoOfTwo, TxCancel, TxEarlyRefund, TxLock, TxPunish, TxRedeem, TxRefund,
 };
-use confiaro_testkit::btc::{wallet, Devnet};
+use confiaro_testkit::btc::{wallet, Devnet, StoreWallet};
 
 /// Regtest's timelocks (`confiaro_protocol::network`): cancel 12 blocks after the lock
 /// confirms, punish 6 blocks after the cancel confirms.
@@ -66,7 +66,7 @@ impl Swap {
 async fn locked_swap(
     dev: &Devnet,
     source: &mut BitcoindSource,
-    bob_wallet: &mut Wallet,
+    bob_wallet: &mut StoreWallet,
     n: u8,
 ) -> Swap {
     let alice = TestKey::new(n);

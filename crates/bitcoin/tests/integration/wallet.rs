@@ -2,7 +2,7 @@
 
 use bitcoin::{Amount, FeeRate, Network};
 use confiaro_bitcoin::{Mnemonic, Wallet};
-use confiaro_store::Store;
+use confiaro_store::{Store, WalletPersister};
 use confiaro_testkit::btc::{burn, Devnet};
 
 #[tokio::test]
@@ -14,12 +14,22 @@ async fn fund_send_reload() {
         .unwrap();
     let m1 = Mnemonic::from_entropy(&[1u8; 16]).unwrap();
     let m2 = Mnemonic::from_entropy(&[2u8; 16]).unwrap();
-    let mut w1 = Wallet::open(store.clone(), "w1", &m1, "", Network::Regtest)
-        .await
-        .unwrap();
-    let mut w2 = Wallet::open(store.clone(), "w2", &m2, "", Network::Regtest)
-        .await
-        .unwrap();
+    let mut w1 = Wallet::open(
+        WalletPersister::new(store.clone(), "w1"),
+        &m1,
+        "",
+        Network::Regtest,
+    )
+    .await
+    .unwrap();
+    let mut w2 = Wallet::open(
+        WalletPersister::new(store.clone(), "w2"),
+        &m2,
+        "",
+        Network::Regtest,
+    )
+    .await
+    .unwrap();
     let a1 = w1.new_address().await.unwrap();
     assert_eq!(
         confiaro_bitcoin::first_address(&m1, "", Network::Regtest).unwrap(),
@@ -59,9 +69,14 @@ async fn fund_send_reload() {
     let tip = w1.tip();
     let addrs = w1.revealed_addresses();
     drop(w1);
-    let mut w1 = Wallet::open(store.clone(), "w1", &m1, "", Network::Regtest)
-        .await
-        .unwrap();
+    let mut w1 = Wallet::open(
+        WalletPersister::new(store.clone(), "w1"),
+        &m1,
+        "",
+        Network::Regtest,
+    )
+    .await
+    .unwrap();
     assert_eq!(w1.tip(), tip);
     assert_eq!(w1.revealed_addresses(), addrs);
     assert_eq!(w1.balance().confirmed, expected);
@@ -80,7 +95,7 @@ async fn lock_psbt_signed_and_confirmed() {
         .await
         .unwrap();
     let m = Mnemonic::from_entropy(&[3u8; 16]).unwrap();
-    let mut w = Wallet::open(store, "bob", &m, "", Network::Regtest)
+    let mut w = Wallet::open(WalletPersister::new(store, "bob"), &m, "", Network::Regtest)
         .await
         .unwrap();
     let a = w.new_address().await.unwrap();
@@ -132,9 +147,14 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
         .await
         .unwrap();
     let mnemonic = Mnemonic::from_entropy(&[3u8; 16]).unwrap();
-    let mut wallet = Wallet::open(store.clone(), "w", &mnemonic, "", Network::Regtest)
-        .await
-        .unwrap();
+    let mut wallet = Wallet::open(
+        WalletPersister::new(store.clone(), "w"),
+        &mnemonic,
+        "",
+        Network::Regtest,
+    )
+    .await
+    .unwrap();
     let address = wallet.new_address().await.unwrap();
     dev.node().mine(101, &address.script_pubkey()).unwrap();
     wallet.sync(&mut source).await.unwrap();
@@ -178,9 +198,14 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
 
     // the next bump builds on the first child (found in the wallet after a reopen)
     drop(wallet);
-    let mut wallet = Wallet::open(store.clone(), "w", &mnemonic, "", Network::Regtest)
-        .await
-        .unwrap();
+    let mut wallet = Wallet::open(
+        WalletPersister::new(store.clone(), "w"),
+        &mnemonic,
+        "",
+        Network::Regtest,
+    )
+    .await
+    .unwrap();
     let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
     assert_eq!(package.children.len(), 1);
     assert_eq!(package.rate_sat_per_vb(), 3, "{package:?}");
@@ -251,9 +276,14 @@ async fn a_waiting_transaction_from_a_foreign_output_is_paid_for_across_syncs() 
         .await
         .unwrap();
     let mnemonic = Mnemonic::from_entropy(&[4u8; 16]).unwrap();
-    let mut wallet = Wallet::open(store.clone(), "w", &mnemonic, "", Network::Regtest)
-        .await
-        .unwrap();
+    let mut wallet = Wallet::open(
+        WalletPersister::new(store.clone(), "w"),
+        &mnemonic,
+        "",
+        Network::Regtest,
+    )
+    .await
+    .unwrap();
     // a foreign coin (like the cancel's 2-of-2 output), spent to the wallet (like a refund)
     let foreign = TestKey::new(9);
     dev.node().mine(101, &foreign.p2wpkh()).unwrap();

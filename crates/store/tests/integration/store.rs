@@ -34,6 +34,38 @@ async fn round_trip_reopen_and_merge_order(db: TestDb) {
     assert_eq!(store.load_wallet_changeset("w").await.unwrap(), Some(first));
 }
 
+/// The BDK persister over the same rows: a new wallet initializes empty, an empty changeset
+/// writes nothing, and what it persisted is what a later initialize (and the store) loads.
+async fn the_wallet_persister_is_bdks_view_of_the_rows(db: TestDb) {
+    use bdk_wallet::AsyncWalletPersister;
+    use confiaro_store::WalletPersister;
+    let store = db.open().await;
+    let mut persister = WalletPersister::new(store.clone(), "p");
+    assert_eq!(persister.wallet_id(), "p");
+    let empty = WalletPersister::initialize(&mut persister).await.unwrap();
+    assert_eq!(empty, ChangeSet::default(), "a new wallet starts empty");
+    WalletPersister::persist(&mut persister, &ChangeSet::default())
+        .await
+        .unwrap();
+    assert!(store.load_wallet_changeset("p").await.unwrap().is_none());
+    let changes = ChangeSet {
+        network: Some(Network::Regtest),
+        ..Default::default()
+    };
+    WalletPersister::persist(&mut persister, &changes)
+        .await
+        .unwrap();
+    let mut reopened = WalletPersister::new(store.clone(), "p");
+    assert_eq!(
+        WalletPersister::initialize(&mut reopened).await.unwrap(),
+        changes
+    );
+    assert_eq!(
+        store.load_wallet_changeset("p").await.unwrap(),
+        Some(changes)
+    );
+}
+
 async fn later_rows_win_when_merged(db: TestDb) {
     use bdk_wallet::bitcoin::hashes::Hash;
     use bdk_wallet::bitcoin::BlockHash;
@@ -68,6 +100,7 @@ async fn connect_by_url_reaches_the_same_database(db: TestDb) {
 
 both_backends!(
     round_trip_reopen_and_merge_order,
+    the_wallet_persister_is_bdks_view_of_the_rows,
     later_rows_win_when_merged,
     connect_by_url_reaches_the_same_database,
 );

@@ -487,7 +487,10 @@ mod tests {
             Err("insufficient fee: rejecting replacement")
         );
         ledger.submit_outbidding(&redeem).expect("outbids");
-        assert_eq!(ledger.status(&redeem.compute_txid()).map(|(_, c)| c), Some(0));
+        assert_eq!(
+            ledger.status(&redeem.compute_txid()).map(|(_, c)| c),
+            Some(0)
+        );
         assert!(ledger.status(&cancel.compute_txid()).is_none());
         assert!(ledger.status(&refund.compute_txid()).is_none());
         ledger.now = PROPAGATION_SECONDS;
