@@ -36,8 +36,6 @@
 //! ([`Node::set_min_mining_fee_rate`], [`Node::prioritise_transaction`]): packages by
 //! ancestor fee rate, so a child can pay for its parent. Not in this slice: replace-by-fee.
 
-#![warn(missing_docs)]
-
 pub mod electrum;
 pub mod esplora;
 pub mod faucet;

@@ -15,8 +15,6 @@
 //!
 //! All amounts are [`XmrAmount`] (integer piconero), the protocol crate's type.
 
-#![warn(missing_docs)]
-
 pub mod process;
 pub mod rpc;
 pub mod swap;

@@ -21,7 +21,7 @@
 //!
 //! The engine makes no protocol decision of its own: the machines decide, the engine moves
 //! bytes, coins and time.
-#![warn(missing_docs, unreachable_pub)]
+#![warn(unreachable_pub)]
 
 mod actions;
 mod btc;

@@ -14,7 +14,7 @@
 //! - Rendezvous: [`NetworkConfig::rendezvous_server`] makes a node a rendezvous point
 //!   ([`RendezvousPoint`] is the ready-made one); [`Network::register`] /
 //!   [`Network::discover`] are the client side.
-#![warn(missing_docs, unreachable_pub)]
+#![warn(unreachable_pub)]
 
 pub mod codec;
 pub mod error;

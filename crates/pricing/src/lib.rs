@@ -23,7 +23,7 @@
 //! quoting and can show the [`NoQuote`] message; on `Ok` it calls [`maker_price`] with its
 //! spread and [`quote_limits`] with its free XMR.
 
-#![warn(missing_docs, unreachable_pub)]
+#![warn(unreachable_pub)]
 
 mod aggregate;
 pub mod bitfinex;

@@ -5,6 +5,9 @@
 //!
 //! The full setup exchange and simulation throughput are in `benches/swap.rs`.
 
+// `criterion_group!` generates public functions without docs
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

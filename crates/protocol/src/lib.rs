@@ -17,7 +17,7 @@
 //! facts enter as inputs, and all randomness is drawn from seeds at creation. The caller (the
 //! orchestrator, or the deterministic simulation in `tests/simulation.rs`) feeds inputs,
 //! persists the new state, then performs the returned actions.
-#![warn(missing_docs, unreachable_pub)]
+#![warn(unreachable_pub)]
 #![forbid(unsafe_code)]
 
 pub mod alice;

@@ -31,7 +31,7 @@
 //! database's one write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped
 //! advisory lock), so concurrent writers (other clones of the [`Store`], or other processes)
 //! queue instead of failing or interleaving.
-#![warn(missing_docs, unreachable_pub)]
+#![warn(unreachable_pub)]
 #![forbid(unsafe_code)]
 
 pub mod audit;

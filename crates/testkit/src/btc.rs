@@ -18,17 +18,23 @@ use confiaro_store::{Store, WalletPersister};
 /// The wallet as the app keeps it: persisted in the store.
 pub type StoreWallet = Wallet<WalletPersister>;
 
+/// The devnet RPC server's user name.
 pub const USER: &str = "confiaro";
+/// The devnet RPC server's password.
 pub const PASSWORD: &str = "test-password";
 
 /// A devnet node with its bitcoind RPC server, in a temporary directory.
 pub struct Devnet {
+    /// The temporary directory holding the node (removed when dropped).
     pub dir: tempfile::TempDir,
+    /// The node, shared with its RPC server.
     pub node: SharedNode,
+    /// Its bitcoind-compatible RPC server on loopback.
     pub rpc: RpcServer,
 }
 
 impl Devnet {
+    /// Opens a fresh node in a temporary directory and starts its RPC server.
     pub fn start() -> Devnet {
         let dir = crate::leftovers::test_dir("btc");
         let node = Arc::new(Mutex::new(
@@ -46,6 +52,7 @@ impl Devnet {
         Devnet { dir, node, rpc }
     }
 
+    /// The node, locked for direct use (mining, mempool inspection).
     pub fn node(&self) -> MutexGuard<'_, Node> {
         self.node.lock().expect("node lock")
     }

@@ -32,7 +32,9 @@ pub const PRICE: &str = "100";
 
 /// The devnet shared by the tests of one binary, and the `confiaro` binary they run on it.
 pub struct Devnet {
+    /// Where the devnet's servers are (its `devnet.json`).
     pub info: StackInfo,
+    /// The devnet's data directory.
     pub dir: PathBuf,
     /// The `confiaro` binary every [`Party`] runs.
     binary: PathBuf,
@@ -245,12 +247,16 @@ impl Devnet {
 /// A party: a data directory with a wallet, and how to run `confiaro` on it against its
 /// devnet.
 pub struct Party {
+    /// The party's name, in process names and errors.
     pub name: String,
     devnet: &'static Devnet,
     /// The libp2p port its maker listens on, kept across restarts (as a real maker's).
     maker_port: Mutex<Option<u16>>,
+    /// Its data directory (removed when dropped).
     pub dir: tempfile::TempDir,
+    /// Its wallet's first Bitcoin receive address.
     pub btc_address: String,
+    /// Its wallet's Monero address.
     pub xmr_address: String,
     /// Its wallet's mnemonic.
     pub mnemonic: String,
@@ -428,6 +434,7 @@ pub type Observer = Arc<dyn Fn(&Value) + Send + Sync>;
 
 /// A running `confiaro` process whose JSON lines are read as they come.
 pub struct Running {
+    /// The process's name (the party and the command), in errors.
     pub name: String,
     child: Child,
     lines: Receiver<Value>,

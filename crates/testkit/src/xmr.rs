@@ -10,11 +10,14 @@ pub const XMR: u64 = 1_000_000_000_000;
 
 /// A regtest monerod in a temporary directory (killed when dropped).
 pub struct Stack {
+    /// The temporary directory holding the chain (removed when dropped).
     pub dir: tempfile::TempDir,
+    /// The running monerod.
     pub monerod: Monerod,
 }
 
 impl Stack {
+    /// Starts a regtest monerod in a fresh temporary directory.
     pub async fn start() -> Stack {
         let dir = crate::leftovers::test_dir("xmr");
         let monerod = Monerod::start(&ProcessConfig::new("monerod", dir.path().join("monerod")))

@@ -32,10 +32,12 @@ pub struct BtcLedger {
 }
 
 impl BtcLedger {
+    /// Adds a confirmed output that exists from the start (e.g. Bob's funding).
     pub fn add_genesis_output(&mut self, outpoint: OutPoint, txout: TxOut) {
         self.genesis.insert(outpoint, txout);
     }
 
+    /// The chain's height (blocks mined).
     pub fn tip(&self) -> u32 {
         self.blocks.len() as u32
     }
@@ -271,10 +273,12 @@ impl BtcLedger {
         self.mempool.contains(txid).then(|| (tx.clone(), 0))
     }
 
+    /// Whether `txid` is in a block.
     pub fn is_confirmed(&self, txid: &Txid) -> bool {
         self.confirmed_at.contains_key(txid)
     }
 
+    /// The height of the block holding `txid`, if any.
     pub fn confirmed_height(&self, txid: &Txid) -> Option<u32> {
         self.confirmed_at.get(txid).copied()
     }
@@ -283,8 +287,11 @@ impl BtcLedger {
 /// One Monero transfer to a lock address.
 #[derive(Clone)]
 pub struct XmrTransfer {
+    /// The transfer's transaction hash.
     pub hash: [u8; 32],
+    /// The address it pays.
     pub address: String,
+    /// Its amount in piconero.
     pub amount: u64,
     /// The block holding it (`None` in the pool).
     pub height: Option<u64>,
@@ -296,19 +303,29 @@ pub struct XmrTransfer {
 
 /// What a watcher's `check_tx_key` and `get_transactions` say about a transfer.
 pub struct TransferSeen {
+    /// The amount in piconero.
     pub amount: u64,
+    /// Its confirmations (0 in the pool).
     pub confirmations: u32,
+    /// The block holding it (`None` in the pool).
     pub block_height: Option<u64>,
+    /// Its unlock time (0: the usual 10 blocks).
     pub unlock_time: u64,
 }
 
 /// A Monero chain holding Alice's wallet and the lock addresses.
 pub struct XmrLedger {
+    /// The chain's height.
     pub height: u64,
+    /// Alice's spendable balance, in piconero.
     pub alice_balance: u64,
+    /// What Alice swept back from lock addresses.
     pub alice_swept_back: u64,
+    /// What Bob swept from lock addresses.
     pub bob_received: u64,
+    /// Every transfer to a lock address, in order.
     pub transfers: Vec<XmrTransfer>,
+    /// Swept lock addresses and the amount each gave.
     pub swept: BTreeMap<String, u64>,
 }
 
@@ -316,6 +333,7 @@ pub struct XmrLedger {
 pub const XMR_UNLOCK: u64 = 10;
 
 impl XmrLedger {
+    /// A chain at height 200 where Alice holds `alice_balance`.
     pub fn new(alice_balance: u64) -> XmrLedger {
         XmrLedger {
             height: 200,
@@ -327,6 +345,7 @@ impl XmrLedger {
         }
     }
 
+    /// Mines one block: every pooled transfer gets into it.
     pub fn mine(&mut self) {
         self.height += 1;
         for t in &mut self.transfers {
@@ -380,6 +399,7 @@ impl XmrLedger {
         });
     }
 
+    /// What a watcher learns of the transfer `hash`, if it exists.
     pub fn transfer(&self, hash: &[u8; 32]) -> Option<TransferSeen> {
         let t = self.transfers.iter().find(|t| &t.hash == hash)?;
         let confirmations = t.height.map(|h| (self.height + 1 - h) as u32).unwrap_or(0);

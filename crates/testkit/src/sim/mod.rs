@@ -38,9 +38,11 @@ pub const HORIZON_SECONDS: u64 = 5 * 24 * 3600;
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator determined by `seed`.
     pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x5151_c0ff_ee00_1234)
     }
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -56,6 +58,7 @@ impl Rng {
     pub fn chance(&mut self, per_mille: u64) -> bool {
         self.next_u64() % 1000 < per_mille
     }
+    /// 32 random bytes.
     pub fn bytes32(&mut self) -> [u8; 32] {
         let mut out = [0u8; 32];
         for chunk in out.chunks_mut(8) {
@@ -83,17 +86,29 @@ fn p2wpkh(tag: &[u8]) -> ScriptBuf {
 
 /// One precomputed swap setup: keys, shares (with their DLEQ proofs), terms, addresses.
 pub struct PoolEntry {
+    /// The swap's id.
     pub swap_id: SwapId,
+    /// The agreed terms.
     pub terms: SwapTerms,
+    /// Alice's swap secrets.
     pub alice_secrets: SwapSecrets,
+    /// Bob's swap secrets.
     pub bob_secrets: SwapSecrets,
+    /// Alice's public share, with its proofs.
     pub alice_share: PublicShare,
+    /// Bob's public share, with its proofs.
     pub bob_share: PublicShare,
+    /// Where Alice's redeem pays.
     pub redeem: ScriptBuf,
+    /// Where Alice's punish pays.
     pub punish: ScriptBuf,
+    /// Where Bob's refund pays.
     pub refund: ScriptBuf,
+    /// Bob's change from the lock.
     pub change: ScriptBuf,
+    /// Alice's fee rate (sat/vB).
     pub alice_fee_rate: u64,
+    /// Bob's fee rate (sat/vB).
     pub bob_fee_rate: u64,
 }
 
@@ -248,24 +263,36 @@ fn describe_action(action: &Action) -> String {
 /// How a schedule ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
+    /// Alice has the BTC, Bob the XMR.
     Swapped,
+    /// Each has its own coin back.
     Refunded,
+    /// Alice punished Bob: she has the BTC and her XMR is locked or back.
     Punished,
+    /// Nothing was locked, or the lock was returned early.
     Aborted,
 }
 
 /// The result of one schedule.
 #[derive(Debug)]
 pub struct Report {
+    /// The schedule's seed.
     pub seed: u64,
+    /// How the swap ended (`None`: it did not).
     pub outcome: Option<Outcome>,
     /// Which path the swap took (`"cancel-refund"`, `"wrong-xmr-amount"`, ...).
     pub path: &'static str,
+    /// A hash of every step taken: equal for equal seeds.
     pub trace_hash: u64,
+    /// The invariants broken (empty: none).
     pub violations: Vec<String>,
+    /// The simulated seconds when the schedule ended.
     pub end_time: u64,
+    /// How many times a party crashed.
     pub crashes: u32,
+    /// How many messages the network dropped.
     pub messages_dropped: u32,
+    /// How many reorganisations the chain had.
     pub reorgs: u32,
     /// The attacker's strategy, in an adversarial schedule.
     pub strategy: Option<Strategy>,
@@ -342,8 +369,11 @@ impl Party {
 /// A sweep asked for and not yet done.
 #[derive(Debug, Clone)]
 pub struct Sweep {
+    /// The lock address to sweep.
     pub address: String,
+    /// The wallet's restore height.
     pub restore_height: u64,
+    /// The amount expected, in piconero.
     pub amount: u64,
 }
 
@@ -1099,6 +1129,7 @@ fn run_with(seed: u64, strategy: Option<Strategy>) -> Report {
     }
 }
 
+/// A P2WSH output script made of `byte`: a destination nobody needs to spend.
 pub fn destination(byte: u8) -> ScriptBuf {
     ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::from_byte_array([byte; 32]))
 }
@@ -1191,6 +1222,7 @@ pub fn setup_exchange(round: u8) -> (SwapState, SwapState, usize) {
     (alice, bob, exchanged)
 }
 
+/// A PSBT whose one output pays `amount` to `script_pubkey` from a made-up coin.
 pub fn fund(amount: Amount, script_pubkey: ScriptBuf) -> Psbt {
     let input = TxOut {
         value: amount + Amount::from_sat(50_000),
