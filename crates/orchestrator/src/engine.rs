@@ -36,7 +36,7 @@ use crate::keys::EngineKeys;
 use crate::maker::{Desk, MakerSettings, MakerStatus, RESERVE_PROOF_REFRESH};
 use crate::net::{namespace, NetSide};
 use crate::receipt::Receipt;
-use crate::swap::{start_driver, BusyJobs, DriverHandle, DriverMsg};
+use crate::swap::{start_driver, BusyJobs, DriverMsg, SwapRegistry};
 use crate::xmr::XmrSide;
 
 /// Capacity of the event stream; slow subscribers miss the oldest events (they are a live
@@ -52,7 +52,7 @@ pub(crate) struct Inner {
     pub(crate) btc: Arc<BtcSide>,
     pub(crate) xmr: XmrSide,
     pub(crate) net: NetSide,
-    pub(crate) drivers: Mutex<HashMap<SwapId, DriverHandle>>,
+    pub(crate) drivers: SwapRegistry,
     pub(crate) events: broadcast::Sender<EngineEvent>,
     /// The maker's desk, once [`Engine::start_maker`] ran.
     pub(crate) maker: Mutex<Option<Desk>>,
@@ -275,7 +275,7 @@ impl Engine {
             keys,
             btc,
             xmr,
-            drivers: Mutex::new(HashMap::new()),
+            drivers: SwapRegistry::default(),
             events,
             maker: Mutex::new(None),
             busy: BusyJobs::default(),
@@ -636,11 +636,7 @@ impl Engine {
     }
 
     async fn command(&self, swap_id: &SwapId, command: Command) -> Result<(), EngineError> {
-        let sender = {
-            let drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
-            drivers.get(swap_id).map(|d| d.sender.clone())
-        };
-        let Some(sender) = sender else {
+        let Some(sender) = self.inner.drivers.sender(swap_id) else {
             return match self.inner.store.swap(swap_id).await? {
                 Some(_) => Err(EngineError::Protocol(
                     confiaro_protocol::ProtocolError::NotAllowed {
@@ -687,11 +683,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::UnknownSwap`]; [`EngineError::Stopped`] if the engine stops first.
     pub async fn wait_for_end(&self, swap_id: &SwapId) -> Result<Phase, EngineError> {
-        let receiver = {
-            let drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
-            drivers.get(swap_id).map(|d| d.phase.clone())
-        };
-        let Some(mut receiver) = receiver else {
+        let Some(mut receiver) = self.inner.drivers.phase(swap_id) else {
             return match self.inner.store.swap(swap_id).await? {
                 Some(record) if record.phase.is_terminal() => Ok(record.phase),
                 Some(_) => Err(EngineError::Stopped),
@@ -1082,12 +1074,7 @@ pub(crate) async fn accept_swap(
     let guard = inner.accept.lock().await;
     let swap_id = setup.swap_id;
     // a copy of this setup may have created the swap while we waited
-    let existing = inner
-        .drivers
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains_key(&swap_id);
-    if existing {
+    if inner.drivers.contains(&swap_id) {
         return Err("swap is starting, try again".into());
     }
     let network = inner.config.network;

@@ -331,11 +331,7 @@ fn quote_answer(inner: &Inner, peer: PeerId, payload: &[u8]) -> Result<QuoteRepl
 /// setup) and waits for the outcome.
 async fn route(inner: &Arc<Inner>, peer: PeerId, message: Message) -> Result<(), String> {
     let swap_id = message.swap_id();
-    let sender = {
-        let drivers = inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
-        drivers.get(&swap_id).map(|d| (d.sender.clone(), d.peer))
-    };
-    let sender = match sender {
+    let sender = match inner.drivers.sender_and_peer(&swap_id) {
         Some((_, owner)) if owner != peer => {
             return Err(format!("swap {swap_id} is not a swap with you"));
         }
@@ -382,14 +378,7 @@ pub(crate) async fn run_peer_refresh(inner: Arc<Inner>) {
         if inner.config.p2p.rendezvous.is_empty() {
             continue;
         }
-        let peers: std::collections::HashSet<PeerId> = {
-            let drivers = inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
-            drivers
-                .values()
-                .filter(|d| !d.phase.borrow().is_terminal())
-                .map(|d| d.peer)
-                .collect()
-        };
+        let peers = inner.drivers.unfinished_peers();
         if peers.is_empty() {
             continue;
         }
