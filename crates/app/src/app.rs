@@ -13,7 +13,7 @@ use confiaro_orchestrator::events::SwapEventKind;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
-    MoneroConfig, Multiaddr, Network, Price, StoreLocation, XmrAmount,
+    MoneroConfig, Multiaddr, Network, Price, Received, StoreLocation, XmrAmount,
 };
 
 use crate::devnet::{DemoDevnet, DemoMaker, DevnetStep};
@@ -748,10 +748,22 @@ impl App {
 async fn follow(app: App, engine: Engine) {
     let mut events = engine.subscribe();
     loop {
-        let event = match events.recv().await {
-            Ok(event) => event,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        let event = match events.next().await {
+            Some(Received::Event(event)) => event,
+            Some(Received::Lagged { missed }) => {
+                // the UI's truth is the store: show every swap and the balances as they are
+                app.log(
+                    Level::Warning,
+                    None,
+                    format!("{missed} engine events were missed; the view was refreshed"),
+                );
+                for view in engine.swaps().await.unwrap_or_default() {
+                    (app.inner.sink)(AppEvent::Swap(Box::new(SwapDetail::from(&view))));
+                }
+                app.emit_balances().await;
+                continue;
+            }
+            None => return,
         };
         match event {
             EngineEvent::Swap(event) => {

@@ -168,16 +168,8 @@ pub(crate) async fn run(
                     maker_addresses.first().map(String::as_str).unwrap_or("(none)"),
                 ),
             );
-            let mut printer = None;
-            if let Some(engine) = maker {
-                let mut events = engine.subscribe();
-                let out = out.clone();
-                printer = Some(tokio::spawn(async move {
-                    while let Ok(event) = events.recv().await {
-                        out.event(&event, "maker ");
-                    }
-                }));
-            }
+            let printer =
+                maker.map(|engine| crate::swap::print_events(engine, out, None, "maker "));
             stop_requested().await;
             out.info("stopping the devnet");
             if let Some(p) = printer {

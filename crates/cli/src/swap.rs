@@ -8,7 +8,8 @@ use bitcoin::Amount;
 use clap::Subcommand;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
-    Engine, EngineEvent, LocalData, Multiaddr, Phase, StoreLocation, SwapId, SwapView, XmrAmount,
+    Engine, EngineEvent, LocalData, Multiaddr, Phase, Received, StoreLocation, SwapId, SwapView,
+    XmrAmount,
 };
 
 use crate::output::Output;
@@ -104,22 +105,36 @@ pub(crate) fn print_events(
     prefix: &'static str,
 ) -> tokio::task::JoinHandle<()> {
     let mut events = engine.subscribe();
+    let engine = engine.clone();
     let out = out.clone();
     let only = only.map(|id| id.to_string());
+    let shown = move |event: &EngineEvent| match (event, &only) {
+        (EngineEvent::Swap(e), Some(id)) => &e.swap_id == id,
+        _ => true,
+    };
     tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    let shown = match (&event, &only) {
-                        (EngineEvent::Swap(e), Some(id)) => &e.swap_id == id,
-                        _ => true,
-                    };
-                    if shown {
+        while let Some(received) = events.next().await {
+            match received {
+                Received::Event(event) => {
+                    if shown(&event) {
                         out.event(&event, prefix);
                     }
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => return,
+                Received::Lagged { missed } => {
+                    // the terminal fell behind: say so, then show the swaps as they are
+                    let warning = EngineEvent::Warning {
+                        message: format!(
+                            "{missed} events were missed; the swaps as they are now follow"
+                        ),
+                    };
+                    out.event(&warning, prefix);
+                    for view in engine.swaps().await.unwrap_or_default() {
+                        let event = view.current_event();
+                        if shown(&event) {
+                            out.event(&event, prefix);
+                        }
+                    }
+                }
             }
         }
     })

@@ -30,7 +30,7 @@ use tokio_util::task::TaskTracker;
 use crate::btc::BtcSide;
 use crate::config::{EngineConfig, StoreLocation};
 use crate::error::EngineError;
-use crate::events::{EngineEvent, SwapView};
+use crate::events::{EngineEvent, EventStream, SwapView};
 use crate::faults::Faults;
 use crate::keys::EngineKeys;
 use crate::maker::{Desk, MakerSettings, MakerStatus, RESERVE_PROOF_REFRESH};
@@ -347,9 +347,12 @@ impl Engine {
         Ok(())
     }
 
-    /// A new receiver of the engine's events.
-    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
-        self.inner.events.subscribe()
+    /// A new subscriber to the engine's events, from now on. The stream is lossy: a
+    /// subscriber more than 4,096 events behind is told what it missed
+    /// ([`Received::Lagged`](crate::events::Received::Lagged)) and resyncs from
+    /// [`Engine::swaps`] (see [`crate::events`]).
+    pub fn subscribe(&self) -> EventStream {
+        EventStream::new(self.inner.events.subscribe())
     }
 
     /// This node's libp2p identity.

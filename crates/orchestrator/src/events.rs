@@ -3,11 +3,17 @@
 //! Events are plain data (serde, JSON-friendly: ids and txids as hex strings, amounts as
 //! integer satoshi and piconero) and never carry secrets. They are a live view only: what
 //! must survive a crash is in the store (states, audit log), not in events.
+//!
+//! The stream is lossy by design: every subscriber reads from one bounded buffer, and one
+//! that falls too far behind loses the oldest events. It is told so ([`Received::Lagged`])
+//! and resyncs by reading what it shows from the engine again ([`crate::Engine::swaps`],
+//! balances), which reads the store: events announce changes, the store holds the truth.
 
 use confiaro_protocol::machine::TxLabel;
 use confiaro_protocol::{Network, Phase, Role, SwapId, SwapState, XmrAmount};
 use confiaro_store::SwapRecord;
 use serde::Serialize;
+use tokio::sync::broadcast;
 
 use crate::progress::{progress, SwapProgress};
 
@@ -179,5 +185,95 @@ impl SwapView {
     /// The XMR amount.
     pub fn xmr_amount(&self) -> XmrAmount {
         XmrAmount::from_piconero(self.xmr_piconero)
+    }
+
+    /// The swap as it stands, as the one event a subscriber that missed events shows for it:
+    /// `Finished` once it is over, else its progress (or its state when the view has no
+    /// progress).
+    pub fn current_event(&self) -> EngineEvent {
+        let kind = match (&self.progress, self.phase.is_terminal()) {
+            (_, true) => SwapEventKind::Finished {
+                phase: self.phase,
+                state: self.state.clone(),
+            },
+            (Some(progress), false) => SwapEventKind::Progress {
+                progress: progress.clone(),
+            },
+            (None, false) => SwapEventKind::StateChanged {
+                state: self.state.clone(),
+                phase: self.phase,
+            },
+        };
+        EngineEvent::Swap(SwapEvent {
+            swap_id: self.swap_id.clone(),
+            role: self.role,
+            kind,
+        })
+    }
+}
+
+/// One subscriber's view of the engine's events (see the module's note on loss).
+#[derive(Debug)]
+pub struct EventStream {
+    receiver: broadcast::Receiver<EngineEvent>,
+}
+
+/// What [`EventStream::next`] hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// The next event.
+    Event(EngineEvent),
+    /// The subscriber fell behind and `missed` events are lost: re-read the swaps (and
+    /// balances) from the engine before going on.
+    Lagged {
+        /// How many events were lost.
+        missed: u64,
+    },
+}
+
+impl EventStream {
+    pub(crate) fn new(receiver: broadcast::Receiver<EngineEvent>) -> EventStream {
+        EventStream { receiver }
+    }
+
+    /// The next event, or the news that some were lost; `None` once the engine has stopped
+    /// and every event sent before was read.
+    pub async fn next(&mut self) -> Option<Received> {
+        match self.receiver.recv().await {
+            Ok(event) => Some(Received::Event(event)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Received::Lagged { missed }),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tip(height: u32) -> EngineEvent {
+        EngineEvent::BitcoinTip { height }
+    }
+
+    /// A subscriber that falls behind is told how many events it lost, then reads on from
+    /// the oldest one kept; one that keeps up loses nothing; the end of the engine ends it.
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_told_what_it_missed() {
+        let (sender, _) = broadcast::channel(4);
+        let mut slow = EventStream::new(sender.subscribe());
+        for height in 1..=6 {
+            sender.send(tip(height)).expect("a subscriber");
+        }
+        assert_eq!(slow.next().await, Some(Received::Lagged { missed: 2 }));
+        for height in 3..=6 {
+            assert_eq!(slow.next().await, Some(Received::Event(tip(height))));
+        }
+        let mut fresh = EventStream::new(sender.subscribe());
+        sender.send(tip(7)).expect("a subscriber");
+        drop(sender);
+        assert_eq!(fresh.next().await, Some(Received::Event(tip(7))));
+        assert_eq!(fresh.next().await, None);
+        assert_eq!(slow.next().await, Some(Received::Event(tip(7))));
+        assert_eq!(slow.next().await, None);
     }
 }

@@ -42,7 +42,7 @@ mod xmr;
 pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig, StoreLocation};
 pub use engine::{Engine, LocalData, Offer, WalletBalances};
 pub use error::EngineError;
-pub use events::{EngineEvent, SwapEvent, SwapEventKind, SwapView};
+pub use events::{EngineEvent, EventStream, Received, SwapEvent, SwapEventKind, SwapView};
 pub use maker::{MakerCounters, MakerSettings, MakerStatus};
 pub use progress::{Deadline, SwapProgress, Waiting};
 pub use receipt::Receipt;
