@@ -2,13 +2,12 @@
 //! elsewhere (here another wallet instance from the same seed, standing in for a hardware
 //! wallet that has never seen the chain), imported back, checked and broadcast.
 
-use bitcoin::{Amount, FeeRate, Network};
+use bitcoin::{Amount, FeeRate};
 use confiaro_bitcoin::psbt_file::{self, PsbtFileError};
-use confiaro_bitcoin::{ChainSource, TxStatus, Wallet};
+use confiaro_bitcoin::{ChainSource, TxStatus};
 use confiaro_devnet::testkit::TestKey;
 use confiaro_protocol::btc::{TwoOfTwo, TxError};
-use confiaro_store::WalletPersister;
-use confiaro_testkit::btc::{mnemonic, wallet, Devnet};
+use confiaro_testkit::btc::{wallet, Devnet};
 
 fn two_of_two(n: u8) -> TwoOfTwo {
     TwoOfTwo::new(TestKey::new(n).public, TestKey::new(n + 1).public).expect("2-of-2")
@@ -40,14 +39,7 @@ async fn lock_signed_by_an_external_signer_round_trips_through_files() {
     let signer_store = confiaro_store::Store::open(dir.path().join("signer.sqlite"))
         .await
         .expect("store");
-    let signer = Wallet::open(
-        WalletPersister::new(signer_store, "hw"),
-        &mnemonic(5),
-        "",
-        Network::Regtest,
-    )
-    .await
-    .expect("signer");
+    let signer = wallet(&signer_store, "hw", 5).await;
     let mut to_sign = psbt_file::read(&exported).expect("signer reads");
     assert_eq!(to_sign, *lock.psbt());
     signer.sign(&mut to_sign).expect("signer signs");

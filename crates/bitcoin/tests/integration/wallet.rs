@@ -1,38 +1,18 @@
 //! Wallet tests against a real devnet node, through its bitcoind JSON-RPC server.
 
 use bitcoin::{Amount, FeeRate, Network};
-use confiaro_bitcoin::{Mnemonic, Wallet};
-use confiaro_store::{Store, WalletPersister};
-use confiaro_testkit::btc::{burn, Devnet};
+use confiaro_testkit::btc::{burn, mnemonic, wallet as open_wallet, Devnet};
 
 #[tokio::test]
 async fn fund_send_reload() {
     let dev = Devnet::start();
     let mut source = dev.bitcoind();
-    let store = Store::open(dev.dir.path().join("app.sqlite"))
-        .await
-        .unwrap();
-    let m1 = Mnemonic::from_entropy(&[1u8; 16]).unwrap();
-    let m2 = Mnemonic::from_entropy(&[2u8; 16]).unwrap();
-    let mut w1 = Wallet::open(
-        WalletPersister::new(store.clone(), "w1"),
-        &m1,
-        "",
-        Network::Regtest,
-    )
-    .await
-    .unwrap();
-    let mut w2 = Wallet::open(
-        WalletPersister::new(store.clone(), "w2"),
-        &m2,
-        "",
-        Network::Regtest,
-    )
-    .await
-    .unwrap();
+    let store = dev.store().await;
+    let mut w1 = open_wallet(&store, "w1", 1).await;
+    let mut w2 = open_wallet(&store, "w2", 2).await;
     let a1 = w1.new_address().await.unwrap();
     assert_eq!(
-        confiaro_bitcoin::first_address(&m1, "", Network::Regtest).unwrap(),
+        confiaro_bitcoin::first_address(&mnemonic(1), "", Network::Regtest).unwrap(),
         a1,
         "the first address handed out is the one computable without a store"
     );
@@ -69,14 +49,7 @@ async fn fund_send_reload() {
     let tip = w1.tip();
     let addrs = w1.revealed_addresses();
     drop(w1);
-    let mut w1 = Wallet::open(
-        WalletPersister::new(store.clone(), "w1"),
-        &m1,
-        "",
-        Network::Regtest,
-    )
-    .await
-    .unwrap();
+    let mut w1 = open_wallet(&store, "w1", 1).await;
     assert_eq!(w1.tip(), tip);
     assert_eq!(w1.revealed_addresses(), addrs);
     assert_eq!(w1.balance().confirmed, expected);
@@ -91,13 +64,8 @@ async fn lock_psbt_signed_and_confirmed() {
     use confiaro_protocol::btc::{TwoOfTwo, TxLock};
     let dev = Devnet::start();
     let mut source = dev.bitcoind();
-    let store = Store::open(dev.dir.path().join("app.sqlite"))
-        .await
-        .unwrap();
-    let m = Mnemonic::from_entropy(&[3u8; 16]).unwrap();
-    let mut w = Wallet::open(WalletPersister::new(store, "bob"), &m, "", Network::Regtest)
-        .await
-        .unwrap();
+    let store = dev.store().await;
+    let mut w = open_wallet(&store, "bob", 3).await;
     let a = w.new_address().await.unwrap();
     dev.node().mine(101, &a.script_pubkey()).unwrap();
     w.sync(&mut source).await.unwrap();
@@ -143,18 +111,8 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
     use confiaro_devnet::testkit::TestKey;
     let dev = Devnet::start();
     let mut source = dev.bitcoind();
-    let store = Store::open(dev.dir.path().join("app.sqlite"))
-        .await
-        .unwrap();
-    let mnemonic = Mnemonic::from_entropy(&[3u8; 16]).unwrap();
-    let mut wallet = Wallet::open(
-        WalletPersister::new(store.clone(), "w"),
-        &mnemonic,
-        "",
-        Network::Regtest,
-    )
-    .await
-    .unwrap();
+    let store = dev.store().await;
+    let mut wallet = open_wallet(&store, "w", 3).await;
     let address = wallet.new_address().await.unwrap();
     dev.node().mine(101, &address.script_pubkey()).unwrap();
     wallet.sync(&mut source).await.unwrap();
@@ -198,14 +156,7 @@ async fn children_pay_for_a_waiting_transaction_and_for_a_keyed_anchor() {
 
     // the next bump builds on the first child (found in the wallet after a reopen)
     drop(wallet);
-    let mut wallet = Wallet::open(
-        WalletPersister::new(store.clone(), "w"),
-        &mnemonic,
-        "",
-        Network::Regtest,
-    )
-    .await
-    .unwrap();
+    let mut wallet = open_wallet(&store, "w", 3).await;
     let package = wallet.cpfp_package(&parent, vout, parent_fee).unwrap();
     assert_eq!(package.children.len(), 1);
     assert_eq!(package.rate_sat_per_vb(), 3, "{package:?}");
@@ -272,18 +223,8 @@ async fn a_waiting_transaction_from_a_foreign_output_is_paid_for_across_syncs() 
     use confiaro_devnet::testkit::TestKey;
     let dev = Devnet::start();
     let mut source = dev.bitcoind();
-    let store = Store::open(dev.dir.path().join("app.sqlite"))
-        .await
-        .unwrap();
-    let mnemonic = Mnemonic::from_entropy(&[4u8; 16]).unwrap();
-    let mut wallet = Wallet::open(
-        WalletPersister::new(store.clone(), "w"),
-        &mnemonic,
-        "",
-        Network::Regtest,
-    )
-    .await
-    .unwrap();
+    let store = dev.store().await;
+    let mut wallet = open_wallet(&store, "w", 4).await;
     // a foreign coin (like the cancel's 2-of-2 output), spent to the wallet (like a refund)
     let foreign = TestKey::new(9);
     dev.node().mine(101, &foreign.p2wpkh()).unwrap();
