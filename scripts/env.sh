@@ -17,3 +17,9 @@ case "$CARGO_TARGET_DIR" in
     *) CARGO_TARGET_DIR="$confiaro_repo/$CARGO_TARGET_DIR" ;;
 esac
 export CARGO_TARGET_DIR
+
+# The tester's features: the devnet and its demo maker in the app, the desktop app and the
+# `confiaro` command (off by default, so the products' default builds contain no devnet and
+# no libbitcoinkernel). Every script that builds for tests or runs the local stack passes
+# them; with `--workspace` they select the same artifacts in every cargo call.
+confiaro_devnet_features="confiaro-app/devnet,confiaro-cli/devnet,confiaro-desktop/devnet"

@@ -26,5 +26,6 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
 fi
 
 (cd ui && npm run build)
-cargo build --release -p confiaro-desktop
+# the app starts its own devnet on regtest: the tester's `devnet` feature
+cargo build --release -p confiaro-desktop --features devnet
 exec "${CARGO_TARGET_DIR}/release/confiaro-desktop"

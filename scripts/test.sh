@@ -6,7 +6,8 @@
 #   ui          the UI: type check and build (the desktop binary embeds ui/dist),
 #               component tests, every screen in headless Chromium
 #   build       everything, once: libraries, binaries (the desktop app among them),
-#               tests and benchmarks (so they do not rot), with one feature set
+#               tests and benchmarks (so they do not rot), with one feature set: the
+#               tester's devnet features on (scripts/env.sh)
 #   leftovers   stops servers a killed earlier run left behind
 #   bindings    the UI's TypeScript types match the Rust IPC types
 #   unit        every crate's unit and integration tests (cargo-nextest)
@@ -67,12 +68,12 @@ stage ui ui
 # One cargo invocation builds every target of every package with one feature set; the test
 # stages below only run what it built (each cargo call below selects --workspace too, so the
 # features, and with them the artifacts, are the same).
-stage build cargo build --workspace --release --all-targets
+stage build cargo build --workspace --release --all-targets --features "$confiaro_devnet_features"
 
 stage leftovers "$CARGO_TARGET_DIR/release/confiaro-testkit-reap"
 
 bindings() {
-    cargo test --workspace --release --lib --quiet export_bindings
+    cargo test --workspace --release --features "$confiaro_devnet_features" --lib --quiet export_bindings
     if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- ui/src/bindings; then
         git diff --stat -- ui/src/bindings
         echo "ui/src/bindings differs from the Rust IPC types: commit the regenerated files" >&2
@@ -82,17 +83,17 @@ bindings() {
 stage bindings bindings
 
 e2e() {
-    cargo test --workspace --release --test e2e -- --test-threads "${E2E_THREADS:-4}" --nocapture
+    cargo test --workspace --release --features "$confiaro_devnet_features" --test e2e -- --test-threads "${E2E_THREADS:-4}" --nocapture
 }
 desktop() {
     (cd ui && npm run test:desktop)
 }
 unit() {
-    cargo nextest run --workspace --release --no-fail-fast \
+    cargo nextest run --workspace --release --features "$confiaro_devnet_features" --no-fail-fast \
         -E 'not (binary(e2e) | binary(simulation))'
 }
 simulation() {
-    cargo test --workspace --release --test simulation -- --nocapture
+    cargo test --workspace --release --features "$confiaro_devnet_features" --test simulation -- --nocapture
 }
 stage unit unit
 stage e2e e2e

@@ -206,7 +206,7 @@ function piconeroOf(text: string): bigint {
 async function run() {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p confiaro-desktop --release`);
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p confiaro-desktop --release --features devnet`);
   const appDir = testDir("desktop-e2e");
   const env: NodeJS.ProcessEnv = { ...process.env, CONFIARO_APP_DIR: appDir, CONFIARO_LOG: "info" };
   if (!env.DISPLAY) {

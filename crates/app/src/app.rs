@@ -8,16 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bitcoin::Amount;
-use confiaro_devnet::stack::StackConfig;
 use confiaro_orchestrator::events::SwapEventKind;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
-    MoneroConfig, Multiaddr, Network, Price, Received, StoreLocation, XmrAmount,
+    MoneroConfig, Multiaddr, Network, Received, StoreLocation, XmrAmount,
 };
 
-use crate::devnet::{DemoDevnet, DemoMaker, DevnetStep};
 use crate::ipc::*;
+use crate::local_devnet::LocalDevnet;
 use crate::logbook::Logbook;
 use crate::settings::{self, SettingsError};
 
@@ -55,14 +54,6 @@ const MIN_PASSWORD_CHARS: usize = 8;
 /// How long an abort waits for the peer to hear it.
 const ABORT_FLUSH: Duration = Duration::from_secs(5);
 
-/// The demo maker on the app's own devnet: 150 XMR per BTC, 0.0001 to 0.5 BTC.
-const DEMO_MAKER: DemoMaker = DemoMaker {
-    port: 0,
-    price: Price(150 * 1_000_000_000_000),
-    min: Amount::from_sat(10_000),
-    max: Amount::from_sat(50_000_000),
-};
-
 /// The desktop app. Cheap to clone; all clones share one state.
 #[derive(Clone)]
 pub struct App {
@@ -81,7 +72,7 @@ struct Inner {
 #[derive(Default)]
 struct Running {
     engine: Option<Engine>,
-    devnet: Option<Arc<DemoDevnet>>,
+    devnet: Option<Arc<LocalDevnet>>,
     follower: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -354,39 +345,18 @@ impl App {
             };
             self.set_stage(stage("starting the local devnet", 0), None);
             let app = self.clone();
-            let progress = move |step: DevnetStep| {
-                let text = step.to_string();
+            let on_step = move |text: String, done| {
                 app.log(Level::Info, None, &text);
-                // the app's steps: the devnet, the demo maker, then the user's wallet
-                let done = match step {
-                    DevnetStep::Stack => 0,
-                    DevnetStep::Maker | DevnetStep::FundingMaker => 1,
-                };
                 app.set_stage(stage(&text, done), None);
             };
-            let devnet = DemoDevnet::start(
-                StackConfig::ephemeral(self.inner.dir.join("devnet")),
-                Some(Duration::from_secs(10)),
-                Some(Duration::from_secs(2)),
-                Some(DEMO_MAKER),
-                progress,
-            )
-            .await
-            .map_err(|e| {
-                CommandError::new(
-                    format!("the local devnet did not start: {e}"),
-                    "Check that monerod and monero-wallet-rpc are installed (./scripts/setup.sh), then try again.",
-                )
-            })?;
+            let devnet = LocalDevnet::start(&self.inner.dir.join("devnet"), on_step).await?;
             running.devnet = Some(Arc::new(devnet));
         }
         let devnet = running.devnet.as_ref().expect("started above");
-        devnet
-            .engine_config(
-                &data_dir,
-                "/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr"),
-            )
-            .map_err(|e| CommandError::new(e.to_string(), "Restart the app."))
+        devnet.engine_config(
+            &data_dir,
+            "/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr"),
+        )
     }
 
     async fn open_engine(&self, config: EngineConfig, password: String) {
@@ -680,12 +650,7 @@ impl App {
             .as_deref()
             .map(|s| units(s, "XMR amount").map(XmrAmount::from_piconero))
             .transpose()?;
-        devnet.fund(&engine, btc, xmr).await.map_err(|e| {
-            CommandError::new(
-                format!("the devnet could not pay: {e}"),
-                "Try a smaller amount.",
-            )
-        })?;
+        devnet.fund(&engine, btc, xmr).await?;
         self.log(Level::Info, None, "received play money from the devnet");
         let balances: Balances = engine.balances().await?.into();
         (self.inner.sink)(AppEvent::Balances(balances.clone()));

@@ -32,8 +32,8 @@
 
 mod app;
 mod convert;
-pub mod devnet;
 pub mod ipc;
+mod local_devnet;
 mod logbook;
 mod settings;
 

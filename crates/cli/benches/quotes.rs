@@ -3,7 +3,7 @@
 //! loopback. Prints one JSON line: throughput, latency percentiles (p50, p99, max), and the
 //! maker's resident memory with the 50 peers connected (and its peak).
 //!
-//! `cargo bench -p confiaro-cli --bench quotes` (under a minute after the devnet is up).
+//! `cargo bench -p confiaro-cli --features devnet --bench quotes` (under a minute after the devnet is up).
 
 use std::time::{Duration, Instant};
 

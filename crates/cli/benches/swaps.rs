@@ -8,7 +8,7 @@
 //!   BTC, 400 ms XMR); wall time and the maker's peak memory (engine process, and its
 //!   monero-wallet-rpc).
 //!
-//! `cargo bench -p confiaro-cli --bench swaps` (about five minutes).
+//! `cargo bench -p confiaro-cli --features devnet --bench swaps` (about five minutes).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

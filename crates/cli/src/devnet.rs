@@ -9,8 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use bitcoin::Amount;
 use clap::Subcommand;
-use confiaro_app::devnet::{DemoDevnet, DemoMaker, DevnetStep};
-use confiaro_devnet::stack::{MoneroPorts, StackConfig, StackInfo};
+use confiaro_demo::{DemoDevnet, DemoMaker, DevnetStep, MoneroPorts, StackConfig, StackInfo};
 use confiaro_monero::rpc::{DaemonClient, RpcConfig, WalletClient};
 use confiaro_orchestrator::{Engine, Network, Price, XmrAmount};
 

@@ -9,6 +9,7 @@
 
 mod admin;
 mod audit;
+#[cfg(feature = "devnet")]
 mod devnet;
 mod maker;
 mod maker_config;
@@ -57,6 +58,7 @@ pub(crate) struct Global {
     )]
     pub(crate) store_url: Option<String>,
     /// A running devnet's directory; its devnet.json gives every endpoint (regtest only).
+    #[cfg(feature = "devnet")]
     #[arg(long, global = true, env = "CONFIARO_DEVNET")]
     pub(crate) devnet: Option<PathBuf>,
     /// bitcoind JSON-RPC URL, e.g. http://127.0.0.1:18443 (Bitcoin Core needs -txindex=1).
@@ -106,6 +108,7 @@ enum Command {
         restore: bool,
     },
     /// The local regtest stack for testers.
+    #[cfg(feature = "devnet")]
     Devnet {
         #[command(subcommand)]
         command: devnet::DevnetCommand,
@@ -163,6 +166,7 @@ async fn run(cli: Cli, out: Output) -> anyhow::Result<ExitCode> {
     let global = cli.global;
     match cli.command {
         Command::Init { restore } => wallet::init(&global, &out, restore).await,
+        #[cfg(feature = "devnet")]
         Command::Devnet { command } => devnet::run(&global, &out, command).await,
         Command::Maker { command } => maker::run(&global, &out, command).await,
         Command::Offers => swap::offers(&global, &out).await,

@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context as _};
 use bitcoin::{Amount, Denomination};
-use confiaro_devnet::stack::StackInfo;
 use confiaro_orchestrator::config::P2pConfig;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, EngineConfig, MoneroConfig, Network, Price, XmrAmount,
@@ -15,6 +14,7 @@ use confiaro_orchestrator::{
 use crate::Global;
 
 /// Where `devnet up` keeps its data unless told otherwise (the same as scripts/run.sh).
+#[cfg(feature = "devnet")]
 pub(crate) const DEFAULT_DEVNET_DIR: &str = "confiaro-devnet-data";
 
 pub(crate) fn parse_network(text: &str) -> Result<Network, String> {
@@ -78,9 +78,19 @@ pub(crate) fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
         .join(network_name(global.network)))
 }
 
+/// The endpoints of a running devnet that the engine config falls back on.
+struct DevnetEndpoints {
+    bitcoin_rpc_url: String,
+    rpc_user: String,
+    rpc_password: String,
+    monerod_url: Option<String>,
+    rendezvous: Option<String>,
+}
+
 /// The devnet whose endpoints to use: `--devnet`, else on regtest `./confiaro-devnet-data` if a
 /// devnet runs there.
-pub(crate) fn devnet_info(global: &Global) -> anyhow::Result<Option<StackInfo>> {
+#[cfg(feature = "devnet")]
+fn devnet_info(global: &Global) -> anyhow::Result<Option<DevnetEndpoints>> {
     let dir = match &global.devnet {
         Some(dir) => dir.clone(),
         None if global.network == Network::Regtest => PathBuf::from(DEFAULT_DEVNET_DIR),
@@ -89,8 +99,14 @@ pub(crate) fn devnet_info(global: &Global) -> anyhow::Result<Option<StackInfo>> 
     if global.network != Network::Regtest {
         bail!("--devnet is for regtest only");
     }
-    match StackInfo::load(&dir) {
-        Ok(info) => Ok(Some(info)),
+    match confiaro_demo::StackInfo::load(&dir) {
+        Ok(info) => Ok(Some(DevnetEndpoints {
+            bitcoin_rpc_url: info.bitcoin_rpc_url,
+            rpc_user: info.rpc_user,
+            rpc_password: info.rpc_password,
+            monerod_url: info.monerod_url,
+            rendezvous: info.rendezvous,
+        })),
         Err(_) if global.devnet.is_none() => Ok(None),
         Err(e) => Err(e).with_context(|| {
             format!(
@@ -100,6 +116,12 @@ pub(crate) fn devnet_info(global: &Global) -> anyhow::Result<Option<StackInfo>> 
             )
         }),
     }
+}
+
+/// No devnet: this build has none (the `devnet` feature).
+#[cfg(not(feature = "devnet"))]
+fn devnet_info(_global: &Global) -> anyhow::Result<Option<DevnetEndpoints>> {
+    Ok(None)
 }
 
 /// The engine config from the options (and a devnet's endpoints where flags are missing).

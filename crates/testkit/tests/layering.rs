@@ -7,8 +7,10 @@
 //! The layers, bottom up: the sans-IO protocol; the adapters (`bitcoin`, `monero`, `p2p`,
 //! `store`, `pricing`), which know the protocol and nothing of each other; the
 //! orchestrator, which glues them; the products (`app`, `cli`, `desktop`) on top. The devnet
-//! is the tester's stack (a Bitcoin node on libbitcoinkernel, monerod, a rendezvous point)
-//! and the testkit is dev-only.
+//! is the tester's stack (a Bitcoin node on libbitcoinkernel, monerod, a rendezvous point),
+//! `demo` adds a demo maker to it, and the products reach it only through their optional
+//! `devnet` feature: a default build of a product contains none of it (checked here with
+//! `cargo tree`). The testkit is dev-only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -44,12 +46,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "confiaro-devnet",
         ],
     ),
-    // The products still carry the devnet (the app's demo maker). Issue 17 moves it behind a
-    // feature; then these arrows go.
+    // The tester's demo devnet (the stack plus a demo maker): the products reach it only
+    // through their optional `devnet` feature (checked below: not in a default build).
     (
-        "confiaro-app",
+        "confiaro-demo",
         &["confiaro-orchestrator", "confiaro-devnet"],
     ),
+    ("confiaro-app", &["confiaro-orchestrator", "confiaro-demo"]),
     (
         "confiaro-cli",
         &[
@@ -58,18 +61,20 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "confiaro-bitcoin",
             "confiaro-monero",
             "confiaro-pricing",
-            "confiaro-app",
-            "confiaro-devnet",
+            "confiaro-demo",
         ],
     ),
     ("confiaro-desktop", &["confiaro-app"]),
 ];
 
-/// The workspace's crates and their normal dependencies on each other.
+/// The workspace's root manifest.
+fn manifest() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml")
+}
+
+/// The workspace's crates and their normal dependencies on each other (optional ones too).
 fn workspace_arrows() -> BTreeMap<String, BTreeSet<String>> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
+    let output = Command::new(cargo())
         .args([
             "metadata",
             "--format-version",
@@ -78,7 +83,7 @@ fn workspace_arrows() -> BTreeMap<String, BTreeSet<String>> {
             "--offline",
         ])
         .arg("--manifest-path")
-        .arg(&manifest)
+        .arg(manifest())
         .output()
         .expect("cargo metadata runs");
     assert!(
@@ -107,6 +112,44 @@ fn workspace_arrows() -> BTreeMap<String, BTreeSet<String>> {
                 .collect();
             (p["name"].as_str().expect("name").to_owned(), deps)
         })
+        .collect()
+}
+
+/// The cargo that runs this test.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// The package names in `package`'s normal dependency tree with `features` (`""`: its
+/// default features), as `cargo tree` prints them.
+fn dependency_tree(package: &str, features: &str) -> BTreeSet<String> {
+    let mut command = Command::new(cargo());
+    command
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            package,
+        ])
+        .arg("--manifest-path")
+        .arg(manifest());
+    if !features.is_empty() {
+        command.args(["--features", features]);
+    }
+    let output = command.output().expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "cargo tree -p {package}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
         .collect()
 }
 
@@ -166,4 +209,22 @@ fn an_arrow_outside_the_table_is_reported() {
         problems,
         vec!["confiaro-bitcoin -> confiaro-store is not an allowed arrow".to_owned()]
     );
+}
+
+#[test]
+fn the_products_default_builds_contain_no_devnet_and_no_libbitcoinkernel() {
+    for product in ["confiaro-desktop", "confiaro-cli", "confiaro-app"] {
+        let tree = dependency_tree(product, "");
+        for tester_only in ["bitcoinkernel", "confiaro-devnet", "confiaro-demo"] {
+            assert!(
+                !tree.contains(tester_only),
+                "{product}'s default build depends on {tester_only}"
+            );
+        }
+    }
+    // the wallet crate persists through a trait, not the store
+    assert!(!dependency_tree("confiaro-bitcoin", "").contains("confiaro-store"));
+    // and the check sees the devnet where it is: the tester's feature brings it in
+    let with_devnet = dependency_tree("confiaro-desktop", "devnet");
+    assert!(with_devnet.contains("bitcoinkernel") && with_devnet.contains("confiaro-demo"));
 }

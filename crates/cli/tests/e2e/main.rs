@@ -9,7 +9,7 @@
 //!   maker on PostgreSQL restarted mid-swap.
 //!
 //! One binary, so all scenarios share one devnet and run side by side
-//! (`cargo test -p confiaro-cli --release --test e2e -- --test-threads N`; a module's
+//! (`cargo test -p confiaro-cli --release --features devnet --test e2e -- --test-threads N`; a module's
 //! scenarios alone with a filter, e.g. `crash_points::`).
 
 mod crash_points;

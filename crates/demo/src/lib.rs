@@ -2,12 +2,18 @@
 //! regtest start it: the devnet node, regtest monerod with a funded wallet, a rendezvous point,
 //! blocks on a timer, and a maker engine quoting a fixed price. Regtest only: its coins are
 //! play money.
+//!
+//! This crate is the only way the products reach the devnet, and only with their `devnet`
+//! feature (`confiaro-app/devnet`, `confiaro-cli/devnet`, `confiaro-desktop/devnet`): a default
+//! build of the desktop app or the `confiaro` command contains no devnet node and so no
+//! libbitcoinkernel.
 
 use std::path::Path;
 use std::time::Duration;
 
 use bitcoin::Amount;
-use confiaro_devnet::stack::{AutoMiner, Stack, StackConfig, StackError, StackInfo};
+use confiaro_devnet::stack::{AutoMiner, Stack};
+pub use confiaro_devnet::stack::{MoneroPorts, StackConfig, StackError, StackInfo};
 use confiaro_orchestrator::config::P2pConfig;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineError, MakerSettings,
