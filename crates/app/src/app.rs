@@ -16,34 +16,10 @@ use confiaro_orchestrator::{
 };
 
 use crate::ipc::*;
+use crate::ipc_table::AppEvent;
 use crate::local_devnet::LocalDevnet;
 use crate::logbook::Logbook;
 use crate::settings::{self, SettingsError};
-
-/// Something the UI should hear about, without asking.
-#[derive(Debug, Clone)]
-pub enum AppEvent {
-    /// The app's stage changed (`app-status`).
-    Status(AppStatus),
-    /// A swap changed (`swap`).
-    Swap(Box<SwapDetail>),
-    /// A log line (`log`).
-    Log(LogLine),
-    /// The balances may have changed (`balances`).
-    Balances(Balances),
-}
-
-impl AppEvent {
-    /// The event's name on the IPC channel.
-    pub fn name(&self) -> &'static str {
-        match self {
-            AppEvent::Status(_) => "app-status",
-            AppEvent::Swap(_) => "swap",
-            AppEvent::Log(_) => "log",
-            AppEvent::Balances(_) => "balances",
-        }
-    }
-}
 
 /// Where the app's events go (the shell emits them to the window).
 pub type EventSink = Arc<dyn Fn(AppEvent) + Send + Sync>;
