@@ -10,8 +10,6 @@
 //!   persisted transfer is relayed again (or found on chain), never a second one built;
 //! - a sweep reopens its restored wallet and finds it already swept.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,30 +20,50 @@ use confiaro_protocol::machine::{SecretScalar, TxLabel};
 use confiaro_protocol::{Action, Input, Role, SwapState, XmrAmount};
 use curve25519_dalek::Scalar;
 
-use crate::engine::Inner;
+use crate::context::{Context, SwapCtx};
 use crate::error::EngineError;
 use crate::events::SwapEventKind;
 use crate::fee_bump;
-use crate::swap::{DriverMsg, JobKind, SwapCtx};
+use crate::inbox::{DriverMsg, Job};
 
-/// A job's future.
-pub(crate) type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// Long-running work of a swap, at most one of each kind at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum JobKind {
+    FundLock,
+    PublishLock,
+    Publish(confiaro_protocol::machine::TxLabel),
+    LockXmr,
+    WatchXmr,
+    Sweep,
+}
+
+impl JobKind {
+    /// Whether stopping the engine in the middle of this job would leave the swap waiting
+    /// for an action it needs (a transaction on its way out, a lock, a sweep); a graceful
+    /// stop ([`crate::Engine::drain`]) waits for these. Funding and watching are not.
+    pub(crate) fn must_finish(self) -> bool {
+        matches!(
+            self,
+            JobKind::PublishLock | JobKind::Publish(_) | JobKind::LockXmr | JobKind::Sweep
+        )
+    }
+}
 
 /// The swap data key of Alice's prepared XMR lock.
 pub(crate) const XMR_LOCK_KEY: &str = "xmr-lock";
 
 /// Performs `action`; returns the job to run when it is long work.
 pub(crate) fn perform(
-    inner: &Arc<Inner>,
+    cx: &Arc<Context>,
     ctx: &SwapCtx,
     state: &SwapState,
     action: Action,
 ) -> Option<(JobKind, Job)> {
-    let inner = Arc::clone(inner);
+    let cx = Arc::clone(cx);
     let ctx = ctx.clone();
     match action {
         Action::Send(confiaro_protocol::messages::Message::RedeemEncryptedSignature(signature))
-            if inner.faults.late_redeem_signature =>
+            if cx.faults.late_redeem_signature =>
         {
             let agreement = state.agreement()?;
             let lock = agreement.txs.lock.txid();
@@ -55,14 +73,14 @@ pub(crate) fn perform(
             tokio::spawn(async move {
                 loop {
                     if let Ok((TxStatus::Confirmed { block }, tip)) =
-                        inner.btc.tx_status_and_tip(lock, script.clone()).await
+                        cx.btc.tx_status_and_tip(lock, script.clone()).await
                     {
                         if tip + 1 >= block.height + depth {
                             eprintln!(
                                 "confiaro: CONFIARO_TEST_FAULT=late-redeem-signature: sending it at lock depth {}",
                                 tip + 1 - block.height
                             );
-                            inner.net.deliver(&inner, &ctx, message);
+                            ctx.send(&cx, message);
                             return;
                         }
                     }
@@ -76,26 +94,26 @@ pub(crate) fn perform(
         Action::Send(message) => {
             let message = match message {
                 confiaro_protocol::messages::Message::TransferProof(mut proof)
-                    if inner.faults.xmr_proof_lies =>
+                    if cx.faults.xmr_proof_lies =>
                 {
                     proof.height += 1_000_000;
                     confiaro_protocol::messages::Message::TransferProof(proof)
                 }
                 other => other,
             };
-            inner.net.deliver(&inner, &ctx, message);
+            ctx.send(&cx, message);
             None
         }
         Action::WatchBtc { label, txid } => {
             let agreement = state.agreement()?;
             let script = crate::btc::watch_script(agreement, label);
-            inner.btc.watch(ctx.swap_id, txid, script, &ctx.sender);
+            cx.btc.watch(ctx.swap_id, txid, script, &ctx.sender);
             None
         }
         Action::FundLock { amount, two_of_two } => Some((
             JobKind::FundLock,
             Box::pin(async move {
-                let input = fund_lock(&inner, &ctx, two_of_two, amount).await;
+                let input = fund_lock(&cx, &ctx, two_of_two, amount).await;
                 let _ = ctx.sender.send(DriverMsg::Input(input));
             }),
         )),
@@ -103,7 +121,7 @@ pub(crate) fn perform(
             let lock = state.agreement()?.txs.lock.clone();
             Some((
                 JobKind::PublishLock,
-                Box::pin(async move { publish_lock(&inner, &ctx, lock).await }),
+                Box::pin(async move { publish_lock(&cx, &ctx, lock).await }),
             ))
         }
         Action::PublishBtc { label, tx } => {
@@ -111,12 +129,12 @@ pub(crate) fn perform(
             Some((
                 JobKind::Publish(label),
                 Box::pin(async move {
-                    if publish(&inner, &ctx, label, tx).await {
+                    if publish(&cx, &ctx, label, tx).await {
                         if let Some(waiting) = waiting {
                             // not part of the job: a graceful stop need not wait for blocks
-                            tokio::spawn(async move {
-                                fee_bump::accelerate(&inner, &ctx, waiting).await
-                            });
+                            tokio::spawn(
+                                async move { fee_bump::accelerate(&cx, &ctx, waiting).await },
+                            );
                         }
                     }
                 }),
@@ -125,7 +143,7 @@ pub(crate) fn perform(
         Action::LockXmr { address, amount } => Some((
             JobKind::LockXmr,
             Box::pin(async move {
-                if let Some(input) = lock_xmr(&inner, &ctx, address, amount).await {
+                if let Some(input) = lock_xmr(&cx, &ctx, address, amount).await {
                     let _ = ctx.sender.send(DriverMsg::Input(input));
                 }
             }),
@@ -133,7 +151,7 @@ pub(crate) fn perform(
         Action::FindXmrLock { .. } => Some((
             JobKind::LockXmr,
             Box::pin(async move {
-                if let Some(input) = find_xmr_lock(&inner, &ctx).await {
+                if let Some(input) = find_xmr_lock(&cx, &ctx).await {
                     let _ = ctx.sender.send(DriverMsg::Input(input));
                 }
             }),
@@ -145,7 +163,7 @@ pub(crate) fn perform(
             ..
         } => Some((
             JobKind::WatchXmr,
-            Box::pin(async move { watch_xmr(&inner, &ctx, address, tx_hash, tx_key).await }),
+            Box::pin(async move { watch_xmr(&cx, &ctx, address, tx_hash, tx_key).await }),
         )),
         Action::SweepXmr {
             address,
@@ -162,7 +180,7 @@ pub(crate) fn perform(
                     restore_height,
                     amount,
                 };
-                if let Some(input) = sweep(&inner, &ctx, address, keys).await {
+                if let Some(input) = sweep(&cx, &ctx, address, keys).await {
                     let _ = ctx.sender.send(DriverMsg::Input(input));
                 }
             }),
@@ -171,15 +189,15 @@ pub(crate) fn perform(
     }
 }
 
-fn problem(inner: &Inner, ctx: &SwapCtx, message: String) {
+fn problem(cx: &Context, ctx: &SwapCtx, message: String) {
     tracing::warn!(swap = %ctx.swap_id, "{message}");
-    ctx.emit(inner, SwapEventKind::Problem { message });
+    ctx.emit(cx, SwapEventKind::Problem { message });
 }
 
 /// Bob's wallet funds the lock: `LockFunded`, or `LockFundingFailed` when it cannot
 /// (transport failures are retried a few times first).
 async fn fund_lock(
-    inner: &Inner,
+    cx: &Context,
     ctx: &SwapCtx,
     two_of_two: confiaro_protocol::btc::TwoOfTwo,
     amount: bitcoin::Amount,
@@ -188,11 +206,8 @@ async fn fund_lock(
     loop {
         attempt += 1;
         let result = async {
-            let fee_rate = inner.btc.fee_rate().await?;
-            inner
-                .btc
-                .fund_lock(two_of_two.clone(), amount, fee_rate)
-                .await
+            let fee_rate = cx.btc.fee_rate().await?;
+            cx.btc.fund_lock(two_of_two.clone(), amount, fee_rate).await
         }
         .await;
         match result {
@@ -210,7 +225,7 @@ async fn fund_lock(
                 }
             }
             Err(e) => {
-                problem(inner, ctx, format!("funding the BTC lock: {e}; retrying"));
+                problem(cx, ctx, format!("funding the BTC lock: {e}; retrying"));
                 if !ctx.pause(Duration::from_secs(2)).await {
                     return Input::LockFundingFailed {
                         reason: "stopped".into(),
@@ -232,19 +247,19 @@ fn is_final_refusal(reason: &str) -> bool {
 }
 
 /// Bob signs the agreed lock and publishes it, retrying until it is accepted.
-async fn publish_lock(inner: &Inner, ctx: &SwapCtx, lock: confiaro_protocol::btc::TxLock) {
+async fn publish_lock(cx: &Context, ctx: &SwapCtx, lock: confiaro_protocol::btc::TxLock) {
     let mut delay = Duration::from_millis(500);
     loop {
-        match inner.btc.publish_lock(&lock).await {
+        match cx.btc.publish_lock(&lock).await {
             Ok(txid) => {
                 ctx.audit(
-                    inner,
+                    cx,
                     "published",
                     serde_json::json!({"tx": "Lock", "txid": txid.to_string()}),
                 )
                 .await;
                 ctx.emit(
-                    inner,
+                    cx,
                     SwapEventKind::Published {
                         tx: TxLabel::Lock,
                         txid: txid.to_string(),
@@ -256,23 +271,19 @@ async fn publish_lock(inner: &Inner, ctx: &SwapCtx, lock: confiaro_protocol::btc
                 if is_final_refusal(&reason) =>
             {
                 ctx.audit(
-                    inner,
+                    cx,
                     "publish-refused",
                     serde_json::json!({"tx": "Lock", "reason": reason}),
                 )
                 .await;
                 problem(
-                    inner,
+                    cx,
                     ctx,
                     format!("the BTC lock cannot be published: {reason}; its coins were spent elsewhere"),
                 );
                 return;
             }
-            Err(e) => problem(
-                inner,
-                ctx,
-                format!("publishing the BTC lock: {e}; retrying"),
-            ),
+            Err(e) => problem(cx, ctx, format!("publishing the BTC lock: {e}; retrying")),
         }
         if !ctx.pause(delay).await {
             return;
@@ -302,20 +313,20 @@ fn bump_plan(
 
 /// Publishes `tx`, retrying while it is refused for a passing reason; true once a node
 /// accepted it.
-async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Transaction) -> bool {
+async fn publish(cx: &Context, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Transaction) -> bool {
     let mut delay = Duration::from_millis(500);
     let mut last_refusal: Option<String> = None;
     loop {
-        match inner.btc.broadcast(tx.clone()).await {
+        match cx.btc.broadcast(tx.clone()).await {
             Ok(txid) => {
                 ctx.audit(
-                    inner,
+                    cx,
                     "published",
                     serde_json::json!({"tx": format!("{label:?}"), "txid": txid.to_string()}),
                 )
                 .await;
                 ctx.emit(
-                    inner,
+                    cx,
                     SwapEventKind::Published {
                         tx: label,
                         txid: txid.to_string(),
@@ -325,7 +336,7 @@ async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Tran
             }
             Err(SourceError::Rejected { reason }) if is_final_refusal(&reason) => {
                 ctx.audit(
-                    inner,
+                    cx,
                     "publish-refused",
                     serde_json::json!({"tx": format!("{label:?}"), "reason": reason}),
                 )
@@ -337,7 +348,7 @@ async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Tran
                 if last_refusal.as_deref() != Some(reason.as_str()) {
                     tracing::info!(swap = %ctx.swap_id, "{label:?} not accepted yet: {reason}");
                     ctx.audit(
-                        inner,
+                        cx,
                         "publish-deferred",
                         serde_json::json!({"tx": format!("{label:?}"), "reason": reason}),
                     )
@@ -345,7 +356,7 @@ async fn publish(inner: &Inner, ctx: &SwapCtx, label: TxLabel, tx: bitcoin::Tran
                     last_refusal = Some(reason);
                 }
             }
-            Err(e) => problem(inner, ctx, format!("publishing {label:?}: {e}; retrying")),
+            Err(e) => problem(cx, ctx, format!("publishing {label:?}: {e}; retrying")),
         }
         if !ctx.pause(delay).await {
             return false;
@@ -373,13 +384,10 @@ fn locked_input(prepared: &PreparedLock) -> Option<Input> {
 
 /// The XMR lock this swap prepared (and persisted before relaying), if any. An entry that
 /// no longer parses counts as none.
-async fn stored_xmr_lock(
-    inner: &Inner,
-    ctx: &SwapCtx,
-) -> Result<Option<PreparedLock>, EngineError> {
-    let stored = inner
+async fn stored_xmr_lock(cx: &Context, ctx: &SwapCtx) -> Result<Option<PreparedLock>, EngineError> {
+    let stored = cx
         .store
-        .swap_data(&inner.vault, &ctx.swap_id, XMR_LOCK_KEY)
+        .swap_data(&cx.vault, &ctx.swap_id, XMR_LOCK_KEY)
         .await?;
     Ok(stored.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
@@ -387,14 +395,14 @@ async fn stored_xmr_lock(
 /// Alice, too late to lock: reports the lock made before a crash if it was relayed
 /// (`XmrLocked`), and `XmrLockFailed` when none was — a prepared but unrelayed transfer is
 /// never relayed now.
-async fn find_xmr_lock(inner: &Inner, ctx: &SwapCtx) -> Option<Input> {
+async fn find_xmr_lock(cx: &Context, ctx: &SwapCtx) -> Option<Input> {
     let mut delay = Duration::from_millis(500);
     loop {
         let result = async {
-            let Some(prepared) = stored_xmr_lock(inner, ctx).await? else {
+            let Some(prepared) = stored_xmr_lock(cx, ctx).await? else {
                 return Ok::<_, EngineError>(None);
             };
-            let presence = inner.xmr.tx_presence(&prepared.tx_hash).await?;
+            let presence = cx.xmr.tx_presence(&prepared.tx_hash).await?;
             Ok((presence != TxPresence::NotFound).then_some(prepared))
         }
         .await;
@@ -406,7 +414,7 @@ async fn find_xmr_lock(inner: &Inner, ctx: &SwapCtx) -> Option<Input> {
             }
             Ok(None) => {
                 ctx.audit(
-                    inner,
+                    cx,
                     "xmr-lock-skipped",
                     serde_json::json!({"reason": "too late"}),
                 )
@@ -416,11 +424,7 @@ async fn find_xmr_lock(inner: &Inner, ctx: &SwapCtx) -> Option<Input> {
                 });
             }
             Err(e) => {
-                problem(
-                    inner,
-                    ctx,
-                    format!("looking for the XMR lock: {e}; retrying"),
-                );
+                problem(cx, ctx, format!("looking for the XMR lock: {e}; retrying"));
                 if !ctx.pause(delay).await {
                     return None;
                 }
@@ -433,27 +437,27 @@ async fn find_xmr_lock(inner: &Inner, ctx: &SwapCtx) -> Option<Input> {
 /// Alice locks XMR: prepare (without relaying), persist, relay. After a crash the persisted
 /// transfer is relayed again instead of building another.
 async fn lock_xmr(
-    inner: &Inner,
+    cx: &Context,
     ctx: &SwapCtx,
     address: monero::Address,
     amount: XmrAmount,
 ) -> Option<Input> {
-    if inner.faults.xmr_lock_fails {
+    if cx.faults.xmr_lock_fails {
         return Some(Input::XmrLockFailed {
             reason: "fault injection: CONFIARO_TEST_FAULT=xmr-lock-fails".into(),
         });
     }
-    let amount = if inner.faults.xmr_lock_short {
+    let amount = if cx.faults.xmr_lock_short {
         XmrAmount::from_piconero(amount.as_piconero().saturating_sub(1))
     } else {
         amount
     };
     let mut delay = Duration::from_millis(500);
     loop {
-        let stored = match stored_xmr_lock(inner, ctx).await {
+        let stored = match stored_xmr_lock(cx, ctx).await {
             Ok(stored) => stored,
             Err(e) => {
-                problem(inner, ctx, format!("reading the XMR lock: {e}; retrying"));
+                problem(cx, ctx, format!("reading the XMR lock: {e}; retrying"));
                 if !ctx.pause(delay).await {
                     return None;
                 }
@@ -461,17 +465,17 @@ async fn lock_xmr(
             }
         };
         let (prepared, guard) = match stored {
-            Some(prepared) => (prepared, inner.xmr.money_guard().await),
-            None => match inner.xmr.prepare_lock(&address, amount).await {
+            Some(prepared) => (prepared, cx.xmr.money_guard().await),
+            None => match cx.xmr.prepare_lock(&address, amount).await {
                 Ok((prepared, guard)) => {
                     let bytes = serde_json::to_vec(&prepared).expect("a prepared lock serializes");
-                    if let Err(e) = inner
+                    if let Err(e) = cx
                         .store
-                        .put_swap_data(&inner.vault, &ctx.swap_id, XMR_LOCK_KEY, &bytes)
+                        .put_swap_data(&cx.vault, &ctx.swap_id, XMR_LOCK_KEY, &bytes)
                         .await
                     {
                         // never relay what is not persisted: build a new one next time
-                        problem(inner, ctx, format!("saving the XMR lock: {e}; retrying"));
+                        problem(cx, ctx, format!("saving the XMR lock: {e}; retrying"));
                         drop(guard);
                         if !ctx.pause(delay).await {
                             return None;
@@ -486,7 +490,7 @@ async fn lock_xmr(
                     })
                 }
                 Err(e) => {
-                    problem(inner, ctx, format!("locking XMR: {e}; retrying"));
+                    problem(cx, ctx, format!("locking XMR: {e}; retrying"));
                     if !ctx.pause(delay).await {
                         return None;
                     }
@@ -495,11 +499,11 @@ async fn lock_xmr(
                 }
             },
         };
-        match inner.xmr.publish_lock(&prepared).await {
+        match cx.xmr.publish_lock(&prepared).await {
             Ok(presence) => {
                 drop(guard);
                 ctx.audit(
-                    inner,
+                    cx,
                     "xmr-locked",
                     serde_json::json!({
                         "tx_hash": prepared.tx_hash,
@@ -510,10 +514,10 @@ async fn lock_xmr(
                     }),
                 )
                 .await;
-                if inner.faults.xmr_dust {
+                if cx.faults.xmr_dust {
                     // an attacking maker's dust: the taker's sweep must not wait for it
                     let dust = XmrAmount::from_piconero(1_000_000_000);
-                    if let Err(e) = inner.xmr.withdraw(&address, dust).await {
+                    if let Err(e) = cx.xmr.withdraw(&address, dust).await {
                         tracing::warn!(swap = %ctx.swap_id, "test fault xmr-dust: {e}");
                     }
                 }
@@ -526,7 +530,7 @@ async fn lock_xmr(
                 // be published
                 drop(guard);
                 ctx.audit(
-                    inner,
+                    cx,
                     "xmr-lock-refused",
                     serde_json::json!({"tx_hash": prepared.tx_hash, "reason": message}),
                 )
@@ -537,11 +541,7 @@ async fn lock_xmr(
             }
             Err(e) => {
                 drop(guard);
-                problem(
-                    inner,
-                    ctx,
-                    format!("publishing the XMR lock: {e}; retrying"),
-                );
+                problem(cx, ctx, format!("publishing the XMR lock: {e}; retrying"));
                 if !ctx.pause(delay).await {
                     return None;
                 }
@@ -553,7 +553,7 @@ async fn lock_xmr(
 
 /// Bob checks Alice's transfer on every new Monero block and reports what it pays.
 async fn watch_xmr(
-    inner: &Inner,
+    cx: &Context,
     ctx: &SwapCtx,
     address: monero::Address,
     tx_hash: [u8; 32],
@@ -562,27 +562,23 @@ async fn watch_xmr(
     // Bob decides from the XMR lock's depth *and* the BTC lock's: after a restart his
     // machine must learn the BTC chain as it is now before it hears about XMR
     // confirmations, or it could act on a stale BTC depth.
-    inner.btc.fresh_chain_view().await;
+    cx.btc.fresh_chain_view().await;
     let hash_hex = hex::encode(tx_hash);
     let key_hex = hex::encode(tx_key.0.to_bytes());
     let mut last: Option<(XmrAmount, u32, Option<u64>, u64)> = None;
     // a transaction's unlock time never changes: asked for until the node knows it, once
     let mut unlock_time: Option<u64> = None;
     let mut failing = false;
-    let interval = inner.config.poll_interval.max(Duration::from_millis(250)) * 2;
+    let interval = cx.config.poll_interval.max(Duration::from_millis(250)) * 2;
     loop {
-        match inner
-            .xmr
-            .check_transfer(&hash_hex, &key_hex, &address)
-            .await
-        {
+        match cx.xmr.check_transfer(&hash_hex, &key_hex, &address).await {
             Ok(check) => {
                 failing = false;
                 // the block height and unlock time from our own node, never Alice's word
                 if unlock_time.is_none() {
-                    unlock_time = inner.xmr.tx_unlock_time(&hash_hex).await.ok().flatten();
+                    unlock_time = cx.xmr.tx_unlock_time(&hash_hex).await.ok().flatten();
                 }
-                let presence = inner.xmr.tx_presence(&hash_hex).await;
+                let presence = cx.xmr.tx_presence(&hash_hex).await;
                 let (Some(unlock_time), Ok(presence)) = (unlock_time, presence) else {
                     // not known yet, or the node did not answer: look again next time
                     if !ctx.pause(interval).await {
@@ -603,7 +599,7 @@ async fn watch_xmr(
                 if last != Some(seen) {
                     last = Some(seen);
                     ctx.audit(
-                        inner,
+                        cx,
                         "xmr-transfer-checked",
                         serde_json::json!({
                             "tx_hash": hash_hex,
@@ -628,7 +624,7 @@ async fn watch_xmr(
             Err(MoneroError::Rpc { .. }) => {}
             Err(e) => {
                 if !failing {
-                    problem(inner, ctx, format!("checking the XMR lock: {e}; retrying"));
+                    problem(cx, ctx, format!("checking the XMR lock: {e}; retrying"));
                 }
                 failing = true;
             }
@@ -649,7 +645,7 @@ struct SweepKeys {
 
 /// Sweeps the lock address to our wallet once the lock's amount is unlocked.
 async fn sweep(
-    inner: &Inner,
+    cx: &Context,
     ctx: &SwapCtx,
     address: monero::Address,
     keys: SweepKeys,
@@ -661,8 +657,8 @@ async fn sweep(
         amount: min_unlocked,
     } = keys;
     let destination = match ctx.role {
-        Role::Bob => ctx.receive.unwrap_or_else(|| inner.xmr.address()),
-        Role::Alice => inner.xmr.address(),
+        Role::Bob => ctx.receive.unwrap_or_else(|| cx.xmr.address()),
+        Role::Alice => cx.xmr.address(),
     };
     let spend = monero::PrivateKey::from_slice(spend_key.0.as_bytes()).ok()?;
     let view = monero::PrivateKey::from_slice(view_key.0.as_bytes()).ok()?;
@@ -670,7 +666,7 @@ async fn sweep(
     let mut delay = Duration::from_secs(1);
     loop {
         let mut last_wait = None;
-        let result = inner
+        let result = cx
             .xmr
             .sweep(
                 &wallet_name,
@@ -691,7 +687,7 @@ async fn sweep(
         match result {
             Ok(SweepOutcome::Swept { tx_hashes, amount }) => {
                 ctx.audit(
-                    inner,
+                    cx,
                     "xmr-swept",
                     serde_json::json!({
                         "tx_hashes": tx_hashes,
@@ -704,7 +700,7 @@ async fn sweep(
             }
             Ok(SweepOutcome::AlreadySwept { tx_hashes }) => {
                 ctx.audit(
-                    inner,
+                    cx,
                     "xmr-swept",
                     serde_json::json!({"tx_hashes": tx_hashes, "already": true}),
                 )
@@ -715,12 +711,12 @@ async fn sweep(
             }
             Ok(SweepOutcome::Empty) => {
                 problem(
-                    inner,
+                    cx,
                     ctx,
                     "the XMR lock address shows nothing yet; looking again".into(),
                 );
             }
-            Err(e) => problem(inner, ctx, format!("sweeping the XMR: {e}; retrying")),
+            Err(e) => problem(cx, ctx, format!("sweeping the XMR: {e}; retrying")),
         }
         if !ctx.pause(delay).await {
             return None;

@@ -25,7 +25,7 @@ use confiaro_store::{Store, WalletPersister};
 use crate::config::{new_source, BitcoinSourceConfig};
 use crate::error::EngineError;
 use crate::events::EngineEvent;
-use crate::swap::{DriverMsg, DriverSender};
+use crate::inbox::{DriverMsg, DriverSender};
 
 /// The wallet's id in the store.
 const WALLET_ID: &str = "main";

@@ -21,9 +21,8 @@ use confiaro_protocol::keys::SwapSecrets;
 use confiaro_protocol::machine::{BumpOutput, TxLabel};
 use confiaro_protocol::messages::SwapTerms;
 
-use crate::engine::Inner;
+use crate::context::{Context, SwapCtx};
 use crate::events::SwapEventKind;
-use crate::swap::SwapCtx;
 
 /// How often a waiting transaction is looked at (new blocks are what matter).
 const CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -39,9 +38,9 @@ pub(crate) struct Waiting {
 
 /// Accelerates `waiting` until it confirms, is gone, or the swap stops. Does nothing when
 /// another task already accelerates it.
-pub(crate) async fn accelerate(inner: &Inner, ctx: &SwapCtx, waiting: Waiting) {
+pub(crate) async fn accelerate(cx: &Context, ctx: &SwapCtx, waiting: Waiting) {
     let txid = waiting.tx.compute_txid();
-    let Some(_claim) = inner.btc.claim_bump(txid) else {
+    let Some(_claim) = cx.btc.claim_bump(txid) else {
         return;
     };
     tracing::info!(swap = %ctx.swap_id, "watching {:?} {txid} to pay for it if it waits", waiting.label);
@@ -55,7 +54,7 @@ pub(crate) async fn accelerate(inner: &Inner, ctx: &SwapCtx, waiting: Waiting) {
         if !ctx.pause(CHECK_EVERY).await {
             return;
         }
-        let (status, tip) = match inner.btc.tx_status_and_tip(txid, script.clone()).await {
+        let (status, tip) = match cx.btc.tx_status_and_tip(txid, script.clone()).await {
             Ok(seen) => seen,
             Err(e) => {
                 tracing::debug!(swap = %ctx.swap_id, "fee bumping {:?}: {e}", waiting.label);
@@ -75,10 +74,10 @@ pub(crate) async fn accelerate(inner: &Inner, ctx: &SwapCtx, waiting: Waiting) {
             continue;
         }
         tried_at = Some(tip);
-        if let Err(e) = bump_once(inner, ctx, &waiting, waited, band_max, budget).await {
+        if let Err(e) = bump_once(cx, ctx, &waiting, waited, band_max, budget).await {
             tracing::warn!(swap = %ctx.swap_id, "fee bumping {:?}: {e}", waiting.label);
             ctx.emit(
-                inner,
+                cx,
                 SwapEventKind::Problem {
                     message: format!("paying for the waiting {:?}: {e}; retrying", waiting.label),
                 },
@@ -89,14 +88,14 @@ pub(crate) async fn accelerate(inner: &Inner, ctx: &SwapCtx, waiting: Waiting) {
 
 /// One look at the package: adds a child when the decision says so.
 async fn bump_once(
-    inner: &Inner,
+    cx: &Context,
     ctx: &SwapCtx,
     waiting: &Waiting,
     waited: u32,
     band_max: u64,
     budget: bitcoin::Amount,
 ) -> Result<(), crate::EngineError> {
-    let package = inner
+    let package = cx
         .btc
         .cpfp_package(
             &waiting.tx,
@@ -104,11 +103,11 @@ async fn bump_once(
             waiting.output.parent_fee,
         )
         .await?;
-    if !inner.btc.rebroadcast_children(&package).await? {
+    if !cx.btc.rebroadcast_children(&package).await? {
         // a recorded child was refused for good and forgotten: decide on the next block
         return Ok(());
     }
-    let estimate = inner.btc.fee_rate().await?;
+    let estimate = cx.btc.fee_rate().await?;
     let cap = bump_rate_cap(budget, package.vsize, band_max);
     let Some(target) = bump_target_rate(waited, estimate, package.rate_sat_per_vb(), cap) else {
         tracing::info!(
@@ -132,7 +131,7 @@ async fn bump_once(
         } else {
             None
         };
-    let child = inner.btc.pay_for(&package, target, signer).await?;
+    let child = cx.btc.pay_for(&package, target, signer).await?;
     let child_txid = child.compute_txid();
     tracing::info!(
         swap = %ctx.swap_id,
@@ -140,7 +139,7 @@ async fn bump_once(
         waiting.label
     );
     ctx.audit(
-        inner,
+        cx,
         "fee-bumped",
         serde_json::json!({
             "tx": format!("{:?}", waiting.label),
@@ -152,7 +151,7 @@ async fn bump_once(
     )
     .await;
     ctx.emit(
-        inner,
+        cx,
         SwapEventKind::FeeBumped {
             tx: waiting.label,
             txid: waiting.tx.compute_txid().to_string(),

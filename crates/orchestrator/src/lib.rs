@@ -23,29 +23,38 @@
 //! bytes, coins and time.
 #![warn(unreachable_pub)]
 
+// The modules form one-way layers: tests/module_layers.rs lists them bottom up and checks
+// that each uses only modules below it.
 mod actions;
 mod btc;
 pub mod config;
+mod context;
+mod driver;
 mod engine;
 mod error;
 pub mod events;
 mod faults;
 mod fee_bump;
+mod inbox;
+mod intake;
 pub mod keys;
 pub mod maker;
 mod net;
+mod peers;
 pub mod progress;
 pub mod receipt;
-mod swap;
+mod registry;
+mod taker;
 mod xmr;
 
 pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig, StoreLocation};
-pub use engine::{Engine, LocalData, Offer, WalletBalances};
+pub use engine::{Engine, LocalData, WalletBalances};
 pub use error::EngineError;
 pub use events::{EngineEvent, EventStream, Received, SwapEvent, SwapEventKind, SwapView};
 pub use maker::{MakerCounters, MakerSettings, MakerStatus};
 pub use progress::{Deadline, SwapProgress, Waiting};
 pub use receipt::Receipt;
+pub use taker::Offer;
 
 pub use confiaro_bitcoin::{BitcoindAuth, Mnemonic};
 pub use confiaro_p2p::{Multiaddr, PeerId};

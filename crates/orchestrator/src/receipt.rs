@@ -25,7 +25,6 @@ use confiaro_protocol::{Phase, Role, SwapId, SwapState};
 use confiaro_store::{Store, Vault};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Inner;
 use crate::error::EngineError;
 
 /// The current receipt format.
@@ -119,9 +118,9 @@ fn keys_of(share: &confiaro_protocol::machine::VerifiedShare) -> PartyKeys {
 impl Receipt {
     /// Builds the receipt of the swap whose (terminal) machine is `state`. A swap aborted
     /// before its terms were agreed gets a receipt without keys and transactions.
-    pub(crate) async fn build(inner: &Inner, state: &SwapState) -> Result<Receipt, EngineError> {
+    pub(crate) async fn build(store: &Store, state: &SwapState) -> Result<Receipt, EngineError> {
         let swap_id = state.swap_id();
-        let audit = inner.store.audit_entries(Some(&swap_id)).await?;
+        let audit = store.audit_entries(Some(&swap_id)).await?;
         let verifications = audit
             .iter()
             .filter(|e| {
@@ -234,12 +233,15 @@ impl Receipt {
 }
 
 /// Stores a swap's receipt.
-pub(crate) async fn store_receipt(inner: &Inner, receipt: &Receipt) -> Result<(), EngineError> {
+pub(crate) async fn store_receipt(
+    store: &Store,
+    vault: &Vault,
+    receipt: &Receipt,
+) -> Result<(), EngineError> {
     let swap_id = parse_swap_id(&receipt.swap_id)?;
     let bytes = serde_json::to_vec(receipt).expect("a receipt serializes");
-    inner
-        .store
-        .put_swap_data(&inner.vault, &swap_id, RECEIPT_KEY, &bytes)
+    store
+        .put_swap_data(vault, &swap_id, RECEIPT_KEY, &bytes)
         .await?;
     Ok(())
 }

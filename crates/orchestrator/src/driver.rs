@@ -13,222 +13,33 @@
 //! A peer message is acknowledged only after the new state is durable, so an acknowledged
 //! message is never lost. If persisting fails, the old state is kept, nothing is performed,
 //! and the input is refused (the peer resends; watchers report again).
+//!
+//! A swap begins here too, for taker and maker alike: [`open_swap`] makes the machine of
+//! either role, stores it, and starts its driver.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use confiaro_p2p::PeerId;
+use confiaro_protocol::alice::Alice;
+use confiaro_protocol::bob::Bob;
 use confiaro_protocol::machine::Command;
-use confiaro_protocol::messages::Message;
+use confiaro_protocol::messages::SwapTerms;
 use confiaro_protocol::{
     Action, Event, Input, Phase, ProtocolError, Role, SwapId, SwapState, Timestamp,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use confiaro_store::NewSwap;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::actions;
-use crate::engine::Inner;
-use crate::events::{EngineEvent, SwapEvent, SwapEventKind};
+use crate::actions::{self, JobKind};
+use crate::context::{now, Context, SwapCtx};
+use crate::error::EngineError;
+use crate::events::SwapEventKind;
+use crate::inbox::DriverMsg;
 use crate::progress::progress;
-
-/// What a driver is told.
-pub(crate) enum DriverMsg {
-    /// A chain fact or a job's result.
-    Input(Input),
-    /// A validated message from the counterparty; `reply` gets `Ok` once the resulting state
-    /// is durable, or the reason it was refused.
-    Peer {
-        message: Message,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-    /// A user command.
-    Command {
-        command: Command,
-        reply: oneshot::Sender<Result<(), ProtocolError>>,
-    },
-}
-
-/// The sending side of a driver's inbox.
-pub(crate) type DriverSender = mpsc::UnboundedSender<DriverMsg>;
-
-/// A running driver, as the engine knows it.
-pub(crate) struct DriverHandle {
-    pub(crate) sender: DriverSender,
-    pub(crate) peer: PeerId,
-    /// The latest phase (terminal once the driver ended).
-    pub(crate) phase: watch::Receiver<Phase>,
-}
-
-/// The running drivers by swap. A driver leaves when it ends, so later messages and commands
-/// for its swap are answered from the store (a finished swap: "the swap is over") instead of
-/// meeting a closed channel.
-#[derive(Default)]
-pub(crate) struct SwapRegistry {
-    drivers: std::sync::Mutex<HashMap<SwapId, DriverHandle>>,
-}
-
-impl SwapRegistry {
-    fn locked(&self) -> std::sync::MutexGuard<'_, HashMap<SwapId, DriverHandle>> {
-        self.drivers.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Registers `swap_id`'s driver (replacing an earlier one).
-    pub(crate) fn insert(&self, swap_id: SwapId, handle: DriverHandle) {
-        self.locked().insert(swap_id, handle);
-    }
-
-    /// The inbox of `swap_id`'s running driver.
-    pub(crate) fn sender(&self, swap_id: &SwapId) -> Option<DriverSender> {
-        self.locked().get(swap_id).map(|d| d.sender.clone())
-    }
-
-    /// The inbox of `swap_id`'s running driver and its counterparty.
-    pub(crate) fn sender_and_peer(&self, swap_id: &SwapId) -> Option<(DriverSender, PeerId)> {
-        self.locked()
-            .get(swap_id)
-            .map(|d| (d.sender.clone(), d.peer))
-    }
-
-    /// The phase of `swap_id`'s running driver, to follow.
-    pub(crate) fn phase(&self, swap_id: &SwapId) -> Option<watch::Receiver<Phase>> {
-        self.locked().get(swap_id).map(|d| d.phase.clone())
-    }
-
-    /// Whether `swap_id` has a running driver.
-    pub(crate) fn contains(&self, swap_id: &SwapId) -> bool {
-        self.locked().contains_key(swap_id)
-    }
-
-    /// The counterparties of swaps not yet over.
-    pub(crate) fn unfinished_peers(&self) -> std::collections::HashSet<PeerId> {
-        self.locked()
-            .values()
-            .filter(|d| !d.phase.borrow().is_terminal())
-            .map(|d| d.peer)
-            .collect()
-    }
-
-    /// Removes `swap_id`'s driver if it is the one whose inbox is `sender` (a newer driver
-    /// of the same swap stays).
-    pub(crate) fn leave(&self, swap_id: &SwapId, sender: &DriverSender) {
-        let mut drivers = self.locked();
-        if drivers
-            .get(swap_id)
-            .is_some_and(|d| d.sender.same_channel(sender))
-        {
-            drivers.remove(swap_id);
-        }
-    }
-}
-
-/// Long-running work of a swap, at most one of each kind at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum JobKind {
-    FundLock,
-    PublishLock,
-    Publish(confiaro_protocol::machine::TxLabel),
-    LockXmr,
-    WatchXmr,
-    Sweep,
-}
-
-impl JobKind {
-    /// Whether stopping the engine in the middle of this job would leave the swap waiting
-    /// for an action it needs (a transaction on its way out, a lock, a sweep); a graceful
-    /// stop ([`crate::Engine::drain`]) waits for these. Funding and watching are not.
-    fn must_finish(self) -> bool {
-        matches!(
-            self,
-            JobKind::PublishLock | JobKind::Publish(_) | JobKind::LockXmr | JobKind::Sweep
-        )
-    }
-}
-
-/// The number of running jobs that [`JobKind::must_finish`], engine-wide.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct BusyJobs(Arc<std::sync::atomic::AtomicUsize>);
-
-impl BusyJobs {
-    /// How many run now.
-    pub(crate) fn count(&self) -> usize {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Counts `job` while it runs.
-    fn track(&self, job: actions::Job) -> actions::Job {
-        let counter = Arc::clone(&self.0);
-        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let guard = BusyGuard(counter);
-        Box::pin(async move {
-            let _guard = guard;
-            job.await;
-        })
-    }
-}
-
-/// Decrements the busy count when its job ends (or is dropped).
-struct BusyGuard(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-/// What the driver's jobs need to know about their swap.
-#[derive(Clone)]
-pub(crate) struct SwapCtx {
-    pub(crate) swap_id: SwapId,
-    pub(crate) role: Role,
-    pub(crate) peer: PeerId,
-    /// Where Bob's XMR goes (`None`: the built-in wallet).
-    pub(crate) receive: Option<monero::Address>,
-    /// Cancelled when the swap ends or the engine stops: its jobs and deliveries stop.
-    pub(crate) cancel: CancellationToken,
-    /// The driver's own inbox, for jobs to report back.
-    pub(crate) sender: DriverSender,
-}
-
-impl SwapCtx {
-    /// Sleeps `delay`; false (at once) when the swap stops first.
-    pub(crate) async fn pause(&self, delay: std::time::Duration) -> bool {
-        tokio::select! {
-            _ = self.cancel.cancelled() => false,
-            _ = tokio::time::sleep(delay) => true,
-        }
-    }
-
-    /// Sends an event about this swap.
-    pub(crate) fn emit(&self, inner: &Inner, kind: SwapEventKind) {
-        let _ = inner.events.send(EngineEvent::Swap(SwapEvent::new(
-            &self.swap_id,
-            self.role,
-            kind,
-        )));
-    }
-
-    /// Appends to the audit log (failures are logged: the log is evidence, not control).
-    pub(crate) async fn audit(&self, inner: &Inner, kind: &str, detail: serde_json::Value) {
-        if let Err(e) = inner
-            .store
-            .append_audit(Some(&self.swap_id), kind, detail)
-            .await
-        {
-            tracing::warn!(swap = %self.swap_id, "audit log append failed: {e}");
-        }
-    }
-}
-
-/// The machine's notion of now: unix seconds.
-pub(crate) fn now() -> Timestamp {
-    Timestamp(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
-}
+use crate::registry::DriverHandle;
 
 fn until(deadline: Option<Timestamp>) -> Duration {
     match deadline {
@@ -238,10 +49,115 @@ fn until(deadline: Option<Timestamp>) -> Duration {
     }
 }
 
+/// A swap about to begin, for [`open_swap`].
+pub(crate) struct NewSwapPlan {
+    pub(crate) swap_id: SwapId,
+    /// Alice (a maker taking a setup) or Bob (a taker buying XMR).
+    pub(crate) role: Role,
+    pub(crate) terms: SwapTerms,
+    /// The counterparty.
+    pub(crate) peer: PeerId,
+    /// Where Bob's XMR goes (`None`: the built-in wallet).
+    pub(crate) receive: Option<monero::Address>,
+    /// sat/vB for the swap's transactions, from our own estimate.
+    pub(crate) fee_rate: u64,
+    /// What the audit log's `swap-created` entry says besides the role and amounts.
+    pub(crate) audit: serde_json::Value,
+}
+
+/// Begins a swap, for taker and maker alike: draws the swap's secrets, takes fresh wallet
+/// addresses for what the role may receive (Bob: his refund; Alice: her redeem and punish),
+/// makes the role's machine, stores it (the swap exists from here on, and resumes after a
+/// crash), records `swap-created` in the audit log, and starts the driver with `first`.
+///
+/// # Errors
+/// Randomness, wallet and store errors; nothing is stored when one comes before the insert.
+pub(crate) async fn open_swap(
+    cx: &Arc<Context>,
+    plan: NewSwapPlan,
+    first: DriverMsg,
+) -> Result<(), EngineError> {
+    let NewSwapPlan {
+        swap_id,
+        role,
+        terms,
+        peer,
+        receive,
+        fee_rate,
+        mut audit,
+    } = plan;
+    let secrets = cx
+        .keys
+        .new_swap_secrets(&swap_id, role)
+        .map_err(|e| EngineError::Io {
+            what: "drawing random bytes".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let share_secrets = secrets.clone();
+    // a DLEQ proof: ~0.1 s of CPU, off the async threads
+    let own_share = tokio::task::spawn_blocking(move || share_secrets.public_share())
+        .await
+        .map_err(|_| EngineError::Stopped)?;
+    let state = match role {
+        Role::Bob => {
+            let refund = cx.btc.new_address().await?.script_pubkey();
+            SwapState::Bob(Box::new(Bob::new(
+                swap_id,
+                terms,
+                secrets,
+                own_share,
+                refund,
+                fee_rate,
+                now(),
+            )))
+        }
+        Role::Alice => {
+            let redeem = cx.btc.new_address().await?.script_pubkey();
+            let punish = cx.btc.new_address().await?.script_pubkey();
+            SwapState::Alice(Box::new(Alice::new(
+                swap_id,
+                terms,
+                secrets,
+                own_share,
+                redeem,
+                punish,
+                fee_rate,
+                now(),
+            )))
+        }
+    };
+    let receive_text = receive.map(|a| a.to_string());
+    cx.store
+        .insert_swap(
+            &cx.vault,
+            &NewSwap {
+                peer: &peer.to_string(),
+                receive_address: receive_text.as_deref(),
+            },
+            &state,
+        )
+        .await?;
+    if let Some(detail) = audit.as_object_mut() {
+        detail.insert("role".into(), format!("{role:?}").into());
+        detail.insert("btc_sat".into(), terms.btc_amount.to_sat().into());
+        detail.insert("xmr_piconero".into(), terms.xmr_amount.as_piconero().into());
+    }
+    // the swap is stored and will run: a failed audit append is logged, not fatal
+    if let Err(e) = cx
+        .store
+        .append_audit(Some(&swap_id), "swap-created", audit)
+        .await
+    {
+        tracing::warn!(swap = %swap_id, "audit log append failed: {e}");
+    }
+    start_driver(cx, state, peer, receive, vec![first]);
+    Ok(())
+}
+
 /// Starts the driver of a swap whose state is already stored, feeding it `first` inputs
 /// (typically `Resume`, or the first message), and registers its handle in the engine.
 pub(crate) fn start_driver(
-    inner: &Arc<Inner>,
+    cx: &Arc<Context>,
     state: SwapState,
     peer: PeerId,
     receive: Option<monero::Address>,
@@ -254,14 +170,14 @@ pub(crate) fn start_driver(
         role: state.role(),
         peer,
         receive,
-        cancel: inner.shutdown.child_token(),
+        cancel: cx.shutdown.child_token(),
         sender: sender.clone(),
     };
     for msg in first {
         let _ = sender.send(msg);
     }
     let driver = Driver {
-        inner: Arc::clone(inner),
+        cx: Arc::clone(cx),
         ctx,
         state,
         receiver,
@@ -270,7 +186,7 @@ pub(crate) fn start_driver(
     };
     let swap_id = driver.ctx.swap_id;
     // registered before it runs, so that it leaves after it was registered
-    inner.drivers.insert(
+    cx.drivers.insert(
         swap_id,
         DriverHandle {
             sender,
@@ -278,11 +194,11 @@ pub(crate) fn start_driver(
             phase: phase_rx,
         },
     );
-    inner.tasks.spawn(driver.run());
+    cx.tasks.spawn(driver.run());
 }
 
 struct Driver {
-    inner: Arc<Inner>,
+    cx: Arc<Context>,
     ctx: SwapCtx,
     state: SwapState,
     receiver: mpsc::UnboundedReceiver<DriverMsg>,
@@ -297,7 +213,7 @@ impl Driver {
             let sleep = until(self.state.next_deadline());
             let msg = tokio::select! {
                 biased;
-                _ = self.inner.shutdown.cancelled() => break,
+                _ = self.cx.shutdown.cancelled() => break,
                 msg = self.receiver.recv() => match msg {
                     Some(msg) => msg,
                     None => break,
@@ -351,7 +267,7 @@ impl Driver {
         for job in self.jobs.values() {
             job.abort();
         }
-        self.inner.drivers.leave(&swap_id, &self.ctx.sender);
+        self.cx.drivers.leave(&swap_id, &self.ctx.sender);
         tracing::debug!(swap = %swap_id, "driver stopped");
     }
 
@@ -360,18 +276,18 @@ impl Driver {
         let before = self.state.clone();
         let was_tick = matches!(input, Input::Tick);
         let rejected_input = describe_input(&input);
-        let actions = match self.state.handle(crate::swap::now(), input) {
+        let actions = match self.state.handle(now(), input) {
             Ok(actions) => actions,
             Err(e) => {
                 self.ctx
                     .audit(
-                        &self.inner,
+                        &self.cx,
                         "rejected",
                         serde_json::json!({"input": rejected_input, "reason": e.to_string()}),
                     )
                     .await;
                 self.ctx.emit(
-                    &self.inner,
+                    &self.cx,
                     SwapEventKind::Rejected {
                         reason: e.to_string(),
                     },
@@ -381,14 +297,14 @@ impl Driver {
         };
         if self.state != before {
             if let Err(e) = self
-                .inner
+                .cx
                 .store
-                .save_swap_state(&self.inner.vault, &self.state)
+                .save_swap_state(&self.cx.vault, &self.state)
                 .await
             {
                 tracing::error!(swap = %self.ctx.swap_id, "cannot persist the swap's state: {e}");
                 self.ctx.emit(
-                    &self.inner,
+                    &self.cx,
                     SwapEventKind::Problem {
                         message: format!("cannot save the swap's state ({e}); retrying"),
                     },
@@ -397,7 +313,7 @@ impl Driver {
                 return Err(StepError::Persist(e.to_string()));
             }
             if self.state.state_name() != before.state_name() {
-                self.inner
+                self.cx
                     .faults
                     .after_persist(self.ctx.role, self.state.state_name());
                 // the XMR transfer is only watched in the state that asks for it
@@ -407,7 +323,7 @@ impl Driver {
                 if was_tick {
                     self.ctx
                         .audit(
-                            &self.inner,
+                            &self.cx,
                             "timeout",
                             serde_json::json!({
                                 "from": before.state_name(),
@@ -423,9 +339,9 @@ impl Driver {
         self.perform(actions).await;
         if changed {
             self.ctx.emit(
-                &self.inner,
+                &self.cx,
                 SwapEventKind::Progress {
-                    progress: progress(&self.state, self.inner.btc.observed_block_seconds()),
+                    progress: progress(&self.state, self.cx.btc.observed_block_seconds()),
                 },
             );
         }
@@ -438,33 +354,28 @@ impl Driver {
                 Action::Emit(Event::StateChanged { state, phase, .. }) => {
                     self.ctx
                         .audit(
-                            &self.inner,
+                            &self.cx,
                             "state",
                             serde_json::json!({"state": state, "phase": phase}),
                         )
                         .await;
                     self.ctx
-                        .emit(&self.inner, SwapEventKind::StateChanged { state, phase });
+                        .emit(&self.cx, SwapEventKind::StateChanged { state, phase });
                 }
                 Action::Emit(Event::Rejected { reason }) => {
                     self.ctx
-                        .audit(
-                            &self.inner,
-                            "rejected",
-                            serde_json::json!({"reason": reason}),
-                        )
+                        .audit(&self.cx, "rejected", serde_json::json!({"reason": reason}))
                         .await;
-                    self.ctx
-                        .emit(&self.inner, SwapEventKind::Rejected { reason });
+                    self.ctx.emit(&self.cx, SwapEventKind::Rejected { reason });
                 }
                 other => {
                     if let Some((kind, job)) =
-                        actions::perform(&self.inner, &self.ctx, &self.state, other)
+                        actions::perform(&self.cx, &self.ctx, &self.state, other)
                     {
                         let running = self.jobs.get(&kind).is_some_and(|j| !j.is_finished());
                         if !running {
                             let job = if kind.must_finish() {
-                                self.inner.busy.track(job)
+                                self.cx.busy.track(job)
                             } else {
                                 job
                             };
@@ -482,13 +393,15 @@ impl Driver {
         let state = self.state.state_name().to_owned();
         // deliveries of an abort go on (they have their own token); everything else stops
         self.ctx.cancel.cancel();
-        self.inner.btc.unwatch_swap(&self.ctx.swap_id);
+        self.cx.btc.unwatch_swap(&self.ctx.swap_id);
         if let Some(agreement) = self.state.agreement() {
-            self.inner.btc.release(agreement.txs.lock.psbt());
+            self.cx.btc.release(agreement.txs.lock.psbt());
         }
-        match crate::receipt::Receipt::build(&self.inner, &self.state).await {
+        match crate::receipt::Receipt::build(&self.cx.store, &self.state).await {
             Ok(receipt) => {
-                if let Err(e) = crate::receipt::store_receipt(&self.inner, &receipt).await {
+                if let Err(e) =
+                    crate::receipt::store_receipt(&self.cx.store, &self.cx.vault, &receipt).await
+                {
                     tracing::warn!(swap = %self.ctx.swap_id, "cannot store the receipt: {e}");
                 }
             }
@@ -496,13 +409,13 @@ impl Driver {
         }
         self.ctx
             .audit(
-                &self.inner,
+                &self.cx,
                 "finished",
                 serde_json::json!({"state": state, "phase": phase}),
             )
             .await;
         self.ctx
-            .emit(&self.inner, SwapEventKind::Finished { phase, state });
+            .emit(&self.cx, SwapEventKind::Finished { phase, state });
         let _ = self.phase.send(phase);
     }
 }
@@ -535,52 +448,5 @@ fn describe_input(input: &Input) -> serde_json::Value {
         Input::Tick => serde_json::json!("tick"),
         Input::Resume => serde_json::json!("resume"),
         Input::Command(c) => serde_json::json!({"command": format!("{c:?}")}),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn handle(peer: PeerId) -> (DriverHandle, mpsc::UnboundedReceiver<DriverMsg>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let (_, phase) = watch::channel(Phase::Negotiating);
-        (
-            DriverHandle {
-                sender,
-                peer,
-                phase,
-            },
-            receiver,
-        )
-    }
-
-    /// A driver that ends leaves the registry (later messages and commands then read the
-    /// store instead of meeting a closed inbox), but never takes a newer driver with it.
-    #[test]
-    fn an_ended_driver_leaves_the_registry_and_a_newer_one_stays() {
-        let registry = SwapRegistry::default();
-        let swap_id = SwapId([4; 32]);
-        let peer = PeerId::random();
-        let (first, _first_inbox) = handle(peer);
-        let first_sender = first.sender.clone();
-        registry.insert(swap_id, first);
-        assert!(registry.contains(&swap_id));
-        assert_eq!(registry.unfinished_peers().len(), 1);
-
-        // the first driver is replaced (a restart of its task), then ends: the newer stays
-        let (second, _second_inbox) = handle(peer);
-        let second_sender = second.sender.clone();
-        registry.insert(swap_id, second);
-        registry.leave(&swap_id, &first_sender);
-        let (kept, kept_peer) = registry.sender_and_peer(&swap_id).expect("newer driver");
-        assert!(kept.same_channel(&second_sender));
-        assert_eq!(kept_peer, peer);
-
-        // the newer one ends: nothing is left for the swap
-        registry.leave(&swap_id, &second_sender);
-        assert!(!registry.contains(&swap_id));
-        assert!(registry.sender(&swap_id).is_none());
-        assert!(registry.phase(&swap_id).is_none());
     }
 }

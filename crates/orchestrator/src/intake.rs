@@ -1,0 +1,665 @@
+//! The intake: everything that comes to the engine from peers — quote requests and swap
+//! messages, routed to the swap's driver or, for a maker's new setup, accepted as a new swap
+//! — and the maker's side that decides what it takes: the desk (price, limits, pause), the
+//! XMR it has promised and can still promise, its reserve proofs, and its registration at
+//! rendezvous points.
+//!
+//! Nothing below this module knows it: the driver, actions and adapters take a
+//! [`Context`]; the [`Engine`](crate::Engine) holds an [`Intake`] beside it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use confiaro_p2p::{InboundRequest, NetworkEvent, PeerId, SwapProtocol};
+use confiaro_protocol::messages::{self, Message, SetupBob};
+use confiaro_protocol::quote::{self, Price, QuoteReply, ReserveProof};
+use confiaro_protocol::{Phase, Role, XmrAmount};
+use confiaro_store::Store;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::context::{now, Context};
+use crate::driver::{open_swap, NewSwapPlan};
+use crate::error::EngineError;
+use crate::inbox::{DriverMsg, DriverSender};
+use crate::maker::{Desk, MakerSettings, RESERVE_PROOF_REFRESH};
+use crate::net::{namespace, protocol_of};
+use crate::registry::SwapRegistry;
+
+/// The intake of a running engine (see the module docs).
+pub(crate) struct Intake {
+    cx: Arc<Context>,
+    /// The maker's desk, once [`Intake::start_maker`] ran.
+    desk: Mutex<Option<Desk>>,
+    /// Serializes the creation of swaps (so two copies of one setup make one swap).
+    accepting: tokio::sync::Mutex<()>,
+}
+
+/// Where a peer's swap message goes (see [`route_of`]).
+pub(crate) enum Route {
+    /// To the swap's running driver, with the message.
+    Driver(DriverSender, Message),
+    /// A repeat for a swap that is over: acknowledged, nothing to do.
+    Over,
+    /// A maker's new swap: the setup to accept.
+    New(SetupBob),
+    /// Refused, with the reason the peer is told.
+    Refuse(String),
+}
+
+/// Where `peer`'s `message` goes: to the running driver of its swap when the swap is with
+/// `peer`; a repeat for a finished swap is acknowledged from the store; a setup for a swap
+/// nobody knows is a new swap; anything else is refused with the reason.
+pub(crate) async fn route_of(
+    drivers: &SwapRegistry,
+    store: &Store,
+    peer: PeerId,
+    message: Message,
+) -> Route {
+    let swap_id = message.swap_id();
+    match drivers.sender_and_peer(&swap_id) {
+        Some((_, owner)) if owner != peer => {
+            Route::Refuse(format!("swap {swap_id} is not a swap with you"))
+        }
+        Some((sender, _)) => Route::Driver(sender, message),
+        None => match store.swap(&swap_id).await {
+            Ok(Some(record)) if record.peer != peer.to_string() => {
+                Route::Refuse(format!("swap {swap_id} is not a swap with you"))
+            }
+            // a swap that is over: repeats are harmless
+            Ok(Some(record)) if record.phase.is_terminal() => Route::Over,
+            Ok(Some(_)) => Route::Refuse("swap is resuming, try again".into()),
+            Ok(None) => match message {
+                Message::SetupBob(setup) => Route::New(setup),
+                _ => Route::Refuse(format!("unknown swap {swap_id}")),
+            },
+            Err(e) => Route::Refuse(format!("busy ({e})")),
+        },
+    }
+}
+
+impl Intake {
+    /// The intake over `cx`; not a maker until [`Intake::start_maker`].
+    pub(crate) fn new(cx: Arc<Context>) -> Intake {
+        Intake {
+            cx,
+            desk: Mutex::new(None),
+            accepting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Runs `f` on the maker's desk; `None` on an engine that is not a maker.
+    pub(crate) fn with_desk<T>(&self, f: impl FnOnce(&mut Desk) -> T) -> Option<T> {
+        self.desk
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .map(f)
+    }
+
+    /// Makes this engine a maker: quoting with `settings` at `price`, keeping its free XMR
+    /// up to date, its reserve proof fresh (when `settings` asks for one), and its
+    /// registration at every rendezvous point (retried in the background).
+    pub(crate) fn start_maker(
+        self: &Arc<Self>,
+        settings: MakerSettings,
+        price: Result<Price, String>,
+    ) {
+        let cx = &self.cx;
+        *self.desk.lock().unwrap_or_else(|p| p.into_inner()) = Some(Desk::new(settings, price));
+        if settings.reserve_proof {
+            cx.tasks.spawn(Arc::clone(self).keep_reserve_proof());
+        }
+        let intake = Arc::clone(self);
+        cx.tasks.spawn(async move {
+            loop {
+                intake.refresh_free_xmr().await;
+                tokio::select! {
+                    _ = intake.cx.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(FREE_XMR_REFRESH) => {}
+                }
+            }
+        });
+        let namespace = namespace(cx.config.network);
+        for address in cx.config.p2p.rendezvous.clone() {
+            let cx = Arc::clone(cx);
+            let namespace = namespace.clone();
+            self.cx.tasks.spawn(async move {
+                loop {
+                    let result = async {
+                        let point = cx.net.dial(&address).await?;
+                        cx.net.network.register(point, &namespace, None).await?;
+                        Ok::<_, EngineError>(())
+                    }
+                    .await;
+                    match result {
+                        Ok(()) => {
+                            tracing::info!("registered at {address}");
+                            return;
+                        }
+                        Err(e) => cx.warn(format!("registering at {address}: {e} (retrying)")),
+                    }
+                    tokio::select! {
+                        _ = cx.shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                    }
+                }
+            });
+        }
+    }
+
+    /// The task that takes the network's events: inbound requests (each handled on its own task,
+    /// so a slow proof check does not hold up others), connections, misbehaving peers.
+    pub(crate) async fn run(self: Arc<Self>, mut events: mpsc::Receiver<NetworkEvent>) {
+        let cx = Arc::clone(&self.cx);
+        loop {
+            let event = tokio::select! {
+                _ = cx.shutdown.cancelled() => return,
+                event = events.recv() => match event {
+                    Some(event) => event,
+                    None => return,
+                },
+            };
+            match event {
+                NetworkEvent::InboundRequest(request) => {
+                    let intake = Arc::clone(&self);
+                    tokio::spawn(async move { intake.handle_inbound(request).await });
+                }
+                NetworkEvent::PeerConnected { peer, address } => {
+                    if let Err(e) = cx
+                        .store
+                        .upsert_peer(&peer.to_string(), &[address.to_string()])
+                        .await
+                    {
+                        tracing::debug!("cannot record peer {peer}: {e}");
+                    }
+                }
+                NetworkEvent::PeerMisbehaved { peer, reason } => {
+                    tracing::warn!(%peer, "peer disconnected for sending garbage: {reason}");
+                    cx.warn(format!(
+                        "peer {peer} sent garbage and was disconnected: {reason}"
+                    ));
+                }
+                NetworkEvent::RegistrationRefreshFailed {
+                    rendezvous, reason, ..
+                } => {
+                    cx.warn(format!(
+                        "rendezvous point {rendezvous} refused our registration: {reason} (retrying)"
+                    ));
+                }
+                NetworkEvent::PeerDisconnected { .. } => {}
+            }
+        }
+    }
+
+    async fn handle_inbound(self: &Arc<Self>, request: InboundRequest) {
+        let InboundRequest {
+            peer,
+            protocol,
+            payload,
+            responder,
+        } = request;
+        if protocol == SwapProtocol::Quote {
+            let answer = self.quote_answer(peer, &payload);
+            let _ = match answer {
+                Ok(reply) => responder.ack(Some(reply.encode())).await,
+                Err(reason) => responder.refuse(reason).await,
+            };
+            return;
+        }
+        // a setup message carries a DLEQ proof whose check takes ~0.1 s: off the async threads
+        let decoded = tokio::task::spawn_blocking(move || messages::decode(&payload))
+            .await
+            .map_err(|e| format!("internal error: {e}"))
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let message = match decoded {
+            Ok(message) if protocol_of(&message) == protocol => message,
+            Ok(message) => {
+                let _ = responder
+                    .refuse(format!("{} does not belong on {protocol}", message.name()))
+                    .await;
+                return;
+            }
+            Err(reason) => {
+                tracing::info!(%peer, "refused a malformed message: {reason}");
+                let _ = responder.refuse(format!("invalid message: {reason}")).await;
+                return;
+            }
+        };
+        let result = self.route(peer, message).await;
+        let _ = match result {
+            Ok(()) => responder.ack(None).await,
+            Err(reason) => responder.refuse(reason).await,
+        };
+    }
+
+    fn quote_answer(&self, peer: PeerId, payload: &[u8]) -> Result<QuoteReply, String> {
+        let request = quote::decode_request(payload).map_err(|e| e.to_string())?;
+        let network = self.cx.config.network;
+        if request.network != network {
+            return Err(format!(
+                "this maker swaps on {network:?}, not {:?}",
+                request.network
+            ));
+        }
+        self.with_desk(|desk| desk.quote_for(peer, network, Instant::now()))
+            .unwrap_or_else(|| Err("not a maker: this node does not quote".into()))
+    }
+
+    /// Hands a validated message to its swap's driver (creating the swap when it is a maker's new
+    /// setup) and waits for the outcome.
+    async fn route(self: &Arc<Self>, peer: PeerId, message: Message) -> Result<(), String> {
+        let (sender, message) =
+            match route_of(&self.cx.drivers, &self.cx.store, peer, message).await {
+                Route::Driver(sender, message) => (sender, message),
+                Route::Over => return Ok(()),
+                Route::New(setup) => return self.accept_swap(peer, setup).await,
+                Route::Refuse(reason) => return Err(reason),
+            };
+        let (reply, answer) = oneshot::channel();
+        if sender.send(DriverMsg::Peer { message, reply }).is_err() {
+            return Err("swap is stopping, try again".into());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("swap is stopping, try again".into()))
+    }
+
+    /// A maker takes a new swap: checks the taker's terms against its quote and its XMR,
+    /// then opens the swap as Alice and hands her machine the setup. Returns once the setup
+    /// is handled (the answer for the peer).
+    async fn accept_swap(self: &Arc<Self>, peer: PeerId, setup: SetupBob) -> Result<(), String> {
+        let cx = &self.cx;
+        let guard = self.accepting.lock().await;
+        let swap_id = setup.swap_id;
+        // a copy of this setup may have created the swap while we waited
+        if cx.drivers.contains(&swap_id) {
+            return Err("swap is starting, try again".into());
+        }
+        let network = cx.config.network;
+        let price = self
+            .with_desk(|desk| desk.check_terms(network, &setup.terms, Instant::now()))
+            .ok_or("not a maker: this node does not take swaps")??;
+        let (unpromised, _) = unpromised_xmr(cx)
+            .await
+            .map_err(|e| format!("busy ({e})"))?;
+        can_promise(unpromised, setup.terms.xmr_amount)?;
+        let fee_rate = cx.btc.fee_rate().await.map_err(|e| format!("busy ({e})"))?;
+        let plan = NewSwapPlan {
+            swap_id,
+            role: Role::Alice,
+            terms: setup.terms,
+            peer,
+            receive: None,
+            fee_rate,
+            audit: serde_json::json!({"taker": peer.to_string(), "price": price.0}),
+        };
+        let (reply, answer) = oneshot::channel();
+        let first = DriverMsg::Peer {
+            message: Message::SetupBob(setup),
+            reply,
+        };
+        open_swap(cx, plan, first)
+            .await
+            .map_err(|e| format!("busy ({e})"))?;
+        drop(guard);
+        let intake = Arc::clone(self);
+        cx.tasks
+            .spawn(async move { intake.refresh_free_xmr().await });
+        answer
+            .await
+            .unwrap_or_else(|_| Err("swap is stopping, try again".into()))
+    }
+
+    /// Makes a new reserve proof for the maker's desk now and every [`RESERVE_PROOF_REFRESH`]
+    /// until the engine stops; a failed attempt is retried after a minute.
+    async fn keep_reserve_proof(self: Arc<Self>) {
+        let cx = &self.cx;
+        loop {
+            let made_at = now().0;
+            let message = ReserveProof::message(
+                &cx.net.network.local_peer_id().to_string(),
+                cx.config.network,
+                made_at,
+            );
+            let wait = match cx.xmr.prove_reserves(&message).await {
+                Ok((signature, proven)) => {
+                    let proof = ReserveProof {
+                        address: cx.xmr.address().to_string(),
+                        made_at,
+                        signature,
+                    };
+                    self.with_desk(|desk| desk.set_reserve_proof(proof, proven));
+                    tracing::info!("new reserve proof: {proven}");
+                    RESERVE_PROOF_REFRESH
+                }
+                Err(e) => {
+                    tracing::warn!("cannot make a reserve proof: {e} (retrying in a minute)");
+                    Duration::from_secs(60)
+                }
+            };
+            tokio::select! {
+                _ = cx.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Recomputes the maker's free XMR for its desk: unlocked, minus what is promised, minus the
+    /// next swap's lock fee allowance. On an error the last known value stays (and is logged).
+    async fn refresh_free_xmr(&self) {
+        match unpromised_xmr(&self.cx).await {
+            Ok((unpromised, _)) => {
+                let free = unpromised
+                    .checked_sub(XMR_LOCK_FEE_ALLOWANCE)
+                    .unwrap_or(XmrAmount::ZERO);
+                self.with_desk(|desk| desk.set_free_xmr(free));
+            }
+            Err(e) => tracing::warn!("cannot tell the maker's free XMR: {e}"),
+        }
+    }
+}
+
+/// How often a maker recomputes its free XMR (also after each swap it takes).
+const FREE_XMR_REFRESH: Duration = Duration::from_secs(5);
+
+/// What a maker sets aside for the fee of each XMR lock it has promised: far above a lock's
+/// fee at normal priority (about 0.0001 XMR), so promised swaps can always pay theirs.
+pub(crate) const XMR_LOCK_FEE_ALLOWANCE: XmrAmount = XmrAmount::from_piconero(10_000_000_000);
+
+/// XMR a maker has promised to swaps that have not locked it yet, each with its lock's fee
+/// allowance ([`XMR_LOCK_FEE_ALLOWANCE`]).
+async fn promised_xmr(store: &Store) -> Result<XmrAmount, EngineError> {
+    let mut promised = XmrAmount::ZERO;
+    for record in store.unfinished_swaps().await? {
+        if record.role == Role::Alice && record.phase < Phase::Locked {
+            promised = promised
+                .checked_add(record.xmr_amount)
+                .and_then(|p| p.checked_add(XMR_LOCK_FEE_ALLOWANCE))
+                .unwrap_or(promised);
+        }
+    }
+    Ok(promised)
+}
+
+/// Whether a maker with `unpromised` XMR can promise `amount` more: the amount and its lock's
+/// fee allowance must fit. The error is the reason the taker is told.
+fn can_promise(unpromised: XmrAmount, amount: XmrAmount) -> Result<(), String> {
+    let needed = amount
+        .checked_add(XMR_LOCK_FEE_ALLOWANCE)
+        .ok_or("amount too large")?;
+    if unpromised < needed {
+        return Err(format!(
+            "the maker cannot lock {amount} now (its unlocked XMR is promised to other swaps); try a smaller amount or later"
+        ));
+    }
+    Ok(())
+}
+
+/// The one measure of the XMR a maker can still promise or withdraw: its unlocked XMR minus
+/// [`promised_xmr`] (zero when more is promised than unlocked). Returns it and the promised
+/// part.
+pub(crate) async fn unpromised_xmr(cx: &Context) -> Result<(XmrAmount, XmrAmount), EngineError> {
+    let promised = promised_xmr(&cx.store).await?;
+    let unlocked = cx.xmr.balance().await?.unlocked;
+    Ok((
+        unlocked.checked_sub(promised).unwrap_or(XmrAmount::ZERO),
+        promised,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Routing, in process: a real SQLite store, the registry, and plain channels standing in
+    //! for the drivers (no chain, no Monero, no network).
+    use super::*;
+    use crate::registry::DriverHandle;
+    use bitcoin::Amount;
+    use confiaro_protocol::bob::Bob;
+    use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
+    use confiaro_protocol::machine::Command;
+    use confiaro_protocol::messages::SwapTerms;
+    use confiaro_protocol::{Action, Input, Network, SwapId, SwapState, Timestamp};
+    use confiaro_store::{KdfParams, NewSwap, Vault};
+    use tokio::sync::watch;
+
+    const FAST_KDF: KdfParams = KdfParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    /// A taker's fresh machine for `swap_id`, and the setup message it sends first.
+    fn bob_and_setup(swap_id: SwapId) -> (SwapState, Message) {
+        let secrets = SwapSecrets::derive(
+            &WalletSeed([9; 64]),
+            &swap_id,
+            Role::Bob,
+            &SwapEntropy([1; 32]),
+        );
+        let share = secrets.public_share();
+        let terms = SwapTerms::new(
+            Network::Regtest,
+            Amount::from_sat(1_000_000),
+            XmrAmount::from_piconero(1_000_000_000_000),
+        );
+        let refund = bitcoin::ScriptBuf::new_op_return([1u8; 20]);
+        let bob = Bob::new(swap_id, terms, secrets, share, refund, 5, Timestamp(0));
+        let mut state = SwapState::Bob(Box::new(bob));
+        let setup = state
+            .handle(Timestamp(1), Input::Tick)
+            .expect("a fresh machine starts")
+            .into_iter()
+            .find_map(|action| match action {
+                Action::Send(message) => Some(message),
+                _ => None,
+            })
+            .expect("Bob sends his setup");
+        (state, setup)
+    }
+
+    /// A maker's fresh machine for the taker's `setup` (Alice's side of the same swap).
+    fn alice_for(setup: &Message) -> SwapState {
+        let Message::SetupBob(setup) = setup else {
+            panic!("a setup");
+        };
+        let secrets = SwapSecrets::derive(
+            &WalletSeed([8; 64]),
+            &setup.swap_id,
+            Role::Alice,
+            &SwapEntropy([2; 32]),
+        );
+        let share = secrets.public_share();
+        let script = bitcoin::ScriptBuf::new_op_return([2u8; 20]);
+        let alice = confiaro_protocol::alice::Alice::new(
+            setup.swap_id,
+            setup.terms,
+            secrets,
+            share,
+            script.clone(),
+            script,
+            5,
+            Timestamp(0),
+        );
+        SwapState::Alice(Box::new(alice))
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        vault: Vault,
+        drivers: SwapRegistry,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = crate::config::StoreLocation::sqlite(dir.path())
+            .open()
+            .await
+            .expect("a store");
+        let vault = store
+            .create_vault("pw", b"words", FAST_KDF)
+            .await
+            .expect("a vault");
+        Fixture {
+            _dir: dir,
+            store,
+            vault,
+            drivers: SwapRegistry::default(),
+        }
+    }
+
+    impl Fixture {
+        /// Stores `state` as a swap with `peer`.
+        async fn stored(&self, state: &SwapState, peer: PeerId) {
+            let new = NewSwap {
+                peer: &peer.to_string(),
+                receive_address: None,
+            };
+            self.store
+                .insert_swap(&self.vault, &new, state)
+                .await
+                .expect("stored");
+        }
+
+        /// A stand-in driver for `swap_id` with `peer`: its inbox.
+        fn driver(&self, swap_id: SwapId, peer: PeerId) -> mpsc::UnboundedReceiver<DriverMsg> {
+            let (sender, inbox) = mpsc::unbounded_channel();
+            let (_, phase) = watch::channel(Phase::Negotiating);
+            self.drivers.insert(
+                swap_id,
+                DriverHandle {
+                    sender,
+                    peer,
+                    phase,
+                },
+            );
+            inbox
+        }
+
+        async fn route(&self, peer: PeerId, message: Message) -> Route {
+            route_of(&self.drivers, &self.store, peer, message).await
+        }
+    }
+
+    fn refusal(route: Route) -> String {
+        match route {
+            Route::Refuse(reason) => reason,
+            Route::Driver(..) => panic!("routed to a driver"),
+            Route::Over => panic!("acknowledged as over"),
+            Route::New(_) => panic!("taken as a new swap"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_reaches_the_running_driver_of_its_swap_only_from_its_peer() {
+        let f = fixture().await;
+        let swap_id = SwapId([1; 32]);
+        let (_, setup) = bob_and_setup(swap_id);
+        let (taker, stranger) = (PeerId::random(), PeerId::random());
+        let mut inbox = f.driver(swap_id, taker);
+
+        let Route::Driver(sender, message) = f.route(taker, setup.clone()).await else {
+            panic!("the swap's own peer reaches its driver");
+        };
+        let (reply, _) = oneshot::channel();
+        sender
+            .send(DriverMsg::Peer { message, reply })
+            .expect("the driver's inbox is open");
+        assert!(matches!(
+            inbox.try_recv(),
+            Ok(DriverMsg::Peer { message, .. }) if message.swap_id() == swap_id
+        ));
+
+        let reason = refusal(f.route(stranger, setup).await);
+        assert_eq!(reason, format!("swap {swap_id} is not a swap with you"));
+    }
+
+    #[tokio::test]
+    async fn without_a_driver_the_store_decides_over_resuming_or_not_yours() {
+        let f = fixture().await;
+        let taker = PeerId::random();
+
+        // a finished swap: a repeat is acknowledged, from its peer only
+        let over = SwapId([2; 32]);
+        let (mut state, setup) = bob_and_setup(over);
+        state
+            .handle(Timestamp(2), Input::Command(Command::Abort))
+            .expect("Bob may abort before locking");
+        assert!(state.phase().is_terminal());
+        f.stored(&state, taker).await;
+        assert!(matches!(f.route(taker, setup.clone()).await, Route::Over));
+        let reason = refusal(f.route(PeerId::random(), setup).await);
+        assert!(reason.contains("is not a swap with you"), "{reason}");
+
+        // an unfinished swap whose driver is not running (yet): try again
+        let resuming = SwapId([3; 32]);
+        let (state, setup) = bob_and_setup(resuming);
+        f.stored(&state, taker).await;
+        assert_eq!(
+            refusal(f.route(taker, setup).await),
+            "swap is resuming, try again"
+        );
+    }
+
+    /// A maker's promises come from its store: every swap it takes as Alice counts, with
+    /// its lock's fee allowance, until locked or over; a taker's swaps never count.
+    #[tokio::test]
+    async fn promised_xmr_counts_the_makers_unlocked_swaps_with_their_fee_allowance() {
+        let f = fixture().await;
+        assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
+        let taker = PeerId::random();
+        let (bob, _) = bob_and_setup(SwapId([6; 32]));
+        f.stored(&bob, taker).await;
+        assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
+        // a swap the maker took, as Alice
+        let (_, setup) = bob_and_setup(SwapId([7; 32]));
+        let alice = alice_for(&setup);
+        f.stored(&alice, taker).await;
+        let one_swap = XmrAmount::from_piconero(1_000_000_000_000)
+            .checked_add(XMR_LOCK_FEE_ALLOWANCE)
+            .unwrap();
+        assert_eq!(promised_xmr(&f.store).await.unwrap(), one_swap);
+        let mut aborted = alice;
+        aborted
+            .handle(Timestamp(3), Input::Command(Command::Abort))
+            .expect("Alice may abort before locking");
+        f.store.save_swap_state(&f.vault, &aborted).await.unwrap();
+        assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
+    }
+
+    #[test]
+    fn a_swap_is_promised_only_with_room_for_its_lock_fee() {
+        let amount = XmrAmount::from_piconero(1_000_000_000_000);
+        let exact = amount.checked_add(XMR_LOCK_FEE_ALLOWANCE).unwrap();
+        assert_eq!(can_promise(exact, amount), Ok(()));
+        let short = exact.checked_sub(XmrAmount::from_piconero(1)).unwrap();
+        let reason = can_promise(short, amount).unwrap_err();
+        assert!(reason.contains("cannot lock 1"), "{reason}");
+        assert_eq!(
+            can_promise(exact, XmrAmount::from_piconero(u64::MAX)),
+            Err("amount too large".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn only_a_setup_opens_an_unknown_swap() {
+        let f = fixture().await;
+        let taker = PeerId::random();
+        let fresh = SwapId([4; 32]);
+        let (_, setup) = bob_and_setup(fresh);
+        assert!(matches!(
+            f.route(taker, setup).await,
+            Route::New(setup) if setup.swap_id == fresh
+        ));
+        let proof = Message::TransferProof(confiaro_protocol::messages::TransferProof {
+            swap_id: fresh,
+            tx_hash: [5; 32],
+            tx_key: curve25519_dalek::Scalar::ONE,
+            height: 1,
+        });
+        assert_eq!(
+            refusal(f.route(taker, proof).await),
+            format!("unknown swap {fresh}")
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The taker's side: finding offers at rendezvous points, asking a maker for its quote and
+//! checking the reserve proof attached to it against our own Monero node, and buying XMR
+//! (opening the swap as Bob through the one [`open_swap`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitcoin::Amount;
+use confiaro_p2p::{Multiaddr, PeerId};
+use confiaro_protocol::btc::{fee_for_weight, TxCancel};
+use confiaro_protocol::quote::{Quote, ReserveProof};
+use confiaro_protocol::{Input, Role, SwapId, XmrAmount};
+use serde::Serialize;
+
+use crate::context::{now, random_bytes, Context};
+use crate::driver::{open_swap, NewSwapPlan};
+use crate::error::EngineError;
+use crate::inbox::DriverMsg;
+use crate::net::namespace;
+
+/// An offer found at a rendezvous point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Offer {
+    /// The maker.
+    pub peer: String,
+    /// Where to reach it (with `/p2p/<peer id>`).
+    pub addresses: Vec<String>,
+    /// Its quote, or why it could not be had (or cannot be trusted: an attached reserve
+    /// proof that does not verify).
+    pub quote: Result<Quote, String>,
+    /// The XMR the maker's attached reserve proof proves (piconero), checked by this
+    /// engine's wallet against the chain; `None` when the maker attaches no proof.
+    pub reserve_piconero: Option<u64>,
+}
+
+/// The offers registered at the configured rendezvous points, each with its quote.
+///
+/// # Errors
+/// [`EngineError::InvalidInput`] when no rendezvous point is configured; the first
+/// rendezvous error when none answered.
+pub(crate) async fn offers(cx: &Context) -> Result<Vec<Offer>, EngineError> {
+    let points = cx.config.p2p.rendezvous.clone();
+    if points.is_empty() {
+        return Err(EngineError::InvalidInput(
+            "no rendezvous point configured: pass --rendezvous /ip4/.../tcp/.../p2p/<id>".into(),
+        ));
+    }
+    let namespace = namespace(cx.config.network);
+    let mut found: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+    let mut last_error = None;
+    for address in points {
+        match cx.net.discover_at(&address, &namespace).await {
+            Ok(peers) => {
+                for p in peers {
+                    found.entry(p.peer).or_default().extend(p.addresses);
+                }
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    if found.is_empty() {
+        if let Some(e) = last_error {
+            return Err(e);
+        }
+    }
+    let mut offers = Vec::new();
+    for (peer, addresses) in found {
+        let trusted = trusted_quote(cx, peer).await;
+        let reserve_piconero = trusted
+            .as_ref()
+            .ok()
+            .and_then(|(_, proven)| proven.map(XmrAmount::as_piconero));
+        let quote = trusted.map(|(quote, _)| quote).map_err(|e| e.to_string());
+        offers.push(Offer {
+            peer: peer.to_string(),
+            addresses: addresses
+                .into_iter()
+                .map(|a| a.with_p2p(peer).unwrap_or_else(|a| a).to_string())
+                .collect(),
+            quote,
+            reserve_piconero,
+        });
+    }
+    offers.sort_by(|a, b| a.peer.cmp(&b.peer));
+    Ok(offers)
+}
+
+/// Asks the maker at `maker` (a multiaddr ending in `/p2p/<peer id>`) for its quote, and
+/// checks its reserve proof when it attaches one. Returns the quote and what the proof
+/// proves (`None`: no proof attached).
+///
+/// # Errors
+/// Dial, request and quote errors; [`EngineError::InvalidInput`] when an attached reserve
+/// proof does not verify.
+pub(crate) async fn request_quote(
+    cx: &Context,
+    maker: &Multiaddr,
+) -> Result<(Quote, Option<XmrAmount>), EngineError> {
+    let peer = cx.net.dial(maker).await?;
+    trusted_quote(cx, peer).await
+}
+
+/// Starts buying XMR for `btc` from the maker at `maker` (a multiaddr ending in
+/// `/p2p/<peer id>`): asks its quote, checks the amount against it and the wallet, and
+/// opens the swap (as Bob). The XMR goes to `receive`, or to the built-in wallet.
+/// Returns at once with the swap's id; follow it with [`Engine::subscribe`] and
+/// [`Engine::wait_for_end`].
+///
+/// # Errors
+/// [`EngineError::Quote`] (amount outside the maker's limits), [`EngineError::InsufficientFunds`],
+/// [`EngineError::InvalidInput`] (receive address of another network), network errors.
+pub(crate) async fn buy_xmr(
+    cx: &Arc<Context>,
+    maker: &Multiaddr,
+    btc: Amount,
+    receive: Option<monero::Address>,
+) -> Result<SwapId, EngineError> {
+    let network = cx.config.network;
+    if let Some(address) = &receive {
+        if address.network != network.monero() {
+            return Err(EngineError::InvalidInput(format!(
+                "{address} is a Monero {:?} address; this wallet swaps on {network:?}",
+                address.network
+            )));
+        }
+    }
+    let peer = cx.net.dial(maker).await?;
+    cx.store
+        .upsert_peer(&peer.to_string(), &[maker.to_string()])
+        .await?;
+    let (quote, _) = trusted_quote(cx, peer).await?;
+    let terms = quote.terms_for(btc)?;
+    let fee_rate = cx.btc.fee_rate().await?;
+    // the lock's fee is at most what a cancel of the same size costs, with room for inputs
+    let lock_fee = fee_for_weight(fee_rate, TxCancel::max_weight()) * 2;
+    cx.btc.sync().await?;
+    let balance = cx.btc.balance().await;
+    let need = btc + lock_fee;
+    if balance.trusted_spendable() < need {
+        return Err(EngineError::InsufficientFunds {
+            coin: "BTC",
+            have: balance.trusted_spendable().to_string(),
+            need: format!("{need} (the swap plus its lock's fee)"),
+        });
+    }
+    let swap_id = match cx.faults.reuse_swap_id {
+        Some(id) => SwapId(id),
+        None => SwapId(random_bytes::<32>()?),
+    };
+    let plan = NewSwapPlan {
+        swap_id,
+        role: Role::Bob,
+        terms,
+        peer,
+        receive,
+        fee_rate,
+        audit: serde_json::json!({"maker": maker.to_string(), "price": quote.price.0}),
+    };
+    open_swap(cx, plan, DriverMsg::Input(Input::Tick)).await?;
+    Ok(swap_id)
+}
+
+/// How far a reserve proof's time may be from this engine's clock (past: how old it may be;
+/// future: clock skew).
+const RESERVE_PROOF_MAX_AGE: Duration = Duration::from_secs(2 * 3600);
+const RESERVE_PROOF_MAX_SKEW: Duration = Duration::from_secs(300);
+
+/// `peer`'s quote, once its reserve proof (when it attaches one) is checked: made for this
+/// maker and network within [`RESERVE_PROOF_MAX_AGE`], valid for its address against the
+/// chain (by this engine's own wallet RPC), and covering the XMR of the largest swap quoted.
+/// Returns the quote and the XMR the proof proves.
+pub(crate) async fn trusted_quote(
+    cx: &Context,
+    peer: PeerId,
+) -> Result<(Quote, Option<XmrAmount>), EngineError> {
+    let network = cx.config.network;
+    let reply = cx.net.request_quote(peer, network).await?;
+    let Some(proof) = reply.reserve_proof else {
+        return Ok((reply.quote, None));
+    };
+    let untrusted = |why: String| {
+        EngineError::InvalidInput(format!(
+            "{peer}'s reserve proof {why}: its offer is not trusted"
+        ))
+    };
+    let now = now().0;
+    if proof.made_at + RESERVE_PROOF_MAX_AGE.as_secs() < now {
+        return Err(untrusted(format!(
+            "is {} s old (at most {} s)",
+            now - proof.made_at,
+            RESERVE_PROOF_MAX_AGE.as_secs()
+        )));
+    }
+    if proof.made_at > now + RESERVE_PROOF_MAX_SKEW.as_secs() {
+        return Err(untrusted("is dated in the future".into()));
+    }
+    let address: monero::Address = proof
+        .address
+        .parse()
+        .map_err(|_| untrusted("names no valid Monero address".into()))?;
+    if address.network != network.monero() {
+        return Err(untrusted(format!(
+            "is for a Monero {:?} address",
+            address.network
+        )));
+    }
+    let message = ReserveProof::message(&peer.to_string(), network, proof.made_at);
+    let proven = cx
+        .xmr
+        .check_reserves(&address, &message, &proof.signature)
+        .await?
+        .ok_or_else(|| untrusted("does not verify".into()))?;
+    let offered = reply
+        .quote
+        .price
+        .xmr_for(reply.quote.max_btc)
+        .unwrap_or(XmrAmount::from_piconero(u64::MAX));
+    if proven < offered {
+        return Err(untrusted(format!(
+            "proves {proven}, less than the {offered} of the largest swap it quotes"
+        )));
+    }
+    Ok((reply.quote, Some(proven)))
+}
