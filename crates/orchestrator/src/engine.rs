@@ -1,6 +1,7 @@
-//! The [`Engine`]: opens a data directory, starts the adapters, resumes every unfinished swap,
-//! and offers the operations the CLI and the GUI call (buy XMR, quote as a maker, commands,
-//! wallets, receipts).
+//! The [`Engine`], the facade on top of the layers: opens a data directory, starts the
+//! adapters, the intake and the watchers, resumes every unfinished swap, and offers the
+//! operations the CLI and the GUI call (buy XMR, quote as a maker, commands, wallets,
+//! receipts), each handed to the layer that does it.
 
 use std::path::Path;
 use std::sync::Arc;

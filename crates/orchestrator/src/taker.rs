@@ -34,11 +34,7 @@ pub struct Offer {
     pub reserve_piconero: Option<u64>,
 }
 
-/// The offers registered at the configured rendezvous points, each with its quote.
-///
-/// # Errors
-/// [`EngineError::InvalidInput`] when no rendezvous point is configured; the first
-/// rendezvous error when none answered.
+/// [`Engine::offers`](crate::Engine::offers).
 pub(crate) async fn offers(cx: &Context) -> Result<Vec<Offer>, EngineError> {
     let points = cx.config.p2p.rendezvous.clone();
     if points.is_empty() {
@@ -86,13 +82,7 @@ pub(crate) async fn offers(cx: &Context) -> Result<Vec<Offer>, EngineError> {
     Ok(offers)
 }
 
-/// Asks the maker at `maker` (a multiaddr ending in `/p2p/<peer id>`) for its quote, and
-/// checks its reserve proof when it attaches one. Returns the quote and what the proof
-/// proves (`None`: no proof attached).
-///
-/// # Errors
-/// Dial, request and quote errors; [`EngineError::InvalidInput`] when an attached reserve
-/// proof does not verify.
+/// [`Engine::request_quote`](crate::Engine::request_quote).
 pub(crate) async fn request_quote(
     cx: &Context,
     maker: &Multiaddr,
@@ -101,15 +91,8 @@ pub(crate) async fn request_quote(
     trusted_quote(cx, peer).await
 }
 
-/// Starts buying XMR for `btc` from the maker at `maker` (a multiaddr ending in
-/// `/p2p/<peer id>`): asks its quote, checks the amount against it and the wallet, and
-/// opens the swap (as Bob). The XMR goes to `receive`, or to the built-in wallet.
-/// Returns at once with the swap's id; follow it with [`Engine::subscribe`] and
-/// [`Engine::wait_for_end`].
-///
-/// # Errors
-/// [`EngineError::Quote`] (amount outside the maker's limits), [`EngineError::InsufficientFunds`],
-/// [`EngineError::InvalidInput`] (receive address of another network), network errors.
+/// [`Engine::buy_xmr`](crate::Engine::buy_xmr): checks the receive address, the maker's
+/// quote and our balance, then opens the swap as Bob.
 pub(crate) async fn buy_xmr(
     cx: &Arc<Context>,
     maker: &Multiaddr,
