@@ -30,14 +30,24 @@ use crate::inbox::{DriverMsg, DriverSender};
 /// The wallet's id in the store.
 const WALLET_ID: &str = "main";
 
+/// Makes a fresh chain source (its own connection) for each use: from the engine's
+/// [`BitcoinSourceConfig`] ([`source_factory`]), or a test double.
+pub(crate) type SourceFactory =
+    Arc<dyn Fn() -> Result<Box<dyn ChainSource>, SourceError> + Send + Sync>;
+
+/// The chain sources `config` describes.
+pub(crate) fn source_factory(config: BitcoinSourceConfig) -> SourceFactory {
+    Arc::new(move || new_source(&config))
+}
+
 /// Runs `f` with a fresh source on a blocking thread.
 pub(crate) async fn with_source<T: Send + 'static>(
-    config: &BitcoinSourceConfig,
+    sources: &SourceFactory,
     f: impl FnOnce(&mut dyn ChainSource) -> Result<T, SourceError> + Send + 'static,
 ) -> Result<T, SourceError> {
-    let config = config.clone();
+    let sources = Arc::clone(sources);
     tokio::task::spawn_blocking(move || {
-        let mut source = new_source(&config)?;
+        let mut source = sources()?;
         f(source.as_mut())
     })
     .await
@@ -73,7 +83,7 @@ struct Registry {
 /// The engine's Bitcoin side.
 pub(crate) struct BtcSide {
     wallet: tokio::sync::Mutex<Wallet<WalletPersister>>,
-    source: BitcoinSourceConfig,
+    sources: SourceFactory,
     /// Inputs of lock PSBTs that are agreed but maybe not yet published.
     reserved: Mutex<BTreeSet<OutPoint>>,
     fee_policy: FeePolicy,
@@ -152,12 +162,12 @@ impl TipClock {
 }
 
 impl BtcSide {
-    /// Opens the wallet of `mnemonic` in `store` and syncs it once.
+    /// Opens the wallet of `mnemonic` in `store` and syncs it once from `sources`.
     pub(crate) async fn open(
         store: Store,
         mnemonic: &Mnemonic,
         network: Network,
-        source: BitcoinSourceConfig,
+        sources: SourceFactory,
     ) -> Result<BtcSide, EngineError> {
         let wallet = Wallet::open(
             WalletPersister::new(store, WALLET_ID),
@@ -168,7 +178,7 @@ impl BtcSide {
         .await?;
         let side = BtcSide {
             wallet: tokio::sync::Mutex::new(wallet),
-            source,
+            sources,
             reserved: Mutex::new(BTreeSet::new()),
             fee_policy: FeePolicy::default(),
             registry: Mutex::new(Registry::default()),
@@ -200,13 +210,14 @@ impl BtcSide {
         }
     }
 
-    pub(crate) fn source_config(&self) -> &BitcoinSourceConfig {
-        &self.source
+    /// A fresh chain source.
+    pub(crate) fn new_source(&self) -> Result<Box<dyn ChainSource>, SourceError> {
+        (self.sources)()
     }
 
     /// Brings the wallet up to the chain.
     pub(crate) async fn sync(&self) -> Result<(), EngineError> {
-        let mut source = new_source(&self.source)?;
+        let mut source = self.new_source()?;
         let mut wallet = self.wallet.lock().await;
         let handle = tokio::runtime::Handle::current();
         tokio::task::block_in_place(|| handle.block_on(wallet.sync(source.as_mut())))?;
@@ -227,7 +238,7 @@ impl BtcSide {
     /// floor and cap), in sat/vB.
     pub(crate) async fn fee_rate(&self) -> Result<u64, EngineError> {
         let policy = self.fee_policy;
-        let choice = with_source(&self.source, move |s| policy.choose(s)).await?;
+        let choice = with_source(&self.sources, move |s| policy.choose(s)).await?;
         Ok(choice.rate.to_sat_per_vb_ceil())
     }
 
@@ -284,7 +295,7 @@ impl BtcSide {
 
     /// Broadcasts a transaction.
     pub(crate) async fn broadcast(&self, tx: Transaction) -> Result<Txid, SourceError> {
-        with_source(&self.source, move |s| s.broadcast(&tx)).await
+        with_source(&self.sources, move |s| s.broadcast(&tx)).await
     }
 
     /// Claims the acceleration of `txid` for the caller; `None` when another task has it.
@@ -299,7 +310,7 @@ impl BtcSide {
         txid: Txid,
         script: ScriptBuf,
     ) -> Result<(TxStatus, u32), SourceError> {
-        with_source(&self.source, move |s| {
+        with_source(&self.sources, move |s| {
             let status = s.tx_status(&txid, &script)?;
             Ok((status, s.tip()?.height))
         })
@@ -548,7 +559,7 @@ pub(crate) async fn run_watcher(
         polls += 1;
         let mut current = match source.take() {
             Some(s) => s,
-            None => match new_source(btc.source_config()) {
+            None => match btc.new_source() {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = events.send(EngineEvent::Warning {

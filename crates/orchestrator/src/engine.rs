@@ -152,7 +152,7 @@ impl Engine {
                 store.clone(),
                 &keys.mnemonic,
                 network,
-                config.bitcoin.clone(),
+                crate::btc::source_factory(config.bitcoin.clone()),
             )
             .await?,
         );

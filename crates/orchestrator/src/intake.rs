@@ -428,8 +428,24 @@ mod tests {
         parallelism: 1,
     };
 
+    /// A standard P2WPKH script.
+    fn p2wpkh(byte: u8) -> bitcoin::ScriptBuf {
+        use bitcoin::hashes::Hash as _;
+        bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([byte; 20]))
+    }
+
     /// A taker's fresh machine for `swap_id`, and the setup message it sends first.
     fn bob_and_setup(swap_id: SwapId) -> (SwapState, Message) {
+        let terms = SwapTerms::new(
+            Network::Regtest,
+            Amount::from_sat(1_000_000),
+            XmrAmount::from_piconero(1_000_000_000_000),
+        );
+        bob_with(terms, swap_id)
+    }
+
+    /// A taker's fresh machine for `swap_id` on `terms`, and its setup message.
+    fn bob_with(terms: SwapTerms, swap_id: SwapId) -> (SwapState, Message) {
         let secrets = SwapSecrets::derive(
             &WalletSeed([9; 64]),
             &swap_id,
@@ -437,12 +453,7 @@ mod tests {
             &SwapEntropy([1; 32]),
         );
         let share = secrets.public_share();
-        let terms = SwapTerms::new(
-            Network::Regtest,
-            Amount::from_sat(1_000_000),
-            XmrAmount::from_piconero(1_000_000_000_000),
-        );
-        let refund = bitcoin::ScriptBuf::new_op_return([1u8; 20]);
+        let refund = p2wpkh(1);
         let bob = Bob::new(swap_id, terms, secrets, share, refund, 5, Timestamp(0));
         let mut state = SwapState::Bob(Box::new(bob));
         let setup = state
@@ -469,7 +480,7 @@ mod tests {
             &SwapEntropy([2; 32]),
         );
         let share = secrets.public_share();
-        let script = bitcoin::ScriptBuf::new_op_return([2u8; 20]);
+        let script = p2wpkh(2);
         let alice = confiaro_protocol::alice::Alice::new(
             setup.swap_id,
             setup.terms,
@@ -661,5 +672,111 @@ mod tests {
             refusal(f.route(taker, proof).await),
             format!("unknown swap {fresh}")
         );
+    }
+
+    /// The maker's whole intake in process, on the test doubles (an empty chain, a wallet
+    /// RPC holding 1.5 XMR, real libp2p on loopback): a taker's quote request is answered; a
+    /// setup the maker's XMR covers becomes one stored swap whose driver answers the taker
+    /// with Alice's setup over the network; a copy of that setup makes no second swap; and a
+    /// second swap the XMR no longer covers is refused before anything is stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_maker_takes_only_the_setups_its_xmr_covers_and_answers_over_the_network() {
+        use crate::test_utils::{loopback_peer, test_context};
+        use confiaro_p2p::{NetworkEvent, SwapProtocol};
+        use confiaro_protocol::quote::QuoteRequest;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (cx, events) =
+            test_context(dir.path(), XmrAmount::from_piconero(1_500_000_000_000)).await;
+        let intake = Arc::new(Intake::new(Arc::clone(&cx)));
+        cx.tasks.spawn(Arc::clone(&intake).run(events));
+        intake.start_maker(
+            MakerSettings::new(Amount::from_sat(10_000), Amount::from_sat(5_000_000)),
+            Ok(Price(100 * 1_000_000_000_000)),
+        );
+        // the maker quotes once it knows its free XMR (1.5 XMR less one lock's allowance)
+        for _ in 0..100 {
+            let known = intake
+                .with_desk(|d| d.status(Network::Regtest).free_piconero)
+                .flatten();
+            if known.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let (taker, mut taker_events) = loopback_peer(3).await;
+        let address = cx.net.network.listen_addresses().await[0].clone();
+        let maker = taker
+            .dial(address.with_p2p(cx.net.network.local_peer_id()).unwrap())
+            .await
+            .expect("the taker reaches the maker");
+        let request = QuoteRequest {
+            network: Network::Regtest,
+        }
+        .encode();
+        let reply = taker
+            .send(maker, SwapProtocol::Quote, request)
+            .await
+            .expect("a quote")
+            .expect("with a body");
+        let quote = quote::decode_reply(&reply).expect("a valid quote").quote;
+        assert_eq!(quote.max_btc, Amount::from_sat(1_490_000));
+        let terms = quote
+            .terms_for(Amount::from_sat(1_000_000))
+            .expect("in range");
+        assert_eq!(
+            terms.xmr_amount,
+            XmrAmount::from_piconero(1_000_000_000_000)
+        );
+
+        let first = SwapId([11; 32]);
+        let (_, setup) = bob_with(terms, first);
+        let acked = taker
+            .send(maker, SwapProtocol::SwapSetup, setup.encode())
+            .await;
+        assert!(acked.is_ok(), "the setup is taken: {acked:?}");
+        let answer = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match taker_events.recv().await.expect("the taker's network runs") {
+                    NetworkEvent::InboundRequest(request) => break request,
+                    _ => continue,
+                }
+            }
+        })
+        .await
+        .expect("the maker answers");
+        assert_eq!(answer.protocol, SwapProtocol::SwapSetup);
+        match messages::decode(&answer.payload).expect("a valid message") {
+            Message::SetupAlice(alice) => assert_eq!(alice.swap_id, first),
+            other => panic!("Alice answers with her setup, not {}", other.name()),
+        }
+        let _ = answer.responder.ack(None).await;
+
+        // a copy of the setup (a retry): acknowledged, and still one swap
+        let again = taker
+            .send(maker, SwapProtocol::SwapSetup, setup.encode())
+            .await;
+        assert!(again.is_ok(), "a repeated setup is harmless: {again:?}");
+        let stored = cx.store.swaps().await.expect("the swaps");
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].role, Role::Alice);
+        assert_eq!(stored[0].swap_id, first);
+
+        // 1 XMR more is not covered (1.5 - 1.01 promised): refused, nothing stored
+        let (_, second) = bob_with(terms, SwapId([12; 32]));
+        let refused = taker
+            .send(maker, SwapProtocol::SwapSetup, second.encode())
+            .await
+            .expect_err("refused");
+        assert!(
+            refused.to_string().contains("cannot lock"),
+            "the reason names the XMR: {refused}"
+        );
+        assert_eq!(cx.store.swaps().await.expect("the swaps").len(), 1);
+
+        cx.shutdown.cancel();
+        cx.net.network.shutdown().await;
     }
 }

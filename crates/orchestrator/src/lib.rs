@@ -45,6 +45,8 @@ pub mod progress;
 pub mod receipt;
 mod registry;
 mod taker;
+#[cfg(test)]
+mod test_utils;
 mod xmr;
 
 pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig, StoreLocation};

@@ -48,6 +48,28 @@ pub(crate) struct XmrSide {
 }
 
 impl XmrSide {
+    /// An `XmrSide` over a wallet RPC that something else runs (no process of its own): for
+    /// tests that stand a double in for `monero-wallet-rpc` ([`crate::test_utils`]).
+    #[cfg(test)]
+    pub(crate) fn over(wallet_url: &str, address: Address, dir: PathBuf) -> XmrSide {
+        let config = RpcConfig {
+            timeout: Duration::from_secs(5),
+            retries: 0,
+            ..RpcConfig::default()
+        };
+        XmrSide {
+            daemon: DaemonClient::new(wallet_url, config).expect("a valid URL"),
+            daemon_url: wallet_url.to_owned(),
+            process: tokio::sync::Mutex::new(None),
+            wallet: WalletClient::new(wallet_url, config).expect("a valid URL"),
+            money: tokio::sync::Mutex::new(()),
+            address,
+            password: String::new(),
+            binary: PathBuf::from("monero-wallet-rpc"),
+            dir,
+        }
+    }
+
     /// Records where a freshly created wallet starts on the Monero chain, so its first start
     /// does not scan the whole chain: the daemon's height now (minus a few blocks), or — when
     /// the daemon cannot be reached — a marker meaning "a day before the height at the first

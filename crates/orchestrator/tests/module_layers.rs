@@ -8,13 +8,32 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The modules, bottom up: the vocabulary (errors, settings, keys, events, the driver's
-/// inbox, receipts), the adapters' sides, the registry of drivers, the shared context, the
-/// swap's actions and driver, then the intake (peers' messages, the maker), the peer
-/// refresh, the taker's side, and the engine facade on top.
+/// inbox, receipts), the adapters' sides, the registry of drivers, the shared context (and
+/// the test doubles that make one), the swap's actions and driver, then the intake (peers'
+/// messages, the maker), the peer refresh, the taker's side, and the engine facade on top.
 const LAYERS: &[&str] = &[
-    "error", "maker", "config", "keys", "progress", "events", "faults", "inbox", "receipt", "btc",
-    "xmr", "net", "registry", "context", "fee_bump", "actions", "driver", "intake", "peers",
-    "taker", "engine",
+    "error",
+    "maker",
+    "config",
+    "keys",
+    "progress",
+    "events",
+    "faults",
+    "inbox",
+    "receipt",
+    "btc",
+    "xmr",
+    "net",
+    "registry",
+    "context",
+    "test_utils",
+    "fee_bump",
+    "actions",
+    "driver",
+    "intake",
+    "peers",
+    "taker",
+    "engine",
 ];
 
 /// The modules `lib.rs` declares.
