@@ -165,28 +165,7 @@ impl SwapCtx {
             tracing::warn!(swap = %self.swap_id, "audit log append failed: {e}");
         }
     }
-}
 
-/// `N` bytes from the operating system's entropy.
-pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], EngineError> {
-    let mut bytes = [0u8; N];
-    getrandom::getrandom(&mut bytes).map_err(|e| EngineError::Io {
-        what: "drawing random bytes".into(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    Ok(bytes)
-}
-
-/// The machine's notion of now: unix seconds.
-pub(crate) fn now() -> Timestamp {
-    Timestamp(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
-}
-
-impl SwapCtx {
     /// Delivers `message` to this swap's counterparty until acknowledged (see
     /// [`NetSide::deliver`]); a refusal or failure is audited and reported as an event. An
     /// abort outlives the swap (which ends with it): it stops only with the engine.
@@ -222,4 +201,28 @@ impl SwapCtx {
         cx.net
             .deliver(self.swap_id, self.peer, message, cancel, report);
     }
+}
+
+/// `N` bytes from the operating system's entropy.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], EngineError> {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes).map_err(no_randomness)?;
+    Ok(bytes)
+}
+
+/// The error of a failed draw from the operating system's entropy.
+pub(crate) fn no_randomness(error: impl std::fmt::Display) -> EngineError {
+    EngineError::Io {
+        what: "drawing random bytes".into(),
+        source: std::io::Error::other(error.to_string()),
+    }
+}
+
+/// The machine's notion of now: unix seconds.
+pub(crate) fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
 }

@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::actions::{self, JobKind};
-use crate::context::{now, Context, SwapCtx};
+use crate::context::{no_randomness, now, Context, SwapCtx};
 use crate::error::EngineError;
 use crate::events::SwapEventKind;
 use crate::inbox::DriverMsg;
@@ -89,10 +89,7 @@ pub(crate) async fn open_swap(
     let secrets = cx
         .keys
         .new_swap_secrets(&swap_id, role)
-        .map_err(|e| EngineError::Io {
-            what: "drawing random bytes".into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        .map_err(no_randomness)?;
     let share_secrets = secrets.clone();
     // a DLEQ proof: ~0.1 s of CPU, off the async threads
     let own_share = tokio::task::spawn_blocking(move || share_secrets.public_share())
