@@ -312,7 +312,38 @@ async function main() {
         check(!(await disabled(page, "wizard-next")), "Next enabled once funded");
       });
       await screen(page, "wizard-confirm", async () => {
-        await page.getByTestId("wizard-next").click();
+        // A window that paints no frame for a while (hidden, busy, or shot at once as the
+        // desktop test does) must still show every earlier step as done, with its check
+        // mark, and Confirm as the current one: nothing may wait for an animation frame.
+        const stopFrames = () =>
+          page.evaluate(() => {
+            const w = window as unknown as { __raf?: typeof requestAnimationFrame };
+            w.__raf = window.requestAnimationFrame;
+            window.requestAnimationFrame = () => 0;
+          });
+        const resumeFrames = () =>
+          page.evaluate(() => {
+            const w = window as unknown as { __raf?: typeof requestAnimationFrame };
+            if (w.__raf) window.requestAnimationFrame = w.__raf;
+          });
+        await stopFrames();
+        try {
+          await page.getByTestId("wizard-next").click();
+          await see(page, "wizard-confirm");
+          for (const id of ["offer", "amount", "receive", "deposit"]) {
+            const step = page.getByTestId(`wizard-step-${id}`);
+            check((await step.getAttribute("data-completed")) !== null, `${id} is marked done`);
+            const mark = step.locator("svg").first();
+            check(await mark.isVisible(), `${id} shows its check mark`);
+            const opacity = await mark.evaluate((el) => getComputedStyle(el.parentElement!).opacity);
+            check(opacity === "1", `${id}'s check mark is fully drawn (opacity ${opacity})`);
+            check((await step.getAttribute("aria-current")) === null, `${id} is not the current step`);
+          }
+          const current = page.getByTestId("wizard-step-confirm");
+          check((await current.getAttribute("data-progress")) !== null && (await current.getAttribute("aria-current")) === "step", "Confirm is the current step");
+        } finally {
+          await resumeFrames();
+        }
         await see(page, "confirm-btc", "0.01 BTC");
         await see(page, "confirm-xmr", "1.53123456789 XMR");
         await see(page, "confirm-receive", "built-in XMR wallet");

@@ -5,7 +5,7 @@ import type { PhaseName } from "../bindings/PhaseName";
 import type { SwapDetail } from "../bindings/SwapDetail";
 import { api, errorOf } from "../api";
 import { btcText, xmrText } from "../amounts";
-import { ErrorAlert, PhaseBadge, formatDuration, notifyError, phaseLabel } from "../components/common";
+import { ErrorAlert, PhaseBadge, SettledStepper, formatDuration, notifyError, phaseLabel } from "../components/common";
 import { useAppData } from "../state";
 
 const FINAL: PhaseName[] = ["completed", "refunded", "failed", "aborted"];
@@ -72,7 +72,7 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
           )}
         </Group>
       </Group>
-      <Stepper active={idx} size="sm" allowNextStepsSelect={false} data-testid="swap-timeline" aria-label="Swap progress">
+      <SettledStepper active={idx} size="sm" allowNextStepsSelect={false} data-testid="swap-timeline" aria-label="Swap progress">
         <Stepper.Step label="Negotiating" description="Keys and signatures" />
         <Stepper.Step label="Locked" description="Funds locked on chain" />
         <Stepper.Step label="Executing" description="Redeem or refund" />
@@ -81,7 +81,7 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
           description={final ? "Finished" : "Completed or refunded"}
           color={swap.phase === "failed" ? "red" : swap.phase === "refunded" || swap.phase === "aborted" ? "yellow" : undefined}
         />
-      </Stepper>
+      </SettledStepper>
       <Paper withBorder p="md">
         <Stack gap="xs">
           <Text fw={600} data-testid="swap-step" aria-live="polite">

@@ -7,7 +7,7 @@ import type { SwapDetail } from "../bindings/SwapDetail";
 import { api, errorOf } from "../api";
 import { btcText, units, xmrText } from "../amounts";
 import { checkBuyAmount } from "../buy";
-import { CopyField, ErrorAlert, QrCode, shortId } from "../components/common";
+import { CopyField, ErrorAlert, QrCode, SettledStepper, shortId } from "../components/common";
 import { useAppData } from "../state";
 import { OffersTable, useOffers } from "./Offers";
 
@@ -106,11 +106,11 @@ export function SwapWizard({ initialOffer, onStarted }: { initialOffer: OfferVie
   return (
     <Stack data-testid="screen-swap">
       <Title order={2}>Buy XMR</Title>
-      <Stepper active={active} onStepClick={(i) => i < active && setStep(steps[i]!)} allowNextStepsSelect={false} size="sm" data-testid="wizard-stepper">
-        {steps.map((id) => (
-          <Stepper.Step key={id} label={STEP_LABEL[id]} data-testid={`wizard-step-${id}`} />
+      <SettledStepper active={active} onStepClick={(i) => i < active && setStep(steps[i]!)} allowNextStepsSelect={false} size="sm" data-testid="wizard-stepper">
+        {steps.map((id, i) => (
+          <Stepper.Step key={id} label={STEP_LABEL[id]} data-testid={`wizard-step-${id}`} aria-current={i === active ? "step" : undefined} />
         ))}
-      </Stepper>
+      </SettledStepper>
 
       {step === "offer" && (
         <Stack data-testid="wizard-offer">

@@ -59,5 +59,12 @@ describe("swap wizard", () => {
     expect(fake.calls.some((c) => c.command === "devnet_fund")).toBe(true);
     fireEvent.click(screen.getByTestId("wizard-next"));
     expect((await screen.findByTestId("confirm-xmr")).textContent).toBe("1.53123456789 XMR");
+    // every earlier step is done, and Confirm (not Deposit) is the current one
+    for (const id of ["offer", "amount", "receive", "deposit"]) {
+      const step = screen.getByTestId(`wizard-step-${id}`);
+      expect(step.hasAttribute("data-completed"), id).toBe(true);
+      expect(step.getAttribute("aria-current"), id).toBeNull();
+    }
+    expect(screen.getByTestId("wizard-step-confirm").getAttribute("aria-current")).toBe("step");
   });
 });
