@@ -392,6 +392,8 @@ async function main() {
         await see(page, "swap-phase", "Completed");
         await see(page, "swap-step", "Done");
         await see(page, "swap-timeline", "Completed");
+        await count(page, "swap-cancel-refund", 0);
+        await count(page, "swap-abort", 0);
       });
       await screen(page, "history", async () => {
         await page.getByTestId("nav-history").click();
@@ -416,6 +418,8 @@ async function main() {
         check(await disabled(page, "swap-cancel-refund"), "Cancel & refund disabled after use");
         await pushSwap(page, { swap_id: STUCK_SWAP.swap_id, phase: "refunded", step: "Refunded: your bitcoin is back (minus fees)", waiting: null, deadline: null });
         await see(page, "swap-phase", "Refunded");
+        await count(page, "swap-cancel-refund", 0);
+        await count(page, "swap-abort", 0);
       });
       await screen(page, "wallets", async () => {
         await page.getByTestId("nav-wallets").click();

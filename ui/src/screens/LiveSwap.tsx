@@ -161,18 +161,22 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
         </Table>
       )}
       {error && <ErrorAlert error={error} title="The action failed" testId="live-error" />}
-      <Group>
-        <Button color="orange" disabled={!swap.can_cancel_refund} loading={busy === "cancel"} onClick={() => void act("cancel")} data-testid="swap-cancel-refund">
-          Cancel &amp; refund
-        </Button>
-        <Button color="red" variant="outline" disabled={!swap.can_abort} loading={busy === "abort"} onClick={() => void act("abort")} data-testid="swap-abort">
-          Abort
-        </Button>
-      </Group>
-      {!swap.can_cancel_refund && !final && (
-        <Text size="xs" c="dimmed">
-          Cancel &amp; refund becomes possible once the cancel timelock has passed.
-        </Text>
+      {!final && (
+        <>
+          <Group>
+            <Button color="orange" disabled={!swap.can_cancel_refund} loading={busy === "cancel"} onClick={() => void act("cancel")} data-testid="swap-cancel-refund">
+              Cancel &amp; refund
+            </Button>
+            <Button color="red" variant="outline" disabled={!swap.can_abort} loading={busy === "abort"} onClick={() => void act("abort")} data-testid="swap-abort">
+              Abort
+            </Button>
+          </Group>
+          {!swap.can_cancel_refund && (
+            <Text size="xs" c="dimmed">
+              Cancel &amp; refund becomes possible once the cancel timelock has passed.
+            </Text>
+          )}
+        </>
       )}
     </Stack>
   );

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { act, fireEvent, screen } from "@testing-library/react";
+import { act, cleanup, fireEvent, screen } from "@testing-library/react";
 import { LiveSwapView } from "../../src/screens/LiveSwap";
 import { DONE_SWAP, STUCK_SWAP } from "../fake/fixtures";
 import { renderWithFake } from "./render";
@@ -29,6 +29,15 @@ describe("live swap view", () => {
     rerender(<LiveSwapView swap={{ ...STUCK_SWAP, can_cancel_refund: false, can_abort: true }} receivedAt={Date.now()} />);
     expect((screen.getByTestId("swap-cancel-refund") as HTMLButtonElement).disabled).toBe(true);
     expect((screen.getByTestId("swap-abort") as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it("offers no Cancel & refund or Abort once the swap has ended", () => {
+    for (const phase of ["completed", "refunded", "failed", "aborted"] as const) {
+      renderWithFake(<LiveSwapView swap={{ ...DONE_SWAP, phase }} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+      expect(screen.queryByTestId("swap-cancel-refund"), phase).toBeNull();
+      expect(screen.queryByTestId("swap-abort"), phase).toBeNull();
+      cleanup();
+    }
   });
 
   it("shows phase, amounts and txids", () => {
