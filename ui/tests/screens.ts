@@ -106,6 +106,13 @@ function check(cond: unknown, what: string): void {
   if (!cond) throw new Failure(what);
 }
 
+/** The engine's own names (`XmrRedeemed`, `btc_locked`, `early_refund`) never reach the screen. */
+async function noInternalNames(page: Page): Promise<void> {
+  const text = await page.locator("body").innerText();
+  const found = /\b(?:Btc|Xmr|Enc)[A-Z]\w*|\b[a-z]+_[a-z_]+\b/.exec(text);
+  check(found === null, `an internal name is shown: ${found?.[0]}`);
+}
+
 async function disabled(page: Page, testId: string): Promise<boolean> {
   return page.getByTestId(testId).first().isDisabled();
 }
@@ -362,7 +369,7 @@ async function main() {
         await pushSwap(page, {
           swap_id: swapId,
           phase: "locked",
-          state: "btc_locked",
+          state: "BtcLockPublished",
           step: "Bitcoin locked; waiting for the maker to lock XMR",
           waiting: { for: "confirmations", chain: "monero", what: "the maker's XMR lock", have: 3, need: 10 },
           deadline: { what: "you can cancel and refund", blocks: 72, eta_seconds: 43200, automatic: "If the maker has not locked XMR by then, the app cancels and refunds your bitcoin." },
@@ -374,15 +381,20 @@ async function main() {
         await see(page, "swap-countdown", /In 72 Bitcoin blocks, about 1[12] h \d\d min/);
         await see(page, "swap-automatic", "cancels and refunds your bitcoin");
         await see(page, "swap-txs", "ab".repeat(32));
+        await see(page, "swap-state", "Stage: Your BTC lock is published");
+        await see(page, "swap-waiting", "the maker's XMR lock on Monero");
+        await noInternalNames(page);
         check(await disabled(page, "swap-abort"), "Abort disabled once locked");
       });
       await screen(page, "live-completed", async () => {
-        await pushSwap(page, { swap_id: swapId, phase: "executing", state: "xmr_locked", step: "Redeeming the XMR", waiting: null, deadline: null });
+        await pushSwap(page, { swap_id: swapId, phase: "executing", state: "BtcRedeemed", step: "Redeeming the XMR", waiting: null, deadline: null });
         await see(page, "swap-phase", "Executing");
+        await see(page, "swap-state", "moving your XMR to your wallet");
+        await noInternalNames(page);
         await pushSwap(page, {
           swap_id: swapId,
           phase: "completed",
-          state: "xmr_redeemed",
+          state: "XmrRedeemed",
           step: "Done: 1.53123456789 XMR is in your wallet",
           txs: [
             { label: "lock", txid: "ab".repeat(32) },
@@ -392,6 +404,8 @@ async function main() {
         await see(page, "swap-phase", "Completed");
         await see(page, "swap-step", "Done");
         await see(page, "swap-timeline", "Completed");
+        await see(page, "swap-state", "Stage: XMR received");
+        await noInternalNames(page);
         await count(page, "swap-cancel-refund", 0);
         await count(page, "swap-abort", 0);
       });
@@ -415,9 +429,13 @@ async function main() {
         await page.getByTestId("swap-cancel-refund").click();
         await see(page, "swap-phase", "Executing");
         await see(page, "swap-step", "refunding your bitcoin");
+        await see(page, "swap-state", "Stage: Cancelled; your BTC refund follows");
+        await see(page, "swap-waiting", "on Bitcoin");
+        await noInternalNames(page);
         check(await disabled(page, "swap-cancel-refund"), "Cancel & refund disabled after use");
         await pushSwap(page, { swap_id: STUCK_SWAP.swap_id, phase: "refunded", step: "Refunded: your bitcoin is back (minus fees)", waiting: null, deadline: null });
         await see(page, "swap-phase", "Refunded");
+        await noInternalNames(page);
         await count(page, "swap-cancel-refund", 0);
         await count(page, "swap-abort", 0);
       });

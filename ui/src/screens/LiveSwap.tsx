@@ -6,6 +6,7 @@ import type { SwapDetail } from "../bindings/SwapDetail";
 import { api, errorOf } from "../api";
 import { btcText, xmrText } from "../amounts";
 import { ErrorAlert, PhaseBadge, SettledStepper, formatDuration, notifyError, phaseLabel } from "../components/common";
+import { chainText, stateText } from "../names";
 import { useAppData } from "../state";
 
 const FINAL: PhaseName[] = ["completed", "refunded", "failed", "aborted"];
@@ -87,15 +88,15 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
           <Text fw={600} data-testid="swap-step" aria-live="polite">
             {swap.step}
           </Text>
-          <Text size="xs" c="dimmed">
-            State: <Code>{swap.state}</Code>
+          <Text size="xs" c="dimmed" data-testid="swap-state" data-state={swap.state}>
+            Stage: {stateText(swap.state, swap.role)}
           </Text>
           {w && (
             <div data-testid="swap-waiting">
               {w.for === "confirmations" ? (
                 <>
                   <Text size="sm">
-                    Waiting for {w.what} on {w.chain}: {w.have} of {w.need} confirmations
+                    Waiting for {w.what} on {chainText(w.chain)}: {w.have} of {w.need} confirmations
                   </Text>
                   <Progress value={w.need > 0 ? Math.min(100, (w.have / w.need) * 100) : 0} aria-label={`${w.have} of ${w.need} confirmations`} data-testid="swap-confirmations" />
                 </>

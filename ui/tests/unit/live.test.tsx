@@ -40,6 +40,18 @@ describe("live swap view", () => {
     }
   });
 
+  it("shows the state in plain words, never the engine's name for it", () => {
+    renderWithFake(<LiveSwapView swap={DONE_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(screen.getByTestId("swap-state").textContent).toBe("Stage: XMR received");
+    expect(screen.getByTestId("swap-state").getAttribute("data-state")).toBe("XmrRedeemed");
+    expect(document.body.textContent).not.toContain("XmrRedeemed");
+    cleanup();
+    renderWithFake(<LiveSwapView swap={{ ...STUCK_SWAP, state: "btc_locked", waiting: { for: "confirmations", chain: "bitcoin", what: "BTC lock", have: 0, need: 1 } }} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(screen.getByTestId("swap-state").textContent).toBe("Stage: BTC locked");
+    expect(screen.getByTestId("swap-waiting").textContent).toContain("on Bitcoin");
+    expect(document.body.textContent).not.toMatch(/btc_locked|on bitcoin/);
+  });
+
   it("shows phase, amounts and txids", () => {
     renderWithFake(<LiveSwapView swap={DONE_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
     expect(screen.getByTestId("swap-phase").textContent).toBe("Completed");
