@@ -373,14 +373,19 @@ async function main() {
           step: "Bitcoin locked; waiting for the maker to lock XMR",
           waiting: { for: "confirmations", chain: "monero", what: "the maker's XMR lock", have: 3, need: 10 },
           deadline: { what: "you can cancel and refund", blocks: 72, eta_seconds: 43200, automatic: "If the maker has not locked XMR by then, the app cancels and refunds your bitcoin." },
-          txs: [{ label: "lock", txid: "ab".repeat(32) }],
+          txs: [
+            { label: "lock", txid: "ab".repeat(32), on_chain: { status: "unknown" } },
+            { label: "early_refund", txid: "ef".repeat(32), on_chain: { status: "unknown" } },
+          ],
           can_abort: false,
         });
         await see(page, "swap-phase", "Locked");
         await see(page, "swap-waiting", "3 of 10 confirmations");
         await see(page, "swap-countdown", /In 72 Bitcoin blocks, about 1[12] h \d\d min/);
         await see(page, "swap-automatic", "cancels and refunds your bitcoin");
-        await see(page, "swap-txs", "ab".repeat(32));
+        await see(page, "swap-txs-agreed", "ab".repeat(32));
+        await see(page, "swap-txs-agreed", "Early refund");
+        await count(page, "swap-txs-on-chain", 0);
         await see(page, "swap-state", "Stage: Your BTC lock is published");
         await see(page, "swap-waiting", "the maker's XMR lock on Monero");
         await noInternalNames(page);
@@ -397,14 +402,29 @@ async function main() {
           state: "XmrRedeemed",
           step: "Done: 1.53123456789 XMR is in your wallet",
           txs: [
-            { label: "lock", txid: "ab".repeat(32) },
-            { label: "redeem", txid: "cd".repeat(32) },
+            { label: "lock", txid: "ab".repeat(32), on_chain: { status: "seen", confirmations: 12 } },
+            { label: "redeem", txid: "cd".repeat(32), on_chain: { status: "seen", confirmations: 0 } },
+            { label: "cancel", txid: "c0".repeat(32), on_chain: { status: "not_seen" } },
+            { label: "refund", txid: "d1".repeat(32), on_chain: { status: "not_seen" } },
+            { label: "punish", txid: "e2".repeat(32), on_chain: { status: "not_seen" } },
+            { label: "early_refund", txid: "ef".repeat(32), on_chain: { status: "not_seen" } },
           ],
         });
         await see(page, "swap-phase", "Completed");
         await see(page, "swap-step", "Done");
         await see(page, "swap-timeline", "Completed");
         await see(page, "swap-state", "Stage: XMR received");
+        // what reached the chain, with confirmations; the four never published apart, folded
+        await count(page, "swap-txs-agreed", 0);
+        const onChain = page.getByTestId("swap-txs-on-chain");
+        await until("two transactions on chain", async () => (await onChain.getByTestId("swap-tx").count()) === 2 || undefined);
+        check((await onChain.getByTestId("swap-tx-confirmations").allInnerTexts()).join("|") === "12 confirmations|In the mempool", "confirmations of lock and redeem");
+        const onChainText = await onChain.innerText();
+        check(!onChainText.includes("c0".repeat(32)) && !/Cancel|Refund|Punish/.test(onChainText), "nothing unpublished among the published");
+        await count(page, "swap-txs-unpublished", 0);
+        await page.getByTestId("swap-txs-unpublished-toggle").click();
+        await until("four never published", async () => (await page.getByTestId("swap-txs-unpublished").getByTestId("swap-tx").count()) === 4 || undefined);
+        await see(page, "swap-txs-unpublished", "Early refund");
         await noInternalNames(page);
         await count(page, "swap-cancel-refund", 0);
         await count(page, "swap-abort", 0);

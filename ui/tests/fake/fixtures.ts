@@ -80,8 +80,12 @@ export const DONE_SWAP: SwapDetail = {
   waiting: null,
   deadline: null,
   txs: [
-    { label: "lock", txid: "f00d".repeat(16) },
-    { label: "redeem", txid: "beef".repeat(16) },
+    { label: "lock", txid: "f00d".repeat(16), on_chain: { status: "seen", confirmations: 14 } },
+    { label: "redeem", txid: "beef".repeat(16), on_chain: { status: "seen", confirmations: 1 } },
+    { label: "cancel", txid: "c0c0".repeat(16), on_chain: { status: "not_seen" } },
+    { label: "refund", txid: "d1d1".repeat(16), on_chain: { status: "not_seen" } },
+    { label: "punish", txid: "e2e2".repeat(16), on_chain: { status: "not_seen" } },
+    { label: "early_refund", txid: "f3f3".repeat(16), on_chain: { status: "not_seen" } },
   ],
   receive_address: null,
   can_cancel_refund: false,
@@ -102,7 +106,12 @@ export const STUCK_SWAP: SwapDetail = {
   step: "The maker has not locked its XMR; you can cancel and get your bitcoin back",
   waiting: { for: "peer" },
   deadline: { what: "the maker can punish", blocks: 130, eta_seconds: 78000, automatic: "If you do nothing, the app cancels and refunds by itself before this deadline." },
-  txs: [{ label: "lock", txid: "cafe".repeat(16) }],
+  // a running swap: all six agreed, which reached the chain not known yet
+  txs: ["lock", "redeem", "cancel", "refund", "punish", "early_refund"].map((label, i) => ({
+    label,
+    txid: (i === 0 ? "cafe" : `ca${i}e`).repeat(16),
+    on_chain: { status: "unknown" as const },
+  })),
   receive_address: "888tNkZrPN6JsEgekjMnABU4TBzc2Dt29EPAvkRxbANsAnjyPbb3iQ1YBRk1UXcdRsiKc9dhwMVgN5S9cQUiyoogDavup3H",
   can_cancel_refund: true,
   can_abort: false,
