@@ -354,6 +354,13 @@ async function main() {
         await see(page, "confirm-btc", "0.01 BTC");
         await see(page, "confirm-xmr", "1.53123456789 XMR");
         await see(page, "confirm-receive", "built-in XMR wallet");
+        // the network fees and what that makes in all
+        await see(page, "confirm-fee-btc", "about 0.0000153 BTC");
+        await see(page, "confirm-pay-total", "about 0.0100153 BTC");
+        await see(page, "confirm-fee-xmr-lock", "Paid by the maker");
+        await see(page, "confirm-fee-xmr-sweep", "about 0.002 XMR");
+        await see(page, "confirm-get-net", "about 1.52923456789 XMR");
+        await see(page, "confirm-fee-note", "estimates");
       });
       let swapId = "";
       await screen(page, "live-negotiating", async () => {
