@@ -166,7 +166,7 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
 }
 
 function confirmationsText(confirmations: number): string {
-  return confirmations === 0 ? "In the mempool" : `${confirmations} confirmation${confirmations === 1 ? "" : "s"}`;
+  return confirmations === 0 ? "Unconfirmed when last checked" : `${confirmations} confirmation${confirmations === 1 ? "" : "s"}`;
 }
 
 function TxRows({ txs, confirmations }: { txs: SwapTx[]; confirmations?: boolean }) {
@@ -222,7 +222,7 @@ export function SwapTxs({ txs }: { txs: SwapTx[] }) {
             <TxRows txs={seen} confirmations />
           </Table>
           <Text size="xs" c="dimmed">
-            Confirmations as the app last counted them.
+            Confirmations as the app last counted them: it stops counting once the swap has ended.
           </Text>
         </>
       )}

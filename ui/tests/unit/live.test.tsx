@@ -66,7 +66,13 @@ describe("live swap view", () => {
     const rows = within(onChain).getAllByTestId("swap-tx");
     expect(rows.map((r) => r.getAttribute("data-label"))).toEqual(["lock", "redeem"]);
     expect(within(onChain).getAllByTestId("swap-tx-confirmations").map((c) => c.textContent)).toEqual(["14 confirmations", "1 confirmation"]);
-    expect(onChain.textContent).not.toContain("c0c0".repeat(16));
+    cleanup();
+    const redeemUnconfirmed = DONE_SWAP.txs.map((t) => (t.label === "redeem" ? { ...t, on_chain: { status: "seen" as const, confirmations: 0 } } : t));
+    renderWithFake(<LiveSwapView swap={{ ...DONE_SWAP, txs: redeemUnconfirmed }} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(screen.getAllByTestId("swap-tx-confirmations")[1]!.textContent).toBe("Unconfirmed when last checked");
+    cleanup();
+    renderWithFake(<LiveSwapView swap={DONE_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(screen.getByTestId("swap-txs-on-chain").textContent).not.toContain("c0c0".repeat(16));
     // the four never published are folded away, then listed on their own
     expect(screen.queryByTestId("swap-txs-unpublished")).toBeNull();
     const toggle = screen.getByTestId("swap-txs-unpublished-toggle");
