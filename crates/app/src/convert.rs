@@ -2,7 +2,9 @@
 //! in snake_case), and from errors to a message with the next step.
 
 use confiaro_orchestrator::progress::{Chain, Timelock, Waiting};
-use confiaro_orchestrator::{EngineError, Network, Offer, Phase, Role, SwapView, WalletBalances};
+use confiaro_orchestrator::{
+    Direction, EngineError, Network, Offer, Phase, Role, SwapView, WalletBalances,
+};
 
 use crate::ipc::{
     Balances, CommandError, DeadlineView, NetworkName, OfferView, PhaseName, QuoteView, RoleName,
@@ -146,7 +148,18 @@ fn snake_case(name: &str) -> String {
 
 impl From<&Offer> for OfferView {
     fn from(offer: &Offer) -> OfferView {
-        let (quote, error) = match &offer.quote {
+        // the desktop app buys XMR: the offer it shows is the maker's buy side
+        let buy_side = offer
+            .quotes
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|quotes| {
+                quotes
+                    .iter()
+                    .find(|q| q.direction == Direction::BuyXmr)
+                    .ok_or_else(|| "this maker does not sell XMR now".to_string())
+            });
+        let (quote, error) = match buy_side {
             Ok(q) => (
                 Some(QuoteView {
                     piconero_per_btc: q.price.0.to_string(),
@@ -157,7 +170,7 @@ impl From<&Offer> for OfferView {
                 }),
                 None,
             ),
-            Err(e) => (None, Some(e.clone())),
+            Err(e) => (None, Some(e)),
         };
         OfferView {
             peer: offer.peer.clone(),

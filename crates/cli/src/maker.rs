@@ -12,9 +12,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bitcoin::Amount;
 use clap::Subcommand;
-use confiaro_orchestrator::{Engine, MakerSettings, Price};
+use confiaro_orchestrator::{Engine, MakerSettings, Price, SellSide};
 use confiaro_pricing::{
-    maker_price, BitfinexTicker, FeedPolicy, FeedState, KrakenTicker, PriceFeed, PriceSource,
+    maker_bid_price, maker_price, BitfinexTicker, FeedPolicy, FeedState, KrakenTicker, PriceFeed,
+    PriceSource,
 };
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +44,16 @@ pub(crate) enum MakerCommand {
         /// Largest swap in BTC (with --price).
         #[arg(long, value_parser = settings::parse_btc)]
         max: Option<Amount>,
+        /// With --price: also buy XMR (takers sell it) at this fixed price in XMR per BTC,
+        /// between --sell-min and --sell-max.
+        #[arg(long, value_parser = settings::parse_price, requires_all = ["price", "sell_min", "sell_max"])]
+        sell_price: Option<Price>,
+        /// Smallest swap in BTC when buying XMR (with --sell-price).
+        #[arg(long, value_parser = settings::parse_btc)]
+        sell_min: Option<Amount>,
+        /// Largest swap in BTC when buying XMR (with --sell-price).
+        #[arg(long, value_parser = settings::parse_btc)]
+        sell_max: Option<Amount>,
         /// With --price: how long to wait, on a stop, for swaps in the middle of an action.
         #[arg(long, default_value_t = 120)]
         grace_secs: u64,
@@ -59,12 +70,19 @@ pub(crate) async fn run(
         price,
         min,
         max,
+        sell_price,
+        sell_min,
+        sell_max,
         grace_secs,
     } = command;
     match (config, price, min, max) {
         (Some(path), ..) => run_configured(global, out, &path).await,
         (None, Some(price), Some(min), Some(max)) => {
-            run_fixed(global, out, price, min, max, Duration::from_secs(grace_secs)).await
+            let sell = match (sell_price, sell_min, sell_max) {
+                (Some(bid), Some(min), Some(max)) => Some((bid, SellSide::new(min, max))),
+                _ => None,
+            };
+            run_fixed(global, out, price, min, max, sell, Duration::from_secs(grace_secs)).await
         }
         _ => anyhow::bail!(
             "say how to price: --config maker.toml (see maker.example.toml), or --price XMR_PER_BTC --min BTC --max BTC"
@@ -79,17 +97,22 @@ async fn run_fixed(
     price: Price,
     min: Amount,
     max: Amount,
+    sell: Option<(Price, SellSide)>,
     grace: Duration,
 ) -> anyhow::Result<ExitCode> {
     let engine = open_engine(global, out).await?;
     let printer = print_events(&engine, out, None, "");
-    if let Err(e) = engine
-        .start_maker(MakerSettings::new(min, max), Ok(price))
-        .await
-    {
+    let settings = MakerSettings {
+        sell: sell.map(|(_, side)| side),
+        ..MakerSettings::new(min, max)
+    };
+    if let Err(e) = engine.start_maker(settings, Ok(price)).await {
         printer.abort();
         engine.shutdown().await;
         return Err(e.into());
+    }
+    if let Some((bid, _)) = sell {
+        engine.set_bid_price(Ok(bid));
     }
     let addresses = listen_addresses(&engine).await;
     out.result(
@@ -130,13 +153,15 @@ async fn run_configured(global: &Global, out: &Output, path: &Path) -> anyhow::R
         quotes_per_minute: config.quotes_per_minute,
         quote_validity: config.quote_validity,
         reserve_proof: config.reserve_proof,
+        sell: config.sell.map(|s| s.side),
     };
     let stopping = CancellationToken::new();
     let started = async {
         engine
             .start_maker(settings, price_of(&feed.current(), config.spread_bps))
             .await?;
-        follow_feed(&engine, &feed, config.spread_bps, &view, out, &stopping);
+        engine.set_bid_price(bid_of(&feed.current(), &config));
+        follow_feed(&engine, &feed, &config, &view, out, &stopping);
         let state = AdminState {
             engine: engine.clone(),
             token: Arc::new(token),
@@ -209,6 +234,14 @@ fn price_sources(config: &MakerConfig) -> anyhow::Result<Vec<Box<dyn PriceSource
         .collect()
 }
 
+/// The maker's bid (where it buys XMR) from the feed's state with the `[sell]` spread, or
+/// why there is none.
+fn bid_of(state: &FeedState, config: &MakerConfig) -> Result<Price, String> {
+    let sell = config.sell.ok_or("the maker does not buy XMR")?;
+    let reference = state.as_ref().map_err(ToString::to_string)?;
+    maker_bid_price(reference.btc_per_xmr, sell.spread_bps).map_err(|e| e.to_string())
+}
+
 /// The maker's price from the feed's state, or why there is none.
 fn price_of(state: &FeedState, spread_bps: u32) -> Result<Price, String> {
     let reference = state.as_ref().map_err(ToString::to_string)?;
@@ -220,13 +253,14 @@ fn price_of(state: &FeedState, spread_bps: u32) -> Result<Price, String> {
 fn follow_feed(
     engine: &Engine,
     feed: &PriceFeed,
-    spread_bps: u32,
+    config: &MakerConfig,
     view: &Arc<Mutex<FeedView>>,
     out: &Output,
     stop: &CancellationToken,
 ) {
     let mut updates = feed.subscribe();
     let (engine, view, out, stop) = (engine.clone(), Arc::clone(view), out.clone(), stop.clone());
+    let (config, spread_bps) = (config.clone(), config.spread_bps);
     tokio::spawn(async move {
         let mut quoting: Option<bool> = None;
         loop {
@@ -245,6 +279,9 @@ fn follow_feed(
                 _ => {}
             }
             engine.set_maker_price(price);
+            if config.sell.is_some() {
+                engine.set_bid_price(bid_of(&state, &config));
+            }
             tokio::select! {
                 _ = stop.cancelled() => return,
                 changed = updates.changed() => if changed.is_err() { return },

@@ -11,6 +11,7 @@ use bitcoin::Amount;
 use serde::Deserialize;
 
 use crate::settings::parse_btc;
+use confiaro_orchestrator::SellSide;
 
 /// A configuration error: the key (`quote.spread_bps`) and what is wrong with its value.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,18 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     shutdown: RawShutdown,
+    sell: Option<RawSell>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSell {
+    spread_bps: Option<u32>,
+    min_btc: Option<String>,
+    max_btc: Option<String>,
+    max_open: Option<u32>,
+    max_open_per_peer: Option<u32>,
+    walk_aways_forgiven: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,9 +130,20 @@ pub(crate) struct SourceConfig {
     pub(crate) url: Option<String>,
 }
 
+/// The side on which the maker buys XMR (`[sell]`: takers sell XMR to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SellConfig {
+    /// Spread under the reference price, in basis points.
+    pub(crate) spread_bps: u32,
+    /// The side's limits.
+    pub(crate) side: SellSide,
+}
+
 /// A checked maker configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MakerConfig {
+    /// The side on which the maker buys XMR, when `[sell]` is present.
+    pub(crate) sell: Option<SellConfig>,
     /// Spread over the reference price, in basis points (1/100 %).
     pub(crate) spread_bps: u32,
     /// Smallest swap.
@@ -329,7 +353,42 @@ impl MakerConfig {
             .token_file
             .unwrap_or_else(|| PathBuf::from("admin.token"));
         let shutdown_grace = secs("shutdown.grace_secs", raw.shutdown.grace_secs, 120, 3_600)?;
+        let sell = match raw.sell {
+            None => None,
+            Some(r) => {
+                let spread_bps = r.spread_bps.unwrap_or(200);
+                if spread_bps > MAX_SPREAD_BPS {
+                    return Err(invalid(
+                        "sell.spread_bps",
+                        format!(
+                            "{spread_bps} is above the largest spread, {MAX_SPREAD_BPS} (50 %)"
+                        ),
+                    ));
+                }
+                let min_btc = btc("sell.min_btc", r.min_btc, min_btc)?;
+                let max_btc = btc("sell.max_btc", r.max_btc, max_btc)?;
+                if min_btc < Amount::from_sat(10_000) || max_btc < min_btc {
+                    return Err(invalid(
+                        "sell.max_btc",
+                        format!("{min_btc} to {max_btc} is not a range from at least 0.0001 BTC"),
+                    ));
+                }
+                let mut side = SellSide::new(min_btc, max_btc);
+                side.max_open = r.max_open.unwrap_or(side.max_open);
+                side.max_open_per_peer = r.max_open_per_peer.unwrap_or(side.max_open_per_peer);
+                side.walk_aways_forgiven =
+                    r.walk_aways_forgiven.unwrap_or(side.walk_aways_forgiven);
+                if side.max_open == 0 || side.max_open_per_peer == 0 {
+                    return Err(invalid(
+                        "sell.max_open",
+                        "0 would refuse every taker (leave [sell] out to not buy XMR)".into(),
+                    ));
+                }
+                Some(SellConfig { spread_bps, side })
+            }
+        };
         Ok(MakerConfig {
+            sell,
             spread_bps,
             min_btc,
             max_btc,

@@ -8,12 +8,12 @@ use bitcoin::Amount;
 use clap::Subcommand;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
-    Engine, EngineEvent, LocalData, Multiaddr, Phase, Received, StoreLocation, SwapId, SwapView,
-    XmrAmount,
+    Direction, Engine, EngineError, EngineEvent, LocalData, Multiaddr, Phase, Quote, Received,
+    StoreLocation, SwapId, SwapView, XmrAmount,
 };
 
 use crate::output::Output;
-use crate::settings::{self, parse_btc};
+use crate::settings::{self, parse_btc, parse_xmr};
 use crate::Global;
 
 #[derive(Subcommand)]
@@ -28,6 +28,21 @@ pub(crate) enum SwapCommand {
         #[arg(long)]
         maker: Option<Multiaddr>,
         /// Where the XMR goes; default: the built-in Monero wallet.
+        #[arg(long)]
+        receive: Option<String>,
+    },
+    /// Sell XMR for BTC to a maker that buys XMR, and follow the swap to its end. The XMR
+    /// comes from the built-in Monero wallet (fund it first: `confiaro wallet`); the maker
+    /// locks its BTC first, after checking a reserve proof of the wallet made for this swap.
+    SellXmr {
+        /// XMR to send, exactly, e.g. 1.5.
+        #[arg(long, value_parser = parse_xmr)]
+        xmr: XmrAmount,
+        /// The maker (/ip4/…/tcp/…/p2p/<peer id>); default: the best offer at the rendezvous
+        /// points that buys this amount.
+        #[arg(long)]
+        maker: Option<Multiaddr>,
+        /// Where the BTC goes; default: the built-in Bitcoin wallet.
         #[arg(long)]
         receive: Option<String>,
     },
@@ -216,23 +231,34 @@ pub(crate) async fn run(
                 .transpose()?;
             let engine = open_engine(global, out).await?;
             let maker = match maker {
-                Some(maker) => maker,
-                None => best_offer(&engine, out, btc).await?,
+                Some(maker) => Ok(maker),
+                None => best_offer(&engine, out, Want::Buy(btc)).await,
             };
-            let printer = print_events(&engine, out, None, "");
-            let swap_id = match engine.buy_xmr(&maker, btc, receive).await {
-                Ok(id) => id,
-                Err(e) => {
-                    printer.abort();
-                    engine.shutdown().await;
-                    return Err(e.into());
-                }
+            start_and_follow(engine, out, maker, |engine, maker| async move {
+                engine.buy_xmr(&maker, btc, receive).await
+            })
+            .await
+        }
+        SwapCommand::SellXmr {
+            xmr,
+            maker,
+            receive,
+        } => {
+            let receive = receive
+                .map(|a| {
+                    a.parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+                        .map_err(|e| anyhow::anyhow!("--receive {a}: not a Bitcoin address ({e})"))
+                })
+                .transpose()?;
+            let engine = open_engine(global, out).await?;
+            let maker = match maker {
+                Some(maker) => Ok(maker),
+                None => best_offer(&engine, out, Want::Sell(xmr)).await,
             };
-            out.result(
-                &serde_json::json!({"swap_id": swap_id.to_string(), "started": true}),
-                &format!("swap {swap_id} started (Ctrl-C stops this command; the swap resumes with `confiaro swap resume {swap_id}`)"),
-            );
-            follow(engine, out, swap_id, printer).await
+            start_and_follow(engine, out, maker, |engine, maker| async move {
+                engine.sell_xmr(&maker, xmr, receive).await
+            })
+            .await
         }
         SwapCommand::List => {
             let local = open_local(global).await?;
@@ -362,20 +388,83 @@ pub(crate) async fn run(
     }
 }
 
-/// The best offer (most XMR per BTC) whose limits take `btc`.
-async fn best_offer(engine: &Engine, out: &Output, btc: Amount) -> anyhow::Result<Multiaddr> {
+/// Starts a swap with `start` (on the engine, with the maker's address: an `Err` from
+/// finding the maker is reported like the start's own) and follows it to its end.
+async fn start_and_follow<F, Fut>(
+    engine: Engine,
+    out: &Output,
+    maker: anyhow::Result<Multiaddr>,
+    start: F,
+) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(Engine, Multiaddr) -> Fut,
+    Fut: std::future::Future<Output = Result<SwapId, EngineError>>,
+{
+    let maker = match maker {
+        Ok(maker) => maker,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e);
+        }
+    };
+    let printer = print_events(&engine, out, None, "");
+    let swap_id = match start(engine.clone(), maker).await {
+        Ok(id) => id,
+        Err(e) => {
+            printer.abort();
+            engine.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    out.result(
+        &serde_json::json!({"swap_id": swap_id.to_string(), "started": true}),
+        &format!("swap {swap_id} started (Ctrl-C stops this command; the swap resumes with `confiaro swap resume {swap_id}`)"),
+    );
+    follow(engine, out, swap_id, printer).await
+}
+
+/// What a taker wants from an offer.
+#[derive(Clone, Copy)]
+enum Want {
+    /// Buy XMR for this much BTC.
+    Buy(Amount),
+    /// Sell exactly this much XMR.
+    Sell(XmrAmount),
+}
+
+/// The best offer whose limits take what the taker wants: buying, the most XMR per BTC;
+/// selling, the fewest XMR per BTC (the most BTC for the XMR).
+async fn best_offer(engine: &Engine, out: &Output, want: Want) -> anyhow::Result<Multiaddr> {
     out.info("looking for offers at the rendezvous points");
     let offers = engine.offers().await?;
-    let best = offers
-        .iter()
-        .filter_map(|o| {
-            let quote = o.quote.as_ref().ok()?;
-            (quote.min_btc <= btc && btc <= quote.max_btc).then_some((quote.price, o))
-        })
-        .max_by_key(|(price, _)| *price);
+    let direction = match want {
+        Want::Buy(_) => Direction::BuyXmr,
+        Want::Sell(_) => Direction::SellXmr,
+    };
+    let takes = |quote: &Quote| match want {
+        Want::Buy(btc) => quote.terms_for(btc).is_ok(),
+        Want::Sell(xmr) => quote.terms_for_xmr(xmr).is_ok(),
+    };
+    let candidates = offers.iter().filter_map(|o| {
+        let quote = o
+            .quotes
+            .as_ref()
+            .ok()?
+            .iter()
+            .find(|q| q.direction == direction)?;
+        takes(quote).then_some((quote.price, o))
+    });
+    let best = match want {
+        Want::Buy(_) => candidates.max_by_key(|(price, _)| *price),
+        Want::Sell(_) => candidates.min_by_key(|(price, _)| *price),
+    };
     let Some((price, offer)) = best else {
+        let amount = match want {
+            Want::Buy(btc) => format!("buys XMR for {btc}"),
+            Want::Sell(xmr) => format!("buys {xmr}"),
+        };
         bail!(
-            "no offer takes {btc} ({} offers found); see `confiaro offers`",
+            "no offer {amount} ({} offers found); see `confiaro offers`",
             offers.len()
         );
     };
@@ -396,9 +485,15 @@ pub(crate) async fn offers(global: &Global, out: &Output) -> anyhow::Result<Exit
     if out.json() {
         let rows: Vec<_> = offers
             .iter()
-            .map(|o| match &o.quote {
-                Ok(q) => serde_json::json!({"peer": o.peer, "addresses": o.addresses,
-                    "price_piconero_per_btc": q.price.0, "min_sat": q.min_btc.to_sat(), "max_sat": q.max_btc.to_sat(),
+            .map(|o| match &o.quotes {
+                Ok(quotes) => serde_json::json!({"peer": o.peer, "addresses": o.addresses,
+                    "quotes": quotes.iter().map(|q| serde_json::json!({
+                        "side": q.direction.name(),
+                        "price_piconero_per_btc": q.price.0,
+                        "min_sat": q.min_btc.to_sat(),
+                        "max_sat": q.max_btc.to_sat(),
+                        "cancel_timelock": q.cancel_timelock,
+                    })).collect::<Vec<_>>(),
                     "reserve_piconero": o.reserve_piconero}),
                 Err(e) => serde_json::json!({"peer": o.peer, "addresses": o.addresses, "error": e}),
             })
@@ -408,19 +503,28 @@ pub(crate) async fn offers(global: &Global, out: &Output) -> anyhow::Result<Exit
         out.info("no offers registered");
     } else {
         for o in offers {
-            match &o.quote {
-                Ok(q) => out.info(&format!(
-                    "{}  {}  min {}  max {}  {}\n  {}",
-                    o.peer,
-                    q.price,
-                    q.min_btc,
-                    q.max_btc,
-                    match o.reserve_piconero {
-                        Some(p) => format!("reserves proven: {}", XmrAmount::from_piconero(p)),
-                        None => "no reserve proof".to_owned(),
-                    },
-                    o.addresses.first().map(String::as_str).unwrap_or("")
-                )),
+            match &o.quotes {
+                Ok(quotes) => {
+                    out.info(&format!(
+                        "{}  {}\n  {}",
+                        o.peer,
+                        match o.reserve_piconero {
+                            Some(p) => format!("reserves proven: {}", XmrAmount::from_piconero(p)),
+                            None => "no reserve proof".to_owned(),
+                        },
+                        o.addresses.first().map(String::as_str).unwrap_or("")
+                    ));
+                    for q in quotes {
+                        let side = match q.direction {
+                            Direction::BuyXmr => "you buy XMR ",
+                            Direction::SellXmr => "you sell XMR",
+                        };
+                        out.info(&format!(
+                            "  {side}  {}  min {}  max {}",
+                            q.price, q.min_btc, q.max_btc
+                        ));
+                    }
+                }
                 Err(e) => out.info(&format!("{}  no quote: {e}", o.peer)),
             }
         }

@@ -25,7 +25,7 @@ use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::events::{EngineEvent, SwapEvent, SwapEventKind};
 use crate::faults::Faults;
-use crate::inbox::{DriverSender, Job};
+use crate::inbox::{DriverMsg, DriverSender, Job};
 use crate::keys::EngineKeys;
 use crate::net::{DeliveryFailure, NetSide};
 use crate::registry::SwapRegistry;
@@ -187,6 +187,18 @@ impl SwapCtx {
                             serde_json::json!({"message": message, "reason": reason}),
                         )
                         .await;
+                        // a maker that refuses a taker's setup request (its terms, its limits,
+                        // the taker's record, the reserve proof) will not open the swap: end
+                        // it now rather than asking again until the setup times out
+                        let final_refusal =
+                            !(reason.starts_with("busy") || reason.ends_with(", try again"));
+                        if message == "setup_request" && final_refusal {
+                            let (reply, _) = tokio::sync::oneshot::channel();
+                            let _ = swap.sender.send(DriverMsg::Command {
+                                command: confiaro_protocol::machine::Command::Abort,
+                                reply,
+                            });
+                        }
                         swap.emit(&cx, SwapEventKind::PeerRefused { reason });
                     }
                     DeliveryFailure::Failed { message, error } => swap.emit(

@@ -25,7 +25,7 @@ use confiaro_p2p::PeerId;
 use confiaro_protocol::alice::Alice;
 use confiaro_protocol::bob::Bob;
 use confiaro_protocol::machine::Command;
-use confiaro_protocol::messages::SwapTerms;
+use confiaro_protocol::messages::{SetupRequest, SwapTerms};
 use confiaro_protocol::{
     Action, Event, Input, Phase, ProtocolError, Role, SwapId, SwapState, Timestamp,
 };
@@ -52,13 +52,18 @@ fn until(deadline: Option<Timestamp>) -> Duration {
 /// A swap about to begin, for [`open_swap`].
 pub(crate) struct NewSwapPlan {
     pub(crate) swap_id: SwapId,
-    /// Alice (a maker taking a setup) or Bob (a taker buying XMR).
+    /// Alice (a maker taking a setup, or a taker selling XMR) or Bob (a taker buying XMR, or
+    /// a maker taking a taker's setup request).
     pub(crate) role: Role,
     pub(crate) terms: SwapTerms,
     /// The counterparty.
     pub(crate) peer: PeerId,
     /// Where Bob's XMR goes (`None`: the built-in wallet).
     pub(crate) receive: Option<monero::Address>,
+    /// Where Alice's redeem pays (`None`: a fresh address of the built-in wallet).
+    pub(crate) btc_receive: Option<bitcoin::Address>,
+    /// As a taker selling XMR (Alice): the request that asks the maker to open as Bob.
+    pub(crate) setup_request: Option<SetupRequest>,
     /// sat/vB for the swap's transactions, from our own estimate.
     pub(crate) fee_rate: u64,
     /// What the audit log's `swap-created` entry says besides the role and amounts.
@@ -66,7 +71,8 @@ pub(crate) struct NewSwapPlan {
 }
 
 /// Begins a swap, for taker and maker alike: draws the swap's secrets, takes fresh wallet
-/// addresses for what the role may receive (Bob: his refund; Alice: her redeem and punish),
+/// addresses for what the role may receive (Bob: his refund; Alice: her punish, and her
+/// redeem unless the plan names one),
 /// makes the role's machine, stores it (the swap exists from here on, and resumes after a
 /// crash), records `swap-created` in the audit log, and starts the driver with `first`.
 ///
@@ -83,6 +89,8 @@ pub(crate) async fn open_swap(
         terms,
         peer,
         receive,
+        btc_receive,
+        setup_request,
         fee_rate,
         mut audit,
     } = plan;
@@ -109,9 +117,12 @@ pub(crate) async fn open_swap(
             )))
         }
         Role::Alice => {
-            let redeem = cx.btc.new_address().await?.script_pubkey();
+            let redeem = match btc_receive {
+                Some(address) => address.script_pubkey(),
+                None => cx.btc.new_address().await?.script_pubkey(),
+            };
             let punish = cx.btc.new_address().await?.script_pubkey();
-            SwapState::Alice(Box::new(Alice::new(
+            let alice = Alice::new(
                 swap_id,
                 terms,
                 secrets,
@@ -120,7 +131,11 @@ pub(crate) async fn open_swap(
                 punish,
                 fee_rate,
                 now(),
-            )))
+            );
+            SwapState::Alice(Box::new(match setup_request {
+                Some(request) => alice.requesting_setup(request),
+                None => alice,
+            }))
         }
     };
     let receive_text = receive.map(|a| a.to_string());

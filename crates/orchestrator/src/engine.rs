@@ -12,7 +12,7 @@ use bitcoin::Amount;
 use confiaro_bitcoin::Mnemonic;
 use confiaro_p2p::{Multiaddr, NetworkConfig, PeerId};
 use confiaro_protocol::machine::Command;
-use confiaro_protocol::quote::{Price, Quote};
+use confiaro_protocol::quote::{Price, QuoteReply};
 use confiaro_protocol::{Input, Phase, SwapId, SwapState, XmrAmount};
 use confiaro_store::{KdfParams, Store, StoreError, Vault};
 use serde::Serialize;
@@ -333,7 +333,7 @@ impl Engine {
     pub async fn request_quote(
         &self,
         maker: &Multiaddr,
-    ) -> Result<(Quote, Option<XmrAmount>), EngineError> {
+    ) -> Result<(QuoteReply, Option<XmrAmount>), EngineError> {
         crate::taker::request_quote(&self.cx, maker).await
     }
 
@@ -353,6 +353,33 @@ impl Engine {
         receive: Option<monero::Address>,
     ) -> Result<SwapId, EngineError> {
         crate::taker::buy_xmr(&self.cx, maker, btc, receive).await
+    }
+
+    /// Starts selling exactly `xmr` to the maker at `maker`: asks its quotes, checks the
+    /// amount against its sell quote (the side on which it buys XMR) and the XMR this wallet
+    /// has unlocked and not promised, proves the wallet's reserves for this swap, and opens
+    /// the swap (as Alice); the maker checks the proof with its own node and opens as Bob.
+    /// The BTC goes to `receive`, or to the built-in wallet. Returns at once with the swap's
+    /// id; follow it with [`Engine::subscribe`] and [`Engine::wait_for_end`].
+    ///
+    /// # Errors
+    /// [`EngineError::Quote`] (amount outside the maker's limits), [`EngineError::InsufficientFunds`],
+    /// [`EngineError::InvalidInput`] (a maker that does not buy XMR, a receive address of
+    /// another network), wallet and network errors.
+    pub async fn sell_xmr(
+        &self,
+        maker: &Multiaddr,
+        xmr: XmrAmount,
+        receive: Option<bitcoin::Address<NetworkUnchecked>>,
+    ) -> Result<SwapId, EngineError> {
+        crate::taker::sell_xmr(&self.cx, maker, xmr, receive).await
+    }
+
+    /// Sets the maker's bid price (where it buys XMR, from its price feed); an `Err` stops
+    /// that side and is the reason takers are told. Does nothing on an engine that is not a
+    /// maker or does not buy XMR.
+    pub fn set_bid_price(&self, price: Result<Price, String>) {
+        self.intake.with_desk(|desk| desk.set_bid(price));
     }
 
     async fn command(&self, swap_id: &SwapId, command: Command) -> Result<(), EngineError> {

@@ -1,8 +1,10 @@
 //! The intake: everything that comes to the engine from peers — quote requests and swap
-//! messages, routed to the swap's driver or, for a maker's new setup, accepted as a new swap
-//! — and the maker's side that decides what it takes: the desk (price, limits, pause), the
-//! XMR it has promised and can still promise, its reserve proofs, and its registration at
-//! rendezvous points.
+//! messages, routed to the swap's driver or, for a maker's new setup (a taker buying XMR) or
+//! setup request (a taker selling XMR), accepted as a new swap — and the maker's side that
+//! decides what it takes: the desk (prices, limits, pause), the XMR and BTC it has promised
+//! and can still promise, its exposure to takers selling XMR (open setups, each taker's
+//! record of walk-aways), the reserve proofs (its own, and those takers selling XMR send),
+//! and its registration at rendezvous points.
 //!
 //! Nothing below this module knows it: the driver, actions and adapters take a
 //! [`Context`]; the [`Engine`](crate::Engine) holds an [`Intake`] beside it.
@@ -10,10 +12,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bitcoin::Amount;
 use confiaro_p2p::{InboundRequest, NetworkEvent, PeerId, SwapProtocol};
-use confiaro_protocol::messages::{self, Message, SetupBob};
+use confiaro_protocol::btc::{fee_for_weight, TxCancel};
+use confiaro_protocol::messages::{self, Message, SetupBob, SetupRequest};
 use confiaro_protocol::quote::{self, Price, QuoteReply, ReserveProof};
-use confiaro_protocol::{Phase, Role, XmrAmount};
+use confiaro_protocol::{Direction, Input, Phase, Role, XmrAmount};
 use confiaro_store::Store;
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,7 +25,7 @@ use crate::context::{now, Context};
 use crate::driver::{open_swap, NewSwapPlan};
 use crate::error::EngineError;
 use crate::inbox::{DriverMsg, DriverSender};
-use crate::maker::{Desk, MakerSettings, RESERVE_PROOF_REFRESH};
+use crate::maker::{Desk, MakerSettings, SellSide, RESERVE_PROOF_REFRESH};
 use crate::net::{namespace, protocol_of};
 use crate::registry::SwapRegistry;
 
@@ -42,6 +46,8 @@ pub(crate) enum Route {
     Over,
     /// A maker's new swap: the setup to accept.
     New(SetupBob),
+    /// A maker's new swap in which the taker sells XMR: the request to accept.
+    NewSell(SetupRequest),
     /// Refused, with the reason the peer is told.
     Refuse(String),
 }
@@ -70,6 +76,7 @@ pub(crate) async fn route_of(
             Ok(Some(_)) => Route::Refuse("swap is resuming, try again".into()),
             Ok(None) => match message {
                 Message::SetupBob(setup) => Route::New(setup),
+                Message::SetupRequest(request) => Route::NewSell(request),
                 _ => Route::Refuse(format!("unknown swap {swap_id}")),
             },
             Err(e) => Route::Refuse(format!("busy ({e})")),
@@ -113,6 +120,7 @@ impl Intake {
         cx.tasks.spawn(async move {
             loop {
                 intake.refresh_free_xmr().await;
+                intake.refresh_free_btc().await;
                 tokio::select! {
                     _ = intake.cx.shutdown.cancelled() => return,
                     _ = tokio::time::sleep(FREE_XMR_REFRESH) => {}
@@ -253,6 +261,7 @@ impl Intake {
                 Route::Driver(sender, message) => (sender, message),
                 Route::Over => return Ok(()),
                 Route::New(setup) => return self.accept_swap(peer, setup).await,
+                Route::NewSell(request) => return self.accept_sell(peer, request).await,
                 Route::Refuse(reason) => return Err(reason),
             };
         let (reply, answer) = oneshot::channel();
@@ -290,6 +299,8 @@ impl Intake {
             terms: setup.terms,
             peer,
             receive: None,
+            btc_receive: None,
+            setup_request: None,
             fee_rate,
             audit: serde_json::json!({"taker": peer.to_string(), "price": price.0}),
         };
@@ -308,6 +319,149 @@ impl Intake {
         answer
             .await
             .unwrap_or_else(|_| Err("swap is stopping, try again".into()))
+    }
+
+    /// A maker takes a taker's request to sell XMR: checks the terms against its bid, its
+    /// exposure (open unlocked sell setups in total and with this taker, the taker's record
+    /// of walk-aways), its free BTC, and the taker's reserve proof for this swap against its
+    /// own Monero node; then opens the swap as Bob, whose machine sends its setup. Every
+    /// check comes before anything is stored or locked.
+    async fn accept_sell(
+        self: &Arc<Self>,
+        peer: PeerId,
+        request: SetupRequest,
+    ) -> Result<(), String> {
+        let cx = &self.cx;
+        let guard = self.accepting.lock().await;
+        let swap_id = request.swap_id;
+        if cx.drivers.contains(&swap_id) {
+            return Err("swap is starting, try again".into());
+        }
+        let network = cx.config.network;
+        let terms = request.terms;
+        let price = self
+            .with_desk(|desk| desk.check_terms(network, &terms, Instant::now()))
+            .ok_or("not a maker: this node does not take swaps")??;
+        let side = self
+            .with_desk(|desk| desk.sell_side())
+            .flatten()
+            .ok_or("this maker does not buy XMR")?;
+        let checked = async {
+            let exposure = sell_exposure(&cx.store, &peer.to_string())
+                .await
+                .map_err(|e| format!("busy ({e})"))?;
+            exposure.admits(&side)?;
+            let (unpromised, _) = unpromised_btc(cx)
+                .await
+                .map_err(|e| format!("busy ({e})"))?;
+            let fee_rate = cx.btc.fee_rate().await.map_err(|e| format!("busy ({e})"))?;
+            let need = terms.btc_amount + btc_lock_fee_allowance(fee_rate);
+            if unpromised < need {
+                return Err(format!(
+                    "the maker cannot lock {} now (its BTC is promised to other swaps); try a smaller amount or later",
+                    terms.btc_amount
+                ));
+            }
+            self.check_sellers_reserve(peer, &request).await?;
+            Ok((fee_rate, exposure))
+        }
+        .await;
+        let (fee_rate, exposure) = match checked {
+            Ok(ok) => ok,
+            Err(reason) => {
+                self.with_desk(|desk| desk.refused(Direction::SellXmr));
+                tracing::info!(%peer, swap = %swap_id, "refused a setup request: {reason}");
+                return Err(reason);
+            }
+        };
+        let plan = NewSwapPlan {
+            swap_id,
+            role: Role::Bob,
+            terms,
+            peer,
+            receive: None,
+            btc_receive: None,
+            setup_request: None,
+            fee_rate,
+            audit: serde_json::json!({
+                "taker": peer.to_string(),
+                "price": price.0,
+                "taker_walk_aways": exposure.walk_aways,
+                "taker_completions": exposure.completions,
+                "reserve_address": request.reserve_proof.address,
+            }),
+        };
+        open_swap(cx, plan, DriverMsg::Input(Input::Tick))
+            .await
+            .map_err(|e| format!("busy ({e})"))?;
+        drop(guard);
+        let intake = Arc::clone(self);
+        cx.tasks
+            .spawn(async move { intake.refresh_free_btc().await });
+        Ok(())
+    }
+
+    /// Checks the reserve proof a taker selling XMR sent: it names a Monero address of our
+    /// network and verifies, by our own wallet RPC against our own node, over the message
+    /// bound to us, this swap and its amount, proving at least the XMR the swap locks.
+    async fn check_sellers_reserve(
+        &self,
+        peer: PeerId,
+        request: &SetupRequest,
+    ) -> Result<(), String> {
+        let cx = &self.cx;
+        let network = cx.config.network;
+        let proof = &request.reserve_proof;
+        let address: monero::Address = proof
+            .address
+            .parse()
+            .map_err(|_| "the reserve proof names no valid Monero address".to_string())?;
+        if address.network != network.monero() {
+            return Err(format!(
+                "the reserve proof is for a Monero {:?} address",
+                address.network
+            ));
+        }
+        let message = ReserveProof::swap_message(
+            &cx.net.network.local_peer_id().to_string(),
+            network,
+            &request.swap_id,
+            request.terms.xmr_amount,
+        );
+        let proven = cx
+            .xmr
+            .check_reserves(&address, &message, &proof.signature)
+            .await
+            .map_err(|e| format!("busy (cannot check the reserve proof: {e})"))?
+            .ok_or_else(|| {
+                tracing::info!(%peer, "a reserve proof did not verify");
+                "the reserve proof does not verify for this maker, swap and amount".to_string()
+            })?;
+        if proven < request.terms.xmr_amount {
+            return Err(format!(
+                "the reserve proof proves {proven}, less than the {} to lock",
+                request.terms.xmr_amount
+            ));
+        }
+        Ok(())
+    }
+
+    /// Recomputes the maker's free BTC for its desk (spendable minus what is promised); on
+    /// an error the last known value stays. Does nothing when the maker does not buy XMR.
+    async fn refresh_free_btc(&self) {
+        if self.with_desk(|desk| desk.sell_side()).flatten().is_none() {
+            return;
+        }
+        if let Err(e) = self.cx.btc.sync().await {
+            tracing::warn!("cannot tell the maker's free BTC: {e}");
+            return;
+        }
+        match unpromised_btc(&self.cx).await {
+            Ok((unpromised, _)) => {
+                self.with_desk(|desk| desk.set_free_btc(unpromised));
+            }
+            Err(e) => tracing::warn!("cannot tell the maker's free BTC: {e}"),
+        }
     }
 
     /// Makes a new reserve proof for the maker's desk now and every [`RESERVE_PROOF_REFRESH`]
@@ -381,6 +535,86 @@ async fn promised_xmr(store: &Store) -> Result<XmrAmount, EngineError> {
     Ok(promised)
 }
 
+/// What a maker sets aside for the fee of each BTC lock it has promised at `fee_rate`: what
+/// a taker buying XMR must have beside the amount (twice a cancel's fee, room for inputs).
+pub(crate) fn btc_lock_fee_allowance(fee_rate: u64) -> Amount {
+    fee_for_weight(fee_rate, TxCancel::max_weight()) * 2
+}
+
+/// The BTC a maker can still promise: its spendable BTC minus what swaps in which it is Bob
+/// and has not locked yet were promised (each with a lock fee allowance at today's rate).
+/// Returns it and the promised part.
+pub(crate) async fn unpromised_btc(cx: &Context) -> Result<(Amount, Amount), EngineError> {
+    let fee_rate = cx.btc.fee_rate().await?;
+    let mut promised = Amount::ZERO;
+    for record in cx.store.unfinished_swaps().await? {
+        if record.role == Role::Bob && record.phase < Phase::Locked {
+            promised += record.btc_amount + btc_lock_fee_allowance(fee_rate);
+        }
+    }
+    let spendable = cx.btc.balance().await.trusted_spendable();
+    Ok((
+        spendable.checked_sub(promised).unwrap_or(Amount::ZERO),
+        promised,
+    ))
+}
+
+/// A maker's exposure to one taker selling XMR, from its own store: the swaps in which the
+/// maker is Bob and the taker has not locked its XMR yet (in total and with this taker), and
+/// the taker's record — swaps it walked away from (the maker took its BTC back) and swaps it
+/// completed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SellExposure {
+    pub(crate) open: u32,
+    pub(crate) open_with_peer: u32,
+    pub(crate) walk_aways: u32,
+    pub(crate) completions: u32,
+}
+
+impl SellExposure {
+    /// Whether one more swap with this taker fits `side`'s limits; the error is the reason
+    /// the taker is told.
+    pub(crate) fn admits(&self, side: &SellSide) -> Result<(), String> {
+        if self.walk_aways > self.completions + side.walk_aways_forgiven {
+            return Err(format!(
+                "this maker does not buy XMR from you: you walked away from {} of its swaps and completed {}",
+                self.walk_aways, self.completions
+            ));
+        }
+        if self.open_with_peer >= side.max_open_per_peer {
+            return Err(format!(
+                "you have {} swap(s) with this maker whose XMR is not locked yet (at most {}); lock or abort first",
+                self.open_with_peer, side.max_open_per_peer
+            ));
+        }
+        if self.open >= side.max_open {
+            return Err(
+                "this maker has too many swaps waiting for XMR now; try again later".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The maker's [`SellExposure`] to `peer`, from its swaps as Bob.
+pub(crate) async fn sell_exposure(store: &Store, peer: &str) -> Result<SellExposure, EngineError> {
+    let mut exposure = SellExposure::default();
+    for record in store.swaps().await? {
+        if record.role != Role::Bob {
+            continue;
+        }
+        let unlocked = record.phase < Phase::Locked || record.state_name == "BtcLockPublished";
+        let ours = record.peer == peer;
+        exposure.open += u32::from(unlocked);
+        exposure.open_with_peer += u32::from(unlocked && ours);
+        if ours {
+            exposure.walk_aways += u32::from(record.phase == Phase::Refunded);
+            exposure.completions += u32::from(record.phase == Phase::Completed);
+        }
+    }
+    Ok(exposure)
+}
+
 /// Whether a maker with `unpromised` XMR can promise `amount` more: the amount and its lock's
 /// fee allowance must fit. The error is the reason the taker is told.
 fn can_promise(unpromised: XmrAmount, amount: XmrAmount) -> Result<(), String> {
@@ -438,6 +672,7 @@ mod tests {
     fn bob_and_setup(swap_id: SwapId) -> (SwapState, Message) {
         let terms = SwapTerms::new(
             Network::Regtest,
+            Direction::BuyXmr,
             Amount::from_sat(1_000_000),
             XmrAmount::from_piconero(1_000_000_000_000),
         );
@@ -557,7 +792,7 @@ mod tests {
             Route::Refuse(reason) => reason,
             Route::Driver(..) => panic!("routed to a driver"),
             Route::Over => panic!("acknowledged as over"),
-            Route::New(_) => panic!("taken as a new swap"),
+            Route::New(_) | Route::NewSell(_) => panic!("taken as a new swap"),
         }
     }
 
@@ -721,7 +956,7 @@ mod tests {
             .await
             .expect("a quote")
             .expect("with a body");
-        let quote = quote::decode_reply(&reply).expect("a valid quote").quote;
+        let quote = quote::decode_reply(&reply).expect("a valid quote").quotes[0];
         assert_eq!(quote.max_btc, Amount::from_sat(1_490_000));
         let terms = quote
             .terms_for(Amount::from_sat(1_000_000))
@@ -778,5 +1013,43 @@ mod tests {
 
         cx.shutdown.cancel();
         cx.net.network.shutdown().await;
+    }
+
+    #[test]
+    fn a_maker_bounds_open_sell_setups_and_refuses_takers_who_walked_away() {
+        let side = SellSide::new(Amount::from_sat(100_000), Amount::from_sat(1_000_000));
+        let fresh = SellExposure::default();
+        assert_eq!(fresh.admits(&side), Ok(()));
+        let busy_with_you = SellExposure {
+            open: 1,
+            open_with_peer: 1,
+            ..fresh
+        };
+        assert!(busy_with_you
+            .admits(&side)
+            .unwrap_err()
+            .contains("not locked yet"));
+        let busy = SellExposure { open: 4, ..fresh };
+        assert!(busy.admits(&side).unwrap_err().contains("too many swaps"));
+        let walked = SellExposure {
+            walk_aways: 1,
+            ..fresh
+        };
+        assert!(walked
+            .admits(&side)
+            .unwrap_err()
+            .contains("walked away from 1"));
+        // a walk-away balanced by completed swaps, or forgiven, is admitted
+        let balanced = SellExposure {
+            walk_aways: 2,
+            completions: 2,
+            ..fresh
+        };
+        assert_eq!(balanced.admits(&side), Ok(()));
+        let forgiving = SellSide {
+            walk_aways_forgiven: 1,
+            ..side
+        };
+        assert_eq!(walked.admits(&forgiving), Ok(()));
     }
 }

@@ -53,12 +53,12 @@ pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig, Sto
 pub use engine::{Engine, LocalData, WalletBalances};
 pub use error::EngineError;
 pub use events::{EngineEvent, EventStream, Received, SwapEvent, SwapEventKind, SwapView};
-pub use maker::{MakerCounters, MakerSettings, MakerStatus};
+pub use maker::{MakerCounters, MakerSettings, MakerStatus, SellSide, SellStatus};
 pub use progress::{Deadline, SwapProgress, Waiting};
 pub use receipt::Receipt;
 pub use taker::Offer;
 
 pub use confiaro_bitcoin::{BitcoindAuth, Mnemonic};
 pub use confiaro_p2p::{Multiaddr, PeerId};
-pub use confiaro_protocol::quote::{Price, Quote};
-pub use confiaro_protocol::{Network, Phase, Role, SwapId, XmrAmount};
+pub use confiaro_protocol::quote::{Price, Quote, QuoteReply};
+pub use confiaro_protocol::{Direction, Network, Phase, Role, SwapId, XmrAmount};

@@ -43,7 +43,8 @@ pub(crate) fn namespace(network: confiaro_protocol::Network) -> String {
 /// The protocol a message travels on.
 pub(crate) fn protocol_of(message: &Message) -> SwapProtocol {
     match message {
-        Message::SetupBob(_)
+        Message::SetupRequest(_)
+        | Message::SetupBob(_)
         | Message::SetupAlice(_)
         | Message::LockProposal(_)
         | Message::AliceSignatures(_)
@@ -207,10 +208,10 @@ impl NetSide {
                 ))
             })?;
         let reply = quote::decode_reply(&answer)?;
-        if reply.quote.network != network {
+        if let Some(other) = reply.quotes.iter().find(|q| q.network != network) {
             return Err(EngineError::InvalidInput(format!(
                 "{peer} quotes for {:?}, not {network:?}",
-                reply.quote.network
+                other.network
             )));
         }
         Ok(reply)

@@ -1,6 +1,8 @@
-//! The taker's side: finding offers at rendezvous points, asking a maker for its quote and
-//! checking the reserve proof attached to it against our own Monero node, and buying XMR
-//! (opening the swap as Bob through the one [`open_swap`]).
+//! The taker's side: finding offers at rendezvous points, asking a maker for its quotes and
+//! checking the reserve proof attached to them against our own Monero node, buying XMR
+//! (opening the swap as Bob) and selling it (opening as Alice, with a setup request that
+//! carries a reserve proof of our wallet bound to the swap), both through the one
+//! [`open_swap`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,14 +11,16 @@ use std::time::Duration;
 use bitcoin::Amount;
 use confiaro_p2p::{Multiaddr, PeerId};
 use confiaro_protocol::btc::{fee_for_weight, TxCancel};
-use confiaro_protocol::quote::{Quote, ReserveProof};
-use confiaro_protocol::{Input, Role, SwapId, XmrAmount};
+use confiaro_protocol::messages::SetupRequest;
+use confiaro_protocol::quote::{Quote, QuoteReply, ReserveProof};
+use confiaro_protocol::{Direction, Input, Role, SwapId, XmrAmount};
 use serde::Serialize;
 
 use crate::context::{now, random_bytes, Context};
 use crate::driver::{open_swap, NewSwapPlan};
 use crate::error::EngineError;
 use crate::inbox::DriverMsg;
+use crate::intake::{unpromised_xmr, XMR_LOCK_FEE_ALLOWANCE};
 use crate::net::namespace;
 
 /// An offer found at a rendezvous point.
@@ -26,9 +30,9 @@ pub struct Offer {
     pub peer: String,
     /// Where to reach it (with `/p2p/<peer id>`).
     pub addresses: Vec<String>,
-    /// Its quote, or why it could not be had (or cannot be trusted: an attached reserve
-    /// proof that does not verify).
-    pub quote: Result<Quote, String>,
+    /// Its quotes (one per side it takes), or why they could not be had (or cannot be
+    /// trusted: an attached reserve proof that does not verify).
+    pub quotes: Result<Vec<Quote>, String>,
     /// The XMR the maker's attached reserve proof proves (piconero), checked by this
     /// engine's wallet against the chain; `None` when the maker attaches no proof.
     pub reserve_piconero: Option<u64>,
@@ -67,14 +71,16 @@ pub(crate) async fn offers(cx: &Context) -> Result<Vec<Offer>, EngineError> {
             .as_ref()
             .ok()
             .and_then(|(_, proven)| proven.map(XmrAmount::as_piconero));
-        let quote = trusted.map(|(quote, _)| quote).map_err(|e| e.to_string());
+        let quotes = trusted
+            .map(|(reply, _)| reply.quotes)
+            .map_err(|e| e.to_string());
         offers.push(Offer {
             peer: peer.to_string(),
             addresses: addresses
                 .into_iter()
                 .map(|a| a.with_p2p(peer).unwrap_or_else(|a| a).to_string())
                 .collect(),
-            quote,
+            quotes,
             reserve_piconero,
         });
     }
@@ -86,7 +92,7 @@ pub(crate) async fn offers(cx: &Context) -> Result<Vec<Offer>, EngineError> {
 pub(crate) async fn request_quote(
     cx: &Context,
     maker: &Multiaddr,
-) -> Result<(Quote, Option<XmrAmount>), EngineError> {
+) -> Result<(QuoteReply, Option<XmrAmount>), EngineError> {
     let peer = cx.net.dial(maker).await?;
     trusted_quote(cx, peer).await
 }
@@ -112,7 +118,8 @@ pub(crate) async fn buy_xmr(
     cx.store
         .upsert_peer(&peer.to_string(), &[maker.to_string()])
         .await?;
-    let (quote, _) = trusted_quote(cx, peer).await?;
+    let (reply, _) = trusted_quote(cx, peer).await?;
+    let quote = side_of(&reply, peer, Direction::BuyXmr)?;
     let terms = quote.terms_for(btc)?;
     let fee_rate = cx.btc.fee_rate().await?;
     // the lock's fee is at most what a cancel of the same size costs, with room for inputs
@@ -127,20 +134,117 @@ pub(crate) async fn buy_xmr(
             need: format!("{need} (the swap plus its lock's fee)"),
         });
     }
-    let swap_id = match cx.faults.reuse_swap_id {
-        Some(id) => SwapId(id),
-        None => SwapId(random_bytes::<32>()?),
-    };
+    let swap_id = new_swap_id(cx)?;
     let plan = NewSwapPlan {
         swap_id,
         role: Role::Bob,
         terms,
         peer,
         receive,
+        btc_receive: None,
+        setup_request: None,
         fee_rate,
         audit: serde_json::json!({"maker": maker.to_string(), "price": quote.price.0}),
     };
     open_swap(cx, plan, DriverMsg::Input(Input::Tick)).await?;
+    Ok(swap_id)
+}
+
+/// A fresh swap id (or the one a test fault reuses).
+fn new_swap_id(cx: &Context) -> Result<SwapId, EngineError> {
+    Ok(match cx.faults.reuse_swap_id {
+        Some(id) => SwapId(id),
+        None => SwapId(random_bytes::<32>()?),
+    })
+}
+
+/// The quote of `reply` for `direction`, or an error saying the maker does not take it.
+fn side_of(reply: &QuoteReply, peer: PeerId, direction: Direction) -> Result<Quote, EngineError> {
+    reply.quote(direction).copied().ok_or_else(|| {
+        EngineError::InvalidInput(format!(
+            "{peer} does not {} XMR now",
+            match direction {
+                Direction::BuyXmr => "sell",
+                Direction::SellXmr => "buy",
+            }
+        ))
+    })
+}
+
+/// [`Engine::sell_xmr`](crate::Engine::sell_xmr): checks the receive address, the maker's
+/// sell quote and our unpromised XMR, proves our wallet's reserves for this swap (so the
+/// maker can check, before it locks any BTC, that we hold the XMR), then opens the swap as
+/// Alice; her machine asks the maker to open as Bob.
+pub(crate) async fn sell_xmr(
+    cx: &Arc<Context>,
+    maker: &Multiaddr,
+    xmr: XmrAmount,
+    receive: Option<bitcoin::Address<bitcoin::address::NetworkUnchecked>>,
+) -> Result<SwapId, EngineError> {
+    let network = cx.config.network;
+    let receive = receive
+        .map(|address| {
+            let text = address.clone().assume_checked().to_string();
+            address.require_network(network.bitcoin()).map_err(|_| {
+                EngineError::InvalidInput(format!(
+                    "{text} is not a Bitcoin {:?} address; this wallet swaps on {network:?}",
+                    network.bitcoin()
+                ))
+            })
+        })
+        .transpose()?;
+    let peer = cx.net.dial(maker).await?;
+    cx.store
+        .upsert_peer(&peer.to_string(), &[maker.to_string()])
+        .await?;
+    let (reply, _) = trusted_quote(cx, peer).await?;
+    let quote = side_of(&reply, peer, Direction::SellXmr)?;
+    let terms = quote.terms_for_xmr(xmr)?;
+    let (unpromised, _) = unpromised_xmr(cx).await?;
+    let need = xmr
+        .checked_add(XMR_LOCK_FEE_ALLOWANCE)
+        .ok_or_else(|| EngineError::InvalidInput("amount too large".into()))?;
+    if unpromised < need {
+        return Err(EngineError::InsufficientFunds {
+            coin: "XMR",
+            have: unpromised.to_string(),
+            need: format!(
+                "{need} (the swap plus its lock's fee, unlocked and not promised to other swaps)"
+            ),
+        });
+    }
+    let fee_rate = cx.btc.fee_rate().await?;
+    let swap_id = new_swap_id(cx)?;
+    let message = ReserveProof::swap_message(&peer.to_string(), network, &swap_id, xmr);
+    let (signature, proven) = cx.xmr.prove_reserves(&message).await?;
+    if proven < xmr {
+        return Err(EngineError::InsufficientFunds {
+            coin: "XMR",
+            have: proven.to_string(),
+            need: format!("{xmr} (what the reserve proof for the maker proves)"),
+        });
+    }
+    let setup_request = SetupRequest {
+        swap_id,
+        terms,
+        reserve_proof: ReserveProof {
+            address: cx.xmr.address().to_string(),
+            made_at: now().0,
+            signature,
+        },
+    };
+    let plan = NewSwapPlan {
+        swap_id,
+        role: Role::Alice,
+        terms,
+        peer,
+        receive: None,
+        btc_receive: receive,
+        setup_request: Some(setup_request),
+        fee_rate,
+        audit: serde_json::json!({"maker": maker.to_string(), "price": quote.price.0}),
+    };
+    open_swap(cx, plan, DriverMsg::Input(Input::Resume)).await?;
     Ok(swap_id)
 }
 
@@ -152,15 +256,15 @@ const RESERVE_PROOF_MAX_SKEW: Duration = Duration::from_secs(300);
 /// `peer`'s quote, once its reserve proof (when it attaches one) is checked: made for this
 /// maker and network within [`RESERVE_PROOF_MAX_AGE`], valid for its address against the
 /// chain (by this engine's own wallet RPC), and covering the XMR of the largest swap quoted.
-/// Returns the quote and the XMR the proof proves.
+/// Returns the quotes and the XMR the proof proves.
 pub(crate) async fn trusted_quote(
     cx: &Context,
     peer: PeerId,
-) -> Result<(Quote, Option<XmrAmount>), EngineError> {
+) -> Result<(QuoteReply, Option<XmrAmount>), EngineError> {
     let network = cx.config.network;
     let reply = cx.net.request_quote(peer, network).await?;
-    let Some(proof) = reply.reserve_proof else {
-        return Ok((reply.quote, None));
+    let Some(proof) = reply.reserve_proof.clone() else {
+        return Ok((reply, None));
     };
     let untrusted = |why: String| {
         EngineError::InvalidInput(format!(
@@ -194,15 +298,15 @@ pub(crate) async fn trusted_quote(
         .check_reserves(&address, &message, &proof.signature)
         .await?
         .ok_or_else(|| untrusted("does not verify".into()))?;
+    // the proof is of the XMR the maker sells: the largest swap of its buy side
     let offered = reply
-        .quote
-        .price
-        .xmr_for(reply.quote.max_btc)
+        .quote(Direction::BuyXmr)
+        .map_or(Some(XmrAmount::ZERO), |q| q.price.xmr_for(q.max_btc))
         .unwrap_or(XmrAmount::from_piconero(u64::MAX));
     if proven < offered {
         return Err(untrusted(format!(
             "proves {proven}, less than the {offered} of the largest swap it quotes"
         )));
     }
-    Ok((reply.quote, Some(proven)))
+    Ok((reply, Some(proven)))
 }

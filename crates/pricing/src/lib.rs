@@ -39,7 +39,10 @@ pub use aggregate::{
 pub use bitfinex::BitfinexTicker;
 pub use feed::{poll_sources, FeedState, PriceFeed};
 pub use kraken::KrakenTicker;
-pub use pricing::{maker_price, quote_limits, spread_rate, LimitError, PricingError};
+pub use pricing::{
+    maker_bid_price, maker_price, quote_limits, sell_quote_limits, spread_rate, LimitError,
+    PricingError,
+};
 pub use rate::{ParseRateError, Rate, RateProblem};
 pub use source::{
     BuildError, FetchFuture, HttpTicker, Observation, PriceSource, SourceError, SourceErrorKind,

@@ -1,8 +1,11 @@
-//! Turning a reference price into the maker's quote: [`maker_price`] and [`quote_limits`].
+//! Turning a reference price into the maker's quotes: [`maker_price`] and [`quote_limits`]
+//! for the side on which it sells XMR (the ask), [`maker_bid_price`] and
+//! [`sell_quote_limits`] for the side on which it buys XMR (the bid).
 //!
 //! Pure integer arithmetic with 128-bit intermediates. Every rounding goes in the maker's
-//! favour: the maker sells XMR, so the BTC it asks per XMR is rounded up and the XMR it
-//! pays per BTC is rounded down.
+//! favour: selling XMR, the BTC it asks per XMR is rounded up and the XMR it pays per BTC is
+//! rounded down; buying XMR, the BTC it pays per XMR is rounded down and the XMR it asks per
+//! BTC rounded up.
 
 use crate::rate::Rate;
 use bitcoin::Amount;
@@ -78,6 +81,61 @@ pub fn maker_price(reference: Rate, spread_bps: u32) -> Result<Price, PricingErr
         .map_err(|_| PricingError::PriceTooLarge { quoted })
 }
 
+/// The [`Price`] (piconero the maker asks per whole BTC it pays) at which the maker buys
+/// XMR, for a reference BTC/XMR price and the spread it keeps on that side: the BTC it pays
+/// per XMR is `reference × (1 − spread_bps / 10 000)`, rounded down to 10^-12 BTC, and the
+/// price `ceil(10^24 / units)`, rounded up. For every XMR amount a taker sells, the maker
+/// pays at most the BTC the reference less the spread would give.
+///
+/// # Errors
+///
+/// [`PricingError::QuotedRateTooLarge`] when the spread is 100 % or more or leaves nothing,
+/// [`PricingError::PriceTooLarge`] if the price does not fit in 64 bits.
+pub fn maker_bid_price(reference: Rate, spread_bps: u32) -> Result<Price, PricingError> {
+    let too_large = PricingError::QuotedRateTooLarge {
+        reference,
+        spread_bps,
+    };
+    let keep = BPS.checked_sub(u128::from(spread_bps)).ok_or(too_large)?;
+    let units = u128::from(reference.units()) * keep / BPS;
+    let quoted = u64::try_from(units)
+        .ok()
+        .and_then(Rate::from_units)
+        .ok_or(too_large)?;
+    let per_btc = (PICONERO_PER_XMR * PICONERO_PER_XMR).div_ceil(u128::from(quoted.units()));
+    u64::try_from(per_btc)
+        .map(Price)
+        .map_err(|_| PricingError::PriceTooLarge { quoted })
+}
+
+/// The `(min, max)` BTC amounts a maker buying XMR quotes with `free_btc` of its BTC not
+/// promised to other swaps (the lock's fee set aside by the caller) and the configured
+/// `min_btc..=max_btc`: the maximum shrinks to the free BTC.
+///
+/// # Errors
+///
+/// [`LimitError::ZeroMinimum`] and [`LimitError::MinAboveMax`] for bad settings;
+/// [`LimitError::BtcInventoryTooLow`] if `free_btc` does not cover the minimum.
+pub fn sell_quote_limits(
+    min_btc: Amount,
+    max_btc: Amount,
+    free_btc: Amount,
+) -> Result<(Amount, Amount), LimitError> {
+    if min_btc == Amount::ZERO {
+        return Err(LimitError::ZeroMinimum);
+    }
+    if min_btc > max_btc {
+        return Err(LimitError::MinAboveMax {
+            min: min_btc,
+            max: max_btc,
+        });
+    }
+    if free_btc < min_btc {
+        return Err(LimitError::BtcInventoryTooLow { free_btc, min_btc });
+    }
+    Ok((min_btc, max_btc.min(free_btc)))
+}
+
 /// Why the maker cannot offer the configured BTC amounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -115,6 +173,16 @@ pub enum LimitError {
         free_xmr: XmrAmount,
         /// The XMR a swap of the minimum BTC amount needs at this price.
         needed_for_min: XmrAmount,
+    },
+    /// The free BTC does not cover a swap of the minimum amount (buying XMR).
+    #[error(
+        "not enough free BTC to quote: {free_btc} free, {min_btc} needed for the minimum swap"
+    )]
+    BtcInventoryTooLow {
+        /// The free (unpromised) BTC.
+        free_btc: Amount,
+        /// The configured minimum.
+        min_btc: Amount,
     },
 }
 

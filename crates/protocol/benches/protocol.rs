@@ -118,6 +118,7 @@ fn setup_bob_message() -> Message {
         swap_id,
         terms: SwapTerms::new(
             Network::Regtest,
+            confiaro_protocol::Direction::BuyXmr,
             Amount::from_sat(1_000_000),
             XmrAmount::from_piconero(1_000_000_000_000),
         ),

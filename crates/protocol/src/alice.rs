@@ -184,6 +184,10 @@ pub struct Alice {
     /// the last resume.
     #[serde(default)]
     pub xmr_lock_asked: bool,
+    /// As a taker selling XMR: the request that asks the maker to open as Bob, sent (and
+    /// resent) until Bob's setup arrives.
+    #[serde(default)]
+    pub setup_request: Option<messages::SetupRequest>,
 }
 
 impl Alice {
@@ -238,7 +242,24 @@ impl Alice {
             lock_seen_at: None,
             lock_confirmed_seen_at: None,
             xmr_lock_asked: false,
+            setup_request: None,
         }
+    }
+
+    /// Makes this Alice a taker selling XMR: until Bob's setup arrives she sends `request`
+    /// (feed [`Input::Resume`] first to send it). Her terms must be the request's.
+    ///
+    /// # Panics
+    /// If the request is for another swap or other terms (a caller bug).
+    pub fn requesting_setup(mut self, request: messages::SetupRequest) -> Alice {
+        assert!(
+            request.swap_id == self.swap_id
+                && request.terms == self.terms
+                && self.terms.direction == crate::Direction::SellXmr,
+            "a setup request is for Alice's own swap and terms, selling XMR"
+        );
+        self.setup_request = Some(request);
+        self
     }
 
     /// The canonical phase.
@@ -484,6 +505,7 @@ impl Alice {
                     ));
                 }
                 self.bob = Some((bob, m.refund_address));
+                self.setup_request = None;
                 Ok(self.enter(AliceStage::SetupAnswered, now))
             }
             Message::LockProposal(m) if self.stage == AliceStage::SetupAnswered => {
@@ -865,6 +887,7 @@ impl Alice {
     /// Builds the message Alice waits on an answer to in the current state, if any.
     fn build_message(&self) -> Option<Message> {
         let message = match self.stage {
+            AliceStage::Initialized => Message::SetupRequest(self.setup_request.clone()?),
             AliceStage::SetupAnswered => Message::SetupAlice(messages::SetupAlice {
                 swap_id: self.swap_id,
                 share: self.own_share.clone().expect("kept during setup"),

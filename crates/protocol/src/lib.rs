@@ -57,6 +57,66 @@ impl Role {
     }
 }
 
+/// Which way a swap goes, seen from the taker (the party that chose an offer).
+///
+/// The roles follow from it: a taker buying XMR is [`Role::Bob`] against a maker who is
+/// [`Role::Alice`]; a taker selling XMR is Alice against a maker who is Bob. The direction is
+/// part of the [`SwapTerms`](messages::SwapTerms), so both parties sign it in the commitment,
+/// and it picks the swap's parameter set ([`Network::params_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Direction {
+    /// The taker pays BTC and receives XMR (the maker sells XMR).
+    #[default]
+    BuyXmr,
+    /// The taker pays XMR and receives BTC (the maker sells BTC).
+    SellXmr,
+}
+
+impl Direction {
+    /// Both directions, buy first.
+    pub const ALL: [Direction; 2] = [Direction::BuyXmr, Direction::SellXmr];
+
+    /// The taker's role in a swap of this direction.
+    pub fn taker_role(self) -> Role {
+        match self {
+            Direction::BuyXmr => Role::Bob,
+            Direction::SellXmr => Role::Alice,
+        }
+    }
+
+    /// The maker's role in a swap of this direction.
+    pub fn maker_role(self) -> Role {
+        match self.taker_role() {
+            Role::Alice => Role::Bob,
+            Role::Bob => Role::Alice,
+        }
+    }
+
+    /// The direction in which a taker plays `role`.
+    pub fn of_taker(role: Role) -> Direction {
+        match role {
+            Role::Bob => Direction::BuyXmr,
+            Role::Alice => Direction::SellXmr,
+        }
+    }
+
+    /// A stable one-byte code, used in hashes.
+    pub fn code(self) -> u8 {
+        match self {
+            Direction::BuyXmr => 0,
+            Direction::SellXmr => 1,
+        }
+    }
+
+    /// A short name for users and logs: `buy-xmr` or `sell-xmr` (the taker's side).
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::BuyXmr => "buy-xmr",
+            Direction::SellXmr => "sell-xmr",
+        }
+    }
+}
+
 /// A 32-byte swap identifier, chosen by the party that starts the swap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SwapId(pub [u8; 32]);

@@ -597,7 +597,8 @@ impl Agreement {
     }
 }
 
-/// The commitment both parties sign: SHA-256 over a domain tag, the swap id, the terms, both
+/// The commitment both parties sign: SHA-256 over a domain tag, the swap id, the terms (with
+/// the direction, so neither side can later claim the other was the taker), both
 /// parties' public keys (2-of-2 key, spend share on secp256k1 and on ed25519; Alice's first),
 /// the Monero lock address and the six txids in [`TxLabel`] order.
 ///
@@ -611,9 +612,9 @@ pub fn commitment_hash(
     txids: &[Txid; 6],
 ) -> [u8; 32] {
     let mut hash = Sha256::new();
-    hash.update(b"confiaro/commitment/v1");
+    hash.update(b"confiaro/commitment/v2");
     hash.update(swap_id.0);
-    hash.update([terms.network.code()]);
+    hash.update([terms.network.code(), terms.direction.code()]);
     hash.update(terms.btc_amount.to_sat().to_be_bytes());
     hash.update(terms.xmr_amount.as_piconero().to_be_bytes());
     hash.update(terms.cancel_timelock.to_be_bytes());
@@ -886,9 +887,9 @@ pub(crate) fn check_swap(expected: SwapId, got: SwapId) -> Result<(), ProtocolEr
     }
 }
 
-/// Params of a swap: the network's, with the agreed timelocks.
+/// Params of a swap: the network's for its direction, with the agreed timelocks.
 pub(crate) fn swap_params(terms: &SwapTerms) -> Params {
-    let mut params = terms.network.params();
+    let mut params = terms.params();
     params.cancel_timelock = terms.cancel_timelock;
     params.punish_timelock = terms.punish_timelock;
     params

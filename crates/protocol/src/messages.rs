@@ -11,8 +11,9 @@
 use crate::btc::{is_standard_destination, TxError};
 use crate::crypto::{self, CryptoError, EncryptedSignature, SecpPoint};
 use crate::keys::PublicShare;
-use crate::network::Network;
-use crate::{SwapId, XmrAmount};
+use crate::network::{Network, Params};
+use crate::quote::{ReserveProof, MAX_RESERVE_SIGNATURE_BYTES};
+use crate::{Direction, SwapId, XmrAmount};
 use bitcoin::psbt::Psbt;
 use bitcoin::secp256k1::ecdsa::Signature;
 use bitcoin::{Amount, ScriptBuf};
@@ -24,7 +25,9 @@ use sha2::{Digest, Sha256};
 ///
 /// Version 2 (2026-12-06): cancel carries the parties' keyed anchors, so a version-1 peer
 /// would sign another cancel; refusing the version names the cause.
-pub const PROTOCOL_VERSION: u8 = 2;
+/// Version 3 (2026-12-06): the terms name the swap's [`Direction`] (signed in the
+/// commitment), and a taker selling XMR opens with a [`SetupRequest`].
+pub const PROTOCOL_VERSION: u8 = 3;
 /// The magic prefix of every encoded message.
 pub const MAGIC: &[u8; 4] = b"CFRO";
 /// The largest encoded message of any kind (a setup message carries a ~50 KiB DLEQ proof).
@@ -47,19 +50,79 @@ pub struct SwapTerms {
     pub cancel_timelock: u16,
     /// Blocks after cancel confirmation before punish is valid.
     pub punish_timelock: u16,
+    /// Which way the swap goes: who is the taker. (Swaps stored before directions existed
+    /// were all [`Direction::BuyXmr`].)
+    #[serde(default)]
+    pub direction: Direction,
 }
 
 impl SwapTerms {
-    /// Terms for `network` with its default timelocks.
-    pub fn new(network: Network, btc_amount: Amount, xmr_amount: XmrAmount) -> SwapTerms {
-        let params = network.params();
+    /// Terms of a swap in `direction` on `network` with that direction's timelocks.
+    pub fn new(
+        network: Network,
+        direction: Direction,
+        btc_amount: Amount,
+        xmr_amount: XmrAmount,
+    ) -> SwapTerms {
+        let params = network.params_for(direction);
         SwapTerms {
             network,
             btc_amount,
             xmr_amount,
             cancel_timelock: params.cancel_timelock,
             punish_timelock: params.punish_timelock,
+            direction,
         }
+    }
+
+    /// The parameter set of a swap on these terms (the network's for the direction).
+    pub fn params(&self) -> Params {
+        self.network.params_for(self.direction)
+    }
+
+    /// Checks what can be checked of terms on their own: nonzero amounts within the money
+    /// supply, and exactly the timelocks of the network and direction (shorter ones leave no
+    /// time to act, longer ones freeze the other side's coins for as long as the proposer
+    /// likes).
+    ///
+    /// # Errors
+    /// [`DecodeError::InvalidField`] naming the first problem.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        if self.btc_amount == Amount::ZERO {
+            return Err(DecodeError::InvalidField {
+                field: "terms.btc_amount",
+                reason: "zero".into(),
+            });
+        }
+        if self.btc_amount > Amount::MAX_MONEY {
+            return Err(DecodeError::InvalidField {
+                field: "terms.btc_amount",
+                reason: "above 21 million BTC".into(),
+            });
+        }
+        if self.xmr_amount == XmrAmount::ZERO {
+            return Err(DecodeError::InvalidField {
+                field: "terms.xmr_amount",
+                reason: "zero".into(),
+            });
+        }
+        let params = self.params();
+        if self.cancel_timelock != params.cancel_timelock
+            || self.punish_timelock != params.punish_timelock
+        {
+            return Err(DecodeError::InvalidField {
+                field: "terms.timelocks",
+                reason: format!(
+                    "cancel {} / punish {} blocks are not the network's {} / {} for {}",
+                    self.cancel_timelock,
+                    self.punish_timelock,
+                    params.cancel_timelock,
+                    params.punish_timelock,
+                    self.direction.name()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The largest cancel fee Bob may propose for these terms:
@@ -73,6 +136,20 @@ impl SwapTerms {
     pub fn max_bump_fee(&self) -> Amount {
         Amount::from_sat(self.btc_amount.to_sat() / 100 * crate::network::MAX_BUMP_FEE_PERCENT)
     }
+}
+
+/// A taker selling XMR asks the maker to open the swap as Bob: the terms it wants (from the
+/// maker's sell quote) and a Monero reserve proof of its wallet bound to this swap
+/// ([`ReserveProof::swap_message`]), so the maker can check with its own node that the
+/// taker holds the XMR before it locks any BTC. The maker answers with [`SetupBob`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupRequest {
+    /// The swap this message belongs to (chosen by the taker).
+    pub swap_id: SwapId,
+    /// The terms asked for; their direction is [`Direction::SellXmr`].
+    pub terms: SwapTerms,
+    /// The taker's reserve proof over [`ReserveProof::swap_message`] for this swap.
+    pub reserve_proof: ReserveProof,
 }
 
 /// Bob's opening message: terms, his keys and where his refunds go.
@@ -199,6 +276,8 @@ pub enum Message {
     RedeemEncryptedSignature(RedeemEncryptedSignature),
     /// See [`Abort`].
     Abort(Abort),
+    /// See [`SetupRequest`].
+    SetupRequest(SetupRequest),
 }
 
 /// Why a byte string is not a valid message.
@@ -279,6 +358,7 @@ impl Message {
             Message::TransferProof(_) => 6,
             Message::RedeemEncryptedSignature(_) => 7,
             Message::Abort(_) => 8,
+            Message::SetupRequest(_) => 9,
         }
     }
 
@@ -293,6 +373,7 @@ impl Message {
             Message::TransferProof(_) => "transfer_proof",
             Message::RedeemEncryptedSignature(_) => "redeem_encrypted_signature",
             Message::Abort(_) => "abort",
+            Message::SetupRequest(_) => "setup_request",
         }
     }
 
@@ -307,6 +388,7 @@ impl Message {
             Message::TransferProof(m) => m.swap_id,
             Message::RedeemEncryptedSignature(m) => m.swap_id,
             Message::Abort(m) => m.swap_id,
+            Message::SetupRequest(m) => m.swap_id,
         }
     }
 
@@ -324,6 +406,7 @@ impl Message {
             Message::TransferProof(m) => m.swap_id = swap_id,
             Message::RedeemEncryptedSignature(m) => m.swap_id = swap_id,
             Message::Abort(m) => m.swap_id = swap_id,
+            Message::SetupRequest(m) => m.swap_id = swap_id,
         }
         message
     }
@@ -344,6 +427,7 @@ impl Message {
             Message::TransferProof(m) => bincode::serde::encode_to_vec(m, config),
             Message::RedeemEncryptedSignature(m) => bincode::serde::encode_to_vec(m, config),
             Message::Abort(m) => bincode::serde::encode_to_vec(m, config),
+            Message::SetupRequest(m) => bincode::serde::encode_to_vec(m, config),
         }
         .expect("serializing our own message types into a Vec cannot fail");
         out.extend_from_slice(&body);
@@ -353,7 +437,7 @@ impl Message {
 
 fn size_limit(kind: u8) -> usize {
     match kind {
-        1 | 2 => MAX_MESSAGE_BYTES,
+        1 | 2 | 9 => MAX_MESSAGE_BYTES,
         3 => MAX_PSBT_BYTES + 256,
         _ => SMALL_MESSAGE_BYTES,
     }
@@ -389,7 +473,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         return Err(DecodeError::UnsupportedVersion { version });
     }
     let kind = bytes[MAGIC.len() + 1];
-    if !(1..=8).contains(&kind) {
+    if !(1..=9).contains(&kind) {
         return Err(DecodeError::UnknownKind { kind });
     }
     let limit = size_limit(kind);
@@ -409,7 +493,8 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         5 => Message::BobSignatures(decode_body(body)?),
         6 => Message::TransferProof(decode_body(body)?),
         7 => Message::RedeemEncryptedSignature(decode_body(body)?),
-        _ => Message::Abort(decode_body(body)?),
+        8 => Message::Abort(decode_body(body)?),
+        _ => Message::SetupRequest(decode_body(body)?),
     };
     validate(&message)?;
     Ok(message)
@@ -469,42 +554,7 @@ pub fn parse_psbt(bytes: &[u8]) -> Result<Psbt, DecodeError> {
 pub fn validate(message: &Message) -> Result<(), DecodeError> {
     match message {
         Message::SetupBob(m) => {
-            let t = &m.terms;
-            if t.btc_amount == Amount::ZERO {
-                return Err(DecodeError::InvalidField {
-                    field: "terms.btc_amount",
-                    reason: "zero".into(),
-                });
-            }
-            if t.btc_amount > Amount::MAX_MONEY {
-                return Err(DecodeError::InvalidField {
-                    field: "terms.btc_amount",
-                    reason: "above 21 million BTC".into(),
-                });
-            }
-            if t.xmr_amount == XmrAmount::ZERO {
-                return Err(DecodeError::InvalidField {
-                    field: "terms.xmr_amount",
-                    reason: "zero".into(),
-                });
-            }
-            let params = t.network.params();
-            // exactly the network's values: shorter ones leave no time to act, longer ones
-            // freeze the other side's coins for as long as the proposer likes
-            if t.cancel_timelock != params.cancel_timelock
-                || t.punish_timelock != params.punish_timelock
-            {
-                return Err(DecodeError::InvalidField {
-                    field: "terms.timelocks",
-                    reason: format!(
-                        "cancel {} / punish {} blocks are not the network's {} / {}",
-                        t.cancel_timelock,
-                        t.punish_timelock,
-                        params.cancel_timelock,
-                        params.punish_timelock
-                    ),
-                });
-            }
+            m.terms.validate()?;
             check_destination("refund_address", &m.refund_address)?;
             check_share(&m.share)
         }
@@ -532,6 +582,23 @@ pub fn validate(message: &Message) -> Result<(), DecodeError> {
                 return Err(DecodeError::InvalidField {
                     field: "tx_key",
                     reason: "zero".into(),
+                });
+            }
+            Ok(())
+        }
+        Message::SetupRequest(m) => {
+            m.terms.validate()?;
+            if m.terms.direction != Direction::SellXmr {
+                return Err(DecodeError::InvalidField {
+                    field: "terms.direction",
+                    reason: "a setup request is only for a taker selling XMR".into(),
+                });
+            }
+            let proof = &m.reserve_proof;
+            if proof.signature.len() > MAX_RESERVE_SIGNATURE_BYTES || proof.address.len() > 128 {
+                return Err(DecodeError::InvalidField {
+                    field: "reserve_proof",
+                    reason: "too long".into(),
                 });
             }
             Ok(())
@@ -595,6 +662,7 @@ mod tests {
         .public_share();
         let terms = SwapTerms::new(
             Network::Regtest,
+            Direction::BuyXmr,
             Amount::from_sat(100_000),
             XmrAmount::from_piconero(1),
         );

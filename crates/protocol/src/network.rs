@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Direction;
+
 /// The network a swap runs on. Bitcoin and Monero networks are paired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Network {
@@ -34,9 +36,17 @@ impl Network {
         }
     }
 
-    /// The parameter set of this network.
+    /// The parameter set of this network for a taker buying XMR. What does not depend on the
+    /// direction (fee band, block times, confirmations) is the same in both; for a swap's
+    /// timelocks and margins use [`Network::params_for`] with its direction.
     pub fn params(self) -> Params {
         Params::for_network(self)
+    }
+
+    /// The parameter set of a swap in `direction` on this network: a taker selling XMR gets
+    /// shorter timelocks ([`Params::for_swap`]).
+    pub fn params_for(self, direction: Direction) -> Params {
+        Params::for_swap(self, direction)
     }
 
     /// A stable one-byte code, used in hashes and on the wire.
@@ -150,7 +160,35 @@ impl Params {
         u64::from(LOCK_CONFIRMATION_BLOCKS) * u64::from(self.btc_block_seconds)
     }
 
-    /// The parameter set for `network`.
+    /// The parameter set of a swap in `direction` on `network`.
+    ///
+    /// A taker selling XMR makes the maker lock its BTC before the taker has committed
+    /// anything; a taker who then walks away freezes that BTC until cancel. Those swaps
+    /// therefore use half the cancel timelock, with margins scaled to match, so a walk-away
+    /// freezes the maker's BTC half as long (docs/2026-12-06-sell-xmr.md). The punish
+    /// timelock, which protects Bob when he is offline after a cancel, stays.
+    pub fn for_swap(network: Network, direction: Direction) -> Params {
+        let mut params = Params::for_network(network);
+        if direction == Direction::SellXmr {
+            let (cancel, xmr_lock_margin, redeem_margin) = match network {
+                Network::Mainnet => (36, 24, 12),
+                Network::Testnet => (12, 8, 4),
+                // regtest's windows are already a few blocks: halving them would leave no
+                // room for a loaded test machine
+                Network::Regtest => (
+                    params.cancel_timelock,
+                    params.xmr_lock_margin,
+                    params.redeem_margin,
+                ),
+            };
+            params.cancel_timelock = cancel;
+            params.xmr_lock_margin = xmr_lock_margin;
+            params.redeem_margin = redeem_margin;
+        }
+        params
+    }
+
+    /// The parameter set for `network`, for a taker buying XMR.
     pub fn for_network(network: Network) -> Params {
         match network {
             Network::Mainnet => Params {
@@ -217,8 +255,12 @@ mod tests {
 
     #[test]
     fn every_network_leaves_room_to_lock_and_redeem_before_cancel() {
-        for network in [Network::Mainnet, Network::Testnet, Network::Regtest] {
-            let p = network.params();
+        for (network, direction) in [Network::Mainnet, Network::Testnet, Network::Regtest]
+            .into_iter()
+            .flat_map(|n| Direction::ALL.map(|d| (n, d)))
+        {
+            let p = network.params_for(direction);
+            let network = (network, direction);
             assert!(p.xmr_lock_margin > p.redeem_margin, "{network:?}");
             assert!(p.cancel_timelock > p.xmr_lock_margin, "{network:?}");
             assert!(u32::from(p.cancel_timelock) > p.btc_finality, "{network:?}");
@@ -238,6 +280,26 @@ mod tests {
                 p.last_xmr_lock_depth() < p.last_redeem_signature_depth(),
                 "{network:?}"
             );
+            // Alice can lock XMR once the lock is final, and XMR can reach finality (in
+            // Bitcoin blocks) before Bob's last redeem signature
+            let xmr_in_btc_blocks =
+                (p.xmr_finality * p.xmr_block_seconds).div_ceil(p.btc_block_seconds);
+            assert!(p.btc_finality <= p.last_xmr_lock_depth(), "{network:?}");
+            assert!(
+                p.btc_finality + xmr_in_btc_blocks < p.last_redeem_signature_depth(),
+                "{network:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_taker_selling_xmr_freezes_a_makers_btc_half_as_long_off_regtest() {
+        for network in [Network::Mainnet, Network::Testnet] {
+            let buy = network.params_for(Direction::BuyXmr);
+            let sell = network.params_for(Direction::SellXmr);
+            assert_eq!(buy, network.params());
+            assert_eq!(sell.cancel_timelock * 2, buy.cancel_timelock, "{network:?}");
+            assert_eq!(sell.punish_timelock, buy.punish_timelock, "{network:?}");
         }
     }
 }

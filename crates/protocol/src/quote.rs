@@ -20,12 +20,14 @@
 use crate::btc::DUST_LIMIT;
 use crate::messages::SwapTerms;
 use crate::network::Network;
-use crate::XmrAmount;
+use crate::{Direction, SwapId, XmrAmount};
 use bitcoin::Amount;
 use serde::{Deserialize, Serialize};
 
 /// The quote wire format version this crate speaks.
-pub const QUOTE_VERSION: u8 = 2;
+///
+/// Version 3 (2026-12-06): a reply carries one quote per direction the maker takes.
+pub const QUOTE_VERSION: u8 = 3;
 /// The magic prefix of quote messages.
 pub const QUOTE_MAGIC: &[u8; 4] = b"CFRQ";
 /// The largest encoded quote message (a reply with a reserve proof of many outputs).
@@ -54,6 +56,18 @@ impl Price {
         let piconero = u128::from(btc.to_sat()) * u128::from(self.0) / SATS_PER_BTC;
         u64::try_from(piconero).ok().map(XmrAmount::from_piconero)
     }
+
+    /// The BTC bought with `xmr` at this price, rounded down to the satoshi (a taker selling
+    /// XMR sends exactly `xmr`). `None` for a zero price or an amount above 21 million BTC.
+    pub fn btc_for(self, xmr: XmrAmount) -> Option<Amount> {
+        let sat = u128::from(xmr.as_piconero())
+            .checked_mul(SATS_PER_BTC)?
+            .checked_div(u128::from(self.0))?;
+        u64::try_from(sat)
+            .ok()
+            .map(Amount::from_sat)
+            .filter(|btc| *btc <= Amount::MAX_MONEY)
+    }
 }
 
 impl std::fmt::Display for Price {
@@ -64,12 +78,16 @@ impl std::fmt::Display for Price {
     }
 }
 
-/// A maker's offer: its price and the BTC amounts it accepts per swap.
+/// A maker's offer for one direction: its price and the BTC amounts it accepts per swap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
     /// The network the maker swaps on.
     pub network: Network,
-    /// Piconero the maker pays per BTC.
+    /// Which side the taker takes: [`Direction::BuyXmr`] (the maker sells XMR at this
+    /// price) or [`Direction::SellXmr`] (the maker buys XMR at it).
+    pub direction: Direction,
+    /// Piconero per BTC: what a taker buying XMR gets per BTC, or what a taker selling XMR
+    /// pays per BTC.
     pub price: Price,
     /// Smallest BTC amount per swap.
     pub min_btc: Amount,
@@ -102,15 +120,33 @@ impl ReserveProof {
     pub fn message(maker: &str, network: Network, made_at: u64) -> String {
         format!("confiaro reserve proof v1 {network:?} {maker} {made_at}")
     }
+
+    /// The message a taker selling XMR signs with the reserve proof of its wallet for one
+    /// swap: it names the maker, the network, the swap and the XMR to be locked, so the
+    /// proof cannot be replayed to another maker or for another swap.
+    pub fn swap_message(maker: &str, network: Network, swap_id: &SwapId, xmr: XmrAmount) -> String {
+        format!(
+            "confiaro sell reserve proof v1 {network:?} {maker} {swap_id} {}",
+            xmr.as_piconero()
+        )
+    }
 }
 
-/// A maker's answer to a [`QuoteRequest`]: its quote and, if it offers one, a reserve proof.
+/// A maker's answer to a [`QuoteRequest`]: a quote for each direction it takes and, if it
+/// offers one, a reserve proof of the XMR it sells.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteReply {
-    /// The quote.
-    pub quote: Quote,
+    /// One or two quotes, of different directions.
+    pub quotes: Vec<Quote>,
     /// The maker's reserve proof, when it attaches one.
     pub reserve_proof: Option<ReserveProof>,
+}
+
+impl QuoteReply {
+    /// The quote for `direction`, if the maker takes that side.
+    pub fn quote(&self, direction: Direction) -> Option<&Quote> {
+        self.quotes.iter().find(|q| q.direction == direction)
+    }
 }
 
 /// Why a quote, or terms built from it, are not acceptable.
@@ -177,7 +213,7 @@ impl Quote {
     /// # Errors
     /// [`QuoteError::Invalid`] naming the first problem.
     pub fn validate(&self) -> Result<(), QuoteError> {
-        let params = self.network.params();
+        let params = self.network.params_for(self.direction);
         if self.price.0 == 0 {
             return Err(QuoteError::Invalid("price is zero".into()));
         }
@@ -212,12 +248,19 @@ impl Quote {
         Ok(())
     }
 
-    /// The terms of a swap of `btc` at this quote.
+    /// The terms of a swap of `btc` at this quote (for a buy quote: the taker names the BTC
+    /// it pays).
     ///
     /// # Errors
     /// [`QuoteError::OutOfLimits`] when `btc` is outside `min_btc..=max_btc`;
-    /// [`QuoteError::Invalid`] when the XMR amount rounds to zero.
+    /// [`QuoteError::Invalid`] when the XMR amount rounds to zero or the quote is for the
+    /// other direction.
     pub fn terms_for(&self, btc: Amount) -> Result<SwapTerms, QuoteError> {
+        if self.direction != Direction::BuyXmr {
+            return Err(QuoteError::Invalid(
+                "a sell quote is priced by the XMR the taker sends".into(),
+            ));
+        }
         if btc < self.min_btc || btc > self.max_btc {
             return Err(QuoteError::OutOfLimits {
                 requested: btc,
@@ -230,22 +273,70 @@ impl Quote {
             .xmr_for(btc)
             .filter(|x| *x != XmrAmount::ZERO)
             .ok_or_else(|| QuoteError::Invalid(format!("{btc} buys no XMR at {}", self.price)))?;
-        Ok(SwapTerms {
+        Ok(self.terms(btc, xmr))
+    }
+
+    /// The terms of a swap in which the taker sells exactly `xmr` at this sell quote; the BTC
+    /// it receives is rounded down to the satoshi.
+    ///
+    /// # Errors
+    /// [`QuoteError::OutOfLimits`] when the BTC is outside `min_btc..=max_btc`;
+    /// [`QuoteError::Invalid`] when the quote is for the other direction.
+    pub fn terms_for_xmr(&self, xmr: XmrAmount) -> Result<SwapTerms, QuoteError> {
+        if self.direction != Direction::SellXmr {
+            return Err(QuoteError::Invalid(
+                "a buy quote is priced by the BTC the taker pays".into(),
+            ));
+        }
+        let btc = self
+            .price
+            .btc_for(xmr)
+            .ok_or_else(|| QuoteError::Invalid(format!("{xmr} is beyond any BTC amount")))?;
+        if btc < self.min_btc || btc > self.max_btc {
+            return Err(QuoteError::OutOfLimits {
+                requested: btc,
+                min: self.min_btc,
+                max: self.max_btc,
+            });
+        }
+        Ok(self.terms(btc, xmr))
+    }
+
+    fn terms(&self, btc: Amount, xmr: XmrAmount) -> SwapTerms {
+        SwapTerms {
             network: self.network,
             btc_amount: btc,
             xmr_amount: xmr,
             cancel_timelock: self.cancel_timelock,
             punish_timelock: self.punish_timelock,
-        })
+            direction: self.direction,
+        }
     }
 
-    /// Checks that `terms` proposed by a taker are exactly what this quote gives for their
-    /// BTC amount (the maker calls this on the taker's setup).
+    /// What this quote gives for the amount `terms` name on the taker's side: the BTC it
+    /// pays (buy) or the XMR it sends (sell).
+    fn expected_terms(&self, terms: &SwapTerms) -> Result<SwapTerms, QuoteError> {
+        match self.direction {
+            Direction::BuyXmr => self.terms_for(terms.btc_amount),
+            Direction::SellXmr => self.terms_for_xmr(terms.xmr_amount),
+        }
+    }
+
+    /// Checks that `terms` proposed by a taker are exactly what this quote gives for the
+    /// amount the taker names (BTC when buying, XMR when selling), in this quote's direction
+    /// (the maker calls this on the taker's setup).
     ///
     /// # Errors
     /// [`QuoteError::OutOfLimits`] or [`QuoteError::TermsMismatch`].
     pub fn check_terms(&self, terms: &SwapTerms) -> Result<(), QuoteError> {
-        let expected = self.terms_for(terms.btc_amount)?;
+        if terms.direction != self.direction {
+            return Err(QuoteError::TermsMismatch(format!(
+                "a {} swap against a {} quote",
+                terms.direction.name(),
+                self.direction.name()
+            )));
+        }
+        let expected = self.expected_terms(terms)?;
         if expected != *terms {
             return Err(QuoteError::TermsMismatch(format!(
                 "expected {} for {} with timelocks {}/{} on {:?}, got {} with {}/{} on {:?}",
@@ -332,14 +423,27 @@ pub fn decode_request(bytes: &[u8]) -> Result<QuoteRequest, QuoteError> {
     decode(bytes, 1)
 }
 
-/// Decodes and validates a quote reply (the quote on its own; the reserve proof's size and
-/// shape — whether it proves anything is for the taker's wallet to check).
+/// Decodes and validates a quote reply (each quote on its own, one or two of different
+/// directions; the reserve proof's size and shape — whether it proves anything is for the
+/// taker's wallet to check).
 ///
 /// # Errors
 /// A [`QuoteError`] naming what is wrong.
 pub fn decode_reply(bytes: &[u8]) -> Result<QuoteReply, QuoteError> {
     let reply: QuoteReply = decode(bytes, 2)?;
-    reply.quote.validate()?;
+    match reply.quotes.as_slice() {
+        [_] => {}
+        [a, b] if a.direction != b.direction => {}
+        _ => {
+            return Err(QuoteError::Invalid(format!(
+                "{} quotes (one or two of different directions expected)",
+                reply.quotes.len()
+            )))
+        }
+    }
+    for quote in &reply.quotes {
+        quote.validate()?;
+    }
     if let Some(proof) = &reply.reserve_proof {
         if proof.signature.is_empty()
             || proof.signature.len() > MAX_RESERVE_SIGNATURE_BYTES
@@ -367,6 +471,7 @@ mod tests {
         let params = Network::Regtest.params();
         Quote {
             network: Network::Regtest,
+            direction: Direction::BuyXmr,
             price: Price(150_000_000_000_000),
             min_btc: Amount::from_sat(10_000),
             max_btc: Amount::from_sat(100_000_000),
@@ -407,13 +512,111 @@ mod tests {
 
     fn reply(quote: Quote) -> QuoteReply {
         QuoteReply {
-            quote,
+            quotes: vec![quote],
             reserve_proof: None,
         }
     }
 
     fn decode_quote(bytes: &[u8]) -> Result<Quote, QuoteError> {
-        decode_reply(bytes).map(|r| r.quote)
+        decode_reply(bytes).map(|r| r.quotes[0])
+    }
+
+    fn sell_quote() -> Quote {
+        let params = Network::Mainnet.params_for(Direction::SellXmr);
+        Quote {
+            network: Network::Mainnet,
+            direction: Direction::SellXmr,
+            price: Price(160_000_000_000_000),
+            min_btc: Amount::from_sat(10_000),
+            max_btc: Amount::from_sat(100_000_000),
+            cancel_timelock: params.cancel_timelock,
+            punish_timelock: params.punish_timelock,
+        }
+    }
+
+    #[test]
+    fn a_sell_quote_prices_the_xmr_sent_and_names_its_direction_and_timelocks() {
+        let q = sell_quote();
+        // 1.6 XMR at 160 XMR/BTC = 0.01 BTC; one piconero less rounds the BTC down
+        let terms = q
+            .terms_for_xmr(XmrAmount::from_piconero(1_600_000_000_000))
+            .unwrap();
+        assert_eq!(terms.btc_amount, Amount::from_sat(1_000_000));
+        assert_eq!(terms.direction, Direction::SellXmr);
+        assert_eq!(terms.cancel_timelock, 36);
+        terms.validate().unwrap();
+        q.check_terms(&terms).unwrap();
+        let short = q
+            .terms_for_xmr(XmrAmount::from_piconero(1_599_999_999_999))
+            .unwrap();
+        assert_eq!(short.btc_amount, Amount::from_sat(999_999));
+        // the other direction's terms, or a buy quote asked for sell terms, are refused
+        let mut as_buy = terms;
+        as_buy.direction = Direction::BuyXmr;
+        assert!(matches!(
+            q.check_terms(&as_buy),
+            Err(QuoteError::TermsMismatch(_))
+        ));
+        assert!(q.terms_for(Amount::from_sat(1_000_000)).is_err());
+        assert!(quote().terms_for_xmr(XmrAmount::from_piconero(1)).is_err());
+        // a sell quote with the buy direction's (longer) timelocks does not validate
+        let mut long = q;
+        long.cancel_timelock = Network::Mainnet.params().cancel_timelock;
+        assert!(long.validate().is_err());
+        // both sides in one reply round-trip; two of one side do not
+        let both = QuoteReply {
+            quotes: vec![quote(), sell_quote_regtest()],
+            reserve_proof: None,
+        };
+        assert_eq!(decode_reply(&both.encode()).unwrap(), both);
+        assert_eq!(
+            both.quote(Direction::SellXmr).unwrap().price,
+            Price(160_000_000_000_000)
+        );
+        let twice = QuoteReply {
+            quotes: vec![quote(), quote()],
+            reserve_proof: None,
+        };
+        assert!(matches!(
+            decode_reply(&twice.encode()),
+            Err(QuoteError::Invalid(_))
+        ));
+        let none = QuoteReply {
+            quotes: vec![],
+            reserve_proof: None,
+        };
+        assert!(matches!(
+            decode_reply(&none.encode()),
+            Err(QuoteError::Invalid(_))
+        ));
+        // a swap's reserve proof message names the swap and the amount
+        let id = SwapId([7; 32]);
+        let m = ReserveProof::swap_message(
+            "12D3KooW",
+            Network::Mainnet,
+            &id,
+            XmrAmount::from_piconero(5),
+        );
+        assert!(m.contains(&id.to_string()) && m.ends_with(" 5"), "{m}");
+        assert_ne!(
+            m,
+            ReserveProof::swap_message(
+                "12D3KooW",
+                Network::Mainnet,
+                &SwapId([8; 32]),
+                XmrAmount::from_piconero(5)
+            )
+        );
+    }
+
+    fn sell_quote_regtest() -> Quote {
+        let params = Network::Regtest.params_for(Direction::SellXmr);
+        Quote {
+            network: Network::Regtest,
+            cancel_timelock: params.cancel_timelock,
+            punish_timelock: params.punish_timelock,
+            ..sell_quote()
+        }
     }
 
     #[test]
@@ -424,7 +627,7 @@ mod tests {
             signature: format!("ReserveProofV2{}", "a".repeat(4_000)),
         };
         let with_proof = QuoteReply {
-            quote: quote(),
+            quotes: vec![quote()],
             reserve_proof: Some(proof.clone()),
         };
         assert_eq!(decode_reply(&with_proof.encode()).unwrap(), with_proof);

@@ -6,6 +6,7 @@
 //! `SIM_SEED=<seed>` replays one honest schedule, `ADVERSARIAL_SEED=<seed>` one adversarial
 //! schedule, and prints its report.
 
+use confiaro_protocol::Direction;
 use confiaro_testkit::sim::{self, Outcome, Report};
 use std::collections::BTreeMap;
 
@@ -126,24 +127,31 @@ fn ten_thousand_seeded_schedules_keep_every_swap_atomic() {
         reorgs,
         dropped
     );
-    let mut paths: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut paths: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for report in &reports {
-        *paths.entry(report.path).or_default() += 1;
+        *paths
+            .entry((report.direction.name(), report.path))
+            .or_default() += 1;
     }
-    println!("simulation: paths {paths:?}");
+    println!("simulation: paths by direction {paths:?}");
     if schedules >= 1_000 {
-        for path in [
-            "redeem",
-            "cancel-refund",
-            "cancel-punish",
-            "early-refund",
-            "wrong-xmr-amount-refund",
-            "aborted-before-lock",
-            "aborted-in-setup",
-        ] {
+        // both directions, every path: a taker buying XMR (Bob) and a taker selling it
+        // (Alice, whose request makes the maker open as Bob)
+        for (direction, path) in Direction::ALL.into_iter().flat_map(|d| {
+            [
+                "redeem",
+                "cancel-refund",
+                "cancel-punish",
+                "early-refund",
+                "wrong-xmr-amount-refund",
+                "aborted-before-lock",
+                "aborted-in-setup",
+            ]
+            .map(|p| (d.name(), p))
+        }) {
             assert!(
-                paths.get(path).copied().unwrap_or(0) > 0,
-                "no schedule took the {path} path"
+                paths.get(&(direction, path)).copied().unwrap_or(0) > 0,
+                "no {direction} schedule took the {path} path"
             );
         }
     }
@@ -184,7 +192,9 @@ fn ten_thousand_adversarial_schedules_never_cost_the_victim() {
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     for report in &reports {
         let strategy = report.strategy.expect("adversarial");
-        let entry = by_strategy.entry(format!("{strategy:?}")).or_default();
+        let entry = by_strategy
+            .entry(format!("{strategy:?}/{}", report.direction.name()))
+            .or_default();
         entry.0 += 1;
         entry.1 += report.violations.len() as u64;
         *outcomes.entry(format!("{:?}", report.outcome)).or_default() += 1;
@@ -207,6 +217,13 @@ fn ten_thousand_adversarial_schedules_never_cost_the_victim() {
         reports.len(),
         started.elapsed()
     );
+    if schedules >= 100 {
+        assert_eq!(
+            by_strategy.len(),
+            sim::STRATEGIES.len() * 2,
+            "every strategy plays against both directions"
+        );
+    }
     let total: usize = reports.iter().map(|r| r.violations.len()).sum();
     println!(
         "adversarial simulation: {} schedules, {} strategies, {} violations",

@@ -4,8 +4,10 @@
 //! took per-swap entropy (2026-12-06): they must still load and resume, but today's setup
 //! makes other keys; `v2_*` were written before cancel carried keyed anchors (2026-12-06,
 //! fee bumping): they must load (their cancel without anchors) and resume; both are compared
-//! with today's setup on everything but the keys and transactions. `v3_*` are today's,
-//! compared exactly.
+//! with today's setup on everything but the keys and transactions. `v3_*` were written
+//! before the terms named a direction and the commitment hashed it (2026-12-06, selling
+//! XMR): they load as buying XMR (what every swap then was) with the commitment they signed.
+//! `v4_*` are today's, compared exactly.
 //!
 //! Regenerate them only when the stored format deliberately changes *and* a migration for the
 //! old form exists: `UPDATE_FIXTURES=1 cargo test -p confiaro-protocol --test stored_state`.
@@ -54,13 +56,13 @@ fn check(name: &str, fresh: &SwapState) {
 #[test]
 fn stored_states_load_and_resume() {
     let (alice, bob, _) = sim::setup_exchange(42);
-    for older in ["v1", "v2"] {
+    for older in ["v1", "v2", "v3"] {
         check_older(&format!("{older}_alice_signatures_received.json"), &alice);
         check_older(&format!("{older}_bob_btc_lock_published.json"), &bob);
     }
-    check("v3_alice_signatures_received.json", &alice);
-    check("v3_bob_btc_lock_published.json", &bob);
-    for version in ["v1", "v2", "v3"] {
+    check("v4_alice_signatures_received.json", &alice);
+    check("v4_bob_btc_lock_published.json", &bob);
+    for version in ["v1", "v2", "v3", "v4"] {
         // a loaded state resumes: Bob re-publishes his lock and re-sends his signatures
         let stored = std::fs::read(fixture(&format!("{version}_bob_btc_lock_published.json")))
             .expect("fixture");

@@ -620,15 +620,33 @@ impl Party {
     /// injection) on the port it had before, if it ran before; returns it running and its
     /// multiaddr once it is ready.
     pub fn start_maker(&self, env: &[(&str, &str)]) -> (Running, String) {
-        let port = *self.maker_port.lock().unwrap();
-        let listen = format!("/ip4/127.0.0.1/tcp/{}", port.unwrap_or(0));
-        let maker = self.spawn(
+        self.start_maker_with(&[], env)
+    }
+
+    /// [`Party::start_maker`] that also buys XMR (takers sell it) at [`PRICE`], 0.001 to
+    /// 0.1 BTC per swap: its BTC is what the party was funded with.
+    pub fn start_two_sided_maker(&self, env: &[(&str, &str)]) -> (Running, String) {
+        self.start_maker_with(
             &[
-                "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1", "--listen",
-                &listen,
+                "--sell-price",
+                PRICE,
+                "--sell-min",
+                "0.001",
+                "--sell-max",
+                "0.1",
             ],
             env,
-        );
+        )
+    }
+
+    fn start_maker_with(&self, extra: &[&str], env: &[(&str, &str)]) -> (Running, String) {
+        let port = *self.maker_port.lock().unwrap();
+        let listen = format!("/ip4/127.0.0.1/tcp/{}", port.unwrap_or(0));
+        let mut args = vec![
+            "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1", "--listen", &listen,
+        ];
+        args.extend_from_slice(extra);
+        let maker = self.spawn(&args, env);
         let ready = maker.wait_for("ready line", Duration::from_secs(120), |v| {
             v["ready"] == true
         });
@@ -649,6 +667,19 @@ impl Party {
     /// swap id.
     pub fn buy(&self, maker: &str, env: &[(&str, &str)]) -> (Running, String) {
         let running = self.spawn(&["swap", "buy-xmr", "--btc", "0.01", "--maker", maker], env);
+        let started = running.wait_for("swap start", Duration::from_secs(60), |v| {
+            v["started"] == true
+        });
+        let id = started["swap_id"].as_str().expect("swap id").to_owned();
+        (running, id)
+    }
+}
+
+impl Party {
+    /// Starts `swap sell-xmr` of 1 XMR ([`SWAP_PICONERO`], 0.01 BTC at [`PRICE`]) against
+    /// `maker`; returns the running taker and the swap id.
+    pub fn sell(&self, maker: &str, env: &[(&str, &str)]) -> (Running, String) {
+        let running = self.spawn(&["swap", "sell-xmr", "--xmr", "1", "--maker", maker], env);
         let started = running.wait_for("swap start", Duration::from_secs(60), |v| {
             v["started"] == true
         });
@@ -678,6 +709,21 @@ impl Devnet {
             self.fund_xmr(&party.xmr_address, 2 * XMR);
             party.funded_xmr += 2 * XMR;
         }
+        party
+    }
+
+    /// A taker party selling XMR: holding 2 XMR, spendable.
+    pub fn funded_seller(&'static self, name: &str) -> Party {
+        let mut party = self.party(name);
+        self.fund_xmr(&party.xmr_address, 2 * XMR);
+        party.funded_xmr += 2 * XMR;
+        party
+    }
+
+    /// A maker that sells XMR and buys it: 2 XMR and [`TAKER_SAT`] of BTC.
+    pub fn funded_two_sided_maker(&'static self, name: &str) -> Party {
+        let party = self.funded_maker(name, 1);
+        self.fund_btc(&party.btc_address, TAKER_SAT);
         party
     }
 

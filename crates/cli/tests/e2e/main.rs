@@ -14,6 +14,7 @@
 
 mod crash_points;
 mod maker;
+mod sells;
 mod swaps;
 
 use confiaro_testkit::e2e::Devnet;

@@ -2,7 +2,10 @@
 //! properties.
 
 use bitcoin::Amount;
-use confiaro_pricing::{maker_price, quote_limits, spread_rate, LimitError, PricingError, Rate};
+use confiaro_pricing::{
+    maker_bid_price, maker_price, quote_limits, sell_quote_limits, spread_rate, LimitError,
+    PricingError, Rate,
+};
 use confiaro_protocol::quote::Price;
 use confiaro_protocol::XmrAmount;
 use proptest::prelude::*;
@@ -221,5 +224,57 @@ proptest! {
             }
             Err(other) => prop_assert!(false, "unexpected {other}"),
         }
+    }
+}
+
+#[test]
+fn the_bid_keeps_its_spread_below_the_reference_and_rounds_for_the_maker() {
+    let reference: Rate = "0.00352100".parse().unwrap();
+    // Paid: 3 521 000 000 × 9 850 / 10 000 = 3 468 185 000 (0.003468185 BTC/XMR).
+    // Price: ceil(10^24 / 3 468 185 000) = 288 335 253 165 561 piconero per BTC.
+    assert_eq!(
+        maker_bid_price(reference, 150),
+        Ok(Price(288_335_253_165_561))
+    );
+    // the bid asks more XMR per BTC than the ask gives: the maker earns both spreads
+    let ask = maker_price(reference, 150).unwrap();
+    assert!(maker_bid_price(reference, 150).unwrap() > ask);
+    // a spread of 100 % leaves nothing to pay
+    assert!(maker_bid_price(reference, 10_000).is_err());
+}
+
+#[test]
+fn sell_limits_shrink_to_the_free_btc() {
+    let (min, max) = (Amount::from_sat(10_000), Amount::from_sat(1_000_000));
+    assert_eq!(
+        sell_quote_limits(min, max, Amount::from_sat(5_000_000)),
+        Ok((min, max))
+    );
+    assert_eq!(
+        sell_quote_limits(min, max, Amount::from_sat(400_000)),
+        Ok((min, Amount::from_sat(400_000)))
+    );
+    assert_eq!(
+        sell_quote_limits(min, max, Amount::from_sat(9_999)),
+        Err(LimitError::BtcInventoryTooLow {
+            free_btc: Amount::from_sat(9_999),
+            min_btc: min
+        })
+    );
+}
+
+proptest! {
+    #[test]
+    fn a_taker_selling_xmr_at_the_bid_never_gets_more_btc_than_the_reference_gives(
+        units in 1_000_000u64..100_000_000_000,
+        spread in 0u32..2_000,
+        piconero in 1u64..1_000_000_000_000_000,
+    ) {
+        let price = maker_bid_price(rate(units), spread).unwrap();
+        let xmr = XmrAmount::from_piconero(piconero);
+        let paid = price.btc_for(xmr).unwrap().to_sat();
+        // at the reference: piconero × units / 10^24 BTC = piconero × units / 10^16 sat
+        let reference_sat = u128::from(piconero) * u128::from(units) / 10u128.pow(16);
+        prop_assert!(u128::from(paid) <= reference_sat);
     }
 }

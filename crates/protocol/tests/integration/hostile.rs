@@ -45,7 +45,8 @@ use confiaro_protocol::messages::{
     SwapTerms, TransferProof, MAGIC, MAX_MESSAGE_BYTES, MAX_PSBT_BYTES, PROTOCOL_VERSION,
 };
 use confiaro_protocol::{
-    Action, Input, Network, Phase, ProtocolError, Role, SwapId, SwapState, Timestamp, XmrAmount,
+    Action, Direction, Input, Network, Phase, ProtocolError, Role, SwapId, SwapState, Timestamp,
+    XmrAmount,
 };
 use curve25519_dalek::Scalar as EdScalar;
 use proptest::collection::vec;
@@ -274,6 +275,7 @@ fn honest_run() -> Fixture {
     let swap_id = SwapId([0x5a; 32]);
     let terms = SwapTerms::new(
         Network::Regtest,
+        Direction::BuyXmr,
         Amount::from_sat(1_000_000),
         XmrAmount::from_piconero(1_000_000_000_000),
     );
@@ -832,7 +834,7 @@ proptest! {
             bytes.extend_from_slice(&body);
             prop_assert_eq!(decode(&bytes), Err(DecodeError::UnsupportedVersion { version }));
         }
-        if !(1..=8).contains(&kind) {
+        if !(1..=9).contains(&kind) {
             let mut bytes = header(kind);
             bytes.extend_from_slice(&body);
             prop_assert_eq!(decode(&bytes), Err(DecodeError::UnknownKind { kind }));
@@ -1076,12 +1078,18 @@ fn other_terms() -> impl Strategy<Value = SwapTerms> {
         1u16..,
         1u16..,
         any::<Index>(),
+        any::<bool>(),
     )
-        .prop_map(|(network, btc, xmr, cancel, punish, pick)| {
+        .prop_map(|(network, btc, xmr, cancel, punish, pick, sell)| {
             let f = fixture();
             let mut terms = f.terms;
+            let direction = if sell {
+                Direction::SellXmr
+            } else {
+                Direction::BuyXmr
+            };
             // change one field most of the time, everything sometimes
-            match pick.index(6) {
+            match pick.index(7) {
                 0 => {
                     terms.network = [Network::Mainnet, Network::Testnet, Network::Regtest][network]
                 }
@@ -1089,6 +1097,7 @@ fn other_terms() -> impl Strategy<Value = SwapTerms> {
                 2 => terms.xmr_amount = XmrAmount::from_piconero(xmr),
                 3 => terms.cancel_timelock = cancel,
                 4 => terms.punish_timelock = punish,
+                5 => terms.direction = Direction::SellXmr,
                 _ => {
                     terms = SwapTerms {
                         network: [Network::Mainnet, Network::Testnet, Network::Regtest][network],
@@ -1096,6 +1105,7 @@ fn other_terms() -> impl Strategy<Value = SwapTerms> {
                         xmr_amount: XmrAmount::from_piconero(xmr),
                         cancel_timelock: cancel,
                         punish_timelock: punish,
+                        direction,
                     }
                 }
             }

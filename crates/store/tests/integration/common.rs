@@ -175,6 +175,7 @@ pub fn p2wpkh(byte: u8) -> ScriptBuf {
 pub fn terms() -> SwapTerms {
     SwapTerms::new(
         Network::Regtest,
+        confiaro_protocol::Direction::BuyXmr,
         Amount::from_sat(1_000_000),
         XmrAmount::from_piconero(1_000_000_000_000),
     )

@@ -478,7 +478,7 @@ pub(super) fn judge(sim: &mut Sim) -> Option<Outcome> {
     let strategy = attack.strategy;
     let (arrived, confirmed) = (attack.lock_arrived_at, attack.lock_confirmed_at);
     let victim_state = sim.party(victim).state.state_name();
-    if !sim.party(victim).state.phase().is_terminal() {
+    if !sim.is_done(victim) {
         sim.violations.push(format!(
             "{victim:?} (the victim) is not done after {}s: {victim_state}",
             super::HORIZON_SECONDS

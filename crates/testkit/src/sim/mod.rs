@@ -22,8 +22,9 @@ use confiaro_protocol::alice::Alice;
 use confiaro_protocol::bob::Bob;
 use confiaro_protocol::keys::{PublicShare, SwapEntropy, SwapSecrets, WalletSeed};
 use confiaro_protocol::machine::{Action, Command, Input, SecretScalar, TxLabel};
-use confiaro_protocol::messages::{self, Message, SwapTerms};
-use confiaro_protocol::{Network, Role, SwapId, SwapState, Timestamp, XmrAmount};
+use confiaro_protocol::messages::{self, Message, SetupRequest, SwapTerms};
+use confiaro_protocol::quote::ReserveProof;
+use confiaro_protocol::{Direction, Network, Role, SwapId, SwapState, Timestamp, XmrAmount};
 use ledger::{BtcLedger, XmrLedger};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -136,8 +137,14 @@ pub fn pool() -> &'static [PoolEntry] {
             );
             PoolEntry {
                 swap_id,
+                // odd entries are a taker selling XMR: Alice asks, the maker (Bob) opens
                 terms: SwapTerms::new(
                     Network::Regtest,
+                    if i % 2 == 1 {
+                        Direction::SellXmr
+                    } else {
+                        Direction::BuyXmr
+                    },
                     Amount::from_sat(1_000_000 + i * 1_000),
                     XmrAmount::from_piconero(1_000_000_000_000 + i),
                 ),
@@ -290,6 +297,8 @@ pub struct Report {
     pub end_time: u64,
     /// How many times a party crashed.
     pub crashes: u32,
+    /// Which way the swap went (the taker buying or selling XMR).
+    pub direction: Direction,
     /// How many messages the network dropped.
     pub messages_dropped: u32,
     /// How many reorganisations the chain had.
@@ -410,6 +419,11 @@ struct Sim {
     path: &'static str,
     /// The attacker, in an adversarial schedule.
     attack: Option<adversary::Attack>,
+    /// Whether Bob's machine exists yet: a maker selling BTC makes it only when the taker's
+    /// setup request arrives (until then Bob's party holds a placeholder and ignores input).
+    bob_born: bool,
+    /// Bob's fee rate (sat/vB), for a Bob made late.
+    bob_fee_rate: u64,
 }
 
 fn fnv(acc: u64, bytes: &[u8]) -> u64 {
@@ -769,7 +783,36 @@ impl Sim {
         self.push(now + duration, Ev::Restart { who: role });
     }
 
+    /// The maker selling BTC takes the taker's setup request: it makes Bob's machine for
+    /// the requested terms now (its setup timeout starts now) and starts it.
+    fn bear_bob(&mut self, request: &SetupRequest) {
+        if request.swap_id != self.entry.swap_id {
+            // a replay relabelled for another swap: the maker would open that one instead
+            return;
+        }
+        if request.terms != self.entry.terms {
+            if self.attack.is_none() {
+                self.violations
+                    .push("an honest setup request asked for other terms".into());
+            }
+            return;
+        }
+        let bob = SwapState::Bob(Box::new(make_bob(
+            self.entry,
+            self.bob_fee_rate,
+            Timestamp(self.now),
+        )));
+        self.bob.state = bob.clone();
+        self.bob.persisted = bob;
+        self.bob_born = true;
+        self.handle(Role::Bob, Input::Tick);
+    }
+
     fn restart(&mut self, role: Role) {
+        if role == Role::Bob && !self.bob_born {
+            self.party(role).online = true;
+            return;
+        }
         let party = self.party(role);
         // reload exactly what was persisted, through the stored (serialized) form
         let stored = serde_json::to_vec(&party.persisted).expect("states serialize");
@@ -849,7 +892,16 @@ impl Sim {
     }
 
     fn both_terminal(&self) -> bool {
-        self.alice.state.phase().is_terminal() && self.bob.state.phase().is_terminal()
+        self.is_done(Role::Alice) && self.is_done(Role::Bob)
+    }
+
+    /// Whether `role` is done with the swap: its machine is terminal, or (a maker selling
+    /// BTC) it never took a setup request, so it has no swap at all.
+    fn is_done(&self, role: Role) -> bool {
+        match role {
+            Role::Alice => self.alice.state.phase().is_terminal(),
+            Role::Bob => !self.bob_born || self.bob.state.phase().is_terminal(),
+        }
     }
 
     fn run(&mut self) {
@@ -867,6 +919,10 @@ impl Sim {
                         continue;
                     }
                     match decode_cached(&bytes) {
+                        Ok(Message::SetupRequest(request)) if to == Role::Bob && !self.bob_born => {
+                            self.bear_bob(&request)
+                        }
+                        Ok(_) if to == Role::Bob && !self.bob_born => {}
                         Ok(message) => self.handle(to, Input::Message(message)),
                         Err(e) => self
                             .violations
@@ -987,6 +1043,19 @@ impl Sim {
     }
 }
 
+/// Bob's machine for `entry`, made at `now`.
+fn make_bob(entry: &PoolEntry, fee_rate: u64, now: Timestamp) -> Bob {
+    Bob::new(
+        entry.swap_id,
+        entry.terms,
+        entry.bob_secrets.clone(),
+        entry.bob_share.clone(),
+        entry.refund.clone(),
+        fee_rate,
+        now,
+    )
+}
+
 /// Runs one schedule of two honest parties.
 pub fn run(seed: u64) -> Report {
     run_with(seed, None)
@@ -1006,16 +1075,9 @@ fn run_with(seed: u64, strategy: Option<Strategy>) -> Report {
         crash_before_actions_per_mille: [0, 20, 100][rng.range(0, 2) as usize],
     };
     let start = Timestamp(0);
-    let bob = Bob::new(
-        entry.swap_id,
-        entry.terms,
-        entry.bob_secrets.clone(),
-        entry.bob_share.clone(),
-        entry.refund.clone(),
-        strategy.map_or(entry.bob_fee_rate, |s| s.bob_fee_rate(entry)),
-        start,
-    );
-    let alice = Alice::new(
+    let bob_fee_rate = strategy.map_or(entry.bob_fee_rate, |s| s.bob_fee_rate(entry));
+    let bob = make_bob(entry, bob_fee_rate, start);
+    let mut alice = Alice::new(
         entry.swap_id,
         entry.terms,
         entry.alice_secrets.clone(),
@@ -1025,6 +1087,18 @@ fn run_with(seed: u64, strategy: Option<Strategy>) -> Report {
         entry.alice_fee_rate,
         start,
     );
+    let selling = entry.terms.direction == Direction::SellXmr;
+    if selling {
+        alice = alice.requesting_setup(SetupRequest {
+            swap_id: entry.swap_id,
+            terms: entry.terms,
+            reserve_proof: ReserveProof {
+                address: "simulated".into(),
+                made_at: 0,
+                signature: "ReserveProofV2simulated".into(),
+            },
+        });
+    }
     let mut sim = Sim {
         rng,
         now: 0,
@@ -1048,6 +1122,8 @@ fn run_with(seed: u64, strategy: Option<Strategy>) -> Report {
         last_tick: (Role::Alice, u64::MAX),
         path: "unfinished",
         attack: None,
+        bob_born: !selling,
+        bob_fee_rate,
     };
     if let Some(strategy) = strategy {
         sim.attack = Some(adversary::Attack::new(strategy, &mut sim.rng));
@@ -1058,9 +1134,21 @@ fn run_with(seed: u64, strategy: Option<Strategy>) -> Report {
     sim.push(first_block, Ev::BtcBlock);
     let first_xmr = sim.rng.range(1, 120);
     sim.push(first_xmr, Ev::XmrBlock);
-    sim.push(0, Ev::Tick { to: Role::Bob });
-    sim.bob.tick_at = Some(0);
-    sim.schedule_tick(Role::Alice);
+    if selling {
+        // the taker (Alice) opens: her request goes out on the first resume
+        sim.push(
+            0,
+            Ev::Input {
+                to: Role::Alice,
+                epoch: 0,
+                input: Input::Resume,
+            },
+        );
+    } else {
+        sim.push(0, Ev::Tick { to: Role::Bob });
+        sim.bob.tick_at = Some(0);
+        sim.schedule_tick(Role::Alice);
+    }
     // crashes and offline periods, all ending well before the horizon
     for role in [Role::Alice, Role::Bob] {
         for _ in 0..sim.rng.range(0, 3) {
@@ -1126,6 +1214,7 @@ fn run_with(seed: u64, strategy: Option<Strategy>) -> Report {
         messages_dropped: sim.dropped,
         reorgs: sim.reorgs,
         strategy,
+        direction: entry.terms.direction,
     }
 }
 
@@ -1142,6 +1231,7 @@ pub fn setup_exchange(round: u8) -> (SwapState, SwapState, usize) {
     let swap_id = SwapId([round; 32]);
     let terms = SwapTerms::new(
         Network::Regtest,
+        Direction::BuyXmr,
         Amount::from_sat(1_000_000),
         XmrAmount::from_piconero(10u64.pow(12)),
     );
