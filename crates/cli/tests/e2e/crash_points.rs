@@ -238,3 +238,122 @@ crash_points! {
     alice_btc_early_refund_published: "Alice", "BtcEarlyRefundPublished", Path::EarlyRefund;
     alice_btc_punish_published: "Alice", "BtcPunishPublished", Path::Punish;
 }
+
+/// The crash-point sweep over the sell direction's roles: the taker selling XMR is Alice,
+/// the maker buying it is Bob. `role` crashes right after persisting `state` (honest parties,
+/// the happy path), is restarted (no Bitcoin blocks while it is down), and the swap must end
+/// with both parties in matching terminal states and balances as that outcome implies.
+fn sell_crash_at(role: &str, state: &str) {
+    let started = Instant::now();
+    let tag = format!("sell-{}-{}", role.to_lowercase(), state.to_lowercase());
+    let maker_party = devnet().funded_two_sided_maker(&format!("maker-{tag}"));
+    let seller = devnet().funded_seller(&format!("seller-{tag}"));
+    let hook = format!("{role}:{state}");
+    let kill = [("CONFIARO_TEST_KILL_AFTER", hook.as_str())];
+    let (maker_env, taker_env): (&[(&str, &str)], &[(&str, &str)]) = if role == "Bob" {
+        (&kill, &[])
+    } else {
+        (&[], &kill)
+    };
+    let (mut maker, address) = maker_party.start_two_sided_maker(maker_env);
+    let mut taker = seller.spawn(
+        &["swap", "sell-xmr", "--xmr", "1", "--maker", &address],
+        taker_env,
+    );
+    let crashed = if role == "Bob" {
+        &mut maker
+    } else {
+        &mut taker
+    };
+    let status = crashed.wait_exit(TIMEOUT);
+    assert!(Running::killed_by_sigkill(&status), "{hook}: crashed ({status})");
+    let id = seller.swaps()[0]["swap_id"]
+        .as_str()
+        .expect("the swap is stored")
+        .to_owned();
+    let pause = devnet().pause_btc_mining();
+    if role == "Bob" {
+        maker = maker_party.start_two_sided_maker(&[]).0;
+        wait_for_chain_view(&maker);
+    } else {
+        taker = seller.spawn(&["swap", "resume", &id], &[]);
+        wait_for_chain_view(&taker);
+    }
+    drop(pause);
+    let (_, maker_state) = maker.wait_for_finish(TIMEOUT);
+    let (_, taker_state) = taker.wait_for_finish(TIMEOUT);
+    maker.terminate();
+    let _ = taker.wait_exit(Duration::from_secs(30));
+    let outcome = (maker_state.as_str(), taker_state.as_str());
+    assert!(
+        [
+            ("XmrRedeemed", "BtcRedeemed"),
+            ("BtcRefunded", "XmrRefunded"),
+            ("BtcEarlyRefunded", "BtcEarlyRefunded"),
+            ("Aborted", "Aborted"),
+        ]
+        .contains(&outcome),
+        "{hook}: maker (Bob) {maker_state}, taker (Alice) {taker_state}\nmaker:\n{}\ntaker:\n{}",
+        tail(&maker.stderr(), 40),
+        tail(&taker.stderr(), 40)
+    );
+    drop(taker);
+    let (seller_btc, seller_xmr) = seller.balances();
+    let (maker_btc, maker_xmr) = maker_party.balances();
+    let fees = 50_000;
+    if outcome.0 == "XmrRedeemed" {
+        assert!(
+            seller_btc > SWAP_SAT - fees && seller_btc < SWAP_SAT,
+            "{hook}: the seller got the BTC: {seller_btc}"
+        );
+        assert!(
+            seller_xmr < seller.funded_xmr - SWAP_PICONERO,
+            "{hook}: the seller paid the XMR"
+        );
+        assert!(
+            maker_xmr > maker_party.funded_xmr + SWAP_PICONERO - XMR / 100,
+            "{hook}: the maker got the XMR: {maker_xmr}"
+        );
+    } else {
+        assert_eq!(seller_btc, 0, "{hook}: the seller got no BTC");
+        assert!(
+            seller_xmr <= seller.funded_xmr && seller_xmr > seller.funded_xmr - XMR / 100,
+            "{hook}: the seller has its XMR (back) minus fees: {seller_xmr}"
+        );
+        assert!(
+            maker_btc <= TAKER_SAT && maker_btc > TAKER_SAT - fees,
+            "{hook}: the maker has its BTC back: {maker_btc}"
+        );
+    }
+    eprintln!(
+        "crash-point: sell {hook:<30}: maker {maker_state}, taker {taker_state} in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+macro_rules! sell_crash_points {
+    ($($name:ident: $role:literal, $state:literal;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                sell_crash_at($role, $state);
+            }
+        )*
+    };
+}
+
+sell_crash_points! {
+    sell_taker_setup_answered: "Alice", "SetupAnswered";
+    sell_taker_signatures_sent: "Alice", "SignaturesSent";
+    sell_taker_signatures_received: "Alice", "SignaturesReceived";
+    sell_taker_xmr_lock_pending: "Alice", "XmrLockPending";
+    sell_taker_xmr_locked: "Alice", "XmrLocked";
+    sell_taker_btc_redeem_published: "Alice", "BtcRedeemPublished";
+    sell_maker_setup_sent: "Bob", "SetupSent";
+    sell_maker_lock_funding: "Bob", "LockFunding";
+    sell_maker_lock_proposed: "Bob", "LockProposed";
+    sell_maker_btc_lock_published: "Bob", "BtcLockPublished";
+    sell_maker_xmr_lock_proof_received: "Bob", "XmrLockProofReceived";
+    sell_maker_enc_sig_sent: "Bob", "EncSigSent";
+    sell_maker_btc_redeemed: "Bob", "BtcRedeemed";
+}
