@@ -121,6 +121,15 @@ pub fn sell_quote_limits(
     max_btc: Amount,
     free_btc: Amount,
 ) -> Result<(Amount, Amount), LimitError> {
+    check_limits(min_btc, max_btc)?;
+    if free_btc < min_btc {
+        return Err(LimitError::BtcInventoryTooLow { free_btc, min_btc });
+    }
+    Ok((min_btc, max_btc.min(free_btc)))
+}
+
+/// Checks configured limits: a nonzero minimum, not above the maximum.
+fn check_limits(min_btc: Amount, max_btc: Amount) -> Result<(), LimitError> {
     if min_btc == Amount::ZERO {
         return Err(LimitError::ZeroMinimum);
     }
@@ -130,10 +139,7 @@ pub fn sell_quote_limits(
             max: max_btc,
         });
     }
-    if free_btc < min_btc {
-        return Err(LimitError::BtcInventoryTooLow { free_btc, min_btc });
-    }
-    Ok((min_btc, max_btc.min(free_btc)))
+    Ok(())
 }
 
 /// Why the maker cannot offer the configured BTC amounts.
@@ -206,15 +212,7 @@ pub fn quote_limits(
     max_btc: Amount,
     free_xmr: XmrAmount,
 ) -> Result<(Amount, Amount), LimitError> {
-    if min_btc == Amount::ZERO {
-        return Err(LimitError::ZeroMinimum);
-    }
-    if min_btc > max_btc {
-        return Err(LimitError::MinAboveMax {
-            min: min_btc,
-            max: max_btc,
-        });
-    }
+    check_limits(min_btc, max_btc)?;
     if price.0 == 0 {
         return Err(LimitError::ZeroPrice);
     }

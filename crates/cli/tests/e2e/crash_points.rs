@@ -250,10 +250,11 @@ fn sell_crash_at(role: &str, state: &str) {
     let seller = devnet().funded_seller(&format!("seller-{tag}"));
     let hook = format!("{role}:{state}");
     let kill = [("CONFIARO_TEST_KILL_AFTER", hook.as_str())];
-    let (maker_env, taker_env): (&[(&str, &str)], &[(&str, &str)]) = if role == "Bob" {
-        (&kill, &[])
+    let none: &[(&str, &str)] = &[];
+    let (maker_env, taker_env) = if role == "Bob" {
+        (&kill[..], none)
     } else {
-        (&[], &kill)
+        (none, &kill[..])
     };
     let (mut maker, address) = maker_party.start_two_sided_maker(maker_env);
     let mut taker = seller.spawn(
@@ -266,7 +267,10 @@ fn sell_crash_at(role: &str, state: &str) {
         &mut taker
     };
     let status = crashed.wait_exit(TIMEOUT);
-    assert!(Running::killed_by_sigkill(&status), "{hook}: crashed ({status})");
+    assert!(
+        Running::killed_by_sigkill(&status),
+        "{hook}: crashed ({status})"
+    );
     let id = seller.swaps()[0]["swap_id"]
         .as_str()
         .expect("the swap is stored")

@@ -7,23 +7,11 @@
 use std::time::Duration;
 
 use confiaro_testkit::e2e::*;
-use serde_json::Value;
 
 use super::devnet;
+use super::swaps::verify_receipt;
 
 const SWAP_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn verify_receipt(party: &Party, id: &str) -> Value {
-    let path = party.dir.path().join(format!("receipt-{id}.json"));
-    party.run_ok(&["swap", "receipt", id, "--out", path.to_str().unwrap()]);
-    let verdict = party.run_ok(&["audit", "verify", path.to_str().unwrap()]);
-    assert_eq!(
-        verdict["ok"], true,
-        "{}'s receipt verifies: {verdict}",
-        party.name
-    );
-    verdict
-}
 
 #[test]
 fn a_taker_sells_xmr_to_a_maker_and_both_receipts_verify() {

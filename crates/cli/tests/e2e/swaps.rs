@@ -88,7 +88,8 @@ fn wait_for_depth(txid: &str, depth: u32) {
     }
 }
 
-fn verify_receipt(party: &Party, id: &str) -> Value {
+/// Exports `party`'s receipt of swap `id` and checks that `audit verify` accepts it.
+pub(crate) fn verify_receipt(party: &Party, id: &str) -> Value {
     let path = party.dir.path().join(format!("receipt-{id}.json"));
     party.run_ok(&["swap", "receipt", id, "--out", path.to_str().unwrap()]);
     let verdict = party.run_ok(&["audit", "verify", path.to_str().unwrap()]);
