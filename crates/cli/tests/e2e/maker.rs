@@ -219,9 +219,14 @@ listen = "127.0.0.1:0"
     assert_eq!(status["maker"]["price_piconero_per_btc"], PRICE, "{status}");
     let taker = devnet().party("feed-taker");
     let offer = the_offer(&taker, peer);
-    assert_eq!(offer["price_piconero_per_btc"], PRICE, "{offer}");
-    assert_eq!(offer["min_sat"], 100_000, "{offer}");
-    assert_eq!(offer["max_sat"], 2_014_950, "{offer}");
+    // the maker sells XMR only: one quote, for a taker buying XMR
+    let quotes = offer["quotes"].as_array().expect("the offer's quotes");
+    assert_eq!(quotes.len(), 1, "{offer}");
+    let quote = &quotes[0];
+    assert_eq!(quote["side"], "buy-xmr", "{offer}");
+    assert_eq!(quote["price_piconero_per_btc"], PRICE, "{offer}");
+    assert_eq!(quote["min_sat"], 100_000, "{offer}");
+    assert_eq!(quote["max_sat"], 2_014_950, "{offer}");
     // its reserve proof, checked by the taker's own wallet RPC against the chain
     assert_eq!(offer["reserve_piconero"], 4 * XMR, "{offer}");
 
