@@ -12,7 +12,7 @@ use confiaro_orchestrator::events::SwapEventKind;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
-    MoneroConfig, Multiaddr, Network, Received, StoreLocation, SwapView, XmrAmount,
+    MoneroConfig, Multiaddr, Network, Received, StoreLocation, XmrAmount,
 };
 
 use crate::ipc::*;
@@ -478,7 +478,7 @@ impl App {
             Some(swap_id.to_string()),
             format!("buying XMR for {} BTC", Amount::from_sat(sat).to_btc()),
         );
-        Ok(detail(&engine, &engine.swap(&swap_id).await?).await)
+        Ok(SwapDetail::from(&engine.swap(&swap_id).await?))
     }
 
     /// All swaps, newest first.
@@ -486,12 +486,8 @@ impl App {
     /// # Errors
     /// Not ready; store errors.
     pub async fn swaps(&self) -> Result<Vec<SwapDetail>, CommandError> {
-        let engine = self.engine().await?;
-        let mut details = Vec::new();
-        for view in engine.swaps().await? {
-            details.push(detail(&engine, &view).await);
-        }
-        Ok(details)
+        let views = self.engine().await?.swaps().await?;
+        Ok(views.iter().map(SwapDetail::from).collect())
     }
 
     /// One swap.
@@ -500,8 +496,7 @@ impl App {
     /// Not ready; an unknown id.
     pub async fn swap(&self, request: SwapRef) -> Result<SwapDetail, CommandError> {
         let id = parse_swap_id(&request.swap_id)?;
-        let engine = self.engine().await?;
-        Ok(detail(&engine, &engine.swap(&id).await?).await)
+        Ok(SwapDetail::from(&self.engine().await?.swap(&id).await?))
     }
 
     /// Cancels and refunds now (once the cancel timelock has passed).
@@ -517,7 +512,7 @@ impl App {
             Some(id.to_string()),
             "cancel and refund requested",
         );
-        Ok(detail(&engine, &engine.swap(&id).await?).await)
+        Ok(SwapDetail::from(&engine.swap(&id).await?))
     }
 
     /// Aborts a swap before anything is locked.
@@ -529,7 +524,7 @@ impl App {
         let engine = self.engine().await?;
         engine.abort(&id, ABORT_FLUSH).await?;
         self.log(Level::Info, Some(id.to_string()), "abort requested");
-        Ok(detail(&engine, &engine.swap(&id).await?).await)
+        Ok(SwapDetail::from(&engine.swap(&id).await?))
     }
 
     /// Writes the swap's receipt to `receipts/<swap id>.json` in the app's directory.
@@ -690,30 +685,6 @@ impl App {
     }
 }
 
-/// The UI's view of a swap. A finished swap's transactions say which reached the chain, from
-/// its receipt (the engine's swap view lists the agreed transactions only); a running swap's
-/// stay [`TxOnChain::Unknown`].
-async fn detail(engine: &Engine, view: &SwapView) -> SwapDetail {
-    let mut detail = SwapDetail::from(view);
-    if !view.phase.is_terminal() || detail.txs.is_empty() {
-        return detail;
-    }
-    let receipt = match parse_swap_id(&view.swap_id) {
-        Ok(id) => engine.receipt(&id).await,
-        Err(e) => Err(e),
-    };
-    match receipt {
-        Ok(receipt) => detail.note_chain(
-            receipt
-                .transactions
-                .iter()
-                .map(|tx| (tx.txid.as_str(), tx.confirmations)),
-        ),
-        Err(e) => tracing::warn!(swap = %view.swap_id, "no receipt to show its transactions: {e}"),
-    }
-    detail
-}
-
 /// Turns the engine's events into UI events until the engine stops.
 async fn follow(app: App, engine: Engine) {
     let mut events = engine.subscribe();
@@ -728,8 +699,7 @@ async fn follow(app: App, engine: Engine) {
                     format!("{missed} engine events were missed; the view was refreshed"),
                 );
                 for view in engine.swaps().await.unwrap_or_default() {
-                    let swap = detail(&engine, &view).await;
-                    (app.inner.sink)(AppEvent::Swap(Box::new(swap)));
+                    (app.inner.sink)(AppEvent::Swap(Box::new(SwapDetail::from(&view))));
                 }
                 app.emit_balances().await;
                 continue;
@@ -787,8 +757,7 @@ async fn follow(app: App, engine: Engine) {
                 }
                 if let Ok(swap_id) = parse_swap_id(&event.swap_id) {
                     if let Ok(view) = engine.swap(&swap_id).await {
-                        let swap = detail(&engine, &view).await;
-                        (app.inner.sink)(AppEvent::Swap(Box::new(swap)));
+                        (app.inner.sink)(AppEvent::Swap(Box::new(SwapDetail::from(&view))));
                     }
                 }
             }
