@@ -280,6 +280,16 @@ async function run() {
     await s.wait("deposit-status", 120, (t) => /arrived/i.test(t));
     await s.click("wizard-next");
     await s.wait("wizard-confirm", 10);
+    // at once (no frame waited for), every earlier step shows done with its check mark
+    const steps = (await s.call("POST", "/execute/sync", {
+      script:
+        "return ['offer', 'amount', 'receive', 'deposit'].filter(function (id) {" +
+        " var el = document.querySelector('[data-testid=\"wizard-step-' + id + '\"]');" +
+        " return !(el && el.hasAttribute('data-completed') && el.querySelector('svg')); });",
+      args: [],
+    })) as string[];
+    if (steps.length > 0) throw new Error(`at Confirm, these steps do not show as done: ${steps.join(", ")}`);
+    if (!/about .* BTC/.test(await s.textOf("confirm-pay-total"))) throw new Error("the confirm step shows no total with the network fee");
     await s.screenshot("wizard-confirm");
     await s.click("buy-submit");
     await s.wait("screen-live", 60);
@@ -290,6 +300,12 @@ async function run() {
     const phase = await s.textOf("swap-phase");
     await s.screenshot("live-finished");
     if (!/completed/i.test(phase)) throw new Error(`the swap ended ${phase}, not completed`);
+    // a finished swap: lock and redeem on chain, the rest apart; no buttons; no internal names
+    await s.wait("swap-txs-on-chain", 30, (t) => t.includes("Lock") && t.includes("Redeem") && !/Cancel|Punish|Early refund/.test(t));
+    if (await s.find("swap-cancel-refund")) throw new Error("a finished swap still shows Cancel & refund");
+    if (await s.find("swap-abort")) throw new Error("a finished swap still shows Abort");
+    const stage = await s.textOf("swap-state");
+    if (/[a-z][A-Z]|_/.test(stage)) throw new Error(`the live view shows an internal state name: ${stage}`);
     const swapMs = Date.now() - ready;
 
     await s.click("nav-wallets");

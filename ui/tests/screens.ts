@@ -106,6 +106,13 @@ function check(cond: unknown, what: string): void {
   if (!cond) throw new Failure(what);
 }
 
+/** The engine's own names (`XmrRedeemed`, `btc_locked`, `early_refund`) never reach the screen. */
+async function noInternalNames(page: Page): Promise<void> {
+  const text = await page.locator("body").innerText();
+  const found = /\b(?:Btc|Xmr|Enc)[A-Z]\w*|\b[a-z]+_[a-z_]+\b/.exec(text);
+  check(found === null, `an internal name is shown: ${found?.[0]}`);
+}
+
 async function disabled(page: Page, testId: string): Promise<boolean> {
   return page.getByTestId(testId).first().isDisabled();
 }
@@ -312,10 +319,48 @@ async function main() {
         check(!(await disabled(page, "wizard-next")), "Next enabled once funded");
       });
       await screen(page, "wizard-confirm", async () => {
-        await page.getByTestId("wizard-next").click();
+        // A window that paints no frame for a while (hidden, busy, or shot at once as the
+        // desktop test does) must still show every earlier step as done, with its check
+        // mark, and Confirm as the current one: nothing may wait for an animation frame.
+        const stopFrames = () =>
+          page.evaluate(() => {
+            const w = window as unknown as { __raf?: typeof requestAnimationFrame };
+            w.__raf = window.requestAnimationFrame;
+            window.requestAnimationFrame = () => 0;
+          });
+        const resumeFrames = () =>
+          page.evaluate(() => {
+            const w = window as unknown as { __raf?: typeof requestAnimationFrame };
+            if (w.__raf) window.requestAnimationFrame = w.__raf;
+          });
+        await stopFrames();
+        try {
+          await page.getByTestId("wizard-next").click();
+          await see(page, "wizard-confirm");
+          for (const id of ["offer", "amount", "receive", "deposit"]) {
+            const step = page.getByTestId(`wizard-step-${id}`);
+            check((await step.getAttribute("data-completed")) !== null, `${id} is marked done`);
+            const mark = step.locator("svg").first();
+            check(await mark.isVisible(), `${id} shows its check mark`);
+            const opacity = await mark.evaluate((el) => getComputedStyle(el.parentElement!).opacity);
+            check(opacity === "1", `${id}'s check mark is fully drawn (opacity ${opacity})`);
+            check((await step.getAttribute("aria-current")) === null, `${id} is not the current step`);
+          }
+          const current = page.getByTestId("wizard-step-confirm");
+          check((await current.getAttribute("data-progress")) !== null && (await current.getAttribute("aria-current")) === "step", "Confirm is the current step");
+        } finally {
+          await resumeFrames();
+        }
         await see(page, "confirm-btc", "0.01 BTC");
         await see(page, "confirm-xmr", "1.53123456789 XMR");
         await see(page, "confirm-receive", "built-in XMR wallet");
+        // the network fees and what that makes in all
+        await see(page, "confirm-fee-btc", "about 0.0000153 BTC");
+        await see(page, "confirm-pay-total", "about 0.0100153 BTC");
+        await see(page, "confirm-fee-xmr-lock", "Paid by the maker");
+        await see(page, "confirm-fee-xmr-sweep", "about 0.002 XMR");
+        await see(page, "confirm-get-net", "about 1.52923456789 XMR");
+        await see(page, "confirm-fee-note", "estimates");
       });
       let swapId = "";
       await screen(page, "live-negotiating", async () => {
@@ -331,36 +376,65 @@ async function main() {
         await pushSwap(page, {
           swap_id: swapId,
           phase: "locked",
-          state: "btc_locked",
+          state: "BtcLockPublished",
           step: "Bitcoin locked; waiting for the maker to lock XMR",
           waiting: { for: "confirmations", chain: "monero", what: "the maker's XMR lock", have: 3, need: 10 },
           deadline: { what: "you can cancel and refund", blocks: 72, eta_seconds: 43200, automatic: "If the maker has not locked XMR by then, the app cancels and refunds your bitcoin." },
-          txs: [{ label: "lock", txid: "ab".repeat(32) }],
+          txs: [
+            { label: "lock", txid: "ab".repeat(32), on_chain: { status: "unknown" } },
+            { label: "early_refund", txid: "ef".repeat(32), on_chain: { status: "unknown" } },
+          ],
           can_abort: false,
         });
         await see(page, "swap-phase", "Locked");
         await see(page, "swap-waiting", "3 of 10 confirmations");
         await see(page, "swap-countdown", /In 72 Bitcoin blocks, about 1[12] h \d\d min/);
         await see(page, "swap-automatic", "cancels and refunds your bitcoin");
-        await see(page, "swap-txs", "ab".repeat(32));
+        await see(page, "swap-txs-agreed", "ab".repeat(32));
+        await see(page, "swap-txs-agreed", "Early refund");
+        await count(page, "swap-txs-on-chain", 0);
+        await see(page, "swap-state", "Stage: Your BTC lock is published");
+        await see(page, "swap-waiting", "the maker's XMR lock on Monero");
+        await noInternalNames(page);
         check(await disabled(page, "swap-abort"), "Abort disabled once locked");
       });
       await screen(page, "live-completed", async () => {
-        await pushSwap(page, { swap_id: swapId, phase: "executing", state: "xmr_locked", step: "Redeeming the XMR", waiting: null, deadline: null });
+        await pushSwap(page, { swap_id: swapId, phase: "executing", state: "BtcRedeemed", step: "Redeeming the XMR", waiting: null, deadline: null });
         await see(page, "swap-phase", "Executing");
+        await see(page, "swap-state", "moving your XMR to your wallet");
+        await noInternalNames(page);
         await pushSwap(page, {
           swap_id: swapId,
           phase: "completed",
-          state: "xmr_redeemed",
+          state: "XmrRedeemed",
           step: "Done: 1.53123456789 XMR is in your wallet",
           txs: [
-            { label: "lock", txid: "ab".repeat(32) },
-            { label: "redeem", txid: "cd".repeat(32) },
+            { label: "lock", txid: "ab".repeat(32), on_chain: { status: "seen", confirmations: 12 } },
+            { label: "redeem", txid: "cd".repeat(32), on_chain: { status: "seen", confirmations: 0 } },
+            { label: "cancel", txid: "c0".repeat(32), on_chain: { status: "not_seen" } },
+            { label: "refund", txid: "d1".repeat(32), on_chain: { status: "not_seen" } },
+            { label: "punish", txid: "e2".repeat(32), on_chain: { status: "not_seen" } },
+            { label: "early_refund", txid: "ef".repeat(32), on_chain: { status: "not_seen" } },
           ],
         });
         await see(page, "swap-phase", "Completed");
         await see(page, "swap-step", "Done");
         await see(page, "swap-timeline", "Completed");
+        await see(page, "swap-state", "Stage: XMR received");
+        // what reached the chain, with confirmations; the four never published apart, folded
+        await count(page, "swap-txs-agreed", 0);
+        const onChain = page.getByTestId("swap-txs-on-chain");
+        await until("two transactions on chain", async () => (await onChain.getByTestId("swap-tx").count()) === 2 || undefined);
+        check((await onChain.getByTestId("swap-tx-confirmations").allInnerTexts()).join("|") === "12 confirmations|Unconfirmed when last checked", "confirmations of lock and redeem");
+        const onChainText = await onChain.innerText();
+        check(!onChainText.includes("c0".repeat(32)) && !/Cancel|Refund|Punish/.test(onChainText), "nothing unpublished among the published");
+        await count(page, "swap-txs-unpublished", 0);
+        await page.getByTestId("swap-txs-unpublished-toggle").click();
+        await until("four never published", async () => (await page.getByTestId("swap-txs-unpublished").getByTestId("swap-tx").count()) === 4 || undefined);
+        await see(page, "swap-txs-unpublished", "Early refund");
+        await noInternalNames(page);
+        await count(page, "swap-cancel-refund", 0);
+        await count(page, "swap-abort", 0);
       });
       await screen(page, "history", async () => {
         await page.getByTestId("nav-history").click();
@@ -382,9 +456,15 @@ async function main() {
         await page.getByTestId("swap-cancel-refund").click();
         await see(page, "swap-phase", "Executing");
         await see(page, "swap-step", "refunding your bitcoin");
+        await see(page, "swap-state", "Stage: Cancelled; your BTC refund follows");
+        await see(page, "swap-waiting", "on Bitcoin");
+        await noInternalNames(page);
         check(await disabled(page, "swap-cancel-refund"), "Cancel & refund disabled after use");
         await pushSwap(page, { swap_id: STUCK_SWAP.swap_id, phase: "refunded", step: "Refunded: your bitcoin is back (minus fees)", waiting: null, deadline: null });
         await see(page, "swap-phase", "Refunded");
+        await noInternalNames(page);
+        await count(page, "swap-cancel-refund", 0);
+        await count(page, "swap-abort", 0);
       });
       await screen(page, "wallets", async () => {
         await page.getByTestId("nav-wallets").click();

@@ -12,7 +12,7 @@ use confiaro_orchestrator::events::SwapEventKind;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
-    MoneroConfig, Multiaddr, Network, Received, StoreLocation, XmrAmount,
+    MoneroConfig, Multiaddr, Network, Received, StoreLocation, SwapView, XmrAmount,
 };
 
 use crate::ipc::*;
@@ -478,7 +478,7 @@ impl App {
             Some(swap_id.to_string()),
             format!("buying XMR for {} BTC", Amount::from_sat(sat).to_btc()),
         );
-        Ok(SwapDetail::from(&engine.swap(&swap_id).await?))
+        Ok(detail(&engine, &engine.swap(&swap_id).await?).await)
     }
 
     /// All swaps, newest first.
@@ -486,8 +486,12 @@ impl App {
     /// # Errors
     /// Not ready; store errors.
     pub async fn swaps(&self) -> Result<Vec<SwapDetail>, CommandError> {
-        let views = self.engine().await?.swaps().await?;
-        Ok(views.iter().map(SwapDetail::from).collect())
+        let engine = self.engine().await?;
+        let mut details = Vec::new();
+        for view in engine.swaps().await? {
+            details.push(detail(&engine, &view).await);
+        }
+        Ok(details)
     }
 
     /// One swap.
@@ -496,7 +500,8 @@ impl App {
     /// Not ready; an unknown id.
     pub async fn swap(&self, request: SwapRef) -> Result<SwapDetail, CommandError> {
         let id = parse_swap_id(&request.swap_id)?;
-        Ok(SwapDetail::from(&self.engine().await?.swap(&id).await?))
+        let engine = self.engine().await?;
+        Ok(detail(&engine, &engine.swap(&id).await?).await)
     }
 
     /// Cancels and refunds now (once the cancel timelock has passed).
@@ -512,7 +517,7 @@ impl App {
             Some(id.to_string()),
             "cancel and refund requested",
         );
-        Ok(SwapDetail::from(&engine.swap(&id).await?))
+        Ok(detail(&engine, &engine.swap(&id).await?).await)
     }
 
     /// Aborts a swap before anything is locked.
@@ -524,7 +529,7 @@ impl App {
         let engine = self.engine().await?;
         engine.abort(&id, ABORT_FLUSH).await?;
         self.log(Level::Info, Some(id.to_string()), "abort requested");
-        Ok(SwapDetail::from(&engine.swap(&id).await?))
+        Ok(detail(&engine, &engine.swap(&id).await?).await)
     }
 
     /// Writes the swap's receipt to `receipts/<swap id>.json` in the app's directory.
@@ -685,6 +690,30 @@ impl App {
     }
 }
 
+/// The UI's view of a swap. A finished swap's transactions say which reached the chain, from
+/// its receipt (the engine's swap view lists the agreed transactions only); a running swap's
+/// stay [`TxOnChain::Unknown`].
+async fn detail(engine: &Engine, view: &SwapView) -> SwapDetail {
+    let mut detail = SwapDetail::from(view);
+    if !view.phase.is_terminal() || detail.txs.is_empty() {
+        return detail;
+    }
+    let receipt = match parse_swap_id(&view.swap_id) {
+        Ok(id) => engine.receipt(&id).await,
+        Err(e) => Err(e),
+    };
+    match receipt {
+        Ok(receipt) => detail.note_chain(
+            receipt
+                .transactions
+                .iter()
+                .map(|tx| (tx.txid.as_str(), tx.confirmations)),
+        ),
+        Err(e) => tracing::warn!(swap = %view.swap_id, "no receipt to show its transactions: {e}"),
+    }
+    detail
+}
+
 /// Turns the engine's events into UI events until the engine stops.
 async fn follow(app: App, engine: Engine) {
     let mut events = engine.subscribe();
@@ -699,7 +728,8 @@ async fn follow(app: App, engine: Engine) {
                     format!("{missed} engine events were missed; the view was refreshed"),
                 );
                 for view in engine.swaps().await.unwrap_or_default() {
-                    (app.inner.sink)(AppEvent::Swap(Box::new(SwapDetail::from(&view))));
+                    let swap = detail(&engine, &view).await;
+                    (app.inner.sink)(AppEvent::Swap(Box::new(swap)));
                 }
                 app.emit_balances().await;
                 continue;
@@ -757,7 +787,8 @@ async fn follow(app: App, engine: Engine) {
                 }
                 if let Ok(swap_id) = parse_swap_id(&event.swap_id) {
                     if let Ok(view) = engine.swap(&swap_id).await {
-                        (app.inner.sink)(AppEvent::Swap(Box::new(SwapDetail::from(&view))));
+                        let swap = detail(&engine, &view).await;
+                        (app.inner.sink)(AppEvent::Swap(Box::new(swap)));
                     }
                 }
             }

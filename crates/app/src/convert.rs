@@ -8,7 +8,7 @@ use confiaro_orchestrator::{
 
 use crate::ipc::{
     Balances, CommandError, DeadlineView, NetworkName, OfferView, PhaseName, QuoteView, RoleName,
-    SwapDetail, SwapTx, WaitingView,
+    SwapDetail, SwapTx, TxOnChain, WaitingView,
 };
 
 impl From<Network> for NetworkName {
@@ -95,6 +95,7 @@ impl From<&SwapView> for SwapDetail {
                 .map(|(label, txid)| SwapTx {
                     label: snake_case(&format!("{label:?}")),
                     txid: txid.clone(),
+                    on_chain: TxOnChain::Unknown,
                 })
                 .collect(),
             receive_address: view.receive_address.clone(),
@@ -102,6 +103,25 @@ impl From<&SwapView> for SwapDetail {
             can_abort: matches!(view.phase, Phase::Initialized | Phase::Negotiating),
             created_at: unix_u32(view.created_at),
             updated_at: unix_u32(view.updated_at),
+        }
+    }
+}
+
+impl SwapDetail {
+    /// Fills in which transactions were seen on the chain from `seen`: each txid with the
+    /// confirmations the engine last saw for it (`None`: never seen), as a receipt lists
+    /// them. A transaction `seen` does not name stays [`TxOnChain::Unknown`].
+    pub(crate) fn note_chain<'a>(
+        &mut self,
+        seen: impl IntoIterator<Item = (&'a str, Option<u32>)>,
+    ) {
+        for (txid, confirmations) in seen {
+            for tx in self.txs.iter_mut().filter(|tx| tx.txid == txid) {
+                tx.on_chain = match confirmations {
+                    Some(confirmations) => TxOnChain::Seen { confirmations },
+                    None => TxOnChain::NotSeen,
+                };
+            }
         }
     }
 }
@@ -264,6 +284,34 @@ mod tests {
         let mut maker = bob_view(Phase::Locked, Timelock::Cancel, 0);
         maker.role = Role::Alice;
         assert!(!can(&maker));
+    }
+
+    #[test]
+    fn a_receipt_says_which_transactions_reached_the_chain() {
+        let mut detail = SwapDetail::from(&bob_view(Phase::Completed, Timelock::Cancel, 0));
+        let tx = |label: &str, txid: String| SwapTx {
+            label: label.into(),
+            txid,
+            on_chain: TxOnChain::Unknown,
+        };
+        let (lock, redeem, cancel) = ("11".repeat(32), "22".repeat(32), "33".repeat(32));
+        detail.txs = vec![
+            tx("lock", lock.clone()),
+            tx("redeem", redeem.clone()),
+            tx("cancel", cancel.clone()),
+        ];
+        detail.note_chain([(lock.as_str(), Some(7)), (redeem.as_str(), Some(0))]);
+        let on_chain = |d: &SwapDetail| d.txs.iter().map(|t| t.on_chain).collect::<Vec<_>>();
+        assert_eq!(
+            on_chain(&detail),
+            [
+                TxOnChain::Seen { confirmations: 7 },
+                TxOnChain::Seen { confirmations: 0 },
+                TxOnChain::Unknown,
+            ]
+        );
+        detail.note_chain([(cancel.as_str(), None)]);
+        assert_eq!(on_chain(&detail)[2], TxOnChain::NotSeen);
     }
 
     #[test]

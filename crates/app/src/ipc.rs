@@ -244,7 +244,8 @@ pub struct DeadlineView {
     pub automatic: String,
 }
 
-/// One Bitcoin transaction of a swap.
+/// One Bitcoin transaction of a swap. All six are agreed (and most signed) at setup; which of
+/// them reach the chain depends on how the swap goes: `on_chain` says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct SwapTx {
@@ -252,6 +253,25 @@ pub struct SwapTx {
     pub label: String,
     /// Its txid.
     pub txid: String,
+    /// Whether it was seen on the Bitcoin chain.
+    pub on_chain: TxOnChain,
+}
+
+/// Where one of a swap's Bitcoin transactions stands on the chain, as the engine last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[ts(export)]
+pub enum TxOnChain {
+    /// Not known: while a swap runs the engine's view of it lists the agreed transactions,
+    /// not which of them were seen (a finished swap's receipt does).
+    Unknown,
+    /// Never seen on the chain: it was not published (a finished swap will never need it).
+    NotSeen,
+    /// Seen on the chain.
+    Seen {
+        /// Confirmations when the engine last looked (`0`: in the mempool).
+        confirmations: u32,
+    },
 }
 
 /// A swap as the UI shows it; sent again as a `swap` event after every change.

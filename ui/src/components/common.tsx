@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { Children, useEffect, useState } from "react";
 import {
   ActionIcon,
   Alert,
@@ -8,8 +8,10 @@ import {
   CopyButton,
   Group,
   Stack,
+  Stepper,
   Text,
   Tooltip,
+  type StepperProps,
   useComputedColorScheme,
   useMantineColorScheme,
 } from "@mantine/core";
@@ -94,6 +96,18 @@ export function CopyField({ value, label, testId }: { value: string; label: stri
       </Group>
     </Stack>
   );
+}
+
+/**
+ * Mantine's Stepper, drawn in its final state at once. Mantine animates a step that becomes
+ * done: its colour fades in over 150 ms and its check mark pops in on a later animation
+ * frame. A window that paints no frame for a while (hidden, busy, or captured right away)
+ * then shows the step before the current one as a filled circle without its check mark,
+ * which reads as "this is the current step". A new Stepper for each active step starts in
+ * its final state: nothing waits for a frame.
+ */
+export function SettledStepper(props: StepperProps) {
+  return <Stepper key={`${props.active}/${Children.count(props.children)}`} {...props} />;
 }
 
 const PHASE_COLOR: Record<PhaseName, string> = {

@@ -3,9 +3,11 @@ import { Alert, Button, Code, Group, Loader, Paper, Progress, SimpleGrid, Stack,
 import type { CommandError } from "../bindings/CommandError";
 import type { PhaseName } from "../bindings/PhaseName";
 import type { SwapDetail } from "../bindings/SwapDetail";
+import type { SwapTx } from "../bindings/SwapTx";
 import { api, errorOf } from "../api";
 import { btcText, xmrText } from "../amounts";
-import { ErrorAlert, PhaseBadge, formatDuration, notifyError, phaseLabel } from "../components/common";
+import { ErrorAlert, PhaseBadge, SettledStepper, formatDuration, notifyError, phaseLabel } from "../components/common";
+import { chainText, stateText, txText } from "../names";
 import { useAppData } from "../state";
 
 const FINAL: PhaseName[] = ["completed", "refunded", "failed", "aborted"];
@@ -72,7 +74,7 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
           )}
         </Group>
       </Group>
-      <Stepper active={idx} size="sm" allowNextStepsSelect={false} data-testid="swap-timeline" aria-label="Swap progress">
+      <SettledStepper active={idx} size="sm" allowNextStepsSelect={false} data-testid="swap-timeline" aria-label="Swap progress">
         <Stepper.Step label="Negotiating" description="Keys and signatures" />
         <Stepper.Step label="Locked" description="Funds locked on chain" />
         <Stepper.Step label="Executing" description="Redeem or refund" />
@@ -81,21 +83,21 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
           description={final ? "Finished" : "Completed or refunded"}
           color={swap.phase === "failed" ? "red" : swap.phase === "refunded" || swap.phase === "aborted" ? "yellow" : undefined}
         />
-      </Stepper>
+      </SettledStepper>
       <Paper withBorder p="md">
         <Stack gap="xs">
           <Text fw={600} data-testid="swap-step" aria-live="polite">
             {swap.step}
           </Text>
-          <Text size="xs" c="dimmed">
-            State: <Code>{swap.state}</Code>
+          <Text size="xs" c="dimmed" data-testid="swap-state" data-state={swap.state}>
+            Stage: {stateText(swap.state, swap.role)}
           </Text>
           {w && (
             <div data-testid="swap-waiting">
               {w.for === "confirmations" ? (
                 <>
                   <Text size="sm">
-                    Waiting for {w.what} on {w.chain}: {w.have} of {w.need} confirmations
+                    Waiting for {w.what} on {chainText(w.chain)}: {w.have} of {w.need} confirmations
                   </Text>
                   <Progress value={w.need > 0 ? Math.min(100, (w.have / w.need) * 100) : 0} aria-label={`${w.have} of ${w.need} confirmations`} data-testid="swap-confirmations" />
                 </>
@@ -140,39 +142,133 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
       <Text size="sm">
         XMR goes to: <Code>{swap.receive_address ?? "the built-in XMR wallet"}</Code>
       </Text>
-      {swap.txs.length > 0 && (
-        <Table aria-label="Bitcoin transactions" data-testid="swap-txs">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Transaction</Table.Th>
-              <Table.Th>Txid</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {swap.txs.map((t) => (
-              <Table.Tr key={t.txid}>
-                <Table.Td>{t.label}</Table.Td>
-                <Table.Td>
-                  <Code style={{ wordBreak: "break-all" }}>{t.txid}</Code>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      )}
+      <SwapTxs txs={swap.txs} />
       {error && <ErrorAlert error={error} title="The action failed" testId="live-error" />}
-      <Group>
-        <Button color="orange" disabled={!swap.can_cancel_refund} loading={busy === "cancel"} onClick={() => void act("cancel")} data-testid="swap-cancel-refund">
-          Cancel &amp; refund
-        </Button>
-        <Button color="red" variant="outline" disabled={!swap.can_abort} loading={busy === "abort"} onClick={() => void act("abort")} data-testid="swap-abort">
-          Abort
-        </Button>
-      </Group>
-      {!swap.can_cancel_refund && !final && (
-        <Text size="xs" c="dimmed">
-          Cancel &amp; refund becomes possible once the cancel timelock has passed.
+      {!final && (
+        <>
+          <Group>
+            <Button color="orange" disabled={!swap.can_cancel_refund} loading={busy === "cancel"} onClick={() => void act("cancel")} data-testid="swap-cancel-refund">
+              Cancel &amp; refund
+            </Button>
+            <Button color="red" variant="outline" disabled={!swap.can_abort} loading={busy === "abort"} onClick={() => void act("abort")} data-testid="swap-abort">
+              Abort
+            </Button>
+          </Group>
+          {!swap.can_cancel_refund && (
+            <Text size="xs" c="dimmed">
+              Cancel &amp; refund becomes possible once the cancel timelock has passed.
+            </Text>
+          )}
+        </>
+      )}
+    </Stack>
+  );
+}
+
+function confirmationsText(confirmations: number): string {
+  return confirmations === 0 ? "Unconfirmed when last checked" : `${confirmations} confirmation${confirmations === 1 ? "" : "s"}`;
+}
+
+function TxRows({ txs, confirmations }: { txs: SwapTx[]; confirmations?: boolean }) {
+  return (
+    <Table.Tbody>
+      {txs.map((t) => (
+        <Table.Tr key={t.txid} data-testid="swap-tx" data-label={t.label}>
+          <Table.Td style={{ whiteSpace: "nowrap" }}>{txText(t.label)}</Table.Td>
+          <Table.Td>
+            <Code style={{ wordBreak: "break-all" }}>{t.txid}</Code>
+          </Table.Td>
+          {confirmations && (
+            <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="swap-tx-confirmations">
+              {t.on_chain.status === "seen" ? confirmationsText(t.on_chain.confirmations) : ""}
+            </Table.Td>
+          )}
+        </Table.Tr>
+      ))}
+    </Table.Tbody>
+  );
+}
+
+function TxHead({ confirmations }: { confirmations?: boolean }) {
+  return (
+    <Table.Thead>
+      <Table.Tr>
+        <Table.Th>Transaction</Table.Th>
+        <Table.Th>Txid</Table.Th>
+        {confirmations && <Table.Th>Confirmations</Table.Th>}
+      </Table.Tr>
+    </Table.Thead>
+  );
+}
+
+/**
+ * A swap's Bitcoin transactions. All six are agreed at setup; the ones seen on the chain are
+ * listed with their confirmations, the ones never published apart (folded: the swap ended
+ * without them), and while the swap runs (nothing known yet) all as agreed.
+ */
+export function SwapTxs({ txs }: { txs: SwapTx[] }) {
+  const [showUnpublished, setShowUnpublished] = useState(false);
+  if (txs.length === 0) return null;
+  const seen = txs.filter((t) => t.on_chain.status === "seen");
+  const notSeen = txs.filter((t) => t.on_chain.status === "not_seen");
+  const unknown = txs.filter((t) => t.on_chain.status === "unknown");
+  return (
+    <Stack gap="xs" data-testid="swap-txs">
+      {seen.length > 0 && (
+        <>
+          <Title order={4}>On the Bitcoin chain</Title>
+          <Table aria-label="Bitcoin transactions on the chain" data-testid="swap-txs-on-chain">
+            <TxHead confirmations />
+            <TxRows txs={seen} confirmations />
+          </Table>
+          <Text size="xs" c="dimmed">
+            Confirmations as the app last counted them: it stops counting once the swap has ended.
+          </Text>
+        </>
+      )}
+      {seen.length === 0 && unknown.length === 0 && (
+        <Text size="sm" data-testid="swap-txs-none">
+          None of this swap's Bitcoin transactions reached the chain.
         </Text>
+      )}
+      {unknown.length > 0 && (
+        <>
+          <Title order={4}>Bitcoin transactions agreed for this swap</Title>
+          <Text size="xs" c="dimmed">
+            Only some of them reach the chain, depending on how the swap goes; this list says which once the swap has ended.
+          </Text>
+          <Table aria-label="Bitcoin transactions agreed" data-testid="swap-txs-agreed">
+            <TxHead />
+            <TxRows txs={unknown} />
+          </Table>
+        </>
+      )}
+      {notSeen.length > 0 && (
+        <>
+          <Group>
+            <Button
+              variant="subtle"
+              size="xs"
+              onClick={() => setShowUnpublished((v) => !v)}
+              aria-expanded={showUnpublished}
+              aria-controls="swap-txs-unpublished"
+              data-testid="swap-txs-unpublished-toggle"
+            >
+              {showUnpublished ? "Hide" : "Show"} the {notSeen.length} transaction{notSeen.length === 1 ? "" : "s"} never published
+            </Button>
+          </Group>
+          {showUnpublished && (
+            <Stack gap={4} id="swap-txs-unpublished">
+              <Text size="xs" c="dimmed">
+                Agreed at setup in case the swap went another way; it ended without them.
+              </Text>
+              <Table aria-label="Bitcoin transactions never published" data-testid="swap-txs-unpublished">
+                <TxHead />
+                <TxRows txs={notSeen} />
+              </Table>
+            </Stack>
+          )}
+        </>
       )}
     </Stack>
   );

@@ -7,7 +7,8 @@ import type { SwapDetail } from "../bindings/SwapDetail";
 import { api, errorOf } from "../api";
 import { btcText, units, xmrText } from "../amounts";
 import { checkBuyAmount } from "../buy";
-import { CopyField, ErrorAlert, QrCode, shortId } from "../components/common";
+import { estimateBuy } from "../fees";
+import { CopyField, ErrorAlert, QrCode, SettledStepper, shortId } from "../components/common";
 import { useAppData } from "../state";
 import { OffersTable, useOffers } from "./Offers";
 
@@ -101,16 +102,17 @@ export function SwapWizard({ initialOffer, onStarted }: { initialOffer: OfferVie
   }
 
   const covered = check?.ok ? balanceSat >= check.sat : false;
+  const estimate = check?.ok ? estimateBuy(status?.network ?? "mainnet", check.sat, check.piconero) : null;
   const pendingSat = balances ? units(balances.btc_pending_sat) : 0n;
 
   return (
     <Stack data-testid="screen-swap">
       <Title order={2}>Buy XMR</Title>
-      <Stepper active={active} onStepClick={(i) => i < active && setStep(steps[i]!)} allowNextStepsSelect={false} size="sm" data-testid="wizard-stepper">
-        {steps.map((id) => (
-          <Stepper.Step key={id} label={STEP_LABEL[id]} data-testid={`wizard-step-${id}`} />
+      <SettledStepper active={active} onStepClick={(i) => i < active && setStep(steps[i]!)} allowNextStepsSelect={false} size="sm" data-testid="wizard-stepper">
+        {steps.map((id, i) => (
+          <Stepper.Step key={id} label={STEP_LABEL[id]} data-testid={`wizard-step-${id}`} aria-current={i === active ? "step" : undefined} />
         ))}
-      </Stepper>
+      </SettledStepper>
 
       {step === "offer" && (
         <Stack data-testid="wizard-offer">
@@ -160,7 +162,7 @@ export function SwapWizard({ initialOffer, onStarted }: { initialOffer: OfferVie
             />
             {check?.ok && (
               <Alert color="blue" data-testid="buy-receive">
-                You get <b data-testid="buy-xmr">{xmrText(check.piconero)}</b>
+                You get <b data-testid="buy-xmr">{xmrText(check.piconero)}</b> before network fees
                 {offer.reserve_piconero !== null && units(offer.reserve_piconero) < check.piconero && (
                   <Text size="sm" mt={4} c="orange" data-testid="buy-reserve-warning">
                     This maker's proven reserve ({xmrText(offer.reserve_piconero)}) is less than that.
@@ -258,17 +260,41 @@ export function SwapWizard({ initialOffer, onStarted }: { initialOffer: OfferVie
         </Stack>
       )}
 
-      {step === "confirm" && offer && check?.ok && (
+      {step === "confirm" && offer && check?.ok && estimate && (
         <Stack data-testid="wizard-confirm">
           <Table withTableBorder aria-label="Swap summary">
             <Table.Tbody>
               <Table.Tr>
-                <Table.Th>You pay</Table.Th>
+                <Table.Th>You swap</Table.Th>
                 <Table.Td data-testid="confirm-btc">{btcText(check.sat)}</Table.Td>
               </Table.Tr>
               <Table.Tr>
-                <Table.Th>You get</Table.Th>
+                <Table.Th>Bitcoin network fee (your lock)</Table.Th>
+                <Table.Td data-testid="confirm-fee-btc">about {btcText(estimate.btcLockFeeSat)}</Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>You pay in all</Table.Th>
+                <Table.Td fw={700} data-testid="confirm-pay-total">
+                  about {btcText(estimate.btcTotalSat)}
+                </Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>The maker locks</Table.Th>
                 <Table.Td data-testid="confirm-xmr">{xmrText(check.piconero)}</Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>Monero network fee (the maker's lock)</Table.Th>
+                <Table.Td data-testid="confirm-fee-xmr-lock">Paid by the maker, not taken from your XMR</Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>Monero network fee (moving the XMR to you)</Table.Th>
+                <Table.Td data-testid="confirm-fee-xmr-sweep">about {xmrText(estimate.xmrSweepFeePiconero)}</Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>You get</Table.Th>
+                <Table.Td fw={700} data-testid="confirm-get-net">
+                  about {xmrText(estimate.xmrNetPiconero)}
+                </Table.Td>
               </Table.Tr>
               <Table.Tr>
                 <Table.Th>Maker</Table.Th>
@@ -288,6 +314,11 @@ export function SwapWizard({ initialOffer, onStarted }: { initialOffer: OfferVie
               )}
             </Table.Tbody>
           </Table>
+          <Text size="xs" c="dimmed" data-testid="confirm-fee-note">
+            Network fees are estimates: the app pays the Bitcoin network's fee rate when it locks (estimated here at {estimate.assumptions.btcSatPerVb.toString()} sat/vB, for
+            a lock from one coin of your wallet), and the Monero network's fee when it moves the XMR to you. If the swap is refunded instead, your bitcoin comes back less
+            two more Bitcoin network fees (cancel and refund).
+          </Text>
           {!covered && (
             <Alert color="yellow">Your confirmed BTC balance ({btcText(balanceSat)}) no longer covers this amount.</Alert>
           )}

@@ -162,7 +162,7 @@ export class FakeBackend {
         btc_sat: r.btc_sat,
         xmr_piconero: ((sat * BigInt(offer.quote.piconero_per_btc)) / 100_000_000n).toString(),
         phase: "negotiating",
-        state: "started",
+        state: "SetupSent",
         step: "Exchanging keys and signatures with the maker",
         waiting: { for: "peer" },
         deadline: null,
@@ -186,12 +186,12 @@ export class FakeBackend {
     cancel_refund: (r) => {
       const s = this.find(r.swap_id);
       if (!s.can_cancel_refund) this.fail("Cancelling is not possible yet", "Wait for the cancel timelock; the swap view shows how long.");
-      return this.pushSwap({ swap_id: s.swap_id, phase: "executing", state: "btc_cancelled", step: "Cancel transaction sent; refunding your bitcoin", can_cancel_refund: false, waiting: { for: "confirmations", chain: "bitcoin", what: "cancel", have: 0, need: 1 } });
+      return this.pushSwap({ swap_id: s.swap_id, phase: "executing", state: "BtcCancelled", step: "Cancel transaction sent; refunding your bitcoin", can_cancel_refund: false, waiting: { for: "confirmations", chain: "bitcoin", what: "cancel", have: 0, need: 1 } });
     },
     abort_swap: (r) => {
       const s = this.find(r.swap_id);
       if (!s.can_abort) this.fail("Too late to abort", "Funds are locked: use Cancel & refund once possible.");
-      return this.pushSwap({ swap_id: s.swap_id, phase: "aborted", state: "safely_aborted", step: "Aborted before anything was locked", can_abort: false, waiting: null, deadline: null });
+      return this.pushSwap({ swap_id: s.swap_id, phase: "aborted", state: "Aborted", step: "Aborted before anything was locked", can_abort: false, waiting: null, deadline: null });
     },
     export_receipt: (r) => {
       const s = this.find(r.swap_id);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { act, fireEvent, screen } from "@testing-library/react";
+import { act, cleanup, fireEvent, screen, within } from "@testing-library/react";
 import { LiveSwapView } from "../../src/screens/LiveSwap";
 import { DONE_SWAP, STUCK_SWAP } from "../fake/fixtures";
 import { renderWithFake } from "./render";
@@ -31,12 +31,63 @@ describe("live swap view", () => {
     expect((screen.getByTestId("swap-abort") as HTMLButtonElement).disabled).toBe(false);
   });
 
+  it("offers no Cancel & refund or Abort once the swap has ended", () => {
+    for (const phase of ["completed", "refunded", "failed", "aborted"] as const) {
+      renderWithFake(<LiveSwapView swap={{ ...DONE_SWAP, phase }} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+      expect(screen.queryByTestId("swap-cancel-refund"), phase).toBeNull();
+      expect(screen.queryByTestId("swap-abort"), phase).toBeNull();
+      cleanup();
+    }
+  });
+
+  it("shows the state in plain words, never the engine's name for it", () => {
+    renderWithFake(<LiveSwapView swap={DONE_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(screen.getByTestId("swap-state").textContent).toBe("Stage: XMR received");
+    expect(screen.getByTestId("swap-state").getAttribute("data-state")).toBe("XmrRedeemed");
+    expect(document.body.textContent).not.toContain("XmrRedeemed");
+    cleanup();
+    renderWithFake(<LiveSwapView swap={{ ...STUCK_SWAP, state: "btc_locked", waiting: { for: "confirmations", chain: "bitcoin", what: "BTC lock", have: 0, need: 1 } }} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(screen.getByTestId("swap-state").textContent).toBe("Stage: BTC locked");
+    expect(screen.getByTestId("swap-waiting").textContent).toContain("on Bitcoin");
+    expect(document.body.textContent).not.toMatch(/btc_locked|on bitcoin/);
+  });
+
   it("shows phase, amounts and txids", () => {
     renderWithFake(<LiveSwapView swap={DONE_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
     expect(screen.getByTestId("swap-phase").textContent).toBe("Completed");
     expect(screen.getByTestId("swap-xmr").textContent).toBe("1.53123456789 XMR");
     expect(screen.getByTestId("swap-txs").textContent).toContain("beef".repeat(16));
     expect(screen.queryByTestId("swap-deadline")).toBeNull();
+  });
+
+  it("lists a finished swap's transactions on chain with confirmations, the never published apart", () => {
+    renderWithFake(<LiveSwapView swap={DONE_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    const onChain = screen.getByTestId("swap-txs-on-chain");
+    const rows = within(onChain).getAllByTestId("swap-tx");
+    expect(rows.map((r) => r.getAttribute("data-label"))).toEqual(["lock", "redeem"]);
+    expect(within(onChain).getAllByTestId("swap-tx-confirmations").map((c) => c.textContent)).toEqual(["14 confirmations", "1 confirmation"]);
+    cleanup();
+    const redeemUnconfirmed = DONE_SWAP.txs.map((t) => (t.label === "redeem" ? { ...t, on_chain: { status: "seen" as const, confirmations: 0 } } : t));
+    renderWithFake(<LiveSwapView swap={{ ...DONE_SWAP, txs: redeemUnconfirmed }} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(screen.getAllByTestId("swap-tx-confirmations")[1]!.textContent).toBe("Unconfirmed when last checked");
+    cleanup();
+    renderWithFake(<LiveSwapView swap={DONE_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(screen.getByTestId("swap-txs-on-chain").textContent).not.toContain("c0c0".repeat(16));
+    // the four never published are folded away, then listed on their own
+    expect(screen.queryByTestId("swap-txs-unpublished")).toBeNull();
+    const toggle = screen.getByTestId("swap-txs-unpublished-toggle");
+    expect(toggle.textContent).toBe("Show the 4 transactions never published");
+    fireEvent.click(toggle);
+    const unpublished = within(screen.getByTestId("swap-txs-unpublished")).getAllByTestId("swap-tx");
+    expect(unpublished.map((r) => r.querySelector("td")?.textContent)).toEqual(["Cancel", "Refund", "Punish", "Early refund"]);
+    expect(screen.queryByTestId("swap-txs-agreed")).toBeNull();
+  });
+
+  it("lists a running swap's transactions as agreed, not as on chain", () => {
+    renderWithFake(<LiveSwapView swap={STUCK_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+    expect(within(screen.getByTestId("swap-txs-agreed")).getAllByTestId("swap-tx")).toHaveLength(6);
+    expect(screen.queryByTestId("swap-txs-on-chain")).toBeNull();
+    expect(screen.queryByTestId("swap-txs-unpublished-toggle")).toBeNull();
   });
 
   it("shows the error and its next step when cancelling fails", async () => {

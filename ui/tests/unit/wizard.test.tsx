@@ -59,5 +59,20 @@ describe("swap wizard", () => {
     expect(fake.calls.some((c) => c.command === "devnet_fund")).toBe(true);
     fireEvent.click(screen.getByTestId("wizard-next"));
     expect((await screen.findByTestId("confirm-xmr")).textContent).toBe("1.53123456789 XMR");
+    // what the user pays and gets in all, network fees included (estimates, said so)
+    expect(screen.getByTestId("confirm-btc").textContent).toBe("0.01 BTC");
+    expect(screen.getByTestId("confirm-fee-btc").textContent).toBe("about 0.0000153 BTC");
+    expect(screen.getByTestId("confirm-pay-total").textContent).toBe("about 0.0100153 BTC");
+    expect(screen.getByTestId("confirm-fee-xmr-lock").textContent).toMatch(/Paid by the maker/);
+    expect(screen.getByTestId("confirm-fee-xmr-sweep").textContent).toBe("about 0.002 XMR");
+    expect(screen.getByTestId("confirm-get-net").textContent).toBe("about 1.52923456789 XMR");
+    expect(screen.getByTestId("confirm-fee-note").textContent).toMatch(/estimates.*10 sat\/vB/);
+    // every earlier step is done, and Confirm (not Deposit) is the current one
+    for (const id of ["offer", "amount", "receive", "deposit"]) {
+      const step = screen.getByTestId(`wizard-step-${id}`);
+      expect(step.hasAttribute("data-completed"), id).toBe(true);
+      expect(step.getAttribute("aria-current"), id).toBeNull();
+    }
+    expect(screen.getByTestId("wizard-step-confirm").getAttribute("aria-current")).toBe("step");
   });
 });
