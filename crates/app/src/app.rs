@@ -71,6 +71,12 @@ fn settings_error(error: SettingsError) -> CommandError {
 }
 
 /// Parses a decimal string of integer units.
+/// A maker's address as the UI sends it (an offer's `address`).
+fn maker_address(text: &str) -> Result<Multiaddr, CommandError> {
+    text.parse()
+        .map_err(|e| invalid(format!("maker address {text:?}: {e}")))
+}
+
 fn units(text: &str, what: &str) -> Result<u64, CommandError> {
     text.trim()
         .parse::<u64>()
@@ -455,10 +461,7 @@ impl App {
     /// Bad amounts or addresses, the maker's limits, too little BTC, an unreachable maker.
     pub async fn buy_xmr(&self, request: BuyXmr) -> Result<SwapDetail, CommandError> {
         let engine = self.engine().await?;
-        let maker: Multiaddr = request
-            .maker
-            .parse()
-            .map_err(|e| invalid(format!("maker address {:?}: {e}", request.maker)))?;
+        let maker = maker_address(&request.maker)?;
         let sat = units(&request.btc_sat, "BTC amount")?;
         if sat == 0 {
             return Err(invalid("the amount must be above zero"));
@@ -477,6 +480,35 @@ impl App {
             Level::Info,
             Some(swap_id.to_string()),
             format!("buying XMR for {} BTC", Amount::from_sat(sat).to_btc()),
+        );
+        Ok(detail(&engine, &engine.swap(&swap_id).await?).await)
+    }
+
+    /// Starts selling XMR from the built-in XMR wallet.
+    ///
+    /// # Errors
+    /// Bad amounts or addresses (a Bitcoin address of another network), a maker that does not
+    /// buy XMR or whose limits the amount misses, too little unlocked XMR, an unreachable maker.
+    pub async fn sell_xmr(&self, request: SellXmr) -> Result<SwapDetail, CommandError> {
+        let engine = self.engine().await?;
+        let maker = maker_address(&request.maker)?;
+        let piconero = units(&request.xmr_piconero, "XMR amount")?;
+        if piconero == 0 {
+            return Err(invalid("the amount must be above zero"));
+        }
+        let receive = match request.receive_address.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                bitcoin::Address::from_str(text)
+                    .map_err(|e| invalid(format!("{text:?} is not a Bitcoin address: {e}")))?,
+            ),
+        };
+        let xmr = XmrAmount::from_piconero(piconero);
+        let swap_id = engine.sell_xmr(&maker, xmr, receive).await?;
+        self.log(
+            Level::Info,
+            Some(swap_id.to_string()),
+            format!("selling {xmr}"),
         );
         Ok(detail(&engine, &engine.swap(&swap_id).await?).await)
     }

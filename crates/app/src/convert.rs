@@ -3,7 +3,7 @@
 
 use confiaro_orchestrator::progress::{Chain, Timelock, Waiting};
 use confiaro_orchestrator::{
-    Direction, EngineError, Network, Offer, Phase, Role, SwapView, WalletBalances,
+    Direction, EngineError, Network, Offer, Phase, Quote, Role, SwapView, WalletBalances,
 };
 
 use crate::ipc::{
@@ -146,36 +146,38 @@ fn snake_case(name: &str) -> String {
     out
 }
 
+impl From<&Quote> for QuoteView {
+    fn from(q: &Quote) -> QuoteView {
+        QuoteView {
+            piconero_per_btc: q.price.0.to_string(),
+            min_sat: q.min_btc.to_sat().to_string(),
+            max_sat: q.max_btc.to_sat().to_string(),
+            cancel_timelock: u32::from(q.cancel_timelock),
+            punish_timelock: u32::from(q.punish_timelock),
+        }
+    }
+}
+
 impl From<&Offer> for OfferView {
     fn from(offer: &Offer) -> OfferView {
-        // the desktop app buys XMR: the offer it shows is the maker's buy side
-        let buy_side = offer
-            .quotes
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|quotes| {
-                quotes
-                    .iter()
-                    .find(|q| q.direction == Direction::BuyXmr)
-                    .ok_or_else(|| "this maker does not sell XMR now".to_string())
-            });
-        let (quote, error) = match buy_side {
-            Ok(q) => (
-                Some(QuoteView {
-                    piconero_per_btc: q.price.0.to_string(),
-                    min_sat: q.min_btc.to_sat().to_string(),
-                    max_sat: q.max_btc.to_sat().to_string(),
-                    cancel_timelock: u32::from(q.cancel_timelock),
-                    punish_timelock: u32::from(q.punish_timelock),
-                }),
-                None,
-            ),
-            Err(e) => (None, Some(e)),
+        let side = |direction: Direction| match &offer.quotes {
+            Ok(quotes) => quotes
+                .iter()
+                .find(|q| q.direction == direction)
+                .map(QuoteView::from),
+            Err(_) => None,
+        };
+        let (quote, sell_quote) = (side(Direction::BuyXmr), side(Direction::SellXmr));
+        let error = match &offer.quotes {
+            Err(e) => Some(e.clone()),
+            Ok(_) if quote.is_none() => Some("this maker does not sell XMR now".to_string()),
+            Ok(_) => None,
         };
         OfferView {
             peer: offer.peer.clone(),
             address: offer.addresses.first().cloned().unwrap_or_default(),
             quote,
+            sell_quote,
             error,
             reserve_piconero: offer.reserve_piconero.map(|p| p.to_string()),
         }
@@ -312,6 +314,51 @@ mod tests {
         );
         detail.note_chain([(cancel.as_str(), None)]);
         assert_eq!(on_chain(&detail)[2], TxOnChain::NotSeen);
+    }
+
+    fn quote(direction: Direction, price: u64) -> Quote {
+        Quote {
+            network: Network::Regtest,
+            direction,
+            price: confiaro_orchestrator::Price(price),
+            min_btc: bitcoin::Amount::from_sat(10_000),
+            max_btc: bitcoin::Amount::from_sat(50_000_000),
+            cancel_timelock: 12,
+            punish_timelock: 6,
+        }
+    }
+
+    fn offer(quotes: Result<Vec<Quote>, String>) -> OfferView {
+        OfferView::from(&Offer {
+            peer: "12D3Koo".into(),
+            addresses: vec!["/ip4/127.0.0.1/tcp/1/p2p/12D3Koo".into()],
+            quotes,
+            reserve_piconero: None,
+        })
+    }
+
+    #[test]
+    fn an_offer_shows_each_side_the_maker_takes() {
+        let both = offer(Ok(vec![
+            quote(Direction::SellXmr, 140),
+            quote(Direction::BuyXmr, 150),
+        ]));
+        assert_eq!(both.quote.map(|q| q.piconero_per_btc), Some("150".into()));
+        assert_eq!(both.sell_quote.map(|q| q.piconero_per_btc), Some("140".into()));
+        assert_eq!(both.error, None);
+
+        let sells_only = offer(Ok(vec![quote(Direction::SellXmr, 140)]));
+        assert!(sells_only.quote.is_none());
+        assert_eq!(sells_only.sell_quote.map(|q| q.min_sat), Some("10000".into()));
+        assert_eq!(sells_only.error.as_deref(), Some("this maker does not sell XMR now"));
+
+        let buys_only = offer(Ok(vec![quote(Direction::BuyXmr, 150)]));
+        assert!(buys_only.quote.is_some() && buys_only.sell_quote.is_none());
+        assert_eq!(buys_only.error, None);
+
+        let unreachable = offer(Err("no answer".into()));
+        assert!(unreachable.quote.is_none() && unreachable.sell_quote.is_none());
+        assert_eq!(unreachable.error.as_deref(), Some("no answer"));
     }
 
     #[test]

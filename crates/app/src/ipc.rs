@@ -130,8 +130,13 @@ pub struct OfferView {
     pub peer: String,
     /// Where to reach it: pass one to `buy_xmr`.
     pub address: String,
-    /// Its quote, or `null` with `error` saying why none could be had.
+    /// Its quote for buying XMR (the maker sells XMR at `piconero_per_btc`), or `null` with
+    /// `error` saying why there is none.
     pub quote: Option<QuoteView>,
+    /// Its quote for selling XMR (the maker buys XMR, paying one BTC per `piconero_per_btc`;
+    /// the limits are in BTC), or `null`: the maker does not buy XMR (or, with `error` and no
+    /// `quote`, no quote could be had at all).
+    pub sell_quote: Option<QuoteView>,
     /// Why there is no quote (unreachable, paused, a reserve proof that does not verify).
     pub error: Option<String>,
     /// XMR the maker's reserve proof proves, checked against the chain; `null`: no proof.
@@ -163,6 +168,18 @@ pub struct BuyXmr {
     /// BTC to swap.
     pub btc_sat: Sat,
     /// Where the XMR goes; `null`: the built-in XMR wallet.
+    pub receive_address: Option<String>,
+}
+
+/// Sell XMR from the built-in XMR wallet for BTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SellXmr {
+    /// The maker's address (an offer's `address`; the offer must have a `sell_quote`).
+    pub maker: String,
+    /// XMR to swap; the BTC received follows from the maker's `sell_quote`.
+    pub xmr_piconero: Piconero,
+    /// The Bitcoin address the BTC goes to; `null`: the built-in BTC wallet.
     pub receive_address: Option<String>,
 }
 
@@ -284,9 +301,9 @@ pub struct SwapDetail {
     pub role: RoleName,
     /// The counterparty's peer id.
     pub peer: String,
-    /// BTC locked by the taker.
+    /// BTC locked (by the buyer of XMR: us as Bob, the maker when we are Alice).
     pub btc_sat: Sat,
-    /// XMR locked by the maker.
+    /// XMR locked (by the seller of XMR: the maker when we are Bob, us as Alice).
     pub xmr_piconero: Piconero,
     /// The phase.
     pub phase: PhaseName,
@@ -300,7 +317,8 @@ pub struct SwapDetail {
     pub deadline: Option<DeadlineView>,
     /// The Bitcoin transactions so far.
     pub txs: Vec<SwapTx>,
-    /// Where the XMR goes (ours: the taker's).
+    /// Where our side's coins go when the address is not the built-in wallet's: XMR when we
+    /// buy XMR (role Bob), BTC when we sell it (role Alice); `null`: the built-in wallet.
     pub receive_address: Option<String>,
     /// Whether `cancel_refund` may be called now.
     pub can_cancel_refund: bool,

@@ -38,6 +38,8 @@ macro_rules! ipc_table {
                 offers: async_result offers() -> Vec<OfferView>;
                 /// Starts a swap buying XMR with BTC.
                 buy_xmr: async_result buy_xmr(BuyXmr) -> SwapDetail;
+                /// Starts a swap selling XMR for BTC.
+                sell_xmr: async_result sell_xmr(SellXmr) -> SwapDetail;
                 /// Every swap, newest first.
                 swaps: async_result swaps() -> Vec<SwapDetail>;
                 /// One swap.
@@ -261,13 +263,14 @@ mod tests {
         assert!(ts.contains("  buy_xmr: { request: BuyXmr; answer: SwapDetail };"));
         assert!(ts.contains("  swaps: { request: void; answer: Array<SwapDetail> };"));
         assert!(ts.contains("    buyXmr: (request: BuyXmr) => call(\"buy_xmr\", request),"));
+        assert!(ts.contains("    sellXmr: (request: SellXmr) => call(\"sell_xmr\", request),"));
         assert!(ts.contains("    appStatus: () => call(\"app_status\"),"));
         assert!(ts.contains("  \"app-status\": AppStatus;"));
         assert!(ts.contains("  \"swap\": SwapDetail;"));
         assert!(ts.contains("import type { OfferView } from \"./OfferView\";"));
         // every command once in the map and once as a function
-        assert_eq!(ts.matches("; answer: ").count(), 18);
-        assert_eq!(ts.matches(" => call(").count(), 18);
+        assert_eq!(ts.matches("; answer: ").count(), 19);
+        assert_eq!(ts.matches(" => call(").count(), 19);
     }
 
     #[test]

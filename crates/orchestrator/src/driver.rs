@@ -98,6 +98,12 @@ pub(crate) async fn open_swap(
         .keys
         .new_swap_secrets(&swap_id, role)
         .map_err(no_randomness)?;
+    // where our coins go when not to the built-in wallet: XMR as Bob, BTC as Alice
+    let receive_text = match (&receive, &btc_receive) {
+        (Some(xmr), _) => Some(xmr.to_string()),
+        (None, Some(btc)) => Some(btc.to_string()),
+        (None, None) => None,
+    };
     let share_secrets = secrets.clone();
     // a DLEQ proof: ~0.1 s of CPU, off the async threads
     let own_share = tokio::task::spawn_blocking(move || share_secrets.public_share())
@@ -138,7 +144,6 @@ pub(crate) async fn open_swap(
             }))
         }
     };
-    let receive_text = receive.map(|a| a.to_string());
     cx.store
         .insert_swap(
             &cx.vault,

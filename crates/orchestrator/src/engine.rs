@@ -228,9 +228,11 @@ impl Engine {
             if let (SwapState::Bob(_), Some(agreement)) = (&state, state.agreement()) {
                 cx.btc.reserve(agreement.txs.lock.psbt());
             }
+            // Bob's XMR address; Alice's is a Bitcoin address, already in her redeem output
             let receive = record
                 .receive_address
                 .as_deref()
+                .filter(|_| matches!(state, SwapState::Bob(_)))
                 .and_then(|a| a.parse::<monero::Address>().ok());
             start_driver(
                 cx,

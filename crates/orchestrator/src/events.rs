@@ -139,7 +139,7 @@ pub struct SwapView {
     pub progress: Option<SwapProgress>,
     /// The Bitcoin transactions' ids, once agreed.
     pub txids: Vec<(TxLabel, String)>,
-    /// Where Bob's XMR goes.
+    /// Where our coins go when not to the built-in wallet: Bob's XMR, or Alice's BTC.
     pub receive_address: Option<String>,
     /// Unix seconds.
     pub created_at: i64,

@@ -35,7 +35,8 @@ const DATA_CONTEXT: &[u8] = b"confiaro/swap-data/v1";
 pub struct NewSwap<'a> {
     /// The counterparty's libp2p PeerId, as a string.
     pub peer: &'a str,
-    /// Where Bob's XMR goes (a Monero address), or None (Alice / the built-in wallet).
+    /// Where our coins go when not to the built-in wallet: Bob's XMR (a Monero address) or a
+    /// taker Alice's BTC (a Bitcoin address, shown only: her redeem output is in the state).
     pub receive_address: Option<&'a str>,
 }
 
@@ -54,7 +55,7 @@ pub struct SwapRecord {
     pub btc_amount: Amount,
     /// XMR locked by Alice.
     pub xmr_amount: XmrAmount,
-    /// Where Bob's XMR goes, if not to the built-in wallet.
+    /// Where our coins go, if not to the built-in wallet (see [`NewSwap::receive_address`]).
     pub receive_address: Option<String>,
     /// The current detailed state's name.
     pub state_name: String,

@@ -14,9 +14,16 @@ peer: string,
  */
 address: string, 
 /**
- * Its quote, or `null` with `error` saying why none could be had.
+ * Its quote for buying XMR (the maker sells XMR at `piconero_per_btc`), or `null` with
+ * `error` saying why there is none.
  */
 quote: QuoteView | null, 
+/**
+ * Its quote for selling XMR (the maker buys XMR, paying one BTC per `piconero_per_btc`;
+ * the limits are in BTC), or `null`: the maker does not buy XMR (or, with `error` and no
+ * `quote`, no quote could be had at all).
+ */
+sell_quote: QuoteView | null, 
 /**
  * Why there is no quote (unreachable, paused, a reserve proof that does not verify).
  */

@@ -22,11 +22,11 @@ role: RoleName,
  */
 peer: string, 
 /**
- * BTC locked by the taker.
+ * BTC locked (by the buyer of XMR: us as Bob, the maker when we are Alice).
  */
 btc_sat: string, 
 /**
- * XMR locked by the maker.
+ * XMR locked (by the seller of XMR: the maker when we are Bob, us as Alice).
  */
 xmr_piconero: string, 
 /**
@@ -54,7 +54,8 @@ deadline: DeadlineView | null,
  */
 txs: Array<SwapTx>, 
 /**
- * Where the XMR goes (ours: the taker's).
+ * Where our side's coins go when the address is not the built-in wallet's: XMR when we
+ * buy XMR (role Bob), BTC when we sell it (role Alice); `null`: the built-in wallet.
  */
 receive_address: string | null, 
 /**

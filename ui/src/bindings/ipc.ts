@@ -11,6 +11,7 @@ import type { LogLine } from "./LogLine";
 import type { NewWallet } from "./NewWallet";
 import type { OfferView } from "./OfferView";
 import type { ReceiptExport } from "./ReceiptExport";
+import type { SellXmr } from "./SellXmr";
 import type { Sent } from "./Sent";
 import type { Settings } from "./Settings";
 import type { SwapDetail } from "./SwapDetail";
@@ -34,6 +35,8 @@ export interface Commands {
   offers: { request: void; answer: Array<OfferView> };
   /** Starts a swap buying XMR with BTC. */
   buy_xmr: { request: BuyXmr; answer: SwapDetail };
+  /** Starts a swap selling XMR for BTC. */
+  sell_xmr: { request: SellXmr; answer: SwapDetail };
   /** Every swap, newest first. */
   swaps: { request: void; answer: Array<SwapDetail> };
   /** One swap. */
@@ -88,6 +91,7 @@ export function commandFunctions(call: Call) {
     saveSettings: (request: Settings) => call("save_settings", request),
     offers: () => call("offers"),
     buyXmr: (request: BuyXmr) => call("buy_xmr", request),
+    sellXmr: (request: SellXmr) => call("sell_xmr", request),
     swaps: () => call("swaps"),
     swap: (request: SwapRef) => call("swap", request),
     cancelRefund: (request: SwapRef) => call("cancel_refund", request),
