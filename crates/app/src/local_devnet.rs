@@ -20,25 +20,33 @@ pub(crate) enum LocalDevnet {}
 
 #[cfg(feature = "devnet")]
 impl LocalDevnet {
-    /// Starts the stack in `dir` (blocks every 10 s / 2 s) and the demo maker: 150 XMR per
-    /// BTC, 0.0001 to 0.5 BTC. `on_step` hears each step's text and how many of the app's
+    /// Starts the stack in `dir` (blocks every 10 s / 2 s) and the demo maker: it sells XMR
+    /// at 150 XMR per BTC for 0.0001 to 0.5 BTC, and buys XMR at 140 XMR per BTC for 0.0001
+    /// to 0.1 BTC. `on_step` hears each step's text and how many of the app's
     /// start steps are done before it (the devnet 0, the demo maker 1).
     pub(crate) async fn start(
         dir: &Path,
         on_step: impl Fn(String, u32),
     ) -> Result<LocalDevnet, CommandError> {
-        use confiaro_demo::{DemoDevnet, DemoMaker, DevnetStep, StackConfig};
+        use confiaro_demo::{
+            DemoDevnet, DemoMaker, DemoSell, DevnetStep, StackConfig, DEMO_SELL_MAX, DEMO_SELL_MIN,
+        };
         use std::time::Duration;
         let maker = DemoMaker {
             port: 0,
             price: confiaro_orchestrator::Price(150 * 1_000_000_000_000),
             min: Amount::from_sat(10_000),
             max: Amount::from_sat(50_000_000),
+            sell: Some(DemoSell {
+                bid: confiaro_orchestrator::Price(140 * 1_000_000_000_000),
+                min: DEMO_SELL_MIN,
+                max: DEMO_SELL_MAX,
+            }),
         };
         let progress = |step: DevnetStep| {
             let done = match step {
                 DevnetStep::Stack => 0,
-                DevnetStep::Maker | DevnetStep::FundingMaker => 1,
+                DevnetStep::Maker | DevnetStep::FundingMaker | DevnetStep::FundingMakerBtc => 1,
             };
             on_step(step.to_string(), done);
         };

@@ -279,6 +279,39 @@ async fn render_metrics(state: &AdminState) -> String {
                 &[(String::new(), free)],
             );
         }
+        if let Some(sell) = &maker.sell {
+            metric(
+                "confiaro_maker_sell_quoting",
+                "gauge",
+                "Whether the maker quotes the side on which it buys XMR (1) or not (0).",
+                &[(String::new(), u64::from(sell.quoting))],
+            );
+            if let Some(bid) = sell.price_piconero_per_btc {
+                metric(
+                    "confiaro_maker_bid_piconero_per_btc",
+                    "gauge",
+                    "The price bid on the side on which the maker buys XMR: piconero asked per BTC paid.",
+                    &[(String::new(), bid)],
+                );
+            }
+            metric(
+                "confiaro_maker_sell_limit_sat",
+                "gauge",
+                "The smallest and the largest swap quoted now on the side on which the maker buys XMR, in satoshi.",
+                &[
+                    (label("limit", "min"), sell.min_sat),
+                    (label("limit", "max"), sell.max_sat),
+                ],
+            );
+            if let Some(free) = sell.free_sat {
+                metric(
+                    "confiaro_maker_free_btc_sat",
+                    "gauge",
+                    "Spendable BTC not promised to any swap, in satoshi.",
+                    &[(String::new(), free)],
+                );
+            }
+        }
         let c = maker.counters;
         metric(
             "confiaro_maker_quote_requests_total",
@@ -297,6 +330,15 @@ async fn render_metrics(state: &AdminState) -> String {
             &[
                 (label("outcome", "accepted"), c.swaps_accepted),
                 (label("outcome", "refused"), c.swaps_refused),
+            ],
+        );
+        metric(
+            "confiaro_maker_sell_setups_total",
+            "counter",
+            "Setup requests of takers selling XMR by outcome (counted in confiaro_maker_swap_setups_total too).",
+            &[
+                (label("outcome", "accepted"), c.sells_accepted),
+                (label("outcome", "refused"), c.sells_refused),
             ],
         );
     }

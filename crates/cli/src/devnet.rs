@@ -9,7 +9,10 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use bitcoin::Amount;
 use clap::Subcommand;
-use confiaro_demo::{DemoDevnet, DemoMaker, DevnetStep, MoneroPorts, StackConfig, StackInfo};
+use confiaro_demo::{
+    DemoDevnet, DemoMaker, DemoSell, DevnetStep, MoneroPorts, StackConfig, StackInfo,
+    DEMO_SELL_MAX, DEMO_SELL_MIN,
+};
 use confiaro_monero::rpc::{DaemonClient, RpcConfig, WalletClient};
 use confiaro_orchestrator::{Engine, Network, Price, XmrAmount};
 
@@ -44,6 +47,13 @@ pub(crate) enum DevnetCommand {
         /// The demo maker's largest swap in BTC.
         #[arg(long, default_value = "0.5", value_parser = parse_btc)]
         maker_max: Amount,
+        /// The demo maker's bid in XMR per BTC, for takers selling XMR (it is funded with
+        /// 1 BTC and buys XMR for 0.0001 to 0.1 BTC per swap).
+        #[arg(long, default_value = "140", value_parser = parse_price)]
+        maker_bid: Price,
+        /// The demo maker does not buy XMR (no sell side, no BTC funding).
+        #[arg(long)]
+        maker_no_sell: bool,
         /// bitcoind JSON-RPC port (user/password confiaro/confiaro).
         #[arg(long, default_value_t = 18443)]
         rpc_port: u16,
@@ -102,6 +112,8 @@ pub(crate) async fn run(
             maker_price,
             maker_min,
             maker_max,
+            maker_bid,
+            maker_no_sell,
             rpc_port,
             electrum_port,
             esplora_port,
@@ -130,6 +142,11 @@ pub(crate) async fn run(
                 price: maker_price,
                 min: maker_min,
                 max: maker_max,
+                sell: (!maker_no_sell).then_some(DemoSell {
+                    bid: maker_bid,
+                    min: DEMO_SELL_MIN,
+                    max: DEMO_SELL_MAX,
+                }),
             });
             let devnet = DemoDevnet::start(
                 config,

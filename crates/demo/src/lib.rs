@@ -16,7 +16,7 @@ use confiaro_devnet::stack::{AutoMiner, Stack};
 pub use confiaro_devnet::stack::{MoneroPorts, StackConfig, StackError, StackInfo};
 use confiaro_orchestrator::config::P2pConfig;
 use confiaro_orchestrator::{
-    BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineError, MakerSettings,
+    BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineError, MakerSettings, SellSide,
     MoneroConfig, Multiaddr, Network, Price, XmrAmount,
 };
 
@@ -54,7 +54,28 @@ pub struct DemoMaker {
     pub min: Amount,
     /// Largest swap.
     pub max: Amount,
+    /// The side on which it buys XMR from takers selling it, if it takes that side.
+    pub sell: Option<DemoSell>,
 }
+
+/// The demo maker's side for takers selling XMR: it buys XMR at `bid`, for `min..=max` of
+/// BTC, and is funded with [`DEMO_MAKER_BTC`] to pay for it.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSell {
+    /// Piconero per BTC the maker pays.
+    pub bid: Price,
+    /// Smallest swap, in BTC.
+    pub min: Amount,
+    /// Largest swap, in BTC.
+    pub max: Amount,
+}
+
+/// The BTC a demo maker with a sell side holds (topped up to it at each start).
+pub const DEMO_MAKER_BTC: Amount = Amount::from_sat(100_000_000);
+/// The demo maker's smallest sell-side swap: 0.0001 BTC.
+pub const DEMO_SELL_MIN: Amount = Amount::from_sat(10_000);
+/// The demo maker's largest sell-side swap: 0.1 BTC, a tenth of [`DEMO_MAKER_BTC`].
+pub const DEMO_SELL_MAX: Amount = Amount::from_sat(10_000_000);
 
 /// A step of [`DemoDevnet::start`], in the order they come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +86,8 @@ pub enum DevnetStep {
     Maker,
     /// Funding the demo maker with XMR (only when it holds too little).
     FundingMaker,
+    /// Funding the demo maker with BTC for its sell side (only when it holds too little).
+    FundingMakerBtc,
 }
 
 impl std::fmt::Display for DevnetStep {
@@ -73,6 +96,7 @@ impl std::fmt::Display for DevnetStep {
             DevnetStep::Stack => "starting the local devnet (the first start mines the Monero wallet's funds: about a minute)",
             DevnetStep::Maker => "starting the demo maker",
             DevnetStep::FundingMaker => "funding the demo maker with 40 XMR (in four outputs)",
+            DevnetStep::FundingMakerBtc => "funding the demo maker with 1 BTC for the takers selling XMR",
         })
     }
 }
@@ -147,10 +171,27 @@ impl DemoDevnet {
                 self.stack.fund_xmr(&address, DEMO_MAKER_OUTPUT).await?;
             }
         }
+        if terms.sell.is_some() {
+            let btc = balances.btc_confirmed_sat + balances.btc_pending_sat;
+            if btc < DEMO_MAKER_BTC.to_sat() {
+                progress(DevnetStep::FundingMakerBtc);
+                let address = engine.btc_address().await.map_err(DevnetError::Maker)?;
+                self.stack
+                    .fund_btc(&address, DEMO_MAKER_BTC - Amount::from_sat(btc))
+                    .await?;
+            }
+        }
+        let settings = MakerSettings {
+            sell: terms.sell.map(|s| SellSide::new(s.min, s.max)),
+            ..MakerSettings::new(terms.min, terms.max)
+        };
         engine
-            .start_maker(MakerSettings::new(terms.min, terms.max), Ok(terms.price))
+            .start_maker(settings, Ok(terms.price))
             .await
             .map_err(DevnetError::Maker)?;
+        if let Some(sell) = terms.sell {
+            engine.set_bid_price(Ok(sell.bid));
+        }
         Ok(engine)
     }
 

@@ -153,6 +153,8 @@ fn a_configured_maker_quotes_from_two_feeds_and_stops_when_they_disagree() {
     devnet();
     // 4 XMR, in two outputs of 2
     let maker = devnet().funded_maker("feed-maker", 2);
+    // and 0.1 BTC for its side buying XMR
+    devnet().fund_btc(&maker.btc_address, e2e::TAKER_SAT);
     let config = maker.dir.path().join("maker.toml");
     std::fs::write(
         &config,
@@ -163,6 +165,11 @@ spread_bps = 100
 min_btc = "0.001"
 max_btc = "0.1"
 reserve_proof = true
+
+[sell]
+spread_bps = 100
+min_btc = "0.001"
+max_btc = "0.05"
 
 [price]
 max_age_secs = 30
@@ -213,17 +220,41 @@ listen = "127.0.0.1:0"
     // sat (xmr_for(2,014,950 sat) = 3.989999999999 XMR; one sat more needs 3.990000001979).
     const PRICE: u64 = 198_019_801_980_198;
     const FREE: u64 = 3_990_000_000_000;
+    // Buying XMR it pays 0.005 less 1 %: 0.00495 BTC per XMR, asking ⌈10^24 / 4,950,000,000⌉
+    // piconero per BTC paid (rounded up: a seller never gets more than 0.00495 per XMR).
+    const BID: u64 = 202_020_202_020_203;
     let status = wait_for_maker(&runtime, &admin, token, "quoting with 3.99 free XMR", |m| {
-        m["quoting"] == true && m["free_piconero"] == FREE && m["reserve_proof"][0] == 4 * XMR
+        m["quoting"] == true
+            && m["free_piconero"] == FREE
+            && m["reserve_proof"][0] == 4 * XMR
+            && m["sell"]["quoting"] == true
     });
     assert_eq!(status["maker"]["price_piconero_per_btc"], PRICE, "{status}");
+    let sell = &status["maker"]["sell"];
+    assert_eq!(sell["price_piconero_per_btc"], BID, "{status}");
+    assert_eq!(sell["min_sat"], 100_000, "{status}");
+    assert_eq!(sell["max_sat"], 5_000_000, "{status}");
+    // its 0.1 BTC less what it sets aside for a lock's fee, nothing promised yet
+    let free_sat = sell["free_sat"].as_u64().expect("free BTC known");
+    assert!(
+        free_sat <= e2e::TAKER_SAT && free_sat > e2e::TAKER_SAT - 100_000,
+        "{status}"
+    );
     let taker = devnet().party("feed-taker");
     let offer = the_offer(&taker, peer);
-    // the maker sells XMR only: one quote, for a taker buying XMR
+    // the maker takes both sides: a quote for takers buying XMR and one for takers selling it
     let quotes = offer["quotes"].as_array().expect("the offer's quotes");
-    assert_eq!(quotes.len(), 1, "{offer}");
-    let quote = &quotes[0];
-    assert_eq!(quote["side"], "buy-xmr", "{offer}");
+    assert_eq!(quotes.len(), 2, "{offer}");
+    let side = |name: &str| {
+        quotes
+            .iter()
+            .find(|q| q["side"] == name)
+            .unwrap_or_else(|| panic!("no {name} quote in {offer}"))
+    };
+    let bid = side("sell-xmr");
+    assert_eq!(bid["price_piconero_per_btc"], BID, "{offer}");
+    assert_eq!(bid["max_sat"], 5_000_000, "{offer}");
+    let quote = side("buy-xmr");
     assert_eq!(quote["price_piconero_per_btc"], PRICE, "{offer}");
     assert_eq!(quote["min_sat"], 100_000, "{offer}");
     assert_eq!(quote["max_sat"], 2_014_950, "{offer}");
@@ -253,6 +284,11 @@ listen = "127.0.0.1:0"
         "confiaro_maker_limit_sat{limit=\"max\"} 2014950".to_owned(),
         "confiaro_price_source_used{source=\"kraken\"} 1".to_owned(),
         "confiaro_maker_quote_requests_total{outcome=\"served\"} 1".to_owned(),
+        "confiaro_maker_sell_quoting 1".to_owned(),
+        format!("confiaro_maker_bid_piconero_per_btc {BID}"),
+        "confiaro_maker_sell_limit_sat{limit=\"max\"} 5000000".to_owned(),
+        format!("confiaro_maker_free_btc_sat {free_sat}"),
+        "confiaro_maker_sell_setups_total{outcome=\"accepted\"} 0".to_owned(),
     ] {
         assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
     }
@@ -264,7 +300,7 @@ listen = "127.0.0.1:0"
         &admin,
         token,
         "no quotes on divergent feeds",
-        |m| m["quoting"] == false,
+        |m| m["quoting"] == false && m["sell"]["quoting"] == false,
     );
     let reason = status["maker"]["reason"]
         .as_str()
