@@ -118,18 +118,31 @@ pub fn progress(state: &SwapState, btc_block_seconds: Option<u32>) -> SwapProgre
         SwapState::Bob(bob) => bob_progress(bob),
         SwapState::Alice(alice) => alice_progress(alice),
     };
-    if let (Some(d), Some(seconds)) = (deadline.as_mut(), btc_block_seconds) {
-        d.eta_seconds = u64::from(d.blocks) * u64::from(seconds);
+    // the texts name the counterparty `{them}`: the maker for a taker, the taker for a maker
+    let them = if state.role() == state.terms().direction.taker_role() {
+        "the maker"
+    } else {
+        "the taker"
+    };
+    let name = |text: &str| text.replace("{them}", them);
+    if let Some(d) = deadline.as_mut() {
+        d.what = name(&d.what);
+        d.automatic = name(&d.automatic);
+        if let Some(seconds) = btc_block_seconds {
+            d.eta_seconds = u64::from(d.blocks) * u64::from(seconds);
+        }
     }
     SwapProgress {
         phase: state.phase(),
         state: state.state_name().to_owned(),
-        step: step.to_owned(),
+        step: name(step),
         waiting,
         deadline,
     }
 }
 
+/// The step's text, what it waits for and the next deadline; the texts say `{them}` for the
+/// counterparty ([`progress`] names it).
 type Parts = (&'static str, Option<Waiting>, Option<Deadline>);
 
 fn bob_progress(bob: &Bob) -> Parts {
@@ -147,14 +160,14 @@ fn bob_progress(bob: &Bob) -> Parts {
         ))
     };
     match bob.stage {
-        Initialized | SetupSent => ("exchanging keys with the maker", Some(Waiting::Peer), None),
+        Initialized | SetupSent => ("exchanging keys with {them}", Some(Waiting::Peer), None),
         LockFunding => (
             "building the BTC lock transaction",
             Some(Waiting::Wallet),
             None,
         ),
         LockProposed => (
-            "waiting for the maker's signatures",
+            "waiting for {them}'s signatures",
             Some(Waiting::Peer),
             None,
         ),
@@ -170,7 +183,7 @@ fn bob_progress(bob: &Bob) -> Parts {
                 cancel_deadline(),
             ),
             Some(_) => (
-                "waiting for the maker to lock XMR",
+                "waiting for {them} to lock XMR",
                 Some(Waiting::Peer),
                 cancel_deadline(),
             ),
@@ -178,23 +191,23 @@ fn bob_progress(bob: &Bob) -> Parts {
         XmrLockProofReceived => {
             let have = bob.xmr.as_ref().and_then(|x| x.confirmations).unwrap_or(0);
             (
-                "checking the maker's XMR lock",
+                "checking {them}'s XMR lock",
                 confirmations(Chain::Monero, "XMR lock", have, p.xmr_finality),
                 cancel_deadline(),
             )
         }
         XmrLockRejected => (
-            "the maker's XMR lock is wrong or late: waiting to cancel and refund",
+            "{them}'s XMR lock is wrong or late: waiting to cancel and refund",
             None,
             cancel_deadline(),
         ),
         EncSigSent => (
-            "waiting for the maker to take the BTC",
+            "waiting for {them} to take the BTC",
             Some(Waiting::Peer),
             cancel_deadline(),
         ),
         BtcRedeemed => (
-            "the maker took the BTC: moving the XMR to your wallet",
+            "{them} took the BTC: moving the XMR to your wallet",
             Some(Waiting::Wallet),
             None,
         ),
@@ -204,7 +217,7 @@ fn bob_progress(bob: &Bob) -> Parts {
                 deadline(
                     p,
                     Timelock::Punish,
-                    "the maker may punish",
+                    "{them} may punish",
                     u32::from(p.punish_timelock).saturating_sub(c),
                     "nothing: the refund must confirm before then",
                 )
@@ -225,9 +238,9 @@ fn bob_progress(bob: &Bob) -> Parts {
         }
         XmrRedeemed => ("done: the XMR is in your wallet", None, None),
         BtcRefunded => ("done: the BTC was refunded", None, None),
-        BtcEarlyRefunded => ("done: the maker returned the BTC", None, None),
+        BtcEarlyRefunded => ("done: {them} returned the BTC", None, None),
         BtcPunished => (
-            "over: the maker punished (the refund came too late)",
+            "over: {them} punished (the refund came too late)",
             None,
             None,
         ),
@@ -259,23 +272,23 @@ fn alice_progress(alice: &Alice) -> Parts {
     };
     match alice.stage {
         Initialized | SetupAnswered | SignaturesSent => {
-            ("negotiating with the taker", Some(Waiting::Peer), None)
+            ("negotiating with {them}", Some(Waiting::Peer), None)
         }
         SignaturesReceived => match lock {
             None => (
-                "waiting for the taker's BTC lock",
+                "waiting for {them}'s BTC lock",
                 Some(Waiting::Peer),
                 None,
             ),
             Some(c) => (
-                "waiting for the taker's BTC lock to confirm",
+                "waiting for {them}'s BTC lock to confirm",
                 confirmations(Chain::Bitcoin, "BTC lock", c, p.btc_finality),
                 None,
             ),
         },
         XmrLockPending => ("locking XMR", Some(Waiting::Wallet), None),
         XmrLocked => (
-            "waiting for the taker's signature to take the BTC",
+            "waiting for {them}'s signature to take the BTC",
             Some(Waiting::Peer),
             cancel_deadline("cancel, then take the XMR back or punish"),
         ),
@@ -295,28 +308,101 @@ fn alice_progress(alice: &Alice) -> Parts {
                     "punish: take the BTC (the XMR stays locked)",
                 )
             });
-            ("cancelled: waiting for the taker's refund", None, punish)
+            ("cancelled: waiting for {them}'s refund", None, punish)
         }
         BtcRefunded => (
-            "the taker refunded: moving the XMR back to your wallet",
+            "{them} refunded: moving the XMR back to your wallet",
             Some(Waiting::Wallet),
             None,
         ),
         BtcPunishPublished => ("punishing", settle("BTC punish", TxLabel::Punish), None),
         BtcEarlyRefundPublished => (
-            "returning the taker's BTC",
+            "returning {them}'s BTC",
             settle("BTC early refund", TxLabel::EarlyRefund),
             None,
         ),
         AbortSent => (
-            "aborting: watching whether the taker's lock appears anyway",
+            "aborting: watching whether {them}'s lock appears anyway",
             None,
             None,
         ),
         BtcRedeemed => ("done: the BTC is in your wallet", None, None),
         XmrRefunded => ("done: the XMR is back in your wallet", None, None),
-        BtcPunished => ("over: the taker's BTC was taken by punishing", None, None),
-        BtcEarlyRefunded => ("done: the taker's BTC was returned", None, None),
+        BtcPunished => ("over: {them}'s BTC was taken by punishing", None, None),
+        BtcEarlyRefunded => ("done: {them}'s BTC was returned", None, None),
         Aborted => ("aborted before anything of ours was locked", None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::Amount;
+    use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
+    use confiaro_protocol::messages::SwapTerms;
+    use confiaro_protocol::{Direction, Network, Role, SwapId, Timestamp, XmrAmount};
+
+    fn terms(direction: Direction) -> SwapTerms {
+        SwapTerms::new(
+            Network::Regtest,
+            direction,
+            Amount::from_sat(1_000_000),
+            XmrAmount::from_piconero(1_000_000_000_000),
+        )
+    }
+
+    fn secrets(role: Role) -> (SwapSecrets, confiaro_protocol::keys::PublicShare) {
+        let secrets = SwapSecrets::derive(
+            &WalletSeed([7; 64]),
+            &SwapId([3; 32]),
+            role,
+            &SwapEntropy([1; 32]),
+        );
+        let share = secrets.public_share();
+        (secrets, share)
+    }
+
+    fn alice(direction: Direction) -> SwapState {
+        let (secrets, share) = secrets(Role::Alice);
+        let script = bitcoin::ScriptBuf::new();
+        SwapState::Alice(Box::new(Alice::new(
+            SwapId([3; 32]),
+            terms(direction),
+            secrets,
+            share,
+            script.clone(),
+            script,
+            5,
+            Timestamp(0),
+        )))
+    }
+
+    fn bob(direction: Direction) -> SwapState {
+        let (secrets, share) = secrets(Role::Bob);
+        SwapState::Bob(Box::new(Bob::new(
+            SwapId([3; 32]),
+            terms(direction),
+            secrets,
+            share,
+            bitcoin::ScriptBuf::new(),
+            5,
+            Timestamp(0),
+        )))
+    }
+
+    #[test]
+    fn the_counterparty_is_named_by_who_took_which_side() {
+        let step = |state: SwapState| progress(&state, None).step;
+        // buying XMR: the taker is Bob, the maker Alice
+        assert_eq!(step(bob(Direction::BuyXmr)), "exchanging keys with the maker");
+        assert_eq!(step(alice(Direction::BuyXmr)), "negotiating with the taker");
+        // selling XMR: the taker is Alice, the maker Bob
+        assert_eq!(step(alice(Direction::SellXmr)), "negotiating with the maker");
+        assert_eq!(step(bob(Direction::SellXmr)), "exchanging keys with the taker");
+        for direction in Direction::ALL {
+            for state in [alice(direction), bob(direction)] {
+                assert!(!progress(&state, None).step.contains('{'));
+            }
+        }
     }
 }
