@@ -64,6 +64,9 @@ pub(crate) struct NewSwapPlan {
     pub(crate) btc_receive: Option<bitcoin::Address>,
     /// As a taker selling XMR (Alice): the request that asks the maker to open as Bob.
     pub(crate) setup_request: Option<SetupRequest>,
+    /// As a maker buying XMR (Bob): the wallet the taker proved its XMR in (its primary
+    /// address), kept with the swap for the taker's record.
+    pub(crate) counterparty_wallet: Option<String>,
     /// sat/vB for the swap's transactions, from our own estimate.
     pub(crate) fee_rate: u64,
     /// What the audit log's `swap-created` entry says besides the role and amounts.
@@ -91,6 +94,7 @@ pub(crate) async fn open_swap(
         receive,
         btc_receive,
         setup_request,
+        counterparty_wallet,
         fee_rate,
         mut audit,
     } = plan;
@@ -150,6 +154,7 @@ pub(crate) async fn open_swap(
             &NewSwap {
                 peer: &peer.to_string(),
                 receive_address: receive_text.as_deref(),
+                counterparty_wallet: counterparty_wallet.as_deref(),
             },
             &state,
         )

@@ -301,6 +301,7 @@ impl Intake {
             receive: None,
             btc_receive: None,
             setup_request: None,
+            counterparty_wallet: None,
             fee_rate,
             audit: serde_json::json!({"taker": peer.to_string(), "price": price.0}),
         };
@@ -347,7 +348,8 @@ impl Intake {
             .flatten()
             .ok_or("this maker does not buy XMR")?;
         let checked = async {
-            let exposure = sell_exposure(&cx.store, &peer.to_string())
+            let wallet = sellers_wallet(&request.reserve_proof.address, network)?;
+            let exposure = sell_exposure(&cx.store, &peer.to_string(), &wallet.to_string())
                 .await
                 .map_err(|e| format!("busy ({e})"))?;
             exposure.admits(&side)?;
@@ -362,11 +364,11 @@ impl Intake {
                     terms.btc_amount
                 ));
             }
-            self.check_sellers_reserve(peer, &request).await?;
-            Ok((fee_rate, exposure))
+            self.check_sellers_reserve(peer, &request, &wallet).await?;
+            Ok((fee_rate, exposure, wallet))
         }
         .await;
-        let (fee_rate, exposure) = match checked {
+        let (fee_rate, exposure, wallet) = match checked {
             Ok(ok) => ok,
             Err(reason) => {
                 self.with_desk(|desk| desk.refused(Direction::SellXmr));
@@ -382,6 +384,7 @@ impl Intake {
             receive: None,
             btc_receive: None,
             setup_request: None,
+            counterparty_wallet: Some(wallet.to_string()),
             fee_rate,
             audit: serde_json::json!({
                 "taker": peer.to_string(),
@@ -408,20 +411,11 @@ impl Intake {
         &self,
         peer: PeerId,
         request: &SetupRequest,
+        address: &monero::Address,
     ) -> Result<(), String> {
         let cx = &self.cx;
         let network = cx.config.network;
         let proof = &request.reserve_proof;
-        let address: monero::Address = proof
-            .address
-            .parse()
-            .map_err(|_| "the reserve proof names no valid Monero address".to_string())?;
-        if address.network != network.monero() {
-            return Err(format!(
-                "the reserve proof is for a Monero {:?} address",
-                address.network
-            ));
-        }
         let message = ReserveProof::swap_message(
             &cx.net.network.local_peer_id().to_string(),
             network,
@@ -430,7 +424,7 @@ impl Intake {
         );
         let proven = cx
             .xmr
-            .check_reserves(&address, &message, &proof.signature)
+            .check_reserves(address, &message, &proof.signature)
             .await
             .map_err(|e| format!("busy (cannot check the reserve proof: {e})"))?
             .ok_or_else(|| {
@@ -596,15 +590,49 @@ impl SellExposure {
     }
 }
 
-/// The maker's [`SellExposure`] to `peer`, from its swaps as Bob.
-pub(crate) async fn sell_exposure(store: &Store, peer: &str) -> Result<SellExposure, EngineError> {
+/// The Monero wallet a seller's reserve proof names, as the one key the maker's record of it
+/// uses: its primary address. An integrated address stands for the same wallet (the same
+/// keys with any payment id) and becomes the primary address; a subaddress, or an address of
+/// another network, is refused (a taker proves its funds with its primary address).
+///
+/// # Errors
+/// The reason the taker is told.
+pub(crate) fn sellers_wallet(text: &str, network: confiaro_protocol::Network) -> Result<monero::Address, String> {
+    let address: monero::Address = text
+        .parse()
+        .map_err(|_| "the reserve proof names no valid Monero address".to_string())?;
+    if address.network != network.monero() {
+        return Err(format!(
+            "the reserve proof is for a Monero {:?} address",
+            address.network
+        ));
+    }
+    match address.addr_type {
+        monero::AddressType::Standard | monero::AddressType::Integrated(_) => Ok(
+            monero::Address::standard(address.network, address.public_spend, address.public_view),
+        ),
+        monero::AddressType::SubAddress => {
+            Err("the reserve proof must name the wallet's primary address, not a subaddress".into())
+        }
+    }
+}
+
+/// The maker's [`SellExposure`] to a taker known by its `peer` id and by the `wallet` (the
+/// primary address, see [`sellers_wallet`]) it proves its XMR in, from the maker's swaps as
+/// Bob: a swap counts as the taker's when either matches, so neither a new peer id nor a new
+/// wallet alone starts a clean record.
+pub(crate) async fn sell_exposure(
+    store: &Store,
+    peer: &str,
+    wallet: &str,
+) -> Result<SellExposure, EngineError> {
     let mut exposure = SellExposure::default();
     for record in store.swaps().await? {
         if record.role != Role::Bob {
             continue;
         }
         let unlocked = record.phase < Phase::Locked || record.state_name == "BtcLockPublished";
-        let ours = record.peer == peer;
+        let ours = record.peer == peer || record.counterparty_wallet.as_deref() == Some(wallet);
         exposure.open += u32::from(unlocked);
         exposure.open_with_peer += u32::from(unlocked && ours);
         if ours {
@@ -757,9 +785,15 @@ mod tests {
     impl Fixture {
         /// Stores `state` as a swap with `peer`.
         async fn stored(&self, state: &SwapState, peer: PeerId) {
+            self.stored_with_wallet(state, peer, None).await;
+        }
+
+        /// Stores `state` as a swap with `peer`, whose proven wallet is `wallet`.
+        async fn stored_with_wallet(&self, state: &SwapState, peer: PeerId, wallet: Option<&str>) {
             let new = NewSwap {
                 peer: &peer.to_string(),
                 receive_address: None,
+                counterparty_wallet: wallet,
             };
             self.store
                 .insert_swap(&self.vault, &new, state)
@@ -1051,5 +1085,68 @@ mod tests {
             ..side
         };
         assert_eq!(walked.admits(&forgiving), Ok(()));
+    }
+
+    /// A Monero key pair's public key from a small scalar.
+    fn public_key(byte: u8) -> monero::PublicKey {
+        let mut bytes = [0u8; 32];
+        bytes[0] = byte;
+        monero::PublicKey::from_private_key(
+            &monero::PrivateKey::from_slice(&bytes).expect("a canonical scalar"),
+        )
+    }
+
+    #[test]
+    fn a_sellers_wallet_is_its_primary_address_whatever_form_it_is_given_in() {
+        let net = monero::Network::Mainnet;
+        let (spend, view) = (public_key(1), public_key(2));
+        let primary = monero::Address::standard(net, spend, view);
+        let wallet = |text: String| sellers_wallet(&text, Network::Mainnet);
+        assert_eq!(wallet(primary.to_string()), Ok(primary));
+        // every payment id names the same wallet: the record cannot be dodged with one
+        for id in [[0u8; 8], [7u8; 8]] {
+            let integrated =
+                monero::Address::integrated(net, spend, view, monero::util::address::PaymentId::from_slice(&id));
+            assert_ne!(integrated.to_string(), primary.to_string());
+            assert_eq!(wallet(integrated.to_string()), Ok(primary));
+        }
+        let sub = monero::Address::subaddress(net, spend, view);
+        assert!(wallet(sub.to_string()).unwrap_err().contains("subaddress"));
+        let stagenet = monero::Address::standard(monero::Network::Stagenet, spend, view);
+        assert!(wallet(stagenet.to_string()).unwrap_err().contains("Stagenet"));
+        assert!(wallet("4abc".into()).unwrap_err().contains("no valid Monero address"));
+    }
+
+    #[tokio::test]
+    async fn a_takers_record_follows_its_wallet_across_peer_ids_and_its_peer_id_across_wallets() {
+        let f = fixture().await;
+        let sell = |byte: u8| {
+            let terms = SwapTerms::new(
+                Network::Regtest,
+                Direction::SellXmr,
+                Amount::from_sat(1_000_000),
+                XmrAmount::from_piconero(1_000_000_000_000),
+            );
+            bob_with(terms, SwapId([byte; 32])).0
+        };
+        let (first_peer, second_peer, stranger) =
+            (PeerId::random(), PeerId::random(), PeerId::random());
+        f.stored_with_wallet(&sell(1), first_peer, Some("wallet-a")).await;
+        // the same wallet behind a new peer id
+        f.stored_with_wallet(&sell(2), second_peer, Some("wallet-a")).await;
+        let exposure = |peer: PeerId, wallet: &'static str| {
+            let store = f.store.clone();
+            async move {
+                sell_exposure(&store, &peer.to_string(), wallet)
+                    .await
+                    .expect("the exposure")
+            }
+        };
+        let by_wallet = exposure(stranger, "wallet-a").await;
+        assert_eq!((by_wallet.open, by_wallet.open_with_peer), (2, 2));
+        let by_peer = exposure(first_peer, "wallet-b").await;
+        assert_eq!((by_peer.open, by_peer.open_with_peer), (2, 1));
+        let nobody = exposure(stranger, "wallet-b").await;
+        assert_eq!((nobody.open, nobody.open_with_peer), (2, 0));
     }
 }

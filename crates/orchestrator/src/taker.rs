@@ -143,6 +143,7 @@ pub(crate) async fn buy_xmr(
         receive,
         btc_receive: None,
         setup_request: None,
+        counterparty_wallet: None,
         fee_rate,
         audit: serde_json::json!({"maker": maker.to_string(), "price": quote.price.0}),
     };
@@ -241,6 +242,7 @@ pub(crate) async fn sell_xmr(
         receive: None,
         btc_receive: receive,
         setup_request: Some(setup_request),
+        counterparty_wallet: None,
         fee_rate,
         audit: serde_json::json!({"maker": maker.to_string(), "price": quote.price.0}),
     };

@@ -38,6 +38,9 @@ pub struct NewSwap<'a> {
     /// Where our coins go when not to the built-in wallet: Bob's XMR (a Monero address) or a
     /// taker Alice's BTC (a Bitcoin address, shown only: her redeem output is in the state).
     pub receive_address: Option<&'a str>,
+    /// On a maker's swap with a taker selling XMR: the Monero wallet (primary address) the
+    /// taker's reserve proof was made for, so its record follows the wallet across peer ids.
+    pub counterparty_wallet: Option<&'a str>,
 }
 
 /// One swap's summary row (no secrets; readable without the vault).
@@ -57,6 +60,8 @@ pub struct SwapRecord {
     pub xmr_amount: XmrAmount,
     /// Where our coins go, if not to the built-in wallet (see [`NewSwap::receive_address`]).
     pub receive_address: Option<String>,
+    /// The taker's proven Monero wallet (see [`NewSwap::counterparty_wallet`]).
+    pub counterparty_wallet: Option<String>,
     /// The current detailed state's name.
     pub state_name: String,
     /// The current phase.
@@ -218,7 +223,7 @@ fn seq_to_db(seq: u64) -> Result<i64, StoreError> {
 }
 
 const RECORD_COLUMNS: &str = "swap_id, role, peer, network, btc_sat, xmr_piconero, \
-     receive_address, state_name, phase, created_at, updated_at";
+     receive_address, counterparty_wallet, state_name, phase, created_at, updated_at";
 
 fn record_from_row(row: &AnyRow) -> Result<SwapRecord, StoreError> {
     let id_text: String = row.try_get("swap_id")?;
@@ -244,6 +249,7 @@ fn record_from_row(row: &AnyRow) -> Result<SwapRecord, StoreError> {
                 .map_err(|_| corrupt(&id_text, format!("xmr amount {xmr_piconero}")))?,
         ),
         receive_address: row.try_get("receive_address")?,
+        counterparty_wallet: row.try_get("counterparty_wallet")?,
         state_name: row.try_get("state_name")?,
         phase: parse_phase(&phase).ok_or_else(|| corrupt(&id_text, format!("phase {phase:?}")))?,
         created_at: row.try_get("created_at")?,
@@ -285,8 +291,9 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO swaps (swap_id, role, peer, network, btc_sat, xmr_piconero, \
-             receive_address, state_name, phase, state_seq, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12)",
+             receive_address, counterparty_wallet, state_name, phase, state_seq, state, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13)",
         )
         .bind(&id_text)
         .bind(role_name(state.role()))
@@ -295,6 +302,7 @@ impl Store {
         .bind(btc_sat)
         .bind(xmr_piconero)
         .bind(new.receive_address)
+        .bind(new.counterparty_wallet)
         .bind(state.state_name())
         .bind(phase_name(state.phase()))
         .bind(&sealed)
@@ -329,6 +337,7 @@ impl Store {
             btc_amount: terms.btc_amount,
             xmr_amount: terms.xmr_amount,
             receive_address: new.receive_address.map(str::to_owned),
+            counterparty_wallet: new.counterparty_wallet.map(str::to_owned),
             state_name: state.state_name().to_owned(),
             phase: state.phase(),
             created_at: now,

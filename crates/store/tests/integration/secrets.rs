@@ -160,6 +160,7 @@ async fn the_database_files_hold_no_secret_in_the_clear() {
     let bob_new = NewSwap {
         peer: PLAINTEXT_MARKER,
         receive_address: Some("4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx"),
+        counterparty_wallet: None,
     };
     store
         .insert_swap(&vault, &bob_new, &bob_states_[0])
@@ -174,6 +175,7 @@ async fn the_database_files_hold_no_secret_in_the_clear() {
             &NewSwap {
                 peer: "12D3KooWBob",
                 receive_address: None,
+                counterparty_wallet: None,
             },
             &alice_state,
         )

@@ -27,6 +27,7 @@ async fn saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen(db: 
     let new = NewSwap {
         peer: PEER,
         receive_address: Some("4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx"),
+        counterparty_wallet: None,
     };
     let record = store.insert_swap(&vault, &new, &states[0]).await.unwrap();
     assert_eq!(record.swap_id, id);
@@ -109,6 +110,7 @@ async fn a_phase_never_goes_back_and_unknown_or_mismatched_swaps_are_refused(db:
     let new = NewSwap {
         peer: PEER,
         receive_address: None,
+        counterparty_wallet: None,
     };
     assert!(matches!(
         store.save_swap_state(&vault, &states[1]).await,
@@ -160,6 +162,7 @@ async fn unfinished_swaps_leave_out_terminal_phases_and_lists_are_ordered(db: Te
     let new = NewSwap {
         peer: PEER,
         receive_address: None,
+        counterparty_wallet: None,
     };
     let (aborted, _) = bob_states(&seed(1), &seed(2), SwapId([1; 32]));
     let (_, alice) = bob_states(&seed(1), &seed(2), SwapId([2; 32]));
@@ -203,6 +206,7 @@ async fn history_and_audit_rows_refuse_update_and_delete(db: TestDb) {
     let new = NewSwap {
         peer: PEER,
         receive_address: None,
+        counterparty_wallet: None,
     };
     store.insert_swap(&vault, &new, &states[0]).await.unwrap();
     store.save_swap_state(&vault, &states[1]).await.unwrap();
@@ -252,6 +256,7 @@ async fn a_blob_moved_to_another_place_fails_with_decrypt_not_a_panic(db: TestDb
     let new = NewSwap {
         peer: PEER,
         receive_address: None,
+        counterparty_wallet: None,
     };
     store.insert_swap(&vault, &new, &states_a[0]).await.unwrap();
     store.save_swap_state(&vault, &states_a[1]).await.unwrap();
@@ -368,6 +373,7 @@ async fn swap_data_is_upserted_per_swap_and_key(db: TestDb) {
     let new = NewSwap {
         peer: PEER,
         receive_address: None,
+        counterparty_wallet: None,
     };
     store.insert_swap(&vault, &new, &states[0]).await.unwrap();
     assert_eq!(store.swap_data(&vault, &id, "k").await.unwrap(), None);
@@ -445,6 +451,7 @@ async fn concurrent_saves_queue_up_and_number_the_history_without_gaps(db: TestD
     let new = NewSwap {
         peer: PEER,
         receive_address: None,
+        counterparty_wallet: None,
     };
     store.insert_swap(&vault, &new, &states[0]).await.unwrap();
     let tasks: Vec<_> = (0..8)
