@@ -69,6 +69,12 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --version 0.9.143 --locked
 fi
 
+# rustfmt: the test command checks the Rust formatting (cargo fmt --check).
+if ! cargo fmt --version >/dev/null 2>&1; then
+    echo "setup: installing rustfmt"
+    rustup component add rustfmt
+fi
+
 # The UI's packages, exactly as package-lock.json has them, when they changed.
 if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
     echo "setup: installing the UI's npm packages"

@@ -3,6 +3,7 @@
 #   setup       installs what is missing (scripts/setup.sh)
 #   paths       every harness resolves the build dir and binaries to absolute paths
 #               from any working directory (scripts/check-paths.sh)
+#   format      the Rust code is as rustfmt writes it (cargo fmt --check)
 #   ui          the UI: type check and build (the desktop binary embeds ui/dist),
 #               component tests, every screen in headless Chromium
 #   build       everything, once: libraries, binaries (the desktop app among them),
@@ -13,7 +14,7 @@
 #   unit        every crate's unit and integration tests (cargo-nextest)
 #   e2e         every end-to-end scenario and crash point: `confiaro` processes on real
 #               regtest chains (crates/cli/tests/e2e)
-#   desktop     the desktop app in a real window under Xvfb completing a swap
+#   desktop     the desktop app in a real window under Xvfb buying and selling XMR
 #   simulation  10,000 seeded schedules of whole swaps, then 10,000 with an attacker
 # The stages run one after another: the e2e and desktop stages are CPU-bound on two cores, and
 # a stage beside them slows them by as much as it saves.
@@ -59,6 +60,8 @@ stage setup ./scripts/setup.sh
 echo "test: build directory $CARGO_TARGET_DIR"
 
 stage paths ./scripts/check-paths.sh
+
+stage format cargo fmt --all -- --check
 
 ui() {
     (cd ui && npm run build && npm test && npm run test:screens)

@@ -344,13 +344,22 @@ mod tests {
             quote(Direction::BuyXmr, 150),
         ]));
         assert_eq!(both.quote.map(|q| q.piconero_per_btc), Some("150".into()));
-        assert_eq!(both.sell_quote.map(|q| q.piconero_per_btc), Some("140".into()));
+        assert_eq!(
+            both.sell_quote.map(|q| q.piconero_per_btc),
+            Some("140".into())
+        );
         assert_eq!(both.error, None);
 
         let sells_only = offer(Ok(vec![quote(Direction::SellXmr, 140)]));
         assert!(sells_only.quote.is_none());
-        assert_eq!(sells_only.sell_quote.map(|q| q.min_sat), Some("10000".into()));
-        assert_eq!(sells_only.error.as_deref(), Some("this maker does not sell XMR now"));
+        assert_eq!(
+            sells_only.sell_quote.map(|q| q.min_sat),
+            Some("10000".into())
+        );
+        assert_eq!(
+            sells_only.error.as_deref(),
+            Some("this maker does not sell XMR now")
+        );
 
         let buys_only = offer(Ok(vec![quote(Direction::BuyXmr, 150)]));
         assert!(buys_only.quote.is_some() && buys_only.sell_quote.is_none());

@@ -16,8 +16,8 @@ use confiaro_devnet::stack::{AutoMiner, Stack};
 pub use confiaro_devnet::stack::{MoneroPorts, StackConfig, StackError, StackInfo};
 use confiaro_orchestrator::config::P2pConfig;
 use confiaro_orchestrator::{
-    BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineError, MakerSettings, SellSide,
-    MoneroConfig, Multiaddr, Network, Price, XmrAmount,
+    BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineError, MakerSettings,
+    MoneroConfig, Multiaddr, Network, Price, SellSide, XmrAmount,
 };
 
 /// The demo maker's wallet password (regtest only: its coins are play money).

@@ -597,7 +597,10 @@ impl SellExposure {
 ///
 /// # Errors
 /// The reason the taker is told.
-pub(crate) fn sellers_wallet(text: &str, network: confiaro_protocol::Network) -> Result<monero::Address, String> {
+pub(crate) fn sellers_wallet(
+    text: &str,
+    network: confiaro_protocol::Network,
+) -> Result<monero::Address, String> {
     let address: monero::Address = text
         .parse()
         .map_err(|_| "the reserve proof names no valid Monero address".to_string())?;
@@ -1105,16 +1108,24 @@ mod tests {
         assert_eq!(wallet(primary.to_string()), Ok(primary));
         // every payment id names the same wallet: the record cannot be dodged with one
         for id in [[0u8; 8], [7u8; 8]] {
-            let integrated =
-                monero::Address::integrated(net, spend, view, monero::util::address::PaymentId::from_slice(&id));
+            let integrated = monero::Address::integrated(
+                net,
+                spend,
+                view,
+                monero::util::address::PaymentId::from_slice(&id),
+            );
             assert_ne!(integrated.to_string(), primary.to_string());
             assert_eq!(wallet(integrated.to_string()), Ok(primary));
         }
         let sub = monero::Address::subaddress(net, spend, view);
         assert!(wallet(sub.to_string()).unwrap_err().contains("subaddress"));
         let stagenet = monero::Address::standard(monero::Network::Stagenet, spend, view);
-        assert!(wallet(stagenet.to_string()).unwrap_err().contains("Stagenet"));
-        assert!(wallet("4abc".into()).unwrap_err().contains("no valid Monero address"));
+        assert!(wallet(stagenet.to_string())
+            .unwrap_err()
+            .contains("Stagenet"));
+        assert!(wallet("4abc".into())
+            .unwrap_err()
+            .contains("no valid Monero address"));
     }
 
     #[tokio::test]
@@ -1131,9 +1142,11 @@ mod tests {
         };
         let (first_peer, second_peer, stranger) =
             (PeerId::random(), PeerId::random(), PeerId::random());
-        f.stored_with_wallet(&sell(1), first_peer, Some("wallet-a")).await;
+        f.stored_with_wallet(&sell(1), first_peer, Some("wallet-a"))
+            .await;
         // the same wallet behind a new peer id
-        f.stored_with_wallet(&sell(2), second_peer, Some("wallet-a")).await;
+        f.stored_with_wallet(&sell(2), second_peer, Some("wallet-a"))
+            .await;
         let exposure = |peer: PeerId, wallet: &'static str| {
             let store = f.store.clone();
             async move {

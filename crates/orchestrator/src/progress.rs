@@ -166,11 +166,7 @@ fn bob_progress(bob: &Bob) -> Parts {
             Some(Waiting::Wallet),
             None,
         ),
-        LockProposed => (
-            "waiting for {them}'s signatures",
-            Some(Waiting::Peer),
-            None,
-        ),
+        LockProposed => ("waiting for {them}'s signatures", Some(Waiting::Peer), None),
         BtcLockPublished => match lock {
             None => (
                 "publishing the BTC lock",
@@ -275,11 +271,7 @@ fn alice_progress(alice: &Alice) -> Parts {
             ("negotiating with {them}", Some(Waiting::Peer), None)
         }
         SignaturesReceived => match lock {
-            None => (
-                "waiting for {them}'s BTC lock",
-                Some(Waiting::Peer),
-                None,
-            ),
+            None => ("waiting for {them}'s BTC lock", Some(Waiting::Peer), None),
             Some(c) => (
                 "waiting for {them}'s BTC lock to confirm",
                 confirmations(Chain::Bitcoin, "BTC lock", c, p.btc_finality),
@@ -394,11 +386,20 @@ mod tests {
     fn the_counterparty_is_named_by_who_took_which_side() {
         let step = |state: SwapState| progress(&state, None).step;
         // buying XMR: the taker is Bob, the maker Alice
-        assert_eq!(step(bob(Direction::BuyXmr)), "exchanging keys with the maker");
+        assert_eq!(
+            step(bob(Direction::BuyXmr)),
+            "exchanging keys with the maker"
+        );
         assert_eq!(step(alice(Direction::BuyXmr)), "negotiating with the taker");
         // selling XMR: the taker is Alice, the maker Bob
-        assert_eq!(step(alice(Direction::SellXmr)), "negotiating with the maker");
-        assert_eq!(step(bob(Direction::SellXmr)), "exchanging keys with the taker");
+        assert_eq!(
+            step(alice(Direction::SellXmr)),
+            "negotiating with the maker"
+        );
+        assert_eq!(
+            step(bob(Direction::SellXmr)),
+            "exchanging keys with the taker"
+        );
         for direction in Direction::ALL {
             for state in [alice(direction), bob(direction)] {
                 assert!(!progress(&state, None).step.contains('{'));
