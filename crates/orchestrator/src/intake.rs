@@ -623,7 +623,9 @@ pub(crate) fn sellers_wallet(
 /// The maker's [`SellExposure`] to a taker known by its `peer` id and by the `wallet` (the
 /// primary address, see [`sellers_wallet`]) it proves its XMR in, from the maker's swaps as
 /// Bob: a swap counts as the taker's when either matches, so neither a new peer id nor a new
-/// wallet alone starts a clean record.
+/// wallet alone starts a clean record. Only the maker's swaps with sellers count (the Bob
+/// swaps that carry the seller's wallet): an engine that also takes offers as a buyer of XMR
+/// does not fill its own sell limits with them.
 pub(crate) async fn sell_exposure(
     store: &Store,
     peer: &str,
@@ -631,7 +633,7 @@ pub(crate) async fn sell_exposure(
 ) -> Result<SellExposure, EngineError> {
     let mut exposure = SellExposure::default();
     for record in store.swaps().await? {
-        if record.role != Role::Bob {
+        if record.role != Role::Bob || record.counterparty_wallet.is_none() {
             continue;
         }
         let unlocked = record.phase < Phase::Locked || record.state_name == "BtcLockPublished";
@@ -1146,6 +1148,9 @@ mod tests {
             .await;
         // the same wallet behind a new peer id
         f.stored_with_wallet(&sell(2), second_peer, Some("wallet-a"))
+            .await;
+        // the engine's own purchase of XMR from another maker (Bob, no seller's wallet)
+        f.stored(&bob_and_setup(SwapId([3; 32])).0, first_peer)
             .await;
         let exposure = |peer: PeerId, wallet: &'static str| {
             let store = f.store.clone();
