@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { filterOffers, sortOffers } from "../../src/offers";
-import { OFFERS, PEER_A, PEER_B, PEER_C, PEER_D } from "../fake/fixtures";
+import { filterOffers, missingQuoteText, sortOffers } from "../../src/offers";
+import { OFFERS, PEER_A, PEER_B, PEER_C, PEER_D, PEER_E, SELL_ONLY_OFFER } from "../fake/fixtures";
 
 const peers = (list: { peer: string }[]) => list.map((o) => o.peer);
 
@@ -38,5 +38,28 @@ describe("offer filtering", () => {
   });
   it("ignores an amount that does not parse", () => {
     expect(filterOffers(OFFERS, { withReserveProof: false, amountBtc: "0.000000001" })).toHaveLength(4);
+  });
+});
+
+describe("the sell side", () => {
+  const all = [...OFFERS, SELL_ONLY_OFFER];
+  it("sorts by the sell quote, makers that buy no XMR last", () => {
+    // A buys at 156.25, E at 158, D at 160 XMR per BTC: the fewest XMR per BTC is the best price
+    expect(peers(sortOffers(all, "price", "asc", "sell"))).toEqual([PEER_A, PEER_E, PEER_D, PEER_B, PEER_C]);
+    expect(peers(sortOffers(all, "max", "desc", "sell"))).toEqual([PEER_A, PEER_D, PEER_E, PEER_B, PEER_C]);
+    // the buy side is unchanged by the sell quotes: E has no buy quote
+    expect(peers(sortOffers(all, "price", "desc", "buy"))).toEqual([PEER_A, PEER_B, PEER_D, PEER_C, PEER_E]);
+  });
+  it("filters by the sell quote's BTC limits and ignores the reserve proof", () => {
+    expect(peers(filterOffers(all, { withReserveProof: false, amountBtc: "0.2" }, "sell"))).toEqual([PEER_A]);
+    expect(peers(filterOffers(all, { withReserveProof: false, amountBtc: "0.01" }, "sell"))).toEqual([PEER_A, PEER_D, PEER_E]);
+    expect(peers(filterOffers(all, { withReserveProof: true, amountBtc: "" }, "sell"))).toHaveLength(5);
+    expect(peers(filterOffers(all, { withReserveProof: false, amountBtc: "0.01" }, "buy"))).toEqual([PEER_B, PEER_A, PEER_D]);
+  });
+  it("says why an offer has no quote for the side", () => {
+    expect(missingQuoteText(OFFERS[0]!, "sell")).toBe("This maker does not buy XMR");
+    expect(missingQuoteText(SELL_ONLY_OFFER, "buy")).toBe("This maker does not sell XMR");
+    expect(missingQuoteText(OFFERS[3]!, "sell")).toBe("No quote: unreachable: connection refused");
+    expect(missingQuoteText(OFFERS[3]!, "buy")).toBe("No quote: unreachable: connection refused");
   });
 });
