@@ -51,8 +51,10 @@ export const BUY: SideSpec = {
   },
   deposit: {
     title: "Deposit bitcoin first",
-    text: (shortfall, balance, coming) =>
-      `Send at least ${btcText(shortfall)} (plus a little for the fee) to your built-in Bitcoin wallet. Confirmed: ${btcText(balance)}${coming > 0n ? `, pending: ${btcText(coming)}` : ""}. This page updates by itself.`,
+    text: (shortfall, coming) =>
+      coming >= shortfall
+        ? `Your deposit of ${btcText(coming)} is on its way: waiting for it to confirm. This page updates by itself.`
+        : `Send at least ${btcText(shortfall)} (plus a little for the fee) to your built-in Bitcoin wallet. This page updates by itself.`,
     covered: (balance) => `Your confirmed balance of ${btcText(balance)} covers the swap.`,
     notCovered: (balance) => `Your confirmed BTC balance (${btcText(balance)}) no longer covers this amount.`,
     wait: "Waiting for the deposit to confirm…",

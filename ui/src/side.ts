@@ -84,7 +84,7 @@ export interface SideSpec {
   /** The receive step. */
   receive: { question: string; builtin: string; external: string; input: string; missing: string; builtinName: string };
   /** The deposit step. */
-  deposit: { title: string; text: (shortfall: bigint, balance: bigint, coming: bigint) => string; covered: (balance: bigint) => string; notCovered: (balance: bigint) => string; wait: string };
+  deposit: { title: string; text: (shortfall: bigint, coming: bigint) => string; covered: (balance: bigint) => string; notCovered: (balance: bigint) => string; wait: string };
   /** Regtest play money for a shortfall. */
   playMoney: (shortfall: bigint) => DevnetFund;
   estimate: (network: NetworkName, check: AmountCheck & { ok: true }) => SwapEstimate;

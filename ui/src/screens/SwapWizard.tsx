@@ -344,7 +344,7 @@ function DepositStep({
   return (
     <Stack data-testid="wizard-deposit">
       <Alert color={covered ? "teal" : "yellow"} title={covered ? "Funds arrived" : spec.deposit.title} data-testid="deposit-status">
-        {covered ? spec.deposit.covered(balance) : spec.deposit.text(check.shortfall, balance, coming)}
+        {covered ? spec.deposit.covered(balance) : spec.deposit.text(check.shortfall, coming)}
       </Alert>
       <Text size="sm" data-testid="deposit-balance" data-balance={balance.toString()} data-coming={coming.toString()}>
         {spec.pays === "btc" ? "Confirmed" : "Unlocked"}: {asset.text(balance)} · {spec.pays === "btc" ? "pending" : "not unlocked yet"}: {asset.text(coming)}

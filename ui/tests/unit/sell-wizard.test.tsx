@@ -43,7 +43,7 @@ describe("sell wizard", () => {
     const { fake } = renderWithFake(<SwapWizard side="sell" initialOffer={offerA} onStarted={(s) => started.push(s.swap_id)} />, {
       ...READY,
       balances: xmr("100000000000"),
-      fundConfirmMs: 30,
+      fundConfirmMs: 400,
       sellStepMs: null,
     });
     fireEvent.change(await screen.findByTestId("sell-amount"), { target: { value: "0.5" } });
@@ -67,6 +67,7 @@ describe("sell wizard", () => {
     // received, not unlocked yet: still waiting
     await waitFor(() => expect(screen.getByTestId("deposit-balance").getAttribute("data-coming")).toBe("410000000000"));
     expect(screen.getByTestId("deposit-balance").textContent).toBe("Unlocked: 0.1 XMR · not unlocked yet: 0.41 XMR");
+    expect(screen.getByTestId("deposit-status").textContent).toMatch(/Enough XMR has arrived: waiting for it to unlock/);
     expect((screen.getByTestId("wizard-next") as HTMLButtonElement).disabled).toBe(true);
     await waitFor(() => expect(screen.getByTestId("deposit-status").textContent).toMatch(/Funds arrived/));
     expect(fake.calls.find((c) => c.command === "devnet_fund")?.request).toEqual({ btc_sat: null, xmr_piconero: "410000000000" });
