@@ -156,7 +156,7 @@ export class FakeBackend {
       this.settings = { ...s, bitcoin_rpc_password: s.bitcoin_rpc_password || this.settings.bitcoin_rpc_password };
       return { ...this.settings, bitcoin_rpc_password: "" };
     },
-    offers: () => this.offers,
+    offers: () => [...this.offers], // a fresh list per answer, as over IPC
     buy_xmr: (r) => {
       const offer = this.offers.find((o) => o.address === r.maker);
       if (!offer?.quote) return this.fail("That maker has no quote", "Refresh the offers and pick another maker.");
