@@ -85,7 +85,7 @@ export const SELL: SideSpec = {
     title: "Deposit monero first",
     text: (shortfall, coming) =>
       coming >= shortfall
-        ? `Enough XMR has arrived: waiting for it to unlock (10 Monero blocks after it arrived, about 20 minutes). This page updates by itself.`
+        ? `Enough XMR is in your wallet now: waiting for it to unlock (10 Monero blocks after it came in, about 20 minutes). This page updates by itself.`
         : `Send at least ${xmrText(shortfall)} to your built-in Monero wallet. Received XMR unlocks after 10 Monero blocks (about 20 minutes). This page updates by itself.`,
     covered: (balance) => `Your unlocked XMR of ${xmrText(balance)} covers the swap and its lock fee.`,
     notCovered: (balance) => `Your unlocked XMR (${xmrText(balance)}) no longer covers this amount and the ${xmrText(XMR_LOCK_FEE_ALLOWANCE)} lock fee allowance.`,

@@ -688,7 +688,7 @@ async function main() {
         await see(page, "deposit-balance", "not unlocked yet: 0.41 XMR");
         check(await disabled(page, "wizard-next"), "received but not unlocked: still waiting");
         await seeText(page, "Waiting for the deposit to unlock");
-        await see(page, "deposit-status", "Enough XMR has arrived: waiting for it to unlock");
+        await see(page, "deposit-status", "Enough XMR is in your wallet now: waiting for it to unlock");
       });
       await screen(page, "sell-wizard-funded", async () => {
         await see(page, "deposit-status", "Funds arrived");

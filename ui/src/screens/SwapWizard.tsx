@@ -152,7 +152,7 @@ function OfferStep({ spec, selected, onPick }: { spec: SideSpec; selected: strin
       {offers && quoting.length === 0 && (
         <Alert color="gray" data-testid="wizard-no-offers">
           {offers.length === 0 ? "No makers found yet." : spec.side === "buy" ? "No maker sells XMR right now." : "No maker buys XMR right now."}{" "}
-          <Button variant="subtle" size="xs" onClick={() => void refresh()}>
+          <Button variant="subtle" size="xs" onClick={() => void refresh()} data-testid="wizard-offers-refresh">
             Refresh
           </Button>
         </Alert>
@@ -343,7 +343,7 @@ function DepositStep({
   const address = addresses ? addresses[spec.pays] : null;
   return (
     <Stack data-testid="wizard-deposit">
-      <Alert color={covered ? "teal" : "yellow"} title={covered ? "Funds arrived" : spec.deposit.title} data-testid="deposit-status">
+      <Alert color={covered ? "teal" : "yellow"} title={covered ? "Funds arrived" : spec.deposit.title} data-testid="deposit-status" data-covered={covered}>
         {covered ? spec.deposit.covered(balance) : spec.deposit.text(check.shortfall, coming)}
       </Alert>
       <Text size="sm" data-testid="deposit-balance" data-balance={balance.toString()} data-coming={coming.toString()}>

@@ -67,9 +67,13 @@ describe("sell wizard", () => {
     // received, not unlocked yet: still waiting
     await waitFor(() => expect(screen.getByTestId("deposit-balance").getAttribute("data-coming")).toBe("410000000000"));
     expect(screen.getByTestId("deposit-balance").textContent).toBe("Unlocked: 0.1 XMR · not unlocked yet: 0.41 XMR");
-    expect(screen.getByTestId("deposit-status").textContent).toMatch(/Enough XMR has arrived: waiting for it to unlock/);
+    expect(screen.getByTestId("deposit-status").textContent).toMatch(/Enough XMR is in your wallet now: waiting for it to unlock/);
+    // until it covers the swap, the status never reads as arrived (the desktop test waits for "Funds arrived")
+    expect(screen.getByTestId("deposit-status").textContent).not.toMatch(/arrived/i);
+    expect(screen.getByTestId("deposit-status").getAttribute("data-covered")).toBe("false");
     expect((screen.getByTestId("wizard-next") as HTMLButtonElement).disabled).toBe(true);
     await waitFor(() => expect(screen.getByTestId("deposit-status").textContent).toMatch(/Funds arrived/));
+    expect(screen.getByTestId("deposit-status").getAttribute("data-covered")).toBe("true");
     expect(fake.calls.find((c) => c.command === "devnet_fund")?.request).toEqual({ btc_sat: null, xmr_piconero: "410000000000" });
     fireEvent.click(screen.getByTestId("wizard-next"));
     // what is paid and got in all, with the fee estimates
