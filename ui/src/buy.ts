@@ -47,7 +47,7 @@ export const BUY: SideSpec = {
     external: "Another Monero address",
     input: "Monero address",
     missing: "Enter the Monero address the XMR should go to",
-    builtinName: "The built-in XMR wallet",
+    builtinName: "built-in XMR wallet",
   },
   deposit: {
     title: "Deposit bitcoin first",

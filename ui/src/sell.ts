@@ -1,7 +1,7 @@
 /** Selling XMR: the user pays XMR from the built-in XMR wallet and gets BTC (the engine's role Alice). */
 import type { QuoteView } from "./bindings/QuoteView";
 import type { AmountCheck, SideSpec } from "./side";
-import { SAT_PER_BTC, btcForXmr, btcText, parseXmr, units, xmrText } from "./amounts";
+import { PICONERO_PER_XMR, SAT_PER_BTC, btcForXmr, btcText, parseXmr, units, xmrText } from "./amounts";
 import { estimateSell } from "./fees";
 
 /**
@@ -22,6 +22,11 @@ export function sellLimits(quote: QuoteView): { minPiconero: bigint; maxPiconero
     minPiconero: (min * rate + SAT_PER_BTC - 1n) / SAT_PER_BTC,
     maxPiconero: ((max + 1n) * rate - 1n) / SAT_PER_BTC,
   };
+}
+
+/** What selling 1 XMR brings at the quote, in sat. */
+export function satPerXmr(quote: QuoteView): bigint {
+  return btcForXmr(PICONERO_PER_XMR, quote.piconero_per_btc);
 }
 
 /**
@@ -60,7 +65,7 @@ export const SELL: SideSpec = {
   amountPlaceholder: "0.5",
   quoteText: (q) => {
     const { minPiconero, maxPiconero } = sellLimits(q);
-    return `This maker buys XMR at ${xmrText(q.piconero_per_btc)} per BTC (1 XMR brings ${btcText(btcForXmr(1_000_000_000_000n, q.piconero_per_btc))}), for ${btcText(q.min_sat)} to ${btcText(q.max_sat)}: you can sell ${xmrText(minPiconero)} to ${xmrText(maxPiconero)}.`;
+    return `This maker buys XMR at ${xmrText(q.piconero_per_btc)} per BTC (1 XMR brings ${btcText(satPerXmr(q))}), for ${btcText(q.min_sat)} to ${btcText(q.max_sat)}: you can sell ${xmrText(minPiconero)} to ${xmrText(maxPiconero)}.`;
   },
   check: checkSellAmount,
   balance: (b) => units(b.xmr_unlocked_piconero),
@@ -79,7 +84,7 @@ export const SELL: SideSpec = {
     external: "Another Bitcoin address",
     input: "Bitcoin address",
     missing: "Enter the Bitcoin address the BTC should go to",
-    builtinName: "The built-in BTC wallet",
+    builtinName: "built-in BTC wallet",
   },
   deposit: {
     title: "Deposit monero first",

@@ -10,6 +10,7 @@ import type { NetworkName } from "./bindings/NetworkName";
 import type { OfferView } from "./bindings/OfferView";
 import type { QuoteView } from "./bindings/QuoteView";
 import type { RoleName } from "./bindings/RoleName";
+import type { SwapDetail } from "./bindings/SwapDetail";
 import type { FeeAssumptions } from "./fees";
 import { btcText, xmrText } from "./amounts";
 import { BUY } from "./buy";
@@ -82,7 +83,7 @@ export interface SideSpec {
   balanceText: (b: Balances | null) => string;
   shortfallText: (check: AmountCheck & { ok: true }, balance: bigint) => string;
   /** The receive step. */
-  receive: { question: string; builtin: string; external: string; input: string; missing: string; builtinName: string };
+  receive: { question: string; builtin: string; external: string; input: string; missing: string; /** "built-in BTC wallet" (after "the"). */ builtinName: string };
   /** The deposit step. */
   deposit: { title: string; text: (shortfall: bigint, coming: bigint) => string; covered: (balance: bigint) => string; notCovered: (balance: bigint) => string; wait: string };
   /** Regtest play money for a shortfall. */
@@ -93,6 +94,11 @@ export interface SideSpec {
 }
 
 export const SIDES: Record<Side, SideSpec> = { buy: BUY, sell: SELL };
+
+/** A swap's amount of `asset`: what we pay or get, by side. */
+export function swapAmount(swap: Pick<SwapDetail, "btc_sat" | "xmr_piconero">, asset: Asset): string {
+  return asset === "btc" ? swap.btc_sat : swap.xmr_piconero;
+}
 
 /** The side a swap of `role` is on. */
 export function sideOfRole(role: RoleName): Side {

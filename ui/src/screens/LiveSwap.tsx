@@ -5,7 +5,7 @@ import type { PhaseName } from "../bindings/PhaseName";
 import type { SwapDetail } from "../bindings/SwapDetail";
 import type { SwapTx } from "../bindings/SwapTx";
 import { api, errorOf } from "../api";
-import { ASSETS, SIDES, sideOfRole } from "../side";
+import { ASSETS, SIDES, sideOfRole, swapAmount } from "../side";
 import { ErrorAlert, PhaseBadge, SettledStepper, formatDuration, notifyError, phaseLabel } from "../components/common";
 import { chainText, stateText, txText } from "../names";
 import { useAppData } from "../state";
@@ -62,7 +62,6 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
 
   const w = swap.waiting;
   const spec = SIDES[sideOfRole(swap.role)];
-  const amountOf = (asset: "btc" | "xmr") => (asset === "btc" ? swap.btc_sat : swap.xmr_piconero);
   // Selling (Alice) there is no Cancel & refund: the engine cancels and recovers on its own.
   const canAskRefund = swap.role === "bob";
   return (
@@ -136,7 +135,7 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
             You pay
           </Text>
           <Text fw={600} data-testid={`swap-${spec.pays}`}>
-            {ASSETS[spec.pays].text(amountOf(spec.pays))}
+            {ASSETS[spec.pays].text(swapAmount(swap, spec.pays))}
           </Text>
         </Paper>
         <Paper withBorder p="sm">
@@ -144,12 +143,12 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
             You get (less the network fee of moving it to you)
           </Text>
           <Text fw={600} data-testid={`swap-${spec.gets}`}>
-            {ASSETS[spec.gets].text(amountOf(spec.gets))}
+            {ASSETS[spec.gets].text(swapAmount(swap, spec.gets))}
           </Text>
         </Paper>
       </SimpleGrid>
       <Text size="sm" data-testid="swap-receive">
-        {ASSETS[spec.gets].code} goes to: <Code>{swap.receive_address ?? spec.receive.builtinName.replace(/^The/, "the")}</Code>
+        {ASSETS[spec.gets].code} goes to: <Code>{swap.receive_address ?? `the ${spec.receive.builtinName}`}</Code>
       </Text>
       <SwapTxs txs={swap.txs} />
       {error && <ErrorAlert error={error} title="The action failed" testId="live-error" />}

@@ -3,10 +3,10 @@ import { Alert, Button, Checkbox, Group, Loader, SegmentedControl, Select, Stack
 import type { CommandError } from "../bindings/CommandError";
 import type { OfferView } from "../bindings/OfferView";
 import { api, errorOf } from "../api";
-import { btcForXmr, btcText, parseBtc, xmrText } from "../amounts";
+import { btcText, parseBtc, xmrText } from "../amounts";
 import { filterOffers, missingQuoteText, sortOffers, type SortDir, type SortKey } from "../offers";
 import { SIDES, type Side } from "../side";
-import { sellLimits } from "../sell";
+import { satPerXmr, sellLimits } from "../sell";
 import { ErrorAlert, shortId } from "../components/common";
 
 export function useOffers() {
@@ -103,7 +103,7 @@ export function OffersTable({
                       <span data-testid="offer-price">{xmrText(quote.piconero_per_btc)}</span>
                       {side === "sell" && (
                         <Text size="xs" c="dimmed" data-testid="offer-btc-per-xmr">
-                          1 XMR brings {btcText(btcForXmr(1_000_000_000_000n, quote.piconero_per_btc))}
+                          1 XMR brings {btcText(satPerXmr(quote))}
                         </Text>
                       )}
                     </Table.Td>

@@ -441,7 +441,7 @@ function ConfirmStep({
             {offer.peer}
           </Row>
           <Row label={`${gets.code} goes to`} testId="confirm-receive" breakAll>
-            {receiveAddress ?? spec.receive.builtinName}
+            {receiveAddress ?? `The ${spec.receive.builtinName}`}
           </Row>
           <Row label="If the swap stalls" testId="confirm-timelock">
             {timelock}
