@@ -1,7 +1,7 @@
 import type { OfferView } from "./bindings/OfferView";
 import type { QuoteView } from "./bindings/QuoteView";
-import { compareUnits, parseBtc, units } from "./amounts";
-import { SIDES, type Side } from "./side";
+import { compareUnits } from "./amounts";
+import { ASSETS, SIDES, type Side } from "./side";
 
 export type SortKey = "price" | "min" | "max";
 export type SortDir = "asc" | "desc";
@@ -9,8 +9,8 @@ export type SortDir = "asc" | "desc";
 export interface OfferFilter {
   /** Only offers whose maker proved its XMR reserve (buying XMR only: selling, the maker pays BTC). */
   withReserveProof: boolean;
-  /** BTC amount typed by the user; only offers whose min..max (of the side's quote) contains it. Empty: no filter. */
-  amountBtc: string;
+  /** Amount typed by the user in what the side pays (BTC buying, XMR selling); only offers it fits. Empty: no filter. */
+  amount: string;
 }
 
 function key(quote: QuoteView, by: SortKey): string {
@@ -32,19 +32,20 @@ export function sortOffers(offers: readonly OfferView[], by: SortKey, dir: SortD
     .map((x) => x.offer);
 }
 
-/** Whether `sat` lies within the quote's limits. */
-export function amountFits(quote: QuoteView, sat: bigint): boolean {
-  return sat >= units(quote.min_sat) && sat <= units(quote.max_sat);
-}
-
-/** Applies the filter for a side. An amount that does not parse filters nothing (the field shows why). */
+/**
+ * Applies the filter for a side. The amount is in what the user pays on that side (BTC buying,
+ * XMR selling) and fits an offer when the side's amount check accepts it. An amount that does
+ * not parse filters nothing (the field shows why).
+ */
 export function filterOffers(offers: readonly OfferView[], filter: OfferFilter, side: Side = "buy"): OfferView[] {
-  const parsed = filter.amountBtc.trim() === "" ? null : parseBtc(filter.amountBtc);
+  const spec = SIDES[side];
+  const amount = filter.amount.trim();
+  const parsed = amount === "" ? null : ASSETS[spec.pays].parse(amount);
   return offers.filter((offer) => {
     if (side === "buy" && filter.withReserveProof && offer.reserve_piconero === null) return false;
     if (parsed && parsed.ok) {
-      const quote = SIDES[side].quote(offer);
-      if (!quote || !amountFits(quote, parsed.units)) return false;
+      const quote = spec.quote(offer);
+      if (!quote || !spec.check(amount, quote, 0n).ok) return false;
     }
     return true;
   });

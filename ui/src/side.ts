@@ -12,7 +12,7 @@ import type { QuoteView } from "./bindings/QuoteView";
 import type { RoleName } from "./bindings/RoleName";
 import type { SwapDetail } from "./bindings/SwapDetail";
 import type { FeeAssumptions } from "./fees";
-import { btcText, xmrText } from "./amounts";
+import { btcText, parseBtc, parseXmr, xmrText, type ParseResult } from "./amounts";
 import { BUY } from "./buy";
 import { SELL } from "./sell";
 
@@ -20,9 +20,12 @@ export type Side = "buy" | "sell";
 export type Asset = "btc" | "xmr";
 
 /** Per asset: how to show it and the test ids of its network fees on the confirm step. */
-export const ASSETS: Record<Asset, { code: string; chain: string; text: (units: string | bigint) => string; lockFeeTestId: string; claimFeeTestId: string; uri: string }> = {
-  btc: { code: "BTC", chain: "Bitcoin", text: btcText, lockFeeTestId: "confirm-fee-btc", claimFeeTestId: "confirm-fee-btc-redeem", uri: "bitcoin:" },
-  xmr: { code: "XMR", chain: "Monero", text: xmrText, lockFeeTestId: "confirm-fee-xmr-lock", claimFeeTestId: "confirm-fee-xmr-sweep", uri: "monero:" },
+export const ASSETS: Record<
+  Asset,
+  { code: string; chain: string; text: (units: string | bigint) => string; parse: (input: string) => ParseResult; lockFeeTestId: string; claimFeeTestId: string; uri: string }
+> = {
+  btc: { code: "BTC", chain: "Bitcoin", text: btcText, parse: parseBtc, lockFeeTestId: "confirm-fee-btc", claimFeeTestId: "confirm-fee-btc-redeem", uri: "bitcoin:" },
+  xmr: { code: "XMR", chain: "Monero", text: xmrText, parse: parseXmr, lockFeeTestId: "confirm-fee-xmr-lock", claimFeeTestId: "confirm-fee-xmr-sweep", uri: "monero:" },
 };
 
 /** An amount typed on the amount step, checked against a quote and the balance. */

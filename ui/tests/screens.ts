@@ -623,6 +623,8 @@ async function main() {
         await page.getByTestId("offers-sort").click();
         await page.getByRole("option", { name: "Price: least BTC per XMR first" }).click();
         await until("worst sell price first", async () => (await page.getByTestId("offer-price").first().innerText()) === "160 XMR" || undefined);
+        // an XMR amount on this side: 0.2 XMR brings 0.00128 BTC from A (min 0.001 BTC), 0.00125 from D (min 0.005 BTC)
+        await seeText(page, "Amount fits (XMR)");
         await page.getByTestId("offers-amount").fill("0.2");
         await count(page, "offer-row", 1);
         await see(page, "offers-count", "1 of 4 offers shown");

@@ -3,9 +3,9 @@ import { Alert, Button, Checkbox, Group, Loader, SegmentedControl, Select, Stack
 import type { CommandError } from "../bindings/CommandError";
 import type { OfferView } from "../bindings/OfferView";
 import { api, errorOf } from "../api";
-import { btcText, parseBtc, xmrText } from "../amounts";
-import { filterOffers, missingQuoteText, sortOffers, type SortDir, type SortKey } from "../offers";
-import { SIDES, type Side } from "../side";
+import { btcText, xmrText } from "../amounts";
+import { filterOffers, missingQuoteText, sortOffers, type OfferFilter, type SortDir, type SortKey } from "../offers";
+import { ASSETS, SIDES, type Side } from "../side";
 import { satPerXmr, sellLimits } from "../sell";
 import { ErrorAlert, shortId } from "../components/common";
 
@@ -47,12 +47,12 @@ function sortsFor(side: Side): { value: SortValue; label: string; key: SortKey; 
 }
 
 /** Sorts (best price first) and filters offers for a side. */
-export function useShownOffers(offers: OfferView[] | null, side: Side, sort: SortValue, filter: { withReserveProof: boolean; amountBtc: string }): OfferView[] {
+export function useShownOffers(offers: OfferView[] | null, side: Side, sort: SortValue, filter: OfferFilter): OfferView[] {
   return useMemo(() => {
     const sorts = sortsFor(side);
     const s = sorts.find((x) => x.value === sort) ?? sorts[0]!;
     return sortOffers(filterOffers(offers ?? [], filter, side), s.key, s.dir, side);
-  }, [offers, side, sort, filter.withReserveProof, filter.amountBtc]);
+  }, [offers, side, sort, filter.withReserveProof, filter.amount]);
 }
 
 export function OffersTable({
@@ -168,9 +168,10 @@ export function OffersScreen({ onSwap, initialSide = "buy", onSideChange }: { on
   const [sort, setSort] = useState<SortValue>("price-best");
   const [withProof, setWithProof] = useState(false);
   const [amount, setAmount] = useState("");
-  const amountError = amount.trim() !== "" ? (() => { const p = parseBtc(amount); return p.ok ? null : p.error; })() : null;
-  const shown = useShownOffers(offers, side, sort, { withReserveProof: withProof, amountBtc: amount });
   const spec = SIDES[side];
+  const paid = ASSETS[spec.pays];
+  const amountError = amount.trim() !== "" ? (() => { const p = paid.parse(amount); return p.ok ? null : p.error; })() : null;
+  const shown = useShownOffers(offers, side, sort, { withReserveProof: withProof, amount });
 
   return (
     <Stack data-testid="screen-offers">
@@ -185,6 +186,7 @@ export function OffersScreen({ onSwap, initialSide = "buy", onSideChange }: { on
           side={side}
           onChange={(s) => {
             setSide(s);
+            setAmount(""); // its unit changes with the side
             onSideChange?.(s);
           }}
         />
@@ -202,7 +204,7 @@ export function OffersScreen({ onSwap, initialSide = "buy", onSideChange }: { on
           data-testid="offers-sort"
           w={300}
         />
-        <TextInput label="Amount fits (BTC)" placeholder="e.g. 0.01" value={amount} onChange={(e) => setAmount(e.currentTarget.value)} error={amountError} data-testid="offers-amount" inputMode="decimal" w={200} />
+        <TextInput label={`Amount fits (${paid.code})`} placeholder={`e.g. ${spec.amountPlaceholder}`} value={amount} onChange={(e) => setAmount(e.currentTarget.value)} error={amountError} data-testid="offers-amount" inputMode="decimal" w={200} />
         {side === "buy" && <Checkbox label="Has reserve proof" checked={withProof} onChange={(e) => setWithProof(e.currentTarget.checked)} data-testid="offers-proof" mb={8} />}
       </Group>
       {error && <ErrorAlert error={error} title="Could not load offers" />}

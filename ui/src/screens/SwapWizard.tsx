@@ -142,7 +142,7 @@ const STEP_LABEL: Record<StepId, string> = {
 /** The makers quoting this side, best price first. */
 function OfferStep({ spec, selected, onPick }: { spec: SideSpec; selected: string | null; onPick: (o: OfferView) => void }) {
   const { offers, error, refresh } = useOffers();
-  const sorted = useShownOffers(offers, spec.side, "price-best", { withReserveProof: false, amountBtc: "" });
+  const sorted = useShownOffers(offers, spec.side, "price-best", { withReserveProof: false, amount: "" });
   const quoting = sorted.filter((o) => spec.quote(o) !== null);
   return (
     <Stack data-testid="wizard-offer">

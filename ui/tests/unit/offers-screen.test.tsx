@@ -39,8 +39,12 @@ describe("offers screen", () => {
     // no reserve proofs when selling (the maker pays BTC)
     expect(screen.queryByTestId("offer-reserve")).toBeNull();
     expect(screen.queryByTestId("offers-proof")).toBeNull();
-    // the amount filter uses the sell quotes' limits
-    fireEvent.change(screen.getByTestId("offers-amount"), { target: { value: "0.2" } });
+    // the amount filter takes XMR and uses the sell quotes' limits: 20 XMR brings 0.128 BTC from A (max 0.5),
+    // 0.125 from D (max 0.1), 0.12658227 from E (max 0.05)
+    expect(screen.getByLabelText("Amount fits (XMR)")).toBe(screen.getByTestId("offers-amount"));
+    fireEvent.change(screen.getByTestId("offers-amount"), { target: { value: "0.0000000000001" } });
+    expect(await screen.findByText(/At most 12 decimals/)).toBeTruthy();
+    fireEvent.change(screen.getByTestId("offers-amount"), { target: { value: "20" } });
     await waitFor(() => expect(screen.getAllByTestId("offer-row")).toHaveLength(1));
     expect(screen.getByTestId("offers-count").textContent).toBe("1 of 5 offers shown");
     fireEvent.click(screen.getByRole("button", { name: /^Sell XMR to this maker/ }));
