@@ -16,7 +16,7 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import type { AppStage } from "../src/bindings/AppStage";
 import type { SwapDetail } from "../src/bindings/SwapDetail";
 import type { FakeConfig } from "./fake/backend";
-import { EXTERNAL_BTC, PEER_A, PEER_B, SELL_ONLY_OFFER, STUCK_SWAP } from "./fake/fixtures";
+import { EXTERNAL_BTC, PEER_A, PEER_B, SELL_ONLY_OFFER, SOLD_SWAP, STUCK_SWAP } from "./fake/fixtures";
 import { uiDist, uiRoot } from "./paths";
 
 const ROOT = uiRoot;
@@ -516,7 +516,7 @@ async function main() {
 
     // -- 3. Dark theme (from the system), toggle persisted ----------------------------------------
     {
-      const s = await open(browser, base, { stage: READY, balances: FUNDED, swaps: [STUCK_SWAP] }, "dark");
+      const s = await open(browser, base, { stage: READY, balances: FUNDED, swaps: [STUCK_SWAP, SOLD_SWAP] }, "dark");
       sessions.push(s);
       const { page } = s;
       const scheme = () => page.evaluate(() => document.documentElement.getAttribute("data-mantine-color-scheme"));
@@ -532,6 +532,17 @@ async function main() {
         await page.getByTestId("history-open").first().click();
         await see(page, "swap-countdown", "130 Bitcoin blocks");
         check(!(await disabled(page, "swap-cancel-refund")), "Cancel & refund enabled");
+      });
+      await screen(page, "dark-sold", async () => {
+        await page.getByTestId("nav-history").click();
+        const row = page.locator(`[data-testid=history-row][data-swap-id="${SOLD_SWAP.swap_id}"]`);
+        await see(row, "history-side", "Sold XMR");
+        await row.getByTestId("history-open").click();
+        await see(page, "swap-side", "Selling XMR");
+        await see(page, "swap-state", "Stage: BTC received");
+        await see(page, "swap-receive", "BTC goes to: the built-in BTC wallet");
+        await count(page, "swap-cancel-refund", 0);
+        await noInternalNames(page);
       });
       await screen(page, "dark-wallets", async () => {
         await page.getByTestId("nav-wallets").click();
@@ -592,6 +603,34 @@ async function main() {
         await tabTo("buy-submit");
         await page.keyboard.press("Enter");
         await see(page, "swap-phase", "Negotiating");
+      });
+      await screen(page, "keyboard-sell", async () => {
+        // to Offers, the side switch by arrow key, a maker, then the sell wizard to the start
+        await tabTo("nav-offers");
+        await page.keyboard.press("Enter");
+        await count(page, "offer-row", 4);
+        const inSwitch = () => page.evaluate(() => !!document.activeElement?.closest("[data-testid=offers-side]"));
+        for (let i = 0; i < 30 && !(await inSwitch()); i++) await page.keyboard.press("Tab");
+        check(await inSwitch(), "Tab reaches the Buy/Sell switch");
+        await page.keyboard.press("ArrowRight");
+        await see(page, "offers-side-text", "you pay XMR and get BTC");
+        await until("sell prices", async () => (await page.getByTestId("offer-price").first().innerText()) === "156.25 XMR" || undefined);
+        await tabTo("offer-pick");
+        await page.keyboard.press("Enter");
+        await see(page, "wizard-amount", "This maker buys XMR");
+        check((await focused()) === "sell-amount", "the XMR amount field has focus");
+        await page.keyboard.type("0.5");
+        await page.keyboard.press("Enter");
+        await see(page, "wizard-receive", "Where should the BTC go?");
+        await tabTo("wizard-next");
+        await page.keyboard.press("Enter");
+        // 1.5 XMR unlocked covers 0.5 XMR and the 0.01 XMR allowance: no deposit step
+        await see(page, "wizard-confirm");
+        await count(page, "wizard-step-deposit", 0);
+        await see(page, "confirm-btc", "0.0032 BTC");
+        await tabTo("sell-submit");
+        await page.keyboard.press("Enter");
+        await see(page, "swap-side", "Selling XMR");
       });
     }
 
