@@ -4,6 +4,7 @@ import { useDisclosure } from "@mantine/hooks";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { OfferView } from "./bindings/OfferView";
 import { useAppData } from "./state";
+import type { Side } from "./side";
 import { ThemeToggle } from "./components/common";
 import { FailedScreen, SetupScreen, StartingScreen, UnlockScreen, WaitingScreen, WordsScreen } from "./screens/Onboarding";
 import { OffersScreen } from "./screens/Offers";
@@ -16,13 +17,15 @@ import { LogsScreen } from "./screens/Logs";
 
 export type View =
   | { name: "offers" | "history" | "wallets" | "settings" | "logs" }
-  | { name: "swap"; offer: OfferView | null; key: number }
-  | { name: "live"; swapId: string; from: "swap" | "history" };
+  | { name: "swap"; side: Side; offer: OfferView | null; key: number }
+  | { name: "live"; swapId: string; from: NavName };
 
-type NavName = "offers" | "swap" | "history" | "wallets" | "settings" | "logs";
+/** `swap` is the Buy XMR wizard (its test id predates selling), `sell` the Sell XMR one. */
+type NavName = "offers" | "swap" | "sell" | "history" | "wallets" | "settings" | "logs";
 const NAV: { name: NavName; label: string }[] = [
   { name: "offers", label: "Offers" },
-  { name: "swap", label: "Swap" },
+  { name: "swap", label: "Buy XMR" },
+  { name: "sell", label: "Sell XMR" },
   { name: "history", label: "History" },
   { name: "wallets", label: "Wallets" },
   { name: "settings", label: "Settings" },
@@ -54,12 +57,18 @@ export function App() {
 
 function Shell({ status }: { status: AppStatus }) {
   const [view, setView] = useState<View>({ name: "offers" });
+  const [offersSide, setOffersSide] = useState<Side>("buy");
   const [opened, { toggle, close }] = useDisclosure(false);
-  const current: NavName = view.name === "live" ? view.from : view.name;
+  const navOf = (v: View): NavName => (v.name === "live" ? v.from : v.name === "swap" ? (v.side === "sell" ? "sell" : "swap") : v.name);
+  const current = navOf(view);
+
+  function wizard(side: Side, offer: OfferView | null): View {
+    return { name: "swap", side, offer, key: Date.now() };
+  }
 
   function navigate(name: NavName) {
     close();
-    setView(name === "swap" ? { name: "swap", offer: null, key: Date.now() } : { name });
+    setView(name === "swap" ? wizard("buy", null) : name === "sell" ? wizard("sell", null) : { name });
   }
 
   return (
@@ -98,8 +107,8 @@ function Shell({ status }: { status: AppStatus }) {
         )}
       </AppShell.Navbar>
       <AppShell.Main>
-        {view.name === "offers" && <OffersScreen onSwap={(offer) => setView({ name: "swap", offer, key: Date.now() })} />}
-        {view.name === "swap" && <SwapWizard key={view.key} initialOffer={view.offer} onStarted={(s) => setView({ name: "live", swapId: s.swap_id, from: "swap" })} />}
+        {view.name === "offers" && <OffersScreen initialSide={offersSide} onSideChange={setOffersSide} onSwap={(offer, side) => setView(wizard(side, offer))} />}
+        {view.name === "swap" && <SwapWizard key={view.key} side={view.side} initialOffer={view.offer} onStarted={(s) => setView({ name: "live", swapId: s.swap_id, from: navOf(view) })} />}
         {view.name === "live" && <LiveSwapScreen swapId={view.swapId} onBack={() => setView({ name: "history" })} />}
         {view.name === "history" && <HistoryScreen onOpen={(swapId) => setView({ name: "live", swapId, from: "history" })} />}
         {view.name === "wallets" && <WalletsScreen />}

@@ -70,6 +70,11 @@ export function xmrForBtc(btcSat: string | bigint, piconeroPerBtc: string | bigi
   return (units(btcSat) * units(piconeroPerBtc)) / SAT_PER_BTC;
 }
 
+/** BTC received for `piconero` at `piconeroPerBtc`: piconero * 1e8 / rate, floored (as the protocol computes it). */
+export function btcForXmr(piconero: string | bigint, piconeroPerBtc: string | bigint): bigint {
+  return (units(piconero) * SAT_PER_BTC) / units(piconeroPerBtc);
+}
+
 export function compareUnits(a: string | bigint, b: string | bigint): number {
   const x = units(a);
   const y = units(b);

@@ -12,6 +12,12 @@
  *   the taker gets);
  * - the XMR sweep's fee (from the lock address to the taker's wallet or address): taken from
  *   the XMR received.
+ *
+ * Who pays what when selling XMR (the taker is Alice):
+ * - the XMR lock's fee (a Monero transfer): the taker's wallet, on top of the XMR locked;
+ * - the BTC lock's fee: the maker's wallet, on top of the BTC it locks;
+ * - the BTC redeem's fee (the 2-of-2 lock output to the taker's address): taken from the BTC
+ *   received.
  */
 import { units } from "./amounts";
 import type { NetworkName } from "./bindings/NetworkName";
@@ -22,6 +28,12 @@ import type { NetworkName } from "./bindings/NetworkName";
  * about 68 vB each.
  */
 export const BTC_LOCK_VBYTES = 153n;
+
+/**
+ * Virtual size of the BTC redeem: one P2WSH 2-of-2 input (two signatures and the script in
+ * the witness) to one P2WPKH output, about 140 vB.
+ */
+export const BTC_REDEEM_VBYTES = 140n;
 
 /** What the estimates assume, per network. */
 export interface FeeAssumptions {
@@ -65,5 +77,33 @@ export function estimateBuy(network: NetworkName, btcSat: string | bigint, picon
     btcTotalSat: units(btcSat) + btcLockFeeSat,
     xmrSweepFeePiconero,
     xmrNetPiconero: xmr > xmrSweepFeePiconero ? xmr - xmrSweepFeePiconero : 0n,
+  };
+}
+
+/** What selling XMR costs and brings in all, by the estimates. */
+export interface SellEstimate {
+  assumptions: FeeAssumptions;
+  /** The XMR lock's fee (a Monero transfer from the user's wallet), paid on top of the amount. */
+  xmrLockFeePiconero: bigint;
+  /** The amount plus the lock's fee. */
+  xmrTotalPiconero: bigint;
+  /** The BTC redeem's fee, taken from the BTC received. */
+  btcRedeemFeeSat: bigint;
+  /** The BTC locked by the maker less the redeem's fee (never below zero). */
+  btcNetSat: bigint;
+}
+
+/** The estimate for swapping `piconero` for the `btcSat` the maker locks, on `network`. */
+export function estimateSell(network: NetworkName, piconero: string | bigint, btcSat: string | bigint): SellEstimate {
+  const assumptions = FEE_ASSUMPTIONS[network];
+  const xmrLockFeePiconero = assumptions.xmrTransferPiconero;
+  const btcRedeemFeeSat = BTC_REDEEM_VBYTES * assumptions.btcSatPerVb;
+  const sat = units(btcSat);
+  return {
+    assumptions,
+    xmrLockFeePiconero,
+    xmrTotalPiconero: units(piconero) + xmrLockFeePiconero,
+    btcRedeemFeeSat,
+    btcNetSat: sat > btcRedeemFeeSat ? sat - btcRedeemFeeSat : 0n,
   };
 }

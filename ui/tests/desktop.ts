@@ -3,9 +3,12 @@
  * `desktopBinary()` in paths.ts) in a real window
  * under Xvfb, driven through tauri-driver and WebKitWebDriver. It creates a wallet on regtest
  * (the app starts its own devnet and demo maker), gets play money, buys XMR from the demo maker
- * through the swap wizard, follows the live view to `completed` and checks the balances.
- * Screenshots go to test-results/desktop/; cold start time and memory to
- * test-results/desktop/metrics.json. Ends with `desktop: N passed, N failed`.
+ * through the swap wizard, follows the live view to `completed` and checks the balances; then
+ * sells XMR to the demo maker through the same wizard (the built-in BTC wallet, the deposit step
+ * with play money when the unlocked XMR is short), follows that swap to `completed` and checks
+ * that the BTC balance rose and the XMR balance fell. Screenshots go to test-results/desktop/;
+ * cold start time, memory and both swaps' wall times to test-results/desktop/metrics.json.
+ * Ends with `desktop: N passed, N failed`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -203,6 +206,126 @@ function piconeroOf(text: string): bigint {
   return BigInt(match[1]!) * 10n ** 12n + BigInt((match[2] ?? "").padEnd(12, "0").slice(0, 12) || "0");
 }
 
+/** Satoshi shown as "0.00357142 BTC" (exact). */
+function satOf(text: string): bigint {
+  return piconeroOf(text) / 10_000n; // 12 → 8 decimals
+}
+
+/** Whether the element is there now (no waiting). */
+async function present(s: Session, testId: string): Promise<boolean> {
+  return (await s.find(testId)) !== null;
+}
+
+const SELL_XMR = 500_000_000_000n; // 0.5 XMR
+/** 0.5 XMR at the demo maker's bid of 140 XMR per BTC: floor(0.5e12 * 1e8 / 140e12). */
+const SELL_SAT = 357_142n;
+
+/**
+ * Sells 0.5 XMR to the demo maker through the wizard and the live view; checks the balances.
+ * Starts from any ready screen, after the buy.
+ */
+async function sellXmr(s: Session): Promise<{ wallMs: number; btcReceivedSat: bigint; xmrSpentPiconero: bigint }> {
+  await s.click("nav-wallets");
+  const btcBefore = satOf(await s.textOf("balance-btc-confirmed"));
+  let xmrBefore = piconeroOf(await s.textOf("balance-xmr-total"));
+  log(`before the sale: ${btcBefore} sat, ${xmrBefore} piconero`);
+  const started = Date.now();
+
+  await s.click("nav-sell");
+  await s.wait("wizard-offer", 30);
+  // the demo maker quotes its sell side beside the buy side; refresh until it is listed
+  await s.wait("offer-pick", 120, undefined, async () => {
+    if (await present(s, "wizard-offers-refresh")) await s.click("wizard-offers-refresh");
+    await sleep(2000);
+  });
+  await s.screenshot("sell-wizard-offer");
+  await s.click("offer-pick");
+  await s.type("sell-amount", "0.5");
+  await s.wait("sell-btc", 10);
+  const expectedSat = satOf(await s.textOf("sell-btc"));
+  if (expectedSat !== SELL_SAT) throw new Error(`0.5 XMR at 140 XMR/BTC should bring ${SELL_SAT} sat, the wizard says ${expectedSat}`);
+  await s.screenshot("sell-wizard-amount");
+  await s.click("wizard-next");
+  await s.wait("wizard-receive", 10);
+  if (!/Where should the BTC go/.test(await s.textOf("wizard-receive"))) throw new Error("the receive step does not ask where the BTC goes");
+  await s.screenshot("sell-wizard-receive");
+  await s.click("wizard-next"); // the built-in BTC wallet (the default)
+
+  // the deposit step only when the unlocked XMR does not cover 0.5 XMR and the 0.01 XMR lock fee
+  const deadline = Date.now() + 30_000;
+  while (!(await present(s, "wizard-deposit")) && !(await present(s, "wizard-confirm"))) {
+    if (Date.now() > deadline) throw new Error("after the receive step, neither the deposit nor the confirm step appeared");
+    await sleep(500);
+  }
+  const steps = ["offer", "amount", "receive"];
+  if (await present(s, "wizard-deposit")) {
+    steps.push("deposit");
+    await s.screenshot("sell-wizard-deposit");
+    if (!/monero|XMR/i.test(await s.textOf("deposit-status"))) throw new Error(`the deposit step is not about XMR: ${await s.textOf("deposit-status")}`);
+    if (!/^[0-9A-Za-z]{95}$/.test((await s.textOf("deposit-address")).trim())) throw new Error(`the deposit address is not a Monero address: ${await s.textOf("deposit-address")}`);
+    // play money when the XMR bought earlier has not unlocked yet (or does not cover the sale)
+    if (await present(s, "devnet-fund")) await s.click("devnet-fund");
+    await s.wait("deposit-status", 900, (t) => /Funds arrived/.test(t));
+    // what the wallet holds now, play money included: unlocked + not unlocked yet
+    const balance = await s.wait("deposit-balance", 10);
+    const attribute = async (name: string) =>
+      BigInt((await s.call("POST", "/execute/sync", { script: "return arguments[0].getAttribute(arguments[1]);", args: [{ [ELEMENT]: balance }, name] })) as string);
+    xmrBefore = (await attribute("data-balance")) + (await attribute("data-coming"));
+    await s.screenshot("sell-wizard-funded");
+    await s.click("wizard-next");
+  }
+  await s.wait("wizard-confirm", 10);
+  const notDone = (await s.call("POST", "/execute/sync", {
+    script:
+      "return arguments[0].filter(function (id) {" +
+      " var el = document.querySelector('[data-testid=\"wizard-step-' + id + '\"]');" +
+      " return !(el && el.hasAttribute('data-completed') && el.querySelector('svg')); });",
+    args: [steps],
+  })) as string[];
+  if (notDone.length > 0) throw new Error(`at Confirm, these steps do not show as done: ${notDone.join(", ")}`);
+  if (piconeroOf(await s.textOf("confirm-xmr")) !== SELL_XMR) throw new Error(`the confirm step sells ${await s.textOf("confirm-xmr")}, not 0.5 XMR`);
+  if (!/about .* XMR/.test(await s.textOf("confirm-pay-total"))) throw new Error("the confirm step shows no XMR total with the network fee");
+  if (!/about .* BTC/.test(await s.textOf("confirm-get-net"))) throw new Error("the confirm step shows no BTC received after the redeem fee");
+  if (!/built-in BTC wallet/.test(await s.textOf("confirm-receive"))) throw new Error("the BTC does not go to the built-in wallet");
+  await s.screenshot("sell-wizard-confirm");
+  await s.click("sell-submit");
+
+  await s.wait("screen-live", 60);
+  if (!/Selling XMR/i.test(await s.textOf("swap-side"))) throw new Error("the live view does not say the swap sells XMR");
+  if (await s.find("swap-cancel-refund")) throw new Error("a sale shows Cancel & refund");
+  await s.screenshot("sell-live-started");
+  await s.wait("swap-phase", 600, (t) => /locked|executing|completed/i.test(t));
+  await s.screenshot("sell-live-locked");
+  await s.wait("swap-phase", 900, (t) => /completed|refunded|failed|aborted/i.test(t));
+  const phase = await s.textOf("swap-phase");
+  await s.screenshot("sell-live-finished");
+  if (!/completed/i.test(phase)) throw new Error(`the sale ended ${phase}, not completed`);
+  await s.wait("swap-txs-on-chain", 30, (t) => t.includes("Lock") && t.includes("Redeem") && !/Cancel|Punish|Early refund/.test(t));
+  if (await s.find("swap-abort")) throw new Error("a finished sale still shows Abort");
+  const stage = await s.textOf("swap-state");
+  if (/[a-z][A-Z]|_/.test(stage)) throw new Error(`the live view shows an internal state name: ${stage}`);
+  const wallMs = Date.now() - started;
+
+  await s.click("nav-wallets");
+  // the BTC the maker locked, less the redeem's fee, once the redeem confirms
+  const maxRedeemFee = 20_000n;
+  const btcElement = await s.wait("balance-btc-confirmed", 300, (t) => satOf(t) >= btcBefore + SELL_SAT - maxRedeemFee);
+  const btcAfter = satOf(await s.text(btcElement));
+  const btcReceivedSat = btcAfter - btcBefore;
+  if (btcReceivedSat > SELL_SAT) throw new Error(`the BTC wallet gained ${btcReceivedSat} sat, more than the ${SELL_SAT} sat the maker locked`);
+  // 0.5 XMR and the lock's Monero fee left the wallet
+  const maxLockFee = 50_000_000_000n; // 0.05 XMR
+  const xmrElement = await s.wait("balance-xmr-total", 120, (t) => piconeroOf(t) <= xmrBefore - SELL_XMR);
+  const xmrSpentPiconero = xmrBefore - piconeroOf(await s.text(xmrElement));
+  if (xmrSpentPiconero > SELL_XMR + maxLockFee) throw new Error(`the XMR wallet lost ${xmrSpentPiconero} piconero selling ${SELL_XMR}: more than a lock fee of ${maxLockFee}`);
+  await s.screenshot("wallets-after-sell");
+  await s.click("nav-history");
+  await s.wait("history-side", 30, (t) => /Sold XMR/.test(t));
+  await s.screenshot("history-after-sell");
+  log(`sold ${SELL_XMR} piconero (${xmrSpentPiconero} with the fee) for ${btcReceivedSat} sat in ${wallMs} ms`);
+  return { wallMs, btcReceivedSat, xmrSpentPiconero };
+}
+
 async function run() {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
@@ -325,7 +448,7 @@ async function run() {
     await s.screenshot("history");
 
     const after = pid ? memoryOf(pid) : null;
-    const metrics = {
+    const metrics: Record<string, unknown> = {
       cold_start_ms: coldStartMs,
       memory_at_first_screen: atStart,
       memory_after_swap: after,
@@ -333,6 +456,17 @@ async function run() {
       xmr_received_piconero: xmr.toString(),
       btc_left_sat: btc.toString(),
     };
+    writeFileSync(join(out, "metrics.json"), JSON.stringify(metrics, null, 2));
+    log(JSON.stringify(metrics));
+
+    // ---- selling XMR: 0.5 XMR to the demo maker (it bids 140 XMR per BTC, for 0.0001..0.1 BTC) ----
+    const sale = await sellXmr(s);
+    Object.assign(metrics, {
+      memory_after_sell: pid ? memoryOf(pid) : null,
+      sell_swap_wall_ms: sale.wallMs,
+      sell_btc_received_sat: sale.btcReceivedSat.toString(),
+      sell_xmr_spent_piconero: sale.xmrSpentPiconero.toString(),
+    });
     writeFileSync(join(out, "metrics.json"), JSON.stringify(metrics, null, 2));
     log(JSON.stringify(metrics));
   } finally {

@@ -16,7 +16,7 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import type { AppStage } from "../src/bindings/AppStage";
 import type { SwapDetail } from "../src/bindings/SwapDetail";
 import type { FakeConfig } from "./fake/backend";
-import { STUCK_SWAP } from "./fake/fixtures";
+import { EXTERNAL_BTC, PEER_A, PEER_B, SELL_ONLY_OFFER, SOLD_SWAP, STUCK_SWAP } from "./fake/fixtures";
 import { uiDist, uiRoot } from "./paths";
 
 const ROOT = uiRoot;
@@ -516,7 +516,7 @@ async function main() {
 
     // -- 3. Dark theme (from the system), toggle persisted ----------------------------------------
     {
-      const s = await open(browser, base, { stage: READY, balances: FUNDED, swaps: [STUCK_SWAP] }, "dark");
+      const s = await open(browser, base, { stage: READY, balances: FUNDED, swaps: [STUCK_SWAP, SOLD_SWAP] }, "dark");
       sessions.push(s);
       const { page } = s;
       const scheme = () => page.evaluate(() => document.documentElement.getAttribute("data-mantine-color-scheme"));
@@ -532,6 +532,17 @@ async function main() {
         await page.getByTestId("history-open").first().click();
         await see(page, "swap-countdown", "130 Bitcoin blocks");
         check(!(await disabled(page, "swap-cancel-refund")), "Cancel & refund enabled");
+      });
+      await screen(page, "dark-sold", async () => {
+        await page.getByTestId("nav-history").click();
+        const row = page.locator(`[data-testid=history-row][data-swap-id="${SOLD_SWAP.swap_id}"]`);
+        await see(row, "history-side", "Sold XMR");
+        await row.getByTestId("history-open").click();
+        await see(page, "swap-side", "Selling XMR");
+        await see(page, "swap-state", "Stage: BTC received");
+        await see(page, "swap-receive", "BTC goes to: the built-in BTC wallet");
+        await count(page, "swap-cancel-refund", 0);
+        await noInternalNames(page);
       });
       await screen(page, "dark-wallets", async () => {
         await page.getByTestId("nav-wallets").click();
@@ -566,6 +577,8 @@ async function main() {
         await tabTo("nav-wallets");
         await page.keyboard.press("Enter");
         await see(page, "screen-wallets");
+        // back over Sell XMR and Buy XMR
+        await page.keyboard.press("Shift+Tab");
         await page.keyboard.press("Shift+Tab");
         await page.keyboard.press("Shift+Tab");
         await page.keyboard.press("Shift+Tab");
@@ -590,6 +603,202 @@ async function main() {
         await tabTo("buy-submit");
         await page.keyboard.press("Enter");
         await see(page, "swap-phase", "Negotiating");
+      });
+      await screen(page, "keyboard-sell", async () => {
+        // to Offers, the side switch by arrow key, a maker, then the sell wizard to the start
+        await tabTo("nav-offers");
+        await page.keyboard.press("Enter");
+        await count(page, "offer-row", 4);
+        const inSwitch = () => page.evaluate(() => !!document.activeElement?.closest("[data-testid=offers-side]"));
+        for (let i = 0; i < 30 && !(await inSwitch()); i++) await page.keyboard.press("Tab");
+        check(await inSwitch(), "Tab reaches the Buy/Sell switch");
+        await page.keyboard.press("ArrowRight");
+        await see(page, "offers-side-text", "you pay XMR and get BTC");
+        await until("sell prices", async () => (await page.getByTestId("offer-price").first().innerText()) === "156.25 XMR" || undefined);
+        await tabTo("offer-pick");
+        await page.keyboard.press("Enter");
+        await see(page, "wizard-amount", "This maker buys XMR");
+        check((await focused()) === "sell-amount", "the XMR amount field has focus");
+        await page.keyboard.type("0.5");
+        await page.keyboard.press("Enter");
+        await see(page, "wizard-receive", "Where should the BTC go?");
+        await tabTo("wizard-next");
+        await page.keyboard.press("Enter");
+        // 1.5 XMR unlocked covers 0.5 XMR and the 0.01 XMR allowance: no deposit step
+        await see(page, "wizard-confirm");
+        await count(page, "wizard-step-deposit", 0);
+        await see(page, "confirm-btc", "0.0032 BTC");
+        await tabTo("sell-submit");
+        await page.keyboard.press("Enter");
+        await see(page, "swap-side", "Selling XMR");
+      });
+    }
+
+    // -- 5. Selling XMR: the offers' sell side, every wizard step, the sale run to completed ------------
+    {
+      const s = await open(browser, base, {
+        stage: READY,
+        balances: { btc_confirmed_sat: "2000000", btc_pending_sat: "0", xmr_total_piconero: "300000000000", xmr_unlocked_piconero: "200000000000" },
+        sellStepMs: 1200,
+        fundConfirmMs: 1500,
+      });
+      sessions.push(s);
+      const { page } = s;
+      const rowOf = (peer: string) => page.locator(`[data-testid=offer-row][data-peer="${peer}"]`);
+      await screen(page, "sell-offers", async () => {
+        await see(page, "nav-swap", "Buy XMR");
+        await see(page, "nav-sell", "Sell XMR");
+        await count(page, "offer-row", 4);
+        await page.getByTestId("offers-side-sell").click();
+        await see(page, "offers-side-text", "you pay XMR and get BTC");
+        await seeText(page, "Price (XMR you pay per BTC)");
+        await until("best sell price first", async () => (await page.getByTestId("offer-price").allInnerTexts()).join("|") === "156.25 XMR|160 XMR" || undefined);
+        await see(rowOf(PEER_A), "offer-btc-per-xmr", "1 XMR brings 0.0064 BTC");
+        await see(rowOf(PEER_A), "offer-min", "0.001 BTC");
+        await see(rowOf(PEER_B), "offer-error", "This maker does not buy XMR");
+        check(await rowOf(PEER_B).getByTestId("offer-pick").isDisabled(), "a maker that buys no XMR cannot be picked");
+        await count(page, "offers-proof", 0);
+        await count(page, "offer-reserve", 0);
+        await page.getByTestId("offers-sort").click();
+        await page.getByRole("option", { name: "Price: least BTC per XMR first" }).click();
+        await until("worst sell price first", async () => (await page.getByTestId("offer-price").first().innerText()) === "160 XMR" || undefined);
+        // an XMR amount on this side: 0.2 XMR brings 0.00128 BTC from A (min 0.001 BTC), 0.00125 from D (min 0.005 BTC)
+        await seeText(page, "Amount fits (XMR)");
+        await page.getByTestId("offers-amount").fill("0.2");
+        await count(page, "offer-row", 1);
+        await see(page, "offers-count", "1 of 4 offers shown");
+        await page.getByTestId("offers-amount").fill("");
+        await noInternalNames(page);
+      });
+      await screen(page, "sell-offers-buy-side-only-seller", async () => {
+        // a maker that only buys XMR reads so on the buy side
+        await page.evaluate((offer) => window.__fake!.offers.push(offer), SELL_ONLY_OFFER);
+        await page.getByTestId("offers-side-buy").click();
+        await page.getByTestId("offers-refresh").click();
+        await count(page, "offer-row", 5);
+        await see(rowOf(SELL_ONLY_OFFER.peer), "offer-error", "This maker does not sell XMR");
+        await page.evaluate(() => void window.__fake!.offers.pop());
+        await page.getByTestId("offers-refresh").click();
+        await count(page, "offer-row", 4);
+      });
+      await screen(page, "sell-wizard-offer", async () => {
+        await page.getByTestId("nav-sell").click();
+        await see(page, "screen-swap", "Sell XMR");
+        check((await page.getByTestId("nav-sell").getAttribute("aria-current")) === "page", "Sell XMR is the current page");
+        await see(page, "wizard-offer", "Pick the maker to sell XMR to");
+        await count(page, "offer-row", 2);
+        check((await page.getByTestId("offer-row").first().getAttribute("data-peer")) === PEER_A, "best sell price first");
+      });
+      await screen(page, "sell-wizard-amount", async () => {
+        await page.getByTestId("offer-pick").first().click();
+        await see(page, "wizard-amount", "This maker buys XMR at 156.25 XMR per BTC");
+        await see(page, "wizard-amount", "Your unlocked XMR: 0.2 XMR");
+        await page.getByTestId("sell-amount").fill("100");
+        await seeText(page, "Above this maker's maximum of 0.5 BTC: sell at most 78.125001562499 XMR");
+        await page.getByTestId("sell-amount").fill("0.1");
+        await seeText(page, "sell at least 0.15625 XMR");
+        await page.getByTestId("sell-amount").fill("0.5000000000001");
+        await seeText(page, "At most 12 decimals");
+        check(await disabled(page, "wizard-next"), "Next disabled on a bad amount");
+        await page.getByTestId("sell-amount").fill("0.5");
+        await see(page, "sell-btc", "0.0032 BTC");
+        await see(page, "sell-shortfall", "deposit 0.31 XMR more");
+      });
+      await screen(page, "sell-wizard-receive", async () => {
+        await page.getByTestId("wizard-next").click();
+        await see(page, "wizard-receive", "Where should the BTC go?");
+        await see(page, "wizard-receive", "The built-in BTC wallet (recommended)");
+        await page.getByTestId("receive-external").check();
+        await page.getByTestId("wizard-next").click();
+        await seeText(page, "Enter the Bitcoin address the BTC should go to");
+        await page.getByTestId("receive-address").fill(EXTERNAL_BTC);
+      });
+      await screen(page, "sell-wizard-deposit", async () => {
+        await page.getByTestId("wizard-next").click();
+        await see(page, "deposit-status", "Deposit monero first");
+        await see(page, "deposit-status", "Send at least 0.31 XMR to your built-in Monero wallet");
+        await see(page, "deposit-balance", "Unlocked: 0.2 XMR · not unlocked yet: 0.1 XMR");
+        await see(page, "deposit-address", "4AdUnd");
+        await until("QR code rendered", async () => (await page.getByTestId("deposit-qr").evaluate((img) => (img as HTMLImageElement).naturalWidth)) > 0 || undefined);
+        check((await page.getByTestId("deposit-qr").getAttribute("alt")) === "QR code of your Monero deposit address", "the QR code is the Monero address's");
+        check(await disabled(page, "wizard-next"), "Next disabled until the XMR unlocks");
+        await see(page, "devnet-fund", "Get play money");
+      });
+      await screen(page, "sell-wizard-deposit-locked", async () => {
+        await page.getByTestId("devnet-fund").click();
+        await see(page, "deposit-balance", "not unlocked yet: 0.41 XMR");
+        check(await disabled(page, "wizard-next"), "received but not unlocked: still waiting");
+        await seeText(page, "Waiting for the deposit to unlock");
+        await see(page, "deposit-status", "Enough XMR is in your wallet now: waiting for it to unlock");
+      });
+      await screen(page, "sell-wizard-funded", async () => {
+        await see(page, "deposit-status", "Funds arrived");
+        await see(page, "deposit-balance", "Unlocked: 0.51 XMR");
+        check(!(await disabled(page, "wizard-next")), "Next enabled once unlocked");
+      });
+      await screen(page, "sell-wizard-confirm", async () => {
+        await page.getByTestId("wizard-next").click();
+        await see(page, "wizard-confirm");
+        for (const id of ["offer", "amount", "receive", "deposit"]) check((await page.getByTestId(`wizard-step-${id}`).getAttribute("data-completed")) !== null, `${id} is marked done`);
+        await see(page, "confirm-xmr", "0.5 XMR");
+        await see(page, "confirm-fee-xmr-lock", "about 0.002 XMR");
+        await see(page, "confirm-pay-total", "about 0.502 XMR");
+        await see(page, "confirm-btc", "0.0032 BTC");
+        await see(page, "confirm-fee-btc", "Paid by the maker");
+        await see(page, "confirm-fee-btc-redeem", "about 0.000014 BTC");
+        await see(page, "confirm-get-net", "about 0.003186 BTC");
+        await see(page, "confirm-maker", PEER_A);
+        await see(page, "confirm-receive", EXTERNAL_BTC);
+        await see(page, "confirm-timelock", "cancels on its own after 60 Bitcoin blocks");
+        await see(page, "confirm-fee-note", "estimates");
+        await count(page, "confirm-fee-xmr-sweep", 0);
+      });
+      await screen(page, "sell-live-negotiating", async () => {
+        await page.getByTestId("sell-submit").click();
+        await see(page, "swap-phase", "Negotiating");
+        await see(page, "swap-side", "Selling XMR");
+        await see(page, "swap-xmr", "0.5 XMR");
+        await see(page, "swap-btc", "0.0032 BTC");
+        await see(page, "swap-receive", `BTC goes to: ${EXTERNAL_BTC}`);
+        check((await page.getByTestId("nav-sell").getAttribute("aria-current")) === "page", "the live view of a sale belongs to Sell XMR");
+        await count(page, "swap-cancel-refund", 0);
+        await see(page, "swap-on-its-own", "the app cancels on its own");
+        const call = await page.evaluate(() => window.__fake!.calls.find((c) => c.command === "sell_xmr")?.request);
+        check(JSON.stringify(call) === JSON.stringify({ maker: `/ip4/127.0.0.1/tcp/9939/p2p/${PEER_A}`, xmr_piconero: "500000000000", receive_address: EXTERNAL_BTC }), `sell_xmr request (${JSON.stringify(call)})`);
+      });
+      await screen(page, "sell-live-locked", async () => {
+        await see(page, "swap-phase", "Locked");
+        await see(page, "swap-state", "Stage: Your XMR is locked; waiting for the maker's signature");
+        await see(page, "swap-automatic", "cancels on its own");
+        check(await disabled(page, "swap-abort"), "Abort disabled once our XMR is locked");
+        await count(page, "swap-cancel-refund", 0);
+        await noInternalNames(page);
+      });
+      await screen(page, "sell-live-completed", async () => {
+        await see(page, "swap-phase", "Completed");
+        await see(page, "swap-state", "Stage: BTC received");
+        await see(page, "swap-timeline", "Completed");
+        const onChain = page.getByTestId("swap-txs-on-chain");
+        await until("lock and redeem on chain", async () => (await onChain.getByTestId("swap-tx").count()) === 2 || undefined);
+        await count(page, "swap-on-its-own", 0);
+        await count(page, "swap-abort", 0);
+        await noInternalNames(page);
+      });
+      await screen(page, "sell-history", async () => {
+        await page.getByTestId("nav-history").click();
+        await count(page, "history-row", 3);
+        await see(page, "history-side", "Sold XMR");
+        await see(page, "history-paid", "0.5 XMR");
+        await see(page, "history-received", "0.0032 BTC");
+        const sides = await page.getByTestId("history-side").allInnerTexts();
+        check(sides.join("|") === "Sold XMR|Bought XMR|Bought XMR", `sides newest first (${sides.join("|")})`);
+        await count(page, "history-cancel-refund", 1); // the stuck buy only
+      });
+      await screen(page, "sell-wallets", async () => {
+        await page.getByTestId("nav-wallets").click();
+        // 0.51 unlocked - 0.5 sold - 0.002 fee; the BTC went to the external address
+        await see(page, "balance-xmr-unlocked", "0.008 XMR");
+        await see(page, "balance-btc-confirmed", "0.02 BTC");
       });
     }
 

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Alert, Button, Code, Group, Stack, Table, Title } from "@mantine/core";
 import type { SwapDetail } from "../bindings/SwapDetail";
 import { api } from "../api";
-import { btcText, xmrText } from "../amounts";
+import { ASSETS, SIDES, sideOfRole, swapAmount } from "../side";
 import { PhaseBadge, notifyError } from "../components/common";
 import { useAppData } from "../state";
 
@@ -57,6 +57,7 @@ export function HistoryScreen({ onOpen }: { onOpen: (swapId: string) => void }) 
               <Table.Tr>
                 <Table.Th>Started</Table.Th>
                 <Table.Th>Swap</Table.Th>
+                <Table.Th>Side</Table.Th>
                 <Table.Th>Paid</Table.Th>
                 <Table.Th>Received</Table.Th>
                 <Table.Th>Phase</Table.Th>
@@ -64,34 +65,44 @@ export function HistoryScreen({ onOpen }: { onOpen: (swapId: string) => void }) 
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {swaps.map((s) => (
-                <Table.Tr key={s.swap_id} data-testid="history-row" data-swap-id={s.swap_id}>
-                  <Table.Td>{new Date(s.created_at * 1000).toLocaleString()}</Table.Td>
-                  <Table.Td>
-                    <Code>{s.swap_id.slice(0, 8)}</Code>
-                  </Table.Td>
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>{btcText(s.btc_sat)}</Table.Td>
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>{xmrText(s.xmr_piconero)}</Table.Td>
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>
-                    <PhaseBadge phase={s.phase} testId="history-phase" />
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap="xs">
-                      <Button size="xs" variant="light" onClick={() => onOpen(s.swap_id)} data-testid="history-open" aria-label={`Open swap ${s.swap_id.slice(0, 8)}`}>
-                        Open
-                      </Button>
-                      <Button size="xs" variant="default" loading={busy === `r-${s.swap_id}`} onClick={() => void exportReceipt(s)} data-testid="history-receipt">
-                        Export receipt
-                      </Button>
-                      {s.can_cancel_refund && (
-                        <Button size="xs" color="orange" loading={busy === `c-${s.swap_id}`} onClick={() => void cancelRefund(s)} data-testid="history-cancel-refund">
-                          Cancel &amp; refund
+              {swaps.map((s) => {
+                const spec = SIDES[sideOfRole(s.role)];
+                return (
+                  <Table.Tr key={s.swap_id} data-testid="history-row" data-swap-id={s.swap_id}>
+                    <Table.Td>{new Date(s.created_at * 1000).toLocaleString()}</Table.Td>
+                    <Table.Td>
+                      <Code>{s.swap_id.slice(0, 8)}</Code>
+                    </Table.Td>
+                    <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="history-side" data-side={spec.side}>
+                      {spec.side === "buy" ? "Bought XMR" : "Sold XMR"}
+                    </Table.Td>
+                    <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="history-paid">
+                      {ASSETS[spec.pays].text(swapAmount(s, spec.pays))}
+                    </Table.Td>
+                    <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="history-received">
+                      {ASSETS[spec.gets].text(swapAmount(s, spec.gets))}
+                    </Table.Td>
+                    <Table.Td style={{ whiteSpace: "nowrap" }}>
+                      <PhaseBadge phase={s.phase} testId="history-phase" />
+                    </Table.Td>
+                    <Table.Td>
+                      <Group gap="xs">
+                        <Button size="xs" variant="light" onClick={() => onOpen(s.swap_id)} data-testid="history-open" aria-label={`Open swap ${s.swap_id.slice(0, 8)}`}>
+                          Open
                         </Button>
-                      )}
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
+                        <Button size="xs" variant="default" loading={busy === `r-${s.swap_id}`} onClick={() => void exportReceipt(s)} data-testid="history-receipt">
+                          Export receipt
+                        </Button>
+                        {s.can_cancel_refund && (
+                          <Button size="xs" color="orange" loading={busy === `c-${s.swap_id}`} onClick={() => void cancelRefund(s)} data-testid="history-cancel-refund">
+                            Cancel &amp; refund
+                          </Button>
+                        )}
+                      </Group>
+                    </Table.Td>
+                  </Table.Tr>
+                );
+              })}
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>

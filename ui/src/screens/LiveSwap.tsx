@@ -1,11 +1,11 @@
 import { useEffect, useState } from "react";
-import { Alert, Button, Code, Group, Loader, Paper, Progress, SimpleGrid, Stack, Stepper, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Button, Code, Group, Loader, Paper, Progress, SimpleGrid, Stack, Stepper, Table, Text, Title } from "@mantine/core";
 import type { CommandError } from "../bindings/CommandError";
 import type { PhaseName } from "../bindings/PhaseName";
 import type { SwapDetail } from "../bindings/SwapDetail";
 import type { SwapTx } from "../bindings/SwapTx";
 import { api, errorOf } from "../api";
-import { btcText, xmrText } from "../amounts";
+import { ASSETS, SIDES, sideOfRole, swapAmount } from "../side";
 import { ErrorAlert, PhaseBadge, SettledStepper, formatDuration, notifyError, phaseLabel } from "../components/common";
 import { chainText, stateText, txText } from "../names";
 import { useAppData } from "../state";
@@ -61,10 +61,18 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
   }
 
   const w = swap.waiting;
+  const spec = SIDES[sideOfRole(swap.role)];
+  // Selling (Alice) there is no Cancel & refund: the engine cancels and recovers on its own.
+  const canAskRefund = swap.role === "bob";
   return (
     <Stack data-testid="screen-live" data-swap-id={swap.swap_id}>
       <Group justify="space-between">
-        <Title order={2}>Swap {swap.swap_id.slice(0, 8)}</Title>
+        <Group>
+          <Title order={2}>Swap {swap.swap_id.slice(0, 8)}</Title>
+          <Badge variant="outline" color={spec.side === "buy" ? "indigo" : "cyan"} data-testid="swap-side" data-side={spec.side}>
+            {spec.side === "buy" ? "Buying XMR" : "Selling XMR"}
+          </Badge>
+        </Group>
         <Group>
           <PhaseBadge phase={swap.phase} testId="swap-phase" />
           {onBack && (
@@ -126,37 +134,45 @@ export function LiveSwapView({ swap, receivedAt, onBack }: { swap: SwapDetail; r
           <Text size="xs" c="dimmed">
             You pay
           </Text>
-          <Text fw={600} data-testid="swap-btc">
-            {btcText(swap.btc_sat)}
+          <Text fw={600} data-testid={`swap-${spec.pays}`}>
+            {ASSETS[spec.pays].text(swapAmount(swap, spec.pays))}
           </Text>
         </Paper>
         <Paper withBorder p="sm">
           <Text size="xs" c="dimmed">
-            You get
+            You get (less the network fee of moving it to you)
           </Text>
-          <Text fw={600} data-testid="swap-xmr">
-            {xmrText(swap.xmr_piconero)}
+          <Text fw={600} data-testid={`swap-${spec.gets}`}>
+            {ASSETS[spec.gets].text(swapAmount(swap, spec.gets))}
           </Text>
         </Paper>
       </SimpleGrid>
-      <Text size="sm">
-        XMR goes to: <Code>{swap.receive_address ?? "the built-in XMR wallet"}</Code>
+      <Text size="sm" data-testid="swap-receive">
+        {ASSETS[spec.gets].code} goes to: <Code>{swap.receive_address ?? `the ${spec.receive.builtinName}`}</Code>
       </Text>
       <SwapTxs txs={swap.txs} />
       {error && <ErrorAlert error={error} title="The action failed" testId="live-error" />}
       {!final && (
         <>
           <Group>
-            <Button color="orange" disabled={!swap.can_cancel_refund} loading={busy === "cancel"} onClick={() => void act("cancel")} data-testid="swap-cancel-refund">
-              Cancel &amp; refund
-            </Button>
+            {canAskRefund && (
+              <Button color="orange" disabled={!swap.can_cancel_refund} loading={busy === "cancel"} onClick={() => void act("cancel")} data-testid="swap-cancel-refund">
+                Cancel &amp; refund
+              </Button>
+            )}
             <Button color="red" variant="outline" disabled={!swap.can_abort} loading={busy === "abort"} onClick={() => void act("abort")} data-testid="swap-abort">
               Abort
             </Button>
           </Group>
-          {!swap.can_cancel_refund && (
+          {canAskRefund && !swap.can_cancel_refund && (
             <Text size="xs" c="dimmed">
               Cancel &amp; refund becomes possible once the cancel timelock has passed.
+            </Text>
+          )}
+          {!canAskRefund && (
+            <Text size="sm" c="dimmed" data-testid="swap-on-its-own">
+              Nothing to press if the maker stops: after the cancel timelock the app cancels on its own and gets your XMR back once the maker takes its BTC back, or, if it
+              does not in time, takes the maker's BTC instead.
             </Text>
           )}
         </>

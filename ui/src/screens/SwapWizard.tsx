@@ -1,113 +1,67 @@
-import { useEffect, useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { Alert, Button, Group, Loader, Radio, Stack, Stepper, Table, Text, TextInput, Title } from "@mantine/core";
 import type { Addresses } from "../bindings/Addresses";
 import type { CommandError } from "../bindings/CommandError";
 import type { OfferView } from "../bindings/OfferView";
 import type { SwapDetail } from "../bindings/SwapDetail";
 import { api, errorOf } from "../api";
-import { btcText, units, xmrText } from "../amounts";
-import { checkBuyAmount } from "../buy";
-import { estimateBuy } from "../fees";
+import { units, xmrText } from "../amounts";
+import { ASSETS, SIDES, type AmountCheck, type Side, type SideSpec, type SwapEstimate } from "../side";
 import { CopyField, ErrorAlert, QrCode, SettledStepper, shortId } from "../components/common";
 import { useAppData } from "../state";
-import { OffersTable, useOffers } from "./Offers";
+import { OffersTable, useOffers, useShownOffers } from "./Offers";
 
 type StepId = "offer" | "amount" | "receive" | "deposit" | "confirm";
+type OkCheck = AmountCheck & { ok: true };
+type ReceiveMode = "builtin" | "external";
 
-export function SwapWizard({ initialOffer, onStarted }: { initialOffer: OfferView | null; onStarted: (swap: SwapDetail) => void }) {
+/**
+ * The swap wizard for either side: offer → amount → where the coins go → deposit (only when
+ * the balance is short) → confirm. What differs per side comes from `SIDES[side]`.
+ */
+export function SwapWizard({ side = "buy", initialOffer, onStarted }: { side?: Side; initialOffer: OfferView | null; onStarted: (swap: SwapDetail) => void }) {
+  const spec = SIDES[side];
   const { balances, setBalances, status, upsertSwap } = useAppData();
-  const { offers, error: offersError, refresh } = useOffers();
   const [offer, setOffer] = useState<OfferView | null>(initialOffer);
   const [amount, setAmount] = useState("");
-  const [amountTouched, setAmountTouched] = useState(false);
-  const [receiveMode, setReceiveMode] = useState<"builtin" | "external">("builtin");
+  const [receiveMode, setReceiveMode] = useState<ReceiveMode>("builtin");
   const [externalAddress, setExternalAddress] = useState("");
   const [needsDeposit, setNeedsDeposit] = useState(false);
-  const [step, setStep] = useState<StepId>(initialOffer ? "amount" : "offer");
-  const [addresses, setAddresses] = useState<Addresses | null>(null);
-  const [addressError, setAddressError] = useState<CommandError | null>(null);
-  const [funding, setFunding] = useState(false);
-  const [fundError, setFundError] = useState<CommandError | null>(null);
-  const [buying, setBuying] = useState(false);
-  const [buyError, setBuyError] = useState<CommandError | null>(null);
+  const [step, setStep] = useState<StepId>(initialOffer && spec.quote(initialOffer) ? "amount" : "offer");
+  const [starting, setStarting] = useState(false);
+  const [startError, setStartError] = useState<CommandError | null>(null);
 
-  const balanceSat = balances ? units(balances.btc_confirmed_sat) : 0n;
-  const check = useMemo(() => (offer?.quote ? checkBuyAmount(amount, offer.quote, balanceSat) : null), [offer, amount, balanceSat]);
-  const regtest = status?.network === "regtest";
+  const quote = offer ? spec.quote(offer) : null;
+  const balance = balances ? spec.balance(balances) : 0n;
+  const check = useMemo(() => (quote ? spec.check(amount, quote, balance) : null), [spec, quote, amount, balance]);
+  const ok: OkCheck | null = check?.ok ? check : null;
+  const covered = ok ? ok.shortfall === 0n : false;
 
   const steps: StepId[] = needsDeposit ? ["offer", "amount", "receive", "deposit", "confirm"] : ["offer", "amount", "receive", "confirm"];
   const active = steps.indexOf(step);
+  const receiveAddress = receiveMode === "external" ? externalAddress.trim() : null;
 
-  useEffect(() => {
-    if (step !== "deposit" || addresses) return;
-    api
-      .addresses()
-      .then(setAddresses)
-      .catch((e) => setAddressError(errorOf(e)));
-  }, [step, addresses]);
-
-  function go(next: StepId) {
-    setStep(next);
-  }
-
-  function submitAmount(e: FormEvent) {
-    e.preventDefault();
-    setAmountTouched(true);
-    if (check?.ok) go("receive");
-  }
-
-  const externalError = receiveMode === "external" && externalAddress.trim() === "" ? "Enter the Monero address the XMR should go to" : null;
-  const [receiveTouched, setReceiveTouched] = useState(false);
-  function submitReceive(e: FormEvent) {
-    e.preventDefault();
-    setReceiveTouched(true);
-    if (externalError || !check?.ok) return;
-    const short = check.sat > balanceSat;
-    setNeedsDeposit(short);
-    go(short ? "deposit" : "confirm");
-  }
-
-  async function playMoney() {
-    if (!check?.ok) return;
-    setFunding(true);
-    setFundError(null);
+  async function start() {
+    if (!offer || !ok) return;
+    setStarting(true);
+    setStartError(null);
     try {
-      // Ask for a little more than the shortfall: the lock transaction pays a fee.
-      const want = check.sat - balanceSat + 100_000n;
-      setBalances(await api.devnetFund({ btc_sat: want.toString(), xmr_piconero: null }));
-    } catch (err) {
-      setFundError(errorOf(err));
-    } finally {
-      setFunding(false);
-    }
-  }
-
-  async function buy() {
-    if (!offer || !check?.ok) return;
-    setBuying(true);
-    setBuyError(null);
-    try {
-      const swap = await api.buyXmr({
-        maker: offer.address,
-        btc_sat: check.sat.toString(),
-        receive_address: receiveMode === "external" ? externalAddress.trim() : null,
-      });
+      const swap =
+        side === "buy"
+          ? await api.buyXmr({ maker: offer.address, btc_sat: ok.sat.toString(), receive_address: receiveAddress })
+          : await api.sellXmr({ maker: offer.address, xmr_piconero: ok.piconero.toString(), receive_address: receiveAddress });
       upsertSwap(swap);
       onStarted(swap);
     } catch (err) {
-      setBuyError(errorOf(err));
+      setStartError(errorOf(err));
     } finally {
-      setBuying(false);
+      setStarting(false);
     }
   }
 
-  const covered = check?.ok ? balanceSat >= check.sat : false;
-  const estimate = check?.ok ? estimateBuy(status?.network ?? "mainnet", check.sat, check.piconero) : null;
-  const pendingSat = balances ? units(balances.btc_pending_sat) : 0n;
-
   return (
-    <Stack data-testid="screen-swap">
-      <Title order={2}>Buy XMR</Title>
+    <Stack data-testid="screen-swap" data-side={side}>
+      <Title order={2}>{spec.title}</Title>
       <SettledStepper active={active} onStepClick={(i) => i < active && setStep(steps[i]!)} allowNextStepsSelect={false} size="sm" data-testid="wizard-stepper">
         {steps.map((id, i) => (
           <Stepper.Step key={id} label={STEP_LABEL[id]} data-testid={`wizard-step-${id}`} aria-current={i === active ? "step" : undefined} />
@@ -115,223 +69,63 @@ export function SwapWizard({ initialOffer, onStarted }: { initialOffer: OfferVie
       </SettledStepper>
 
       {step === "offer" && (
-        <Stack data-testid="wizard-offer">
-          <Text>Pick the maker to buy from.</Text>
-          {offersError && <ErrorAlert error={offersError} title="Could not load offers" />}
-          {offers === null && !offersError && <Loader size="sm" aria-label="Loading offers" />}
-          {offers && offers.length === 0 && (
-            <Alert color="gray">
-              No makers found yet.{" "}
-              <Button variant="subtle" size="xs" onClick={() => void refresh()}>
-                Refresh
-              </Button>
-            </Alert>
-          )}
-          {offers && offers.length > 0 && (
-            <OffersTable
-              offers={offers}
-              selected={offer?.address ?? null}
-              pickLabel="Choose"
-              onPick={(o) => {
-                setOffer(o);
-                go("amount");
-              }}
-            />
-          )}
-        </Stack>
+        <OfferStep
+          spec={spec}
+          selected={offer?.address ?? null}
+          onPick={(o) => {
+            setOffer(o);
+            setStep("amount");
+          }}
+        />
       )}
 
-      {step === "amount" && offer?.quote && (
-        <form onSubmit={submitAmount} data-testid="wizard-amount">
-          <Stack>
-            <Text size="sm">
-              Maker <b>{shortId(offer.peer)}</b> pays <b>{xmrText(offer.quote.piconero_per_btc)}</b> per BTC, for {btcText(offer.quote.min_sat)} to {btcText(offer.quote.max_sat)}.
-            </Text>
-            <TextInput
-              label="Amount to swap (BTC)"
-              description={`Your confirmed balance: ${balances ? btcText(balances.btc_confirmed_sat) : "…"}`}
-              placeholder="0.01"
-              value={amount}
-              onChange={(e) => setAmount(e.currentTarget.value)}
-              onBlur={() => setAmountTouched(true)}
-              error={(amountTouched || amount !== "") && check && !check.ok ? check.error : null}
-              inputMode="decimal"
-              autoComplete="off"
-              data-testid="buy-amount"
-              autoFocus
-            />
-            {check?.ok && (
-              <Alert color="blue" data-testid="buy-receive">
-                You get <b data-testid="buy-xmr">{xmrText(check.piconero)}</b> before network fees
-                {offer.reserve_piconero !== null && units(offer.reserve_piconero) < check.piconero && (
-                  <Text size="sm" mt={4} c="orange" data-testid="buy-reserve-warning">
-                    This maker's proven reserve ({xmrText(offer.reserve_piconero)}) is less than that.
-                  </Text>
-                )}
-                {check.shortfallSat > 0n && (
-                  <Text size="sm" mt={4} data-testid="buy-shortfall">
-                    Your balance is {btcText(check.sat - check.shortfallSat)}: you will be asked to deposit {btcText(check.shortfallSat)} more (plus the network fee).
-                  </Text>
-                )}
-              </Alert>
-            )}
-            <Group>
-              <Button variant="default" onClick={() => go("offer")} data-testid="wizard-back">
-                Back
-              </Button>
-              <Button type="submit" data-testid="wizard-next" disabled={!check?.ok}>
-                Next
-              </Button>
-            </Group>
-          </Stack>
-        </form>
+      {step === "amount" && offer && quote && (
+        <AmountStep spec={spec} offer={offer} quoteText={spec.quoteText(quote)} amount={amount} onAmount={setAmount} check={check} balance={balance} onBack={() => setStep("offer")} onNext={() => setStep("receive")} />
       )}
 
-      {step === "receive" && (
-        <form onSubmit={submitReceive} data-testid="wizard-receive">
-          <Stack>
-            <Radio.Group label="Where should the XMR go?" value={receiveMode} onChange={(v) => setReceiveMode(v === "external" ? "external" : "builtin")}>
-              <Stack gap="xs" mt="xs">
-                <Radio value="builtin" label="The built-in XMR wallet (recommended)" data-testid="receive-builtin" />
-                <Radio value="external" label="Another Monero address" data-testid="receive-external" />
-              </Stack>
-            </Radio.Group>
-            {receiveMode === "external" && (
-              <TextInput
-                label="Monero address"
-                value={externalAddress}
-                onChange={(e) => setExternalAddress(e.currentTarget.value)}
-                error={receiveTouched ? externalError : null}
-                autoComplete="off"
-                spellCheck={false}
-                data-testid="receive-address"
-              />
-            )}
-            <Group>
-              <Button variant="default" onClick={() => go("amount")}>
-                Back
-              </Button>
-              <Button type="submit" data-testid="wizard-next">
-                Next
-              </Button>
-            </Group>
-          </Stack>
-        </form>
+      {step === "receive" && ok && (
+        <ReceiveStep
+          spec={spec}
+          mode={receiveMode}
+          onMode={setReceiveMode}
+          address={externalAddress}
+          onAddress={setExternalAddress}
+          onBack={() => setStep("amount")}
+          onNext={() => {
+            const short = !covered;
+            setNeedsDeposit(short);
+            setStep(short ? "deposit" : "confirm");
+          }}
+        />
       )}
 
-      {step === "deposit" && check?.ok && (
-        <Stack data-testid="wizard-deposit">
-          <Alert color={covered ? "teal" : "yellow"} title={covered ? "Funds arrived" : "Deposit bitcoin first"} data-testid="deposit-status">
-            {covered
-              ? `Your confirmed balance of ${btcText(balanceSat)} covers the swap.`
-              : `Send at least ${btcText(check.sat - balanceSat)} (plus a little for the fee) to your built-in Bitcoin wallet. Confirmed: ${btcText(balanceSat)}${pendingSat > 0n ? `, pending: ${btcText(pendingSat)}` : ""}. This page updates by itself.`}
-          </Alert>
-          {addressError && <ErrorAlert error={addressError} title="Could not get a deposit address" />}
-          {addresses && (
-            <Group align="flex-start">
-              <QrCode value={`bitcoin:${addresses.btc}`} label="QR code of your Bitcoin deposit address" testId="deposit-qr" />
-              <CopyField value={addresses.btc} label="Your Bitcoin deposit address" testId="deposit-address" />
-            </Group>
-          )}
-          {regtest && !covered && (
-            <Group>
-              <Button variant="light" color="grape" onClick={() => void playMoney()} loading={funding} data-testid="devnet-fund">
-                Get play money
-              </Button>
-              <Text size="xs" c="dimmed">
-                Regtest only: the local devnet sends you coins.
-              </Text>
-            </Group>
-          )}
-          {fundError && <ErrorAlert error={fundError} title="No play money" />}
-          {!covered && (
-            <Group gap="xs">
-              <Loader size="xs" /> <Text size="sm">Waiting for the deposit to confirm…</Text>
-            </Group>
-          )}
-          <Group>
-            <Button variant="default" onClick={() => go("receive")}>
-              Back
-            </Button>
-            <Button disabled={!covered} onClick={() => go("confirm")} data-testid="wizard-next">
-              Next
-            </Button>
-          </Group>
-        </Stack>
+      {step === "deposit" && ok && (
+        <DepositStep
+          spec={spec}
+          check={ok}
+          balance={balance}
+          coming={balances ? spec.coming(balances) : 0n}
+          regtest={status?.network === "regtest"}
+          onFund={async () => setBalances(await api.devnetFund(spec.playMoney(ok.shortfall)))}
+          onBack={() => setStep("receive")}
+          onNext={() => setStep("confirm")}
+        />
       )}
 
-      {step === "confirm" && offer && check?.ok && estimate && (
-        <Stack data-testid="wizard-confirm">
-          <Table withTableBorder aria-label="Swap summary">
-            <Table.Tbody>
-              <Table.Tr>
-                <Table.Th>You swap</Table.Th>
-                <Table.Td data-testid="confirm-btc">{btcText(check.sat)}</Table.Td>
-              </Table.Tr>
-              <Table.Tr>
-                <Table.Th>Bitcoin network fee (your lock)</Table.Th>
-                <Table.Td data-testid="confirm-fee-btc">about {btcText(estimate.btcLockFeeSat)}</Table.Td>
-              </Table.Tr>
-              <Table.Tr>
-                <Table.Th>You pay in all</Table.Th>
-                <Table.Td fw={700} data-testid="confirm-pay-total">
-                  about {btcText(estimate.btcTotalSat)}
-                </Table.Td>
-              </Table.Tr>
-              <Table.Tr>
-                <Table.Th>The maker locks</Table.Th>
-                <Table.Td data-testid="confirm-xmr">{xmrText(check.piconero)}</Table.Td>
-              </Table.Tr>
-              <Table.Tr>
-                <Table.Th>Monero network fee (the maker's lock)</Table.Th>
-                <Table.Td data-testid="confirm-fee-xmr-lock">Paid by the maker, not taken from your XMR</Table.Td>
-              </Table.Tr>
-              <Table.Tr>
-                <Table.Th>Monero network fee (moving the XMR to you)</Table.Th>
-                <Table.Td data-testid="confirm-fee-xmr-sweep">about {xmrText(estimate.xmrSweepFeePiconero)}</Table.Td>
-              </Table.Tr>
-              <Table.Tr>
-                <Table.Th>You get</Table.Th>
-                <Table.Td fw={700} data-testid="confirm-get-net">
-                  about {xmrText(estimate.xmrNetPiconero)}
-                </Table.Td>
-              </Table.Tr>
-              <Table.Tr>
-                <Table.Th>Maker</Table.Th>
-                <Table.Td style={{ wordBreak: "break-all" }}>{offer.peer}</Table.Td>
-              </Table.Tr>
-              <Table.Tr>
-                <Table.Th>XMR goes to</Table.Th>
-                <Table.Td style={{ wordBreak: "break-all" }} data-testid="confirm-receive">
-                  {receiveMode === "external" ? externalAddress.trim() : "The built-in XMR wallet"}
-                </Table.Td>
-              </Table.Tr>
-              {offer.quote && (
-                <Table.Tr>
-                  <Table.Th>Refund possible after</Table.Th>
-                  <Table.Td>{offer.quote.cancel_timelock} Bitcoin blocks without progress</Table.Td>
-                </Table.Tr>
-              )}
-            </Table.Tbody>
-          </Table>
-          <Text size="xs" c="dimmed" data-testid="confirm-fee-note">
-            Network fees are estimates: the app pays the Bitcoin network's fee rate when it locks (estimated here at {estimate.assumptions.btcSatPerVb.toString()} sat/vB, for
-            a lock from one coin of your wallet), and the Monero network's fee when it moves the XMR to you. If the swap is refunded instead, your bitcoin comes back less
-            two more Bitcoin network fees (cancel and refund).
-          </Text>
-          {!covered && (
-            <Alert color="yellow">Your confirmed BTC balance ({btcText(balanceSat)}) no longer covers this amount.</Alert>
-          )}
-          {buyError && <ErrorAlert error={buyError} title="The swap did not start" testId="buy-error" />}
-          <Group>
-            <Button variant="default" onClick={() => go(needsDeposit ? "deposit" : "receive")}>
-              Back
-            </Button>
-            <Button onClick={() => void buy()} loading={buying} data-testid="buy-submit" color="teal">
-              Start the swap
-            </Button>
-          </Group>
-        </Stack>
+      {step === "confirm" && offer && quote && ok && (
+        <ConfirmStep
+          spec={spec}
+          offer={offer}
+          timelock={spec.timelockText(quote)}
+          check={ok}
+          estimate={spec.estimate(status?.network ?? "mainnet", ok)}
+          receiveAddress={receiveAddress}
+          balance={balance}
+          starting={starting}
+          error={startError}
+          onBack={() => setStep(needsDeposit ? "deposit" : "receive")}
+          onStart={() => void start()}
+        />
       )}
     </Stack>
   );
@@ -344,3 +138,340 @@ const STEP_LABEL: Record<StepId, string> = {
   deposit: "Deposit",
   confirm: "Confirm",
 };
+
+/** The makers quoting this side, best price first. */
+function OfferStep({ spec, selected, onPick }: { spec: SideSpec; selected: string | null; onPick: (o: OfferView) => void }) {
+  const { offers, error, refresh } = useOffers();
+  const sorted = useShownOffers(offers, spec.side, "price-best", { withReserveProof: false, amount: "" });
+  const quoting = sorted.filter((o) => spec.quote(o) !== null);
+  return (
+    <Stack data-testid="wizard-offer">
+      <Text>{spec.side === "buy" ? "Pick the maker to buy XMR from." : "Pick the maker to sell XMR to."}</Text>
+      {error && <ErrorAlert error={error} title="Could not load offers" />}
+      {offers === null && !error && <Loader size="sm" aria-label="Loading offers" />}
+      {offers && quoting.length === 0 && (
+        <Alert color="gray" data-testid="wizard-no-offers">
+          {offers.length === 0 ? "No makers found yet." : spec.side === "buy" ? "No maker sells XMR right now." : "No maker buys XMR right now."}{" "}
+          <Button variant="subtle" size="xs" onClick={() => void refresh()} data-testid="wizard-offers-refresh">
+            Refresh
+          </Button>
+        </Alert>
+      )}
+      {quoting.length > 0 && <OffersTable offers={quoting} side={spec.side} selected={selected} pickLabel="Choose" onPick={onPick} />}
+    </Stack>
+  );
+}
+
+function AmountStep({
+  spec,
+  offer,
+  quoteText,
+  amount,
+  onAmount,
+  check,
+  balance,
+  onBack,
+  onNext,
+}: {
+  spec: SideSpec;
+  offer: OfferView;
+  quoteText: string;
+  amount: string;
+  onAmount: (v: string) => void;
+  check: AmountCheck | null;
+  balance: bigint;
+  onBack: () => void;
+  onNext: () => void;
+}) {
+  const { balances } = useAppData();
+  const [touched, setTouched] = useState(false);
+  const side = spec.side;
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setTouched(true);
+    if (check?.ok) onNext();
+  }
+  return (
+    <form onSubmit={submit} data-testid="wizard-amount">
+      <Stack>
+        <Text size="sm">
+          Maker <b>{shortId(offer.peer)}</b>: {quoteText}
+        </Text>
+        <TextInput
+          label={spec.amountLabel}
+          description={spec.balanceText(balances)}
+          placeholder={spec.amountPlaceholder}
+          value={amount}
+          onChange={(e) => onAmount(e.currentTarget.value)}
+          onBlur={() => setTouched(true)}
+          error={(touched || amount !== "") && check && !check.ok ? check.error : null}
+          inputMode="decimal"
+          autoComplete="off"
+          data-testid={`${side}-amount`}
+          autoFocus
+        />
+        {check?.ok && (
+          <Alert color="blue" data-testid={`${side}-receive`}>
+            You get <b data-testid={`${side}-${spec.gets}`}>{ASSETS[spec.gets].text(spec.gets === "btc" ? check.sat : check.piconero)}</b> before network fees
+            {side === "buy" && offer.reserve_piconero !== null && units(offer.reserve_piconero) < check.piconero && (
+              <Text size="sm" mt={4} c="orange" data-testid="buy-reserve-warning">
+                This maker's proven reserve ({xmrText(offer.reserve_piconero)}) is less than that.
+              </Text>
+            )}
+            {check.shortfall > 0n && (
+              <Text size="sm" mt={4} data-testid={`${side}-shortfall`}>
+                {spec.shortfallText(check, balance)}
+              </Text>
+            )}
+          </Alert>
+        )}
+        <Group>
+          <Button variant="default" onClick={onBack} data-testid="wizard-back">
+            Back
+          </Button>
+          <Button type="submit" data-testid="wizard-next" disabled={!check?.ok}>
+            Next
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+function ReceiveStep({
+  spec,
+  mode,
+  onMode,
+  address,
+  onAddress,
+  onBack,
+  onNext,
+}: {
+  spec: SideSpec;
+  mode: ReceiveMode;
+  onMode: (m: ReceiveMode) => void;
+  address: string;
+  onAddress: (v: string) => void;
+  onBack: () => void;
+  onNext: () => void;
+}) {
+  const [touched, setTouched] = useState(false);
+  const missing = mode === "external" && address.trim() === "" ? spec.receive.missing : null;
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setTouched(true);
+    if (!missing) onNext();
+  }
+  return (
+    <form onSubmit={submit} data-testid="wizard-receive">
+      <Stack>
+        <Radio.Group label={spec.receive.question} value={mode} onChange={(v) => onMode(v === "external" ? "external" : "builtin")}>
+          <Stack gap="xs" mt="xs">
+            <Radio value="builtin" label={spec.receive.builtin} data-testid="receive-builtin" />
+            <Radio value="external" label={spec.receive.external} data-testid="receive-external" />
+          </Stack>
+        </Radio.Group>
+        {mode === "external" && (
+          <TextInput
+            label={spec.receive.input}
+            value={address}
+            onChange={(e) => onAddress(e.currentTarget.value)}
+            error={touched ? missing : null}
+            autoComplete="off"
+            spellCheck={false}
+            data-testid="receive-address"
+          />
+        )}
+        <Group>
+          <Button variant="default" onClick={onBack}>
+            Back
+          </Button>
+          <Button type="submit" data-testid="wizard-next">
+            Next
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+function DepositStep({
+  spec,
+  check,
+  balance,
+  coming,
+  regtest,
+  onFund,
+  onBack,
+  onNext,
+}: {
+  spec: SideSpec;
+  check: OkCheck;
+  balance: bigint;
+  coming: bigint;
+  regtest: boolean;
+  onFund: () => Promise<void>;
+  onBack: () => void;
+  onNext: () => void;
+}) {
+  const [addresses, setAddresses] = useState<Addresses | null>(null);
+  const [addressError, setAddressError] = useState<CommandError | null>(null);
+  const [funding, setFunding] = useState(false);
+  const [fundError, setFundError] = useState<CommandError | null>(null);
+  const covered = check.shortfall === 0n;
+  const asset = ASSETS[spec.pays];
+
+  useEffect(() => {
+    api
+      .addresses()
+      .then(setAddresses)
+      .catch((e) => setAddressError(errorOf(e)));
+  }, []);
+
+  async function playMoney() {
+    setFunding(true);
+    setFundError(null);
+    try {
+      await onFund();
+    } catch (err) {
+      setFundError(errorOf(err));
+    } finally {
+      setFunding(false);
+    }
+  }
+
+  const address = addresses ? addresses[spec.pays] : null;
+  return (
+    <Stack data-testid="wizard-deposit">
+      <Alert color={covered ? "teal" : "yellow"} title={covered ? "Funds arrived" : spec.deposit.title} data-testid="deposit-status" data-covered={covered}>
+        {covered ? spec.deposit.covered(balance) : spec.deposit.text(check.shortfall, coming)}
+      </Alert>
+      <Text size="sm" data-testid="deposit-balance" data-balance={balance.toString()} data-coming={coming.toString()}>
+        {spec.pays === "btc" ? "Confirmed" : "Unlocked"}: {asset.text(balance)} · {spec.pays === "btc" ? "pending" : "not unlocked yet"}: {asset.text(coming)}
+      </Text>
+      {addressError && <ErrorAlert error={addressError} title="Could not get a deposit address" />}
+      {address && (
+        <Group align="flex-start">
+          <QrCode value={`${asset.uri}${address}`} label={`QR code of your ${asset.chain} deposit address`} testId="deposit-qr" />
+          <CopyField value={address} label={`Your ${asset.chain} deposit address`} testId="deposit-address" />
+        </Group>
+      )}
+      {regtest && !covered && (
+        <Group>
+          <Button variant="light" color="grape" onClick={() => void playMoney()} loading={funding} data-testid="devnet-fund">
+            Get play money
+          </Button>
+          <Text size="xs" c="dimmed">
+            Regtest only: the local devnet sends you coins.
+          </Text>
+        </Group>
+      )}
+      {fundError && <ErrorAlert error={fundError} title="No play money" />}
+      {!covered && (
+        <Group gap="xs">
+          <Loader size="xs" /> <Text size="sm">{spec.deposit.wait}</Text>
+        </Group>
+      )}
+      <Group>
+        <Button variant="default" onClick={onBack}>
+          Back
+        </Button>
+        <Button disabled={!covered} onClick={onNext} data-testid="wizard-next">
+          Next
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
+function ConfirmStep({
+  spec,
+  offer,
+  timelock,
+  check,
+  estimate,
+  receiveAddress,
+  balance,
+  starting,
+  error,
+  onBack,
+  onStart,
+}: {
+  spec: SideSpec;
+  offer: OfferView;
+  timelock: string;
+  check: OkCheck;
+  estimate: SwapEstimate;
+  receiveAddress: string | null;
+  balance: bigint;
+  starting: boolean;
+  error: CommandError | null;
+  onBack: () => void;
+  onStart: () => void;
+}) {
+  const pays = ASSETS[spec.pays];
+  const gets = ASSETS[spec.gets];
+  const amountOf = (asset: "btc" | "xmr") => (asset === "btc" ? check.sat : check.piconero);
+  return (
+    <Stack data-testid="wizard-confirm">
+      <Table withTableBorder aria-label="Swap summary">
+        <Table.Tbody>
+          <Row label={spec.side === "buy" ? "You swap" : "You sell"} testId={`confirm-${spec.pays}`}>
+            {pays.text(amountOf(spec.pays))}
+          </Row>
+          <Row label={`${pays.chain} network fee (your lock)`} testId={pays.lockFeeTestId}>
+            about {pays.text(estimate.lockFee)}
+          </Row>
+          <Row label="You pay in all" testId="confirm-pay-total" strong>
+            about {pays.text(estimate.payTotal)}
+          </Row>
+          <Row label="The maker locks" testId={`confirm-${spec.gets}`}>
+            {gets.text(amountOf(spec.gets))}
+          </Row>
+          <Row label={`${gets.chain} network fee (the maker's lock)`} testId={gets.lockFeeTestId}>
+            Paid by the maker, not taken from your {gets.code}
+          </Row>
+          <Row label={`${gets.chain} network fee (moving the ${gets.code} to you)`} testId={gets.claimFeeTestId}>
+            about {gets.text(estimate.claimFee)}
+          </Row>
+          <Row label="You get" testId="confirm-get-net" strong>
+            about {gets.text(estimate.getNet)}
+          </Row>
+          <Row label="Maker" testId="confirm-maker" breakAll>
+            {offer.peer}
+          </Row>
+          <Row label={`${gets.code} goes to`} testId="confirm-receive" breakAll>
+            {receiveAddress ?? `The ${spec.receive.builtinName}`}
+          </Row>
+          <Row label="If the swap stalls" testId="confirm-timelock">
+            {timelock}
+          </Row>
+        </Table.Tbody>
+      </Table>
+      <Text size="xs" c="dimmed" data-testid="confirm-fee-note">
+        {estimate.note}
+      </Text>
+      {check.shortfall > 0n && <Alert color="yellow">{spec.deposit.notCovered(balance)}</Alert>}
+      {error && <ErrorAlert error={error} title="The swap did not start" testId={`${spec.side}-error`} />}
+      <Group>
+        <Button variant="default" onClick={onBack}>
+          Back
+        </Button>
+        <Button onClick={onStart} loading={starting} data-testid={`${spec.side}-submit`} color="teal">
+          Start the swap
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
+function Row({ label, testId, strong, breakAll, children }: { label: string; testId: string; strong?: boolean; breakAll?: boolean; children: ReactNode }) {
+  return (
+    <Table.Tr>
+      <Table.Th>{label}</Table.Th>
+      <Table.Td data-testid={testId} fw={strong ? 700 : undefined} style={breakAll ? { wordBreak: "break-all" } : undefined}>
+        {children}
+      </Table.Td>
+    </Table.Tr>
+  );
+}

@@ -14,6 +14,7 @@ import type { OfferView } from "../../src/bindings/OfferView";
 import type { Settings } from "../../src/bindings/Settings";
 import type { SwapDetail } from "../../src/bindings/SwapDetail";
 import type { CommandName, Commands, EventName, Events } from "../../src/api";
+import { XMR_LOCK_FEE_ALLOWANCE } from "../../src/sell";
 import { ADDRESSES, DONE_SWAP, EMPTY_BALANCES, LOGS, OFFERS, SETTINGS, STUCK_SWAP } from "./fixtures";
 
 export interface FakeConfig {
@@ -30,6 +31,11 @@ export interface FakeConfig {
   fundConfirmMs?: number;
   /** Answer these commands only after this many milliseconds. */
   delays?: Partial<Record<CommandName, number>>;
+  /**
+   * Milliseconds between the states of a sale started by `sell_xmr`, which runs by itself to
+   * `completed` (default 600); `null`: it stays where it started (tests push the states).
+   */
+  sellStepMs?: number | null;
 }
 
 type Handlers = { [C in CommandName]: (request: Commands[C]["request"]) => Commands[C]["answer"] };
@@ -47,6 +53,7 @@ export class FakeBackend {
   failing: Partial<Record<CommandName, CommandError>>;
   fundConfirmMs: number;
   delays: Partial<Record<CommandName, number>>;
+  sellStepMs: number | null;
   readonly calls: { command: string; request: unknown }[] = [];
   private readonly listeners = new Map<string, number[]>();
   private nextId = 1;
@@ -72,6 +79,7 @@ export class FakeBackend {
     this.failing = config.failing ?? {};
     this.fundConfirmMs = config.fundConfirmMs ?? 400;
     this.delays = config.delays ?? {};
+    this.sellStepMs = config.sellStepMs === undefined ? 600 : config.sellStepMs;
     if (this.status.stage.stage === "ready") this.status.peer_id = "12D3KooWTakerSelf000000000000000000000000000000";
   }
 
@@ -148,7 +156,7 @@ export class FakeBackend {
       this.settings = { ...s, bitcoin_rpc_password: s.bitcoin_rpc_password || this.settings.bitcoin_rpc_password };
       return { ...this.settings, bitcoin_rpc_password: "" };
     },
-    offers: () => this.offers,
+    offers: () => [...this.offers], // a fresh list per answer, as over IPC
     buy_xmr: (r) => {
       const offer = this.offers.find((o) => o.address === r.maker);
       if (!offer?.quote) return this.fail("That maker has no quote", "Refresh the offers and pick another maker.");
@@ -181,6 +189,40 @@ export class FakeBackend {
       }, 0);
       return swap;
     },
+    sell_xmr: (r) => {
+      const offer = this.offers.find((o) => o.address === r.maker);
+      const quote = offer?.sell_quote;
+      if (!offer || !quote) return this.fail("That maker does not buy XMR", "Refresh the offers and pick a maker that buys XMR.");
+      const piconero = BigInt(r.xmr_piconero);
+      const sat = (piconero * 100_000_000n) / BigInt(quote.piconero_per_btc);
+      if (sat === 0n || sat < BigInt(quote.min_sat) || sat > BigInt(quote.max_sat)) this.fail("The amount is outside the maker's limits", "Pick an amount within the limits the offer shows.");
+      if (piconero + XMR_LOCK_FEE_ALLOWANCE > BigInt(this.balances.xmr_unlocked_piconero)) {
+        this.fail("Not enough unlocked XMR", "Deposit XMR to your built-in wallet and wait until it unlocks (10 Monero blocks).");
+      }
+      const t = this.now();
+      const swap: SwapDetail = {
+        swap_id: `5e${t.toString(16)}`.padEnd(32, "0"),
+        role: "alice",
+        peer: offer.peer,
+        btc_sat: sat.toString(),
+        xmr_piconero: r.xmr_piconero,
+        phase: "negotiating",
+        state: "SetupAnswered",
+        step: "Exchanging keys and signatures with the maker",
+        waiting: { for: "peer" },
+        deadline: null,
+        txs: [],
+        receive_address: r.receive_address,
+        can_cancel_refund: false,
+        can_abort: true,
+        created_at: t,
+        updated_at: t,
+      };
+      this.swaps.unshift(swap);
+      setTimeout(() => this.emit("swap", swap), 0);
+      if (this.sellStepMs !== null) this.runSale(swap, quote.cancel_timelock, this.sellStepMs);
+      return swap;
+    },
     swaps: () => this.swaps,
     swap: (r) => this.find(r.swap_id),
     cancel_refund: (r) => {
@@ -205,16 +247,18 @@ export class FakeBackend {
     },
     devnet_fund: (r) => {
       if (this.status.network !== "regtest") this.fail("Play money exists only on regtest", "Deposit real coins instead.");
+      // BTC arrives pending, XMR received but locked; both confirm / unlock a little later.
       const pending: Balances = {
         ...this.balances,
         btc_pending_sat: (BigInt(this.balances.btc_pending_sat) + BigInt(r.btc_sat ?? "0")).toString(),
+        xmr_total_piconero: (BigInt(this.balances.xmr_total_piconero) + BigInt(r.xmr_piconero ?? "0")).toString(),
       };
       this.balances = pending;
       setTimeout(() => {
         this.setBalances({
           btc_confirmed_sat: (BigInt(pending.btc_confirmed_sat) + BigInt(pending.btc_pending_sat)).toString(),
           btc_pending_sat: "0",
-          xmr_total_piconero: (BigInt(pending.xmr_total_piconero) + BigInt(r.xmr_piconero ?? "0")).toString(),
+          xmr_total_piconero: pending.xmr_total_piconero,
           xmr_unlocked_piconero: (BigInt(pending.xmr_unlocked_piconero) + BigInt(r.xmr_piconero ?? "0")).toString(),
         });
       }, this.fundConfirmMs);
@@ -223,6 +267,87 @@ export class FakeBackend {
     logs: () => this.logs,
     export_logs: () => ({ path: `${this.status.data_dir}/logs/confiaro-redacted.log`, redactions: 17 }),
   };
+
+  /**
+   * A sale's scripted run, one state every `stepMs`: keys, the maker's BTC lock, our XMR lock,
+   * the redeem, done. The XMR leaves the wallet at its lock (plus a 0.002 XMR fee); the BTC
+   * less a 1,400 sat redeem fee arrives at the end (in the built-in wallet only).
+   */
+  private runSale(start: SwapDetail, cancelTimelock: number, stepMs: number): void {
+    const id = start.swap_id;
+    const txid = (n: number) => `${id.slice(2, 6)}${n}`.padEnd(64, "a");
+    const labels = ["lock", "redeem", "cancel", "refund", "punish", "early_refund"];
+    const agreed = labels.map((label, i) => ({ label, txid: txid(i), on_chain: { status: "unknown" as const } }));
+    const deadline = (blocks: number) => ({
+      what: "the app cancels the swap",
+      blocks,
+      eta_seconds: blocks * 600,
+      automatic: "If the maker has not claimed the XMR by then, the app cancels on its own and gets your XMR back once the maker takes its BTC back.",
+    });
+    const xmrFee = 2_000_000_000n;
+    const script: (() => void)[] = [
+      () => this.pushSwap({ swap_id: id, state: "SignaturesSent", step: "Waiting for the maker's signatures" }),
+      () =>
+        this.pushSwap({
+          swap_id: id,
+          phase: "locked",
+          state: "SignaturesReceived",
+          step: "The maker locked its bitcoin; waiting for it to confirm",
+          waiting: { for: "confirmations", chain: "bitcoin", what: "the maker's BTC lock", have: 0, need: 1 },
+          txs: agreed,
+        }),
+      () => {
+        const paid = BigInt(start.xmr_piconero) + xmrFee;
+        this.setBalances({
+          ...this.balances,
+          xmr_total_piconero: (BigInt(this.balances.xmr_total_piconero) - paid).toString(),
+          xmr_unlocked_piconero: (BigInt(this.balances.xmr_unlocked_piconero) - paid).toString(),
+        });
+        this.pushSwap({ swap_id: id, state: "XmrLockPending", step: "Locking your XMR", waiting: { for: "wallet" }, can_abort: false, deadline: deadline(cancelTimelock - 1) });
+      },
+      () =>
+        this.pushSwap({
+          swap_id: id,
+          state: "XmrLocked",
+          step: "Your XMR is locked; waiting for the maker to send its signature",
+          waiting: { for: "peer" },
+          deadline: deadline(cancelTimelock - 3),
+        }),
+      () =>
+        this.pushSwap({
+          swap_id: id,
+          phase: "executing",
+          state: "BtcRedeemPublished",
+          step: "Claiming the bitcoin",
+          waiting: { for: "confirmations", chain: "bitcoin", what: "your BTC redeem", have: 0, need: 1 },
+          deadline: null,
+        }),
+      () => {
+        this.pushSwap({
+          swap_id: id,
+          phase: "completed",
+          state: "BtcRedeemed",
+          step: "Done: the bitcoin is yours",
+          waiting: null,
+          deadline: null,
+          txs: labels.map((label, i) => ({ label, txid: txid(i), on_chain: i < 2 ? { status: "seen" as const, confirmations: i === 0 ? 3 : 1 } : { status: "not_seen" as const } })),
+        });
+        if (start.receive_address === null) {
+          this.setBalances({ ...this.balances, btc_confirmed_sat: (BigInt(this.balances.btc_confirmed_sat) + BigInt(start.btc_sat) - 1_400n).toString() });
+        }
+      },
+    ];
+    const next = (i: number) => {
+      if (i >= script.length) return;
+      setTimeout(() => {
+        const current = this.swaps.find((s) => s.swap_id === id);
+        if (!current || current.phase === "aborted") return; // stopped by the user
+        script[i]!();
+        next(i + 1);
+      }, stepMs);
+    };
+    next(0);
+  }
 
   /** Entry point for `invoke`: plugin calls for events, everything else a command. */
   async invoke(cmd: string, args: Record<string, unknown> | undefined): Promise<unknown> {

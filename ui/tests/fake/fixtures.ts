@@ -16,6 +16,7 @@ export const OFFERS: OfferView[] = [
     peer: PEER_B,
     address: `/ip4/127.0.0.1/tcp/9940/p2p/${PEER_B}`,
     quote: { piconero_per_btc: "152300000000000", min_sat: "100000", max_sat: "50000000", cancel_timelock: 72, punish_timelock: 144 },
+    sell_quote: null, // buys no XMR
     error: null,
     reserve_piconero: null,
   },
@@ -24,6 +25,8 @@ export const OFFERS: OfferView[] = [
     address: `/ip4/127.0.0.1/tcp/9939/p2p/${PEER_A}`,
     // 153.123456789012 XMR per BTC: exercises full 12-decimal precision.
     quote: { piconero_per_btc: "153123456789012", min_sat: "50000", max_sat: "100000000", cancel_timelock: 72, punish_timelock: 144 },
+    // Buys XMR at 156.25 XMR per BTC: 1 XMR brings exactly 0.0064 BTC; 0.001 .. 0.5 BTC.
+    sell_quote: { piconero_per_btc: "156250000000000", min_sat: "100000", max_sat: "50000000", cancel_timelock: 60, punish_timelock: 120 },
     error: null,
     reserve_piconero: "25000000000000000",
   },
@@ -31,6 +34,8 @@ export const OFFERS: OfferView[] = [
     peer: PEER_D,
     address: `/ip4/127.0.0.1/tcp/9941/p2p/${PEER_D}`,
     quote: { piconero_per_btc: "149000000000000", min_sat: "1000000", max_sat: "20000000", cancel_timelock: 72, punish_timelock: 144 },
+    // Buys XMR at 160 XMR per BTC (1 XMR brings 0.00625 BTC); 0.005 .. 0.1 BTC.
+    sell_quote: { piconero_per_btc: "160000000000000", min_sat: "500000", max_sat: "10000000", cancel_timelock: 60, punish_timelock: 120 },
     error: null,
     reserve_piconero: "3000000000000000",
   },
@@ -38,10 +43,25 @@ export const OFFERS: OfferView[] = [
     peer: PEER_C,
     address: `/ip4/127.0.0.1/tcp/9942/p2p/${PEER_C}`,
     quote: null,
+    sell_quote: null,
     error: "unreachable: connection refused",
     reserve_piconero: null,
   },
 ];
+
+/** A maker that only buys XMR (for the buy side's "does not sell XMR"). */
+export const PEER_E = "12D3KooWEfgMakerEpsilonBuysOnly55555555555555555555";
+export const SELL_ONLY_OFFER: OfferView = {
+  peer: PEER_E,
+  address: `/ip4/127.0.0.1/tcp/9943/p2p/${PEER_E}`,
+  quote: null,
+  sell_quote: { piconero_per_btc: "158000000000000", min_sat: "100000", max_sat: "5000000", cancel_timelock: 60, punish_timelock: 120 },
+  error: "this maker does not sell XMR now",
+  reserve_piconero: null,
+};
+
+/** A Bitcoin address outside the app, for selling to. */
+export const EXTERNAL_BTC = "bcrt1qexternal0receiver0address0for0tests0q7v5m2";
 
 export const ADDRESSES: Addresses = {
   btc: "bcrt1qfake0deposit0address0for0screens0xyz8w3k9",
@@ -117,6 +137,20 @@ export const STUCK_SWAP: SwapDetail = {
   can_abort: false,
   created_at: T0 + 3600,
   updated_at: T0 + 3700,
+};
+
+/** A finished sale of XMR (the taker is Alice) for the history. */
+export const SOLD_SWAP: SwapDetail = {
+  ...DONE_SWAP,
+  swap_id: "50d0a11ce0000000000000000000c0de",
+  role: "alice",
+  btc_sat: "320000",
+  xmr_piconero: "500000000000",
+  state: "BtcRedeemed",
+  step: "Done: the BTC is in your wallet",
+  receive_address: null,
+  created_at: T0 - 3600,
+  updated_at: T0 - 1800,
 };
 
 export const LOGS: LogLine[] = [

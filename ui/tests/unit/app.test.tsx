@@ -75,3 +75,31 @@ describe("ready shell", () => {
     expect(screen.getByTestId("nav-wallets").getAttribute("aria-current")).toBe("page");
   });
 });
+
+describe("buy and sell navigation", () => {
+  it("has Buy XMR and Sell XMR entries opening the wizard for each side", async () => {
+    renderWithFake(<App />, { stage: { stage: "ready" } });
+    expect((await screen.findByTestId("nav-swap")).textContent).toBe("Buy XMR");
+    expect(screen.getByTestId("nav-sell").textContent).toBe("Sell XMR");
+    expect(screen.queryByText("Swap", { selector: "nav *" })).toBeNull();
+    fireEvent.click(screen.getByTestId("nav-sell"));
+    expect((await screen.findByTestId("screen-swap")).getAttribute("data-side")).toBe("sell");
+    expect(screen.getByRole("heading", { name: "Sell XMR" })).toBeTruthy();
+    expect(screen.getByTestId("nav-sell").getAttribute("aria-current")).toBe("page");
+    expect(screen.getByTestId("nav-swap").getAttribute("aria-current")).toBeNull();
+    fireEvent.click(screen.getByTestId("nav-swap"));
+    await waitFor(() => expect(screen.getByTestId("screen-swap").getAttribute("data-side")).toBe("buy"));
+    expect(screen.getByRole("heading", { name: "Buy XMR" })).toBeTruthy();
+  });
+
+  it("picks a maker on the Offers screen's sell side into the sell wizard, and remembers the side", async () => {
+    renderWithFake(<App />, { stage: { stage: "ready" } });
+    fireEvent.click(await screen.findByTestId("offers-side-sell"));
+    await waitFor(() => expect(screen.getAllByTestId("offer-price")[0]!.textContent).toBe("156.25 XMR"));
+    fireEvent.click(screen.getAllByTestId("offer-pick")[0]!);
+    expect(await screen.findByTestId("sell-amount")).toBeTruthy();
+    expect(screen.getByTestId("nav-sell").getAttribute("aria-current")).toBe("page");
+    fireEvent.click(screen.getByTestId("nav-offers"));
+    await waitFor(() => expect(screen.getAllByTestId("offer-price")[0]!.textContent).toBe("156.25 XMR"));
+  });
+});

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { act, cleanup, fireEvent, screen, within } from "@testing-library/react";
 import { LiveSwapView } from "../../src/screens/LiveSwap";
-import { DONE_SWAP, STUCK_SWAP } from "../fake/fixtures";
+import { DONE_SWAP, EXTERNAL_BTC, SOLD_SWAP, STUCK_SWAP } from "../fake/fixtures";
 import { renderWithFake } from "./render";
 
 describe("live swap view", () => {
@@ -99,5 +99,56 @@ describe("live swap view", () => {
     fireEvent.click(screen.getByTestId("swap-cancel-refund"));
     expect((await screen.findByTestId("live-error-message")).textContent).toBe("bitcoind unreachable");
     expect(screen.getByTestId("live-error-next-step").textContent).toBe("Next step: Start bitcoind and try again.");
+  });
+
+  describe("selling XMR (Alice)", () => {
+    const running = {
+      ...SOLD_SWAP,
+      phase: "locked" as const,
+      state: "XmrLocked",
+      step: "Your XMR is locked; waiting for the maker to send its signature",
+      waiting: { for: "peer" as const },
+      deadline: { what: "the app cancels the swap", blocks: 40, eta_seconds: 24000, automatic: "If the maker has not claimed the XMR by then, the app cancels on its own." },
+      can_abort: false,
+    };
+
+    it("shows XMR as paid and BTC as got, and where the BTC goes", () => {
+      renderWithFake(<LiveSwapView swap={running} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+      expect(screen.getByTestId("swap-side").textContent).toBe("Selling XMR");
+      const [pay, get] = screen.getAllByText(/^You (pay|get)/).map((e) => e.parentElement!);
+      expect(within(pay!).getByTestId("swap-xmr").textContent).toBe("0.5 XMR");
+      expect(within(get!).getByTestId("swap-btc").textContent).toBe("0.0032 BTC");
+      expect(screen.getByTestId("swap-receive").textContent).toBe("BTC goes to: the built-in BTC wallet");
+      expect(screen.getByTestId("swap-state").textContent).toBe("Stage: Your XMR is locked; waiting for the maker's signature");
+      cleanup();
+      renderWithFake(<LiveSwapView swap={{ ...running, receive_address: EXTERNAL_BTC }} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+      expect(screen.getByTestId("swap-receive").textContent).toBe(`BTC goes to: ${EXTERNAL_BTC}`);
+    });
+
+    it("has no Cancel & refund but says what the app does on its own; Abort only before the lock", () => {
+      const { rerender } = renderWithFake(<LiveSwapView swap={running} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+      expect(screen.queryByTestId("swap-cancel-refund")).toBeNull();
+      expect(screen.queryByText(/Cancel & refund/)).toBeNull();
+      expect(screen.getByTestId("swap-on-its-own").textContent).toMatch(/the app cancels on its own and gets your XMR back/);
+      expect(screen.getByTestId("swap-automatic").textContent).toMatch(/cancels on its own/);
+      expect((screen.getByTestId("swap-abort") as HTMLButtonElement).disabled).toBe(true);
+      rerender(<LiveSwapView swap={{ ...running, phase: "negotiating", state: "SetupAnswered", can_abort: true }} receivedAt={Date.now()} />);
+      expect((screen.getByTestId("swap-abort") as HTMLButtonElement).disabled).toBe(false);
+      rerender(<LiveSwapView swap={SOLD_SWAP} receivedAt={Date.now()} />);
+      expect(screen.queryByTestId("swap-on-its-own")).toBeNull();
+      expect(screen.queryByTestId("swap-abort")).toBeNull();
+      expect(screen.getByTestId("swap-state").textContent).toBe("Stage: BTC received");
+    });
+
+    it("keeps the buy side as it was: BTC paid, XMR got, Cancel & refund", () => {
+      renderWithFake(<LiveSwapView swap={STUCK_SWAP} receivedAt={Date.now()} />, { stage: { stage: "ready" } });
+      expect(screen.getByTestId("swap-side").textContent).toBe("Buying XMR");
+      const [pay, get] = screen.getAllByText(/^You (pay|get)/).map((e) => e.parentElement!);
+      expect(within(pay!).getByTestId("swap-btc").textContent).toBe("0.025 BTC");
+      expect(within(get!).getByTestId("swap-xmr").textContent).toBe("3.8075 XMR");
+      expect(screen.getByTestId("swap-receive").textContent).toBe(`XMR goes to: ${STUCK_SWAP.receive_address}`);
+      expect(screen.getByTestId("swap-cancel-refund")).toBeTruthy();
+      expect(screen.queryByTestId("swap-on-its-own")).toBeNull();
+    });
   });
 });

@@ -11,11 +11,11 @@ const quote = offerA.quote!;
 describe("buy amount validation", () => {
   it("accepts an amount within limits and computes the XMR, floored", () => {
     const r = checkBuyAmount("0.01", quote, 5_000_000n);
-    expect(r).toEqual({ ok: true, sat: 1_000_000n, piconero: 1_531_234_567_890n, shortfallSat: 0n });
+    expect(r).toEqual({ ok: true, sat: 1_000_000n, piconero: 1_531_234_567_890n, shortfall: 0n });
   });
   it("reports the shortfall when the balance is too low", () => {
     const r = checkBuyAmount("0.01", quote, 400_000n);
-    expect(r.ok && r.shortfallSat).toBe(600_000n);
+    expect(r.ok && r.shortfall).toBe(600_000n);
   });
   it("rejects below min, above max, zero, too many decimals", () => {
     expect(checkBuyAmount("0.0004", quote, 0n)).toMatchObject({ ok: false, error: expect.stringMatching(/minimum of 0.0005 BTC/) });
