@@ -108,6 +108,7 @@ fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
     let bob_btc = TAKER_SAT;
     let alice_xmr = alice.funded_xmr;
     let (mut maker, address) = alice.start_maker(&[]);
+    let started = std::time::Instant::now();
     let (mut taker, id) = bob.buy(&address, &[]);
     let (phase, state) = taker.wait_for_finish(SWAP_TIMEOUT);
     assert_eq!(
@@ -116,6 +117,11 @@ fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
         "{}\nmaker: {}",
         taker.stderr(),
         maker.stderr()
+    );
+    // beside the sell happy path's (sells.rs), measured the same way
+    eprintln!(
+        "buy swap wall time on the devnet: {:.1} s",
+        started.elapsed().as_secs_f64()
     );
     assert!(taker.wait_exit(Duration::from_secs(30)).success());
     // deadlines are estimated at the devnet's observed block interval, not regtest's nominal
