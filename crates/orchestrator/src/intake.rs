@@ -353,10 +353,10 @@ impl Intake {
                 .await
                 .map_err(|e| format!("busy ({e})"))?;
             exposure.admits(&side)?;
-            let (unpromised, _) = unpromised_btc(cx)
+            let fee_rate = cx.btc.fee_rate().await.map_err(|e| format!("busy ({e})"))?;
+            let (unpromised, _) = unpromised_btc(cx, fee_rate)
                 .await
                 .map_err(|e| format!("busy ({e})"))?;
-            let fee_rate = cx.btc.fee_rate().await.map_err(|e| format!("busy ({e})"))?;
             let need = terms.btc_amount + btc_lock_fee_allowance(fee_rate);
             if unpromised < need {
                 return Err(format!(
@@ -450,7 +450,11 @@ impl Intake {
             tracing::warn!("cannot tell the maker's free BTC: {e}");
             return;
         }
-        match unpromised_btc(&self.cx).await {
+        let unpromised = match self.cx.btc.fee_rate().await {
+            Ok(fee_rate) => unpromised_btc(&self.cx, fee_rate).await,
+            Err(e) => Err(e),
+        };
+        match unpromised {
             Ok((unpromised, _)) => {
                 self.with_desk(|desk| desk.set_free_btc(unpromised));
             }
@@ -536,10 +540,12 @@ pub(crate) fn btc_lock_fee_allowance(fee_rate: u64) -> Amount {
 }
 
 /// The BTC a maker can still promise: its spendable BTC minus what swaps in which it is Bob
-/// and has not locked yet were promised (each with a lock fee allowance at today's rate).
-/// Returns it and the promised part.
-pub(crate) async fn unpromised_btc(cx: &Context) -> Result<(Amount, Amount), EngineError> {
-    let fee_rate = cx.btc.fee_rate().await?;
+/// and has not locked yet were promised (each with a lock fee allowance at `fee_rate`, our
+/// estimate now). Returns it and the promised part.
+pub(crate) async fn unpromised_btc(
+    cx: &Context,
+    fee_rate: u64,
+) -> Result<(Amount, Amount), EngineError> {
     let mut promised = Amount::ZERO;
     for record in cx.store.unfinished_swaps().await? {
         if record.role == Role::Bob && record.phase < Phase::Locked {

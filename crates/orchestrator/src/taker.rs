@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use bitcoin::Amount;
 use confiaro_p2p::{Multiaddr, PeerId};
-use confiaro_protocol::btc::{fee_for_weight, TxCancel};
 use confiaro_protocol::messages::SetupRequest;
 use confiaro_protocol::quote::{Quote, QuoteReply, ReserveProof};
 use confiaro_protocol::{Direction, Input, Role, SwapId, XmrAmount};
@@ -20,7 +19,7 @@ use crate::context::{now, random_bytes, Context};
 use crate::driver::{open_swap, NewSwapPlan};
 use crate::error::EngineError;
 use crate::inbox::DriverMsg;
-use crate::intake::{unpromised_xmr, XMR_LOCK_FEE_ALLOWANCE};
+use crate::intake::{btc_lock_fee_allowance, unpromised_xmr, XMR_LOCK_FEE_ALLOWANCE};
 use crate::net::namespace;
 
 /// An offer found at a rendezvous point.
@@ -122,8 +121,7 @@ pub(crate) async fn buy_xmr(
     let quote = side_of(&reply, peer, Direction::BuyXmr)?;
     let terms = quote.terms_for(btc)?;
     let fee_rate = cx.btc.fee_rate().await?;
-    // the lock's fee is at most what a cancel of the same size costs, with room for inputs
-    let lock_fee = fee_for_weight(fee_rate, TxCancel::max_weight()) * 2;
+    let lock_fee = btc_lock_fee_allowance(fee_rate);
     cx.btc.sync().await?;
     let balance = cx.btc.balance().await;
     let need = btc + lock_fee;
