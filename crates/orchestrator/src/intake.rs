@@ -440,8 +440,8 @@ impl Intake {
         Ok(())
     }
 
-    /// Recomputes the maker's free BTC for its desk (spendable minus what is promised); on
-    /// an error the last known value stays. Does nothing when the maker does not buy XMR.
+    /// Recomputes the maker's free BTC for its desk (spendable minus what is promised and the
+    /// next lock's fee allowance); on an error the last known value stays. Does nothing when the maker does not buy XMR.
     async fn refresh_free_btc(&self) {
         if self.with_desk(|desk| desk.sell_side()).flatten().is_none() {
             return;
@@ -450,13 +450,21 @@ impl Intake {
             tracing::warn!("cannot tell the maker's free BTC: {e}");
             return;
         }
-        let unpromised = match self.cx.btc.fee_rate().await {
-            Ok(fee_rate) => unpromised_btc(&self.cx, fee_rate).await,
-            Err(e) => Err(e),
+        let fee_rate = match self.cx.btc.fee_rate().await {
+            Ok(rate) => rate,
+            Err(e) => {
+                tracing::warn!("cannot tell the maker's free BTC: {e}");
+                return;
+            }
         };
-        match unpromised {
+        match unpromised_btc(&self.cx, fee_rate).await {
             Ok((unpromised, _)) => {
-                self.with_desk(|desk| desk.set_free_btc(unpromised));
+                // the next lock's fee is set aside, as `accept_sell` requires: a quoted
+                // maximum is one the maker takes
+                let free = unpromised
+                    .checked_sub(btc_lock_fee_allowance(fee_rate))
+                    .unwrap_or(Amount::ZERO);
+                self.with_desk(|desk| desk.set_free_btc(free));
             }
             Err(e) => tracing::warn!("cannot tell the maker's free BTC: {e}"),
         }

@@ -238,7 +238,8 @@ impl Desk {
         self.bid = bid;
     }
 
-    /// Sets the BTC the maker can still promise.
+    /// Sets the BTC the maker can still promise, the next lock's fee allowance already set
+    /// aside (the largest sell quoted is at most this).
     pub(crate) fn set_free_btc(&mut self, free: Amount) {
         self.free_btc = Some(free);
     }

@@ -234,10 +234,10 @@ listen = "127.0.0.1:0"
     assert_eq!(sell["price_piconero_per_btc"], BID, "{status}");
     assert_eq!(sell["min_sat"], 100_000, "{status}");
     assert_eq!(sell["max_sat"], 5_000_000, "{status}");
-    // its 0.1 BTC less what it sets aside for a lock's fee, nothing promised yet
+    // its 0.1 BTC less what it sets aside for the next lock's fee, nothing promised yet
     let free_sat = sell["free_sat"].as_u64().expect("free BTC known");
     assert!(
-        free_sat <= e2e::TAKER_SAT && free_sat > e2e::TAKER_SAT - 100_000,
+        free_sat < e2e::TAKER_SAT && free_sat > e2e::TAKER_SAT - 100_000,
         "{status}"
     );
     let taker = devnet().party("feed-taker");
