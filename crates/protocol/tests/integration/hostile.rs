@@ -41,8 +41,9 @@ use confiaro_protocol::crypto::{self, CryptoError};
 use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
 use confiaro_protocol::machine::{Agreement, Command, SecretScalar, TxLabel};
 use confiaro_protocol::messages::{
-    self, decode, validate, Abort, DecodeError, LockProposal, Message, RedeemEncryptedSignature,
-    SwapTerms, TransferProof, MAGIC, MAX_MESSAGE_BYTES, MAX_PSBT_BYTES, PROTOCOL_VERSION,
+    self, decode, peek, validate, Abort, DecodeError, Envelope, LockProposal, Message,
+    RedeemEncryptedSignature, SwapTerms, TransferProof, MAGIC, MAX_MESSAGE_BYTES, MAX_PSBT_BYTES,
+    PROTOCOL_VERSION,
 };
 use confiaro_protocol::{
     Action, Direction, Input, Network, Phase, ProtocolError, Role, SwapId, SwapState, Timestamp,
@@ -632,6 +633,28 @@ fn decode_checked(bytes: &[u8]) -> Result<Message, DecodeError> {
                 Ok(message),
                 "re-encoding changes the message"
             );
+            assert_eq!(
+                peek(bytes),
+                Ok(Envelope {
+                    kind: message.kind(),
+                    swap_id: message.swap_id()
+                }),
+                "peek disagrees with decode"
+            );
+        }
+        Err(
+            e @ (DecodeError::TooShort { .. }
+            | DecodeError::BadMagic
+            | DecodeError::UnsupportedVersion { .. }
+            | DecodeError::UnknownKind { .. }
+            | DecodeError::TooLarge { .. }),
+        ) => {
+            // a header error: peek, which reads the same header, refuses it the same way
+            assert_eq!(
+                peek(bytes).as_ref(),
+                Err(e),
+                "peek passes a header decode refuses"
+            );
         }
         Err(e) => assert!(
             !e.to_string().is_empty(),
@@ -807,6 +830,38 @@ proptest! {
         // Small kinds can (rarely) decode from random bytes; then the message must be valid.
         let _ = decode_checked(&bytes);
     }
+}
+
+/// A receiver reads a message's kind and swap from [`peek`] before it pays for [`decode`]:
+/// for every message an honest swap sends, relabelled for any swap, the two agree.
+#[test]
+fn peek_reads_the_kind_and_swap_decode_would_give_without_checking_the_body() {
+    for kind in 1..=8u8 {
+        let message = fixture().message(kind);
+        for swap_id in [message.swap_id(), confiaro_protocol::SwapId([0xA5; 32])] {
+            let bytes = message.with_swap_id(swap_id).encode();
+            assert_eq!(
+                peek(&bytes),
+                Ok(Envelope { kind, swap_id }),
+                "{}",
+                message.name()
+            );
+            // the body is not read: a proof broken past the swap id still peeks the same
+            let mut broken = bytes.clone();
+            let last = broken.len() - 1;
+            broken[last] ^= 0xFF;
+            assert_eq!(peek(&broken), Ok(Envelope { kind, swap_id }));
+        }
+    }
+    let header_only = header(1);
+    assert!(matches!(
+        peek(&header_only),
+        Err(DecodeError::Malformed { .. })
+    ));
+    assert_eq!(
+        peek(&header_only[..3]),
+        Err(DecodeError::TooShort { len: 3 })
+    );
 }
 
 proptest! {
