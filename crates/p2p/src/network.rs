@@ -30,7 +30,9 @@ use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, Respons
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::{
+    connection_limits, identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm,
+};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
@@ -92,6 +94,33 @@ impl Default for RendezvousServerConfig {
     }
 }
 
+/// How many connections and streams a node accepts, so that peers (whose ids are free) cannot
+/// exhaust it by connecting: beyond a limit a new connection is denied at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionCaps {
+    /// Established inbound connections, from all peers together.
+    pub max_incoming: u32,
+    /// Inbound connections still in their handshake.
+    pub max_pending_incoming: u32,
+    /// Established connections with one peer (both directions).
+    pub max_per_peer: u32,
+    /// Requests one connection may have open at once, per protocol.
+    pub max_streams_per_connection: usize,
+}
+
+impl Default for ConnectionCaps {
+    /// 256 inbound connections, 32 in their handshake, 2 per peer, 16 open requests per
+    /// connection and protocol.
+    fn default() -> Self {
+        ConnectionCaps {
+            max_incoming: 256,
+            max_pending_incoming: 32,
+            max_per_peer: 2,
+            max_streams_per_connection: 16,
+        }
+    }
+}
+
 /// Everything [`Network::start`] needs.
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
@@ -112,11 +141,14 @@ pub struct NetworkConfig {
     /// Capacity of the event channel. When it is full, events are dropped with a warning
     /// (an unanswered inbound request then fails on the sender's side, which retries).
     pub event_capacity: usize,
+    /// How many connections and streams the node accepts.
+    pub caps: ConnectionCaps,
 }
 
 impl NetworkConfig {
     /// A config with the given identity and defaults: no listen address, nothing advertised,
-    /// no rendezvous server, protocol default timeouts, 5 minutes idle timeout, 1024 events.
+    /// no rendezvous server, protocol default timeouts, 5 minutes idle timeout, 1024 events,
+    /// the default [`ConnectionCaps`].
     pub fn new(identity: IdentitySecret) -> NetworkConfig {
         NetworkConfig {
             identity,
@@ -126,6 +158,7 @@ impl NetworkConfig {
             request_timeout: None,
             idle_connection_timeout: Duration::from_secs(300),
             event_capacity: 1024,
+            caps: ConnectionCaps::default(),
         }
     }
 }
@@ -165,8 +198,8 @@ pub enum NetworkEvent {
     },
 }
 
-/// A request received from a peer.
-#[derive(Debug)]
+/// A request received from a peer. Its `Debug` shows the payload's length, never its bytes
+/// (a swap message names keys, addresses and transactions: logs must not hold them).
 pub struct InboundRequest {
     /// Who sent it (authenticated by noise).
     pub peer: PeerId,
@@ -176,6 +209,16 @@ pub struct InboundRequest {
     pub payload: Vec<u8>,
     /// Answers the request; use it exactly once.
     pub responder: Responder,
+}
+
+impl fmt::Debug for InboundRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboundRequest")
+            .field("peer", &self.peer)
+            .field("protocol", &self.protocol)
+            .field("payload_bytes", &self.payload.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The way to answer one [`InboundRequest`]. Dropping it without answering lets the request
@@ -519,6 +562,7 @@ impl Network {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    limits: connection_limits::Behaviour,
     quote: request_response::Behaviour<FrameCodec>,
     swap_setup: request_response::Behaviour<FrameCodec>,
     transfer_proof: request_response::Behaviour<FrameCodec>,
@@ -550,12 +594,15 @@ fn build_swarm(
     let request_timeout = config.request_timeout;
     let server = config.rendezvous_server;
     let idle = config.idle_connection_timeout;
+    let caps = config.caps;
     let rr = move |protocol: SwapProtocol| {
         let timeout = request_timeout.unwrap_or(protocol.default_timeout());
         request_response::Behaviour::with_codec(
             FrameCodec::new(protocol),
             [(protocol.stream_protocol(), ProtocolSupport::Full)],
-            request_response::Config::default().with_request_timeout(timeout),
+            request_response::Config::default()
+                .with_request_timeout(timeout)
+                .with_max_concurrent_streams(caps.max_streams_per_connection),
         )
     };
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -567,6 +614,12 @@ fn build_swarm(
         )
         .map_err(|e| StartError::Transport(e.to_string()))?
         .with_behaviour(|key| Behaviour {
+            limits: connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established_incoming(Some(caps.max_incoming))
+                    .with_max_pending_incoming(Some(caps.max_pending_incoming))
+                    .with_max_established_per_peer(Some(caps.max_per_peer)),
+            ),
             quote: rr(SwapProtocol::Quote),
             swap_setup: rr(SwapProtocol::SwapSetup),
             transfer_proof: rr(SwapProtocol::TransferProof),
@@ -923,6 +976,14 @@ impl SwarmTask {
                 tracing::debug!(peer = %peer_id, ?cause, "peer disconnected");
                 self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
             }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => {
+                // among them: connections beyond the node's caps, denied
+                tracing::debug!(%send_back_addr, %error, "incoming connection refused");
+            }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
                 error,
@@ -951,6 +1012,7 @@ impl SwarmTask {
             BehaviourEvent::Abort(e) => self.handle_rr(SwapProtocol::Abort, e),
             BehaviourEvent::RendezvousClient(e) => self.handle_rendezvous(e),
             BehaviourEvent::RendezvousServer(e) => tracing::debug!(?e, "rendezvous server"),
+            BehaviourEvent::Limits(never) => match never {},
             BehaviourEvent::Identify(_)
             | BehaviourEvent::Ping(_)
             | BehaviourEvent::PeerStore(_) => {}

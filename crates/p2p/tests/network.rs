@@ -2,8 +2,8 @@
 
 use confiaro_p2p::libp2p::{self, request_response, Multiaddr, PeerId, StreamProtocol};
 use confiaro_p2p::{
-    send_with_retry, Backoff, CodecError, IdentitySecret, Network, NetworkConfig, NetworkEvent,
-    RendezvousPoint, RendezvousServerConfig, RespondError, SendError, SwapProtocol,
+    send_with_retry, Backoff, CodecError, ConnectionCaps, IdentitySecret, Network, NetworkConfig,
+    NetworkEvent, RendezvousPoint, RendezvousServerConfig, RespondError, SendError, SwapProtocol,
 };
 use futures::StreamExt;
 use std::time::Duration;
@@ -582,4 +582,87 @@ async fn a_stable_identity_gives_a_stable_peer_id_and_connection_events() {
         _ => None,
     })
     .await;
+}
+
+/// Peer ids are free: a node caps the connections it accepts, so beyond the cap a new peer
+/// is turned away at once (its request fails), while the peers already connected are still
+/// served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_turns_away_connections_beyond_its_caps_and_keeps_serving_the_others() {
+    init_tracing();
+    let mut capped = config(70, vec![loopback()]);
+    capped.caps = ConnectionCaps {
+        max_incoming: 2,
+        ..ConnectionCaps::default()
+    };
+    let (maker, maker_events) = Network::start(capped).await.expect("node starts");
+    let maker_id = maker.local_peer_id();
+    let maker_addr = maker.listen_addresses().await[0]
+        .clone()
+        .with_p2p(maker_id)
+        .expect("no p2p yet");
+    let _served = serve(maker_events);
+    let mut admitted = Vec::new();
+    for seed in 71..73 {
+        let (client, _events, _) = node(seed).await;
+        client.dial(maker_addr.clone()).await.expect("dial");
+        let ack = client
+            .send(maker_id, SwapProtocol::Quote, b"hi".to_vec())
+            .await
+            .expect("a peer within the cap is served");
+        assert_eq!(ack, Some(expected_ack(SwapProtocol::Quote, b"hi")));
+        admitted.push(client);
+    }
+    let (third, _events, _) = node(73).await;
+    let _ = third.dial(maker_addr.clone()).await;
+    let refused = tokio::time::timeout(
+        WAIT,
+        third.send(maker_id, SwapProtocol::Quote, b"hi".to_vec()),
+    )
+    .await
+    .expect("the refusal comes at once, not after a timeout");
+    assert!(refused.is_err(), "a third peer beyond the cap: {refused:?}");
+    for client in &admitted {
+        let ack = client
+            .send(maker_id, SwapProtocol::Quote, b"again".to_vec())
+            .await
+            .expect("the admitted peers are still served");
+        assert_eq!(ack, Some(expected_ack(SwapProtocol::Quote, b"again")));
+    }
+}
+
+/// A swap message names keys, addresses and transactions: an event's `Debug` (what a log
+/// line of it prints) shows the payload's length, never its bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_request_prints_its_payload_length_not_its_bytes() {
+    init_tracing();
+    let (maker, mut maker_events, maker_addr) = node(80).await;
+    let (taker, _taker_events, _) = node(81).await;
+    taker.dial(maker_addr).await.expect("dial");
+    let payload = b"4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx".to_vec();
+    let sender = tokio::spawn({
+        let taker = taker.clone();
+        let maker = maker.local_peer_id();
+        let payload = payload.clone();
+        async move { taker.send(maker, SwapProtocol::Quote, payload).await }
+    });
+    let request = tokio::time::timeout(WAIT, async {
+        loop {
+            match maker_events.recv().await.expect("the maker's network runs") {
+                NetworkEvent::InboundRequest(request) => break request,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("the request arrives");
+    let printed = format!("{:?}", NetworkEvent::InboundRequest(request));
+    let bytes_printed = format!("{:?}", &payload[..8]);
+    let bytes_printed = bytes_printed.trim_end_matches(']');
+    assert!(!printed.contains(bytes_printed), "{printed}");
+    assert!(
+        printed.contains(&format!("payload_bytes: {}", payload.len())),
+        "{printed}"
+    );
+    sender.abort();
 }
