@@ -98,6 +98,15 @@ pub enum MoneroError {
         /// The timeout.
         after: Duration,
     },
+    /// The RPC server refused our login (HTTP 401): it wants other credentials than ours, or
+    /// none were given for a server that asks for them.
+    #[error("{what} at {url} refused our login (HTTP 401): wrong or missing RPC credentials")]
+    Unauthorized {
+        /// Which server.
+        what: &'static str,
+        /// Its URL.
+        url: String,
+    },
     /// The RPC server answered the call with an error.
     #[error("{what} refused `{method}`: {message} (code {code})")]
     Rpc {

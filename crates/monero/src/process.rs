@@ -6,8 +6,12 @@
 //! [`WalletRpc::start`] runs one wallet RPC, which holds at most one open wallet, against a
 //! daemon URL (ours or the user's).
 //!
-//! The wallet RPC runs with `--disable-rpc-login`: it listens on 127.0.0.1 only and holds
-//! only swap wallets; digest authentication is left for when it serves user wallets.
+//! The wallet RPC listens on 127.0.0.1 only and asks for a login: a random one made at each
+//! start ([`RpcLogin::random`]), handed to it in a config file readable by our user alone and
+//! removed once it answers (never on its command line, which any local user can read), so
+//! that no other local process can spend from the wallet it holds. It trusts its daemon only
+//! when the daemon is on this machine (`--trusted-daemon`); a remote node is
+//! `--untrusted-daemon`, so the wallet does not lean on it for what it must check itself.
 //!
 //! # When our process dies
 //!
@@ -38,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use crate::rpc::{DaemonClient, RpcConfig, WalletClient};
+use crate::rpc::{DaemonClient, RpcConfig, RpcLogin, WalletClient};
 use crate::MoneroError;
 
 /// How a process is started.
@@ -629,6 +633,40 @@ fn daemon_args(daemon: &str) -> Vec<String> {
     ]
 }
 
+/// Whether the daemon at `daemon` (as [`daemon_args`] takes it) runs on this machine: the
+/// only daemon a wallet RPC trusts.
+fn daemon_is_local(daemon: &str) -> bool {
+    let address = daemon
+        .strip_prefix("https://")
+        .or_else(|| daemon.strip_prefix("http://"))
+        .unwrap_or(daemon);
+    let host = match address.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => address.split([':', '/']).next().unwrap_or(""),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Writes `text` to a new file at `path` that only our user can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    // a file left by a crash may have other permissions: start afresh
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
 /// A running `monero-wallet-rpc` (one open wallet at a time).
 #[derive(Debug)]
 pub struct WalletRpc {
@@ -653,14 +691,33 @@ impl WalletRpc {
         // Before the port check: a leftover of ours may hold the port.
         stop_leftover(WHAT, &binary, &dir).await?;
         let port = loopback_port(WHAT, config.rpc_port)?;
+        let login = RpcLogin::random();
+        let login_file = dir.join("monero-wallet-rpc.login.conf");
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| {
+                write_private(
+                    &login_file,
+                    &format!("rpc-login={}\n", login.user_and_password()),
+                )
+            })
+            .map_err(|e| MoneroError::Spawn {
+                what: WHAT,
+                reason: format!("writing {}: {e}", login_file.display()),
+            })?;
         let mut args = daemon_args(daemon);
         args.extend([
-            "--trusted-daemon".into(),
+            if daemon_is_local(daemon) {
+                "--trusted-daemon"
+            } else {
+                "--untrusted-daemon"
+            }
+            .into(),
             "--rpc-bind-ip".into(),
             "127.0.0.1".into(),
             "--rpc-bind-port".into(),
             port.to_string(),
-            "--disable-rpc-login".into(),
+            "--config-file".into(),
+            login_file.display().to_string(),
             // Loopback only, for this process alone: without this, every start generates a
             // self-signed RSA-4096 certificate first (1–10 s of CPU, at every command).
             "--rpc-ssl".into(),
@@ -673,10 +730,18 @@ impl WalletRpc {
             "--log-level".into(),
             "0".into(),
         ]);
-        let mut process = Supervised::spawn(WHAT, &binary, &args, &dir).await?;
-        let client = WalletClient::new(&format!("http://127.0.0.1:{port}"), config.rpc)?;
-        let probe = WalletClient::new(client.url(), probe_config(config.rpc))?;
-        process
+        let spawned = Supervised::spawn(WHAT, &binary, &args, &dir).await;
+        let mut process = match spawned {
+            Ok(process) => process,
+            Err(e) => {
+                let _ = std::fs::remove_file(&login_file);
+                return Err(e);
+            }
+        };
+        let client = WalletClient::new(&format!("http://127.0.0.1:{port}"), config.rpc)?
+            .with_login(login.clone());
+        let probe = WalletClient::new(client.url(), probe_config(config.rpc))?.with_login(login);
+        let ready = process
             .wait_ready(port, config.start_timeout, || {
                 let probe = probe.clone();
                 // Without an open wallet it answers with an error: that is an answer.
@@ -687,7 +752,10 @@ impl WalletRpc {
                     )
                 }
             })
-            .await?;
+            .await;
+        // read at its start: the password stays on disk no longer than that
+        let _ = std::fs::remove_file(&login_file);
+        ready?;
         Ok(WalletRpc {
             process,
             client,
@@ -726,5 +794,58 @@ impl WalletRpc {
     pub async fn stop(mut self) {
         let _ = self.client.close_wallet().await;
         self.process.terminate(Duration::from_secs(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_daemon_on_this_machine_is_trusted() {
+        for local in [
+            "127.0.0.1:18081",
+            "http://127.0.0.1:18081",
+            "https://localhost:18089/",
+            "http://[::1]:18081",
+        ] {
+            assert!(daemon_is_local(local), "{local}");
+        }
+        for remote in [
+            "node.example.org:18089",
+            "https://node.example.org:18089",
+            "http://192.168.1.20:18081",
+            "http://[2001:db8::1]:18081",
+            "http://localhost.example.org:18081",
+        ] {
+            assert!(!daemon_is_local(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn the_login_file_is_ours_alone_and_a_login_prints_no_password() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("login.conf");
+        std::fs::write(&path, "old").expect("a leftover");
+        let login = RpcLogin::random();
+        write_private(&path, &login.user_and_password()).expect("written");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            login.user_and_password()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let password = login.user_and_password();
+        let password = password.split(':').nth(1).expect("user:password");
+        assert_eq!(password.len(), 32);
+        assert!(!format!("{login:?}").contains(password));
+        assert_ne!(RpcLogin::random(), login, "a fresh password each time");
     }
 }

@@ -52,6 +52,84 @@ enum Retry {
     Never,
 }
 
+/// The credentials of an RPC server that asks for a login (`monero-wallet-rpc --rpc-login`),
+/// sent by HTTP digest authentication. `Debug` and errors never show the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RpcLogin {
+    user: String,
+    password: String,
+}
+
+impl RpcLogin {
+    /// The login `user` with `password`.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> RpcLogin {
+        RpcLogin {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+
+    /// A fresh login with a random password (128 bits from the OS), for a server this
+    /// process starts and alone talks to.
+    pub fn random() -> RpcLogin {
+        let mut bytes = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+        RpcLogin::new("confiaro", hex::encode(bytes))
+    }
+
+    /// The `user:password` form of `--rpc-login` (for a config file, never a command line:
+    /// any local user can read another process's command line).
+    pub(crate) fn user_and_password(&self) -> String {
+        format!("{}:{}", self.user, self.password)
+    }
+}
+
+impl std::fmt::Debug for RpcLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcLogin")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A login and the server's latest digest challenge (reused, with its nonce count, until
+/// the server sends a new one).
+#[derive(Debug)]
+struct Digest {
+    login: RpcLogin,
+    challenge: std::sync::Mutex<Option<digest_auth::WwwAuthenticateHeader>>,
+}
+
+impl Digest {
+    /// The `Authorization` header for a POST of `body` to `uri`, once a challenge is known.
+    fn authorization(&self, uri: &str, body: &[u8]) -> Option<String> {
+        let mut challenge = self.challenge.lock().unwrap_or_else(|p| p.into_inner());
+        let context = digest_auth::AuthContext::new_post(
+            self.login.user.as_str(),
+            self.login.password.as_str(),
+            uri,
+            Some(body),
+        );
+        challenge
+            .as_mut()?
+            .respond(&context)
+            .ok()
+            .map(|answer| answer.to_header_string())
+    }
+
+    /// Takes the server's new challenge; `false` when it is not a digest challenge.
+    fn challenged(&self, header: &str) -> bool {
+        match digest_auth::parse(header) {
+            Ok(challenge) => {
+                *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = Some(challenge);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 /// A JSON-RPC 2.0 endpoint (`<base>/json_rpc`) with its timeouts.
 #[derive(Debug, Clone)]
 struct Endpoint {
@@ -59,6 +137,7 @@ struct Endpoint {
     base: String,
     http: reqwest::Client,
     config: RpcConfig,
+    digest: Option<std::sync::Arc<Digest>>,
 }
 
 #[derive(Deserialize)]
@@ -88,7 +167,17 @@ impl Endpoint {
             base: base_url.trim_end_matches('/').to_owned(),
             http,
             config,
+            digest: None,
         })
+    }
+
+    /// The same endpoint, logging in with `login`.
+    fn with_login(mut self, login: RpcLogin) -> Endpoint {
+        self.digest = Some(std::sync::Arc::new(Digest {
+            login,
+            challenge: std::sync::Mutex::new(None),
+        }));
+        self
     }
 
     async fn call<R: DeserializeOwned>(
@@ -204,17 +293,45 @@ impl Endpoint {
                 }
             }
         };
-        let response = self
-            .http
-            .post(&url)
-            .timeout(timeout)
-            .json(body)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(transport)?;
-        Ok((status, bytes.to_vec()))
+        let body = serde_json::to_vec(body).expect("a JSON value serializes");
+        let uri = format!("/{path}");
+        // a challenge answered with a stale nonce (another call took a new one) is retried
+        // with the newest; a server that refuses the answer to a fresh challenge refuses us
+        for _ in 0..3 {
+            let mut request = self
+                .http
+                .post(&url)
+                .timeout(timeout)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            if let Some(authorization) = self
+                .digest
+                .as_ref()
+                .and_then(|d| d.authorization(&uri, &body))
+            {
+                request = request.header(reqwest::header::AUTHORIZATION, authorization);
+            }
+            let response = request.send().await.map_err(transport)?;
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                let challenge = response
+                    .headers()
+                    .get_all(reqwest::header::WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|h| h.to_str().ok())
+                    .find(|h| h.starts_with("Digest"));
+                match (&self.digest, challenge) {
+                    (Some(digest), Some(challenge)) if digest.challenged(challenge) => continue,
+                    _ => break,
+                }
+            }
+            let bytes = response.bytes().await.map_err(transport)?;
+            return Ok((status, bytes.to_vec()));
+        }
+        Err(MoneroError::Unauthorized {
+            what: self.what,
+            url: self.base.clone(),
+        })
     }
 
     fn invalid(&self, method: &str, reason: String) -> MoneroError {
@@ -580,6 +697,13 @@ impl WalletClient {
         Ok(WalletClient {
             endpoint: Endpoint::new("monero-wallet-rpc", url, config)?,
         })
+    }
+
+    /// The same client, logging in with `login` (a wallet RPC started with `--rpc-login`).
+    pub fn with_login(self, login: RpcLogin) -> WalletClient {
+        WalletClient {
+            endpoint: self.endpoint.with_login(login),
+        }
     }
 
     /// The wallet RPC's URL.

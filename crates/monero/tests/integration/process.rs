@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use confiaro_monero::process::{ProcessConfig, WalletRpc};
+use confiaro_monero::rpc::{RpcConfig, RpcLogin, WalletClient};
 use confiaro_monero::MoneroError;
 use confiaro_testkit::xmr::Stack;
 
@@ -311,5 +312,73 @@ async fn an_https_daemon_url_is_never_downgraded_to_plain_http() {
         );
         rpc.stop().await;
     }
+    stack.monerod.stop().await;
+}
+
+/// The wallet RPC holds a wallet that can spend: no other local process may use it. It asks
+/// for a login made at its start, which is on no command line and, once it runs, in no file;
+/// a client without it is refused, ours is served.
+#[tokio::test]
+async fn a_wallet_rpc_serves_only_the_process_that_started_it() {
+    let stack = Stack::start().await;
+    let dir = stack.dir.path().join("locked");
+    let rpc = WalletRpc::start(&wallet_config(&dir, free_port()), &stack.monerod.address())
+        .await
+        .expect("a wallet rpc");
+    rpc.client()
+        .create_wallet("w", "")
+        .await
+        .expect("our client is served");
+    assert!(
+        rpc.client().height().await.is_ok(),
+        "and again (a reused challenge)"
+    );
+
+    let stranger = WalletClient::new(rpc.url(), RpcConfig::default()).expect("a client");
+    let refused = stranger.height().await;
+    assert!(
+        matches!(refused, Err(MoneroError::Unauthorized { .. })),
+        "a client without the login: {refused:?}"
+    );
+    let guesser = WalletClient::new(rpc.url(), RpcConfig::default())
+        .expect("a client")
+        .with_login(RpcLogin::new("confiaro", "guess"));
+    assert!(matches!(
+        guesser.height().await,
+        Err(MoneroError::Unauthorized { .. })
+    ));
+
+    let pid = rpc.pid().expect("running");
+    let command_line = std::fs::read(format!("/proc/{pid}/cmdline")).expect("its command line");
+    let command_line = String::from_utf8_lossy(&command_line).replace('\0', " ");
+    assert!(!command_line.contains("rpc-login"), "{command_line}");
+    assert!(
+        !command_line.contains("disable-rpc-login"),
+        "{command_line}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the data dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("login"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the login file is removed: {leftovers:?}"
+    );
+
+    // many calls at once share the login (each may need a fresh challenge)
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let client = rpc.client().clone();
+            tokio::spawn(async move { client.height().await })
+        })
+        .collect();
+    for call in calls {
+        call.await
+            .expect("the task")
+            .expect("every concurrent call is served");
+    }
+    rpc.stop().await;
     stack.monerod.stop().await;
 }
