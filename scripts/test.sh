@@ -12,6 +12,8 @@
 #   leftovers   stops servers a killed earlier run left behind
 #   bindings    the UI's TypeScript types match the Rust IPC types
 #   unit        every crate's unit and integration tests (cargo-nextest)
+#   flood       the setup-flood benchmark: a maker flooded with 1,000 bogus setups from 100
+#               identities, with and without its limits; prints one FLOOD {json} line each
 #   e2e         every end-to-end scenario and crash point: `confiaro` processes on real
 #               regtest chains (crates/cli/tests/e2e)
 #   desktop     the desktop app in a real window under Xvfb buying and selling XMR
@@ -98,7 +100,11 @@ unit() {
 simulation() {
     cargo test --workspace --release --features "$confiaro_devnet_features" --test simulation -- --nocapture
 }
+flood() {
+    cargo test --workspace --release --features "$confiaro_devnet_features" --lib flood_bench -- --ignored --nocapture
+}
 stage unit unit
+stage flood flood
 stage e2e e2e
 stage desktop desktop
 stage simulation simulation

@@ -154,6 +154,8 @@ async fn run_configured(global: &Global, out: &Output, path: &Path) -> anyhow::R
         quote_validity: config.quote_validity,
         reserve_proof: config.reserve_proof,
         sell: config.sell.map(|s| s.side),
+        max_open_setups: config.max_open_setups.0,
+        max_open_setups_per_peer: config.max_open_setups.1,
     };
     let stopping = CancellationToken::new();
     let started = async {

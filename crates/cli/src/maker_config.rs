@@ -11,7 +11,7 @@ use bitcoin::Amount;
 use serde::Deserialize;
 
 use crate::settings::parse_btc;
-use confiaro_orchestrator::SellSide;
+use confiaro_orchestrator::{MakerSettings, SellSide};
 
 /// A configuration error: the key (`quote.spread_bps`) and what is wrong with its value.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,8 @@ struct RawQuote {
     quotes_per_minute: Option<u32>,
     quote_validity_secs: Option<u64>,
     reserve_proof: Option<bool>,
+    max_open_setups: Option<u32>,
+    max_open_setups_per_peer: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +158,8 @@ pub(crate) struct MakerConfig {
     pub(crate) quote_validity: Duration,
     /// Attach a Monero reserve proof to quotes.
     pub(crate) reserve_proof: bool,
+    /// Setups that can still lock the maker's XMR, in total and per taker.
+    pub(crate) max_open_setups: (u32, u32),
     /// A price older than this is not used.
     pub(crate) max_age: Duration,
     /// A source further than this from the median (basis points) is not used.
@@ -262,6 +266,18 @@ impl MakerConfig {
             ));
         }
         let quote_validity = secs("quote.quote_validity_secs", q.quote_validity_secs, 60, 600)?;
+        let defaults = MakerSettings::new(min_btc, max_btc);
+        let max_open_setups = (
+            q.max_open_setups.unwrap_or(defaults.max_open_setups),
+            q.max_open_setups_per_peer
+                .unwrap_or(defaults.max_open_setups_per_peer),
+        );
+        if max_open_setups.0 == 0 || max_open_setups.1 == 0 {
+            return Err(invalid(
+                "quote.max_open_setups",
+                "0 would refuse every taker".into(),
+            ));
+        }
 
         let p = raw.price;
         let max_age = secs("price.max_age_secs", p.max_age_secs, 60, 3_600)?;
@@ -395,6 +411,7 @@ impl MakerConfig {
             quotes_per_minute,
             quote_validity,
             reserve_proof: q.reserve_proof.unwrap_or(false),
+            max_open_setups,
             max_age,
             max_divergence_bps,
             min_sources,

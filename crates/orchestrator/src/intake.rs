@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use bitcoin::Amount;
 use confiaro_p2p::{InboundRequest, NetworkEvent, PeerId, SwapProtocol};
 use confiaro_protocol::btc::{fee_for_weight, TxCancel};
-use confiaro_protocol::messages::{self, Message, SetupBob, SetupRequest};
+use confiaro_protocol::messages::{self, Envelope, Message, SetupBob, SetupRequest};
 use confiaro_protocol::quote::{self, Price, QuoteReply, ReserveProof};
 use confiaro_protocol::{Direction, Input, Phase, Role, XmrAmount};
-use confiaro_store::Store;
+use confiaro_store::{Store, SwapRecord};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::context::{now, Context};
@@ -26,7 +26,8 @@ use crate::driver::{open_swap, NewSwapPlan};
 use crate::error::EngineError;
 use crate::inbox::{DriverMsg, DriverSender};
 use crate::maker::{Desk, MakerSettings, SellSide, RESERVE_PROOF_REFRESH};
-use crate::net::{namespace, protocol_of};
+use crate::net::{namespace, protocol_of_kind};
+use crate::proofs::{ProofChecker, ProofLimits};
 use crate::registry::SwapRegistry;
 
 /// The intake of a running engine (see the module docs).
@@ -36,37 +37,39 @@ pub(crate) struct Intake {
     desk: Mutex<Option<Desk>>,
     /// Serializes the creation of swaps (so two copies of one setup make one swap).
     accepting: tokio::sync::Mutex<()>,
+    /// Decodes the messages that carry proofs, a bounded number at a time.
+    proofs: ProofChecker,
 }
 
-/// Where a peer's swap message goes (see [`route_of`]).
+/// Where a peer's swap message goes (see [`route_of`]), decided from its envelope alone,
+/// before the message is decoded.
 pub(crate) enum Route {
-    /// To the swap's running driver, with the message.
-    Driver(DriverSender, Message),
+    /// To the swap's running driver.
+    Driver(DriverSender),
     /// A repeat for a swap that is over: acknowledged, nothing to do.
     Over,
-    /// A maker's new swap: the setup to accept.
-    New(SetupBob),
-    /// A maker's new swap in which the taker sells XMR: the request to accept.
-    NewSell(SetupRequest),
+    /// A new swap (the message opens one): a maker's to accept, within its limits.
+    New,
     /// Refused, with the reason the peer is told.
     Refuse(String),
 }
 
-/// Where `peer`'s `message` goes: to the running driver of its swap when the swap is with
-/// `peer`; a repeat for a finished swap is acknowledged from the store; a setup for a swap
-/// nobody knows is a new swap; anything else is refused with the reason.
+/// Where `peer`'s message with `envelope` goes: to the running driver of its swap when the
+/// swap is with `peer`; a repeat for a finished swap is acknowledged from the store; a
+/// message that opens a swap nobody knows is a new swap; anything else is refused with the
+/// reason. Reads only the envelope, so nothing is spent on a message that goes nowhere.
 pub(crate) async fn route_of(
     drivers: &SwapRegistry,
     store: &Store,
     peer: PeerId,
-    message: Message,
+    envelope: Envelope,
 ) -> Route {
-    let swap_id = message.swap_id();
+    let swap_id = envelope.swap_id;
     match drivers.sender_and_peer(&swap_id) {
         Some((_, owner)) if owner != peer => {
             Route::Refuse(format!("swap {swap_id} is not a swap with you"))
         }
-        Some((sender, _)) => Route::Driver(sender, message),
+        Some((sender, _)) => Route::Driver(sender),
         None => match store.swap(&swap_id).await {
             Ok(Some(record)) if record.peer != peer.to_string() => {
                 Route::Refuse(format!("swap {swap_id} is not a swap with you"))
@@ -74,11 +77,8 @@ pub(crate) async fn route_of(
             // a swap that is over: repeats are harmless
             Ok(Some(record)) if record.phase.is_terminal() => Route::Over,
             Ok(Some(_)) => Route::Refuse("swap is resuming, try again".into()),
-            Ok(None) => match message {
-                Message::SetupBob(setup) => Route::New(setup),
-                Message::SetupRequest(request) => Route::NewSell(request),
-                _ => Route::Refuse(format!("unknown swap {swap_id}")),
-            },
+            Ok(None) if envelope.opens_a_swap() => Route::New,
+            Ok(None) => Route::Refuse(format!("unknown swap {swap_id}")),
             Err(e) => Route::Refuse(format!("busy ({e})")),
         },
     }
@@ -87,10 +87,16 @@ pub(crate) async fn route_of(
 impl Intake {
     /// The intake over `cx`; not a maker until [`Intake::start_maker`].
     pub(crate) fn new(cx: Arc<Context>) -> Intake {
+        Intake::with_proof_limits(cx, ProofLimits::default())
+    }
+
+    /// The intake over `cx`, checking proofs within `limits`.
+    pub(crate) fn with_proof_limits(cx: Arc<Context>, limits: ProofLimits) -> Intake {
         Intake {
             cx,
             desk: Mutex::new(None),
             accepting: tokio::sync::Mutex::new(()),
+            proofs: ProofChecker::start(limits),
         }
     }
 
@@ -214,30 +220,89 @@ impl Intake {
             };
             return;
         }
-        // a setup message carries a DLEQ proof whose check takes ~0.1 s: off the async threads
-        let decoded = tokio::task::spawn_blocking(move || messages::decode(&payload))
-            .await
-            .map_err(|e| format!("internal error: {e}"))
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        let message = match decoded {
-            Ok(message) if protocol_of(&message) == protocol => message,
-            Ok(message) => {
-                let _ = responder
-                    .refuse(format!("{} does not belong on {protocol}", message.name()))
-                    .await;
-                return;
-            }
-            Err(reason) => {
-                tracing::info!(%peer, "refused a malformed message: {reason}");
-                let _ = responder.refuse(format!("invalid message: {reason}")).await;
-                return;
-            }
-        };
-        let result = self.route(peer, message).await;
+        let result = self.take_message(peer, protocol, payload).await;
         let _ = match result {
             Ok(()) => responder.ack(None).await,
             Err(reason) => responder.refuse(reason).await,
         };
+    }
+
+    /// Takes `peer`'s swap message on `protocol`: from its envelope alone, refuses what goes
+    /// nowhere (a kind that does not belong on the protocol, another peer's swap, an unknown
+    /// swap, a setup beyond the maker's limits); only then decodes it, its proofs checked on
+    /// the bounded [`ProofChecker`]; then hands it to its swap's driver or accepts the new
+    /// swap. Returns the answer for the peer.
+    async fn take_message(
+        self: &Arc<Self>,
+        peer: PeerId,
+        protocol: SwapProtocol,
+        payload: Vec<u8>,
+    ) -> Result<(), String> {
+        let envelope = messages::peek(&payload).map_err(|e| {
+            tracing::info!(%peer, "refused a malformed message: {e}");
+            format!("invalid message: {e}")
+        })?;
+        if protocol_of_kind(envelope.kind) != protocol {
+            return Err(format!(
+                "message kind {} does not belong on {protocol}",
+                envelope.kind
+            ));
+        }
+        let route = route_of(&self.cx.drivers, &self.cx.store, peer, envelope).await;
+        let sender = match route {
+            Route::Driver(sender) => Some(sender),
+            Route::Over => return Ok(()),
+            Route::Refuse(reason) => return Err(reason),
+            Route::New => {
+                self.admits_setup(peer, envelope).await?;
+                None
+            }
+        };
+        let message = self
+            .proofs
+            .decode(peer, payload, envelope.carries_a_proof())
+            .await
+            .map_err(|refusal| {
+                tracing::info!(%peer, "refused a message: {refusal}");
+                refusal.to_string()
+            })?;
+        match (sender, message) {
+            (Some(sender), message) => {
+                let (reply, answer) = oneshot::channel();
+                if sender.send(DriverMsg::Peer { message, reply }).is_err() {
+                    return Err("swap is stopping, try again".into());
+                }
+                answer
+                    .await
+                    .unwrap_or_else(|_| Err("swap is stopping, try again".into()))
+            }
+            (None, Message::SetupBob(setup)) => self.accept_swap(peer, setup).await,
+            (None, Message::SetupRequest(request)) => self.accept_sell(peer, request).await,
+            (None, other) => Err(format!("{} does not open a swap", other.name())),
+        }
+    }
+
+    /// Whether a maker would take a new swap of `envelope`'s kind from `peer` now, before its
+    /// setup is decoded: it is a maker (on that side), and neither `peer` nor all takers
+    /// together have as many setups open as its limits allow. The checks that need the setup
+    /// (terms, price, inventory, the seller's wallet) follow once it is decoded.
+    async fn admits_setup(&self, peer: PeerId, envelope: Envelope) -> Result<(), String> {
+        let settings = self
+            .with_desk(|desk| desk.settings())
+            .ok_or("not a maker: this node does not take swaps")?;
+        let store = &self.cx.store;
+        if envelope.opens() == Some(Direction::BuyXmr) {
+            let open = open_buy_setups(store, &peer.to_string())
+                .await
+                .map_err(|e| format!("busy ({e})"))?;
+            return open.admits(&settings);
+        }
+        let side = settings.sell.ok_or("this maker does not buy XMR")?;
+        // the seller's wallet is in the setup: its part of the record is checked after decoding
+        sell_exposure(store, &peer.to_string(), "")
+            .await
+            .map_err(|e| format!("busy ({e})"))?
+            .admits(&side)
     }
 
     fn quote_answer(&self, peer: PeerId, payload: &[u8]) -> Result<QuoteReply, String> {
@@ -253,26 +318,6 @@ impl Intake {
             .unwrap_or_else(|| Err("not a maker: this node does not quote".into()))
     }
 
-    /// Hands a validated message to its swap's driver (creating the swap when it is a maker's new
-    /// setup) and waits for the outcome.
-    async fn route(self: &Arc<Self>, peer: PeerId, message: Message) -> Result<(), String> {
-        let (sender, message) =
-            match route_of(&self.cx.drivers, &self.cx.store, peer, message).await {
-                Route::Driver(sender, message) => (sender, message),
-                Route::Over => return Ok(()),
-                Route::New(setup) => return self.accept_swap(peer, setup).await,
-                Route::NewSell(request) => return self.accept_sell(peer, request).await,
-                Route::Refuse(reason) => return Err(reason),
-            };
-        let (reply, answer) = oneshot::channel();
-        if sender.send(DriverMsg::Peer { message, reply }).is_err() {
-            return Err("swap is stopping, try again".into());
-        }
-        answer
-            .await
-            .unwrap_or_else(|_| Err("swap is stopping, try again".into()))
-    }
-
     /// A maker takes a new swap: checks the taker's terms against its quote and its XMR,
     /// then opens the swap as Alice and hands her machine the setup. Returns once the setup
     /// is handled (the answer for the peer).
@@ -285,9 +330,19 @@ impl Intake {
             return Err("swap is starting, try again".into());
         }
         let network = cx.config.network;
-        let price = self
-            .with_desk(|desk| desk.check_terms(network, &setup.terms, Instant::now()))
-            .ok_or("not a maker: this node does not take swaps")??;
+        let (settings, price) = self
+            .with_desk(|desk| {
+                let price = desk.check_terms(network, &setup.terms, Instant::now());
+                (desk.settings(), price)
+            })
+            .ok_or("not a maker: this node does not take swaps")?;
+        let price = price?;
+        // under the lock, with every earlier setup stored: the limits hold however many
+        // setups arrived at once
+        open_buy_setups(&cx.store, &peer.to_string())
+            .await
+            .map_err(|e| format!("busy ({e})"))?
+            .admits(&settings)?;
         let (unpromised, _) = unpromised_xmr(cx)
             .await
             .map_err(|e| format!("busy ({e})"))?;
@@ -506,7 +561,7 @@ impl Intake {
 
     /// Recomputes the maker's free XMR for its desk: unlocked, minus what is promised, minus the
     /// next swap's lock fee allowance. On an error the last known value stays (and is logged).
-    async fn refresh_free_xmr(&self) {
+    pub(crate) async fn refresh_free_xmr(&self) {
         match unpromised_xmr(&self.cx).await {
             Ok((unpromised, _)) => {
                 let free = unpromised
@@ -526,12 +581,12 @@ const FREE_XMR_REFRESH: Duration = Duration::from_secs(5);
 /// fee at normal priority (about 0.0001 XMR), so promised swaps can always pay theirs.
 pub(crate) const XMR_LOCK_FEE_ALLOWANCE: XmrAmount = XmrAmount::from_piconero(10_000_000_000);
 
-/// XMR a maker has promised to swaps that have not locked it yet, each with its lock's fee
-/// allowance ([`XMR_LOCK_FEE_ALLOWANCE`]).
+/// XMR a maker has promised to swaps that can still lock it, each with its lock's fee
+/// allowance ([`XMR_LOCK_FEE_ALLOWANCE`]): see [`holds_a_setup`].
 async fn promised_xmr(store: &Store) -> Result<XmrAmount, EngineError> {
     let mut promised = XmrAmount::ZERO;
     for record in store.unfinished_swaps().await? {
-        if record.role == Role::Alice && record.phase < Phase::Locked {
+        if holds_a_setup(&record) {
             promised = promised
                 .checked_add(record.xmr_amount)
                 .and_then(|p| p.checked_add(XMR_LOCK_FEE_ALLOWANCE))
@@ -539,6 +594,52 @@ async fn promised_xmr(store: &Store) -> Result<XmrAmount, EngineError> {
         }
     }
     Ok(promised)
+}
+
+/// Whether `record` is a maker's swap that can still lock its XMR, and so holds the XMR and
+/// one of the maker's open setups: a swap it took as Alice, not locked yet, and not walked
+/// away from. An Alice who sent her abort (the taker's lock did not come, or came too late)
+/// never locks, however long she then watches for the taker's lock to return it early: her
+/// XMR is free again at once, not after the cancel timelock.
+fn holds_a_setup(record: &SwapRecord) -> bool {
+    record.role == Role::Alice && record.phase < Phase::Locked && record.state_name != "AbortSent"
+}
+
+/// The setups a maker has open on the side on which it sells XMR (see [`holds_a_setup`]), in
+/// total and with one taker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OpenSetups {
+    pub(crate) open: u32,
+    pub(crate) open_with_peer: u32,
+}
+
+impl OpenSetups {
+    /// Whether one more setup with this taker fits `settings`; the error is the reason the
+    /// taker is told.
+    pub(crate) fn admits(&self, settings: &MakerSettings) -> Result<(), String> {
+        if self.open_with_peer >= settings.max_open_setups_per_peer {
+            return Err(format!(
+                "you have {} swap(s) with this maker that are not locked yet (at most {}); lock or abort first",
+                self.open_with_peer, settings.max_open_setups_per_peer
+            ));
+        }
+        if self.open >= settings.max_open_setups {
+            return Err("this maker has too many swaps being set up now; try again later".into());
+        }
+        Ok(())
+    }
+}
+
+/// The maker's [`OpenSetups`] with the taker known by `peer`, from its store.
+pub(crate) async fn open_buy_setups(store: &Store, peer: &str) -> Result<OpenSetups, EngineError> {
+    let mut open = OpenSetups::default();
+    for record in store.unfinished_swaps().await? {
+        if holds_a_setup(&record) {
+            open.open += 1;
+            open.open_with_peer += u32::from(record.peer == peer);
+        }
+    }
+    Ok(open)
 }
 
 /// What a maker sets aside for the fee of each BTC lock it has promised at `fee_rate`: what
@@ -694,12 +795,12 @@ mod tests {
     //! for the drivers (no chain, no Monero, no network).
     use super::*;
     use crate::registry::DriverHandle;
+    use crate::test_utils::{bob_and_setup, bob_with, loopback_peer, p2wpkh};
     use bitcoin::Amount;
-    use confiaro_protocol::bob::Bob;
     use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
     use confiaro_protocol::machine::Command;
     use confiaro_protocol::messages::SwapTerms;
-    use confiaro_protocol::{Action, Input, Network, SwapId, SwapState, Timestamp};
+    use confiaro_protocol::{Input, Network, SwapId, SwapState, Timestamp};
     use confiaro_store::{KdfParams, NewSwap, Vault};
     use tokio::sync::watch;
 
@@ -708,47 +809,6 @@ mod tests {
         iterations: 1,
         parallelism: 1,
     };
-
-    /// A standard P2WPKH script.
-    fn p2wpkh(byte: u8) -> bitcoin::ScriptBuf {
-        use bitcoin::hashes::Hash as _;
-        bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([byte; 20]))
-    }
-
-    /// A taker's fresh machine for `swap_id`, and the setup message it sends first.
-    fn bob_and_setup(swap_id: SwapId) -> (SwapState, Message) {
-        let terms = SwapTerms::new(
-            Network::Regtest,
-            Direction::BuyXmr,
-            Amount::from_sat(1_000_000),
-            XmrAmount::from_piconero(1_000_000_000_000),
-        );
-        bob_with(terms, swap_id)
-    }
-
-    /// A taker's fresh machine for `swap_id` on `terms`, and its setup message.
-    fn bob_with(terms: SwapTerms, swap_id: SwapId) -> (SwapState, Message) {
-        let secrets = SwapSecrets::derive(
-            &WalletSeed([9; 64]),
-            &swap_id,
-            Role::Bob,
-            &SwapEntropy([1; 32]),
-        );
-        let share = secrets.public_share();
-        let refund = p2wpkh(1);
-        let bob = Bob::new(swap_id, terms, secrets, share, refund, 5, Timestamp(0));
-        let mut state = SwapState::Bob(Box::new(bob));
-        let setup = state
-            .handle(Timestamp(1), Input::Tick)
-            .expect("a fresh machine starts")
-            .into_iter()
-            .find_map(|action| match action {
-                Action::Send(message) => Some(message),
-                _ => None,
-            })
-            .expect("Bob sends his setup");
-        (state, setup)
-    }
 
     /// A maker's fresh machine for the taker's `setup` (Alice's side of the same swap).
     fn alice_for(setup: &Message) -> SwapState {
@@ -835,8 +895,9 @@ mod tests {
             inbox
         }
 
-        async fn route(&self, peer: PeerId, message: Message) -> Route {
-            route_of(&self.drivers, &self.store, peer, message).await
+        async fn route(&self, peer: PeerId, message: &Message) -> Route {
+            let envelope = messages::peek(&message.encode()).expect("a valid message");
+            route_of(&self.drivers, &self.store, peer, envelope).await
         }
     }
 
@@ -845,7 +906,7 @@ mod tests {
             Route::Refuse(reason) => reason,
             Route::Driver(..) => panic!("routed to a driver"),
             Route::Over => panic!("acknowledged as over"),
-            Route::New(_) | Route::NewSell(_) => panic!("taken as a new swap"),
+            Route::New => panic!("taken as a new swap"),
         }
     }
 
@@ -857,19 +918,22 @@ mod tests {
         let (taker, stranger) = (PeerId::random(), PeerId::random());
         let mut inbox = f.driver(swap_id, taker);
 
-        let Route::Driver(sender, message) = f.route(taker, setup.clone()).await else {
+        let Route::Driver(sender) = f.route(taker, &setup).await else {
             panic!("the swap's own peer reaches its driver");
         };
         let (reply, _) = oneshot::channel();
         sender
-            .send(DriverMsg::Peer { message, reply })
+            .send(DriverMsg::Peer {
+                message: setup.clone(),
+                reply,
+            })
             .expect("the driver's inbox is open");
         assert!(matches!(
             inbox.try_recv(),
             Ok(DriverMsg::Peer { message, .. }) if message.swap_id() == swap_id
         ));
 
-        let reason = refusal(f.route(stranger, setup).await);
+        let reason = refusal(f.route(stranger, &setup).await);
         assert_eq!(reason, format!("swap {swap_id} is not a swap with you"));
     }
 
@@ -886,8 +950,8 @@ mod tests {
             .expect("Bob may abort before locking");
         assert!(state.phase().is_terminal());
         f.stored(&state, taker).await;
-        assert!(matches!(f.route(taker, setup.clone()).await, Route::Over));
-        let reason = refusal(f.route(PeerId::random(), setup).await);
+        assert!(matches!(f.route(taker, &setup).await, Route::Over));
+        let reason = refusal(f.route(PeerId::random(), &setup).await);
         assert!(reason.contains("is not a swap with you"), "{reason}");
 
         // an unfinished swap whose driver is not running (yet): try again
@@ -895,7 +959,7 @@ mod tests {
         let (state, setup) = bob_and_setup(resuming);
         f.stored(&state, taker).await;
         assert_eq!(
-            refusal(f.route(taker, setup).await),
+            refusal(f.route(taker, &setup).await),
             "swap is resuming, try again"
         );
     }
@@ -926,6 +990,69 @@ mod tests {
         assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
     }
 
+    /// A setup the taker never locks holds the maker's XMR and a setup slot until it times
+    /// out, not until the cancel timelock: once Alice sent her abort she never locks, so
+    /// watching for the taker's late lock holds nothing.
+    #[tokio::test]
+    async fn a_setup_that_timed_out_frees_its_xmr_and_its_slot_at_once() {
+        let f = fixture().await;
+        let taker = PeerId::random();
+        let (_, setup) = bob_and_setup(SwapId([8; 32]));
+        let mut alice = alice_for(&setup);
+        alice
+            .handle(Timestamp(1), Input::Message(setup))
+            .expect("Alice takes the setup");
+        f.stored(&alice, taker).await;
+        let one_swap = XmrAmount::from_piconero(1_000_000_000_000)
+            .checked_add(XMR_LOCK_FEE_ALLOWANCE)
+            .unwrap();
+        assert_eq!(promised_xmr(&f.store).await.unwrap(), one_swap);
+        let open = open_buy_setups(&f.store, &taker.to_string()).await.unwrap();
+        assert_eq!((open.open, open.open_with_peer), (1, 1));
+        // the setup deadline passes without the taker's lock: Alice walks away
+        let timeout = Network::Regtest.params().setup_timeout_seconds;
+        alice
+            .handle(Timestamp(u64::from(timeout) + 1), Input::Tick)
+            .expect("a tick");
+        assert_eq!(alice.state_name(), "AbortSent");
+        assert!(
+            !alice.phase().is_terminal(),
+            "she still watches for a late lock"
+        );
+        f.store.save_swap_state(&f.vault, &alice).await.unwrap();
+        assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
+        let open = open_buy_setups(&f.store, &taker.to_string()).await.unwrap();
+        assert_eq!((open.open, open.open_with_peer), (0, 0));
+    }
+
+    #[test]
+    fn a_maker_bounds_open_setups_in_total_and_per_taker() {
+        let settings = MakerSettings::new(Amount::from_sat(10_000), Amount::from_sat(100_000));
+        let none = OpenSetups::default();
+        assert_eq!(none.admits(&settings), Ok(()));
+        let per_peer = OpenSetups {
+            open: 2,
+            open_with_peer: 2,
+        };
+        assert!(per_peer
+            .admits(&settings)
+            .unwrap_err()
+            .contains("not locked yet (at most 2)"));
+        let full = OpenSetups {
+            open: 16,
+            open_with_peer: 0,
+        };
+        assert!(full
+            .admits(&settings)
+            .unwrap_err()
+            .contains("too many swaps"));
+        let almost = OpenSetups {
+            open: 15,
+            open_with_peer: 1,
+        };
+        assert_eq!(almost.admits(&settings), Ok(()));
+    }
+
     #[test]
     fn a_swap_is_promised_only_with_room_for_its_lock_fee() {
         let amount = XmrAmount::from_piconero(1_000_000_000_000);
@@ -946,10 +1073,7 @@ mod tests {
         let taker = PeerId::random();
         let fresh = SwapId([4; 32]);
         let (_, setup) = bob_and_setup(fresh);
-        assert!(matches!(
-            f.route(taker, setup).await,
-            Route::New(setup) if setup.swap_id == fresh
-        ));
+        assert!(matches!(f.route(taker, &setup).await, Route::New));
         let proof = Message::TransferProof(confiaro_protocol::messages::TransferProof {
             swap_id: fresh,
             tx_hash: [5; 32],
@@ -957,7 +1081,7 @@ mod tests {
             height: 1,
         });
         assert_eq!(
-            refusal(f.route(taker, proof).await),
+            refusal(f.route(taker, &proof).await),
             format!("unknown swap {fresh}")
         );
     }
@@ -969,7 +1093,7 @@ mod tests {
     /// second swap the XMR no longer covers is refused before anything is stored.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_maker_takes_only_the_setups_its_xmr_covers_and_answers_over_the_network() {
-        use crate::test_utils::{loopback_peer, test_context};
+        use crate::test_utils::test_context;
         use confiaro_p2p::{NetworkEvent, SwapProtocol};
         use confiaro_protocol::quote::QuoteRequest;
         use std::time::Duration;
@@ -1180,5 +1304,50 @@ mod tests {
         assert_eq!((by_peer.open, by_peer.open_with_peer), (2, 1));
         let nobody = exposure(stranger, "wallet-b").await;
         assert_eq!((nobody.open, nobody.open_with_peer), (2, 0));
+    }
+
+    /// A maker sends messages for as long as it runs: the deliveries it holds are the ones in
+    /// flight, not one per message ever sent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finished_deliveries_are_not_kept() {
+        let (ours, _our_events) = loopback_peer(41).await;
+        let (theirs, mut their_events) = loopback_peer(42).await;
+        tokio::spawn(async move {
+            while let Some(event) = their_events.recv().await {
+                if let NetworkEvent::InboundRequest(request) = event {
+                    let _ = request.responder.ack(None).await;
+                }
+            }
+        });
+        let address = theirs.listen_addresses().await[0]
+            .clone()
+            .with_p2p(theirs.local_peer_id())
+            .expect("a peer address");
+        let side = crate::net::NetSide::new(ours, true);
+        let peer = side.dial(&address).await.expect("the peer is reachable");
+        for n in 0..20u8 {
+            let swap_id = SwapId([n; 32]);
+            let proof = Message::TransferProof(confiaro_protocol::messages::TransferProof {
+                swap_id,
+                tx_hash: [n; 32],
+                tx_key: curve25519_dalek::Scalar::ONE,
+                height: 1,
+            });
+            side.deliver(
+                swap_id,
+                peer,
+                proof,
+                tokio_util::sync::CancellationToken::new(),
+                |_| async {},
+            );
+            assert!(side.flush(&swap_id, Duration::from_secs(10)).await);
+        }
+        assert!(
+            side.held_deliveries() <= 1,
+            "{} deliveries held after 20 finished",
+            side.held_deliveries()
+        );
+        side.network.shutdown().await;
+        theirs.shutdown().await;
     }
 }

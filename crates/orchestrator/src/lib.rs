@@ -35,6 +35,8 @@ mod error;
 pub mod events;
 mod faults;
 mod fee_bump;
+#[cfg(test)]
+mod flood_bench;
 mod inbox;
 mod intake;
 pub mod keys;
@@ -42,6 +44,7 @@ pub mod maker;
 mod net;
 mod peers;
 pub mod progress;
+mod proofs;
 pub mod receipt;
 mod registry;
 mod taker;

@@ -40,6 +40,12 @@ pub struct MakerSettings {
     /// The side on which the maker buys XMR (sells BTC to takers selling XMR), when it takes
     /// that side.
     pub sell: Option<SellSide>,
+    /// Swaps on the side on which the maker sells XMR that are set up and can still lock its
+    /// XMR, in total: each holds XMR until the taker locks or the setup times out, and peer
+    /// ids are free, so this bounds what takers who never lock can tie up at once.
+    pub max_open_setups: u32,
+    /// Of those, per taker (by peer id).
+    pub max_open_setups_per_peer: u32,
 }
 
 /// The limits of the side on which a maker buys XMR: a taker selling XMR makes the maker lock
@@ -95,7 +101,7 @@ pub const RESERVE_PROOF_REFRESH: Duration = Duration::from_secs(600);
 
 impl MakerSettings {
     /// Limits `min_btc`..=`max_btc`, 60 quotes per peer and minute, quotes good for 60 s,
-    /// selling XMR only.
+    /// 16 open setups at once and 2 per taker, selling XMR only.
     pub fn new(min_btc: Amount, max_btc: Amount) -> MakerSettings {
         MakerSettings {
             min_btc,
@@ -104,6 +110,8 @@ impl MakerSettings {
             quote_validity: Duration::from_secs(60),
             reserve_proof: false,
             sell: None,
+            max_open_setups: 16,
+            max_open_setups_per_peer: 2,
         }
     }
 
@@ -245,6 +253,10 @@ impl Desk {
     }
 
     /// The limits of the side on which the maker buys XMR, when it takes it.
+    pub(crate) fn settings(&self) -> MakerSettings {
+        self.settings
+    }
+
     pub(crate) fn sell_side(&self) -> Option<SellSide> {
         self.settings.sell
     }

@@ -42,16 +42,17 @@ pub(crate) fn namespace(network: confiaro_protocol::Network) -> String {
 
 /// The protocol a message travels on.
 pub(crate) fn protocol_of(message: &Message) -> SwapProtocol {
-    match message {
-        Message::SetupRequest(_)
-        | Message::SetupBob(_)
-        | Message::SetupAlice(_)
-        | Message::LockProposal(_)
-        | Message::AliceSignatures(_)
-        | Message::BobSignatures(_) => SwapProtocol::SwapSetup,
-        Message::TransferProof(_) => SwapProtocol::TransferProof,
-        Message::RedeemEncryptedSignature(_) => SwapProtocol::EncryptedSignature,
-        Message::Abort(_) => SwapProtocol::Abort,
+    protocol_of_kind(message.kind())
+}
+
+/// The protocol a message of `kind` ([`Message::kind`]) travels on.
+pub(crate) fn protocol_of_kind(kind: u8) -> SwapProtocol {
+    match kind {
+        6 => SwapProtocol::TransferProof,
+        7 => SwapProtocol::EncryptedSignature,
+        8 => SwapProtocol::Abort,
+        // the setups and the messages that finish them
+        _ => SwapProtocol::SwapSetup,
     }
 }
 
@@ -122,6 +123,9 @@ impl NetSide {
             }
             existing.cancel.cancel();
         }
+        // finished deliveries are kept only until the next one starts: a long-running maker
+        // holds the ones in flight, not one entry per message it ever sent
+        deliveries.retain(|_, d| !d.task.is_finished());
         let is_abort = matches!(message, Message::Abort(_));
         let protocol = protocol_of(&message);
         let task = tokio::spawn({
@@ -167,6 +171,15 @@ impl NetSide {
                 task,
             },
         );
+    }
+
+    /// How many deliveries are held (in flight, or finished since the last one started).
+    #[cfg(test)]
+    pub(crate) fn held_deliveries(&self) -> usize {
+        self.deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Waits until no delivery of `swap_id` is in flight, or `timeout` passes. Returns

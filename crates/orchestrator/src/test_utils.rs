@@ -7,10 +7,16 @@
 use std::sync::Arc;
 
 use bdk_wallet::chain::BlockId;
+use bitcoin::Amount;
 use bitcoin::{FeeRate, Script, Transaction, Txid};
 use confiaro_bitcoin::{ChainSource, ChainUpdate, Mnemonic, SourceError, TxStatus};
 use confiaro_p2p::{IdentitySecret, Multiaddr, Network as P2pNetwork, NetworkConfig, NetworkEvent};
-use confiaro_protocol::{Network, XmrAmount};
+use confiaro_protocol::bob::Bob;
+use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
+use confiaro_protocol::messages::{Message, SwapTerms};
+use confiaro_protocol::{
+    Action, Direction, Input, Network, Role, SwapId, SwapState, Timestamp, XmrAmount,
+};
 use confiaro_store::KdfParams;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{broadcast, mpsc};
@@ -226,4 +232,50 @@ pub(crate) async fn test_context(
         _lock: lock,
     };
     (Arc::new(cx), events)
+}
+
+/// A standard P2WPKH script.
+pub(crate) fn p2wpkh(byte: u8) -> bitcoin::ScriptBuf {
+    use bitcoin::hashes::Hash as _;
+    bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([byte; 20]))
+}
+
+/// A taker's fresh machine for `swap_id`, and the setup message it sends first.
+pub(crate) fn bob_and_setup(swap_id: SwapId) -> (SwapState, Message) {
+    let terms = SwapTerms::new(
+        Network::Regtest,
+        Direction::BuyXmr,
+        Amount::from_sat(1_000_000),
+        XmrAmount::from_piconero(1_000_000_000_000),
+    );
+    bob_with(terms, swap_id)
+}
+
+/// A taker's fresh machine for `swap_id` on `terms`, and its setup message.
+pub(crate) fn bob_with(terms: SwapTerms, swap_id: SwapId) -> (SwapState, Message) {
+    let secrets = SwapSecrets::derive(
+        &WalletSeed([9; 64]),
+        &swap_id,
+        Role::Bob,
+        &SwapEntropy([1; 32]),
+    );
+    let share = secrets.public_share();
+    let refund = p2wpkh(1);
+    let bob = Bob::new(swap_id, terms, secrets, share, refund, 5, Timestamp(0));
+    let mut state = SwapState::Bob(Box::new(bob));
+    let setup = state
+        .handle(Timestamp(1), Input::Tick)
+        .expect("a fresh machine starts")
+        .into_iter()
+        .find_map(|action| match action {
+            Action::Send(message) => Some(message),
+            _ => None,
+        })
+        .expect("Bob sends his setup");
+    (state, setup)
+}
+
+/// A taker's setup message for a swap buying 1 XMR (its DLEQ proof takes ~0.1 s to check).
+pub(crate) fn a_setup_message() -> Message {
+    bob_and_setup(SwapId([0x5E; 32])).1
 }

@@ -9,8 +9,9 @@ use std::path::Path;
 
 /// The modules, bottom up: the vocabulary (errors, settings, keys, events, the driver's
 /// inbox, receipts), the adapters' sides, the registry of drivers, the shared context (and
-/// the test doubles that make one), the swap's actions and driver, then the intake (peers'
-/// messages, the maker), the peer refresh, the taker's side, and the engine facade on top.
+/// the test doubles that make one), the proof checker, the swap's actions and driver, then
+/// the intake (peers' messages, the maker), the peer refresh, the taker's side, the engine
+/// facade, and the flood benchmark (over the intake) on top.
 const LAYERS: &[&str] = &[
     "error",
     "maker",
@@ -27,6 +28,7 @@ const LAYERS: &[&str] = &[
     "registry",
     "context",
     "test_utils",
+    "proofs",
     "fee_bump",
     "actions",
     "driver",
@@ -34,6 +36,7 @@ const LAYERS: &[&str] = &[
     "peers",
     "taker",
     "engine",
+    "flood_bench",
 ];
 
 /// The modules `lib.rs` declares.
