@@ -40,8 +40,10 @@ missing_pkgs=()
 # The desktop app (src-tauri, Tauri 2) builds against WebKitGTK 4.1 (pkg-config finds it);
 # its tests need Xvfb and WebKitWebDriver (the real window, driven through tauri-driver) and
 # Chromium (the UI's screens, through playwright-core; no browser is downloaded).
+# tor (with tor-gencert) runs the tests' private Tor network on loopback
+# (crates/testkit/src/tor.rs); the app itself embeds its Tor client and needs no tor daemon.
 for pkg in cmake libboost-dev monero postgresql \
-    pkg-config libwebkit2gtk-4.1-dev xvfb webkit2gtk-driver chromium; do
+    pkg-config libwebkit2gtk-4.1-dev xvfb webkit2gtk-driver chromium tor; do
     if ! dpkg -s "$pkg" >/dev/null 2>&1; then
         missing_pkgs+=("$pkg")
     fi

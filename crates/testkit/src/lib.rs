@@ -9,6 +9,7 @@
 //! - [`xmr`] (feature `xmr`): a regtest monerod with wallet RPCs, and Monero test keys;
 //! - [`e2e`] (feature `e2e`): the end-to-end harness — one devnet per test binary and
 //!   `confiaro` processes as the parties;
+//! - [`tor`]: a private Tor network on loopback (3 authorities, 5 exits, Debian's `tor`);
 //! - [`leftovers`]: the kit's temporary directories, and the stopping of servers a killed run
 //!   left running on them.
 //!
@@ -25,5 +26,6 @@ pub mod e2e;
 pub mod postgres;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod tor;
 #[cfg(feature = "xmr")]
 pub mod xmr;
