@@ -505,6 +505,9 @@ impl MoneroHalf {
         let wallet = match WalletRpc::start(
             &ProcessConfig {
                 rpc_port: ports.wallet,
+                // the shared play-money wallet: test tools and the CLI's `devnet` commands
+                // reach it by the URL the stack prints
+                without_login: true,
                 ..ProcessConfig::new("monero-wallet-rpc", dir.join("wallets"))
             },
             &monerod.address(),

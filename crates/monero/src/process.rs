@@ -58,11 +58,15 @@ pub struct ProcessConfig {
     pub start_timeout: Duration,
     /// The RPC client's timeouts and retries.
     pub rpc: RpcConfig,
+    /// Wallet RPC only: serve without a login (`--disable-rpc-login`). Only for the devnet's
+    /// shared play-money wallet, which other local test tools reach by its URL; never for a
+    /// wallet that can hold real funds.
+    pub without_login: bool,
 }
 
 impl ProcessConfig {
     /// `binary` from `PATH`, data in `data_dir`, a free port, 60 s to start, default RPC
-    /// timeouts.
+    /// timeouts, a login for a wallet RPC.
     pub fn new(binary: &str, data_dir: impl Into<PathBuf>) -> Self {
         ProcessConfig {
             binary: PathBuf::from(binary),
@@ -70,6 +74,7 @@ impl ProcessConfig {
             rpc_port: 0,
             start_timeout: Duration::from_secs(60),
             rpc: RpcConfig::default(),
+            without_login: false,
         }
     }
 }
@@ -691,19 +696,25 @@ impl WalletRpc {
         // Before the port check: a leftover of ours may hold the port.
         stop_leftover(WHAT, &binary, &dir).await?;
         let port = loopback_port(WHAT, config.rpc_port)?;
-        let login = RpcLogin::random();
+        let login = (!config.without_login).then(RpcLogin::random);
         let login_file = dir.join("monero-wallet-rpc.login.conf");
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| {
-                write_private(
-                    &login_file,
-                    &format!("rpc-login={}\n", login.user_and_password()),
-                )
-            })
-            .map_err(|e| MoneroError::Spawn {
-                what: WHAT,
-                reason: format!("writing {}: {e}", login_file.display()),
-            })?;
+        let access = match &login {
+            Some(login) => {
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| {
+                        write_private(
+                            &login_file,
+                            &format!("rpc-login={}\n", login.user_and_password()),
+                        )
+                    })
+                    .map_err(|e| MoneroError::Spawn {
+                        what: WHAT,
+                        reason: format!("writing {}: {e}", login_file.display()),
+                    })?;
+                vec!["--config-file".to_owned(), login_file.display().to_string()]
+            }
+            None => vec!["--disable-rpc-login".to_owned()],
+        };
         let mut args = daemon_args(daemon);
         args.extend([
             if daemon_is_local(daemon) {
@@ -716,8 +727,6 @@ impl WalletRpc {
             "127.0.0.1".into(),
             "--rpc-bind-port".into(),
             port.to_string(),
-            "--config-file".into(),
-            login_file.display().to_string(),
             // Loopback only, for this process alone: without this, every start generates a
             // self-signed RSA-4096 certificate first (1–10 s of CPU, at every command).
             "--rpc-ssl".into(),
@@ -730,6 +739,7 @@ impl WalletRpc {
             "--log-level".into(),
             "0".into(),
         ]);
+        args.extend(access);
         let spawned = Supervised::spawn(WHAT, &binary, &args, &dir).await;
         let mut process = match spawned {
             Ok(process) => process,
@@ -738,9 +748,12 @@ impl WalletRpc {
                 return Err(e);
             }
         };
-        let client = WalletClient::new(&format!("http://127.0.0.1:{port}"), config.rpc)?
-            .with_login(login.clone());
-        let probe = WalletClient::new(client.url(), probe_config(config.rpc))?.with_login(login);
+        let mut client = WalletClient::new(&format!("http://127.0.0.1:{port}"), config.rpc)?;
+        let mut probe = WalletClient::new(client.url(), probe_config(config.rpc))?;
+        if let Some(login) = login {
+            client = client.with_login(login.clone());
+            probe = probe.with_login(login);
+        }
         let ready = process
             .wait_ready(port, config.start_timeout, || {
                 let probe = probe.clone();
