@@ -282,17 +282,19 @@ impl Store {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = match swap_id {
             Some(swap_id) => {
-                sqlx::query(&format!(
+                sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM audit_log WHERE swap_id = $1 ORDER BY id"
-                ))
+                )))
                 .bind(swap_id.to_string())
                 .fetch_all(&self.pool)
                 .await?
             }
             None => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM audit_log ORDER BY id"
+                )))
+                .fetch_all(&self.pool)
+                .await?
             }
         };
         rows.iter().map(|row| raw_from_row(row)?.decode()).collect()
@@ -317,9 +319,9 @@ impl Store {
         let mut last_id = 0i64;
         let mut entries = 0u64;
         loop {
-            let rows = sqlx::query(&format!(
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2"
-            ))
+            )))
             .bind(last_id)
             .bind(VERIFY_PAGE)
             .fetch_all(&mut *snapshot)

@@ -331,7 +331,10 @@ impl Store {
     /// Begins a transaction that holds the database's write lock (see [`Backend::begin_write`]),
     /// for anything that reads and then writes.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
-        Ok(self.pool.begin_with(self.backend.begin_write()).await?)
+        Ok(self
+            .pool
+            .begin_with(sqlx::AssertSqlSafe(self.backend.begin_write()))
+            .await?)
     }
 
     /// Closes the pool, waiting for connections to be returned. Dropping the store also

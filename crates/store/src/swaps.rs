@@ -367,9 +367,9 @@ impl Store {
         let id_text = swap_id.to_string();
         let json = encode_state(state)?;
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RECORD_COLUMNS} FROM swaps WHERE swap_id = $1"
-        ))
+        )))
         .bind(&id_text)
         .fetch_optional(&mut *tx)
         .await?
@@ -449,9 +449,9 @@ impl Store {
     ///
     /// [`StoreError::Corrupt`] if the row does not decode; [`StoreError::Database`].
     pub async fn swap(&self, swap_id: &SwapId) -> Result<Option<SwapRecord>, StoreError> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RECORD_COLUMNS} FROM swaps WHERE swap_id = $1"
-        ))
+        )))
         .bind(swap_id.to_string())
         .fetch_optional(&self.pool)
         .await?;
@@ -488,9 +488,9 @@ impl Store {
     ///
     /// [`StoreError::Corrupt`] if a row does not decode; [`StoreError::Database`].
     pub async fn swaps(&self) -> Result<Vec<SwapRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RECORD_COLUMNS} FROM swaps ORDER BY created_at DESC, rowid DESC"
-        ))
+        )))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(record_from_row).collect()
@@ -515,7 +515,7 @@ impl Store {
             "SELECT {RECORD_COLUMNS} FROM swaps WHERE phase IN ({placeholders}) \
              ORDER BY created_at ASC, rowid ASC"
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for name in open {
             query = query.bind(name);
         }

@@ -222,7 +222,7 @@ impl PgServer {
         let mut conn = sqlx::PgConnection::connect(&self.url("postgres"))
             .await
             .expect("the test server accepts connections");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
             .expect("CREATE DATABASE");

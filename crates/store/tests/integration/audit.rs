@@ -168,7 +168,10 @@ async fn an_edited_time_kind_or_swap_is_found_at_its_entry(db: TestDb) {
             11,
         ),
     ] {
-        sqlx::query(&sql).execute(&pool).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&pool)
+            .await
+            .unwrap();
         let (found, reason) = broken_at(store.verify_audit_log().await);
         assert_eq!(found, id, "{sql}: {reason}");
     }

@@ -154,7 +154,10 @@ impl TestDb {
                 Backend::Sqlite => format!("DROP TRIGGER {trigger}"),
                 Backend::Postgres => format!("DROP TRIGGER {trigger} ON audit_log"),
             };
-            sqlx::query(&sql).execute(raw).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(raw)
+                .await
+                .unwrap();
         }
     }
 }
