@@ -95,10 +95,16 @@ impl std::fmt::Debug for RpcLogin {
 
 /// A login and the server's latest digest challenge (reused, with its nonce count, until
 /// the server sends a new one).
+///
+/// monero-wallet-rpc keeps one digest session: it expects each request's nonce count in
+/// turn and answers any other with a new nonce, which every request still in flight then
+/// fails on. So the requests of one login go one at a time (`in_turn`), in the order of
+/// their counts; the wallet RPC runs most calls one at a time anyway.
 #[derive(Debug)]
 struct Digest {
     login: RpcLogin,
     challenge: std::sync::Mutex<Option<digest_auth::WwwAuthenticateHeader>>,
+    in_turn: tokio::sync::Mutex<()>,
 }
 
 impl Digest {
@@ -176,6 +182,7 @@ impl Endpoint {
         self.digest = Some(std::sync::Arc::new(Digest {
             login,
             challenge: std::sync::Mutex::new(None),
+            in_turn: tokio::sync::Mutex::new(()),
         }));
         self
     }
@@ -295,8 +302,13 @@ impl Endpoint {
         };
         let body = serde_json::to_vec(body).expect("a JSON value serializes");
         let uri = format!("/{path}");
-        // a challenge answered with a stale nonce (another call took a new one) is retried
-        // with the newest; a server that refuses the answer to a fresh challenge refuses us
+        // one request of this login at a time, in nonce-count order (see `Digest`)
+        let _turn = match &self.digest {
+            Some(digest) => Some(digest.in_turn.lock().await),
+            None => None,
+        };
+        // the first request of a login, or one with a stale nonce, gets a new challenge and
+        // is answered again; a server that refuses the answer to a fresh challenge refuses us
         for _ in 0..3 {
             let mut request = self
                 .http
