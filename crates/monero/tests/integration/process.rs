@@ -322,7 +322,11 @@ async fn an_https_daemon_url_is_never_downgraded_to_plain_http() {
 async fn a_wallet_rpc_serves_only_the_process_that_started_it() {
     let stack = Stack::start().await;
     let dir = stack.dir.path().join("locked");
-    let rpc = WalletRpc::start(&wallet_config(&dir, free_port()), &stack.monerod.address())
+    let config = ProcessConfig {
+        without_login: false,
+        ..wallet_config(&dir, free_port())
+    };
+    let rpc = WalletRpc::start(&config, &stack.monerod.address())
         .await
         .expect("a wallet rpc");
     rpc.client()
