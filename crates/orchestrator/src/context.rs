@@ -189,10 +189,9 @@ impl SwapCtx {
                         .await;
                         // a maker that refuses a taker's setup request (its terms, its limits,
                         // the taker's record, the reserve proof) will not open the swap: end
-                        // it now rather than asking again until the setup times out
-                        let final_refusal =
-                            !(reason.starts_with("busy") || reason.ends_with(", try again"));
-                        if message == "setup_request" && final_refusal {
+                        // it now rather than asking again until the setup times out (a busy
+                        // maker is asked again by the delivery and never gets here)
+                        if message == "setup_request" {
                             let (reply, _) = tokio::sync::oneshot::channel();
                             let _ = swap.sender.send(DriverMsg::Command {
                                 command: confiaro_protocol::machine::Command::Abort,

@@ -37,7 +37,7 @@ use crate::actions::{self, JobKind};
 use crate::context::{no_randomness, now, Context, SwapCtx};
 use crate::error::EngineError;
 use crate::events::SwapEventKind;
-use crate::inbox::DriverMsg;
+use crate::inbox::{DriverMsg, Refusal};
 use crate::progress::progress;
 use crate::registry::DriverHandle;
 
@@ -261,7 +261,7 @@ impl Driver {
                 }
                 Err(StepError::Protocol(e)) => {
                     if let Some(reply) = peer_reply {
-                        let _ = reply.send(Err(e.to_string()));
+                        let _ = reply.send(Err(Refusal::Final(e.to_string())));
                     }
                     if let Some(reply) = command_reply {
                         let _ = reply.send(Err(e));
@@ -269,7 +269,9 @@ impl Driver {
                 }
                 Err(StepError::Persist(reason)) => {
                     if let Some(reply) = peer_reply {
-                        let _ = reply.send(Err(format!("busy, try again ({reason})")));
+                        let _ = reply.send(Err(Refusal::busy(format!(
+                            "the swap could not be saved: {reason}"
+                        ))));
                     }
                     if let Some(reply) = command_reply {
                         let _ = reply.send(Err(ProtocolError::NotAllowed {

@@ -197,7 +197,6 @@ impl Engine {
             cx.shutdown.clone(),
         ));
         let intake = Arc::new(Intake::new(Arc::clone(&cx)));
-        cx.tasks.spawn(Arc::clone(&intake).run(p2p_events));
         cx.tasks
             .spawn(crate::peers::run_peer_refresh(Arc::clone(&cx)));
         for address in cx.config.p2p.rendezvous.clone() {
@@ -207,6 +206,12 @@ impl Engine {
         }
         let engine = Engine { cx, intake };
         engine.resume_all().await?;
+        // peers' messages are taken once every unfinished swap has its driver again: one
+        // arriving earlier waits in the network's queue rather than finding no driver
+        engine
+            .cx
+            .tasks
+            .spawn(Arc::clone(&engine.intake).run(p2p_events));
         Ok(engine)
     }
 

@@ -15,16 +15,55 @@ pub(crate) enum DriverMsg {
     /// A chain fact or a job's result.
     Input(Input),
     /// A validated message from the counterparty; `reply` gets `Ok` once the resulting state
-    /// is durable, or the reason it was refused.
+    /// is durable, or why it was not taken.
     Peer {
         message: Message,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), Refusal>>,
     },
     /// A user command.
     Command {
         command: Command,
         reply: oneshot::Sender<Result<(), ProtocolError>>,
     },
+}
+
+/// Why a peer's message was not taken, as the peer is told: for good, or only for now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Refused for good (invalid, not the peer's swap, beyond the maker's terms or limits):
+    /// sending it again changes nothing.
+    Final(String),
+    /// Not now (the swap is resuming or stopping, the store or a node did not answer, the
+    /// proof checks are queued): the peer sends it again later.
+    Busy(String),
+}
+
+impl Refusal {
+    /// A refusal for now, because of `reason`.
+    pub(crate) fn busy(reason: impl std::fmt::Display) -> Refusal {
+        Refusal::Busy(reason.to_string())
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal::Final(reason)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Refusal {
+        Refusal::Final(reason.to_owned())
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Final(reason) => f.write_str(reason),
+            Refusal::Busy(reason) => write!(f, "busy: {reason}"),
+        }
+    }
 }
 
 /// The sending side of a driver's inbox.

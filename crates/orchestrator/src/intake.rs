@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::context::{now, Context};
 use crate::driver::{open_swap, NewSwapPlan};
 use crate::error::EngineError;
-use crate::inbox::{DriverMsg, DriverSender};
+use crate::inbox::{DriverMsg, DriverSender, Refusal};
 use crate::maker::{Desk, MakerSettings, SellSide, RESERVE_PROOF_REFRESH};
 use crate::net::{namespace, protocol_of_kind};
 use crate::proofs::{ProofChecker, ProofLimits};
@@ -50,14 +50,24 @@ pub(crate) enum Route {
     Over,
     /// A new swap (the message opens one): a maker's to accept, within its limits.
     New,
-    /// Refused, with the reason the peer is told.
-    Refuse(String),
+    /// Not taken, for good or for now, with the reason the peer is told.
+    Refuse(Refusal),
 }
 
 /// Where `peer`'s message with `envelope` goes: to the running driver of its swap when the
 /// swap is with `peer`; a repeat for a finished swap is acknowledged from the store; a
 /// message that opens a swap nobody knows is a new swap; anything else is refused with the
 /// reason. Reads only the envelope, so nothing is spent on a message that goes nowhere.
+/// The answer to a message whose swap's driver stopped before taking it.
+fn stopping() -> Refusal {
+    Refusal::busy("the swap is stopping")
+}
+
+/// The refusal of a message for a swap that is not one with its sender.
+fn not_yours(swap_id: &confiaro_protocol::SwapId) -> Refusal {
+    Refusal::Final(format!("swap {swap_id} is not a swap with you"))
+}
+
 pub(crate) async fn route_of(
     drivers: &SwapRegistry,
     store: &Store,
@@ -66,20 +76,18 @@ pub(crate) async fn route_of(
 ) -> Route {
     let swap_id = envelope.swap_id;
     match drivers.sender_and_peer(&swap_id) {
-        Some((_, owner)) if owner != peer => {
-            Route::Refuse(format!("swap {swap_id} is not a swap with you"))
-        }
+        Some((_, owner)) if owner != peer => Route::Refuse(not_yours(&swap_id)),
         Some((sender, _)) => Route::Driver(sender),
         None => match store.swap(&swap_id).await {
             Ok(Some(record)) if record.peer != peer.to_string() => {
-                Route::Refuse(format!("swap {swap_id} is not a swap with you"))
+                Route::Refuse(not_yours(&swap_id))
             }
             // a swap that is over: repeats are harmless
             Ok(Some(record)) if record.phase.is_terminal() => Route::Over,
-            Ok(Some(_)) => Route::Refuse("swap is resuming, try again".into()),
+            Ok(Some(_)) => Route::Refuse(Refusal::busy("the swap is resuming")),
             Ok(None) if envelope.opens_a_swap() => Route::New,
-            Ok(None) => Route::Refuse(format!("unknown swap {swap_id}")),
-            Err(e) => Route::Refuse(format!("busy ({e})")),
+            Ok(None) => Route::Refuse(format!("unknown swap {swap_id}").into()),
+            Err(e) => Route::Refuse(Refusal::busy(e)),
         },
     }
 }
@@ -223,7 +231,8 @@ impl Intake {
         let result = self.take_message(peer, protocol, payload).await;
         let _ = match result {
             Ok(()) => responder.ack(None).await,
-            Err(reason) => responder.refuse(reason).await,
+            Err(Refusal::Final(reason)) => responder.refuse(reason).await,
+            Err(Refusal::Busy(reason)) => responder.busy(reason).await,
         };
     }
 
@@ -237,7 +246,7 @@ impl Intake {
         peer: PeerId,
         protocol: SwapProtocol,
         payload: Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         let envelope = messages::peek(&payload).map_err(|e| {
             tracing::info!(%peer, "refused a malformed message: {e}");
             format!("invalid message: {e}")
@@ -246,7 +255,8 @@ impl Intake {
             return Err(format!(
                 "message kind {} does not belong on {protocol}",
                 envelope.kind
-            ));
+            )
+            .into());
         }
         let route = route_of(&self.cx.drivers, &self.cx.store, peer, envelope).await;
         let sender = match route {
@@ -264,21 +274,19 @@ impl Intake {
             .await
             .map_err(|refusal| {
                 tracing::info!(%peer, "refused a message: {refusal}");
-                refusal.to_string()
+                Refusal::from(refusal)
             })?;
         match (sender, message) {
             (Some(sender), message) => {
                 let (reply, answer) = oneshot::channel();
                 if sender.send(DriverMsg::Peer { message, reply }).is_err() {
-                    return Err("swap is stopping, try again".into());
+                    return Err(stopping());
                 }
-                answer
-                    .await
-                    .unwrap_or_else(|_| Err("swap is stopping, try again".into()))
+                answer.await.unwrap_or_else(|_| Err(stopping()))
             }
             (None, Message::SetupBob(setup)) => self.accept_swap(peer, setup).await,
             (None, Message::SetupRequest(request)) => self.accept_sell(peer, request).await,
-            (None, other) => Err(format!("{} does not open a swap", other.name())),
+            (None, other) => Err(format!("{} does not open a swap", other.name()).into()),
         }
     }
 
@@ -286,7 +294,7 @@ impl Intake {
     /// setup is decoded: it is a maker (on that side), and neither `peer` nor all takers
     /// together have as many setups open as its limits allow. The checks that need the setup
     /// (terms, price, inventory, the seller's wallet) follow once it is decoded.
-    async fn admits_setup(&self, peer: PeerId, envelope: Envelope) -> Result<(), String> {
+    async fn admits_setup(&self, peer: PeerId, envelope: Envelope) -> Result<(), Refusal> {
         let settings = self
             .with_desk(|desk| desk.settings())
             .ok_or("not a maker: this node does not take swaps")?;
@@ -294,15 +302,15 @@ impl Intake {
         if envelope.opens() == Some(Direction::BuyXmr) {
             let open = open_buy_setups(store, &peer.to_string())
                 .await
-                .map_err(|e| format!("busy ({e})"))?;
-            return open.admits(&settings);
+                .map_err(Refusal::busy)?;
+            return Ok(open.admits(&settings)?);
         }
         let side = settings.sell.ok_or("this maker does not buy XMR")?;
         // the seller's wallet is in the setup: its part of the record is checked after decoding
-        sell_exposure(store, &peer.to_string(), "")
+        Ok(sell_exposure(store, &peer.to_string(), "")
             .await
-            .map_err(|e| format!("busy ({e})"))?
-            .admits(&side)
+            .map_err(Refusal::busy)?
+            .admits(&side)?)
     }
 
     fn quote_answer(&self, peer: PeerId, payload: &[u8]) -> Result<QuoteReply, String> {
@@ -321,13 +329,13 @@ impl Intake {
     /// A maker takes a new swap: checks the taker's terms against its quote and its XMR,
     /// then opens the swap as Alice and hands her machine the setup. Returns once the setup
     /// is handled (the answer for the peer).
-    async fn accept_swap(self: &Arc<Self>, peer: PeerId, setup: SetupBob) -> Result<(), String> {
+    async fn accept_swap(self: &Arc<Self>, peer: PeerId, setup: SetupBob) -> Result<(), Refusal> {
         let cx = &self.cx;
         let guard = self.accepting.lock().await;
         let swap_id = setup.swap_id;
         // a copy of this setup may have created the swap while we waited
         if cx.drivers.contains(&swap_id) {
-            return Err("swap is starting, try again".into());
+            return Err(Refusal::busy("the swap is starting"));
         }
         let network = cx.config.network;
         let (settings, price) = self
@@ -341,13 +349,11 @@ impl Intake {
         // setups arrived at once
         open_buy_setups(&cx.store, &peer.to_string())
             .await
-            .map_err(|e| format!("busy ({e})"))?
+            .map_err(Refusal::busy)?
             .admits(&settings)?;
-        let (unpromised, _) = unpromised_xmr(cx)
-            .await
-            .map_err(|e| format!("busy ({e})"))?;
+        let (unpromised, _) = unpromised_xmr(cx).await.map_err(Refusal::busy)?;
         can_promise(unpromised, setup.terms.xmr_amount)?;
-        let fee_rate = cx.btc.fee_rate().await.map_err(|e| format!("busy ({e})"))?;
+        let fee_rate = cx.btc.fee_rate().await.map_err(Refusal::busy)?;
         let plan = NewSwapPlan {
             swap_id,
             role: Role::Alice,
@@ -365,16 +371,12 @@ impl Intake {
             message: Message::SetupBob(setup),
             reply,
         };
-        open_swap(cx, plan, first)
-            .await
-            .map_err(|e| format!("busy ({e})"))?;
+        open_swap(cx, plan, first).await.map_err(Refusal::busy)?;
         drop(guard);
         let intake = Arc::clone(self);
         cx.tasks
             .spawn(async move { intake.refresh_free_xmr().await });
-        answer
-            .await
-            .unwrap_or_else(|_| Err("swap is stopping, try again".into()))
+        answer.await.unwrap_or_else(|_| Err(stopping()))
     }
 
     /// A maker takes a taker's request to sell XMR: checks the terms against its bid, its
@@ -386,12 +388,12 @@ impl Intake {
         self: &Arc<Self>,
         peer: PeerId,
         request: SetupRequest,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         let cx = &self.cx;
         let guard = self.accepting.lock().await;
         let swap_id = request.swap_id;
         if cx.drivers.contains(&swap_id) {
-            return Err("swap is starting, try again".into());
+            return Err(Refusal::busy("the swap is starting"));
         }
         let network = cx.config.network;
         let terms = request.terms;
@@ -406,18 +408,18 @@ impl Intake {
             let wallet = sellers_wallet(&request.reserve_proof.address, network)?;
             let exposure = sell_exposure(&cx.store, &peer.to_string(), &wallet.to_string())
                 .await
-                .map_err(|e| format!("busy ({e})"))?;
+                .map_err(Refusal::busy)?;
             exposure.admits(&side)?;
-            let fee_rate = cx.btc.fee_rate().await.map_err(|e| format!("busy ({e})"))?;
+            let fee_rate = cx.btc.fee_rate().await.map_err(Refusal::busy)?;
             let (unpromised, _) = unpromised_btc(cx, fee_rate)
                 .await
-                .map_err(|e| format!("busy ({e})"))?;
+                .map_err(Refusal::busy)?;
             let need = terms.btc_amount + btc_lock_fee_allowance(fee_rate);
             if unpromised < need {
-                return Err(format!(
+                return Err(Refusal::Final(format!(
                     "the maker cannot lock {} now (its BTC is promised to other swaps); try a smaller amount or later",
                     terms.btc_amount
-                ));
+                )));
             }
             self.check_sellers_reserve(peer, &request, &wallet).await?;
             Ok((fee_rate, exposure, wallet))
@@ -451,7 +453,7 @@ impl Intake {
         };
         open_swap(cx, plan, DriverMsg::Input(Input::Tick))
             .await
-            .map_err(|e| format!("busy ({e})"))?;
+            .map_err(Refusal::busy)?;
         drop(guard);
         let intake = Arc::clone(self);
         cx.tasks
@@ -467,7 +469,7 @@ impl Intake {
         peer: PeerId,
         request: &SetupRequest,
         address: &monero::Address,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         let cx = &self.cx;
         let network = cx.config.network;
         let proof = &request.reserve_proof;
@@ -481,16 +483,16 @@ impl Intake {
             .xmr
             .check_reserves(address, &message, &proof.signature)
             .await
-            .map_err(|e| format!("busy (cannot check the reserve proof: {e})"))?
+            .map_err(|e| Refusal::busy(format!("cannot check the reserve proof: {e}")))?
             .ok_or_else(|| {
                 tracing::info!(%peer, "a reserve proof did not verify");
                 "the reserve proof does not verify for this maker, swap and amount".to_string()
             })?;
         if proven < request.terms.xmr_amount {
-            return Err(format!(
+            return Err(Refusal::Final(format!(
                 "the reserve proof proves {proven}, less than the {} to lock",
                 request.terms.xmr_amount
-            ));
+            )));
         }
         Ok(())
     }
@@ -901,9 +903,9 @@ mod tests {
         }
     }
 
-    fn refusal(route: Route) -> String {
+    fn refusal(route: Route) -> Refusal {
         match route {
-            Route::Refuse(reason) => reason,
+            Route::Refuse(refusal) => refusal,
             Route::Driver(..) => panic!("routed to a driver"),
             Route::Over => panic!("acknowledged as over"),
             Route::New => panic!("taken as a new swap"),
@@ -933,8 +935,10 @@ mod tests {
             Ok(DriverMsg::Peer { message, .. }) if message.swap_id() == swap_id
         ));
 
-        let reason = refusal(f.route(stranger, &setup).await);
-        assert_eq!(reason, format!("swap {swap_id} is not a swap with you"));
+        assert_eq!(
+            refusal(f.route(stranger, &setup).await),
+            Refusal::Final(format!("swap {swap_id} is not a swap with you"))
+        );
     }
 
     #[tokio::test]
@@ -951,16 +955,19 @@ mod tests {
         assert!(state.phase().is_terminal());
         f.stored(&state, taker).await;
         assert!(matches!(f.route(taker, &setup).await, Route::Over));
-        let reason = refusal(f.route(PeerId::random(), &setup).await);
-        assert!(reason.contains("is not a swap with you"), "{reason}");
+        let stranger = refusal(f.route(PeerId::random(), &setup).await);
+        assert_eq!(
+            stranger,
+            Refusal::Final(format!("swap {over} is not a swap with you"))
+        );
 
-        // an unfinished swap whose driver is not running (yet): try again
+        // an unfinished swap whose driver is not running (yet): busy, the peer asks again
         let resuming = SwapId([3; 32]);
         let (state, setup) = bob_and_setup(resuming);
         f.stored(&state, taker).await;
         assert_eq!(
             refusal(f.route(taker, &setup).await),
-            "swap is resuming, try again"
+            Refusal::Busy("the swap is resuming".into())
         );
     }
 
@@ -1082,7 +1089,7 @@ mod tests {
         });
         assert_eq!(
             refusal(f.route(taker, &proof).await),
-            format!("unknown swap {fresh}")
+            Refusal::Final(format!("unknown swap {fresh}"))
         );
     }
 

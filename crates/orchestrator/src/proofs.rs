@@ -12,6 +12,8 @@ use confiaro_p2p::PeerId;
 use confiaro_protocol::messages::{self, DecodeError, Message};
 use tokio::sync::oneshot;
 
+use crate::inbox::Refusal;
+
 /// One decode to run: the bytes and where its result goes.
 type Job = (Vec<u8>, oneshot::Sender<Result<Message, DecodeError>>);
 
@@ -51,10 +53,20 @@ pub(crate) enum CheckRefusal {
     Invalid(DecodeError),
 }
 
+impl From<CheckRefusal> for Refusal {
+    /// What the peer is told: busy, so it asks again; or invalid, for good.
+    fn from(refusal: CheckRefusal) -> Refusal {
+        match refusal {
+            CheckRefusal::Busy(reason) => Refusal::Busy(reason),
+            invalid @ CheckRefusal::Invalid(_) => Refusal::Final(invalid.to_string()),
+        }
+    }
+}
+
 impl std::fmt::Display for CheckRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CheckRefusal::Busy(reason) => write!(f, "busy ({reason}); try again later"),
+            CheckRefusal::Busy(reason) => write!(f, "busy: {reason}"),
             CheckRefusal::Invalid(e) => write!(f, "invalid message: {e}"),
         }
     }

@@ -8,6 +8,7 @@
 //! | `0x02` | ack without payload          | empty                                  |
 //! | `0x03` | ack with payload             | opaque payload                         |
 //! | `0x04` | refusal                      | UTF-8 reason, at most 1 KiB            |
+//! | `0x05` | busy: send again later       | UTF-8 reason, at most 1 KiB            |
 //!
 //! The length is checked against the protocol's limit *before* the body is allocated, so a
 //! peer cannot make us allocate more than [`SwapProtocol::max_message_bytes`] + 1 bytes per
@@ -27,14 +28,19 @@ const TAG_REQUEST: u8 = 0x01;
 const TAG_ACK_EMPTY: u8 = 0x02;
 const TAG_ACK_BYTES: u8 = 0x03;
 const TAG_REFUSED: u8 = 0x04;
+const TAG_BUSY: u8 = 0x05;
 
 /// A peer's answer to a request: an acknowledgement or a typed refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// The request was accepted; optionally with a payload (e.g. a quote).
     Ack(Option<Vec<u8>>),
-    /// The request was refused; the reason is a short human-readable string from the peer.
+    /// The request was refused for good; the reason is a short human-readable string from
+    /// the peer.
     Refused(String),
+    /// The peer cannot take the request now (it is starting, its storage is busy, its queue
+    /// is full) and asks for it again later; the reason is as for [`Reply::Refused`].
+    Busy(String),
 }
 
 /// A request as read from (or written to) a stream.
@@ -195,13 +201,17 @@ impl request_response::Codec for FrameCodec {
             (TAG_ACK_EMPTY, body) if body.is_empty() => Ok(Reply::Ack(None)),
             (TAG_ACK_EMPTY, _) => Err(self.malformed("empty ack with a body")),
             (TAG_ACK_BYTES, body) => Ok(Reply::Ack(Some(body))),
-            (TAG_REFUSED, body) => {
+            (tag @ (TAG_REFUSED | TAG_BUSY), body) => {
                 if body.len() > MAX_REFUSAL_REASON_BYTES {
                     return Err(self.malformed("refusal reason too long"));
                 }
-                String::from_utf8(body)
-                    .map(Reply::Refused)
-                    .map_err(|_| self.malformed("refusal reason is not UTF-8"))
+                let reason = String::from_utf8(body)
+                    .map_err(|_| self.malformed("refusal reason is not UTF-8"))?;
+                Ok(if tag == TAG_BUSY {
+                    Reply::Busy(reason)
+                } else {
+                    Reply::Refused(reason)
+                })
             }
             _ => Err(self.malformed("expected a response tag")),
         }
@@ -240,6 +250,10 @@ impl request_response::Codec for FrameCodec {
             Reply::Refused(reason) => {
                 let reason = truncate_reason(reason);
                 self.write_frame(io, TAG_REFUSED, reason.as_bytes()).await
+            }
+            Reply::Busy(reason) => {
+                let reason = truncate_reason(reason);
+                self.write_frame(io, TAG_BUSY, reason.as_bytes()).await
             }
         }
     }
@@ -288,6 +302,7 @@ mod tests {
             Reply::Ack(None),
             Reply::Ack(Some(vec![1, 2])),
             Reply::Refused("no".into()),
+            Reply::Busy("later".into()),
         ] {
             let mut codec = FrameCodec::new(SwapProtocol::Abort);
             let mut buf = Vec::new();

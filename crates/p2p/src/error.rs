@@ -77,6 +77,14 @@ pub enum SendError {
         /// The peer's reason.
         reason: String,
     },
+    /// The peer cannot take the message now and asks for it again later.
+    #[error("{protocol}: the peer is busy: {reason}")]
+    Busy {
+        /// The protocol.
+        protocol: SwapProtocol,
+        /// The peer's reason.
+        reason: String,
+    },
     /// No connection to the peer could be established (unknown address, peer down).
     #[error("{protocol}: could not reach peer {peer}")]
     Unreachable {
@@ -125,13 +133,14 @@ pub enum SendError {
 impl SendError {
     /// Whether sending the same message again later may succeed.
     ///
-    /// True for transport failures (unreachable, timeout, connection closed, I/O);
-    /// false for answers (refusal), local mistakes (too large), protocol mismatches,
-    /// invalid answers, cancellation and a stopped network.
+    /// True for transport failures (unreachable, timeout, connection closed, I/O) and a
+    /// busy peer; false for answers (refusal), local mistakes (too large), protocol
+    /// mismatches, invalid answers, cancellation and a stopped network.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             SendError::Unreachable { .. }
+                | SendError::Busy { .. }
                 | SendError::Timeout { .. }
                 | SendError::ConnectionClosed { .. }
                 | SendError::Io { .. }

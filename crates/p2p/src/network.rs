@@ -259,12 +259,24 @@ impl Responder {
         self.respond(Reply::Ack(payload)).await
     }
 
-    /// Refuses the request with a short reason (cut to 1 KiB). Never put secrets in it.
+    /// Refuses the request for good with a short reason (cut to 1 KiB): the sender should
+    /// not send it again. Never put secrets in the reason.
     ///
     /// # Errors
     /// As [`Responder::ack`], except `TooLarge`.
     pub async fn refuse(self, reason: impl Into<String>) -> Result<(), RespondError> {
         self.respond(Reply::Refused(crate::codec::truncate_reason(reason.into())))
+            .await
+    }
+
+    /// Answers that the request cannot be taken now (starting, storage busy, queue full):
+    /// the sender sends it again later ([`SendError::Busy`] is retryable). The reason is as
+    /// for [`Responder::refuse`].
+    ///
+    /// # Errors
+    /// As [`Responder::refuse`].
+    pub async fn busy(self, reason: impl Into<String>) -> Result<(), RespondError> {
+        self.respond(Reply::Busy(crate::codec::truncate_reason(reason.into())))
             .await
     }
 
@@ -1068,6 +1080,7 @@ impl SwarmTask {
                 let result = match response {
                     Reply::Ack(payload) => Ok(payload),
                     Reply::Refused(reason) => Err(SendError::Refused { protocol, reason }),
+                    Reply::Busy(reason) => Err(SendError::Busy { protocol, reason }),
                 };
                 if let Some(done) = self.pending_sends.remove(&(protocol, request_id)) {
                     let _ = done.send(result);

@@ -413,6 +413,61 @@ async fn a_message_is_retried_until_the_receiver_comes_up_and_acks() {
     assert_eq!(receiver.local_peer_id(), receiver_id);
 }
 
+/// A receiver that is busy (say, still resuming the swap) answers "busy", and the sender
+/// asks again until the receiver takes the message; a refusal, by contrast, is final.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_answer_is_asked_again_until_the_receiver_takes_the_message() {
+    init_tracing();
+    let (receiver, mut receiver_events, receiver_addr) = node(13).await;
+    let (sender, _events, _) = node(14).await;
+    sender.dial(receiver_addr).await.expect("dial");
+    let busy_answers = 3;
+    let answering = tokio::spawn(async move {
+        let mut asked = 0;
+        while let Some(event) = receiver_events.recv().await {
+            if let NetworkEvent::InboundRequest(request) = event {
+                asked += 1;
+                if asked <= busy_answers {
+                    request
+                        .responder
+                        .busy("swap is resuming")
+                        .await
+                        .expect("busy");
+                } else {
+                    request.responder.ack(None).await.expect("ack");
+                    return asked;
+                }
+            }
+        }
+        asked
+    });
+    let backoff = Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+    };
+    let acked = tokio::time::timeout(
+        WAIT,
+        send_with_retry(
+            &sender,
+            receiver.local_peer_id(),
+            SwapProtocol::Abort,
+            b"abort".to_vec(),
+            backoff,
+            &CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("taken in time");
+    assert_eq!(acked.expect("acknowledged in the end"), None);
+    assert_eq!(answering.await.expect("task"), busy_answers + 1);
+    let busy = SendError::Busy {
+        protocol: SwapProtocol::Abort,
+        reason: "swap is resuming".into(),
+    };
+    assert!(busy.is_retryable());
+    assert!(busy.to_string().contains("swap is resuming"), "{busy}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retrying_stops_when_the_message_is_no_longer_needed() {
     init_tracing();
