@@ -26,8 +26,8 @@ pub mod retry;
 pub use codec::{CodecError, Reply, RequestFrame};
 pub use error::{DialError, ListenError, RendezvousError, RespondError, SendError, StartError};
 pub use network::{
-    ConnectionCaps, DiscoveredPeer, IdentitySecret, InboundRequest, Network, NetworkConfig,
-    NetworkEvent, RendezvousServerConfig, Responder,
+    stream_transport, ByteStream, ConnectionCaps, DiscoveredPeer, IdentitySecret, InboundRequest,
+    Network, NetworkConfig, NetworkEvent, RendezvousServerConfig, Responder, StreamTransport,
 };
 pub use protocol::SwapProtocol;
 pub use rendezvous_point::RendezvousPoint;

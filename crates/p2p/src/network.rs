@@ -1,9 +1,11 @@
-//! The [`Network`] handle: one libp2p swarm (TCP + noise + yamux on tokio) run by a background
-//! task, driven through a cloneable handle and observed through a stream of [`NetworkEvent`]s.
+//! The [`Network`] handle: one libp2p swarm (TCP, or another byte-stream transport such as
+//! Tor, with noise + yamux on tokio) run by a background task, driven through a cloneable
+//! handle and observed through a stream of [`NetworkEvent`]s.
 //!
 //! # Operation
 //! 1. [`Network::start`] with a [`NetworkConfig`] (the caller's 32-byte ed25519 secret, so the
-//!    [`PeerId`] is stable across restarts). It spawns the swarm task on the current tokio
+//!    [`PeerId`] is stable across restarts), or [`Network::start_over`] to use a
+//!    [`StreamTransport`] instead of TCP. It spawns the swarm task on the current tokio
 //!    runtime and returns the handle and the event receiver.
 //! 2. Drain the receiver. Every [`NetworkEvent::InboundRequest`] carries a [`Responder`]; call
 //!    [`Responder::ack`] or [`Responder::refuse`] (dropping it makes the sender see a failure
@@ -354,9 +356,34 @@ enum Command {
     Shutdown,
 }
 
+/// A byte stream a [`StreamTransport`] yields: what noise and yamux run over.
+pub trait ByteStream: futures::AsyncRead + futures::AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: futures::AsyncRead + futures::AsyncWrite + Unpin + Send + 'static> ByteStream for T {}
+
+/// A transport of raw byte streams (no encryption, no multiplexing), boxed: what
+/// [`Network::start_over`] uses instead of TCP, e.g. Tor streams. Make one with
+/// [`stream_transport`].
+pub type StreamTransport = libp2p::core::transport::Boxed<Box<dyn ByteStream>>;
+
+/// Boxes `transport` (any libp2p transport of byte streams) as a [`StreamTransport`].
+pub fn stream_transport<T>(transport: T) -> StreamTransport
+where
+    T: libp2p::core::Transport + Send + Unpin + 'static,
+    T::Output: ByteStream,
+    T::Error: Send + Sync + 'static,
+    T::Dial: Send + 'static,
+    T::ListenerUpgrade: Send + 'static,
+{
+    use libp2p::core::Transport as _;
+    transport
+        .map(|stream, _| Box::new(stream) as Box<dyn ByteStream>)
+        .boxed()
+}
+
 impl Network {
-    /// Builds the swarm, listens on [`NetworkConfig::listen`] and spawns the swarm task on the
-    /// current tokio runtime. Returns the handle and the event stream.
+    /// Builds the swarm over TCP, listens on [`NetworkConfig::listen`] and spawns the swarm
+    /// task on the current tokio runtime. Returns the handle and the event stream.
     ///
     /// # Errors
     /// [`StartError::NoRuntime`] outside a tokio runtime, [`StartError::InvalidIdentity`],
@@ -365,9 +392,31 @@ impl Network {
     pub async fn start(
         config: NetworkConfig,
     ) -> Result<(Network, mpsc::Receiver<NetworkEvent>), StartError> {
+        Network::start_with(config, None).await
+    }
+
+    /// As [`Network::start`], but over `streams` alone, with noise and yamux on top as on TCP:
+    /// the node opens no TCP connection and listens on no TCP port of its own, so nothing can
+    /// go around the transport (for Tor: no clear connection to a peer). Listen addresses and
+    /// dialled addresses are the transport's (for Tor, `/onion3/…` to listen; `/onion3`,
+    /// `/dns` and `/ip4` to dial).
+    ///
+    /// # Errors
+    /// As [`Network::start`].
+    pub async fn start_over(
+        config: NetworkConfig,
+        streams: StreamTransport,
+    ) -> Result<(Network, mpsc::Receiver<NetworkEvent>), StartError> {
+        Network::start_with(config, Some(streams)).await
+    }
+
+    async fn start_with(
+        config: NetworkConfig,
+        streams: Option<StreamTransport>,
+    ) -> Result<(Network, mpsc::Receiver<NetworkEvent>), StartError> {
         let keypair = config.identity.keypair()?;
         let local_peer_id = keypair.public().to_peer_id();
-        let swarm = build_swarm(keypair, &config)?;
+        let swarm = build_swarm(keypair, &config, streams)?;
         let (commands, command_rx) = mpsc::channel(256);
         let (events, event_rx) = mpsc::channel(config.event_capacity.max(1));
         let task = SwarmTask {
@@ -599,13 +648,59 @@ impl Behaviour {
     }
 }
 
+/// How long a connection over a [`StreamTransport`] may take to set up. libp2p's default
+/// (10 s) is for TCP: over Tor, reaching an onion service whose cached descriptor is stale
+/// (the service restarted) takes longer, and a dial cut short starts over from the same
+/// stale descriptor every time.
+const STREAM_CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The swarm over TCP, or over `streams` alone when given.
 fn build_swarm(
     keypair: identity::Keypair,
     config: &NetworkConfig,
+    streams: Option<StreamTransport>,
 ) -> Result<Swarm<Behaviour>, StartError> {
-    let request_timeout = config.request_timeout;
-    let server = config.rendezvous_server;
     let idle = config.idle_connection_timeout;
+    let builder = libp2p::SwarmBuilder::with_existing_identity(keypair).with_tokio();
+    let transport_error = |e: &dyn std::fmt::Display| StartError::Transport(e.to_string());
+    let swarm = match streams {
+        None => builder
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| transport_error(&e))?
+            .with_behaviour(|key| behaviour(key, config))
+            .map_err(|e| transport_error(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .build(),
+        Some(streams) => builder
+            .with_other_transport(|key| {
+                use libp2p::core::{upgrade::Version, Transport as _};
+                noise::Config::new(key)
+                    .map(|noise| {
+                        streams
+                            .upgrade(Version::V1)
+                            .authenticate(noise)
+                            .multiplex(yamux::Config::default())
+                    })
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            })
+            .map_err(|e| transport_error(&e))?
+            .with_behaviour(|key| behaviour(key, config))
+            .map_err(|e| transport_error(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .with_connection_timeout(STREAM_CONNECTION_TIMEOUT)
+            .build(),
+    };
+    Ok(swarm)
+}
+
+/// The node's behaviours: connection caps, the swap protocols, rendezvous, identify, ping
+/// and the peer store.
+fn behaviour(key: &identity::Keypair, config: &NetworkConfig) -> Behaviour {
+    let request_timeout = config.request_timeout;
     let caps = config.caps;
     let rr = move |protocol: SwapProtocol| {
         let timeout = request_timeout.unwrap_or(protocol.default_timeout());
@@ -617,47 +712,35 @@ fn build_swarm(
                 .with_max_concurrent_streams(caps.max_streams_per_connection),
         )
     };
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| StartError::Transport(e.to_string()))?
-        .with_behaviour(|key| Behaviour {
-            limits: connection_limits::Behaviour::new(
-                connection_limits::ConnectionLimits::default()
-                    .with_max_established_incoming(Some(caps.max_incoming))
-                    .with_max_pending_incoming(Some(caps.max_pending_incoming))
-                    .with_max_established_per_peer(Some(caps.max_per_peer)),
-            ),
-            quote: rr(SwapProtocol::Quote),
-            swap_setup: rr(SwapProtocol::SwapSetup),
-            transfer_proof: rr(SwapProtocol::TransferProof),
-            encrypted_signature: rr(SwapProtocol::EncryptedSignature),
-            abort: rr(SwapProtocol::Abort),
-            rendezvous_client: rendezvous::client::Behaviour::new(key.clone()),
-            rendezvous_server: Toggle::from(server.map(|s| {
-                rendezvous::server::Behaviour::new(
-                    rendezvous::server::Config::default()
-                        .with_min_ttl(s.min_ttl)
-                        .with_max_ttl(s.max_ttl),
-                )
-            })),
-            identify: identify::Behaviour::new(identify::Config::new(
-                "/confiaro/id/1".to_owned(),
-                key.public(),
-            )),
-            ping: ping::Behaviour::default(),
-            peer_store: peer_store::Behaviour::new(MemoryStore::new(
-                peer_store::memory_store::Config::default().set_remove_addr_on_dial_error(false),
-            )),
-        })
-        .map_err(|e| StartError::Transport(e.to_string()))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
-        .build();
-    Ok(swarm)
+    Behaviour {
+        limits: connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established_incoming(Some(caps.max_incoming))
+                .with_max_pending_incoming(Some(caps.max_pending_incoming))
+                .with_max_established_per_peer(Some(caps.max_per_peer)),
+        ),
+        quote: rr(SwapProtocol::Quote),
+        swap_setup: rr(SwapProtocol::SwapSetup),
+        transfer_proof: rr(SwapProtocol::TransferProof),
+        encrypted_signature: rr(SwapProtocol::EncryptedSignature),
+        abort: rr(SwapProtocol::Abort),
+        rendezvous_client: rendezvous::client::Behaviour::new(key.clone()),
+        rendezvous_server: Toggle::from(config.rendezvous_server.map(|s| {
+            rendezvous::server::Behaviour::new(
+                rendezvous::server::Config::default()
+                    .with_min_ttl(s.min_ttl)
+                    .with_max_ttl(s.max_ttl),
+            )
+        })),
+        identify: identify::Behaviour::new(identify::Config::new(
+            "/confiaro/id/1".to_owned(),
+            key.public(),
+        )),
+        ping: ping::Behaviour::default(),
+        peer_store: peer_store::Behaviour::new(MemoryStore::new(
+            peer_store::memory_store::Config::default().set_remove_addr_on_dial_error(false),
+        )),
+    }
 }
 
 struct Registration {

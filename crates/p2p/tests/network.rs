@@ -721,3 +721,58 @@ async fn an_inbound_request_prints_its_payload_length_not_its_bytes() {
     );
     sender.abort();
 }
+
+/// A node over another byte-stream transport than TCP (here libp2p's in-memory one, as the
+/// engine uses Tor's): the swap protocols run on it with noise and yamux as on TCP, and the
+/// node has no TCP at all, so it can neither listen on nor dial a TCP address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_over_another_transport_serves_the_protocols_and_has_no_tcp() {
+    use confiaro_p2p::{stream_transport, DialError, ListenError};
+    use libp2p::core::transport::MemoryTransport;
+    init_tracing();
+    let memory_node = |seed: u8| async move {
+        Network::start_over(
+            config(seed, Vec::new()),
+            stream_transport(MemoryTransport::default()),
+        )
+        .await
+        .expect("starts over memory")
+    };
+    let (maker, maker_events) = memory_node(15).await;
+    let _served = serve(maker_events);
+    let address = maker
+        .listen("/memory/0".parse().expect("a memory address"))
+        .await
+        .expect("listens");
+    assert!(
+        matches!(
+            maker.listen(loopback()).await,
+            Err(ListenError::Refused { .. })
+        ),
+        "a node over another transport listens on no TCP port"
+    );
+
+    let (taker, _taker_events) = memory_node(16).await;
+    assert_eq!(
+        taker.dial(address).await.expect("dials over memory"),
+        maker.local_peer_id()
+    );
+    let ack = taker
+        .send(
+            maker.local_peer_id(),
+            SwapProtocol::Quote,
+            b"quote?".to_vec(),
+        )
+        .await
+        .expect("acknowledged");
+    assert_eq!(ack, Some(expected_ack(SwapProtocol::Quote, b"quote?")));
+
+    let (tcp_node, tcp_events, tcp_address) = node(17).await;
+    let _tcp_served = serve(tcp_events);
+    let dialled = taker.dial(tcp_address).await;
+    assert!(
+        matches!(dialled, Err(DialError::Failed { .. })),
+        "a node over another transport dials no TCP address: {dialled:?}"
+    );
+    drop(tcp_node);
+}
