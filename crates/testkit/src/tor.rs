@@ -410,6 +410,42 @@ impl TorNetwork {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Writes the file a client joins this network with (`confiaro --tor-network FILE`,
+    /// `confiaro_tor::PrivateTorNetwork` in JSON: `authorities`, `fallbacks`) into the
+    /// network's directory; returns its path.
+    pub fn client_file(&self) -> PathBuf {
+        let quoted = |items: Vec<String>| items.join(",");
+        let authorities = quoted(
+            self.authorities()
+                .into_iter()
+                .map(|a| format!("\"{a}\""))
+                .collect(),
+        );
+        let fallbacks = quoted(
+            self.fallbacks()
+                .into_iter()
+                .map(|f| {
+                    format!(
+                        "{{\"rsa_fingerprint\":\"{}\",\"ed25519_identity\":\"{}\",\"or_address\":\"{}\"}}",
+                        f.rsa_fingerprint, f.ed25519_identity, f.or_address
+                    )
+                })
+                .collect(),
+        );
+        let path = self.dir.path().join("client-network.json");
+        std::fs::write(
+            &path,
+            format!("{{\"authorities\":[{authorities}],\"fallbacks\":[{fallbacks}]}}\n"),
+        )
+        .expect("the client file is written");
+        path
+    }
+
+    /// The ORPorts of every relay, on 127.0.0.1 (where a Tor client connects).
+    pub fn or_ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(|n| n.or_port).collect()
+    }
 }
 
 impl Drop for TorNetwork {

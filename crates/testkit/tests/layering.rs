@@ -5,8 +5,8 @@
 //! too, so the table never claims more than is true.
 //!
 //! The layers, bottom up: the sans-IO protocol; the adapters (`bitcoin`, `monero`, `p2p`,
-//! `store`, `pricing`), which know the protocol and nothing of each other; the
-//! orchestrator, which glues them; the products (`app`, `cli`, `desktop`) on top. The devnet
+//! `store`, `pricing`), which know the protocol and nothing of each other, and `tor`, which
+//! knows nothing else of the project; the orchestrator, which glues them; the products (`app`, `cli`, `desktop`) on top. The devnet
 //! is the tester's stack (a Bitcoin node on libbitcoinkernel, monerod, a rendezvous point),
 //! `demo` adds a demo maker to it, and the products reach it only through their optional
 //! `devnet` feature: a default build of a product contains none of it (checked here with
@@ -20,6 +20,7 @@ use std::process::Command;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("confiaro-protocol", &[]),
     ("confiaro-p2p", &[]),
+    ("confiaro-tor", &[]),
     ("confiaro-bitcoin", &["confiaro-protocol"]),
     ("confiaro-monero", &["confiaro-protocol"]),
     ("confiaro-store", &["confiaro-protocol"]),
@@ -33,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "confiaro-p2p",
             "confiaro-store",
             "confiaro-pricing",
+            "confiaro-tor",
         ],
     ),
     ("confiaro-devnet", &["confiaro-monero", "confiaro-p2p"]),

@@ -36,7 +36,7 @@ use tor_rtcompat::PreferredRuntime;
 pub use transport::TorTransport;
 
 /// A directory cache a client may bootstrap from, as a private network names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FallbackCache {
     /// The relay's RSA identity fingerprint (40 hex digits).
     pub rsa_fingerprint: String,
@@ -59,6 +59,25 @@ pub enum TorNetworkChoice {
         /// Where to fetch the directory from first.
         fallbacks: Vec<FallbackCache>,
     },
+}
+
+/// A private Tor network as a file describes it (JSON: `authorities`, `fallbacks`), e.g. the
+/// one the test kit starts: what [`TorNetworkChoice::Private`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PrivateTorNetwork {
+    /// The v3 identities (40 hex digits) of the directory authorities.
+    pub authorities: Vec<String>,
+    /// Where to fetch the directory from first.
+    pub fallbacks: Vec<FallbackCache>,
+}
+
+impl From<PrivateTorNetwork> for TorNetworkChoice {
+    fn from(network: PrivateTorNetwork) -> TorNetworkChoice {
+        TorNetworkChoice::Private {
+            authorities: network.authorities,
+            fallbacks: network.fallbacks,
+        }
+    }
 }
 
 /// Where the client keeps its files and which network it joins.
