@@ -14,6 +14,11 @@
 #   unit        every crate's unit and integration tests (cargo-nextest)
 #   flood       the setup-flood benchmark: a maker flooded with 1,000 bogus setups from 100
 #               identities, with and without its limits; prints one FLOOD {json} line each
+#   tor         libp2p over Tor on a private Tor network on loopback (Debian's tor relays,
+#               embedded arti clients): a maker's onion service, its restart, an onion
+#               nobody serves, a peer through an exit (TOR {json}); then swaps on the devnet
+#               through a maker's onion service beside one over clear TCP (TOR-SWAP {json}).
+#               Alone, because circuits built under full CPU load time out
 #   e2e         every end-to-end scenario and crash point: `confiaro` processes on real
 #               regtest chains (crates/cli/tests/e2e)
 #   desktop     the desktop app in a real window under Xvfb buying and selling XMR
@@ -88,14 +93,14 @@ bindings() {
 stage bindings bindings
 
 e2e() {
-    cargo test --workspace --release --features "$confiaro_devnet_features" --test e2e -- --test-threads "${E2E_THREADS:-4}" --nocapture
+    cargo test --workspace --release --features "$confiaro_devnet_features" --test e2e -- --test-threads "${E2E_THREADS:-4}" --nocapture --skip tor::
 }
 desktop() {
     (cd ui && npm run test:desktop)
 }
 unit() {
     cargo nextest run --workspace --release --features "$confiaro_devnet_features" --no-fail-fast \
-        -E 'not (binary(e2e) | binary(simulation))'
+        -E 'not (binary(e2e) | binary(simulation) | (package(confiaro-tor) & binary(onion)))'
 }
 simulation() {
     cargo test --workspace --release --features "$confiaro_devnet_features" --test simulation -- --nocapture
@@ -103,8 +108,13 @@ simulation() {
 flood() {
     cargo test --workspace --release --features "$confiaro_devnet_features" --lib flood_bench -- --ignored --nocapture
 }
+tor() {
+    cargo test --workspace --release --features "$confiaro_devnet_features" --test onion -- --nocapture
+    cargo test --workspace --release --features "$confiaro_devnet_features" --test e2e -- --test-threads 1 --nocapture tor::
+}
 stage unit unit
 stage flood flood
+stage tor tor
 stage e2e e2e
 stage desktop desktop
 stage simulation simulation

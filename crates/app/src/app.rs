@@ -12,7 +12,8 @@ use confiaro_orchestrator::events::SwapEventKind;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
-    MoneroConfig, Multiaddr, Network, Received, StoreLocation, SwapView, XmrAmount,
+    MoneroConfig, Multiaddr, Network, Received, StoreLocation, SwapView, TorNetworkChoice,
+    TorSettings, XmrAmount,
 };
 
 use crate::ipc::*;
@@ -872,6 +873,14 @@ fn node_config(data_dir: &Path, settings: &Settings) -> Result<EngineConfig, Com
         MoneroConfig::new(settings.monerod_url.clone()),
     );
     config.p2p.advertise_listen_addresses = settings.network == NetworkName::Regtest;
+    if settings.network != NetworkName::Regtest {
+        // off regtest, peers are reached through Tor only (no clear TCP of our own)
+        config.p2p.tor = Some(TorSettings {
+            network: TorNetworkChoice::Public,
+            onion_port: None,
+        });
+        config.p2p.listen.clear();
+    }
     config.p2p.rendezvous = settings
         .rendezvous
         .iter()

@@ -91,6 +91,15 @@ pub(crate) struct Global {
     /// Rendezvous point, /ip4/…/tcp/…/p2p/<peer id> (repeatable).
     #[arg(long, global = true)]
     pub(crate) rendezvous: Vec<Multiaddr>,
+    /// Peer traffic over Tor: on (the default off regtest) or off (the default on regtest).
+    /// With Tor on, peers are dialled only through Tor and a maker serves an onion service
+    /// instead of a TCP port; nothing falls back to clear TCP.
+    #[arg(long, global = true, value_parser = settings::parse_switch)]
+    pub(crate) tor: Option<bool>,
+    /// A private Tor network to join instead of the public one (a test network): a JSON file
+    /// with its authorities and directory caches. Turns Tor on unless --tor off.
+    #[arg(long, global = true, env = "CONFIARO_TOR_NETWORK")]
+    pub(crate) tor_network: Option<PathBuf>,
     /// File holding the wallet password (else CONFIARO_PASSWORD, else a prompt).
     #[arg(long, global = true)]
     pub(crate) password_file: Option<PathBuf>,

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminState, FeedView};
 use crate::maker_config::{Exchange, MakerConfig};
 use crate::output::Output;
-use crate::swap::{open_engine, print_events, stop_requested};
+use crate::swap::{open_maker_engine, print_events, stop_requested};
 use crate::{settings, Global};
 
 #[derive(Subcommand)]
@@ -100,7 +100,7 @@ async fn run_fixed(
     sell: Option<(Price, SellSide)>,
     grace: Duration,
 ) -> anyhow::Result<ExitCode> {
-    let engine = open_engine(global, out).await?;
+    let engine = open_maker_engine(global, out).await?;
     let printer = print_events(&engine, out, None, "");
     let settings = MakerSettings {
         sell: sell.map(|(_, side)| side),
@@ -143,7 +143,7 @@ async fn run_configured(global: &Global, out: &Output, path: &Path) -> anyhow::R
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let token = admin::load_or_create_token(&token_path)?;
 
-    let engine = open_engine(global, out).await?;
+    let engine = open_maker_engine(global, out).await?;
     let printer = print_events(&engine, out, None, "");
     let feed = PriceFeed::spawn(sources, policy, config.poll_interval);
     let view = Arc::new(Mutex::new(FeedView::default()));

@@ -8,7 +8,8 @@ use anyhow::{bail, Context as _};
 use bitcoin::{Amount, Denomination};
 use confiaro_orchestrator::config::P2pConfig;
 use confiaro_orchestrator::{
-    BitcoinSourceConfig, BitcoindAuth, EngineConfig, MoneroConfig, Network, Price, XmrAmount,
+    BitcoinSourceConfig, BitcoindAuth, EngineConfig, MoneroConfig, Network, Price,
+    PrivateTorNetwork, TorNetworkChoice, TorSettings, XmrAmount,
 };
 
 use crate::Global;
@@ -168,6 +169,15 @@ pub(crate) fn engine_config(global: &Global) -> anyhow::Result<EngineConfig> {
         p2p.listen = global.listen.clone();
     }
     p2p.advertise_listen_addresses = global.network == Network::Regtest;
+    p2p.tor = tor_settings(global)?;
+    if p2p.tor.is_some() {
+        if !global.listen.is_empty() {
+            bail!("--listen is a clear TCP address, and Tor is on: over Tor a maker serves an onion service instead (pass --tor off to listen on TCP)");
+        }
+        p2p.listen.clear();
+        // an onion address is reachable by anyone who knows it: register it
+        p2p.advertise_listen_addresses = true;
+    }
     p2p.rendezvous = global.rendezvous.clone();
     if p2p.rendezvous.is_empty() {
         if let Some(point) = devnet.as_ref().and_then(|d| d.rendezvous.as_deref()) {
@@ -178,6 +188,41 @@ pub(crate) fn engine_config(global: &Global) -> anyhow::Result<EngineConfig> {
     config.p2p = p2p;
     config.store_url = global.store_url.clone();
     Ok(config)
+}
+
+/// Parses `on` or `off`.
+pub(crate) fn parse_switch(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("{other:?}: expected on or off")),
+    }
+}
+
+/// Tor for peer traffic, from `--tor` and `--tor-network`: on by default off regtest (and
+/// whenever a private Tor network is given), off on regtest. A taker's settings: a maker
+/// adds its onion port.
+fn tor_settings(global: &Global) -> anyhow::Result<Option<TorSettings>> {
+    let on = global
+        .tor
+        .unwrap_or(global.network != Network::Regtest || global.tor_network.is_some());
+    if !on {
+        return Ok(None);
+    }
+    let network = match &global.tor_network {
+        None => TorNetworkChoice::Public,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the Tor network file {}", path.display()))?;
+            serde_json::from_str::<PrivateTorNetwork>(&text)
+                .with_context(|| format!("the Tor network file {}", path.display()))?
+                .into()
+        }
+    };
+    Ok(Some(TorSettings {
+        network,
+        onion_port: None,
+    }))
 }
 
 /// The wallet password: `--password-file`, `CONFIARO_PASSWORD`, or a prompt (twice when

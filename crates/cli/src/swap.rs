@@ -8,8 +8,8 @@ use bitcoin::Amount;
 use clap::Subcommand;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
-    Direction, Engine, EngineError, EngineEvent, LocalData, Multiaddr, Phase, Quote, Received,
-    StoreLocation, SwapId, SwapView, XmrAmount,
+    Direction, Engine, EngineConfig, EngineError, EngineEvent, LocalData, Multiaddr, Phase, Quote,
+    Received, StoreLocation, SwapId, SwapView, XmrAmount,
 };
 
 use crate::output::Output;
@@ -81,9 +81,31 @@ pub(crate) enum SwapCommand {
 
 /// Opens the engine of the data directory.
 pub(crate) async fn open_engine(global: &Global, out: &Output) -> anyhow::Result<Engine> {
-    let config = settings::engine_config(global)?;
+    open_engine_with(global, out, settings::engine_config(global)?).await
+}
+
+/// The port a maker's onion service serves on its onion address.
+const ONION_PORT: u16 = 7777;
+
+/// As [`open_engine`], for a maker: over Tor, it serves an onion service.
+pub(crate) async fn open_maker_engine(global: &Global, out: &Output) -> anyhow::Result<Engine> {
+    let mut config = settings::engine_config(global)?;
+    if let Some(tor) = &mut config.p2p.tor {
+        tor.onion_port = Some(ONION_PORT);
+    }
+    open_engine_with(global, out, config).await
+}
+
+async fn open_engine_with(
+    global: &Global,
+    out: &Output,
+    config: EngineConfig,
+) -> anyhow::Result<Engine> {
     let password = settings::password(global, false)?;
     out.info(&format!("opening {}", config.data_dir.display()));
+    if config.p2p.tor.is_some() {
+        out.info("connecting to Tor: peers are reached through Tor only (--tor off for clear TCP)");
+    }
     Ok(Engine::open(config, &password).await?)
 }
 

@@ -241,6 +241,7 @@ impl DemoDevnet {
             listen: vec![listen],
             rendezvous: vec![rendezvous],
             advertise_listen_addresses: true,
+            tor: None,
         };
         Ok(config)
     }

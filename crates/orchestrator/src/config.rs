@@ -10,6 +10,7 @@ use confiaro_bitcoin::{
 };
 use confiaro_p2p::Multiaddr;
 use confiaro_protocol::Network;
+pub use confiaro_tor::{FallbackCache, PrivateTorNetwork, TorNetworkChoice};
 
 /// Where the engine reads the Bitcoin chain and broadcasts.
 #[derive(Debug, Clone)]
@@ -84,10 +85,26 @@ pub struct P2pConfig {
     /// Treat the listen addresses as reachable by others (right on loopback and the devnet;
     /// on the internet, leave it off and announce the real address).
     pub advertise_listen_addresses: bool,
+    /// `Some`: every peer connection goes through Tor, and the node has no TCP of its own
+    /// (`listen` must then be empty: a maker listens on its onion service instead).
+    pub tor: Option<TorSettings>,
+}
+
+/// Peer traffic over Tor: which Tor network, and whether to serve an onion service. The Tor
+/// client keeps its state (guards, the onion service's key, so its address) in the data
+/// directory's `tor/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TorSettings {
+    /// The public Tor network, or a private one (tests, a local test network).
+    pub network: TorNetworkChoice,
+    /// A maker's onion service: the port it serves on its onion address; `None` for a node
+    /// that only dials (a taker).
+    pub onion_port: Option<u16>,
 }
 
 impl Default for P2pConfig {
-    /// Listen on a free loopback port, no rendezvous point, advertise (regtest defaults).
+    /// Listen on a free loopback port, no rendezvous point, advertise, no Tor (regtest
+    /// defaults).
     fn default() -> Self {
         P2pConfig {
             listen: vec!["/ip4/127.0.0.1/tcp/0"
@@ -95,6 +112,7 @@ impl Default for P2pConfig {
                 .expect("a valid literal multiaddr")],
             rendezvous: Vec::new(),
             advertise_listen_addresses: true,
+            tor: None,
         }
     }
 }

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Amount;
 use confiaro_bitcoin::Mnemonic;
-use confiaro_p2p::{Multiaddr, NetworkConfig, PeerId};
+use confiaro_p2p::{Multiaddr, NetworkConfig, NetworkEvent, PeerId};
 use confiaro_protocol::machine::Command;
 use confiaro_protocol::quote::{Price, QuoteReply};
 use confiaro_protocol::{Input, Phase, SwapId, SwapState, XmrAmount};
 use confiaro_store::{KdfParams, Store, StoreError, Vault};
 use serde::Serialize;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -80,6 +80,52 @@ fn mnemonic_of(vault: &Vault) -> Result<Mnemonic, EngineError> {
     Mnemonic::parse(phrase).map_err(|_| {
         EngineError::InvalidInput("the stored wallet secret is not a valid mnemonic".into())
     })
+}
+
+/// The node's network: over TCP; or, with [`P2pConfig::tor`](crate::P2pConfig::tor), over
+/// Tor alone (bootstrapped here, with its progress logged), listening on the maker's onion
+/// service instead of TCP addresses.
+async fn start_network(
+    config: &EngineConfig,
+    keys: &EngineKeys,
+) -> Result<(confiaro_p2p::Network, mpsc::Receiver<NetworkEvent>), EngineError> {
+    let mut p2p = NetworkConfig::new(keys.identity.clone());
+    p2p.advertise_listen_addresses = config.p2p.advertise_listen_addresses;
+    let Some(settings) = &config.p2p.tor else {
+        p2p.listen = config.p2p.listen.clone();
+        return Ok(confiaro_p2p::Network::start(p2p).await?);
+    };
+    if !config.p2p.listen.is_empty() {
+        return Err(EngineError::InvalidInput(
+            "over Tor the node listens on no TCP address (a maker serves an onion service): \
+             drop the listen addresses, or turn Tor off"
+                .into(),
+        ));
+    }
+    let tor_config = confiaro_tor::TorConfig {
+        dir: config.data_dir.join("tor"),
+        network: settings.network.clone(),
+    };
+    let started = std::time::Instant::now();
+    let tor = confiaro_tor::Tor::bootstrap(&tor_config, |progress| {
+        tracing::info!(
+            percent = (progress.fraction * 100.0).round(),
+            "Tor bootstrap: {}",
+            progress.status
+        );
+    })
+    .await?;
+    tracing::info!(ms = started.elapsed().as_millis(), "Tor ready");
+    let transport = match settings.onion_port {
+        None => confiaro_tor::TorTransport::new(tor),
+        Some(port) => {
+            let service = tor.launch_onion_service("confiaro-maker", port)?;
+            p2p.listen = vec![service.address().clone()];
+            tracing::info!(address = %service.address(), "onion service launched");
+            confiaro_tor::TorTransport::with_onion_service(tor, service)
+        }
+    };
+    Ok(confiaro_p2p::Network::start_over(p2p, confiaro_p2p::stream_transport(transport)).await?)
 }
 
 impl Engine {
@@ -163,14 +209,11 @@ impl Engine {
             monero_ms = opening.elapsed().as_millis() - bitcoin_ms,
             "wallets open"
         );
-        let mut p2p = NetworkConfig::new(keys.identity.clone());
-        p2p.listen = config.p2p.listen.clone();
-        p2p.advertise_listen_addresses = config.p2p.advertise_listen_addresses;
-        let (p2p_network, p2p_events) = match confiaro_p2p::Network::start(p2p).await {
+        let (p2p_network, p2p_events) = match start_network(&config, &keys).await {
             Ok(started) => started,
             Err(e) => {
                 xmr.stop().await;
-                return Err(e.into());
+                return Err(e);
             }
         };
         let (events, _) = broadcast::channel(EVENT_CAPACITY);

@@ -51,6 +51,10 @@ pub enum EngineError {
     /// The peer-to-peer network could not start.
     #[error("p2p network: {0}")]
     P2pStart(#[from] confiaro_p2p::StartError),
+    /// Tor could not be started, or the onion service launched (the error names the cause:
+    /// no circuits, timed out, ...). Nothing falls back to clear connections.
+    #[error("{0}")]
+    Tor(#[from] confiaro_tor::TorError),
     /// A peer could not be dialed.
     #[error("{0}")]
     Dial(#[from] confiaro_p2p::DialError),

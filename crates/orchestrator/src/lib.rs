@@ -52,7 +52,10 @@ mod taker;
 mod test_utils;
 mod xmr;
 
-pub use config::{BitcoinSourceConfig, EngineConfig, MoneroConfig, P2pConfig, StoreLocation};
+pub use config::{
+    BitcoinSourceConfig, EngineConfig, FallbackCache, MoneroConfig, P2pConfig, PrivateTorNetwork,
+    StoreLocation, TorNetworkChoice, TorSettings,
+};
 pub use engine::{Engine, LocalData, WalletBalances};
 pub use error::EngineError;
 pub use events::{EngineEvent, EventStream, Received, SwapEvent, SwapEventKind, SwapView};

@@ -663,6 +663,24 @@ impl Party {
         (maker, address)
     }
 
+    /// Runs `maker run` over Tor (the party's commands must join a Tor network, e.g. with
+    /// `CONFIARO_TOR_NETWORK`): no TCP listen address, the maker serves an onion service.
+    /// Returns it running and its onion multiaddr once it is ready.
+    pub fn start_onion_maker(&self, env: &[(&str, &str)]) -> (Running, String) {
+        let args = [
+            "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1",
+        ];
+        let maker = self.spawn(&args, env);
+        let ready = maker.wait_for("ready line", Duration::from_secs(180), |v| {
+            v["ready"] == true
+        });
+        let address = ready["addresses"][0]
+            .as_str()
+            .expect("an address")
+            .to_owned();
+        (maker, address)
+    }
+
     /// Starts `swap buy-xmr` of 0.01 BTC against `maker`; returns the running taker and the
     /// swap id.
     pub fn buy(&self, maker: &str, env: &[(&str, &str)]) -> (Running, String) {
@@ -729,7 +747,12 @@ impl Devnet {
 
     /// A taker party holding [`TAKER_SAT`].
     pub fn funded_taker(&'static self, name: &str) -> Party {
-        let party = self.party(name);
+        self.funded_taker_with_env(name, &[])
+    }
+
+    /// [`Devnet::funded_taker`] whose every command runs with `env`.
+    pub fn funded_taker_with_env(&'static self, name: &str, env: &[(&str, &str)]) -> Party {
+        let party = self.party_with_env(name, env);
         self.fund_btc(&party.btc_address, TAKER_SAT);
         party
     }

@@ -10,6 +10,7 @@
 //! - [`e2e`] (feature `e2e`): the end-to-end harness — one devnet per test binary and
 //!   `confiaro` processes as the parties;
 //! - [`tor`]: a private Tor network on loopback (3 authorities, 5 exits, Debian's `tor`);
+//! - [`sockets`]: the TCP sockets and child processes of a process, from `/proc`;
 //! - [`leftovers`]: the kit's temporary directories, and the stopping of servers a killed run
 //!   left running on them.
 //!
@@ -26,6 +27,7 @@ pub mod e2e;
 pub mod postgres;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod sockets;
 pub mod tor;
 #[cfg(feature = "xmr")]
 pub mod xmr;

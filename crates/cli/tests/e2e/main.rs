@@ -6,7 +6,9 @@
 //! - [`crash_points`]: a party killed right after each state it persists, restarted, and the
 //!   swap still ends safely;
 //! - [`maker`]: a maker run from a config file (exchange feeds, admin API, metrics) and a
-//!   maker on PostgreSQL restarted mid-swap.
+//!   maker on PostgreSQL restarted mid-swap;
+//! - [`tor`]: swaps through a maker's onion service on a private Tor network (run alone, in
+//!   the test command's `tor` stage).
 //!
 //! One binary, so all scenarios share one devnet and run side by side
 //! (`cargo test -p confiaro-cli --release --features devnet --test e2e -- --test-threads N`; a module's
@@ -16,6 +18,7 @@ mod crash_points;
 mod maker;
 mod sells;
 mod swaps;
+mod tor;
 
 use confiaro_testkit::e2e::Devnet;
 

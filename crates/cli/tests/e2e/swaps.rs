@@ -25,7 +25,12 @@ fn outcome(party: &Party, id: &str) -> (String, String) {
 /// Asserts Bob's and Alice's balances after a completed swap: Bob paid 0.01 BTC plus the
 /// lock's fee and received 1 XMR minus the sweep's fee; Alice received 0.01 BTC minus the
 /// redeem's fee and paid 1 XMR plus her lock's fee.
-fn assert_swapped(bob: &Party, bob_btc_before: u64, alice: &Party, alice_xmr_before: u64) {
+pub(crate) fn assert_swapped(
+    bob: &Party,
+    bob_btc_before: u64,
+    alice: &Party,
+    alice_xmr_before: u64,
+) {
     let (bob_btc, bob_xmr) = bob.balances();
     let (alice_btc, alice_xmr) = alice.balances();
     let fees = 50_000; // sat: far above the regtest fees of one or two transactions
