@@ -642,18 +642,9 @@ impl Party {
     fn start_maker_with(&self, extra: &[&str], env: &[(&str, &str)]) -> (Running, String) {
         let port = *self.maker_port.lock().unwrap();
         let listen = format!("/ip4/127.0.0.1/tcp/{}", port.unwrap_or(0));
-        let mut args = vec![
-            "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1", "--listen", &listen,
-        ];
+        let mut args = vec!["--listen", &listen];
         args.extend_from_slice(extra);
-        let maker = self.spawn(&args, env);
-        let ready = maker.wait_for("ready line", Duration::from_secs(120), |v| {
-            v["ready"] == true
-        });
-        let address = ready["addresses"][0]
-            .as_str()
-            .expect("an address")
-            .to_owned();
+        let (maker, address) = self.spawn_maker(&args, env, Duration::from_secs(120));
         let port: u16 = address
             .split('/')
             .nth(4)
@@ -667,14 +658,24 @@ impl Party {
     /// `CONFIARO_TOR_NETWORK`): no TCP listen address, the maker serves an onion service.
     /// Returns it running and its onion multiaddr once it is ready.
     pub fn start_onion_maker(&self, env: &[(&str, &str)]) -> (Running, String) {
-        let args = [
+        self.spawn_maker(&[], env, Duration::from_secs(180))
+    }
+
+    /// `maker run` at [`PRICE`], 0.001 to 0.1 BTC per swap, with `extra` arguments; returns
+    /// it running and its first address once it printed its ready line (within `ready`).
+    fn spawn_maker(
+        &self,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        ready: Duration,
+    ) -> (Running, String) {
+        let mut args = vec![
             "maker", "run", "--price", PRICE, "--min", "0.001", "--max", "0.1",
         ];
+        args.extend_from_slice(extra);
         let maker = self.spawn(&args, env);
-        let ready = maker.wait_for("ready line", Duration::from_secs(180), |v| {
-            v["ready"] == true
-        });
-        let address = ready["addresses"][0]
+        let line = maker.wait_for("ready line", ready, |v| v["ready"] == true);
+        let address = line["addresses"][0]
             .as_str()
             .expect("an address")
             .to_owned();
