@@ -58,16 +58,18 @@ pub struct ProcessConfig {
     pub start_timeout: Duration,
     /// The RPC client's timeouts and retries.
     pub rpc: RpcConfig,
-    /// Wallet RPC only: serve without a login (`--disable-rpc-login`), as every wallet RPC
-    /// still does by default: with a login, engines restarted on the same data directory
-    /// were refused (HTTP 401) in the end-to-end tests, cause not found yet. `false` asks for
-    /// a random login made at each start (tested in tests/integration/process.rs).
+    /// Wallet RPC only: serve without a login (`--disable-rpc-login`), so that other local
+    /// programs can reach it (the devnet's shared play-money wallet). `false`, the default,
+    /// asks for a random login made at each start (tests/integration/process.rs).
     pub without_login: bool,
+    /// Wallet RPC only: a SOCKS proxy (e.g. Tor's local proxy) the wallet reaches its daemon
+    /// through (`--proxy`); `None` connects directly.
+    pub daemon_proxy: Option<std::net::SocketAddr>,
 }
 
 impl ProcessConfig {
     /// `binary` from `PATH`, data in `data_dir`, a free port, 60 s to start, default RPC
-    /// timeouts, a wallet RPC without a login (see [`ProcessConfig::without_login`]).
+    /// timeouts, a wallet RPC with a random login (see [`ProcessConfig::without_login`]).
     pub fn new(binary: &str, data_dir: impl Into<PathBuf>) -> Self {
         ProcessConfig {
             binary: PathBuf::from(binary),
@@ -75,7 +77,8 @@ impl ProcessConfig {
             rpc_port: 0,
             start_timeout: Duration::from_secs(60),
             rpc: RpcConfig::default(),
-            without_login: true,
+            without_login: false,
+            daemon_proxy: None,
         }
     }
 }
@@ -741,6 +744,9 @@ impl WalletRpc {
             "0".into(),
         ]);
         args.extend(access);
+        if let Some(proxy) = config.daemon_proxy {
+            args.extend(["--proxy".into(), proxy.to_string()]);
+        }
         let spawned = Supervised::spawn(WHAT, &binary, &args, &dir).await;
         let mut process = match spawned {
             Ok(process) => process,

@@ -7,6 +7,7 @@
 //! that change something (transfer, sweep, create) are never retried blindly — the caller
 //! decides, with the state it persisted.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use confiaro_protocol::XmrAmount;
@@ -96,10 +97,12 @@ impl std::fmt::Debug for RpcLogin {
 /// A login and the server's latest digest challenge (reused, with its nonce count, until
 /// the server sends a new one).
 ///
-/// monero-wallet-rpc keeps one digest session: it expects each request's nonce count in
-/// turn and answers any other with a new nonce, which every request still in flight then
-/// fails on. So the requests of one login go one at a time (`in_turn`), in the order of
-/// their counts; the wallet RPC runs most calls one at a time anyway.
+/// monero-wallet-rpc keeps one digest session per connection: it expects each request's
+/// nonce count in turn and answers any other, or a nonce of another connection, with a new
+/// nonce (stale), which every request still in flight then fails on. So the requests of one
+/// login go one at a time (`in_turn`), in the order of their counts, over one kept-alive
+/// connection (one idle connection per host; a 401's body is read so that its connection is
+/// reused for the answer); the wallet RPC runs most calls one at a time anyway.
 #[derive(Debug)]
 struct Digest {
     login: RpcLogin,
@@ -160,14 +163,14 @@ struct RpcErrorBody {
 
 impl Endpoint {
     fn new(what: &'static str, base_url: &str, config: RpcConfig) -> Result<Self, MoneroError> {
-        let http =
-            reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .map_err(|e| MoneroError::Spawn {
-                    what,
-                    reason: format!("HTTP client: {e}"),
-                })?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(1)
+            .build()
+            .map_err(|e| MoneroError::Spawn {
+                what,
+                reason: format!("HTTP client: {e}"),
+            })?;
         Ok(Endpoint {
             what,
             base: base_url.trim_end_matches('/').to_owned(),
@@ -175,6 +178,22 @@ impl Endpoint {
             config,
             digest: None,
         })
+    }
+
+    /// The same endpoint, connecting through the SOCKS5 proxy at `proxy` (e.g. Tor's local
+    /// proxy); host names go to the proxy unresolved.
+    fn through_proxy(mut self, proxy: SocketAddr) -> Result<Endpoint, MoneroError> {
+        let failed = |e: reqwest::Error| MoneroError::Spawn {
+            what: self.what,
+            reason: format!("HTTP client through the proxy at {proxy}: {e}"),
+        };
+        let route = reqwest::Proxy::all(format!("socks5h://{proxy}")).map_err(failed)?;
+        self.http = reqwest::Client::builder()
+            .proxy(route)
+            .pool_max_idle_per_host(1)
+            .build()
+            .map_err(failed)?;
+        Ok(self)
     }
 
     /// The same endpoint, logging in with `login`.
@@ -331,9 +350,13 @@ impl Endpoint {
                     .get_all(reqwest::header::WWW_AUTHENTICATE)
                     .iter()
                     .filter_map(|h| h.to_str().ok())
-                    .find(|h| h.starts_with("Digest"));
+                    .find(|h| h.starts_with("Digest"))
+                    .map(str::to_owned);
+                // the session is the connection's: read the body so that the answer to the
+                // challenge goes on this same connection (a dropped, unread answer closes it)
+                let _ = response.bytes().await;
                 match (&self.digest, challenge) {
-                    (Some(digest), Some(challenge)) if digest.challenged(challenge) => continue,
+                    (Some(digest), Some(challenge)) if digest.challenged(&challenge) => continue,
                     _ => break,
                 }
             }
@@ -395,6 +418,18 @@ impl DaemonClient {
     pub fn new(url: &str, config: RpcConfig) -> Result<Self, MoneroError> {
         Ok(DaemonClient {
             endpoint: Endpoint::new("monerod", url, config)?,
+        })
+    }
+
+    /// The same client, reaching the daemon through the SOCKS5 proxy at `proxy` (e.g. Tor's
+    /// local proxy).
+    ///
+    /// # Errors
+    ///
+    /// [`MoneroError::Spawn`] if the HTTP client cannot be built.
+    pub fn through_proxy(self, proxy: SocketAddr) -> Result<DaemonClient, MoneroError> {
+        Ok(DaemonClient {
+            endpoint: self.endpoint.through_proxy(proxy)?,
         })
     }
 

@@ -88,7 +88,8 @@ fn crash_at(role: &str, state: &str, path: Path) {
         let status = maker.wait_exit(TIMEOUT);
         assert!(
             Running::killed_by_sigkill(&status),
-            "{hook}: the maker crashed ({status})"
+            "{hook}: the maker crashed ({status}):\n{}",
+            maker.stderr()
         );
         let pause = devnet().pause_btc_mining();
         let restarted: Vec<(&str, &str)> = fault.into_iter().collect();
@@ -100,7 +101,8 @@ fn crash_at(role: &str, state: &str, path: Path) {
         let status = taker.wait_exit(TIMEOUT);
         assert!(
             Running::killed_by_sigkill(&status),
-            "{hook}: the taker crashed ({status})"
+            "{hook}: the taker crashed ({status}):\n{}",
+            taker.stderr()
         );
         if path != Path::Punish {
             restart_pause = Some(devnet().pause_btc_mining());

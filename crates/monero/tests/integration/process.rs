@@ -386,3 +386,107 @@ async fn a_wallet_rpc_serves_only_the_process_that_started_it() {
     rpc.stop().await;
     stack.monerod.stop().await;
 }
+
+/// A relay on loopback in front of `upstream` that delays the body of every answer: it sends
+/// the head (up to its blank line), waits 50 ms, then the rest — as a loaded machine can.
+/// Returns its port.
+fn slow_body_relay(upstream: u16) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let (mut to_server, mut from_client) = (
+                server.try_clone().expect("clone"),
+                client.try_clone().expect("clone"),
+            );
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_client, &mut to_server);
+            });
+            let (mut from_server, mut to_client) = (server, client);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 64 * 1024];
+                while let Ok(read) = from_server.read(&mut buffer) {
+                    if read == 0 {
+                        break;
+                    }
+                    let chunk = &buffer[..read];
+                    let split = chunk
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .map_or(read, |at| at + 4);
+                    if to_client.write_all(&chunk[..split]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                    if to_client.write_all(&chunk[split..]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to_client.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+/// monero-wallet-rpc keeps a digest session per connection: a challenge answered on another
+/// connection is stale. A 401's body that arrives after its head must still be read, or the
+/// connection cannot be reused and every retry lands on a new connection, stale again (seen
+/// in CI as "refused our login" on loaded machines). Through a relay that delays every body,
+/// each call is served.
+#[tokio::test]
+async fn a_login_holds_when_the_bodies_of_answers_arrive_late() {
+    let stack = Stack::start().await;
+    let dir = stack.dir.path().join("late-bodies");
+    std::fs::create_dir_all(&dir).expect("a dir");
+    let port = free_port();
+    // started by hand, to know its login: the test's own, on its command line
+    let mut rpc = tokio::process::Command::new("monero-wallet-rpc")
+        .args(["--daemon-address", &stack.monerod.address()])
+        .args([
+            "--rpc-bind-ip",
+            "127.0.0.1",
+            "--rpc-bind-port",
+            &port.to_string(),
+        ])
+        .args(["--rpc-login", "tester:secret", "--rpc-ssl", "disabled"])
+        .arg("--wallet-dir")
+        .arg(&dir)
+        .args(["--non-interactive", "--log-level", "0"])
+        .arg("--log-file")
+        .arg(dir.join("wallet-rpc.log"))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("monero-wallet-rpc starts");
+    let login = RpcLogin::new("tester", "secret");
+    let direct = WalletClient::new(&format!("http://127.0.0.1:{port}"), RpcConfig::default())
+        .expect("a client")
+        .with_login(login.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while matches!(
+        direct.height().await,
+        Err(MoneroError::Unreachable { .. } | MoneroError::Timeout { .. })
+    ) {
+        assert!(Instant::now() < deadline, "the wallet RPC answers");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    direct.create_wallet("w", "").await.expect("a wallet");
+
+    let relay = slow_body_relay(port);
+    let client = WalletClient::new(&format!("http://127.0.0.1:{relay}"), RpcConfig::default())
+        .expect("a client")
+        .with_login(login);
+    for call in 0..20 {
+        client
+            .height()
+            .await
+            .unwrap_or_else(|e| panic!("call {call} through the slow relay: {e}"));
+    }
+    let _ = rpc.kill().await;
+    stack.monerod.stop().await;
+}
