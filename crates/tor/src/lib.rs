@@ -10,10 +10,13 @@
 //!   under a flood of introductions, clients that solve a puzzle come first.
 //! - [`TorTransport`] dials `/onion3/…`, `/dns*/…/tcp/…` and `/ip4|ip6/…/tcp/…` addresses
 //!   through Tor, and listens on the onion service it was given.
+//! - [`LocalProxy`] is a loopback SOCKS4a/SOCKS5/HTTP `CONNECT` proxy into Tor, for the
+//!   chain clients and monero-wallet-rpc, which open their own connections.
 //!
 //! Errors name their cause ([`Failure`]): no circuits, onion service not found, timed out.
 //! Facts this crate relies on: `docs/2026-12-06-tor-on-arti.md`.
 
+mod proxy;
 mod transport;
 
 use std::net::SocketAddr;
@@ -33,6 +36,7 @@ use tor_llcrypto::pk::ed25519::Ed25519Identity;
 use tor_llcrypto::pk::rsa::RsaIdentity;
 use tor_rtcompat::PreferredRuntime;
 
+pub use proxy::{LocalProxy, HANDSHAKE_TIMEOUT};
 pub use transport::TorTransport;
 
 /// A directory cache a client may bootstrap from, as a private network names it.

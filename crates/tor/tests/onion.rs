@@ -3,7 +3,8 @@
 //! taker whose network has no TCP at all (so it opens no socket to the maker's own port: the
 //! maker has none, only Tor's); the maker restarted on the same state keeps its onion address;
 //! an onion address nobody serves fails with "onion service not found"; a clear-TCP peer is
-//! reached through an exit. Prints the timings as one `TOR {json}` line.
+//! reached through an exit; the local proxy the chain clients use reaches a loopback server
+//! through an exit in SOCKS5, SOCKS4a and HTTP `CONNECT`. Prints the timings as one `TOR {json}` line.
 //!
 //! Every wait is bounded: a step that does not happen in time fails the test with what it saw.
 
@@ -14,7 +15,9 @@ use confiaro_p2p::{
     stream_transport, IdentitySecret, Network, NetworkConfig, NetworkEvent, SwapProtocol,
 };
 use confiaro_testkit::tor::TorNetwork;
-use confiaro_tor::{Failure, FallbackCache, Tor, TorConfig, TorNetworkChoice, TorTransport};
+use confiaro_tor::{
+    Failure, FallbackCache, LocalProxy, Tor, TorConfig, TorNetworkChoice, TorTransport,
+};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;
 
@@ -273,8 +276,38 @@ async fn a_maker_behind_an_onion_service_is_reached_only_through_tor() {
         });
     clear.shutdown().await;
 
+    // the local proxy the chain clients use: each of its three protocols reaches a loopback
+    // echo server through an exit, and an unserved onion is answered with SOCKS5's
+    // "host unreachable"
+    let proxy = LocalProxy::serve(taker_tor.clone())
+        .await
+        .expect("the proxy listens");
+    let echo = echo_server().await;
+    let mut proxied = Vec::new();
+    for protocol in [
+        Handshake::Socks5,
+        Handshake::Socks4a,
+        Handshake::HttpConnect,
+    ] {
+        let took = proxy_until(proxy.address(), protocol, echo, Duration::from_secs(90))
+            .await
+            .unwrap_or_else(|failures| {
+                panic!("{protocol:?} through the proxy never echoed: {failures:?}")
+            });
+        proxied.push(took.as_millis());
+    }
+    let refused = proxy_once(
+        proxy.address(),
+        Handshake::Socks5,
+        &format!("{nobody}.onion"),
+        PORT,
+    )
+    .await
+    .expect_err("nobody serves it");
+    assert!(refused.contains("SOCKS5 reply 4"), "{refused}");
+
     println!(
-        "TOR {{\"network_ready_ms\": {}, \"maker_bootstrap_ms\": {}, \"taker_bootstrap_ms\": {}, \"onion_reachable_after_launch_ms\": {}, \"first_onion_answer_ms\": {}, \"onion_not_found_ms\": {}, \"restarted_onion_answer_ms\": {}, \"exit_answer_ms\": {}}}",
+        "TOR {{\"network_ready_ms\": {}, \"maker_bootstrap_ms\": {}, \"taker_bootstrap_ms\": {}, \"onion_reachable_after_launch_ms\": {}, \"first_onion_answer_ms\": {}, \"onion_not_found_ms\": {}, \"restarted_onion_answer_ms\": {}, \"exit_answer_ms\": {}, \"proxy_socks5_ms\": {}, \"proxy_socks4a_ms\": {}, \"proxy_http_connect_ms\": {}}}",
         network_ready.as_millis(),
         maker_bootstrap.as_millis(),
         taker_bootstrap.as_millis(),
@@ -283,5 +316,121 @@ async fn a_maker_behind_an_onion_service_is_reached_only_through_tor() {
         not_found_after.as_millis(),
         after_restart.as_millis(),
         through_exit.as_millis(),
+        proxied[0],
+        proxied[1],
+        proxied[2],
     );
+}
+
+/// A loopback server that echoes what it reads.
+async fn echo_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listens");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut reader, mut writer) = stream.split();
+                let _ = tokio::io::copy(&mut reader, &mut writer).await;
+            });
+        }
+    });
+    address
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Handshake {
+    Socks5,
+    Socks4a,
+    HttpConnect,
+}
+
+/// Asks the proxy for `host:port` in `protocol` (host names as names), then sends a line
+/// and waits for its echo; the time it took, or what went wrong.
+async fn proxy_once(
+    proxy: std::net::SocketAddr,
+    protocol: Handshake,
+    host: &str,
+    port: u16,
+) -> Result<Duration, String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(proxy)
+        .await
+        .map_err(|e| e.to_string())?;
+    let io = |e: std::io::Error| e.to_string();
+    match protocol {
+        Handshake::Socks5 => {
+            stream.write_all(&[5, 1, 0]).await.map_err(io)?;
+            let mut chosen = [0u8; 2];
+            stream.read_exact(&mut chosen).await.map_err(io)?;
+            let mut request = vec![5, 1, 0, 3, u8::try_from(host.len()).expect("short")];
+            request.extend_from_slice(host.as_bytes());
+            request.extend_from_slice(&port.to_be_bytes());
+            stream.write_all(&request).await.map_err(io)?;
+            let mut reply = [0u8; 10];
+            stream.read_exact(&mut reply).await.map_err(io)?;
+            if reply[1] != 0 {
+                return Err(format!("SOCKS5 reply {}", reply[1]));
+            }
+        }
+        Handshake::Socks4a => {
+            let mut request = vec![4, 1];
+            request.extend_from_slice(&port.to_be_bytes());
+            request.extend_from_slice(&[0, 0, 0, 1, 0]);
+            request.extend_from_slice(host.as_bytes());
+            request.push(0);
+            stream.write_all(&request).await.map_err(io)?;
+            let mut reply = [0u8; 8];
+            stream.read_exact(&mut reply).await.map_err(io)?;
+            if reply[1] != 0x5A {
+                return Err(format!("SOCKS4 reply {:#x}", reply[1]));
+            }
+        }
+        Handshake::HttpConnect => {
+            let request = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.map_err(io)?;
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                head.push(stream.read_u8().await.map_err(io)?);
+            }
+            if !head.starts_with(b"HTTP/1.1 200") {
+                return Err(String::from_utf8_lossy(&head).into_owned());
+            }
+        }
+    }
+    stream.write_all(b"ping through Tor\n").await.map_err(io)?;
+    let mut echoed = [0u8; 17];
+    stream.read_exact(&mut echoed).await.map_err(io)?;
+    if &echoed != b"ping through Tor\n" {
+        return Err(format!("echoed {echoed:?}"));
+    }
+    Ok(started.elapsed())
+}
+
+/// [`proxy_once`] to the echo server until it works (an exit may end a stream now and
+/// then), for at most `within`; the failures seen otherwise.
+async fn proxy_until(
+    proxy: std::net::SocketAddr,
+    protocol: Handshake,
+    echo: std::net::SocketAddr,
+    within: Duration,
+) -> Result<Duration, Vec<String>> {
+    let deadline = Instant::now() + within;
+    let mut failures = Vec::new();
+    while Instant::now() < deadline {
+        let attempt = tokio::time::timeout(
+            ATTEMPT,
+            proxy_once(proxy, protocol, &echo.ip().to_string(), echo.port()),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(took)) => return Ok(took),
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => failures.push(format!("no echo within {ATTEMPT:?}")),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(failures)
 }
