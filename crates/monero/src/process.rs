@@ -642,17 +642,68 @@ fn daemon_args(daemon: &str) -> Vec<String> {
     ]
 }
 
-/// Whether the daemon at `daemon` (as [`daemon_args`] takes it) runs on this machine: the
-/// only daemon a wallet RPC trusts.
-fn daemon_is_local(daemon: &str) -> bool {
+/// Where a system keeps the CA certificates a TLS client verifies servers with (Debian's
+/// bundle first).
+const SYSTEM_CA_BUNDLES: [&str; 2] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+];
+
+/// The wallet RPC's arguments to reach `daemon` through the SOCKS `proxy` (Tor). Through a
+/// proxy monero-wallet-rpc refuses a plain-HTTP node on a clear address (an exit could
+/// rewrite its answers): it takes an onion address as it is, and an `https://` node only
+/// with a certificate it can verify (the system's CAs here).
+///
+/// # Errors
+/// [`MoneroError::Spawn`] for a plain-HTTP node that is no onion service, or an `https://`
+/// node on a system without a CA bundle.
+fn proxy_args(daemon: &str, proxy: std::net::SocketAddr) -> Result<Vec<String>, MoneroError> {
+    const WHAT: &str = "monero-wallet-rpc";
+    let mut args = vec!["--proxy".to_owned(), proxy.to_string()];
+    if host_of(daemon).ends_with(".onion") {
+        return Ok(args);
+    }
+    if !daemon.starts_with("https://") {
+        return Err(MoneroError::Spawn {
+            what: WHAT,
+            reason: format!(
+                "through Tor it reaches a Monero node only at an onion address or by https \
+                 with a certificate it can verify, and {daemon} is neither: give such a node, \
+                 or reach it directly (--tor-chain off)"
+            ),
+        });
+    }
+    let bundle = SYSTEM_CA_BUNDLES
+        .into_iter()
+        .find(|path| Path::new(path).is_file())
+        .ok_or_else(|| MoneroError::Spawn {
+            what: WHAT,
+            reason: format!(
+                "{daemon} by https through Tor needs the system's CA certificates, and none \
+                 were found ({})",
+                SYSTEM_CA_BUNDLES.join(", ")
+            ),
+        })?;
+    args.extend(["--daemon-ssl-ca-certificates".to_owned(), bundle.to_owned()]);
+    Ok(args)
+}
+
+/// The host of a daemon URL as [`daemon_args`] takes it.
+fn host_of(daemon: &str) -> &str {
     let address = daemon
         .strip_prefix("https://")
         .or_else(|| daemon.strip_prefix("http://"))
         .unwrap_or(daemon);
-    let host = match address.strip_prefix('[') {
+    match address.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => address.split([':', '/']).next().unwrap_or(""),
-    };
+    }
+}
+
+/// Whether the daemon at `daemon` (as [`daemon_args`] takes it) runs on this machine: the
+/// only daemon a wallet RPC trusts.
+fn daemon_is_local(daemon: &str) -> bool {
+    let host = host_of(daemon);
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
@@ -745,7 +796,7 @@ impl WalletRpc {
         ]);
         args.extend(access);
         if let Some(proxy) = config.daemon_proxy {
-            args.extend(["--proxy".into(), proxy.to_string()]);
+            args.extend(proxy_args(daemon, proxy)?);
         }
         let spawned = Supervised::spawn(WHAT, &binary, &args, &dir).await;
         let mut process = match spawned {
@@ -839,6 +890,23 @@ mod tests {
             "http://localhost.example.org:18081",
         ] {
             assert!(!daemon_is_local(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn through_a_proxy_a_node_is_an_onion_or_verified_https() {
+        let proxy: std::net::SocketAddr = "127.0.0.1:9150".parse().expect("an address");
+        let onion = proxy_args("http://xmrnodeabc.onion:18081", proxy).expect("an onion");
+        assert_eq!(onion, ["--proxy", "127.0.0.1:9150"]);
+        let refused = proxy_args("http://node.example:18081", proxy).expect_err("plain http");
+        assert!(refused.to_string().contains("--tor-chain off"), "{refused}");
+        assert!(
+            proxy_args("203.0.113.5:18081", proxy).is_err(),
+            "a bare address is http"
+        );
+        if let Ok(https) = proxy_args("https://node.example:18089", proxy) {
+            assert_eq!(https[2], "--daemon-ssl-ca-certificates");
+            assert!(std::path::Path::new(&https[3]).is_file());
         }
     }
 

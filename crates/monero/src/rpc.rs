@@ -94,6 +94,10 @@ impl std::fmt::Debug for RpcLogin {
     }
 }
 
+/// How many times a request is sent with a fresh digest challenge before the login counts as
+/// refused.
+const ANSWER_ATTEMPTS: u32 = 6;
+
 /// A login and the server's latest digest challenge (reused, with its nonce count, until
 /// the server sends a new one).
 ///
@@ -328,7 +332,7 @@ impl Endpoint {
         };
         // the first request of a login, or one with a stale nonce, gets a new challenge and
         // is answered again; a server that refuses the answer to a fresh challenge refuses us
-        for _ in 0..3 {
+        for attempt in 1..=ANSWER_ATTEMPTS {
             let mut request = self
                 .http
                 .post(&url)
@@ -353,10 +357,16 @@ impl Endpoint {
                     .find(|h| h.starts_with("Digest"))
                     .map(str::to_owned);
                 // the session is the connection's: read the body so that the answer to the
-                // challenge goes on this same connection (a dropped, unread answer closes it)
+                // challenge goes on this same connection (a dropped, unread answer closes
+                // it), and give the connection a moment to return to the pool (else the
+                // answer goes on a new connection, stale there, which then holds the next
+                // challenge: the attempt after that lands)
                 let _ = response.bytes().await;
                 match (&self.digest, challenge) {
-                    (Some(digest), Some(challenge)) if digest.challenged(&challenge) => continue,
+                    (Some(digest), Some(challenge)) if digest.challenged(&challenge) => {
+                        tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                        continue;
+                    }
                     _ => break,
                 }
             }
