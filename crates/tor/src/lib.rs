@@ -31,6 +31,7 @@ use base64ct::Encoding as _;
 use futures::StreamExt as _;
 use libp2p::multiaddr::{Multiaddr, Protocol};
 use safelog::DisplayRedacted as _;
+use tor_cell::relaycell::msg::Connected;
 use tor_hsservice::{RunningOnionService, StreamRequest};
 use tor_llcrypto::pk::ed25519::Ed25519Identity;
 use tor_llcrypto::pk::rsa::RsaIdentity;
@@ -396,6 +397,35 @@ impl OnionService {
     /// Its `….onion` host name.
     pub fn onion(&self) -> &str {
         &self.onion
+    }
+
+    /// Serves the service by sending each of its streams on to the TCP server at `target`
+    /// (a node on this machine behind an onion address), for as long as the returned task
+    /// runs. Must run inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`TorError::OnionService`] if the service's streams were already taken.
+    pub fn forward_to(
+        mut self,
+        target: SocketAddr,
+    ) -> Result<tokio::task::JoinHandle<()>, TorError> {
+        let mut requests = self
+            .take_requests()
+            .ok_or_else(|| TorError::OnionService("its streams are taken".into()))?;
+        Ok(tokio::spawn(async move {
+            let _service = self;
+            while let Some(request) = requests.next().await {
+                tokio::spawn(async move {
+                    let Ok(mut stream) = request.accept(Connected::new_empty()).await else {
+                        return;
+                    };
+                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut stream, &mut server).await;
+                });
+            }
+        }))
     }
 
     /// The incoming streams (once: the transport that listens takes them).
