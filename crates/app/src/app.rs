@@ -12,8 +12,8 @@ use confiaro_orchestrator::events::SwapEventKind;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
-    MoneroConfig, Multiaddr, Network, Received, StoreLocation, SwapView, TorNetworkChoice,
-    TorSettings, XmrAmount,
+    MoneroConfig, Multiaddr, Network, OpenStep, Received, StoreLocation, SwapView,
+    TorNetworkChoice, TorSettings, XmrAmount,
 };
 
 use crate::ipc::*;
@@ -352,7 +352,25 @@ impl App {
             },
             None,
         );
-        let engine = match Engine::open(config, &password).await {
+        let app = self.clone();
+        let on_step = move |step: OpenStep| {
+            let step = match step {
+                OpenStep::Tor { percent, status } => {
+                    format!("connecting to Tor: {percent}% ({status})")
+                }
+                OpenStep::Wallets => "opening the wallets".to_owned(),
+                OpenStep::Network => "joining the network and resuming swaps".to_owned(),
+            };
+            app.set_stage(
+                AppStage::Starting {
+                    step,
+                    done: total - 1,
+                    total,
+                },
+                None,
+            );
+        };
+        let engine = match Engine::open_with_progress(config, &password, on_step).await {
             Ok(engine) => engine,
             Err(e) => return self.fail(e.into()),
         };
@@ -878,6 +896,7 @@ fn node_config(data_dir: &Path, settings: &Settings) -> Result<EngineConfig, Com
         config.p2p.tor = Some(TorSettings {
             network: TorNetworkChoice::Public,
             onion_port: None,
+            chain_traffic: true,
         });
         config.p2p.listen.clear();
     }

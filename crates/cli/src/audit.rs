@@ -123,7 +123,7 @@ async fn chain_checks(global: &Global, receipt: &Receipt) -> anyhow::Result<Vec<
     let bitcoin: BitcoinSourceConfig = config.bitcoin.clone();
     let for_fetch = receipt.clone();
     let seen = tokio::task::spawn_blocking(move || {
-        let mut source = confiaro_orchestrator::config::new_source(&bitcoin)?;
+        let mut source = confiaro_orchestrator::config::new_source(&bitcoin, None)?;
         for_fetch.fetch_bitcoin(source.as_mut())
     })
     .await??;

@@ -79,8 +79,9 @@ pub(crate) struct Global {
     /// An Esplora server (http://host:port/path) instead of bitcoind.
     #[arg(long, global = true)]
     pub(crate) esplora: Option<String>,
-    /// monerod RPC URL, e.g. http://127.0.0.1:28081.
-    #[arg(long, global = true)]
+    /// monerod RPC URL, e.g. http://127.0.0.1:28081 (through Tor: an onion address, or
+    /// https with a certificate the system's CAs verify).
+    #[arg(long, global = true, env = "CONFIARO_MONEROD_URL")]
     pub(crate) monerod_url: Option<String>,
     /// The monero-wallet-rpc binary.
     #[arg(long, global = true, default_value = "monero-wallet-rpc")]
@@ -91,11 +92,17 @@ pub(crate) struct Global {
     /// Rendezvous point, /ip4/…/tcp/…/p2p/<peer id> (repeatable).
     #[arg(long, global = true)]
     pub(crate) rendezvous: Vec<Multiaddr>,
-    /// Peer traffic over Tor: on (the default off regtest) or off (the default on regtest).
-    /// With Tor on, peers are dialled only through Tor and a maker serves an onion service
-    /// instead of a TCP port; nothing falls back to clear TCP.
+    /// Traffic over Tor: on (the default off regtest) or off (the default on regtest). With
+    /// Tor on, peers are dialled only through Tor, a maker serves an onion service instead
+    /// of a TCP port, and the chain sources are reached through Tor (see --tor-chain);
+    /// nothing falls back to clear TCP.
     #[arg(long, global = true, value_parser = settings::parse_switch)]
     pub(crate) tor: Option<bool>,
+    /// With Tor on, reach the chain sources (Bitcoin source, Monero daemon) through Tor too:
+    /// on (the default) or off. Sources on this machine or its LAN are reached directly on
+    /// the public Tor network, whose exits cannot reach them.
+    #[arg(long, global = true, value_parser = settings::parse_switch)]
+    pub(crate) tor_chain: Option<bool>,
     /// A private Tor network to join instead of the public one (a test network): a JSON file
     /// with its authorities and directory caches. Turns Tor on unless --tor off.
     #[arg(long, global = true, env = "CONFIARO_TOR_NETWORK")]

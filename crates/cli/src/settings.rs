@@ -199,9 +199,9 @@ pub(crate) fn parse_switch(value: &str) -> Result<bool, String> {
     }
 }
 
-/// Tor for peer traffic, from `--tor` and `--tor-network`: on by default off regtest (and
-/// whenever a private Tor network is given), off on regtest. A taker's settings: a maker
-/// adds its onion port.
+/// Tor, from `--tor`, `--tor-network` and `--tor-chain`: on by default off regtest (and
+/// whenever a private Tor network is given), off on regtest; chain traffic through it
+/// unless `--tor-chain off`. A taker's settings: a maker adds its onion port.
 fn tor_settings(global: &Global) -> anyhow::Result<Option<TorSettings>> {
     let on = global
         .tor
@@ -222,6 +222,7 @@ fn tor_settings(global: &Global) -> anyhow::Result<Option<TorSettings>> {
     Ok(Some(TorSettings {
         network,
         onion_port: None,
+        chain_traffic: global.tor_chain.unwrap_or(true),
     }))
 }
 

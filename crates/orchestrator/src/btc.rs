@@ -35,9 +35,12 @@ const WALLET_ID: &str = "main";
 pub(crate) type SourceFactory =
     Arc<dyn Fn() -> Result<Box<dyn ChainSource>, SourceError> + Send + Sync>;
 
-/// The chain sources `config` describes.
-pub(crate) fn source_factory(config: BitcoinSourceConfig) -> SourceFactory {
-    Arc::new(move || new_source(&config))
+/// The chain sources `config` describes, through `proxy` (Tor's local proxy) if given.
+pub(crate) fn source_factory(
+    config: BitcoinSourceConfig,
+    proxy: Option<std::net::SocketAddr>,
+) -> SourceFactory {
+    Arc::new(move || new_source(&config, proxy))
 }
 
 /// Runs `f` with a fresh source on a blocking thread.

@@ -2,6 +2,7 @@
 //! network it swaps on, how it reaches Bitcoin, Monero and its peers. (How a maker quotes is
 //! in [`crate::maker`].)
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,19 +38,48 @@ pub enum BitcoinSourceConfig {
 /// How long one call to a chain source may take.
 const SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A new chain source (its own connection) for `config`.
+impl BitcoinSourceConfig {
+    /// The source's URL.
+    pub fn url(&self) -> &str {
+        match self {
+            BitcoinSourceConfig::Bitcoind { url, .. }
+            | BitcoinSourceConfig::Electrum { url }
+            | BitcoinSourceConfig::Esplora { url } => url,
+        }
+    }
+}
+
+/// A new chain source (its own connection) for `config`, through `proxy` (Tor's local
+/// proxy) if given.
 ///
 /// # Errors
 /// [`SourceError::Failed`] if the URL or credentials are unusable.
-pub fn new_source(config: &BitcoinSourceConfig) -> Result<Box<dyn ChainSource>, SourceError> {
+pub fn new_source(
+    config: &BitcoinSourceConfig,
+    proxy: Option<SocketAddr>,
+) -> Result<Box<dyn ChainSource>, SourceError> {
     Ok(match config {
         BitcoinSourceConfig::Bitcoind { url, auth } => {
-            Box::new(BitcoindSource::new(url, auth.clone(), SOURCE_TIMEOUT)?)
+            let source = BitcoindSource::new(url, auth.clone(), SOURCE_TIMEOUT)?;
+            match proxy {
+                Some(proxy) => Box::new(source.through_proxy(proxy)),
+                None => Box::new(source),
+            }
         }
         BitcoinSourceConfig::Electrum { url } => {
-            Box::new(ElectrumSource::new(url, SOURCE_TIMEOUT)?)
+            let source = ElectrumSource::new(url, SOURCE_TIMEOUT)?;
+            match proxy {
+                Some(proxy) => Box::new(source.through_proxy(proxy)),
+                None => Box::new(source),
+            }
         }
-        BitcoinSourceConfig::Esplora { url } => Box::new(EsploraSource::new(url, SOURCE_TIMEOUT)?),
+        BitcoinSourceConfig::Esplora { url } => {
+            let source = EsploraSource::new(url, SOURCE_TIMEOUT)?;
+            match proxy {
+                Some(proxy) => Box::new(source.through_proxy(proxy)),
+                None => Box::new(source),
+            }
+        }
     })
 }
 
@@ -61,6 +91,9 @@ pub struct MoneroConfig {
     /// The `monero-wallet-rpc` binary (a path, or a name looked up in `PATH`); the engine runs
     /// its own, one per open wallet.
     pub wallet_rpc_binary: PathBuf,
+    /// A SOCKS proxy to the daemon (Tor's local proxy), for the engine and its wallet RPCs.
+    /// Set by the engine when [`TorSettings::carries`] the daemon's URL; `None` otherwise.
+    pub daemon_proxy: Option<SocketAddr>,
 }
 
 impl MoneroConfig {
@@ -69,6 +102,7 @@ impl MoneroConfig {
         MoneroConfig {
             daemon_url: daemon_url.into(),
             wallet_rpc_binary: PathBuf::from("monero-wallet-rpc"),
+            daemon_proxy: None,
         }
     }
 }
@@ -90,16 +124,65 @@ pub struct P2pConfig {
     pub tor: Option<TorSettings>,
 }
 
-/// Peer traffic over Tor: which Tor network, and whether to serve an onion service. The Tor
-/// client keeps its state (guards, the onion service's key, so its address) in the data
-/// directory's `tor/`.
+/// Traffic over Tor: which Tor network, whether to serve an onion service, whether the chain
+/// sources are reached through Tor too. The Tor client keeps its state (guards, the onion
+/// service's key, so its address) in the data directory's `tor/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TorSettings {
     /// The public Tor network, or a private one (tests, a local test network).
     pub network: TorNetworkChoice,
+    /// Reach the chain sources (the Bitcoin source, the Monero daemon, by the engine and by
+    /// its wallet RPC) through Tor too, so that no server learns which addresses and
+    /// transactions this IP address watches. See [`TorSettings::carries`] for which ones.
+    pub chain_traffic: bool,
     /// A maker's onion service: the port it serves on its onion address; `None` for a node
     /// that only dials (a taker).
     pub onion_port: Option<u16>,
+}
+
+impl TorSettings {
+    /// Whether the chain traffic to `url` goes through Tor: with
+    /// [`chain_traffic`](Self::chain_traffic) on, every host on the public network but this
+    /// machine's and its LAN's (an exit cannot reach them, and they are the user's own
+    /// nodes); on a private network every host, loopback included (its relays run on this
+    /// machine, so its exits reach loopback: how the tests show the routing).
+    pub fn carries(&self, url: &str) -> bool {
+        self.chain_traffic
+            && match self.network {
+                TorNetworkChoice::Private { .. } => true,
+                TorNetworkChoice::Public => !is_local_host(host_of(url)),
+            }
+    }
+}
+
+/// The host of `url` (`scheme://host:port/path`, `host:port`, `[v6]:port`).
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => rest.split([':', '/']).next().unwrap_or(""),
+    }
+}
+
+/// Whether `host` is this machine or its LAN: `localhost`, `*.local`, a loopback, private,
+/// link-local or unique-local address.
+fn is_local_host(host: &str) -> bool {
+    use std::net::IpAddr;
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".local") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unicast_link_local()
+                || ip.is_unique_local()
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private())
+        }
+        Err(_) => false,
+    }
 }
 
 impl Default for P2pConfig {
@@ -210,5 +293,60 @@ impl StoreLocation {
             Some(url) => confiaro_store::Store::connect(url).await,
             None => confiaro_store::Store::open(self.sqlite_path()).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tor(network: TorNetworkChoice, chain_traffic: bool) -> TorSettings {
+        TorSettings {
+            network,
+            onion_port: None,
+            chain_traffic,
+        }
+    }
+
+    #[test]
+    fn on_the_public_network_only_remote_chain_sources_go_through_tor() {
+        let public = tor(TorNetworkChoice::Public, true);
+        for remote in [
+            "ssl://electrum.blockstream.info:50002",
+            "https://mempool.space/api",
+            "http://node.xmr.example:18081",
+            "http://8.8.8.8:8332",
+            "tcp://[2001:db8::1]:50001",
+            "xmrnode.onion:18089",
+        ] {
+            assert!(public.carries(remote), "{remote} goes through Tor");
+        }
+        for local in [
+            "http://127.0.0.1:18443",
+            "http://localhost:18081",
+            "tcp://192.168.1.20:50001",
+            "http://10.0.0.2:3002",
+            "http://[::1]:18081",
+            "http://[fd00::5]:18081",
+            "http://umbrel.local:3002",
+            "169.254.1.1:8332",
+        ] {
+            assert!(!public.carries(local), "{local} is the user's own node");
+        }
+        let off = tor(TorNetworkChoice::Public, false);
+        assert!(!off.carries("https://mempool.space/api"), "--tor-chain off");
+    }
+
+    #[test]
+    fn on_a_private_network_loopback_goes_through_tor_too() {
+        let private = tor(
+            TorNetworkChoice::Private {
+                authorities: Vec::new(),
+                fallbacks: Vec::new(),
+            },
+            true,
+        );
+        assert!(private.carries("http://127.0.0.1:18443"));
+        assert!(private.carries("tcp://localhost:50001"));
     }
 }

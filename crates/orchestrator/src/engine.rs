@@ -82,40 +82,91 @@ fn mnemonic_of(vault: &Vault) -> Result<Mnemonic, EngineError> {
     })
 }
 
-/// The node's network: over TCP; or, with [`P2pConfig::tor`](crate::P2pConfig::tor), over
-/// Tor alone (bootstrapped here, with its progress logged), listening on the maker's onion
-/// service instead of TCP addresses.
-async fn start_network(
-    config: &EngineConfig,
-    keys: &EngineKeys,
-) -> Result<(confiaro_p2p::Network, mpsc::Receiver<NetworkEvent>), EngineError> {
-    let mut p2p = NetworkConfig::new(keys.identity.clone());
-    p2p.advertise_listen_addresses = config.p2p.advertise_listen_addresses;
-    let Some(settings) = &config.p2p.tor else {
-        p2p.listen = config.p2p.listen.clone();
-        return Ok(confiaro_p2p::Network::start(p2p).await?);
-    };
-    if !config.p2p.listen.is_empty() {
+/// What [`Engine::open_with_progress`] is doing, for a progress display.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpenStep {
+    /// Tor is bootstrapping: how far (0 to 100) and what it is doing (or what blocks it).
+    Tor {
+        /// Percent done.
+        percent: u8,
+        /// Tor's own words for the step.
+        status: String,
+    },
+    /// Opening the wallets: the Bitcoin wallet's sync, the Monero wallet RPC.
+    Wallets,
+    /// Joining the peer network and resuming unfinished swaps.
+    Network,
+}
+
+/// Tor while the engine runs: the client, for the node's transport, and the local proxy the
+/// chain clients reach their servers through.
+struct RunningTor {
+    tor: confiaro_tor::Tor,
+    proxy: confiaro_tor::LocalProxy,
+}
+
+/// Refuses TCP listen addresses with Tor on: over Tor the node has none (a maker serves an
+/// onion service).
+fn check_tor_listen(config: &EngineConfig) -> Result<(), EngineError> {
+    if config.p2p.tor.is_some() && !config.p2p.listen.is_empty() {
         return Err(EngineError::InvalidInput(
             "over Tor the node listens on no TCP address (a maker serves an onion service): \
              drop the listen addresses, or turn Tor off"
                 .into(),
         ));
     }
+    Ok(())
+}
+
+/// Bootstraps Tor when [`P2pConfig::tor`](crate::P2pConfig::tor) asks for it (in the data
+/// directory's `tor/`, its progress logged and passed to `progress`), and opens the local
+/// proxy.
+async fn start_tor(
+    config: &EngineConfig,
+    progress: &Arc<dyn Fn(OpenStep) + Send + Sync>,
+) -> Result<Option<RunningTor>, EngineError> {
+    let Some(settings) = &config.p2p.tor else {
+        return Ok(None);
+    };
     let tor_config = confiaro_tor::TorConfig {
         dir: config.data_dir.join("tor"),
         network: settings.network.clone(),
     };
     let started = std::time::Instant::now();
-    let tor = confiaro_tor::Tor::bootstrap(&tor_config, |progress| {
-        tracing::info!(
-            percent = (progress.fraction * 100.0).round(),
-            "Tor bootstrap: {}",
-            progress.status
-        );
+    let report = Arc::clone(progress);
+    let tor = confiaro_tor::Tor::bootstrap(&tor_config, move |step| {
+        let percent = (step.fraction.clamp(0.0, 1.0) * 100.0).round() as u8;
+        tracing::info!(percent, "Tor bootstrap: {}", step.status);
+        report(OpenStep::Tor {
+            percent,
+            status: step.status,
+        });
     })
     .await?;
-    tracing::info!(ms = started.elapsed().as_millis(), "Tor ready");
+    let proxy = confiaro_tor::LocalProxy::serve(tor.clone())
+        .await
+        .map_err(EngineError::io("opening the local Tor proxy"))?;
+    tracing::info!(
+        ms = started.elapsed().as_millis(),
+        proxy = %proxy.address(),
+        "Tor ready"
+    );
+    Ok(Some(RunningTor { tor, proxy }))
+}
+
+/// The node's network: over TCP; or, with Tor running, over Tor alone, listening on the
+/// maker's onion service instead of TCP addresses.
+async fn start_network(
+    config: &EngineConfig,
+    keys: &EngineKeys,
+    tor: Option<confiaro_tor::Tor>,
+) -> Result<(confiaro_p2p::Network, mpsc::Receiver<NetworkEvent>), EngineError> {
+    let mut p2p = NetworkConfig::new(keys.identity.clone());
+    p2p.advertise_listen_addresses = config.p2p.advertise_listen_addresses;
+    let (Some(tor), Some(settings)) = (tor, &config.p2p.tor) else {
+        p2p.listen = config.p2p.listen.clone();
+        return Ok(confiaro_p2p::Network::start(p2p).await?);
+    };
     let transport = match settings.onion_port {
         None => confiaro_tor::TorTransport::new(tor),
         Some(port) => {
@@ -165,7 +216,12 @@ impl Engine {
                 other => EngineError::Store(other),
             })?;
         if fresh {
-            XmrSide::record_birth(&config.data_dir, &config.monero).await?;
+            let through_tor = config
+                .p2p
+                .tor
+                .as_ref()
+                .is_some_and(|tor| tor.carries(&config.monero.daemon_url));
+            XmrSide::record_birth(&config.data_dir, &config.monero, !through_tor).await?;
         }
         store
             .append_audit(
@@ -187,18 +243,60 @@ impl Engine {
     /// [`EngineError::DataDirLocked`]; a chain, Monero or network error if one cannot be
     /// reached at start (its message names it).
     pub async fn open(config: EngineConfig, password: &str) -> Result<Engine, EngineError> {
+        Engine::open_with_progress(config, password, |_| {}).await
+    }
+
+    /// [`Engine::open`], telling `progress` each step as it starts (Tor's bootstrap step by
+    /// step): for an app's start screen.
+    ///
+    /// # Errors
+    /// As [`Engine::open`]; a Tor error names its cause (no circuits, timed out).
+    pub async fn open_with_progress(
+        mut config: EngineConfig,
+        password: &str,
+        progress: impl Fn(OpenStep) + Send + Sync + 'static,
+    ) -> Result<Engine, EngineError> {
+        let progress: Arc<dyn Fn(OpenStep) + Send + Sync> = Arc::new(progress);
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let store = config.store().open().await?;
         let vault = unlock(&store, &config.data_dir, password).await?;
         let keys = EngineKeys::derive(&mnemonic_of(&vault)?);
         let network = config.network;
+        check_tor_listen(&config)?;
+        // Tor before the wallets when the chain clients need its proxy; else after them, so
+        // that a dead local node fails the start at once, not after Tor's bootstrap
+        let chain_over_tor = config.p2p.tor.as_ref().is_some_and(|tor| {
+            tor.carries(config.bitcoin.url()) || tor.carries(&config.monero.daemon_url)
+        });
+        let tor = if chain_over_tor {
+            start_tor(&config, &progress).await?
+        } else {
+            None
+        };
+        let chain_proxy = |url: &str| match (&tor, &config.p2p.tor) {
+            (Some(running), Some(settings)) if settings.carries(url) => {
+                Some(running.proxy.address())
+            }
+            _ => None,
+        };
+        let bitcoin_proxy = chain_proxy(config.bitcoin.url());
+        config.monero.daemon_proxy = chain_proxy(&config.monero.daemon_url);
+        if let Some(settings) = &config.p2p.tor {
+            tracing::info!(
+                bitcoin = bitcoin_proxy.is_some(),
+                monero = config.monero.daemon_proxy.is_some(),
+                chain_traffic = settings.chain_traffic,
+                "chain sources through Tor"
+            );
+        }
+        progress(OpenStep::Wallets);
         let opening = std::time::Instant::now();
         let btc = Arc::new(
             BtcSide::open(
                 store.clone(),
                 &keys.mnemonic,
                 network,
-                crate::btc::source_factory(config.bitcoin.clone()),
+                crate::btc::source_factory(config.bitcoin.clone(), bitcoin_proxy),
             )
             .await?,
         );
@@ -209,7 +307,22 @@ impl Engine {
             monero_ms = opening.elapsed().as_millis() - bitcoin_ms,
             "wallets open"
         );
-        let (p2p_network, p2p_events) = match start_network(&config, &keys).await {
+        let tor = match tor {
+            Some(running) => Some(running),
+            None => match start_tor(&config, &progress).await {
+                Ok(started) => started,
+                Err(e) => {
+                    xmr.stop().await;
+                    return Err(e);
+                }
+            },
+        };
+        progress(OpenStep::Network);
+        let (tor_client, tor_proxy) = match tor {
+            Some(RunningTor { tor, proxy }) => (Some(tor), Some(proxy)),
+            None => (None, None),
+        };
+        let (p2p_network, p2p_events) = match start_network(&config, &keys, tor_client).await {
             Ok(started) => started,
             Err(e) => {
                 xmr.stop().await;
@@ -219,6 +332,7 @@ impl Engine {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let cx = Arc::new(Context {
             faults: Faults::from_env(network),
+            _tor_proxy: tor_proxy,
             net: NetSide::new(p2p_network, network == confiaro_protocol::Network::Regtest),
             config,
             store,

@@ -56,7 +56,7 @@ pub use config::{
     BitcoinSourceConfig, EngineConfig, FallbackCache, MoneroConfig, P2pConfig, PrivateTorNetwork,
     StoreLocation, TorNetworkChoice, TorSettings,
 };
-pub use engine::{Engine, LocalData, WalletBalances};
+pub use engine::{Engine, LocalData, OpenStep, WalletBalances};
 pub use error::EngineError;
 pub use events::{EngineEvent, EventStream, Received, SwapEvent, SwapEventKind, SwapView};
 pub use maker::{MakerCounters, MakerSettings, MakerStatus, SellSide, SellStatus};

@@ -229,6 +229,7 @@ pub(crate) async fn test_context(
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
         faults: Faults::default(),
+        _tor_proxy: None,
         _lock: lock,
     };
     (Arc::new(cx), events)

@@ -37,6 +37,8 @@ pub(crate) struct XmrSide {
     daemon: DaemonClient,
     /// The daemon's URL, as the wallet RPCs get it.
     daemon_url: String,
+    /// The proxy the wallet RPCs reach the daemon through (Tor), if any.
+    daemon_proxy: Option<std::net::SocketAddr>,
     process: tokio::sync::Mutex<Option<WalletRpc>>,
     wallet: WalletClient,
     /// Serializes money-moving calls on the built-in wallet.
@@ -60,6 +62,7 @@ impl XmrSide {
         XmrSide {
             daemon: DaemonClient::new(wallet_url, config).expect("a valid URL"),
             daemon_url: wallet_url.to_owned(),
+            daemon_proxy: None,
             process: tokio::sync::Mutex::new(None),
             wallet: WalletClient::new(wallet_url, config).expect("a valid URL"),
             money: tokio::sync::Mutex::new(()),
@@ -73,10 +76,12 @@ impl XmrSide {
     /// Records where a freshly created wallet starts on the Monero chain, so its first start
     /// does not scan the whole chain: the daemon's height now (minus a few blocks), or — when
     /// the daemon cannot be reached — a marker meaning "a day before the height at the first
-    /// start" (coins may arrive between creation and first start).
+    /// start" (coins may arrive between creation and first start). With `ask_daemon` false
+    /// (the daemon is reached through Tor, which does not run yet) it records the marker.
     pub(crate) async fn record_birth(
         data_dir: &Path,
         config: &MoneroConfig,
+        ask_daemon: bool,
     ) -> Result<(), EngineError> {
         let dir = data_dir.join("monero");
         std::fs::create_dir_all(&dir)
@@ -87,8 +92,8 @@ impl XmrSide {
             ..RpcConfig::default()
         };
         let height = match DaemonClient::new(&config.daemon_url, quick) {
-            Ok(daemon) => daemon.height().await.ok(),
-            Err(_) => None,
+            Ok(daemon) if ask_daemon => daemon.height().await.ok(),
+            _ => None,
         };
         let text = match height {
             Some(h) => h.saturating_sub(BIRTH_MARGIN_BLOCKS).to_string(),
@@ -106,11 +111,15 @@ impl XmrSide {
         data_dir: &Path,
     ) -> Result<XmrSide, EngineError> {
         let dir = data_dir.join("monero");
-        let daemon = DaemonClient::new(&config.daemon_url, RpcConfig::default())?;
+        let mut daemon = DaemonClient::new(&config.daemon_url, RpcConfig::default())?;
+        if let Some(proxy) = config.daemon_proxy {
+            daemon = daemon.through_proxy(proxy)?;
+        }
         let height = daemon.height().await?;
         let process = WalletRpc::start(
             &ProcessConfig {
                 binary: config.wallet_rpc_binary.clone(),
+                daemon_proxy: config.daemon_proxy,
                 ..ProcessConfig::new("monero-wallet-rpc", dir.join("wallet"))
             },
             &config.daemon_url,
@@ -143,6 +152,7 @@ impl XmrSide {
         Ok(XmrSide {
             daemon,
             daemon_url: config.daemon_url.clone(),
+            daemon_proxy: config.daemon_proxy,
             process: tokio::sync::Mutex::new(Some(process)),
             wallet,
             money: tokio::sync::Mutex::new(()),
@@ -271,6 +281,7 @@ impl XmrSide {
         let process = WalletRpc::start(
             &ProcessConfig {
                 binary: self.binary.clone(),
+                daemon_proxy: self.daemon_proxy,
                 ..ProcessConfig::new(
                     "monero-wallet-rpc",
                     self.dir.join("sweeps").join(wallet_name),

@@ -4,10 +4,13 @@
 //! wallet's ([`ChainSource::tx_status`]) needs `getrawtransaction` to find confirmed
 //! transactions: run Bitcoin Core with `-txindex=1` (the devnet always can).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use bdk_bitcoind_rpc::bitcoincore_rpc::{self, jsonrpc, RpcApi};
 use bdk_bitcoind_rpc::Emitter;
 use bdk_wallet::chain::{BlockId, CheckPoint};
@@ -24,6 +27,57 @@ const RPC_NOT_FOUND: i32 = -5;
 const RPC_VERIFY_ERROR: i32 = -25;
 const RPC_VERIFY_REJECTED: i32 = -26;
 const RPC_VERIFY_ALREADY_IN_CHAIN: i32 = -27;
+
+/// bitcoind's JSON-RPC over HTTP through an HTTP `CONNECT` proxy (`jsonrpc`'s own HTTP
+/// transport reaches a proxy only by SOCKS, and then for every connection, without timeouts).
+struct ProxiedHttp {
+    url: String,
+    /// The `Authorization` header (never printed).
+    authorization: String,
+    timeout: Duration,
+    proxy: SocketAddr,
+}
+
+impl ProxiedHttp {
+    fn post<R: serde::de::DeserializeOwned>(
+        &self,
+        body: &impl serde::Serialize,
+    ) -> Result<R, jsonrpc::Error> {
+        let transport = |e: Box<dyn std::error::Error + Send + Sync>| jsonrpc::Error::Transport(e);
+        let proxy = minreq::Proxy::new(self.proxy.to_string()).map_err(|e| transport(e.into()))?;
+        let response = minreq::post(&self.url)
+            .with_timeout(self.timeout.as_secs().max(1))
+            .with_header("Content-Type", "application/json")
+            .with_header("Authorization", &self.authorization)
+            .with_body(serde_json::to_vec(body).map_err(jsonrpc::Error::Json)?)
+            .with_proxy(proxy)
+            .send()
+            .map_err(|e| transport(e.into()))?;
+        if response.status_code == 401 {
+            return Err(transport("HTTP 401 Unauthorized".into()));
+        }
+        serde_json::from_slice(response.as_bytes()).map_err(|e| {
+            transport(format!("HTTP {}: not a JSON-RPC answer ({e})", response.status_code).into())
+        })
+    }
+}
+
+impl jsonrpc::Transport for ProxiedHttp {
+    fn send_request(&self, request: jsonrpc::Request) -> Result<jsonrpc::Response, jsonrpc::Error> {
+        self.post(&request)
+    }
+
+    fn send_batch(
+        &self,
+        requests: &[jsonrpc::Request],
+    ) -> Result<Vec<jsonrpc::Response>, jsonrpc::Error> {
+        self.post(&requests)
+    }
+
+    fn fmt_target(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{} through the proxy at {}", self.url, self.proxy)
+    }
+}
 
 /// How to authenticate to bitcoind.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,6 +118,9 @@ pub struct BitcoindSource {
     emitter: Option<Emitter<Arc<bitcoincore_rpc::Client>>>,
     /// The last block the emitter emitted (the wallet's tip after applying our update).
     emitted_tip: Option<BlockId>,
+    /// `user:password` (never printed).
+    login: String,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for BitcoindSource {
@@ -91,23 +148,42 @@ impl BitcoindSource {
                 source_name: name.clone(),
                 reason: format!("bad URL: {e}"),
             })?;
-        let builder = match auth {
-            BitcoindAuth::UserPass { user, password } => builder.auth(user, Some(password)),
-            BitcoindAuth::Cookie(path) => {
-                let cookie = std::fs::read_to_string(&path).map_err(|e| SourceError::Failed {
+        let login = match auth {
+            BitcoindAuth::UserPass { user, password } => format!("{user}:{password}"),
+            BitcoindAuth::Cookie(path) => std::fs::read_to_string(&path)
+                .map_err(|e| SourceError::Failed {
                     source_name: name.clone(),
                     reason: format!("cannot read cookie file {}: {e}", path.display()),
-                })?;
-                builder.cookie_auth(cookie.trim())
-            }
+                })?
+                .trim()
+                .to_owned(),
         };
-        let client = jsonrpc::Client::with_transport(builder.build());
+        // a cookie is `user:password`: both go as the same basic login
+        let client = jsonrpc::Client::with_transport(builder.cookie_auth(&login).build());
         Ok(BitcoindSource {
             url: url.to_owned(),
             client: Arc::new(bitcoincore_rpc::Client::from_jsonrpc(client)),
             emitter: None,
             emitted_tip: None,
+            login,
+            timeout,
         })
+    }
+
+    /// The same source, connecting through the HTTP `CONNECT` proxy at `proxy` (e.g. Tor's
+    /// local proxy): the node's name goes to the proxy unresolved.
+    pub fn through_proxy(mut self, proxy: SocketAddr) -> Self {
+        let transport = ProxiedHttp {
+            url: self.url.clone(),
+            authorization: format!("Basic {}", BASE64.encode(&self.login)),
+            timeout: self.timeout,
+            proxy,
+        };
+        self.client = Arc::new(bitcoincore_rpc::Client::from_jsonrpc(
+            jsonrpc::Client::with_transport(transport),
+        ));
+        self.emitter = None;
+        self
     }
 
     /// Maps a client error to a [`SourceError`] naming this source.

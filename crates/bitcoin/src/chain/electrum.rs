@@ -6,10 +6,11 @@
 //! [`ElectrumSource::new`].
 
 use std::collections::HashSet;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use bdk_electrum::electrum_client::raw_client::RawClient;
+use bdk_electrum::electrum_client::socks::Socks5Stream;
 use bdk_electrum::electrum_client::{ElectrumApi, Error as ElectrumError};
 use bdk_electrum::BdkElectrumClient;
 use bdk_wallet::chain::{BlockId, ConfirmationBlockTime, TxUpdate};
@@ -54,6 +55,8 @@ pub struct ElectrumSource {
     /// `host:port`, what the socket connects to.
     address: String,
     timeout: Duration,
+    /// A SOCKS5 proxy every connection goes through (Tor), if any.
+    proxy: Option<SocketAddr>,
     client: Option<Client>,
     /// The wallets (by their descriptors' checksums) fully scanned through this source.
     scanned: HashSet<String>,
@@ -64,6 +67,7 @@ impl std::fmt::Debug for ElectrumSource {
         f.debug_struct("ElectrumSource")
             .field("url", &self.url)
             .field("timeout", &self.timeout)
+            .field("proxy", &self.proxy)
             .field("connected", &self.client.is_some())
             .finish_non_exhaustive()
     }
@@ -100,9 +104,35 @@ impl ElectrumSource {
             url: url.to_owned(),
             address: address.to_owned(),
             timeout,
+            proxy: None,
             client: None,
             scanned: HashSet::new(),
         })
+    }
+
+    /// The same source, connecting through the SOCKS5 proxy at `proxy` (e.g. Tor's local
+    /// proxy): the server's name goes to the proxy unresolved, so no DNS query leaves this
+    /// machine either.
+    pub fn through_proxy(mut self, proxy: SocketAddr) -> Self {
+        self.proxy = Some(proxy);
+        self.client = None;
+        self
+    }
+
+    /// A new connection to the server, through the proxy if there is one.
+    fn connect(&self) -> Result<Client, ElectrumError> {
+        let raw = match self.proxy {
+            None => RawClient::new(self.address.as_str(), Some(self.timeout))?,
+            Some(proxy) => {
+                let stream =
+                    Socks5Stream::connect(proxy, self.address.as_str(), Some(self.timeout))?
+                        .into_inner();
+                stream.set_read_timeout(Some(self.timeout))?;
+                stream.set_write_timeout(Some(self.timeout))?;
+                RawClient::from(stream)
+            }
+        };
+        Ok(BdkElectrumClient::new(raw))
     }
 
     /// Runs `f` on the connection, connecting first if needed. The connection is kept after
@@ -114,9 +144,7 @@ impl ElectrumSource {
     ) -> Result<T, ElectrumError> {
         let client = match self.client.take() {
             Some(client) => client,
-            None => {
-                BdkElectrumClient::new(RawClient::new(self.address.as_str(), Some(self.timeout))?)
-            }
+            None => self.connect()?,
         };
         let result = f(&client);
         if matches!(result, Ok(_) | Err(ElectrumError::Protocol(_))) {

@@ -6,6 +6,7 @@
 //! [`SourceError::Unreachable`] instead of blocking forever.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bdk_esplora::esplora_client::{self, BlockingClient, Builder};
@@ -45,6 +46,8 @@ const RPC_VERIFY_ALREADY_IN_CHAIN: i64 = -27;
 /// (the update was not applied, or a reorg replaced that block).
 pub struct EsploraSource {
     url: String,
+    /// Every request's timeout, in whole seconds.
+    timeout_secs: u64,
     client: BlockingClient,
     /// Wallets (their descriptors' checksums) fully scanned through this source, with the tip
     /// of that scan.
@@ -57,6 +60,18 @@ impl std::fmt::Debug for EsploraSource {
             .field("url", &self.url)
             .finish_non_exhaustive()
     }
+}
+
+/// The HTTP client of the Esplora API at `url`.
+fn client(url: &str, timeout_secs: u64, proxy: Option<SocketAddr>) -> BlockingClient {
+    let builder = Builder::new(url)
+        .timeout(timeout_secs)
+        .max_retries(MAX_RETRIES);
+    match proxy {
+        Some(proxy) => builder.proxy(&proxy.to_string()),
+        None => builder,
+    }
+    .build_blocking()
 }
 
 impl EsploraSource {
@@ -80,15 +95,19 @@ impl EsploraSource {
             .as_secs()
             .saturating_add(u64::from(timeout.subsec_nanos() > 0))
             .max(1);
-        let client = Builder::new(&url)
-            .timeout(secs)
-            .max_retries(MAX_RETRIES)
-            .build_blocking();
         Ok(EsploraSource {
+            client: client(&url, secs, None),
             url,
-            client,
+            timeout_secs: secs,
             scanned: HashMap::new(),
         })
+    }
+
+    /// The same source, connecting through the HTTP `CONNECT` proxy at `proxy` (e.g. Tor's
+    /// local proxy): the server's name goes to the proxy unresolved.
+    pub fn through_proxy(mut self, proxy: SocketAddr) -> Self {
+        self.client = client(&self.url, self.timeout_secs, Some(proxy));
+        self
     }
 
     /// Maps a client error to a [`SourceError`] naming this source.

@@ -33,6 +33,88 @@ fn children_listen_ports(pid: u32) -> HashSet<u16> {
         .collect()
 }
 
+/// Serves the loopback TCP `port` as an onion service on `network` (an arti client of this
+/// test's own, in the returned runtime: keep it), once reachable; returns its `….onion` name.
+fn serve_onion(network: &TorNetwork, port: u16) -> (tokio::runtime::Runtime, String) {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let dir = network.dir().join(format!("onion-{port}"));
+    let onion = runtime.block_on(async {
+        let config = confiaro_tor::TorConfig {
+            dir,
+            network: confiaro_tor::TorNetworkChoice::Private {
+                authorities: network.authorities(),
+                fallbacks: network
+                    .fallbacks()
+                    .into_iter()
+                    .map(|f| confiaro_tor::FallbackCache {
+                        rsa_fingerprint: f.rsa_fingerprint,
+                        ed25519_identity: f.ed25519_identity,
+                        or_address: f.or_address,
+                    })
+                    .collect(),
+            },
+        };
+        let tor = confiaro_tor::Tor::bootstrap(&config, |_| {})
+            .await
+            .expect("the onion's Tor client bootstraps");
+        let service = tor
+            .launch_onion_service("devnet-monerod", port)
+            .expect("the onion service launches");
+        let onion = service.onion().to_owned();
+        let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        service.forward_to(target).expect("its streams");
+        // reachable once its descriptor is published: ask through the same network
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while tor.connect(&onion, port).await.is_err() {
+            assert!(Instant::now() < deadline, "{onion} never became reachable");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        onion
+    });
+    (runtime, onion)
+}
+
+/// What [`sample_connections`] saw.
+struct Seen {
+    /// The ports the taker and its children connected to.
+    remote_ports: HashSet<u16>,
+    /// Connections to neither a relay nor each other.
+    strays: Vec<String>,
+    samples: usize,
+}
+
+/// Samples the established TCP connections of process `pid` and its children every 50 ms
+/// while `sampling` holds: each must go to a Tor relay (`relays`) or to one of the ports the
+/// process and its children listen on (its wallet RPC, its local Tor proxy), either way.
+fn sample_connections(
+    pid: u32,
+    relays: &HashSet<u16>,
+    sampling: &std::sync::atomic::AtomicBool,
+) -> Seen {
+    let mut seen = Seen {
+        remote_ports: HashSet::new(),
+        strays: Vec::new(),
+        samples: 0,
+    };
+    while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut ours = children_listen_ports(pid);
+        let taker = tcp_sockets_of(pid);
+        ours.extend(taker.iter().filter(|s| s.listening).map(|s| s.local.port()));
+        let children = children_of(pid).into_iter().flat_map(tcp_sockets_of);
+        for socket in taker.into_iter().chain(children).filter(|s| s.established) {
+            let (local, remote) = (socket.local.port(), socket.remote.port());
+            seen.remote_ports.insert(remote);
+            if !(relays.contains(&remote) || ours.contains(&remote) || ours.contains(&local)) {
+                seen.strays
+                    .push(format!("{} -> {}", socket.local, socket.remote));
+            }
+        }
+        seen.samples += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    seen
+}
+
 /// Buys XMR from the running `maker` at `address`, calling `during` once the swap started;
 /// the swap's wall time, from `swap` to both sides Completed, and the taker's process.
 fn buy_and_time(
@@ -53,7 +135,15 @@ fn buy_and_time(
 fn a_swap_through_the_makers_onion_service_and_its_restart() {
     let network = TorNetwork::start();
     let file = network.client_file();
-    let tor = [("CONFIARO_TOR_NETWORK", file.to_str().expect("a UTF-8 path"))];
+    // through Tor, monero-wallet-rpc takes a plain-HTTP node only at an onion address: the
+    // devnet's monerod gets one
+    let monerod_port = port_of(devnet().info.monerod_url.as_deref().expect("a monerod"));
+    let (_onion_runtime, onion) = serve_onion(&network, monerod_port);
+    let monerod_onion = format!("http://{onion}:{monerod_port}");
+    let tor = [
+        ("CONFIARO_TOR_NETWORK", file.to_str().expect("a UTF-8 path")),
+        ("CONFIARO_MONEROD_URL", monerod_onion.as_str()),
+    ];
 
     // the same swap over clear TCP first, for the wall time beside Tor's
     let alice_tcp = devnet().funded_maker("alice-clear", 1);
@@ -71,40 +161,85 @@ fn a_swap_through_the_makers_onion_service_and_its_restart() {
     let (mut maker, onion) = alice.start_onion_maker(&[]);
     let maker_ready = launching.elapsed();
     assert!(onion.starts_with("/onion3/"), "{onion}");
+    // its one listening socket is its local Tor proxy (loopback, for its own chain clients)
+    let stderr = maker.stderr();
+    let proxy = stderr
+        .split("proxy=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the maker logs its Tor proxy: {stderr}"))
+        .to_owned();
     let maker_sockets = tcp_sockets_of(maker.pid());
     assert!(
-        !maker_sockets.iter().any(|s| s.listening),
-        "the maker listens on no TCP port of its own: {maker_sockets:?}"
+        maker_sockets
+            .iter()
+            .filter(|s| s.listening)
+            .all(|s| s.local.to_string() == proxy),
+        "the maker listens on no TCP port but its local Tor proxy {proxy}: {maker_sockets:?}"
     );
 
-    // every TCP connection of the taker goes to a Tor relay, its own wallet RPC or the
-    // devnet's chain nodes: none to the rendezvous point or any peer directly
-    let mut allowed: HashSet<u16> = network.or_ports().into_iter().collect();
-    allowed.insert(port_of(&devnet().info.bitcoin_rpc_url));
-    allowed.insert(port_of(
-        devnet().info.monerod_url.as_deref().expect("a monerod"),
-    ));
+    // every TCP connection of the taker and of its wallet RPC goes to a Tor relay, to the
+    // other (the taker's wallet RPC, the taker's local Tor proxy): none to the rendezvous
+    // point, a peer or a chain node directly; sampled all through the swap
     let relays: HashSet<u16> = network.or_ports().into_iter().collect();
-    let mut through_tor = 0;
+    let chain_ports = [
+        port_of(&devnet().info.bitcoin_rpc_url),
+        port_of(devnet().info.monerod_url.as_deref().expect("a monerod")),
+    ];
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut sampler = None;
     let (over_tor, taker) = buy_and_time(&maker, &bob, &onion, |taker| {
-        let mut allowed = allowed.clone();
-        allowed.extend(children_listen_ports(taker.pid()));
-        for socket in tcp_sockets_of(taker.pid())
-            .into_iter()
-            .filter(|s| s.established)
-        {
-            assert!(
-                allowed.contains(&socket.remote.port()),
-                "the taker connected to {} (not Tor, not its nodes)",
-                socket.remote
-            );
-            through_tor += usize::from(relays.contains(&socket.remote.port()));
-        }
+        let (pid, sampling) = (taker.pid(), std::sync::Arc::clone(&sampling));
+        let relays = relays.clone();
+        sampler = Some(std::thread::spawn(move || {
+            sample_connections(pid, &relays, &sampling)
+        }));
     });
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let seen = sampler
+        .expect("the swap started")
+        .join()
+        .expect("the sampler ends");
+    assert!(
+        seen.strays.is_empty(),
+        "the taker or its wallet RPC connected past Tor: {:?}",
+        seen.strays
+    );
+    assert!(
+        !seen.remote_ports.iter().any(|p| chain_ports.contains(p)),
+        "no socket to the chain nodes ({chain_ports:?}): {:?}",
+        seen.remote_ports
+    );
+    let through_tor = seen.remote_ports.intersection(&relays).count();
+    assert!(
+        seen.samples > 10,
+        "sampled all through the swap ({} samples)",
+        seen.samples
+    );
     assert!(through_tor > 0, "the taker talks to Tor relays");
     maker.terminate();
     drop(taker);
     assert_swapped(&bob, TAKER_SAT, &alice, alice.funded_xmr);
+
+    // the light-client sources through Tor too: the same balance by Electrum (SOCKS5) and
+    // Esplora (HTTP CONNECT) as by bitcoind
+    let by_bitcoind = bob.balances();
+    for (flag, url) in [
+        ("--electrum", devnet().info.electrum_url.as_deref()),
+        ("--esplora", devnet().info.esplora_url.as_deref()),
+    ] {
+        let url = url.unwrap_or_else(|| panic!("the devnet serves {flag}"));
+        let (status, lines, stderr) = bob.run(&["wallet", "balance", flag, url]);
+        assert!(status.success(), "{flag} through Tor: {stderr}");
+        assert!(
+            stderr.contains("chain sources through Tor bitcoin=true monero=true"),
+            "{flag}: {stderr}"
+        );
+        let balance = &lines[0];
+        let btc = balance["btc_confirmed_sat"].as_u64().expect("sat")
+            + balance["btc_pending_sat"].as_u64().expect("sat");
+        assert_eq!(btc, by_bitcoind.0, "{flag} sees what bitcoind sees");
+    }
 
     // the maker restarted on its data directory keeps its onion address, and swaps there
     let (mut maker, again) = alice.start_onion_maker(&[]);
