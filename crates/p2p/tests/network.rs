@@ -100,6 +100,19 @@ async fn wait_for<T>(
     .expect("expected event in time")
 }
 
+/// `taker` asks `maker` for a quote and gets the serving side's ack.
+async fn assert_quote_answered(taker: &Network, maker: &Network) {
+    let ack = taker
+        .send(
+            maker.local_peer_id(),
+            SwapProtocol::Quote,
+            b"quote?".to_vec(),
+        )
+        .await
+        .expect("acknowledged");
+    assert_eq!(ack, Some(expected_ack(SwapProtocol::Quote, b"quote?")));
+}
+
 fn expected_ack(protocol: SwapProtocol, payload: &[u8]) -> Vec<u8> {
     let mut ack = format!("ack:{protocol}:").into_bytes();
     ack.extend_from_slice(payload);
@@ -545,15 +558,7 @@ async fn a_maker_found_through_rendezvous_answers_a_quote() {
     assert!(!found[0].addresses.is_empty());
 
     // The taker was never given the maker's address: it comes from the rendezvous record.
-    let ack = taker
-        .send(
-            maker.local_peer_id(),
-            SwapProtocol::Quote,
-            b"quote?".to_vec(),
-        )
-        .await
-        .expect("acked");
-    assert_eq!(ack, Some(expected_ack(SwapProtocol::Quote, b"quote?")));
+    assert_quote_answered(&taker, &maker).await;
 
     // Outlive the 3 s TTL: the registration is refreshed, so the maker is still listed.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -757,15 +762,7 @@ async fn a_node_over_another_transport_serves_the_protocols_and_has_no_tcp() {
         taker.dial(address).await.expect("dials over memory"),
         maker.local_peer_id()
     );
-    let ack = taker
-        .send(
-            maker.local_peer_id(),
-            SwapProtocol::Quote,
-            b"quote?".to_vec(),
-        )
-        .await
-        .expect("acknowledged");
-    assert_eq!(ack, Some(expected_ack(SwapProtocol::Quote, b"quote?")));
+    assert_quote_answered(&taker, &maker).await;
 
     let (tcp_node, tcp_events, tcp_address) = node(17).await;
     let _tcp_served = serve(tcp_events);
