@@ -133,6 +133,59 @@ fn probe_config(rpc: RpcConfig) -> RpcConfig {
     }
 }
 
+/// Copies what a child writes to `from` into its console log `log`, line by line, with
+/// what would name the wallet's coins blanked out ([`redact_line`]): the data directory
+/// keeps no address or transaction id in clear.
+async fn copy_redacted(
+    from: impl tokio::io::AsyncRead + Unpin,
+    log: std::sync::Arc<Mutex<std::fs::File>>,
+) {
+    use std::io::Write;
+    use tokio::io::AsyncBufReadExt;
+    let mut reader = tokio::io::BufReader::new(from);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = redact_line(&String::from_utf8_lossy(&line));
+                let mut file = log.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = file.write_all(text.as_bytes());
+            }
+        }
+    }
+}
+
+/// `line` with every run of 64 or more hex digits (txids, key images, block hashes,
+/// transaction blobs) replaced by `<hex>`, and every base58 word of 95 characters or more
+/// (a Monero address) by `<address>`.
+pub(crate) fn redact_line(line: &str) -> String {
+    const BASE58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let mut out = String::with_capacity(line.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.len() >= 64 && word.chars().all(|c| c.is_ascii_hexdigit()) {
+            out.push_str("<hex>");
+        } else if word.len() >= 95 && word.chars().all(|c| BASE58.contains(c)) {
+            out.push_str("<address>");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in line.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// The last lines of a log file, without terminal colour codes.
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -339,6 +392,8 @@ struct Supervised {
     what: &'static str,
     child: Child,
     console_log: PathBuf,
+    /// The tasks that copy the child's standard output and error into its console log.
+    copiers: Vec<tokio::task::JoinHandle<()>>,
     pid_file: PathBuf,
     pid: Option<u32>,
 }
@@ -359,14 +414,15 @@ impl Supervised {
         };
         std::fs::create_dir_all(data_dir).map_err(spawn_err)?;
         let console_log = data_dir.join(format!("{what}.console.log"));
-        let log = std::fs::File::create(&console_log).map_err(spawn_err)?;
-        let log2 = log.try_clone().map_err(spawn_err)?;
+        let log = std::sync::Arc::new(Mutex::new(
+            std::fs::File::create(&console_log).map_err(spawn_err)?,
+        ));
         let mut command = Command::new(binary);
         command
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         terminate_with_parent(&mut command);
         let runtime = tokio::runtime::Handle::try_current()
@@ -378,16 +434,24 @@ impl Supervised {
             let _ = reply.send(command.spawn());
         }))
         .map_err(spawn_err)?;
-        let child = spawned
+        let mut child = spawned
             .await
             .map_err(|_| spawn_err(std::io::Error::other("the child spawner thread failed")))?
             .map_err(spawn_err)?;
+        let mut copiers = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            copiers.push(tokio::spawn(copy_redacted(stdout, log.clone())));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            copiers.push(tokio::spawn(copy_redacted(stderr, log)));
+        }
         let pid = child.id();
         let pid_file = pid_file(data_dir, what);
         let supervised = Supervised {
             what,
             child,
             console_log,
+            copiers,
             pid_file,
             pid,
         };
@@ -413,8 +477,13 @@ impl Supervised {
     }
 
     /// If the process has exited: the error describing it.
-    fn exited(&mut self, port: u16) -> Option<MoneroError> {
+    async fn exited(&mut self, port: u16) -> Option<MoneroError> {
         let status = self.child.try_wait().ok().flatten()?;
+        // its last words may still be on their way to the console log
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        for copier in &mut self.copiers {
+            let _ = tokio::time::timeout_at(deadline, copier).await;
+        }
         let tail = self.tail();
         if tail.contains("Failed to bind") || tail.contains("Address already in use") {
             return Some(MoneroError::PortTaken {
@@ -442,7 +511,7 @@ impl Supervised {
     {
         let started = Instant::now();
         loop {
-            if let Some(err) = self.exited(port) {
+            if let Some(err) = self.exited(port).await {
                 return Err(err);
             }
             if ready().await {
@@ -789,8 +858,10 @@ impl WalletRpc {
             "--wallet-dir".into(),
             dir.display().to_string(),
             "--non-interactive".into(),
+            // Its own log file would keep the wallet's address and transaction ids in clear;
+            // the console log (redacted, see `copy_redacted`) holds the same lines.
             "--log-file".into(),
-            dir.join("monero-wallet-rpc.log").display().to_string(),
+            "/dev/null".into(),
             "--log-level".into(),
             "0".into(),
         ]);
@@ -871,6 +942,25 @@ impl WalletRpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn console_lines_lose_addresses_and_hashes_and_keep_the_rest() {
+        let address = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A";
+        let txid = "8fef56af2f093c34618cbdf4d0edc881822fda9a74887d1279a4fce876c9936d";
+        let line =
+            format!("2026-12-07 I Loaded wallet keys file, with public address: {address}\n");
+        assert_eq!(
+            redact_line(&line),
+            "2026-12-07 I Loaded wallet keys file, with public address: <address>\n"
+        );
+        assert_eq!(
+            redact_line(&format!("tx <{txid}> sent, blob {txid}{txid}.")),
+            "tx <<hex>> sent, blob <hex>."
+        );
+        // short words, ports and error text stay as they are
+        let plain = "Failed to bind 127.0.0.1:18083: Address already in use (errno 98)";
+        assert_eq!(redact_line(plain), plain);
+    }
 
     #[test]
     fn only_a_daemon_on_this_machine_is_trusted() {
