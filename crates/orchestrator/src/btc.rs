@@ -20,7 +20,7 @@ use confiaro_bitcoin::{
 use confiaro_protocol::btc::{TwoOfTwo, TxLock};
 use confiaro_protocol::machine::TxLabel;
 use confiaro_protocol::{Input, Network, SwapId};
-use confiaro_store::{Store, WalletPersister};
+use confiaro_store::{Store, Vault, WalletPersister};
 
 use crate::config::{new_source, BitcoinSourceConfig};
 use crate::error::EngineError;
@@ -168,12 +168,13 @@ impl BtcSide {
     /// Opens the wallet of `mnemonic` in `store` and syncs it once from `sources`.
     pub(crate) async fn open(
         store: Store,
+        vault: Vault,
         mnemonic: &Mnemonic,
         network: Network,
         sources: SourceFactory,
     ) -> Result<BtcSide, EngineError> {
         let wallet = Wallet::open(
-            WalletPersister::new(store, WALLET_ID),
+            WalletPersister::new(store, vault, WALLET_ID),
             mnemonic,
             "",
             network.bitcoin(),

@@ -162,7 +162,7 @@ impl SwapCtx {
     pub(crate) async fn audit(&self, cx: &Context, kind: &str, detail: serde_json::Value) {
         if let Err(e) = cx
             .store
-            .append_audit(Some(&self.swap_id), kind, detail)
+            .append_audit(&cx.vault, Some(&self.swap_id), kind, detail)
             .await
         {
             tracing::warn!(swap = %self.swap_id, "audit log append failed: {e}");

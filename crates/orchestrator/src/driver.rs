@@ -167,7 +167,7 @@ pub(crate) async fn open_swap(
     // the swap is stored and will run: a failed audit append is logged, not fatal
     if let Err(e) = cx
         .store
-        .append_audit(Some(&swap_id), "swap-created", audit)
+        .append_audit(&cx.vault, Some(&swap_id), "swap-created", audit)
         .await
     {
         tracing::warn!(swap = %swap_id, "audit log append failed: {e}");
@@ -421,7 +421,7 @@ impl Driver {
         if let Some(agreement) = self.state.agreement() {
             self.cx.btc.release(agreement.txs.lock.psbt());
         }
-        match crate::receipt::Receipt::build(&self.cx.store, &self.state).await {
+        match crate::receipt::Receipt::build(&self.cx.store, &self.cx.vault, &self.state).await {
             Ok(receipt) => {
                 if let Err(e) =
                     crate::receipt::store_receipt(&self.cx.store, &self.cx.vault, &receipt).await

@@ -202,7 +202,7 @@ impl Engine {
             None => Mnemonic::from_entropy(&random_bytes::<32>()?)
                 .map_err(|e| EngineError::InvalidInput(format!("mnemonic: {e}")))?,
         };
-        store
+        let vault = store
             .create_vault(
                 password,
                 mnemonic.to_string().as_bytes(),
@@ -225,6 +225,7 @@ impl Engine {
         }
         store
             .append_audit(
+                &vault,
                 None,
                 "wallet-created",
                 serde_json::json!({"restored": !fresh}),
@@ -294,6 +295,7 @@ impl Engine {
         let btc = Arc::new(
             BtcSide::open(
                 store.clone(),
+                vault.clone(),
                 &keys.mnemonic,
                 network,
                 crate::btc::source_factory(config.bitcoin.clone(), bitcoin_proxy),
@@ -374,7 +376,7 @@ impl Engine {
 
     async fn resume_all(&self) -> Result<(), EngineError> {
         let cx = &self.cx;
-        for record in cx.store.unfinished_swaps().await? {
+        for record in cx.store.unfinished_swaps(&cx.vault).await? {
             let Some(state) = cx.store.swap_state(&cx.vault, &record.swap_id).await? else {
                 continue;
             };
@@ -548,7 +550,7 @@ impl Engine {
 
     async fn command(&self, swap_id: &SwapId, command: Command) -> Result<(), EngineError> {
         let Some(sender) = self.cx.drivers.sender(swap_id) else {
-            return match self.cx.store.swap(swap_id).await? {
+            return match self.cx.store.swap(&self.cx.vault, swap_id).await? {
                 Some(_) => Err(EngineError::Protocol(
                     confiaro_protocol::ProtocolError::NotAllowed {
                         command,
@@ -595,7 +597,7 @@ impl Engine {
     /// [`EngineError::UnknownSwap`]; [`EngineError::Stopped`] if the engine stops first.
     pub async fn wait_for_end(&self, swap_id: &SwapId) -> Result<Phase, EngineError> {
         let Some(mut receiver) = self.cx.drivers.phase(swap_id) else {
-            return match self.cx.store.swap(swap_id).await? {
+            return match self.cx.store.swap(&self.cx.vault, swap_id).await? {
                 Some(record) if record.phase.is_terminal() => Ok(record.phase),
                 Some(_) => Err(EngineError::Stopped),
                 None => Err(EngineError::UnknownSwap(*swap_id)),
@@ -611,7 +613,7 @@ impl Engine {
                 _ = self.cx.shutdown.cancelled() => return Err(EngineError::Stopped),
                 changed = receiver.changed() => {
                     if changed.is_err() {
-                        let record = self.cx.store.swap(swap_id).await?;
+                        let record = self.cx.store.swap(&self.cx.vault, swap_id).await?;
                         return match record {
                             Some(r) if r.phase.is_terminal() => Ok(r.phase),
                             _ => Err(EngineError::Stopped),
@@ -644,7 +646,7 @@ impl Engine {
         &self,
     ) -> Result<std::collections::BTreeMap<Phase, u64>, EngineError> {
         let mut by_phase = std::collections::BTreeMap::new();
-        for record in self.cx.store.swaps().await? {
+        for record in self.cx.store.swaps(&self.cx.vault).await? {
             *by_phase.entry(record.phase).or_default() += 1;
         }
         Ok(by_phase)
@@ -719,6 +721,7 @@ impl Engine {
         self.cx
             .store
             .append_audit(
+                &self.cx.vault,
                 None,
                 "btc-withdrawn",
                 serde_json::json!({"txid": txid.to_string(), "to": to.to_string(),
@@ -756,6 +759,7 @@ impl Engine {
         self.cx
             .store
             .append_audit(
+                &self.cx.vault,
                 None,
                 "xmr-withdrawn",
                 serde_json::json!({"tx_hash": tx, "to": to.to_string(), "piconero": amount.as_piconero()}),
@@ -809,7 +813,7 @@ pub(crate) async fn swap_views(
     block_seconds: Option<u32>,
 ) -> Result<Vec<SwapView>, EngineError> {
     let mut views = Vec::new();
-    for record in store.swaps().await? {
+    for record in store.swaps(vault).await? {
         let state = store.swap_state(vault, &record.swap_id).await?;
         views.push(SwapView::new(&record, state.as_ref(), block_seconds));
     }
@@ -824,7 +828,7 @@ pub(crate) async fn swap_view(
     block_seconds: Option<u32>,
 ) -> Result<SwapView, EngineError> {
     let record = store
-        .swap(swap_id)
+        .swap(vault, swap_id)
         .await?
         .ok_or(EngineError::UnknownSwap(*swap_id))?;
     let state = store.swap_state(vault, swap_id).await?;
@@ -892,7 +896,7 @@ impl LocalData {
     /// # Errors
     /// [`EngineError::Store`] with `AuditBroken` naming the first bad entry.
     pub async fn verify_audit_log(&self) -> Result<confiaro_store::AuditCheck, EngineError> {
-        Ok(self.store.verify_audit_log().await?)
+        Ok(self.store.verify_audit_log(&self.vault).await?)
     }
 
     /// The audit log, all or one swap's.
@@ -903,6 +907,6 @@ impl LocalData {
         &self,
         swap_id: Option<&SwapId>,
     ) -> Result<Vec<confiaro_store::AuditEntry>, EngineError> {
-        Ok(self.store.audit_entries(swap_id).await?)
+        Ok(self.store.audit_entries(&self.vault, swap_id).await?)
     }
 }

@@ -199,7 +199,7 @@ async fn run(limits: bool) -> FloodReport {
     let flood_wall_ms = flood_started.elapsed().as_secs_f64() * 1000.0;
     let process_cpu_ms = (process_cpu() - cpu_before).as_secs_f64() * 1000.0;
     intake.refresh_free_xmr().await;
-    let stored = cx.store.swaps().await.expect("the swaps");
+    let stored = cx.store.swaps(&cx.vault).await.expect("the swaps");
     let bogus_setups_taken = stored
         .iter()
         .filter(|s| s.swap_id != SwapId([0x77; 32]))

@@ -18,7 +18,7 @@ use confiaro_protocol::btc::{fee_for_weight, TxCancel};
 use confiaro_protocol::messages::{self, Envelope, Message, SetupBob, SetupRequest};
 use confiaro_protocol::quote::{self, Price, QuoteReply, ReserveProof};
 use confiaro_protocol::{Direction, Input, Phase, Role, XmrAmount};
-use confiaro_store::{Store, SwapRecord};
+use confiaro_store::{Store, SwapRecord, Vault};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::context::{now, Context};
@@ -71,6 +71,7 @@ fn not_yours(swap_id: &confiaro_protocol::SwapId) -> Refusal {
 pub(crate) async fn route_of(
     drivers: &SwapRegistry,
     store: &Store,
+    vault: &Vault,
     peer: PeerId,
     envelope: Envelope,
 ) -> Route {
@@ -78,7 +79,7 @@ pub(crate) async fn route_of(
     match drivers.sender_and_peer(&swap_id) {
         Some((_, owner)) if owner != peer => Route::Refuse(not_yours(&swap_id)),
         Some((sender, _)) => Route::Driver(sender),
-        None => match store.swap(&swap_id).await {
+        None => match store.swap(vault, &swap_id).await {
             Ok(Some(record)) if record.peer != peer.to_string() => {
                 Route::Refuse(not_yours(&swap_id))
             }
@@ -258,7 +259,14 @@ impl Intake {
             )
             .into());
         }
-        let route = route_of(&self.cx.drivers, &self.cx.store, peer, envelope).await;
+        let route = route_of(
+            &self.cx.drivers,
+            &self.cx.store,
+            &self.cx.vault,
+            peer,
+            envelope,
+        )
+        .await;
         let sender = match route {
             Route::Driver(sender) => Some(sender),
             Route::Over => return Ok(()),
@@ -300,14 +308,14 @@ impl Intake {
             .ok_or("not a maker: this node does not take swaps")?;
         let store = &self.cx.store;
         if envelope.opens() == Some(Direction::BuyXmr) {
-            let open = open_buy_setups(store, &peer.to_string())
+            let open = open_buy_setups(store, &self.cx.vault, &peer.to_string())
                 .await
                 .map_err(Refusal::busy)?;
             return Ok(open.admits(&settings)?);
         }
         let side = settings.sell.ok_or("this maker does not buy XMR")?;
         // the seller's wallet is in the setup: its part of the record is checked after decoding
-        Ok(sell_exposure(store, &peer.to_string(), "")
+        Ok(sell_exposure(store, &self.cx.vault, &peer.to_string(), "")
             .await
             .map_err(Refusal::busy)?
             .admits(&side)?)
@@ -347,7 +355,7 @@ impl Intake {
         let price = price?;
         // under the lock, with every earlier setup stored: the limits hold however many
         // setups arrived at once
-        open_buy_setups(&cx.store, &peer.to_string())
+        open_buy_setups(&cx.store, &cx.vault, &peer.to_string())
             .await
             .map_err(Refusal::busy)?
             .admits(&settings)?;
@@ -406,7 +414,7 @@ impl Intake {
             .ok_or("this maker does not buy XMR")?;
         let checked = async {
             let wallet = sellers_wallet(&request.reserve_proof.address, network)?;
-            let exposure = sell_exposure(&cx.store, &peer.to_string(), &wallet.to_string())
+            let exposure = sell_exposure(&cx.store, &cx.vault, &peer.to_string(), &wallet.to_string())
                 .await
                 .map_err(Refusal::busy)?;
             exposure.admits(&side)?;
@@ -585,9 +593,9 @@ pub(crate) const XMR_LOCK_FEE_ALLOWANCE: XmrAmount = XmrAmount::from_piconero(10
 
 /// XMR a maker has promised to swaps that can still lock it, each with its lock's fee
 /// allowance ([`XMR_LOCK_FEE_ALLOWANCE`]): see [`holds_a_setup`].
-async fn promised_xmr(store: &Store) -> Result<XmrAmount, EngineError> {
+async fn promised_xmr(store: &Store, vault: &Vault) -> Result<XmrAmount, EngineError> {
     let mut promised = XmrAmount::ZERO;
-    for record in store.unfinished_swaps().await? {
+    for record in store.unfinished_swaps(vault).await? {
         if holds_a_setup(&record) {
             promised = promised
                 .checked_add(record.xmr_amount)
@@ -633,9 +641,13 @@ impl OpenSetups {
 }
 
 /// The maker's [`OpenSetups`] with the taker known by `peer`, from its store.
-pub(crate) async fn open_buy_setups(store: &Store, peer: &str) -> Result<OpenSetups, EngineError> {
+pub(crate) async fn open_buy_setups(
+    store: &Store,
+    vault: &Vault,
+    peer: &str,
+) -> Result<OpenSetups, EngineError> {
     let mut open = OpenSetups::default();
-    for record in store.unfinished_swaps().await? {
+    for record in store.unfinished_swaps(vault).await? {
         if holds_a_setup(&record) {
             open.open += 1;
             open.open_with_peer += u32::from(record.peer == peer);
@@ -658,7 +670,7 @@ pub(crate) async fn unpromised_btc(
     fee_rate: u64,
 ) -> Result<(Amount, Amount), EngineError> {
     let mut promised = Amount::ZERO;
-    for record in cx.store.unfinished_swaps().await? {
+    for record in cx.store.unfinished_swaps(&cx.vault).await? {
         if record.role == Role::Bob && record.phase < Phase::Locked {
             promised += record.btc_amount + btc_lock_fee_allowance(fee_rate);
         }
@@ -745,11 +757,12 @@ pub(crate) fn sellers_wallet(
 /// does not fill its own sell limits with them.
 pub(crate) async fn sell_exposure(
     store: &Store,
+    vault: &Vault,
     peer: &str,
     wallet: &str,
 ) -> Result<SellExposure, EngineError> {
     let mut exposure = SellExposure::default();
-    for record in store.swaps().await? {
+    for record in store.swaps(vault).await? {
         if record.role != Role::Bob || record.counterparty_wallet.is_none() {
             continue;
         }
@@ -783,7 +796,7 @@ fn can_promise(unpromised: XmrAmount, amount: XmrAmount) -> Result<(), String> {
 /// [`promised_xmr`] (zero when more is promised than unlocked). Returns it and the promised
 /// part.
 pub(crate) async fn unpromised_xmr(cx: &Context) -> Result<(XmrAmount, XmrAmount), EngineError> {
-    let promised = promised_xmr(&cx.store).await?;
+    let promised = promised_xmr(&cx.store, &cx.vault).await?;
     let unlocked = cx.xmr.balance().await?.unlocked;
     Ok((
         unlocked.checked_sub(promised).unwrap_or(XmrAmount::ZERO),
@@ -899,7 +912,7 @@ mod tests {
 
         async fn route(&self, peer: PeerId, message: &Message) -> Route {
             let envelope = messages::peek(&message.encode()).expect("a valid message");
-            route_of(&self.drivers, &self.store, peer, envelope).await
+            route_of(&self.drivers, &self.store, &self.vault, peer, envelope).await
         }
     }
 
@@ -976,11 +989,17 @@ mod tests {
     #[tokio::test]
     async fn promised_xmr_counts_the_makers_unlocked_swaps_with_their_fee_allowance() {
         let f = fixture().await;
-        assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
+        assert_eq!(
+            promised_xmr(&f.store, &f.vault).await.unwrap(),
+            XmrAmount::ZERO
+        );
         let taker = PeerId::random();
         let (bob, _) = bob_and_setup(SwapId([6; 32]));
         f.stored(&bob, taker).await;
-        assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
+        assert_eq!(
+            promised_xmr(&f.store, &f.vault).await.unwrap(),
+            XmrAmount::ZERO
+        );
         // a swap the maker took, as Alice
         let (_, setup) = bob_and_setup(SwapId([7; 32]));
         let alice = alice_for(&setup);
@@ -988,13 +1007,16 @@ mod tests {
         let one_swap = XmrAmount::from_piconero(1_000_000_000_000)
             .checked_add(XMR_LOCK_FEE_ALLOWANCE)
             .unwrap();
-        assert_eq!(promised_xmr(&f.store).await.unwrap(), one_swap);
+        assert_eq!(promised_xmr(&f.store, &f.vault).await.unwrap(), one_swap);
         let mut aborted = alice;
         aborted
             .handle(Timestamp(3), Input::Command(Command::Abort))
             .expect("Alice may abort before locking");
         f.store.save_swap_state(&f.vault, &aborted).await.unwrap();
-        assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
+        assert_eq!(
+            promised_xmr(&f.store, &f.vault).await.unwrap(),
+            XmrAmount::ZERO
+        );
     }
 
     /// A setup the taker never locks holds the maker's XMR and a setup slot until it times
@@ -1013,8 +1035,10 @@ mod tests {
         let one_swap = XmrAmount::from_piconero(1_000_000_000_000)
             .checked_add(XMR_LOCK_FEE_ALLOWANCE)
             .unwrap();
-        assert_eq!(promised_xmr(&f.store).await.unwrap(), one_swap);
-        let open = open_buy_setups(&f.store, &taker.to_string()).await.unwrap();
+        assert_eq!(promised_xmr(&f.store, &f.vault).await.unwrap(), one_swap);
+        let open = open_buy_setups(&f.store, &f.vault, &taker.to_string())
+            .await
+            .unwrap();
         assert_eq!((open.open, open.open_with_peer), (1, 1));
         // the setup deadline passes without the taker's lock: Alice walks away
         let timeout = Network::Regtest.params().setup_timeout_seconds;
@@ -1027,8 +1051,13 @@ mod tests {
             "she still watches for a late lock"
         );
         f.store.save_swap_state(&f.vault, &alice).await.unwrap();
-        assert_eq!(promised_xmr(&f.store).await.unwrap(), XmrAmount::ZERO);
-        let open = open_buy_setups(&f.store, &taker.to_string()).await.unwrap();
+        assert_eq!(
+            promised_xmr(&f.store, &f.vault).await.unwrap(),
+            XmrAmount::ZERO
+        );
+        let open = open_buy_setups(&f.store, &f.vault, &taker.to_string())
+            .await
+            .unwrap();
         assert_eq!((open.open, open.open_with_peer), (0, 0));
     }
 
@@ -1178,7 +1207,7 @@ mod tests {
             .send(maker, SwapProtocol::SwapSetup, setup.encode())
             .await;
         assert!(again.is_ok(), "a repeated setup is harmless: {again:?}");
-        let stored = cx.store.swaps().await.expect("the swaps");
+        let stored = cx.store.swaps(&cx.vault).await.expect("the swaps");
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].role, Role::Alice);
         assert_eq!(stored[0].swap_id, first);
@@ -1193,7 +1222,7 @@ mod tests {
             refused.to_string().contains("cannot lock"),
             "the reason names the XMR: {refused}"
         );
-        assert_eq!(cx.store.swaps().await.expect("the swaps").len(), 1);
+        assert_eq!(cx.store.swaps(&cx.vault).await.expect("the swaps").len(), 1);
 
         cx.shutdown.cancel();
         cx.net.network.shutdown().await;
@@ -1298,9 +1327,9 @@ mod tests {
         f.stored(&bob_and_setup(SwapId([3; 32])).0, first_peer)
             .await;
         let exposure = |peer: PeerId, wallet: &'static str| {
-            let store = f.store.clone();
+            let (store, vault) = (f.store.clone(), f.vault.clone());
             async move {
-                sell_exposure(&store, &peer.to_string(), wallet)
+                sell_exposure(&store, &vault, &peer.to_string(), wallet)
                     .await
                     .expect("the exposure")
             }

@@ -118,9 +118,13 @@ fn keys_of(share: &confiaro_protocol::machine::VerifiedShare) -> PartyKeys {
 impl Receipt {
     /// Builds the receipt of the swap whose (terminal) machine is `state`. A swap aborted
     /// before its terms were agreed gets a receipt without keys and transactions.
-    pub(crate) async fn build(store: &Store, state: &SwapState) -> Result<Receipt, EngineError> {
+    pub(crate) async fn build(
+        store: &Store,
+        vault: &Vault,
+        state: &SwapState,
+    ) -> Result<Receipt, EngineError> {
         let swap_id = state.swap_id();
-        let audit = store.audit_entries(Some(&swap_id)).await?;
+        let audit = store.audit_entries(vault, Some(&swap_id)).await?;
         let verifications = audit
             .iter()
             .filter(|e| {
@@ -253,7 +257,7 @@ pub(crate) async fn load_receipt(
     swap_id: &SwapId,
 ) -> Result<Receipt, EngineError> {
     let record = store
-        .swap(swap_id)
+        .swap(vault, swap_id)
         .await?
         .ok_or(EngineError::UnknownSwap(*swap_id))?;
     if !record.phase.is_terminal() {

@@ -198,6 +198,7 @@ pub(crate) async fn test_context(
     let keys = EngineKeys::derive(&mnemonic);
     let btc = BtcSide::open(
         store.clone(),
+        vault.clone(),
         &keys.mnemonic,
         Network::Regtest,
         Arc::new(|| Ok(Box::new(EmptyChain) as Box<dyn ChainSource>)),

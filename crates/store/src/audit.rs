@@ -1,5 +1,11 @@
-//! The audit log: plaintext, append-only, hash-chained evidence of what the engine did (state
-//! changes, timeouts, verification outcomes).
+//! The audit log: append-only, hash-chained evidence of what the engine did (state changes,
+//! timeouts, verification outcomes).
+//!
+//! Each entry's detail (txids, addresses, amounts) is stored sealed by the [`Vault`], bound
+//! to the entry's id (associated data `"confiaro/audit-detail/v1" || id (i64, big-endian)`);
+//! id, time, swap id and kind are in clear. Entries appended by a version that did not seal
+//! them (ids before [`Vault::clear_audit_before`]) stay in clear: the log is never rewritten.
+//! The hash covers the detail's plaintext, so reading or verifying the log needs the vault.
 //!
 //! Each entry's `hash` covers the previous entry's hash, so editing, deleting or inserting a
 //! row out of band breaks the chain from that row on, and [`Store::verify_audit_log`] names
@@ -26,8 +32,8 @@
 //!
 //! The canonical JSON text of a value is compact (no whitespace), with every object's keys
 //! sorted by their UTF-8 bytes, strings escaped and numbers written as serde_json writes them.
-//! It is also exactly what the `detail` column holds, and [`audit_entry_hash`] computes `hash`
-//! for anyone who wants to check an exported log.
+//! It is also exactly what the `detail` column holds once opened, and [`audit_entry_hash`]
+//! computes `hash` for anyone who wants to check an exported log.
 //!
 //! Appends are serialized across all clones of a [`Store`] (an async mutex) and across
 //! processes (the database's write lock, taken before the last hash is read), so the chain
@@ -40,9 +46,17 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::swaps::parse_swap_id;
-use crate::{now_ms, Store, StoreError};
+use crate::{now_ms, Store, StoreError, Vault};
 
 const DOMAIN: &[u8] = b"confiaro/audit/v1";
+const DETAIL_CONTEXT: &[u8] = b"confiaro/audit-detail/v1";
+
+/// The associated data of entry `id`'s sealed detail.
+fn detail_context(id: i64) -> Vec<u8> {
+    let mut context = DETAIL_CONTEXT.to_vec();
+    context.extend_from_slice(&id.to_be_bytes());
+    context
+}
 /// The `prev_hash` of the first entry.
 const GENESIS: [u8; 32] = [0; 32];
 /// Rows read per query while verifying.
@@ -61,7 +75,7 @@ pub struct AuditEntry {
     pub swap_id: Option<SwapId>,
     /// What happened (e.g. `state`, `timeout`, `verification`).
     pub kind: String,
-    /// The details (no secrets: the log is plaintext).
+    /// The details (no secrets: they are shown to the user and exported in receipts).
     pub detail: Value,
     /// The previous entry's hash (32 zero bytes for the first).
     pub prev_hash: [u8; 32],
@@ -176,7 +190,17 @@ fn raw_from_row(row: &AnyRow) -> Result<RawEntry, StoreError> {
 }
 
 impl RawEntry {
-    fn decode(self) -> Result<AuditEntry, StoreError> {
+    /// Opens the detail in place: sealed from [`Vault::clear_audit_before`] on, in clear
+    /// before it.
+    fn open_detail(&mut self, vault: &Vault) -> Result<(), StoreError> {
+        if self.id >= vault.clear_audit_before() {
+            self.detail = vault.open_text(&detail_context(self.id), &self.detail)?;
+        }
+        Ok(())
+    }
+
+    fn decode(mut self, vault: &Vault) -> Result<AuditEntry, StoreError> {
+        self.open_detail(vault)?;
         let id = self.id;
         let corrupt = |what: &str| StoreError::Corrupt {
             what: format!("audit entry {id}: {what}"),
@@ -204,9 +228,10 @@ impl RawEntry {
 }
 
 impl Store {
-    /// Appends an entry (state changes, timeouts, verification outcomes). Serialized across
-    /// all clones of the Store (concurrent swaps append at once), so the chain never forks.
-    /// `detail` must contain no secrets (the log is plaintext by design; it is evidence).
+    /// Appends an entry (state changes, timeouts, verification outcomes), its detail sealed
+    /// by `vault`. Serialized across all clones of the Store (concurrent swaps append at
+    /// once), so the chain never forks. `detail` must contain no secrets (it is evidence,
+    /// shown to the user and exported in receipts).
     ///
     /// Durable when it returns `Ok`; returns the entry as stored.
     ///
@@ -216,6 +241,7 @@ impl Store {
     /// [`StoreError::Database`].
     pub async fn append_audit(
         &self,
+        vault: &Vault,
         swap_id: Option<&SwapId>,
         kind: &str,
         detail: Value,
@@ -223,14 +249,7 @@ impl Store {
         let detail_json = canonical_json(&detail);
         let _appending = self.audit_lock.lock().await;
         let mut tx = self.begin_write().await?;
-        // ids are never reused: continue after the highest id ever handed out
-        let highest: Option<i64> = sqlx::query_scalar(self.backend.highest_audit_id())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let max_id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_log")
-            .fetch_one(&mut *tx)
-            .await?;
-        let next_id = highest.unwrap_or(0).max(max_id.unwrap_or(0)) + 1;
+        let next_id = self.next_audit_id(&mut tx).await?;
         let last: Option<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
@@ -251,7 +270,7 @@ impl Store {
         .bind(at_ms)
         .bind(swap_id.map(|s| s.to_string()))
         .bind(kind)
-        .bind(&detail_json)
+        .bind(vault.seal_text(&detail_context(next_id), &detail_json))
         .bind(prev_hash.as_slice())
         .bind(hash.as_slice())
         .execute(&mut *tx)
@@ -268,16 +287,33 @@ impl Store {
         })
     }
 
-    /// Entries oldest first, all or one swap's.
+    /// The id the next appended entry gets: ids are never reused, so one after the highest
+    /// id ever handed out.
+    pub(crate) async fn next_audit_id(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<i64, StoreError> {
+        let highest: Option<i64> = sqlx::query_scalar(self.backend.highest_audit_id())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let max_id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_log")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(highest.unwrap_or(0).max(max_id.unwrap_or(0)) + 1)
+    }
+
+    /// Entries oldest first, all or one swap's, their details opened with `vault`.
     ///
     /// This reads the entries as stored; it does not verify the chain
     /// ([`Store::verify_audit_log`] does).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Corrupt`] if a row does not decode; [`StoreError::Database`].
+    /// [`StoreError::Corrupt`] if a row does not decode; [`StoreError::Decrypt`] if a
+    /// sealed detail does not open; [`StoreError::Database`].
     pub async fn audit_entries(
         &self,
+        vault: &Vault,
         swap_id: Option<&SwapId>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = match swap_id {
@@ -297,7 +333,9 @@ impl Store {
                 .await?
             }
         };
-        rows.iter().map(|row| raw_from_row(row)?.decode()).collect()
+        rows.iter()
+            .map(|row| raw_from_row(row)?.decode(vault))
+            .collect()
     }
 
     /// Recomputes the whole chain. StoreError::AuditBroken { id, reason } at the first entry
@@ -306,12 +344,13 @@ impl Store {
     /// Checks, entry by entry in id order: the ids are consecutive from 1 (a gap means
     /// deleted entries, reported at the entry after the gap), `prev_hash` is the previous
     /// entry's `hash` (zeros for the first), and `hash` matches the entry's contents; and at
-    /// the end, that no entry after the last one was deleted.
+    /// the end, that no entry after the last one was deleted. A sealed detail that does not
+    /// open with `vault` (altered, or moved from another entry) breaks the chain there.
     ///
     /// # Errors
     ///
     /// [`StoreError::AuditBroken`]; [`StoreError::Database`].
-    pub async fn verify_audit_log(&self) -> Result<AuditCheck, StoreError> {
+    pub async fn verify_audit_log(&self, vault: &Vault) -> Result<AuditCheck, StoreError> {
         let broken = |id: i64, reason: String| StoreError::AuditBroken { id, reason };
         // one read transaction: a consistent snapshot even while others append
         let mut snapshot = self.pool.begin_with(self.backend.begin_snapshot()).await?;
@@ -330,7 +369,7 @@ impl Store {
                 break;
             }
             for row in &rows {
-                let raw = raw_from_row(row)?;
+                let mut raw = raw_from_row(row)?;
                 let id = raw.id;
                 if id != last_id + 1 {
                     let reason = if last_id == 0 {
@@ -348,6 +387,12 @@ impl Store {
                     };
                     return Err(broken(id, reason));
                 }
+                raw.open_detail(vault).map_err(|_| {
+                    broken(
+                        id,
+                        "the detail does not open: altered, or moved from another entry".to_owned(),
+                    )
+                })?;
                 let swap_id = match &raw.swap_id {
                     Some(text) => Some(
                         parse_swap_id(text)

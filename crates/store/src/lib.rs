@@ -12,19 +12,25 @@
 //! What it keeps:
 //!
 //! - the Bitcoin wallet's data: `bdk_wallet` [`ChangeSet`]s, appended as serde_json rows
-//!   (BDK's own rusqlite store is not used, its SQLite links conflict with sqlx's). A wallet's
-//!   state is the in-order [`Merge`] of all of its rows; [`WalletPersister`] is BDK's async
-//!   persister over them;
+//!   sealed by the vault (they hold the xpub, addresses and transactions; BDK's own rusqlite
+//!   store is not used, its SQLite links conflict with sqlx's). A wallet's state is the
+//!   in-order [`Merge`] of all of its rows; [`WalletPersister`] is BDK's async persister over
+//!   them;
 //! - the [`vault`]: a random data key, wrapped under a key derived from the user's password
 //!   (argon2id), that seals every secret the store holds, starting with the wallet secret;
-//! - [`swaps`]: one summary row per swap, its current [`confiaro_protocol::SwapState`]
-//!   (sealed) and the append-only history of every state it was saved in;
+//! - [`swaps`]: one summary row per swap (its addresses sealed), its current
+//!   [`confiaro_protocol::SwapState`] (sealed) and the append-only history of every state it
+//!   was saved in;
 //! - [`peers`]: known counterparties and their addresses;
-//! - the [`audit`] log: plaintext, append-only, hash-chained evidence of what happened.
+//! - the [`audit`] log: append-only, hash-chained evidence of what happened, each entry's
+//!   detail sealed.
 //!
 //! Secrets never leave the vault unsealed: the database holds no key, seed, mnemonic or
-//! password in the clear (`tests/secrets.rs` scans the SQLite files). Errors never carry
-//! secret data, nor the password of a database URL.
+//! password in the clear (`tests/secrets.rs` scans the SQLite files), and none of the
+//! wallet's addresses, transactions or xpub either (someone who copies the data directory
+//! learns which swaps ran, when, their amounts and counterparties' peer ids, not which coins
+//! they moved). SQLite runs with `secure_delete`, so rows rewritten sealed leave no copy in
+//! clear in free pages. Errors never carry secret data, nor the password of a database URL.
 //!
 //! The history and the audit log are append-only, enforced by triggers in both databases.
 //! Everything that reads and then writes runs in a write transaction that first takes the
@@ -65,6 +71,9 @@ static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migratio
 
 /// The PostgreSQL schema (the same tables as SQLite's): `migrations/postgres/`.
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The associated-data prefix of a sealed wallet changeset (see [`changeset_context`]).
+const CHANGESET_CONTEXT: &[u8] = b"confiaro/wallet-changeset/v1";
 
 /// The key of the PostgreSQL advisory lock that write transactions take (any constant; this
 /// one is the 8 ASCII bytes of "confiaro", big-endian).
@@ -301,7 +310,7 @@ impl Store {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                         PRAGMA foreign_keys = ON;",
+                         PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
                     )
                     .await?;
                     Ok(())
@@ -337,6 +346,19 @@ impl Store {
             .await?)
     }
 
+    /// After rows were rewritten sealed: makes sure no copy in clear stays in the database's
+    /// files. SQLite (`secure_delete` zeroes freed space) moves the write-ahead log into the
+    /// database and truncates it; PostgreSQL keeps old row versions until its vacuum, which
+    /// is the server's.
+    async fn forget_old_pages(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_all(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections to be returned. Dropping the store also
     /// closes it, without waiting.
     pub async fn close(&self) {
@@ -353,24 +375,27 @@ impl Store {
     /// [`StoreError::Database`] if the insert fails.
     pub async fn append_wallet_changeset(
         &self,
+        vault: &Vault,
         wallet_id: &str,
         changeset: &ChangeSet,
     ) -> Result<(), StoreError> {
         if changeset.is_empty() {
             return Ok(());
         }
-        let json =
-            serde_json::to_string(changeset).map_err(|source| StoreError::CorruptChangeset {
+        let json = Zeroizing::new(serde_json::to_string(changeset).map_err(|source| {
+            StoreError::CorruptChangeset {
                 wallet: wallet_id.to_owned(),
                 id: 0,
                 source,
-            })?;
+            }
+        })?);
+        let sealed = vault.seal_text(&changeset_context(wallet_id), &json);
         let now = now_secs();
         sqlx::query(
             "INSERT INTO wallet_changesets (wallet, changeset, created_at) VALUES ($1, $2, $3)",
         )
         .bind(wallet_id)
-        .bind(json)
+        .bind(sealed)
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -386,6 +411,7 @@ impl Store {
     /// [`StoreError::Database`] if the query fails.
     pub async fn load_wallet_changeset(
         &self,
+        vault: &Vault,
         wallet_id: &str,
     ) -> Result<Option<ChangeSet>, StoreError> {
         let rows = sqlx::query(
@@ -397,7 +423,8 @@ impl Store {
         let mut aggregate: Option<ChangeSet> = None;
         for row in rows {
             let id: i64 = row.try_get("id")?;
-            let json: String = row.try_get("changeset")?;
+            let stored: String = row.try_get("changeset")?;
+            let json = Zeroizing::new(vault.open_text(&changeset_context(wallet_id), &stored)?);
             let changeset: ChangeSet =
                 serde_json::from_str(&json).map_err(|source| StoreError::CorruptChangeset {
                     wallet: wallet_id.to_owned(),
@@ -411,6 +438,15 @@ impl Store {
         }
         Ok(aggregate)
     }
+}
+
+/// The associated data of wallet `wallet_id`'s sealed changesets: the context, the id's
+/// length (u64, big-endian) and the id.
+pub(crate) fn changeset_context(wallet_id: &str) -> Vec<u8> {
+    let mut context = CHANGESET_CONTEXT.to_vec();
+    context.extend_from_slice(&(wallet_id.len() as u64).to_be_bytes());
+    context.extend_from_slice(wallet_id.as_bytes());
+    context
 }
 
 /// The current time in Unix seconds (0 if the clock is before 1970).

@@ -2,8 +2,9 @@
 //!
 //! The stored type is [`confiaro_protocol::SwapState`] itself, serialized with serde_json
 //! (its `version` field and `serde(default)` on new fields keep old rows readable) and sealed
-//! by the [`Vault`]. Everything else in a swap's row (role, peer, network, amounts, state
-//! name, phase, times) is plaintext, readable without the vault, and holds no secret.
+//! by the [`Vault`], as are the row's addresses (`receive_address`, `counterparty_wallet`).
+//! Everything else in a swap's row (role, peer, network, amounts, state name, phase, times)
+//! is plaintext and holds no secret.
 //!
 //! Every saved state is appended to `swap_states` with the next sequence number (0 for the
 //! state given to [`Store::insert_swap`]); the `swaps` row points at the newest entry
@@ -11,7 +12,8 @@
 //! that binds them to their place:
 //!
 //! - a state: `"confiaro/swap-state/v1" || swap_id (32 bytes) || seq (u64, big-endian)`;
-//! - engine data: `"confiaro/swap-data/v1" || swap_id || key length (u64, big-endian) || key`.
+//! - engine data: `"confiaro/swap-data/v1" || swap_id || key length (u64, big-endian) || key`;
+//! - an address: `"confiaro/swap-field/v1" || swap_id || the column's name`.
 //!
 //! So a blob copied to another swap, sequence number or key fails with
 //! [`StoreError::Decrypt`].
@@ -29,6 +31,18 @@ use crate::{now_secs, Store, StoreError, Vault};
 
 const STATE_CONTEXT: &[u8] = b"confiaro/swap-state/v1";
 const DATA_CONTEXT: &[u8] = b"confiaro/swap-data/v1";
+const FIELD_CONTEXT: &[u8] = b"confiaro/swap-field/v1";
+
+/// The sealed text columns of `swaps`.
+pub(crate) const SEALED_FIELDS: [&str; 2] = ["receive_address", "counterparty_wallet"];
+
+/// The associated data of column `field` of swap `swap_id`.
+pub(crate) fn field_context(swap_id: &SwapId, field: &str) -> Vec<u8> {
+    let mut context = FIELD_CONTEXT.to_vec();
+    context.extend_from_slice(&swap_id.0);
+    context.extend_from_slice(field.as_bytes());
+    context
+}
 
 /// What the engine knows about a swap besides its machine.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +57,7 @@ pub struct NewSwap<'a> {
     pub counterparty_wallet: Option<&'a str>,
 }
 
-/// One swap's summary row (no secrets; readable without the vault).
+/// One swap's summary row, its addresses opened.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SwapRecord {
     /// The swap's id.
@@ -225,7 +239,20 @@ fn seq_to_db(seq: u64) -> Result<i64, StoreError> {
 const RECORD_COLUMNS: &str = "swap_id, role, peer, network, btc_sat, xmr_piconero, \
      receive_address, counterparty_wallet, state_name, phase, created_at, updated_at";
 
-fn record_from_row(row: &AnyRow) -> Result<SwapRecord, StoreError> {
+/// Opens sealed column `field` of swap `swap_id`'s row, if set.
+fn open_field(
+    vault: &Vault,
+    row: &AnyRow,
+    swap_id: &SwapId,
+    field: &str,
+) -> Result<Option<String>, StoreError> {
+    let stored: Option<String> = row.try_get(field)?;
+    stored
+        .map(|stored| vault.open_text(&field_context(swap_id, field), &stored))
+        .transpose()
+}
+
+fn record_from_row(vault: &Vault, row: &AnyRow) -> Result<SwapRecord, StoreError> {
     let id_text: String = row.try_get("swap_id")?;
     let swap_id =
         parse_swap_id(&id_text).ok_or_else(|| corrupt(&id_text, "the id is not 64 hex digits"))?;
@@ -248,8 +275,8 @@ fn record_from_row(row: &AnyRow) -> Result<SwapRecord, StoreError> {
             u64::try_from(xmr_piconero)
                 .map_err(|_| corrupt(&id_text, format!("xmr amount {xmr_piconero}")))?,
         ),
-        receive_address: row.try_get("receive_address")?,
-        counterparty_wallet: row.try_get("counterparty_wallet")?,
+        receive_address: open_field(vault, row, &swap_id, "receive_address")?,
+        counterparty_wallet: open_field(vault, row, &swap_id, "counterparty_wallet")?,
         state_name: row.try_get("state_name")?,
         phase: parse_phase(&phase).ok_or_else(|| corrupt(&id_text, format!("phase {phase:?}")))?,
         created_at: row.try_get("created_at")?,
@@ -286,6 +313,11 @@ impl Store {
             })?;
         let json = encode_state(state)?;
         let sealed = vault.seal(&state_context(&swap_id, 0), &json);
+        let seal_field = |field: &str, value: Option<&str>| {
+            value.map(|value| vault.seal_text(&field_context(&swap_id, field), value))
+        };
+        let receive_address = seal_field("receive_address", new.receive_address);
+        let counterparty_wallet = seal_field("counterparty_wallet", new.counterparty_wallet);
         let id_text = swap_id.to_string();
         let now = now_secs();
         let mut tx = self.begin_write().await?;
@@ -301,8 +333,8 @@ impl Store {
         .bind(network_name(terms.network))
         .bind(btc_sat)
         .bind(xmr_piconero)
-        .bind(new.receive_address)
-        .bind(new.counterparty_wallet)
+        .bind(receive_address)
+        .bind(counterparty_wallet)
         .bind(state.state_name())
         .bind(phase_name(state.phase()))
         .bind(&sealed)
@@ -374,7 +406,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::UnknownSwap { swap_id })?;
-        let stored = record_from_row(&row)?;
+        let stored = record_from_row(vault, &row)?;
         let terms = state.terms();
         let mismatch = if stored.role != state.role() {
             Some("role")
@@ -447,15 +479,22 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Corrupt`] if the row does not decode; [`StoreError::Database`].
-    pub async fn swap(&self, swap_id: &SwapId) -> Result<Option<SwapRecord>, StoreError> {
+    /// [`StoreError::Corrupt`] if the row does not decode; [`StoreError::Decrypt`] if its
+    /// addresses do not open; [`StoreError::Database`].
+    pub async fn swap(
+        &self,
+        vault: &Vault,
+        swap_id: &SwapId,
+    ) -> Result<Option<SwapRecord>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RECORD_COLUMNS} FROM swaps WHERE swap_id = $1"
         )))
         .bind(swap_id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(record_from_row).transpose()
+        row.as_ref()
+            .map(|row| record_from_row(vault, row))
+            .transpose()
     }
 
     /// The current machine, decrypted.
@@ -486,14 +525,15 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Corrupt`] if a row does not decode; [`StoreError::Database`].
-    pub async fn swaps(&self) -> Result<Vec<SwapRecord>, StoreError> {
+    /// [`StoreError::Corrupt`] if a row does not decode; [`StoreError::Decrypt`] if its
+    /// addresses do not open; [`StoreError::Database`].
+    pub async fn swaps(&self, vault: &Vault) -> Result<Vec<SwapRecord>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RECORD_COLUMNS} FROM swaps ORDER BY created_at DESC, rowid DESC"
         )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(record_from_row).collect()
+        rows.iter().map(|row| record_from_row(vault, row)).collect()
     }
 
     /// Swaps whose phase is not terminal, oldest first.
@@ -502,8 +542,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Corrupt`] if a row does not decode; [`StoreError::Database`].
-    pub async fn unfinished_swaps(&self) -> Result<Vec<SwapRecord>, StoreError> {
+    /// [`StoreError::Corrupt`] if a row does not decode; [`StoreError::Decrypt`] if its
+    /// addresses do not open; [`StoreError::Database`].
+    pub async fn unfinished_swaps(&self, vault: &Vault) -> Result<Vec<SwapRecord>, StoreError> {
         let open: Vec<&str> = PHASES
             .into_iter()
             .filter(|p| !p.is_terminal())
@@ -520,7 +561,7 @@ impl Store {
             query = query.bind(name);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(record_from_row).collect()
+        rows.iter().map(|row| record_from_row(vault, row)).collect()
     }
 
     /// The state history, oldest first.

@@ -14,6 +14,12 @@
 //! the context it was sealed with, so callers bind each blob to its place (table, swap id,
 //! sequence number) and a blob copied to another row fails with [`StoreError::Decrypt`].
 //!
+//! Values kept in text columns (wallet changesets, a swap's addresses, audit details) are
+//! stored sealed as `sealed:` followed by the sealed bytes in hex. Rows written in clear by a
+//! version before these were sealed are sealed in place by the first [`Store::unlock_vault`]
+//! that finds them (once: the vault row records it), except the audit log's, which is
+//! append-only: its older entries stay in clear, and [`Vault::clear_audit_before`] says which.
+//!
 //! The unlocked [`Vault`] holds the data key and the wallet secret in zeroizing buffers; its
 //! `Debug` output shows neither.
 
@@ -26,6 +32,7 @@ use rand_core::{OsRng, RngCore};
 use sqlx::Row;
 use zeroize::Zeroizing;
 
+use crate::swaps::{field_context, parse_swap_id, SEALED_FIELDS};
 use crate::{now_secs, Store, StoreError};
 
 /// The version byte that starts every sealed value.
@@ -38,6 +45,8 @@ const SALT_LEN: usize = 16;
 const WRAP_CONTEXT: &[u8] = b"confiaro/vault/data-key/v1";
 /// The associated data of the sealed wallet secret.
 const WALLET_SECRET_CONTEXT: &[u8] = b"confiaro/vault/wallet-secret/v1";
+/// What starts a sealed value kept in a text column (the sealed bytes follow, in hex).
+const SEALED_TEXT_PREFIX: &str = "sealed:";
 
 /// argon2id cost parameters; stored with the vault so later builds can change defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +115,8 @@ struct VaultKeys {
 #[derive(Clone)]
 pub struct Vault {
     keys: Arc<VaultKeys>,
+    /// Audit entries with a smaller id were written in clear by an older version.
+    clear_audit_before: i64,
 }
 
 impl std::fmt::Debug for Vault {
@@ -128,6 +139,33 @@ impl Vault {
     /// encrypt without a fresh nonce).
     pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Vec<u8> {
         seal_with(&self.keys.data_key, context, plaintext)
+    }
+
+    /// The first audit id whose detail is sealed: entries before it were appended in clear
+    /// by a version that did not seal them (1 for a vault created sealing everything).
+    pub fn clear_audit_before(&self) -> i64 {
+        self.clear_audit_before
+    }
+
+    /// [`Vault::seal`] for a text column: `sealed:` and the sealed bytes in hex.
+    pub(crate) fn seal_text(&self, context: &[u8], plaintext: &str) -> String {
+        let sealed = self.seal(context, plaintext.as_bytes());
+        format!("{SEALED_TEXT_PREFIX}{}", hex::encode(sealed))
+    }
+
+    /// Opens what [`Vault::seal_text`] produced with the same context.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Decrypt`] if `stored` is not a sealed text value (text in clear
+    /// included), was sealed with another key or context, or was altered.
+    pub(crate) fn open_text(&self, context: &[u8], stored: &str) -> Result<String, StoreError> {
+        let hex_text = stored
+            .strip_prefix(SEALED_TEXT_PREFIX)
+            .ok_or(StoreError::Decrypt)?;
+        let sealed = hex::decode(hex_text).map_err(|_| StoreError::Decrypt)?;
+        let plaintext = self.open(context, &sealed)?;
+        String::from_utf8(plaintext.to_vec()).map_err(|_| StoreError::Decrypt)
     }
 
     /// Decrypts what `seal` produced with the same context. Error: StoreError::Decrypt (no details).
@@ -275,11 +313,13 @@ impl Store {
         let wrapping_key = derive_wrapping_key(password, salt.as_ref(), kdf).await?;
         let wrapped = seal_with(&wrapping_key, &kdf.wrap_context(salt.as_ref()), &*data_key);
         let sealed_secret = seal_with(&data_key, WALLET_SECRET_CONTEXT, wallet_secret);
+        // an audit entry appended before the vault existed could not be sealed
+        let clear_audit_before = self.next_audit_id(&mut *self.pool.acquire().await?).await?;
         let now = now_secs();
         let inserted = sqlx::query(
             "INSERT INTO vault (id, kdf_memory_kib, kdf_iterations, kdf_parallelism, salt, \
-             wrapped_key, wallet_secret, created_at, updated_at) \
-             VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)",
+             wrapped_key, wallet_secret, created_at, updated_at, sealed_since_audit_id) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(i64::from(kdf.memory_kib))
         .bind(i64::from(kdf.iterations))
@@ -289,6 +329,7 @@ impl Store {
         .bind(sealed_secret)
         .bind(now)
         .bind(now)
+        .bind(clear_audit_before)
         .execute(&self.pool)
         .await;
         match inserted {
@@ -301,6 +342,7 @@ impl Store {
                 data_key,
                 wallet_secret: Zeroizing::new(wallet_secret.to_vec()),
             }),
+            clear_audit_before,
         })
     }
 
@@ -318,7 +360,7 @@ impl Store {
     pub async fn unlock_vault(&self, password: &str) -> Result<Vault, StoreError> {
         let row = sqlx::query(
             "SELECT kdf_memory_kib, kdf_iterations, kdf_parallelism, salt, wrapped_key, \
-             wallet_secret FROM vault WHERE id = 1",
+             wallet_secret, sealed_since_audit_id FROM vault WHERE id = 1",
         )
         .fetch_optional(&self.pool)
         .await?
@@ -331,6 +373,7 @@ impl Store {
         let salt: Vec<u8> = row.try_get("salt")?;
         let wrapped: Vec<u8> = row.try_get("wrapped_key")?;
         let sealed_secret: Vec<u8> = row.try_get("wallet_secret")?;
+        let sealed_since: Option<i64> = row.try_get("sealed_since_audit_id")?;
         if password.is_empty() {
             return Err(StoreError::WrongPassword);
         }
@@ -350,12 +393,82 @@ impl Store {
                     what: "vault: the wallet secret does not open with the vault's key".into(),
                 }
             })?;
-        Ok(Vault {
+        let mut vault = Vault {
             keys: Arc::new(VaultKeys {
                 data_key,
                 wallet_secret,
             }),
-        })
+            clear_audit_before: sealed_since.unwrap_or(1),
+        };
+        if sealed_since.is_none() {
+            vault.clear_audit_before = self.seal_rows_in_clear(&vault).await?;
+        }
+        Ok(vault)
+    }
+
+    /// Seals in place what a version before the sealing of metadata wrote in clear: wallet
+    /// changesets and swap addresses. Audit entries stay as they are (append-only); returns
+    /// the first audit id that will be sealed, and records it in the vault row, in the same
+    /// transaction, so this runs once per database.
+    async fn seal_rows_in_clear(&self, vault: &Vault) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // another process may have done it since the vault row was read
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT sealed_since_audit_id FROM vault WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        if let Some(since) = done {
+            tx.rollback().await?;
+            return Ok(since);
+        }
+        let changesets = sqlx::query("SELECT id, wallet, changeset FROM wallet_changesets")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in changesets {
+            let id: i64 = row.try_get("id")?;
+            let wallet: String = row.try_get("wallet")?;
+            let text = Zeroizing::new(row.try_get::<String, _>("changeset")?);
+            if text.starts_with(SEALED_TEXT_PREFIX) {
+                continue;
+            }
+            sqlx::query("UPDATE wallet_changesets SET changeset = $1 WHERE id = $2")
+                .bind(vault.seal_text(&crate::changeset_context(&wallet), &text))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for field in SEALED_FIELDS {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT swap_id, {field} FROM swaps WHERE {field} IS NOT NULL"
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
+                let id_text: String = row.try_get("swap_id")?;
+                let value: String = row.try_get(field)?;
+                if value.starts_with(SEALED_TEXT_PREFIX) {
+                    continue;
+                }
+                let swap_id = parse_swap_id(&id_text).ok_or_else(|| StoreError::Corrupt {
+                    what: format!("swap {id_text}: the id is not 64 hex digits"),
+                })?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE swaps SET {field} = $1 WHERE swap_id = $2"
+                )))
+                .bind(vault.seal_text(&field_context(&swap_id, field), &value))
+                .bind(&id_text)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let since = self.next_audit_id(&mut tx).await?;
+        sqlx::query("UPDATE vault SET sealed_since_audit_id = $1 WHERE id = 1")
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.forget_old_pages().await?;
+        Ok(since)
     }
 
     /// Re-wraps the data key under a new password (data stays as it is).
@@ -420,7 +533,30 @@ mod tests {
                 data_key: Zeroizing::new([key; 32]),
                 wallet_secret: Zeroizing::new(b"abandon abandon".to_vec()),
             }),
+            clear_audit_before: 1,
         }
+    }
+
+    #[test]
+    fn sealed_text_opens_only_sealed_with_its_context() {
+        let v = vault(7);
+        let stored = v.seal_text(b"ctx", "bcrt1qexample");
+        assert!(stored.starts_with(SEALED_TEXT_PREFIX), "{stored}");
+        assert!(!stored.contains("bcrt1qexample"));
+        assert_eq!(v.open_text(b"ctx", &stored).unwrap(), "bcrt1qexample");
+        assert!(matches!(
+            v.open_text(b"other", &stored),
+            Err(StoreError::Decrypt)
+        ));
+        // text in clear, or not hex after the prefix, is not a sealed value
+        assert!(matches!(
+            v.open_text(b"ctx", "bcrt1qexample"),
+            Err(StoreError::Decrypt)
+        ));
+        assert!(matches!(
+            v.open_text(b"ctx", "sealed:zz"),
+            Err(StoreError::Decrypt)
+        ));
     }
 
     #[test]

@@ -7,23 +7,27 @@ use std::pin::Pin;
 
 use bdk_wallet::{AsyncWalletPersister, ChangeSet};
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, Vault};
 
-/// Wallet `wallet_id` of a [`Store`], as a BDK persister: [`AsyncWalletPersister::initialize`]
+/// Wallet `wallet_id` of a [`Store`], its rows sealed by a [`Vault`], as a BDK persister:
+/// [`AsyncWalletPersister::initialize`]
 /// loads the merge of its rows ([`Store::load_wallet_changeset`]; empty for a new wallet),
 /// [`AsyncWalletPersister::persist`] appends a row ([`Store::append_wallet_changeset`];
 /// an empty changeset writes nothing). Clones share the store.
 #[derive(Debug, Clone)]
 pub struct WalletPersister {
     store: Store,
+    vault: Vault,
     wallet_id: String,
 }
 
 impl WalletPersister {
-    /// The persister of wallet `wallet_id` in `store`.
-    pub fn new(store: Store, wallet_id: impl Into<String>) -> WalletPersister {
+    /// The persister of wallet `wallet_id` in `store`, sealing and opening its rows with
+    /// `vault` (the store's own, unlocked).
+    pub fn new(store: Store, vault: Vault, wallet_id: impl Into<String>) -> WalletPersister {
         WalletPersister {
             store,
+            vault,
             wallet_id: wallet_id.into(),
         }
     }
@@ -46,7 +50,7 @@ impl AsyncWalletPersister for WalletPersister {
         Box::pin(async move {
             Ok(persister
                 .store
-                .load_wallet_changeset(&persister.wallet_id)
+                .load_wallet_changeset(&persister.vault, &persister.wallet_id)
                 .await?
                 .unwrap_or_default())
         })
@@ -59,7 +63,7 @@ impl AsyncWalletPersister for WalletPersister {
         Box::pin(async move {
             persister
                 .store
-                .append_wallet_changeset(&persister.wallet_id, changeset)
+                .append_wallet_changeset(&persister.vault, &persister.wallet_id, changeset)
                 .await
         })
     }

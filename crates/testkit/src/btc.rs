@@ -13,7 +13,7 @@ use confiaro_devnet::electrum::ElectrumServer;
 use confiaro_devnet::esplora::EsploraServer;
 use confiaro_devnet::rpc::{RpcConfig, RpcServer, SharedNode};
 use confiaro_devnet::Node;
-use confiaro_store::{Store, WalletPersister};
+use confiaro_store::{KdfParams, Store, Vault, WalletPersister};
 
 /// The wallet as the app keeps it: persisted in the store.
 pub type StoreWallet = Wallet<WalletPersister>;
@@ -121,10 +121,29 @@ pub fn mnemonic(n: u8) -> Mnemonic {
     Mnemonic::from_entropy(&[n; 16]).expect("mnemonic")
 }
 
+/// The vault of a test store: created on first use (password `test`, the cheapest argon2id
+/// costs), unlocked after.
+pub async fn test_vault(store: &Store) -> Vault {
+    const PASSWORD: &str = "test";
+    let kdf = KdfParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
+    if store.has_vault().await.expect("the vault row") {
+        store.unlock_vault(PASSWORD).await.expect("the test vault")
+    } else {
+        store
+            .create_vault(PASSWORD, b"", kdf)
+            .await
+            .expect("a test vault")
+    }
+}
+
 /// Opens wallet `id` from seed `n` on regtest.
 pub async fn wallet(store: &Store, id: &str, n: u8) -> StoreWallet {
     Wallet::open(
-        WalletPersister::new(store.clone(), id),
+        WalletPersister::new(store.clone(), test_vault(store).await, id),
         &mnemonic(n),
         "",
         Network::Regtest,

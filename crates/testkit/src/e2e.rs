@@ -423,6 +423,59 @@ impl Party {
             .unwrap_or_default()
     }
 
+    /// Every file under the party's data directory that holds one of `secrets`, as
+    /// `"FILE holds SECRET"`. A secret is looked for as its text; one in hex of 20 bytes or
+    /// more (a script, a txid, a Monero tx hash) also as its raw bytes, and a 32-byte one in
+    /// both byte orders. The harness's own captures of the processes' standard error
+    /// (`stderr-*.log`: what a user's terminal or journal gets) are not the app's files and
+    /// are left out.
+    pub fn files_revealing(&self, secrets: &[String]) -> Vec<String> {
+        let mut needles: Vec<(&str, Vec<u8>)> = Vec::new();
+        for secret in secrets {
+            needles.push((secret, secret.as_bytes().to_vec()));
+            if let Ok(raw) = hex::decode(secret) {
+                if raw.len() == 32 {
+                    let mut reversed = raw.clone();
+                    reversed.reverse();
+                    needles.push((secret, reversed));
+                }
+                if raw.len() >= 20 {
+                    needles.push((secret, raw));
+                }
+            }
+        }
+        let mut found = Vec::new();
+        let mut dirs = vec![self.dir.path().to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("the data directory reads") {
+                let path = entry.expect("a directory entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if path.parent() == Some(self.dir.path())
+                    && path.file_name().is_some_and(|name| {
+                        let name = name.to_string_lossy();
+                        name.starts_with("stderr-") && name.ends_with(".log")
+                    })
+                {
+                    continue;
+                }
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                for (secret, needle) in &needles {
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                        found.push(format!("{} holds {secret}", path.display()));
+                    }
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+
     /// One swap (`swap show`).
     pub fn swap(&self, id: &str) -> Value {
         self.run_ok(&["swap", "show", id])["swap"].clone()

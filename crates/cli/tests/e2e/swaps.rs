@@ -106,6 +106,79 @@ pub(crate) fn verify_receipt(party: &Party, id: &str) -> Value {
     verdict
 }
 
+/// What a party's Bitcoin wallet knows, read through its vault with its password: the
+/// extended public keys of its descriptors and the txids of its transactions.
+fn wallet_knowledge(party: &Party) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let store = confiaro_store::Store::open(party.dir.path().join("confiaro.sqlite"))
+            .await
+            .expect("the party's store");
+        let vault = store.unlock_vault(PASSWORD).await.expect("its vault");
+        let wallet = store
+            .load_wallet_changeset(&vault, "main")
+            .await
+            .expect("the wallet's rows")
+            .expect("a wallet");
+        let mut known = Vec::new();
+        for descriptor in [wallet.descriptor, wallet.change_descriptor]
+            .into_iter()
+            .flatten()
+        {
+            let text = descriptor.to_string();
+            known.extend(
+                text.split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|word| word.starts_with("tpub"))
+                    .map(str::to_owned),
+            );
+        }
+        assert!(!known.is_empty(), "{}'s wallet has an xpub", party.name);
+        known.extend(
+            wallet
+                .tx_graph
+                .txs
+                .iter()
+                .map(|tx| tx.compute_txid().to_string()),
+        );
+        store.close().await;
+        known
+    })
+}
+
+/// Checks that someone who reads the parties' data directories without their password
+/// finds none of their addresses (as text or as scripts), their wallets' xpubs or
+/// transactions, nor the transactions of swap `id`.
+fn assert_data_dirs_reveal_nothing(parties: &[&Party], id: &str) {
+    let mut secrets = Vec::new();
+    for party in parties {
+        secrets.extend(wallet_knowledge(party));
+        secrets.push(party.xmr_address.clone());
+        secrets.push(party.btc_address.clone());
+        let address: bitcoin::Address<bitcoin::address::NetworkUnchecked> =
+            party.btc_address.parse().expect("a Bitcoin address");
+        secrets.push(address.assume_checked().script_pubkey().to_hex_string());
+        for tx in party.swap(id)["txids"]
+            .as_array()
+            .expect("the swap's transactions")
+        {
+            secrets.push(tx[1].as_str().expect("a txid").to_owned());
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    for party in parties {
+        let found = party.files_revealing(&secrets);
+        assert!(
+            found.is_empty(),
+            "{}'s data directory shows, without the password: {found:#?}",
+            party.name
+        );
+    }
+}
+
 #[test]
 fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
     let alice = devnet().funded_maker("alice-happy", 2);
@@ -152,6 +225,7 @@ fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
     );
     maker.terminate();
     assert_swapped(&bob, bob_btc, &alice, alice_xmr);
+    assert_data_dirs_reveal_nothing(&[&bob, &alice], &id);
     for party in [&bob, &alice] {
         let verdict = verify_receipt(party, &id);
         let checks = verdict["checks"].as_array().unwrap();

@@ -4,23 +4,26 @@
 use crate::both_backends;
 use crate::common;
 
-use common::TestDb;
+use common::{vault_of, TestDb};
 use confiaro_protocol::SwapId;
-use confiaro_store::{audit_entry_hash, Store, StoreError};
+use confiaro_store::{audit_entry_hash, Store, StoreError, Vault};
 use serde_json::json;
 
-/// Opens a store with `n` entries appended concurrently from 20 tasks.
-async fn log_with(db: &TestDb, n: usize) -> Store {
+/// Opens a store with `n` entries appended concurrently from 20 tasks; returns it and its
+/// vault.
+async fn log_with(db: &TestDb, n: usize) -> (Store, Vault) {
     let store = db.open().await;
+    let vault = vault_of(&store).await;
     let tasks: Vec<_> = (0..20)
         .map(|task| {
-            let store = store.clone();
+            let (store, vault) = (store.clone(), vault.clone());
             tokio::spawn(async move {
                 for i in 0..n / 20 {
                     let swap = SwapId([(task % 4) as u8 + 1; 32]);
                     let swap = (i % 3 != 0).then_some(swap);
                     store
                         .append_audit(
+                            &vault,
                             swap.as_ref(),
                             "state",
                             json!({"task": task, "i": i, "note": "ünïcode \"quoted\""}),
@@ -34,7 +37,18 @@ async fn log_with(db: &TestDb, n: usize) -> Store {
     for task in tasks {
         task.await.unwrap();
     }
-    store
+    (store, vault)
+}
+
+/// The stored detail of entry `id` sealed anew by `vault` from `detail`, as the documented
+/// format has it (what only the vault's holder can write).
+fn sealed_detail(vault: &Vault, id: i64, detail: &str) -> String {
+    let mut context = b"confiaro/audit-detail/v1".to_vec();
+    context.extend_from_slice(&id.to_be_bytes());
+    format!(
+        "sealed:{}",
+        hex::encode(vault.seal(&context, detail.as_bytes()))
+    )
 }
 
 fn broken_at(result: Result<confiaro_store::AuditCheck, StoreError>) -> (i64, String) {
@@ -47,20 +61,24 @@ fn broken_at(result: Result<confiaro_store::AuditCheck, StoreError>) -> (i64, St
 async fn two_hundred_concurrent_appends_form_one_chain(db: TestDb) {
     // a verifier running while the entries are appended never sees a broken chain
     let verifier_store = db.open().await;
+    let verifier_vault = vault_of(&verifier_store).await;
     let verifier = tokio::spawn(async move {
         let mut last = 0;
         for _ in 0..30 {
-            let check = verifier_store.verify_audit_log().await.unwrap();
+            let check = verifier_store
+                .verify_audit_log(&verifier_vault)
+                .await
+                .unwrap();
             assert!(check.entries >= last);
             last = check.entries;
             tokio::task::yield_now().await;
         }
     });
-    let store = log_with(&db, 200).await;
+    let (store, vault) = log_with(&db, 200).await;
     verifier.await.unwrap();
-    let check = store.verify_audit_log().await.unwrap();
+    let check = store.verify_audit_log(&vault).await.unwrap();
     assert_eq!(check.entries, 200);
-    let entries = store.audit_entries(None).await.unwrap();
+    let entries = store.audit_entries(&vault, None).await.unwrap();
     assert_eq!(entries.len(), 200);
     assert_eq!(entries[0].prev_hash, [0; 32]);
     assert_eq!(check.head, entries[199].hash);
@@ -85,7 +103,7 @@ async fn two_hundred_concurrent_appends_form_one_chain(db: TestDb) {
     }
     // one swap's entries, oldest first
     let swap = SwapId([2; 32]);
-    let mine = store.audit_entries(Some(&swap)).await.unwrap();
+    let mine = store.audit_entries(&vault, Some(&swap)).await.unwrap();
     assert!(!mine.is_empty());
     assert!(mine.iter().all(|e| e.swap_id == Some(swap)));
     assert!(mine.windows(2).all(|w| w[0].id < w[1].id));
@@ -93,14 +111,18 @@ async fn two_hundred_concurrent_appends_form_one_chain(db: TestDb) {
     store.close().await;
     drop(store);
     let store = db.open().await;
+    let vault = vault_of(&store).await;
     let next = store
-        .append_audit(None, "timeout", json!({"b": 1, "a": [true, null]}))
+        .append_audit(&vault, None, "timeout", json!({"b": 1, "a": [true, null]}))
         .await
         .unwrap();
     assert_eq!(next.id, 201);
     assert_eq!(next.prev_hash, check.head);
-    assert_eq!(store.audit_entries(None).await.unwrap().last(), Some(&next));
-    assert_eq!(store.verify_audit_log().await.unwrap().entries, 201);
+    assert_eq!(
+        store.audit_entries(&vault, None).await.unwrap().last(),
+        Some(&next)
+    );
+    assert_eq!(store.verify_audit_log(&vault).await.unwrap().entries, 201);
 }
 
 /// Canonical JSON as documented in the audit module: compact, keys sorted.
@@ -130,26 +152,67 @@ fn canonical(value: &serde_json::Value) -> String {
 }
 
 async fn an_edited_detail_is_found_at_its_entry(db: TestDb) {
-    let store = log_with(&db, 100).await;
+    let (store, vault) = log_with(&db, 100).await;
     let pool = db.raw().await;
+    // details are stored sealed: none of their text is in the table
+    let stored: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 100);
+    assert!(
+        stored
+            .iter()
+            .all(|d| d.starts_with("sealed:") && !d.contains("task") && !d.contains("quoted")),
+        "{}",
+        stored[0]
+    );
     db.drop_audit_triggers(&pool).await;
-    // a one-byte edit that keeps the JSON valid
-    sqlx::query("UPDATE audit_log SET detail = replace(detail, '\"i\":', '\"j\":') WHERE id = 57")
+    // one flipped hex digit in entry 57's sealed detail
+    let flipped = {
+        let mut text = stored[56].clone().into_bytes();
+        let last = text.len() - 1;
+        text[last] = if text[last] == b'0' { b'1' } else { b'0' };
+        String::from_utf8(text).unwrap()
+    };
+    sqlx::query("UPDATE audit_log SET detail = $1 WHERE id = 57")
+        .bind(&flipped)
         .execute(&pool)
         .await
         .unwrap();
-    let (id, reason) = broken_at(store.verify_audit_log().await);
+    let (id, reason) = broken_at(store.verify_audit_log(&vault).await);
     assert_eq!(id, 57);
+    assert!(reason.contains("does not open"), "{reason}");
+    // entry 58's intact detail moved to entry 41
+    sqlx::query("UPDATE audit_log SET detail = $1 WHERE id = 41")
+        .bind(&stored[57])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (id, reason) = broken_at(store.verify_audit_log(&vault).await);
+    assert_eq!(id, 41);
+    assert!(reason.contains("does not open"), "{reason}");
+    // a detail written in clear where a sealed one belongs
+    sqlx::query("UPDATE audit_log SET detail = $1 WHERE id = 12")
+        .bind(r#"{"i":0}"#)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (id, _) = broken_at(store.verify_audit_log(&vault).await);
+    assert_eq!(id, 12);
+    // a detail rewritten by the vault's holder, sealed in its place: the hash catches it
+    sqlx::query("UPDATE audit_log SET detail = $1 WHERE id = 5")
+        .bind(sealed_detail(&vault, 5, r#"{"i":0}"#))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (id, reason) = broken_at(store.verify_audit_log(&vault).await);
+    assert_eq!(id, 5);
     assert!(reason.contains("hash"), "{reason}");
-    // the readable entry shows the edit: the log is evidence, not a secret
-    assert!(store.audit_entries(None).await.unwrap()[56]
-        .detail
-        .get("j")
-        .is_some());
 }
 
 async fn an_edited_time_kind_or_swap_is_found_at_its_entry(db: TestDb) {
-    let store = log_with(&db, 40).await;
+    let (store, vault) = log_with(&db, 40).await;
     let pool = db.raw().await;
     db.drop_audit_triggers(&pool).await;
     let other_swap = SwapId([0xff; 32]).to_string();
@@ -172,13 +235,13 @@ async fn an_edited_time_kind_or_swap_is_found_at_its_entry(db: TestDb) {
             .execute(&pool)
             .await
             .unwrap();
-        let (found, reason) = broken_at(store.verify_audit_log().await);
+        let (found, reason) = broken_at(store.verify_audit_log(&vault).await);
         assert_eq!(found, id, "{sql}: {reason}");
     }
 }
 
 async fn a_deleted_entry_is_found_after_the_gap_even_at_the_end(db: TestDb) {
-    let store = log_with(&db, 60).await;
+    let (store, vault) = log_with(&db, 60).await;
     let pool = db.raw().await;
     db.drop_audit_triggers(&pool).await;
     // the last entry: nothing links to it, but its id is never handed out again
@@ -186,11 +249,14 @@ async fn a_deleted_entry_is_found_after_the_gap_even_at_the_end(db: TestDb) {
         .execute(&pool)
         .await
         .unwrap();
-    let (id, reason) = broken_at(store.verify_audit_log().await);
+    let (id, reason) = broken_at(store.verify_audit_log(&vault).await);
     assert_eq!(id, 60, "{reason}");
-    let next = store.append_audit(None, "state", json!({})).await.unwrap();
+    let next = store
+        .append_audit(&vault, None, "state", json!({}))
+        .await
+        .unwrap();
     assert_eq!(next.id, 61);
-    let (id, reason) = broken_at(store.verify_audit_log().await);
+    let (id, reason) = broken_at(store.verify_audit_log(&vault).await);
     assert_eq!(id, 61, "{reason}");
     assert!(reason.contains("missing"), "{reason}");
     // one in the middle
@@ -198,19 +264,19 @@ async fn a_deleted_entry_is_found_after_the_gap_even_at_the_end(db: TestDb) {
         .execute(&pool)
         .await
         .unwrap();
-    let (id, reason) = broken_at(store.verify_audit_log().await);
+    let (id, reason) = broken_at(store.verify_audit_log(&vault).await);
     assert_eq!(id, 26, "{reason}");
     // the first one
     sqlx::query("DELETE FROM audit_log WHERE id = 1")
         .execute(&pool)
         .await
         .unwrap();
-    let (id, _) = broken_at(store.verify_audit_log().await);
+    let (id, _) = broken_at(store.verify_audit_log(&vault).await);
     assert_eq!(id, 2);
 }
 
 async fn swapped_hashes_and_a_forged_insertion_are_found(db: TestDb) {
-    let store = log_with(&db, 40).await;
+    let (store, vault) = log_with(&db, 40).await;
     let pool = db.raw().await;
     db.drop_audit_triggers(&pool).await;
     // exchange the hashes of entries 10 and 11
@@ -227,18 +293,23 @@ async fn swapped_hashes_and_a_forged_insertion_are_found(db: TestDb) {
             .await
             .unwrap();
     }
-    let (id, reason) = broken_at(store.verify_audit_log().await);
+    let (id, reason) = broken_at(store.verify_audit_log(&vault).await);
     assert_eq!(id, 10, "{reason}");
 
     // a fresh log, rewritten by someone who recomputes hashes
     let db2 = db.another().await;
-    let store2 = log_with(&db2, 20).await;
+    let (store2, vault2) = log_with(&db2, 20).await;
     let pool2 = db2.raw().await;
     db2.drop_audit_triggers(&pool2).await;
-    let last = store2.audit_entries(None).await.unwrap().pop().unwrap();
-    // rewrite entry 20 with another detail and a recomputed, correctly linked hash: the chain
-    // verifies (that is what the head is for)
+    let last = store2
+        .audit_entries(&vault2, None)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     let forged_detail = r#"{"forged":true}"#;
+    // without the vault, a forged detail (here in clear, with a recomputed hash) does not
+    // open where a sealed one belongs
     let forged_hash = audit_entry_hash(
         &last.prev_hash,
         20,
@@ -253,10 +324,28 @@ async fn swapped_hashes_and_a_forged_insertion_are_found(db: TestDb) {
         .execute(&pool2)
         .await
         .unwrap();
-    let check = store2.verify_audit_log().await.unwrap();
+    let (id, reason) = broken_at(store2.verify_audit_log(&vault2).await);
+    assert_eq!(id, 20, "{reason}");
+    // with the vault, rewrite entry 20 with another detail and a recomputed, correctly linked
+    // hash: the chain verifies (that is what the head is for)
+    let forged_hash = audit_entry_hash(
+        &last.prev_hash,
+        20,
+        last.at_ms,
+        last.swap_id.as_ref(),
+        &last.kind,
+        forged_detail,
+    );
+    sqlx::query("UPDATE audit_log SET detail = $1, hash = $2 WHERE id = 20")
+        .bind(sealed_detail(&vault2, 20, forged_detail))
+        .bind(forged_hash.as_slice())
+        .execute(&pool2)
+        .await
+        .unwrap();
+    let check = store2.verify_audit_log(&vault2).await.unwrap();
     assert_ne!(check.head, last.hash, "a kept head exposes the rewrite");
     // but rewriting an entry in the middle breaks its successor's link
-    let mid = store2.audit_entries(None).await.unwrap()[9].clone();
+    let mid = store2.audit_entries(&vault2, None).await.unwrap()[9].clone();
     let forged_hash = audit_entry_hash(
         &mid.prev_hash,
         mid.id,
@@ -266,22 +355,23 @@ async fn swapped_hashes_and_a_forged_insertion_are_found(db: TestDb) {
         forged_detail,
     );
     sqlx::query("UPDATE audit_log SET detail = $1, hash = $2 WHERE id = $3")
-        .bind(forged_detail)
+        .bind(sealed_detail(&vault2, mid.id, forged_detail))
         .bind(forged_hash.as_slice())
         .bind(mid.id)
         .execute(&pool2)
         .await
         .unwrap();
-    let (id, reason) = broken_at(store2.verify_audit_log().await);
+    let (id, reason) = broken_at(store2.verify_audit_log(&vault2).await);
     assert_eq!(id, mid.id + 1, "{reason}");
     assert!(reason.contains("link"), "{reason}");
 }
 
 async fn an_empty_log_verifies_with_the_genesis_head(db: TestDb) {
     let store = db.open().await;
-    let check = store.verify_audit_log().await.unwrap();
+    let vault = vault_of(&store).await;
+    let check = store.verify_audit_log(&vault).await.unwrap();
     assert_eq!((check.entries, check.head), (0, [0; 32]));
-    assert!(store.audit_entries(None).await.unwrap().is_empty());
+    assert!(store.audit_entries(&vault, None).await.unwrap().is_empty());
 }
 
 /// Separate stores on one database (as separate processes would have) append concurrently,
@@ -289,10 +379,12 @@ async fn an_empty_log_verifies_with_the_genesis_head(db: TestDb) {
 /// chain from forking.
 async fn separate_stores_appending_at_once_form_one_chain(db: TestDb) {
     let first = db.open().await;
+    let vault = vault_of(&first).await;
     let tasks: Vec<_> = (0..4)
         .map(|task| {
             let db_url = db.url.clone();
             let path = db.path.clone();
+            let vault = vault.clone();
             tokio::spawn(async move {
                 let store = match path {
                     Some(path) => Store::open(path).await.unwrap(),
@@ -300,7 +392,7 @@ async fn separate_stores_appending_at_once_form_one_chain(db: TestDb) {
                 };
                 for i in 0..25 {
                     store
-                        .append_audit(None, "process", json!({"task": task, "i": i}))
+                        .append_audit(&vault, None, "process", json!({"task": task, "i": i}))
                         .await
                         .unwrap();
                 }
@@ -311,10 +403,10 @@ async fn separate_stores_appending_at_once_form_one_chain(db: TestDb) {
     for task in tasks {
         task.await.unwrap();
     }
-    let check = first.verify_audit_log().await.unwrap();
+    let check = first.verify_audit_log(&vault).await.unwrap();
     assert_eq!(check.entries, 100);
     let ids: Vec<i64> = first
-        .audit_entries(None)
+        .audit_entries(&vault, None)
         .await
         .unwrap()
         .iter()

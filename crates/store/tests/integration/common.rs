@@ -16,7 +16,7 @@ use confiaro_protocol::keys::{SwapEntropy, SwapSecrets, WalletSeed};
 use confiaro_protocol::machine::{Action, Command, Input};
 use confiaro_protocol::messages::{self, SwapTerms};
 use confiaro_protocol::{Network, Role, SwapId, SwapState, Timestamp, XmrAmount};
-use confiaro_store::{KdfParams, Store};
+use confiaro_store::{KdfParams, Store, Vault};
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::AnyPool;
@@ -168,6 +168,16 @@ pub const FAST_KDF: KdfParams = KdfParams {
     iterations: 1,
     parallelism: 1,
 };
+
+/// The vault of `store`: created (password `pw`, [`FAST_KDF`]) if it has none, else
+/// unlocked.
+pub async fn vault_of(store: &Store) -> Vault {
+    if store.has_vault().await.unwrap() {
+        store.unlock_vault("pw").await.unwrap()
+    } else {
+        store.create_vault("pw", b"m", FAST_KDF).await.unwrap()
+    }
+}
 
 /// A P2WPKH script.
 pub fn p2wpkh(byte: u8) -> ScriptBuf {

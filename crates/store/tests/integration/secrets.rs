@@ -1,5 +1,6 @@
-//! Secret scan: after a real session (vault, Bob's and Alice's machines, engine data), the
-//! database file and its WAL and shared-memory files hold none of the secrets in the clear.
+//! Secret scan: after a real session (vault, Bob's and Alice's machines, engine data, an
+//! audit entry), the database file and its WAL and shared-memory files hold none of the
+//! secrets in the clear, nor the swap's receive address or the audit entry's detail.
 //!
 //! The scan proves it can see: a marker stored in a plaintext column is found by the same
 //! scan, and the data key (recovered here independently, from the documented vault format)
@@ -22,6 +23,8 @@ const PASSWORD: &str = "Tr0ub4dor&3-secret-scan";
 /// Stored in a plaintext column on purpose: the scan must find it.
 const PLAINTEXT_MARKER: &str = "12D3KooWPlaintextMarkerTheScanMustFind";
 const DATA: &[u8] = b"prepared-xmr-transfer:7f3c9a1e5b2d8c4f6a0e3b7d9c1f5a2e";
+const RECEIVE_ADDRESS: &str = "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx";
+const AUDIT_DETAIL: &str = "LockFundingWithTxidOfTheScan";
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -50,6 +53,14 @@ fn secrets_of(swaps: &[SwapSecrets], seed_bytes: &[u8], data_key: &[u8]) -> Vec<
         ("the data key".to_owned(), data_key.to_vec()),
         ("the data key (hex)".to_owned(), hex(data_key).into_bytes()),
         ("the swap data".to_owned(), DATA.to_vec()),
+        (
+            "the receive address".to_owned(),
+            RECEIVE_ADDRESS.as_bytes().to_vec(),
+        ),
+        (
+            "the audit detail".to_owned(),
+            AUDIT_DETAIL.as_bytes().to_vec(),
+        ),
     ];
     for s in swaps {
         for (name, bytes) in [
@@ -159,7 +170,7 @@ async fn the_database_files_hold_no_secret_in_the_clear() {
 
     let bob_new = NewSwap {
         peer: PLAINTEXT_MARKER,
-        receive_address: Some("4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx"),
+        receive_address: Some(RECEIVE_ADDRESS),
         counterparty_wallet: None,
     };
     store
@@ -196,9 +207,10 @@ async fn the_database_files_hold_no_secret_in_the_clear() {
         .unwrap();
     store
         .append_audit(
+            &vault,
             Some(&bob_id),
             "state",
-            serde_json::json!({"to": "LockFunding"}),
+            serde_json::json!({"to": AUDIT_DETAIL}),
         )
         .await
         .unwrap();

@@ -41,7 +41,7 @@ async fn saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen(db: 
     );
     assert_eq!(record.receive_address.as_deref(), new.receive_address);
     assert_eq!(record.phase, Phase::Initialized);
-    assert_eq!(store.swap(&id).await.unwrap(), Some(record.clone()));
+    assert_eq!(store.swap(&vault, &id).await.unwrap(), Some(record.clone()));
     for (i, state) in states.iter().enumerate().skip(1) {
         assert_eq!(
             store.save_swap_state(&vault, state).await.unwrap(),
@@ -86,7 +86,7 @@ async fn saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen(db: 
         store.swap_state(&vault, &id).await.unwrap().as_ref(),
         states.last()
     );
-    let now = store.swap(&id).await.unwrap().unwrap();
+    let now = store.swap(&vault, &id).await.unwrap().unwrap();
     assert_eq!(now.state_name, "Aborted");
     assert_eq!(now.phase, Phase::Aborted);
     assert_eq!(now.created_at, record.created_at);
@@ -97,7 +97,7 @@ async fn saved_states_decrypt_to_equal_values_in_order_and_survive_a_reopen(db: 
         .handle(confiaro_protocol::Timestamp(2), Input::Resume)
         .is_ok());
     let other = SwapId([8; 32]);
-    assert_eq!(store.swap(&other).await.unwrap(), None);
+    assert_eq!(store.swap(&vault, &other).await.unwrap(), None);
     assert_eq!(store.swap_state(&vault, &other).await.unwrap(), None);
     assert!(store.swap_history(&other).await.unwrap().is_empty());
 }
@@ -177,14 +177,14 @@ async fn unfinished_swaps_leave_out_terminal_phases_and_lists_are_ordered(db: Te
     store.save_swap_state(&vault, &aborted[3]).await.unwrap();
 
     let all: Vec<SwapId> = store
-        .swaps()
+        .swaps(&vault)
         .await
         .unwrap()
         .iter()
         .map(|r| r.swap_id)
         .collect();
     assert_eq!(all, [SwapId([3; 32]), SwapId([2; 32]), SwapId([1; 32])]);
-    let unfinished = store.unfinished_swaps().await.unwrap();
+    let unfinished = store.unfinished_swaps(&vault).await.unwrap();
     let summary: Vec<(SwapId, Role, Phase)> = unfinished
         .iter()
         .map(|r| (r.swap_id, r.role, r.phase))
@@ -211,7 +211,12 @@ async fn history_and_audit_rows_refuse_update_and_delete(db: TestDb) {
     store.insert_swap(&vault, &new, &states[0]).await.unwrap();
     store.save_swap_state(&vault, &states[1]).await.unwrap();
     store
-        .append_audit(Some(&id), "state", serde_json::json!({"to": "SetupSent"}))
+        .append_audit(
+            &vault,
+            Some(&id),
+            "state",
+            serde_json::json!({"to": "SetupSent"}),
+        )
         .await
         .unwrap();
     let pool = db.raw().await;
@@ -234,7 +239,7 @@ async fn history_and_audit_rows_refuse_update_and_delete(db: TestDb) {
         }
     }
     assert_eq!(store.swap_history(&id).await.unwrap().len(), 2);
-    assert_eq!(store.verify_audit_log().await.unwrap().entries, 1);
+    assert_eq!(store.verify_audit_log(&vault).await.unwrap().entries, 1);
     // appending still works
     let inserted = sqlx::query(
         "INSERT INTO swap_states (swap_id, seq, state_name, phase, state, created_at) \
@@ -464,7 +469,7 @@ async fn concurrent_saves_queue_up_and_number_the_history_without_gaps(db: TestD
                     seqs.push(store.save_swap_state(&vault, &state).await.unwrap());
                     // audit appends from other swaps interleave with the saves
                     store
-                        .append_audit(None, "tick", serde_json::json!({"task": task}))
+                        .append_audit(&vault, None, "tick", serde_json::json!({"task": task}))
                         .await
                         .unwrap();
                 }
@@ -486,7 +491,7 @@ async fn concurrent_saves_queue_up_and_number_the_history_without_gaps(db: TestD
     // the current state is the last one saved
     let last = store.swap_state_at(&vault, &id, 80).await.unwrap();
     assert_eq!(store.swap_state(&vault, &id).await.unwrap(), last);
-    assert_eq!(store.verify_audit_log().await.unwrap().entries, 80);
+    assert_eq!(store.verify_audit_log(&vault).await.unwrap().entries, 80);
 }
 
 both_backends!(
