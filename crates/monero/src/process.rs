@@ -278,6 +278,24 @@ fn terminate_with_parent(command: &mut Command) {
 #[cfg(not(target_os = "linux"))]
 fn terminate_with_parent(_command: &mut Command) {}
 
+/// Makes the child ignore `SIGPIPE`. Its console goes through a pipe to our process
+/// ([`copy_redacted`]); when our process dies first, the wallet RPC is told to stop
+/// (`SIGTERM`) and saves its wallet, and a log line written meanwhile to the closed pipe must
+/// fail with `EPIPE`, not kill it before the save.
+fn ignore_broken_pipe(command: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec (after the standard library
+    // has reset the signal dispositions). It only calls signal(2), which is
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Stops a leftover `what` of an earlier run on `data_dir` (see the module docs): reads
 /// its pid file, and if that pid is alive, runs `binary` and names `data_dir`, sends it
 /// `SIGTERM`, then `SIGKILL` after [`STALE_GRACE`], and waits until it is gone. Removes
@@ -425,6 +443,7 @@ impl Supervised {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         terminate_with_parent(&mut command);
+        ignore_broken_pipe(&mut command);
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| spawn_err(std::io::Error::other(e)))?;
         let (reply, spawned) = tokio::sync::oneshot::channel();
