@@ -41,6 +41,10 @@ use crate::inbox::{DriverMsg, Refusal};
 use crate::progress::progress;
 use crate::registry::DriverHandle;
 
+/// How long a finished taker swap's node waits for its last deliveries (an abort's go on
+/// for ten minutes) before it stops.
+const SWAP_NODE_LINGER: Duration = Duration::from_secs(600);
+
 fn until(deadline: Option<Timestamp>) -> Duration {
     match deadline {
         Some(at) => Duration::from_secs(at.0.saturating_sub(now().0)),
@@ -71,6 +75,22 @@ pub(crate) struct NewSwapPlan {
     pub(crate) fee_rate: u64,
     /// What the audit log's `swap-created` entry says besides the role and amounts.
     pub(crate) audit: serde_json::Value,
+    /// A taker's swap, running on a node of its own ([`crate::net`]): recorded with the swap
+    /// so that a restart opens the node again.
+    pub(crate) own_node: bool,
+}
+
+/// The key of the engine data that marks a swap as running on its own node (its value is
+/// empty).
+pub(crate) const OWN_NODE_KEY: &str = "own-node";
+
+/// Whether swap `swap_id` runs (or ran) on a node of its own: a taker's swap.
+pub(crate) async fn runs_on_own_node(cx: &Context, swap_id: &SwapId) -> bool {
+    cx.net.has_swap_node(swap_id)
+        || matches!(
+            cx.store.swap_data(&cx.vault, swap_id, OWN_NODE_KEY).await,
+            Ok(Some(_))
+        )
 }
 
 /// Begins a swap, for taker and maker alike: draws the swap's secrets, takes fresh wallet
@@ -97,6 +117,7 @@ pub(crate) async fn open_swap(
         counterparty_wallet,
         fee_rate,
         mut audit,
+        own_node,
     } = plan;
     let secrets = cx
         .keys
@@ -159,6 +180,16 @@ pub(crate) async fn open_swap(
             &state,
         )
         .await?;
+    if own_node {
+        // before any message goes out: a restart must speak for the swap with its identity
+        if let Err(e) = cx
+            .store
+            .put_swap_data(&cx.vault, &swap_id, OWN_NODE_KEY, &[])
+            .await
+        {
+            tracing::warn!(swap = %swap_id, "cannot record the swap's own node: {e}");
+        }
+    }
     if let Some(detail) = audit.as_object_mut() {
         detail.insert("role".into(), format!("{role:?}").into());
         detail.insert("btc_sat".into(), terms.btc_amount.to_sat().into());
@@ -441,6 +472,15 @@ impl Driver {
         self.ctx
             .emit(&self.cx, SwapEventKind::Finished { phase, state });
         let _ = self.phase.send(phase);
+        // a taker's node lives until its last deliveries (an abort's included) are done
+        let (cx, swap_id) = (Arc::clone(&self.cx), self.ctx.swap_id);
+        self.cx.tasks.spawn(async move {
+            tokio::select! {
+                _ = cx.shutdown.cancelled() => {}
+                _ = cx.net.flush(&swap_id, SWAP_NODE_LINGER) => {}
+            }
+            cx.net.close_swap_node(&swap_id).await;
+        });
     }
 }
 

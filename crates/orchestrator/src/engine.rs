@@ -31,7 +31,7 @@ use crate::inbox::DriverMsg;
 use crate::intake::{unpromised_xmr, Intake};
 use crate::keys::EngineKeys;
 use crate::maker::{MakerSettings, MakerStatus};
-use crate::net::NetSide;
+use crate::net::{NetSide, SwapNodes};
 use crate::receipt::Receipt;
 use crate::registry::SwapRegistry;
 use crate::taker::Offer;
@@ -324,6 +324,9 @@ impl Engine {
             Some(RunningTor { tor, proxy }) => (Some(tor), Some(proxy)),
             None => (None, None),
         };
+        let swap_nodes = SwapNodes {
+            tor: tor_client.clone(),
+        };
         let (p2p_network, p2p_events) = match start_network(&config, &keys, tor_client).await {
             Ok(started) => started,
             Err(e) => {
@@ -335,7 +338,11 @@ impl Engine {
         let cx = Arc::new(Context {
             faults: Faults::from_env(network),
             _tor_proxy: tor_proxy,
-            net: NetSide::new(p2p_network, network == confiaro_protocol::Network::Regtest),
+            net: NetSide::new(
+                p2p_network,
+                swap_nodes,
+                network == confiaro_protocol::Network::Regtest,
+            ),
             config,
             store,
             vault,
@@ -384,9 +391,15 @@ impl Engine {
                 tracing::error!(swap = %record.swap_id, "stored peer id {} is invalid", record.peer);
                 continue;
             };
+            // a taker's swap speaks from its own node again, with its identity
+            let node = if crate::driver::runs_on_own_node(cx, &record.swap_id).await {
+                crate::taker::start_swap_node(cx, record.swap_id).await?
+            } else {
+                cx.net.network.clone()
+            };
             if let Some(known) = cx.store.peer(&record.peer).await? {
                 for address in known.addresses.iter().filter_map(|a| a.parse().ok()) {
-                    cx.net.network.add_peer_address(peer, address).await;
+                    node.add_peer_address(peer, address).await;
                 }
             }
             if let (SwapState::Bob(_), Some(agreement)) = (&state, state.agreement()) {
@@ -799,7 +812,7 @@ impl Engine {
         cx.tasks.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), cx.tasks.wait()).await;
         cx.xmr.stop().await;
-        cx.net.network.shutdown().await;
+        cx.net.shutdown().await;
         cx.store.close().await;
     }
 }

@@ -17,7 +17,7 @@ use confiaro_p2p::{InboundRequest, NetworkEvent, PeerId, SwapProtocol};
 use confiaro_protocol::btc::{fee_for_weight, TxCancel};
 use confiaro_protocol::messages::{self, Envelope, Message, SetupBob, SetupRequest};
 use confiaro_protocol::quote::{self, Price, QuoteReply, ReserveProof};
-use confiaro_protocol::{Direction, Input, Phase, Role, XmrAmount};
+use confiaro_protocol::{Direction, Input, Phase, Role, SwapId, XmrAmount};
 use confiaro_store::{Store, SwapRecord, Vault};
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,6 +39,8 @@ pub(crate) struct Intake {
     accepting: tokio::sync::Mutex<()>,
     /// Decodes the messages that carry proofs, a bounded number at a time.
     proofs: ProofChecker,
+    /// On a taker swap's own node: that swap, the only one it speaks for.
+    only: Option<SwapId>,
 }
 
 /// Where a peer's swap message goes (see [`route_of`]), decided from its envelope alone,
@@ -61,6 +63,12 @@ pub(crate) enum Route {
 /// The answer to a message whose swap's driver stopped before taking it.
 fn stopping() -> Refusal {
     Refusal::busy("the swap is stopping")
+}
+
+/// The refusal of a message for a swap this node does not know (or does not speak for: the
+/// same answer, so that it tells nothing of other identities' swaps).
+fn unknown_swap(swap_id: &SwapId) -> Refusal {
+    Refusal::Final(format!("unknown swap {swap_id}"))
 }
 
 /// The refusal of a message for a swap that is not one with its sender.
@@ -87,7 +95,7 @@ pub(crate) async fn route_of(
             Ok(Some(record)) if record.phase.is_terminal() => Route::Over,
             Ok(Some(_)) => Route::Refuse(Refusal::busy("the swap is resuming")),
             Ok(None) if envelope.opens_a_swap() => Route::New,
-            Ok(None) => Route::Refuse(format!("unknown swap {swap_id}").into()),
+            Ok(None) => Route::Refuse(unknown_swap(&swap_id)),
             Err(e) => Route::Refuse(Refusal::busy(e)),
         },
     }
@@ -106,6 +114,27 @@ impl Intake {
             desk: Mutex::new(None),
             accepting: tokio::sync::Mutex::new(()),
             proofs: ProofChecker::start(limits),
+            only: None,
+        }
+    }
+
+    /// The intake of taker swap `swap_id`'s own node ([`crate::net`]): it takes that swap's
+    /// messages and nothing else (no quotes, no new swaps, and "unknown swap" for any other
+    /// swap id, as from a stranger).
+    pub(crate) fn for_swap_node(cx: Arc<Context>, swap_id: SwapId) -> Intake {
+        Intake {
+            only: Some(swap_id),
+            ..Intake::new(cx)
+        }
+    }
+
+    /// Whether this intake's node speaks for swap `swap_id`: a swap's own node for that
+    /// swap alone; the main node for every swap but those that run (or ran) on a node of
+    /// their own. So no node answers a peer anything about another identity's swaps.
+    async fn speaks_for(&self, swap_id: &SwapId) -> bool {
+        match self.only {
+            Some(only) => only == *swap_id,
+            None => !crate::driver::runs_on_own_node(&self.cx, swap_id).await,
         }
     }
 
@@ -259,6 +288,9 @@ impl Intake {
             )
             .into());
         }
+        if !self.speaks_for(&envelope.swap_id).await {
+            return Err(unknown_swap(&envelope.swap_id));
+        }
         let route = route_of(
             &self.cx.drivers,
             &self.cx.store,
@@ -373,6 +405,7 @@ impl Intake {
             counterparty_wallet: None,
             fee_rate,
             audit: serde_json::json!({"taker": peer.to_string(), "price": price.0}),
+            own_node: false,
         };
         let (reply, answer) = oneshot::channel();
         let first = DriverMsg::Peer {
@@ -458,6 +491,7 @@ impl Intake {
                 "taker_completions": exposure.completions,
                 "reserve_address": request.reserve_proof.address,
             }),
+            own_node: false,
         };
         open_swap(cx, plan, DriverMsg::Input(Input::Tick))
             .await
@@ -1359,7 +1393,7 @@ mod tests {
             .clone()
             .with_p2p(theirs.local_peer_id())
             .expect("a peer address");
-        let side = crate::net::NetSide::new(ours, true);
+        let side = crate::net::NetSide::new(ours, crate::net::SwapNodes::default(), true);
         let peer = side.dial(&address).await.expect("the peer is reachable");
         for n in 0..20u8 {
             let swap_id = SwapId([n; 32]);

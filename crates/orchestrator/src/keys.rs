@@ -7,6 +7,10 @@
 //!   deliberately *not* recoverable from the mnemonic alone, because a counterparty picks the
 //!   swap id and must never make us derive the keys of an earlier swap again;
 //! - the libp2p identity (HKDF-SHA256, info `confiaro/libp2p-identity/v1`): a stable PeerId;
+//! - the libp2p identity of each swap the engine opens as a taker (HKDF-SHA256, info
+//!   `confiaro/libp2p-swap-identity/v1/<swap id>`, [`EngineKeys::swap_identity`]): one
+//!   PeerId per swap, unlinkable to the others without the seed, and the same after a
+//!   restart. Only for swap ids this engine drew itself;
 //! - the built-in Monero wallet: spend key from HKDF (info `confiaro/monero-wallet/v1`) reduced
 //!   modulo ℓ, view key `Keccak256(spend) mod ℓ` as in Monero's own wallets;
 //! - the password of the Monero wallet files the engine keeps (HKDF, info
@@ -75,6 +79,19 @@ impl EngineKeys {
             monero,
             monero_wallet_password: password,
         }
+    }
+
+    /// The libp2p identity of taker swap `swap_id` (see the module docs). Call it only for a
+    /// swap id this engine drew: a peer must not choose which identity we derive.
+    pub fn swap_identity(&self, swap_id: &SwapId) -> IdentitySecret {
+        let mut identity = [0u8; 32];
+        identity.copy_from_slice(
+            &expand(
+                &self.seed.0,
+                &format!("confiaro/libp2p-swap-identity/v1/{swap_id}"),
+            )[..32],
+        );
+        IdentitySecret::from_bytes(identity)
     }
 
     /// The secrets of a new swap: derived from the seed, the swap id, our role and 32 bytes

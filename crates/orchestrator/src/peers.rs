@@ -31,7 +31,7 @@ pub(crate) async fn run_peer_refresh(cx: Arc<Context>) {
         if peers.is_empty() {
             continue;
         }
-        let connected = cx.net.network.connected_peers().await;
+        let connected = cx.net.connected_peers().await;
         let missing: Vec<PeerId> = peers
             .into_iter()
             .filter(|p| !connected.contains(p))
@@ -50,6 +50,9 @@ pub(crate) async fn run_peer_refresh(cx: Arc<Context>) {
                     .map(ToString::to_string)
                     .collect();
                 tracing::info!(peer = %registration.peer, ?addresses, "found the peer again at the rendezvous point");
+                cx.net
+                    .learn_addresses(registration.peer, &registration.addresses)
+                    .await;
                 let _ = cx
                     .store
                     .upsert_peer(&registration.peer.to_string(), &addresses)

@@ -2,14 +2,15 @@
 //! checking the reserve proof attached to them against our own Monero node, buying XMR
 //! (opening the swap as Bob) and selling it (opening as Alice, with a setup request that
 //! carries a reserve proof of our wallet bound to the swap), both through the one
-//! [`open_swap`].
+//! [`open_swap`]. Each swap it opens runs on a node of its own, from the quote it is
+//! opened at to its end ([`crate::net`]), so makers cannot link its swaps by peer id.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::Amount;
-use confiaro_p2p::{Multiaddr, PeerId};
+use confiaro_p2p::{Multiaddr, Network as P2pNetwork, PeerId};
 use confiaro_protocol::messages::SetupRequest;
 use confiaro_protocol::quote::{Quote, QuoteReply, ReserveProof};
 use confiaro_protocol::{Direction, Input, Role, SwapId, XmrAmount};
@@ -19,7 +20,7 @@ use crate::context::{now, random_bytes, Context};
 use crate::driver::{open_swap, NewSwapPlan};
 use crate::error::EngineError;
 use crate::inbox::DriverMsg;
-use crate::intake::{btc_lock_fee_allowance, unpromised_xmr, XMR_LOCK_FEE_ALLOWANCE};
+use crate::intake::{btc_lock_fee_allowance, unpromised_xmr, Intake, XMR_LOCK_FEE_ALLOWANCE};
 use crate::net::namespace;
 
 /// An offer found at a rendezvous point.
@@ -65,7 +66,7 @@ pub(crate) async fn offers(cx: &Context) -> Result<Vec<Offer>, EngineError> {
     }
     let mut offers = Vec::new();
     for (peer, addresses) in found {
-        let trusted = trusted_quote(cx, peer).await;
+        let trusted = trusted_quote(cx, &cx.net.network, peer).await;
         let reserve_piconero = trusted
             .as_ref()
             .ok()
@@ -93,17 +94,62 @@ pub(crate) async fn request_quote(
     maker: &Multiaddr,
 ) -> Result<(QuoteReply, Option<XmrAmount>), EngineError> {
     let peer = cx.net.dial(maker).await?;
-    trusted_quote(cx, peer).await
+    trusted_quote(cx, &cx.net.network, peer).await
+}
+
+/// Starts the own node of taker swap `swap_id` (its identity derived from the seed and the
+/// id, see [`crate::net`]) and the intake that takes its messages. Also how a restart
+/// opens it again.
+pub(crate) async fn start_swap_node(
+    cx: &Arc<Context>,
+    swap_id: SwapId,
+) -> Result<P2pNetwork, EngineError> {
+    let identity = cx.keys.swap_identity(&swap_id);
+    let (node, events) = cx.net.open_swap_node(swap_id, identity).await?;
+    let intake = Arc::new(Intake::for_swap_node(Arc::clone(cx), swap_id));
+    cx.tasks.spawn(intake.run(events));
+    Ok(node)
+}
+
+/// `opened`, the outcome of opening taker swap `swap_id` on its own node: the swap id, or
+/// the error once the node is stopped (nothing was stored).
+async fn opened_on_own_node(
+    cx: &Context,
+    swap_id: SwapId,
+    opened: Result<(), EngineError>,
+) -> Result<SwapId, EngineError> {
+    match opened {
+        Ok(()) => Ok(swap_id),
+        Err(e) => {
+            cx.net.close_swap_node(&swap_id).await;
+            Err(e)
+        }
+    }
 }
 
 /// [`Engine::buy_xmr`](crate::Engine::buy_xmr): checks the receive address, the maker's
-/// quote and our balance, then opens the swap as Bob.
+/// quote and our balance, then opens the swap as Bob, on its own node.
 pub(crate) async fn buy_xmr(
     cx: &Arc<Context>,
     maker: &Multiaddr,
     btc: Amount,
     receive: Option<monero::Address>,
 ) -> Result<SwapId, EngineError> {
+    let swap_id = new_swap_id(cx)?;
+    let node = start_swap_node(cx, swap_id).await?;
+    let opened = buy_xmr_from(cx, &node, swap_id, maker, btc, receive).await;
+    opened_on_own_node(cx, swap_id, opened).await
+}
+
+/// [`buy_xmr`] from the swap's own node `node`.
+async fn buy_xmr_from(
+    cx: &Arc<Context>,
+    node: &P2pNetwork,
+    swap_id: SwapId,
+    maker: &Multiaddr,
+    btc: Amount,
+    receive: Option<monero::Address>,
+) -> Result<(), EngineError> {
     let network = cx.config.network;
     if let Some(address) = &receive {
         if address.network != network.monero() {
@@ -113,11 +159,11 @@ pub(crate) async fn buy_xmr(
             )));
         }
     }
-    let peer = cx.net.dial(maker).await?;
+    let peer = cx.net.dial_from(node, maker).await?;
     cx.store
         .upsert_peer(&peer.to_string(), &[maker.to_string()])
         .await?;
-    let (reply, _) = trusted_quote(cx, peer).await?;
+    let (reply, _) = trusted_quote(cx, node, peer).await?;
     let quote = side_of(&reply, peer, Direction::BuyXmr)?;
     let terms = quote.terms_for(btc)?;
     let fee_rate = cx.btc.fee_rate().await?;
@@ -132,7 +178,6 @@ pub(crate) async fn buy_xmr(
             need: format!("{need} (the swap plus its lock's fee)"),
         });
     }
-    let swap_id = new_swap_id(cx)?;
     let plan = NewSwapPlan {
         swap_id,
         role: Role::Bob,
@@ -144,9 +189,9 @@ pub(crate) async fn buy_xmr(
         counterparty_wallet: None,
         fee_rate,
         audit: serde_json::json!({"maker": maker.to_string(), "price": quote.price.0}),
+        own_node: true,
     };
-    open_swap(cx, plan, DriverMsg::Input(Input::Tick)).await?;
-    Ok(swap_id)
+    open_swap(cx, plan, DriverMsg::Input(Input::Tick)).await
 }
 
 /// A fresh swap id (or the one a test fault reuses).
@@ -173,13 +218,28 @@ fn side_of(reply: &QuoteReply, peer: PeerId, direction: Direction) -> Result<Quo
 /// [`Engine::sell_xmr`](crate::Engine::sell_xmr): checks the receive address, the maker's
 /// sell quote and our unpromised XMR, proves our wallet's reserves for this swap (so the
 /// maker can check, before it locks any BTC, that we hold the XMR), then opens the swap as
-/// Alice; her machine asks the maker to open as Bob.
+/// Alice, on its own node; her machine asks the maker to open as Bob.
 pub(crate) async fn sell_xmr(
     cx: &Arc<Context>,
     maker: &Multiaddr,
     xmr: XmrAmount,
     receive: Option<bitcoin::Address<bitcoin::address::NetworkUnchecked>>,
 ) -> Result<SwapId, EngineError> {
+    let swap_id = new_swap_id(cx)?;
+    let node = start_swap_node(cx, swap_id).await?;
+    let opened = sell_xmr_from(cx, &node, swap_id, maker, xmr, receive).await;
+    opened_on_own_node(cx, swap_id, opened).await
+}
+
+/// [`sell_xmr`] from the swap's own node `node`.
+async fn sell_xmr_from(
+    cx: &Arc<Context>,
+    node: &P2pNetwork,
+    swap_id: SwapId,
+    maker: &Multiaddr,
+    xmr: XmrAmount,
+    receive: Option<bitcoin::Address<bitcoin::address::NetworkUnchecked>>,
+) -> Result<(), EngineError> {
     let network = cx.config.network;
     let receive = receive
         .map(|address| {
@@ -192,11 +252,11 @@ pub(crate) async fn sell_xmr(
             })
         })
         .transpose()?;
-    let peer = cx.net.dial(maker).await?;
+    let peer = cx.net.dial_from(node, maker).await?;
     cx.store
         .upsert_peer(&peer.to_string(), &[maker.to_string()])
         .await?;
-    let (reply, _) = trusted_quote(cx, peer).await?;
+    let (reply, _) = trusted_quote(cx, node, peer).await?;
     let quote = side_of(&reply, peer, Direction::SellXmr)?;
     let terms = quote.terms_for_xmr(xmr)?;
     let (unpromised, _) = unpromised_xmr(cx).await?;
@@ -213,7 +273,6 @@ pub(crate) async fn sell_xmr(
         });
     }
     let fee_rate = cx.btc.fee_rate().await?;
-    let swap_id = new_swap_id(cx)?;
     let message = ReserveProof::swap_message(&peer.to_string(), network, &swap_id, xmr);
     let (signature, proven) = cx.xmr.prove_reserves(&message).await?;
     if proven < xmr {
@@ -243,9 +302,9 @@ pub(crate) async fn sell_xmr(
         counterparty_wallet: None,
         fee_rate,
         audit: serde_json::json!({"maker": maker.to_string(), "price": quote.price.0}),
+        own_node: true,
     };
-    open_swap(cx, plan, DriverMsg::Input(Input::Resume)).await?;
-    Ok(swap_id)
+    open_swap(cx, plan, DriverMsg::Input(Input::Resume)).await
 }
 
 /// How far a reserve proof's time may be from this engine's clock (past: how old it may be;
@@ -253,16 +312,17 @@ pub(crate) async fn sell_xmr(
 const RESERVE_PROOF_MAX_AGE: Duration = Duration::from_secs(2 * 3600);
 const RESERVE_PROOF_MAX_SKEW: Duration = Duration::from_secs(300);
 
-/// `peer`'s quote, once its reserve proof (when it attaches one) is checked: made for this
+/// `peer`'s quote, asked from `node`, once its reserve proof (when it attaches one) is checked: made for this
 /// maker and network within [`RESERVE_PROOF_MAX_AGE`], valid for its address against the
 /// chain (by this engine's own wallet RPC), and covering the XMR of the largest swap quoted.
 /// Returns the quotes and the XMR the proof proves.
 pub(crate) async fn trusted_quote(
     cx: &Context,
+    node: &P2pNetwork,
     peer: PeerId,
 ) -> Result<(QuoteReply, Option<XmrAmount>), EngineError> {
     let network = cx.config.network;
-    let reply = cx.net.request_quote(peer, network).await?;
+    let reply = cx.net.request_quote(node, peer, network).await?;
     let Some(proof) = reply.reserve_proof.clone() else {
         return Ok((reply, None));
     };
@@ -309,4 +369,115 @@ pub(crate) async fn trusted_quote(
         )));
     }
     Ok((reply, Some(proven)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_utils::{bob_and_setup, loopback_peer};
+    use confiaro_protocol::messages::Message;
+    use confiaro_protocol::Network;
+    use confiaro_store::NewSwap;
+
+    /// A taker swap's own node speaks for that swap alone, and the main node for none of the
+    /// swaps that have one: a maker that sends a swap's message to another of the taker's
+    /// identities learns nothing ("unknown swap", as from a stranger), so it cannot link them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taker_swaps_own_node_speaks_for_that_swap_alone() {
+        use crate::test_utils::test_context;
+        use confiaro_p2p::{SendError, SwapProtocol};
+        use confiaro_protocol::quote::QuoteRequest;
+
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (cx, events) = test_context(dir.path(), XmrAmount::ZERO).await;
+        cx.tasks
+            .spawn(Arc::new(Intake::new(Arc::clone(&cx))).run(events));
+        let (maker, _maker_events) = loopback_peer(4).await;
+        let maker_id = maker.local_peer_id();
+        let maker_address = maker.listen_addresses().await[0]
+            .clone()
+            .with_p2p(maker_id)
+            .unwrap();
+        // two swaps with the maker: one on its own node, one on the main node
+        let (own, own_setup) = bob_and_setup(SwapId([21; 32]));
+        let (main, main_setup) = bob_and_setup(SwapId([22; 32]));
+        for state in [&own, &main] {
+            let new = NewSwap {
+                peer: &maker_id.to_string(),
+                receive_address: None,
+                counterparty_wallet: None,
+            };
+            cx.store
+                .insert_swap(&cx.vault, &new, state)
+                .await
+                .expect("stored");
+        }
+        cx.store
+            .put_swap_data(&cx.vault, &own.swap_id(), crate::driver::OWN_NODE_KEY, &[])
+            .await
+            .expect("marked");
+        let node = start_swap_node(&cx, own.swap_id()).await.expect("its node");
+        // its identity: the swap's, derived again after a restart, not the main node's
+        assert_eq!(
+            node.local_peer_id(),
+            cx.keys.swap_identity(&own.swap_id()).peer_id().unwrap()
+        );
+        assert_ne!(node.local_peer_id(), cx.net.network.local_peer_id());
+        assert!(
+            node.listen_addresses().await.is_empty(),
+            "it listens nowhere"
+        );
+        cx.net
+            .dial_from(&node, &maker_address)
+            .await
+            .expect("the node reaches the maker");
+        let main_node = cx.net.network.local_peer_id();
+        let main_address = cx.net.network.listen_addresses().await[0]
+            .clone()
+            .with_p2p(main_node)
+            .unwrap();
+        maker
+            .dial(main_address)
+            .await
+            .expect("the maker reaches the main node");
+        let send = |to: PeerId, message: &Message| {
+            let (maker, bytes) = (maker.clone(), message.encode());
+            async move { maker.send(to, SwapProtocol::SwapSetup, bytes).await }
+        };
+        let unknown = |result: Result<Option<Vec<u8>>, SendError>, id: SwapId| match result {
+            Err(SendError::Refused { reason, .. }) => {
+                assert_eq!(reason, format!("unknown swap {id}"))
+            }
+            other => panic!("expected unknown swap {id}, got {other:?}"),
+        };
+        let known = |result: Result<Option<Vec<u8>>, SendError>| match result {
+            // stored and not running here: the answer of a swap that is resuming
+            Err(SendError::Busy { reason, .. }) => assert!(reason.contains("resuming"), "{reason}"),
+            other => panic!("expected the swap to be known, got {other:?}"),
+        };
+        known(send(node.local_peer_id(), &own_setup).await);
+        unknown(
+            send(node.local_peer_id(), &main_setup).await,
+            main.swap_id(),
+        );
+        known(send(main_node, &main_setup).await);
+        unknown(send(main_node, &own_setup).await, own.swap_id());
+        // the own node answers no quotes
+        let quote = QuoteRequest {
+            network: Network::Regtest,
+        }
+        .encode();
+        assert!(matches!(
+            maker
+                .send(node.local_peer_id(), SwapProtocol::Quote, quote)
+                .await,
+            Err(SendError::Refused { .. })
+        ));
+        // once the swap is over and its node stopped, the main node still does not speak
+        // for it
+        cx.net.close_swap_node(&own.swap_id()).await;
+        unknown(send(main_node, &own_setup).await, own.swap_id());
+        maker.shutdown().await;
+        cx.net.shutdown().await;
+    }
 }

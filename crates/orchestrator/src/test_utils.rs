@@ -223,7 +223,7 @@ pub(crate) async fn test_context(
         keys,
         btc: Arc::new(btc),
         xmr,
-        net: NetSide::new(network, true),
+        net: NetSide::new(network, crate::net::SwapNodes::default(), true),
         drivers: SwapRegistry::default(),
         events: event_sender,
         busy: BusyJobs::default(),

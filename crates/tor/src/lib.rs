@@ -307,6 +307,15 @@ impl Tor {
         Ok(Tor { client })
     }
 
+    /// A client on the same bootstrapped state whose streams never share a circuit with
+    /// this one's (or any other isolated clone's): for traffic that must not be linkable to
+    /// the rest, such as another libp2p identity's.
+    pub fn isolated(&self) -> Tor {
+        Tor {
+            client: self.client.isolated_client(),
+        }
+    }
+
     /// Opens a stream to `host:port` through Tor (`host` a name, an IP address, or an
     /// `….onion` address).
     ///

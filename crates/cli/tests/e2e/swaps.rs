@@ -243,6 +243,50 @@ fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
     }
 }
 
+/// A taker's swaps reach the maker from a peer id each (derived from the taker's seed and
+/// the swap id): the maker cannot tell that two of its swaps had the same taker.
+#[test]
+fn a_takers_two_swaps_reach_the_maker_from_two_peer_ids() {
+    let alice = devnet().funded_maker("alice-ids", 2);
+    let bob = devnet().funded_taker("bob-ids");
+    let (mut maker, address) = alice.start_maker(&[]);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (mut taker, id) = bob.buy(&address, &[]);
+        let (phase, state) = taker.wait_for_finish(SWAP_TIMEOUT);
+        assert_eq!(
+            (phase.as_str(), state.as_str()),
+            ("Completed", "XmrRedeemed"),
+            "{}",
+            taker.stderr()
+        );
+        assert!(taker.wait_exit(Duration::from_secs(30)).success());
+        ids.push(id);
+    }
+    maker.terminate();
+    let peer_at = |party: &Party, id: &str| -> String {
+        party
+            .swaps()
+            .iter()
+            .find(|s| s["swap_id"] == id)
+            .unwrap_or_else(|| panic!("{} knows swap {id}", party.name))["peer"]
+            .as_str()
+            .expect("a peer id")
+            .to_owned()
+    };
+    let maker_id = address.rsplit('/').next().expect("the maker's peer id");
+    let takers: Vec<String> = ids.iter().map(|id| peer_at(&alice, id)).collect();
+    assert_ne!(takers[0], takers[1], "one taker, two identities");
+    for (id, taker) in ids.iter().zip(&takers) {
+        assert_eq!(
+            peer_at(&bob, id),
+            maker_id,
+            "the taker's side names the maker"
+        );
+        assert_ne!(taker, maker_id);
+    }
+}
+
 #[test]
 fn bob_restarted_before_the_xmr_lock_completes_the_swap() {
     let alice = devnet().funded_maker("alice-rb1", 2);

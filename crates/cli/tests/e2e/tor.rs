@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use confiaro_testkit::e2e::{expect_finish, Party, Running, TAKER_SAT};
-use confiaro_testkit::sockets::{children_of, tcp_sockets_of};
+use confiaro_testkit::sockets::{children_of, tcp_sockets_of, TcpSocket};
 use confiaro_testkit::tor::TorNetwork;
 
 use crate::devnet;
@@ -100,13 +100,29 @@ fn sample_connections(
         let mut ours = children_listen_ports(pid);
         let taker = tcp_sockets_of(pid);
         ours.extend(taker.iter().filter(|s| s.listening).map(|s| s.local.port()));
-        let children = children_of(pid).into_iter().flat_map(tcp_sockets_of);
-        for socket in taker.into_iter().chain(children).filter(|s| s.established) {
+        let children: Vec<(u32, Vec<TcpSocket>)> = children_of(pid)
+            .into_iter()
+            .map(|child| (child, tcp_sockets_of(child)))
+            .collect();
+        // a child started between the two reads (a sweep's wallet RPC) listens in this one
+        ours.extend(children_listen_ports(pid));
+        let sockets = taker.into_iter().map(|s| (pid, s)).chain(
+            children
+                .into_iter()
+                .flat_map(|(child, sockets)| sockets.into_iter().map(move |s| (child, s))),
+        );
+        for (owner, socket) in sockets.filter(|(_, s)| s.established) {
             let (local, remote) = (socket.local.port(), socket.remote.port());
             seen.remote_ports.insert(remote);
             if !(relays.contains(&remote) || ours.contains(&remote) || ours.contains(&local)) {
-                seen.strays
-                    .push(format!("{} -> {}", socket.local, socket.remote));
+                let command =
+                    std::fs::read_to_string(format!("/proc/{owner}/comm")).unwrap_or_default();
+                seen.strays.push(format!(
+                    "{} -> {} ({} {owner})",
+                    socket.local,
+                    socket.remote,
+                    command.trim()
+                ));
             }
         }
         seen.samples += 1;

@@ -328,14 +328,6 @@ async fn swapped_hashes_and_a_forged_insertion_are_found(db: TestDb) {
     assert_eq!(id, 20, "{reason}");
     // with the vault, rewrite entry 20 with another detail and a recomputed, correctly linked
     // hash: the chain verifies (that is what the head is for)
-    let forged_hash = audit_entry_hash(
-        &last.prev_hash,
-        20,
-        last.at_ms,
-        last.swap_id.as_ref(),
-        &last.kind,
-        forged_detail,
-    );
     sqlx::query("UPDATE audit_log SET detail = $1, hash = $2 WHERE id = 20")
         .bind(sealed_detail(&vault2, 20, forged_detail))
         .bind(forged_hash.as_slice())
