@@ -128,16 +128,6 @@ impl Intake {
         }
     }
 
-    /// Whether this intake's node speaks for swap `swap_id`: a swap's own node for that
-    /// swap alone; the main node for every swap but those that run (or ran) on a node of
-    /// their own. So no node answers a peer anything about another identity's swaps.
-    async fn speaks_for(&self, swap_id: &SwapId) -> bool {
-        match self.only {
-            Some(only) => only == *swap_id,
-            None => !crate::driver::runs_on_own_node(&self.cx, swap_id).await,
-        }
-    }
-
     /// Runs `f` on the maker's desk; `None` on an engine that is not a maker.
     pub(crate) fn with_desk<T>(&self, f: impl FnOnce(&mut Desk) -> T) -> Option<T> {
         self.desk
@@ -288,7 +278,11 @@ impl Intake {
             )
             .into());
         }
-        if !self.speaks_for(&envelope.swap_id).await {
+        // No node answers a peer anything about another identity's swaps: a swap's own node
+        // speaks for that swap alone, the main node for none of the swaps that run (or ran)
+        // on a node of their own. A swap nobody knows (a new one) is asked no further, so a
+        // maker's setups cost no lookup here.
+        if self.only.is_some_and(|only| only != envelope.swap_id) {
             return Err(unknown_swap(&envelope.swap_id));
         }
         let route = route_of(
@@ -299,6 +293,12 @@ impl Intake {
             envelope,
         )
         .await;
+        if self.only.is_none()
+            && !matches!(route, Route::New)
+            && crate::driver::runs_on_own_node(&self.cx, &envelope.swap_id).await
+        {
+            return Err(unknown_swap(&envelope.swap_id));
+        }
         let sender = match route {
             Route::Driver(sender) => Some(sender),
             Route::Over => return Ok(()),

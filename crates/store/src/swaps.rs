@@ -180,7 +180,7 @@ fn data_context(swap_id: &SwapId, key: &str) -> Vec<u8> {
     context
 }
 
-fn corrupt(swap_id: &str, what: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(swap_id: &str, what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         what: format!("swap {swap_id}: {what}"),
     }

@@ -32,7 +32,7 @@ use rand_core::{OsRng, RngCore};
 use sqlx::Row;
 use zeroize::Zeroizing;
 
-use crate::swaps::{field_context, parse_swap_id, SEALED_FIELDS};
+use crate::swaps::{corrupt, field_context, parse_swap_id, SEALED_FIELDS};
 use crate::{now_secs, Store, StoreError};
 
 /// The version byte that starts every sealed value.
@@ -449,9 +449,8 @@ impl Store {
                 if value.starts_with(SEALED_TEXT_PREFIX) {
                     continue;
                 }
-                let swap_id = parse_swap_id(&id_text).ok_or_else(|| StoreError::Corrupt {
-                    what: format!("swap {id_text}: the id is not 64 hex digits"),
-                })?;
+                let swap_id = parse_swap_id(&id_text)
+                    .ok_or_else(|| corrupt(&id_text, "the id is not 64 hex digits"))?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE swaps SET {field} = $1 WHERE swap_id = $2"
                 )))
