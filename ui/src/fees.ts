@@ -46,7 +46,8 @@ export interface FeeAssumptions {
 export const FEE_ASSUMPTIONS: Record<NetworkName, FeeAssumptions> = {
   // A typical rate and a typical Monero fee (about 0.0001 XMR); both vary with the networks.
   mainnet: { btcSatPerVb: 10n, xmrTransferPiconero: 100_000_000n },
-  testnet: { btcSatPerVb: 10n, xmrTransferPiconero: 100_000_000n },
+  testnet4: { btcSatPerVb: 10n, xmrTransferPiconero: 100_000_000n },
+  signet: { btcSatPerVb: 10n, xmrTransferPiconero: 100_000_000n },
   // The devnet answers every fee estimate with 10 sat/vB; its young Monero chain charges
   // more (a devnet sweep of 1.5 XMR paid 0.0018084 XMR).
   regtest: { btcSatPerVb: 10n, xmrTransferPiconero: 2_000_000_000n },

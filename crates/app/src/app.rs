@@ -71,7 +71,28 @@ fn settings_error(error: SettingsError) -> CommandError {
     )
 }
 
-/// Parses a decimal string of integer units.
+/// A Bitcoin address the user typed, of `network`'s Bitcoin network.
+fn bitcoin_address(network: NetworkName, text: &str) -> Result<bitcoin::Address, CommandError> {
+    let text = text.trim();
+    let address = text
+        .parse()
+        .map_err(|e| invalid(format!("{text:?} is not a Bitcoin address: {e}")))?;
+    Network::from(network)
+        .check_bitcoin_address(address)
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// A Monero address the user typed, of `network`'s Monero network.
+fn monero_address(network: NetworkName, text: &str) -> Result<monero::Address, CommandError> {
+    let text = text.trim();
+    let address = monero::Address::from_str(text)
+        .map_err(|e| invalid(format!("{text:?} is not a Monero address: {e}")))?;
+    Network::from(network)
+        .check_monero_address(&address)
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(address)
+}
+
 /// A maker's address as the UI sends it (an offer's `address`).
 fn maker_address(text: &str) -> Result<Multiaddr, CommandError> {
     text.parse()
@@ -479,7 +500,6 @@ impl App {
     /// # Errors
     /// Bad amounts or addresses, the maker's limits, too little BTC, an unreachable maker.
     pub async fn buy_xmr(&self, request: BuyXmr) -> Result<SwapDetail, CommandError> {
-        let engine = self.engine().await?;
         let maker = maker_address(&request.maker)?;
         let sat = units(&request.btc_sat, "BTC amount")?;
         if sat == 0 {
@@ -487,11 +507,9 @@ impl App {
         }
         let receive = match request.receive_address.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(text) => Some(
-                monero::Address::from_str(text)
-                    .map_err(|e| invalid(format!("{text:?} is not a Monero address: {e}")))?,
-            ),
+            Some(text) => Some(monero_address(self.status().network, text)?),
         };
+        let engine = self.engine().await?;
         let swap_id = engine
             .buy_xmr(&maker, Amount::from_sat(sat), receive)
             .await?;
@@ -509,7 +527,6 @@ impl App {
     /// Bad amounts or addresses (a Bitcoin address of another network), a maker that does not
     /// buy XMR or whose limits the amount misses, too little unlocked XMR, an unreachable maker.
     pub async fn sell_xmr(&self, request: SellXmr) -> Result<SwapDetail, CommandError> {
-        let engine = self.engine().await?;
         let maker = maker_address(&request.maker)?;
         let piconero = units(&request.xmr_piconero, "XMR amount")?;
         if piconero == 0 {
@@ -517,11 +534,9 @@ impl App {
         }
         let receive = match request.receive_address.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(text) => Some(
-                bitcoin::Address::from_str(text)
-                    .map_err(|e| invalid(format!("{text:?} is not a Bitcoin address: {e}")))?,
-            ),
+            Some(text) => Some(bitcoin_address(self.status().network, text)?.into_unchecked()),
         };
+        let engine = self.engine().await?;
         let xmr = XmrAmount::from_piconero(piconero);
         let swap_id = engine.sell_xmr(&maker, xmr, receive).await?;
         self.log(
@@ -620,7 +635,7 @@ impl App {
     /// # Errors
     /// Bad addresses or amounts, too little, node errors.
     pub async fn withdraw(&self, request: Withdraw) -> Result<Sent, CommandError> {
-        let engine = self.engine().await?;
+        let network = self.status().network;
         let amount = request
             .amount
             .as_deref()
@@ -629,19 +644,17 @@ impl App {
             .transpose()?;
         let txid = match request.asset {
             Asset::Btc => {
-                let to = request.to.trim().parse().map_err(|e| {
-                    invalid(format!("{:?} is not a Bitcoin address: {e}", request.to))
-                })?;
+                let to = bitcoin_address(network, &request.to)?.into_unchecked();
+                let engine = self.engine().await?;
                 engine
                     .withdraw_btc(to, amount.map(Amount::from_sat))
                     .await?
                     .to_string()
             }
             Asset::Xmr => {
-                let to = monero::Address::from_str(request.to.trim()).map_err(|e| {
-                    invalid(format!("{:?} is not a Monero address: {e}", request.to))
-                })?;
+                let to = monero_address(network, &request.to)?;
                 let amount = amount.ok_or_else(|| invalid("say how much XMR to send"))?;
+                let engine = self.engine().await?;
                 engine
                     .withdraw_xmr(to, XmrAmount::from_piconero(amount))
                     .await?
@@ -856,12 +869,7 @@ fn manages_devnet(settings: &Settings) -> bool {
 
 /// The wallet's data directory for `network` inside the app's directory.
 fn wallet_dir(dir: &Path, network: NetworkName) -> PathBuf {
-    let name = match network {
-        NetworkName::Mainnet => "wallet-mainnet",
-        NetworkName::Testnet => "wallet-testnet",
-        NetworkName::Regtest => "wallet-regtest",
-    };
-    dir.join(name)
+    dir.join(format!("wallet-{}", Network::from(network).name()))
 }
 
 /// The engine config from the settings' nodes.

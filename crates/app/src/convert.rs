@@ -15,7 +15,8 @@ impl From<Network> for NetworkName {
     fn from(network: Network) -> NetworkName {
         match network {
             Network::Mainnet => NetworkName::Mainnet,
-            Network::Testnet => NetworkName::Testnet,
+            Network::Testnet4 => NetworkName::Testnet4,
+            Network::Signet => NetworkName::Signet,
             Network::Regtest => NetworkName::Regtest,
         }
     }
@@ -25,7 +26,8 @@ impl From<NetworkName> for Network {
     fn from(network: NetworkName) -> Network {
         match network {
             NetworkName::Mainnet => Network::Mainnet,
-            NetworkName::Testnet => Network::Testnet,
+            NetworkName::Testnet4 => Network::Testnet4,
+            NetworkName::Signet => Network::Signet,
             NetworkName::Regtest => Network::Regtest,
         }
     }

@@ -23,8 +23,10 @@ pub type Piconero = String;
 pub enum NetworkName {
     /// Bitcoin mainnet with Monero mainnet: real money.
     Mainnet,
-    /// Bitcoin testnet with Monero stagenet.
-    Testnet,
+    /// Bitcoin testnet4 with Monero stagenet: test coins without value.
+    Testnet4,
+    /// Bitcoin signet with Monero stagenet: test coins without value.
+    Signet,
     /// A local regtest stack (the app can start one itself).
     Regtest,
 }

@@ -41,7 +41,8 @@ pub enum SettingsError {
 pub(crate) fn defaults(network: NetworkName) -> Settings {
     let (bitcoin_rpc_url, monerod_url) = match network {
         NetworkName::Mainnet => ("http://127.0.0.1:8332", "http://127.0.0.1:18081"),
-        NetworkName::Testnet => ("http://127.0.0.1:18332", "http://127.0.0.1:38081"),
+        NetworkName::Testnet4 => ("http://127.0.0.1:48332", "http://127.0.0.1:38081"),
+        NetworkName::Signet => ("http://127.0.0.1:38332", "http://127.0.0.1:38081"),
         NetworkName::Regtest => ("", ""),
     };
     Settings {
@@ -111,7 +112,7 @@ mod tests {
     fn saved_settings_load_back_and_are_private() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()).unwrap(), None);
-        let mut settings = defaults(NetworkName::Testnet);
+        let mut settings = defaults(NetworkName::Signet);
         settings.bitcoin_rpc_password = "hunter2".into();
         save(dir.path(), &settings).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(settings));

@@ -25,7 +25,7 @@ fn app(dir: &std::path::Path) -> (App, Arc<Mutex<Vec<AppEvent>>>) {
 
 fn testnet_settings() -> Settings {
     Settings {
-        network: NetworkName::Testnet,
+        network: NetworkName::Testnet4,
         bitcoin_rpc_url: "http://127.0.0.1:9".into(),
         bitcoin_rpc_user: "user".into(),
         bitcoin_rpc_password: "rpc-secret".into(),
@@ -44,8 +44,8 @@ async fn locked_app(dir: &std::path::Path, password: &str) -> App {
     )
     .unwrap();
     let config = EngineConfig::new(
-        dir.join("wallet-testnet"),
-        Network::Testnet,
+        dir.join("wallet-testnet4"),
+        Network::Testnet4,
         BitcoinSourceConfig::Bitcoind {
             url: "http://127.0.0.1:9".into(),
             auth: BitcoindAuth::UserPass {
@@ -113,7 +113,7 @@ async fn a_wrong_password_is_refused_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let app = locked_app(dir.path(), "the right password").await;
     assert_eq!(app.status().stage, AppStage::Locked);
-    assert_eq!(app.status().network, NetworkName::Testnet);
+    assert_eq!(app.status().network, NetworkName::Testnet4);
 
     let error = app
         .unlock(Unlock {
@@ -208,4 +208,86 @@ async fn settings_keep_the_network_and_the_node_password() {
         "an empty field keeps it"
     );
     assert_eq!(on_disk.monerod_url, "http://127.0.0.1:38089");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_of_another_network_is_refused_before_any_node_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = locked_app(dir.path(), "the right password").await;
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let key = bitcoin::secp256k1::SecretKey::from_slice(&[7; 32]).unwrap();
+    let key = bitcoin::CompressedPublicKey(key.public_key(&secp));
+    let btc = |network| bitcoin::Address::p2wpkh(&key, network).to_string();
+    let keys = monero::KeyPair {
+        view: monero::PrivateKey::from_slice(&[1; 32]).unwrap(),
+        spend: monero::PrivateKey::from_slice(&[2; 32]).unwrap(),
+    };
+    let xmr = |network| monero::Address::from_keypair(network, &keys).to_string();
+    let refused = |error: CommandError, address: &str, found: &str| {
+        assert!(error.message.contains(address), "{error:?}");
+        assert!(error.message.contains(found), "{error:?}");
+        assert!(error.message.contains("testnet4"), "{error:?}");
+        assert!(!error.next_step.is_empty());
+    };
+
+    // the app is locked: a refusal here comes from the address, not from a node
+    let mainnet_btc = btc(bitcoin::Network::Bitcoin);
+    let error = app
+        .withdraw(Withdraw {
+            asset: Asset::Btc,
+            to: mainnet_btc.clone(),
+            amount: Some("1000".into()),
+        })
+        .await
+        .unwrap_err();
+    refused(error, &mainnet_btc, "Bitcoin mainnet address");
+    let regtest_btc = btc(bitcoin::Network::Regtest);
+    let error = app
+        .sell_xmr(SellXmr {
+            maker: "/ip4/127.0.0.1/tcp/9".into(),
+            xmr_piconero: "1000000000000".into(),
+            receive_address: Some(regtest_btc.clone()),
+        })
+        .await
+        .unwrap_err();
+    refused(error, &regtest_btc, "Bitcoin regtest address");
+    let mainnet_xmr = xmr(monero::Network::Mainnet);
+    let error = app
+        .buy_xmr(BuyXmr {
+            maker: "/ip4/127.0.0.1/tcp/9".into(),
+            btc_sat: "100000".into(),
+            receive_address: Some(mainnet_xmr.clone()),
+        })
+        .await
+        .unwrap_err();
+    refused(error, &mainnet_xmr, "Monero mainnet address");
+    let error = app
+        .withdraw(Withdraw {
+            asset: Asset::Xmr,
+            to: mainnet_xmr.clone(),
+            amount: Some("1".into()),
+        })
+        .await
+        .unwrap_err();
+    refused(error, &mainnet_xmr, "Monero mainnet address");
+
+    // the right networks' addresses pass the check and meet the locked engine
+    let error = app
+        .withdraw(Withdraw {
+            asset: Asset::Xmr,
+            to: xmr(monero::Network::Stagenet),
+            amount: Some("1".into()),
+        })
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("not open"), "{error:?}");
+    let error = app
+        .withdraw(Withdraw {
+            asset: Asset::Btc,
+            to: btc(bitcoin::Network::Testnet4),
+            amount: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("not open"), "{error:?}");
 }

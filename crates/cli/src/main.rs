@@ -45,7 +45,7 @@ pub(crate) struct Global {
     /// Data directory (wallet, swaps, logs); default ~/.confiaro/<network>.
     #[arg(long, global = true, env = "CONFIARO_DATA_DIR")]
     pub(crate) data_dir: Option<PathBuf>,
-    /// mainnet, testnet (with Monero stagenet) or regtest.
+    /// mainnet, testnet4 or signet (each with Monero stagenet), or regtest.
     #[arg(long, global = true, default_value = "regtest", value_parser = settings::parse_network)]
     pub(crate) network: Network,
     /// The database, when not SQLite in the data directory: postgres://USER:PASSWORD@HOST/DB

@@ -19,12 +19,8 @@ use crate::Global;
 pub(crate) const DEFAULT_DEVNET_DIR: &str = "confiaro-devnet-data";
 
 pub(crate) fn parse_network(text: &str) -> Result<Network, String> {
-    match text {
-        "mainnet" => Ok(Network::Mainnet),
-        "testnet" | "stagenet" => Ok(Network::Testnet),
-        "regtest" => Ok(Network::Regtest),
-        _ => Err(format!("{text:?}: expected mainnet, testnet or regtest")),
-    }
+    text.parse()
+        .map_err(|e: confiaro_orchestrator::UnknownNetwork| e.to_string())
 }
 
 /// An amount of BTC in decimal (`0.01`), exactly.
@@ -60,14 +56,6 @@ pub(crate) fn init_logging(global: &Global) {
         .try_init();
 }
 
-fn network_name(network: Network) -> &'static str {
-    match network {
-        Network::Mainnet => "mainnet",
-        Network::Testnet => "testnet",
-        Network::Regtest => "regtest",
-    }
-}
-
 /// The data directory: `--data-dir`, or `~/.confiaro/<network>`.
 pub(crate) fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &global.data_dir {
@@ -76,7 +64,7 @@ pub(crate) fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME").context("no --data-dir and no HOME to put one in")?;
     Ok(Path::new(&home)
         .join(".confiaro")
-        .join(network_name(global.network)))
+        .join(global.network.name()))
 }
 
 /// The endpoints of a running devnet that the engine config falls back on.

@@ -726,10 +726,7 @@ impl Engine {
         to: bitcoin::Address<NetworkUnchecked>,
         amount: Option<Amount>,
     ) -> Result<bitcoin::Txid, EngineError> {
-        let network = self.network().bitcoin();
-        let to = to.require_network(network).map_err(|_| {
-            EngineError::InvalidInput(format!("that address is not a {network} address"))
-        })?;
+        let to = self.network().check_bitcoin_address(to)?;
         let txid = self.cx.btc.withdraw(&to, amount).await?;
         self.cx
             .store
@@ -754,12 +751,7 @@ impl Engine {
         to: monero::Address,
         amount: XmrAmount,
     ) -> Result<String, EngineError> {
-        if to.network != self.network().monero() {
-            return Err(EngineError::InvalidInput(format!(
-                "{to} is a Monero {:?} address",
-                to.network
-            )));
-        }
+        self.network().check_monero_address(&to)?;
         let (available, promised) = unpromised_xmr(&self.cx).await?;
         if amount > available {
             return Err(EngineError::InsufficientFunds {

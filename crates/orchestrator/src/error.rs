@@ -97,3 +97,10 @@ impl EngineError {
         move |source| EngineError::Io { what, source }
     }
 }
+
+impl From<confiaro_protocol::WrongNetwork> for EngineError {
+    /// An address of another network is bad input: its text names both networks.
+    fn from(err: confiaro_protocol::WrongNetwork) -> Self {
+        EngineError::InvalidInput(err.to_string())
+    }
+}

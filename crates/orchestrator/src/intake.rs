@@ -767,12 +767,9 @@ pub(crate) fn sellers_wallet(
     let address: monero::Address = text
         .parse()
         .map_err(|_| "the reserve proof names no valid Monero address".to_string())?;
-    if address.network != network.monero() {
-        return Err(format!(
-            "the reserve proof is for a Monero {:?} address",
-            address.network
-        ));
-    }
+    network
+        .check_monero_address(&address)
+        .map_err(|e| format!("the reserve proof is for another network: {e}"))?;
     match address.addr_type {
         monero::AddressType::Standard | monero::AddressType::Integrated(_) => Ok(
             monero::Address::standard(address.network, address.public_spend, address.public_view),
@@ -1332,7 +1329,7 @@ mod tests {
         let stagenet = monero::Address::standard(monero::Network::Stagenet, spend, view);
         assert!(wallet(stagenet.to_string())
             .unwrap_err()
-            .contains("Stagenet"));
+            .contains("stagenet"));
         assert!(wallet("4abc".into())
             .unwrap_err()
             .contains("no valid Monero address"));

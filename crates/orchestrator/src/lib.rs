@@ -67,4 +67,4 @@ pub use taker::Offer;
 pub use confiaro_bitcoin::{BitcoindAuth, Mnemonic};
 pub use confiaro_p2p::{Multiaddr, PeerId};
 pub use confiaro_protocol::quote::{Price, Quote, QuoteReply};
-pub use confiaro_protocol::{Direction, Network, Phase, Role, SwapId, XmrAmount};
+pub use confiaro_protocol::{Direction, Network, Phase, Role, SwapId, UnknownNetwork, XmrAmount};

@@ -40,12 +40,7 @@ const ABORT_DELIVERY: Duration = Duration::from_secs(600);
 
 /// The rendezvous namespace where makers of `network` register.
 pub(crate) fn namespace(network: confiaro_protocol::Network) -> String {
-    let name = match network {
-        confiaro_protocol::Network::Mainnet => "mainnet",
-        confiaro_protocol::Network::Testnet => "testnet",
-        confiaro_protocol::Network::Regtest => "regtest",
-    };
-    format!("confiaro/{name}/offers")
+    format!("confiaro/{}/offers", network.name())
 }
 
 /// The protocol a message travels on.

@@ -152,12 +152,7 @@ async fn buy_xmr_from(
 ) -> Result<(), EngineError> {
     let network = cx.config.network;
     if let Some(address) = &receive {
-        if address.network != network.monero() {
-            return Err(EngineError::InvalidInput(format!(
-                "{address} is a Monero {:?} address; this wallet swaps on {network:?}",
-                address.network
-            )));
-        }
+        network.check_monero_address(address)?;
     }
     let peer = cx.net.dial_from(node, maker).await?;
     cx.store
@@ -243,13 +238,9 @@ async fn sell_xmr_from(
     let network = cx.config.network;
     let receive = receive
         .map(|address| {
-            let text = address.clone().assume_checked().to_string();
-            address.require_network(network.bitcoin()).map_err(|_| {
-                EngineError::InvalidInput(format!(
-                    "{text} is not a Bitcoin {:?} address; this wallet swaps on {network:?}",
-                    network.bitcoin()
-                ))
-            })
+            network
+                .check_bitcoin_address(address)
+                .map_err(EngineError::from)
         })
         .transpose()?;
     let peer = cx.net.dial_from(node, maker).await?;
@@ -346,12 +337,9 @@ pub(crate) async fn trusted_quote(
         .address
         .parse()
         .map_err(|_| untrusted("names no valid Monero address".into()))?;
-    if address.network != network.monero() {
-        return Err(untrusted(format!(
-            "is for a Monero {:?} address",
-            address.network
-        )));
-    }
+    network
+        .check_monero_address(&address)
+        .map_err(|e| untrusted(format!("is for another network: {e}")))?;
     let message = ReserveProof::message(&peer.to_string(), network, proof.made_at);
     let proven = cx
         .xmr

@@ -34,7 +34,7 @@ pub mod xmr;
 
 pub use amount::XmrAmount;
 pub use machine::{Action, Event, Input, Phase, ProtocolError, SwapState, Timestamp};
-pub use network::{Network, Params};
+pub use network::{Network, Params, UnknownNetwork, WrongNetwork};
 
 use serde::{Deserialize, Serialize};
 

@@ -12,18 +12,52 @@ use crate::Direction;
 pub enum Network {
     /// Bitcoin mainnet with Monero mainnet.
     Mainnet,
-    /// Bitcoin testnet with Monero stagenet.
-    Testnet,
+    /// Bitcoin testnet4 (BIP94) with Monero stagenet: public test coins without value.
+    Testnet4,
+    /// Bitcoin's default signet with Monero stagenet: public test coins without value, blocks
+    /// signed by a fixed set of keys (steadier than testnet4).
+    Signet,
     /// Bitcoin regtest with Monero regtest (which uses mainnet address prefixes).
     Regtest,
 }
 
+/// A network name that is not one of [`Network::ALL`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{given:?} is not a network: expected mainnet, testnet4, signet or regtest")]
+pub struct UnknownNetwork {
+    /// The name as given.
+    pub given: String,
+}
+
 impl Network {
+    /// Every network pairing, mainnet first.
+    ///
+    /// Bitcoin's old testnet3 is not among them: it is deprecated in favour of testnet4 and
+    /// signet (docs/2026-12-07-networks-and-tls.md).
+    pub const ALL: [Network; 4] = [
+        Network::Mainnet,
+        Network::Testnet4,
+        Network::Signet,
+        Network::Regtest,
+    ];
+
+    /// The pairing's name as users type it and as the rendezvous namespace, the data
+    /// directory and the settings spell it: `mainnet`, `testnet4`, `signet` or `regtest`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Mainnet => "mainnet",
+            Network::Testnet4 => "testnet4",
+            Network::Signet => "signet",
+            Network::Regtest => "regtest",
+        }
+    }
+
     /// The Bitcoin network of this pairing.
     pub fn bitcoin(self) -> bitcoin::Network {
         match self {
             Network::Mainnet => bitcoin::Network::Bitcoin,
-            Network::Testnet => bitcoin::Network::Testnet,
+            Network::Testnet4 => bitcoin::Network::Testnet4,
+            Network::Signet => bitcoin::Network::Signet,
             Network::Regtest => bitcoin::Network::Regtest,
         }
     }
@@ -32,8 +66,14 @@ impl Network {
     pub fn monero(self) -> monero::Network {
         match self {
             Network::Mainnet | Network::Regtest => monero::Network::Mainnet,
-            Network::Testnet => monero::Network::Stagenet,
+            Network::Testnet4 | Network::Signet => monero::Network::Stagenet,
         }
+    }
+
+    /// Whether coins on this pairing have value (mainnet): the app asks for explicit choices
+    /// there that it does not ask for on test networks.
+    pub fn is_mainnet(self) -> bool {
+        self == Network::Mainnet
     }
 
     /// The parameter set of this network for a taker buying XMR. What does not depend on the
@@ -53,9 +93,105 @@ impl Network {
     pub fn code(self) -> u8 {
         match self {
             Network::Mainnet => 0,
-            Network::Testnet => 1,
+            // 1 was Bitcoin testnet3 with Monero stagenet, retired
             Network::Regtest => 2,
+            Network::Testnet4 => 3,
+            Network::Signet => 4,
         }
+    }
+}
+
+/// An address of another network than the wallet's pairing: a payment to it would be lost or
+/// would never arrive. Its text names both networks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{address} is a {coin} {found} address, but this wallet swaps on {network} (Bitcoin {bitcoin}, Monero {monero:?})")]
+pub struct WrongNetwork {
+    /// The address as given.
+    pub address: String,
+    /// `Bitcoin` or `Monero`.
+    pub coin: &'static str,
+    /// The network the address belongs to, as far as its encoding tells.
+    pub found: String,
+    /// The wallet's pairing.
+    pub network: Network,
+    /// The pairing's Bitcoin network.
+    pub bitcoin: bitcoin::Network,
+    /// The pairing's Monero network.
+    pub monero: monero::Network,
+}
+
+impl Network {
+    fn wrong_network(self, address: String, coin: &'static str, found: String) -> WrongNetwork {
+        WrongNetwork {
+            address,
+            coin,
+            found,
+            network: self,
+            bitcoin: self.bitcoin(),
+            monero: self.monero(),
+        }
+    }
+
+    /// `address` as an address of this pairing's Bitcoin network; call it on every Bitcoin
+    /// address a user or a peer gives before paying to it.
+    ///
+    /// Testnet4 and signet addresses share their encoding (`tb1…`), so either is accepted on
+    /// both: coins sent to the other network's twin address are spendable with the same key.
+    ///
+    /// # Errors
+    /// [`WrongNetwork`] for an address of another network (a mainnet address on a test
+    /// network, a test address on mainnet, a regtest `bcrt1…` address elsewhere).
+    pub fn check_bitcoin_address(
+        self,
+        address: bitcoin::Address<bitcoin::address::NetworkUnchecked>,
+    ) -> Result<bitcoin::Address, WrongNetwork> {
+        if address.is_valid_for_network(self.bitcoin()) {
+            return Ok(address.assume_checked());
+        }
+        let found = [
+            (bitcoin::Network::Bitcoin, "mainnet"),
+            (bitcoin::Network::Testnet4, "testnet4/signet"),
+            (bitcoin::Network::Regtest, "regtest"),
+        ]
+        .into_iter()
+        .find(|(network, _)| address.is_valid_for_network(*network))
+        .map_or("other network's", |(_, name)| name);
+        let text = address.assume_checked().to_string();
+        Err(self.wrong_network(text, "Bitcoin", found.to_owned()))
+    }
+
+    /// Checks that a Monero address belongs to this pairing's Monero network; call it on every
+    /// Monero address a user or a peer gives before paying to it or trusting it.
+    ///
+    /// # Errors
+    /// [`WrongNetwork`] for an address of another network.
+    pub fn check_monero_address(self, address: &monero::Address) -> Result<(), WrongNetwork> {
+        if address.network == self.monero() {
+            return Ok(());
+        }
+        let found = format!("{:?}", address.network).to_lowercase();
+        Err(self.wrong_network(address.to_string(), "Monero", found))
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = UnknownNetwork;
+
+    /// A network by its [`Network::name`], in any case.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        Network::ALL
+            .into_iter()
+            .find(|network| network.name().eq_ignore_ascii_case(text))
+            .ok_or_else(|| UnknownNetwork {
+                given: text.to_owned(),
+            })
     }
 }
 
@@ -172,7 +308,7 @@ impl Params {
         if direction == Direction::SellXmr {
             let (cancel, xmr_lock_margin, redeem_margin) = match network {
                 Network::Mainnet => (36, 24, 12),
-                Network::Testnet => (12, 8, 4),
+                Network::Testnet4 | Network::Signet => (12, 8, 4),
                 // regtest's windows are already a few blocks: halving them would leave no
                 // room for a loaded test machine
                 Network::Regtest => (
@@ -209,7 +345,7 @@ impl Params {
                 resend_seconds: 30,
                 setup_timeout_seconds: 600,
             },
-            Network::Testnet => Params {
+            Network::Testnet4 | Network::Signet => Params {
                 network,
                 cancel_timelock: 24,
                 punish_timelock: 12,
@@ -255,7 +391,7 @@ mod tests {
 
     #[test]
     fn every_network_leaves_room_to_lock_and_redeem_before_cancel() {
-        for (network, direction) in [Network::Mainnet, Network::Testnet, Network::Regtest]
+        for (network, direction) in Network::ALL
             .into_iter()
             .flat_map(|n| Direction::ALL.map(|d| (n, d)))
         {
@@ -294,12 +430,104 @@ mod tests {
 
     #[test]
     fn a_taker_selling_xmr_freezes_a_makers_btc_half_as_long_off_regtest() {
-        for network in [Network::Mainnet, Network::Testnet] {
+        for network in Network::ALL.into_iter().filter(|n| *n != Network::Regtest) {
             let buy = network.params_for(Direction::BuyXmr);
             let sell = network.params_for(Direction::SellXmr);
             assert_eq!(buy, network.params());
             assert_eq!(sell.cancel_timelock * 2, buy.cancel_timelock, "{network:?}");
             assert_eq!(sell.punish_timelock, buy.punish_timelock, "{network:?}");
         }
+    }
+
+    #[test]
+    fn every_network_has_its_own_name_code_and_bitcoin_network() {
+        use std::collections::HashSet;
+        use std::str::FromStr;
+        let all = Network::ALL;
+        assert_eq!(
+            all.map(Network::code)
+                .into_iter()
+                .collect::<HashSet<_>>()
+                .len(),
+            4
+        );
+        assert_eq!(
+            all.map(Network::name)
+                .into_iter()
+                .collect::<HashSet<_>>()
+                .len(),
+            4
+        );
+        assert_eq!(
+            all.map(Network::bitcoin)
+                .into_iter()
+                .collect::<HashSet<_>>()
+                .len(),
+            4
+        );
+        for network in all {
+            assert_eq!(Network::from_str(network.name()), Ok(network));
+            assert_eq!(network.name().to_uppercase().parse(), Ok(network));
+        }
+        assert_eq!(Network::Testnet4.bitcoin(), bitcoin::Network::Testnet4);
+        assert_eq!(Network::Signet.bitcoin(), bitcoin::Network::Signet);
+        for test in [Network::Testnet4, Network::Signet] {
+            assert_eq!(test.monero(), monero::Network::Stagenet);
+        }
+        let err = "testnet".parse::<Network>().unwrap_err();
+        assert!(err.to_string().contains("testnet4, signet"), "{err}");
+    }
+
+    #[test]
+    fn an_address_of_another_network_is_refused_naming_both() {
+        use std::str::FromStr;
+        let unchecked = |text: &str| {
+            bitcoin::Address::<bitcoin::address::NetworkUnchecked>::from_str(text).unwrap()
+        };
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        let key = bitcoin::secp256k1::SecretKey::from_slice(&[7; 32]).unwrap();
+        let key = bitcoin::CompressedPublicKey(key.public_key(&secp));
+        let address = |network| bitcoin::Address::p2wpkh(&key, network).to_string();
+        let (main, test, reg) = (
+            &address(bitcoin::Network::Bitcoin),
+            &address(bitcoin::Network::Signet),
+            &address(bitcoin::Network::Regtest),
+        );
+        assert!(test.starts_with("tb1") && reg.starts_with("bcrt1"));
+        for network in [Network::Testnet4, Network::Signet] {
+            assert!(network.check_bitcoin_address(unchecked(test)).is_ok());
+            let err = network.check_bitcoin_address(unchecked(main)).unwrap_err();
+            assert_eq!(err.found, "mainnet");
+            let text = err.to_string();
+            assert!(
+                text.contains(main) && text.contains(network.name()),
+                "{text}"
+            );
+            let err = network.check_bitcoin_address(unchecked(reg)).unwrap_err();
+            assert_eq!(err.found, "regtest");
+        }
+        assert!(Network::Mainnet
+            .check_bitcoin_address(unchecked(main))
+            .is_ok());
+        let err = Network::Mainnet
+            .check_bitcoin_address(unchecked(test))
+            .unwrap_err();
+        assert_eq!(err.found, "testnet4/signet");
+        assert!(Network::Regtest
+            .check_bitcoin_address(unchecked(reg))
+            .is_ok());
+
+        let keys = monero::KeyPair {
+            view: monero::PrivateKey::from_slice(&[1; 32]).unwrap(),
+            spend: monero::PrivateKey::from_slice(&[2; 32]).unwrap(),
+        };
+        let stagenet = monero::Address::from_keypair(monero::Network::Stagenet, &keys);
+        let mainnet = monero::Address::from_keypair(monero::Network::Mainnet, &keys);
+        assert!(Network::Signet.check_monero_address(&stagenet).is_ok());
+        assert!(Network::Testnet4.check_monero_address(&stagenet).is_ok());
+        let err = Network::Signet.check_monero_address(&mainnet).unwrap_err();
+        assert!(err.to_string().contains("Monero mainnet address"), "{err}");
+        assert!(Network::Mainnet.check_monero_address(&stagenet).is_err());
+        assert!(Network::Regtest.check_monero_address(&mainnet).is_ok());
     }
 }

@@ -73,7 +73,7 @@ mod tests {
             monero::Address::from_keypair(monero::Network::Mainnet, &pair)
         );
         let stagenet = lock_address(
-            Network::Testnet,
+            Network::Signet,
             &EdPoint::from_scalar(&s_a),
             &EdPoint::from_scalar(&s_b),
             &view,

@@ -145,15 +145,14 @@ fn parse_role(name: &str) -> Option<Role> {
 fn network_name(network: Network) -> &'static str {
     match network {
         Network::Mainnet => "Mainnet",
-        Network::Testnet => "Testnet",
+        Network::Testnet4 => "Testnet4",
+        Network::Signet => "Signet",
         Network::Regtest => "Regtest",
     }
 }
 
 fn parse_network(name: &str) -> Option<Network> {
-    [Network::Mainnet, Network::Testnet, Network::Regtest]
-        .into_iter()
-        .find(|n| network_name(*n) == name)
+    Network::ALL.into_iter().find(|n| network_name(*n) == name)
 }
 
 /// Parses a swap id stored as 64 lowercase hex digits.
@@ -707,7 +706,7 @@ mod tests {
                 serde_json::Value::from(role_name(role))
             );
         }
-        for network in [Network::Mainnet, Network::Testnet, Network::Regtest] {
+        for network in Network::ALL {
             assert_eq!(parse_network(network_name(network)), Some(network));
             assert_eq!(
                 serde_json::to_value(network).unwrap(),

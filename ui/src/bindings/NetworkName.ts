@@ -3,4 +3,4 @@
 /**
  * The network pair the app runs on.
  */
-export type NetworkName = "mainnet" | "testnet" | "regtest";
+export type NetworkName = "mainnet" | "testnet4" | "signet" | "regtest";

@@ -56,7 +56,8 @@ export function passwordStrength(pw: string): { score: number; hint: string } {
 
 const NETWORKS: { value: NetworkName; label: string; description: string }[] = [
   { value: "regtest", label: "Regtest (local play money)", description: "A local test stack the app can start itself. Nothing here is worth anything." },
-  { value: "testnet", label: "Testnet", description: "Bitcoin testnet with Monero stagenet: public test coins without value." },
+  { value: "signet", label: "Signet", description: "Bitcoin signet with Monero stagenet: public test coins without value." },
+  { value: "testnet4", label: "Testnet4", description: "Bitcoin testnet4 with Monero stagenet: public test coins without value." },
   { value: "mainnet", label: "Mainnet — REAL MONEY", description: "Bitcoin and Monero mainnet. Mistakes here lose real money." },
 ];
 

@@ -1145,9 +1145,7 @@ fn other_terms() -> impl Strategy<Value = SwapTerms> {
             };
             // change one field most of the time, everything sometimes
             match pick.index(7) {
-                0 => {
-                    terms.network = [Network::Mainnet, Network::Testnet, Network::Regtest][network]
-                }
+                0 => terms.network = Network::ALL[network],
                 1 => terms.btc_amount = Amount::from_sat(btc),
                 2 => terms.xmr_amount = XmrAmount::from_piconero(xmr),
                 3 => terms.cancel_timelock = cancel,
@@ -1155,7 +1153,7 @@ fn other_terms() -> impl Strategy<Value = SwapTerms> {
                 5 => terms.direction = Direction::SellXmr,
                 _ => {
                     terms = SwapTerms {
-                        network: [Network::Mainnet, Network::Testnet, Network::Regtest][network],
+                        network: Network::ALL[network],
                         btc_amount: Amount::from_sat(btc),
                         xmr_amount: XmrAmount::from_piconero(xmr),
                         cancel_timelock: cancel,
