@@ -15,6 +15,7 @@
 mod bitcoind;
 mod electrum;
 mod esplora;
+mod tls;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use bitcoin::{Block, FeeRate, Script, Transaction, Txid};
 pub use bitcoind::{BitcoindAuth, BitcoindSource};
 pub use electrum::ElectrumSource;
 pub use esplora::EsploraSource;
+pub use tls::TlsTrust;
 
 /// Why a chain source failed. The text names the source and never contains secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +55,15 @@ pub enum SourceError {
         /// Which source.
         source_name: String,
         /// What was wrong with it.
+        reason: String,
+    },
+    /// The source's TLS certificate was refused (not signed by a trusted CA, expired, made
+    /// for another host name): it may be an impostor. Nothing was sent to it.
+    #[error("{source_name}: its TLS certificate is refused: {reason}")]
+    Certificate {
+        /// Which source.
+        source_name: String,
+        /// Why the certificate was refused.
         reason: String,
     },
     /// The source answered with an error of its own.

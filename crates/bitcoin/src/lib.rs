@@ -25,7 +25,7 @@ pub use bdk_wallet::Balance;
 pub use bip39::Mnemonic;
 pub use chain::{
     BitcoindAuth, BitcoindSource, BlockUpdate, ChainSource, ChainUpdate, ElectrumSource,
-    EsploraSource, SourceError, TxStatus,
+    EsploraSource, SourceError, TlsTrust, TxStatus,
 };
 
 /// Errors of the wallet.

@@ -73,12 +73,16 @@ pub(crate) struct Global {
     /// bitcoind's .cookie file (instead of user and password).
     #[arg(long, global = true)]
     pub(crate) bitcoind_cookie: Option<PathBuf>,
-    /// An Electrum server (tcp://host:port) instead of bitcoind.
+    /// An Electrum server (tcp://host:port, or ssl://host:port with TLS) instead of bitcoind.
     #[arg(long, global = true)]
     pub(crate) electrum: Option<String>,
-    /// An Esplora server (http://host:port/path) instead of bitcoind.
+    /// An Esplora server (http://host:port/path, or https://host/path) instead of bitcoind.
     #[arg(long, global = true)]
     pub(crate) esplora: Option<String>,
+    /// A PEM file of the CA certificates an ssl:// Electrum or https:// Esplora server's
+    /// certificate must chain to (a self-hosted server's own CA); default: the system's CAs.
+    #[arg(long, global = true)]
+    pub(crate) chain_ca: Option<PathBuf>,
     /// monerod RPC URL, e.g. http://127.0.0.1:28081 (through Tor: an onion address, or
     /// https with a certificate the system's CAs verify).
     #[arg(long, global = true, env = "CONFIARO_MONEROD_URL")]

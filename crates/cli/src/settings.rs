@@ -9,7 +9,7 @@ use bitcoin::{Amount, Denomination};
 use confiaro_orchestrator::config::P2pConfig;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, EngineConfig, MoneroConfig, Network, Price,
-    PrivateTorNetwork, TorNetworkChoice, TorSettings, XmrAmount,
+    PrivateTorNetwork, TlsTrust, TorNetworkChoice, TorSettings, XmrAmount,
 };
 
 use crate::Global;
@@ -116,10 +116,22 @@ fn devnet_info(_global: &Global) -> anyhow::Result<Option<DevnetEndpoints>> {
 /// The engine config from the options (and a devnet's endpoints where flags are missing).
 pub(crate) fn engine_config(global: &Global) -> anyhow::Result<EngineConfig> {
     let devnet = devnet_info(global)?;
+    let tls = match &global.chain_ca {
+        Some(file) => TlsTrust::CaFile(
+            std::path::absolute(file).with_context(|| format!("the CA file {}", file.display()))?,
+        ),
+        None => TlsTrust::System,
+    };
     let bitcoin = if let Some(url) = &global.electrum {
-        BitcoinSourceConfig::Electrum { url: url.clone() }
+        BitcoinSourceConfig::Electrum {
+            url: url.clone(),
+            tls,
+        }
     } else if let Some(url) = &global.esplora {
-        BitcoinSourceConfig::Esplora { url: url.clone() }
+        BitcoinSourceConfig::Esplora {
+            url: url.clone(),
+            tls,
+        }
     } else {
         let url = global
             .bitcoind_url

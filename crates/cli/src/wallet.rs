@@ -41,6 +41,7 @@ pub(crate) async fn init(global: &Global, out: &Output, restore: bool) -> anyhow
             global.network,
             confiaro_orchestrator::BitcoinSourceConfig::Esplora {
                 url: "http://127.0.0.1:1".into(),
+                tls: Default::default(),
             },
             confiaro_orchestrator::MoneroConfig::new("http://127.0.0.1:1"),
         ))

@@ -43,6 +43,7 @@ mod http;
 pub mod rpc;
 pub mod stack;
 pub mod testkit;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use confiaro_bitcoin::{
-    BitcoindAuth, BitcoindSource, ChainSource, ElectrumSource, EsploraSource, SourceError,
+    BitcoindAuth, BitcoindSource, ChainSource, ElectrumSource, EsploraSource, SourceError, TlsTrust,
 };
 use confiaro_p2p::Multiaddr;
 use confiaro_protocol::Network;
@@ -23,15 +23,19 @@ pub enum BitcoinSourceConfig {
         /// User and password, or the cookie file.
         auth: BitcoindAuth,
     },
-    /// An Electrum server, `tcp://host:port`.
+    /// An Electrum server, `tcp://host:port` or `ssl://host:port`.
     Electrum {
         /// The server's URL.
         url: String,
+        /// The CAs an `ssl://` server's certificate must chain to.
+        tls: TlsTrust,
     },
-    /// An Esplora REST server, `http://host[:port][/path]`.
+    /// An Esplora REST server, `http://host[:port][/path]` or `https://…`.
     Esplora {
         /// The server's base URL.
         url: String,
+        /// The CAs an `https://` server's certificate must chain to.
+        tls: TlsTrust,
     },
 }
 
@@ -43,8 +47,8 @@ impl BitcoinSourceConfig {
     pub fn url(&self) -> &str {
         match self {
             BitcoinSourceConfig::Bitcoind { url, .. }
-            | BitcoinSourceConfig::Electrum { url }
-            | BitcoinSourceConfig::Esplora { url } => url,
+            | BitcoinSourceConfig::Electrum { url, .. }
+            | BitcoinSourceConfig::Esplora { url, .. } => url,
         }
     }
 }
@@ -66,17 +70,17 @@ pub fn new_source(
                 None => Box::new(source),
             }
         }
-        BitcoinSourceConfig::Electrum { url } => {
-            let source = ElectrumSource::new(url, SOURCE_TIMEOUT)?;
+        BitcoinSourceConfig::Electrum { url, tls } => {
+            let source = ElectrumSource::with_trust(url, SOURCE_TIMEOUT, tls)?;
             match proxy {
                 Some(proxy) => Box::new(source.through_proxy(proxy)),
                 None => Box::new(source),
             }
         }
-        BitcoinSourceConfig::Esplora { url } => {
-            let source = EsploraSource::new(url, SOURCE_TIMEOUT)?;
+        BitcoinSourceConfig::Esplora { url, tls } => {
+            let source = EsploraSource::with_trust(url, SOURCE_TIMEOUT, tls)?;
             match proxy {
-                Some(proxy) => Box::new(source.through_proxy(proxy)),
+                Some(proxy) => Box::new(source.through_proxy(proxy)?),
                 None => Box::new(source),
             }
         }

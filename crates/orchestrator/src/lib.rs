@@ -64,7 +64,7 @@ pub use progress::{Deadline, SwapProgress, Waiting};
 pub use receipt::Receipt;
 pub use taker::Offer;
 
-pub use confiaro_bitcoin::{BitcoindAuth, Mnemonic};
+pub use confiaro_bitcoin::{BitcoindAuth, Mnemonic, TlsTrust};
 pub use confiaro_p2p::{Multiaddr, PeerId};
 pub use confiaro_protocol::quote::{Price, Quote, QuoteReply};
 pub use confiaro_protocol::{Direction, Network, Phase, Role, SwapId, UnknownNetwork, XmrAmount};

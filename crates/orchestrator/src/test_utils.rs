@@ -177,6 +177,7 @@ pub(crate) async fn test_context(
         Network::Regtest,
         BitcoinSourceConfig::Esplora {
             url: "http://127.0.0.1:9/unused".into(),
+            tls: Default::default(),
         },
         MoneroConfig::new(monero.url.clone()),
     );

@@ -1,12 +1,13 @@
 //! The Electrum chain source, script by script through `bdk_electrum`.
 //!
-//! Works with any Electrum server speaking protocol 1.4 over plain TCP (ElectrumX, Fulcrum,
-//! electrs, the devnet's `confiaro_devnet::electrum` server). This build has no TLS: URLs
-//! are `tcp://host:port` (or `host:port`); `ssl://` URLs are refused by
-//! [`ElectrumSource::new`].
+//! Works with any Electrum server speaking protocol 1.4 (ElectrumX, Fulcrum, electrs, the
+//! devnet's `confiaro_devnet::electrum` server), over plain TCP (`tcp://host:port` or
+//! `host:port`) or TLS (`ssl://host:port`, through the [`super::tls`] tunnel: the server's
+//! certificate is verified against the system's CAs or a given CA file).
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bdk_electrum::electrum_client::raw_client::RawClient;
@@ -17,6 +18,7 @@ use bdk_wallet::chain::{BlockId, ConfirmationBlockTime, TxUpdate};
 use bdk_wallet::KeychainKind;
 use bitcoin::{FeeRate, Script, Transaction, Txid};
 
+use super::tls::{client_config, TlsTarget, TlsTrust, TlsTunnel};
 use super::{unix_now, ChainSource, ChainUpdate, SourceError, TxStatus};
 
 /// How many consecutive unused scripts end a keychain's full scan (BIP44's gap limit).
@@ -55,8 +57,13 @@ pub struct ElectrumSource {
     /// `host:port`, what the socket connects to.
     address: String,
     timeout: Duration,
-    /// A SOCKS5 proxy every connection goes through (Tor), if any.
+    /// A proxy every connection goes through (Tor's local proxy, spoken to as SOCKS5, or as
+    /// HTTP `CONNECT` by the TLS tunnel), if any.
     proxy: Option<SocketAddr>,
+    /// For an `ssl://` server: its name and port, and the CAs its certificate must chain to.
+    tls: Option<(TlsTarget, Arc<rustls::ClientConfig>)>,
+    /// The TLS tunnel, started by the first connection to an `ssl://` server.
+    tunnel: Option<TlsTunnel>,
     client: Option<Client>,
     /// The wallets (by their descriptors' checksums) fully scanned through this source.
     scanned: HashSet<String>,
@@ -74,37 +81,56 @@ impl std::fmt::Debug for ElectrumSource {
 }
 
 impl ElectrumSource {
-    /// A source for the Electrum server at `url` (`tcp://host:port` or `host:port`); every
-    /// connect, read and write gives up after `timeout`. Does not connect yet: a dead server
-    /// shows as [`SourceError::Unreachable`] on the first call.
+    /// A source for the Electrum server at `url` (`tcp://host:port`, `host:port` or
+    /// `ssl://host:port`, the latter verified against the system's CAs); every connect, read
+    /// and write gives up after `timeout`. Does not connect yet: a dead server shows as
+    /// [`SourceError::Unreachable`] on the first call, a refused certificate as
+    /// [`SourceError::Certificate`].
     ///
     /// # Errors
     ///
-    /// [`SourceError::Failed`] if the URL is not a plain TCP `host:port` URL (`ssl://` is not
-    /// supported by this build) or `timeout` is zero.
+    /// [`SourceError::Failed`] if the URL is not a `host:port` URL or `timeout` is zero.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, SourceError> {
+        Self::with_trust(url, timeout, &TlsTrust::System)
+    }
+
+    /// As [`ElectrumSource::new`], an `ssl://` server's certificate verified against `trust`
+    /// (ignored for `tcp://`).
+    ///
+    /// # Errors
+    ///
+    /// As [`ElectrumSource::new`]; also [`SourceError::Failed`] for an `ssl://` URL when
+    /// `trust` yields no CA certificate (an unreadable CA file, a system without any).
+    pub fn with_trust(url: &str, timeout: Duration, trust: &TlsTrust) -> Result<Self, SourceError> {
+        let source_name = format!("electrum server at {url}");
         let failed = |reason: String| SourceError::Failed {
-            source_name: format!("electrum server at {url}"),
+            source_name: source_name.clone(),
             reason,
         };
-        if url.starts_with("ssl://") {
-            return Err(failed("TLS (ssl://) is not supported: use tcp://".into()));
-        }
-        let address = url.strip_prefix("tcp://").unwrap_or(url);
-        let port_ok = address
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !port_ok || address.contains('/') {
-            return Err(failed(format!("bad URL {url:?}: expected tcp://host:port")));
-        }
+        let (address, tls) = match url.strip_prefix("ssl://") {
+            Some(address) => (address, true),
+            None => (url.strip_prefix("tcp://").unwrap_or(url), false),
+        };
+        let target = TlsTarget::parse(address).filter(|_| !address.contains('/'));
+        let Some(target) = target else {
+            return Err(failed(format!(
+                "bad URL {url:?}: expected tcp://host:port or ssl://host:port"
+            )));
+        };
         if timeout.is_zero() {
             return Err(failed("the timeout must not be zero".into()));
         }
+        let tls = match tls {
+            true => Some((target, client_config(trust, &source_name)?)),
+            false => None,
+        };
         Ok(ElectrumSource {
             url: url.to_owned(),
             address: address.to_owned(),
             timeout,
             proxy: None,
+            tls,
+            tunnel: None,
             client: None,
             scanned: HashSet::new(),
         })
@@ -116,11 +142,26 @@ impl ElectrumSource {
     pub fn through_proxy(mut self, proxy: SocketAddr) -> Self {
         self.proxy = Some(proxy);
         self.client = None;
+        self.tunnel = None;
         self
     }
 
-    /// A new connection to the server, through the proxy if there is one.
-    fn connect(&self) -> Result<Client, ElectrumError> {
+    /// A new connection to the server, through the proxy if there is one, through the TLS
+    /// tunnel for an `ssl://` server (whose failure [`ElectrumSource::error`] then names).
+    fn connect(&mut self) -> Result<Client, ElectrumError> {
+        if let Some((target, config)) = &self.tls {
+            if self.tunnel.is_none() {
+                self.tunnel = Some(TlsTunnel::start(
+                    target.clone(),
+                    Arc::clone(config),
+                    self.proxy,
+                    self.timeout,
+                )?);
+            }
+            let tunnel = self.tunnel.as_ref().expect("started above");
+            let stream = tunnel.open(self.timeout)?;
+            return Ok(BdkElectrumClient::new(RawClient::from(stream)));
+        }
         let raw = match self.proxy {
             None => RawClient::new(self.address.as_str(), Some(self.timeout))?,
             Some(proxy) => {
@@ -159,6 +200,10 @@ impl ElectrumSource {
     /// Maps an Electrum client error to a [`SourceError`] naming this source.
     fn error(&self, err: ElectrumError) -> SourceError {
         let source_name = self.name();
+        let tls_failure = || self.tunnel.as_ref().and_then(TlsTunnel::take_failure);
+        if let (ElectrumError::IOError(_), Some(failure)) = (&err, tls_failure()) {
+            return failure.into_source_error(source_name);
+        }
         match err {
             ElectrumError::IOError(_)
             | ElectrumError::SharedIOError(_)

@@ -1,12 +1,15 @@
 //! The Esplora chain source: Blockstream's electrs REST API (or mempool.space's, or the devnet
 //! node's) through `esplora-client`'s blocking client and `bdk_esplora`, script by script.
 //!
-//! Plain `http://` only: this build of `esplora-client` has no TLS. Every request gives up
-//! after the timeout given to [`EsploraSource::new`], so a dead or hung server fails with
+//! `http://` servers are spoken to directly; `https://` servers through the [`super::tls`]
+//! tunnel, which verifies their certificate against the system's CAs or a given CA file (the
+//! HTTP client then speaks plain HTTP inside the tunnel's TLS). Every request gives up after
+//! the timeout given to [`EsploraSource::new`], so a dead or hung server fails with
 //! [`SourceError::Unreachable`] instead of blocking forever.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bdk_esplora::esplora_client::{self, BlockingClient, Builder};
@@ -16,6 +19,7 @@ use bdk_wallet::KeychainKind;
 use bitcoin::{FeeRate, Script, Transaction, Txid};
 use serde_json::Value;
 
+use super::tls::{client_config, TlsTarget, TlsTrust, TlsTunnel};
 use super::{ChainSource, ChainUpdate, SourceError, TxStatus};
 
 /// How many unused scripts in a row end a keychain's full scan (BIP44's gap limit).
@@ -48,6 +52,9 @@ pub struct EsploraSource {
     url: String,
     /// Every request's timeout, in whole seconds.
     timeout_secs: u64,
+    /// For an `https://` server: the tunnel every request goes through, the URL the HTTP
+    /// client is given (`http://host:port/path`) and the CAs the certificate must chain to.
+    tls: Option<EsploraTls>,
     client: BlockingClient,
     /// Wallets (their descriptors' checksums) fully scanned through this source, with the tip
     /// of that scan.
@@ -74,45 +81,125 @@ fn client(url: &str, timeout_secs: u64, proxy: Option<SocketAddr>) -> BlockingCl
     .build_blocking()
 }
 
+/// An `https://` source's TLS: see [`EsploraSource::tls`].
+struct EsploraTls {
+    target: TlsTarget,
+    config: Arc<rustls::ClientConfig>,
+    /// The URL inside the tunnel: `http://host:port/path`.
+    inner_url: String,
+    tunnel: TlsTunnel,
+}
+
 impl EsploraSource {
     /// A source for the Esplora API at `base_url` (e.g. `http://127.0.0.1:3002`, or
-    /// `https://host/api` where TLS is available: not in this build); every request gives up
-    /// after `timeout` (rounded up to whole seconds, at least one). Does not connect yet.
+    /// `https://blockstream.info/api`, verified against the system's CAs); every request
+    /// gives up after `timeout` (rounded up to whole seconds, at least one). Does not connect
+    /// yet.
     ///
     /// # Errors
     ///
-    /// [`SourceError::Failed`] if `base_url` is not an `http://` URL.
+    /// [`SourceError::Failed`] if `base_url` is not an `http://` or `https://` URL.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, SourceError> {
+        Self::with_trust(base_url, timeout, &TlsTrust::System)
+    }
+
+    /// As [`EsploraSource::new`], an `https://` server's certificate verified against
+    /// `trust` (ignored for `http://`).
+    ///
+    /// # Errors
+    ///
+    /// As [`EsploraSource::new`]; also [`SourceError::Failed`] for an `https://` URL when
+    /// `trust` yields no CA certificate, or the tunnel cannot start.
+    pub fn with_trust(
+        base_url: &str,
+        timeout: Duration,
+        trust: &TlsTrust,
+    ) -> Result<Self, SourceError> {
         let url = base_url.trim_end_matches('/').to_owned();
-        let rest = url.strip_prefix("http://").unwrap_or_default();
+        let source_name = format!("esplora at {base_url}");
+        let bad_url = || SourceError::Failed {
+            source_name: source_name.clone(),
+            reason: "bad URL: expected http://host[:port][/path] or https://host[:port][/path]"
+                .into(),
+        };
+        let (rest, https) = match url.strip_prefix("https://") {
+            Some(rest) => (rest, true),
+            None => (url.strip_prefix("http://").unwrap_or_default(), false),
+        };
         if rest.is_empty() || rest.starts_with('/') {
-            return Err(SourceError::Failed {
-                source_name: format!("esplora at {base_url}"),
-                reason: "bad URL: expected http://host[:port][/path]".into(),
-            });
+            return Err(bad_url());
         }
         let secs = timeout
             .as_secs()
             .saturating_add(u64::from(timeout.subsec_nanos() > 0))
             .max(1);
+        let tls = match https {
+            false => None,
+            true => {
+                let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                let has_port = authority
+                    .rsplit_once(':')
+                    .is_some_and(|(_, port)| !port.contains(']'));
+                let authority = match has_port {
+                    true => authority.to_owned(),
+                    false => format!("{authority}:443"),
+                };
+                let target = TlsTarget::parse(&authority).ok_or_else(bad_url)?;
+                let config = client_config(trust, &source_name)?;
+                let tunnel = start_tunnel(&target, &config, None, secs, &source_name)?;
+                Some(EsploraTls {
+                    inner_url: format!("http://{}{path}", target.authority()),
+                    target,
+                    config,
+                    tunnel,
+                })
+            }
+        };
+        let client = match &tls {
+            Some(tls) => client(&tls.inner_url, secs, Some(tls.tunnel.addr())),
+            None => client(&url, secs, None),
+        };
         Ok(EsploraSource {
-            client: client(&url, secs, None),
+            client,
             url,
             timeout_secs: secs,
+            tls,
             scanned: HashMap::new(),
         })
     }
 
     /// The same source, connecting through the HTTP `CONNECT` proxy at `proxy` (e.g. Tor's
     /// local proxy): the server's name goes to the proxy unresolved.
-    pub fn through_proxy(mut self, proxy: SocketAddr) -> Self {
-        self.client = client(&self.url, self.timeout_secs, Some(proxy));
-        self
+    ///
+    /// # Errors
+    /// [`SourceError::Failed`] if an `https://` source's new tunnel cannot start.
+    pub fn through_proxy(mut self, proxy: SocketAddr) -> Result<Self, SourceError> {
+        let name = self.name();
+        match &mut self.tls {
+            None => self.client = client(&self.url, self.timeout_secs, Some(proxy)),
+            Some(tls) => {
+                tls.tunnel = start_tunnel(
+                    &tls.target,
+                    &tls.config,
+                    Some(proxy),
+                    self.timeout_secs,
+                    &name,
+                )?;
+                self.client = client(&tls.inner_url, self.timeout_secs, Some(tls.tunnel.addr()));
+            }
+        }
+        Ok(self)
     }
 
     /// Maps a client error to a [`SourceError`] naming this source.
     fn error(&self, err: &esplora_client::Error) -> SourceError {
         let source_name = self.name();
+        if let (esplora_client::Error::Minreq(_), Some(failure)) = (
+            err,
+            self.tls.as_ref().and_then(|tls| tls.tunnel.take_failure()),
+        ) {
+            return failure.into_source_error(source_name);
+        }
         match err {
             esplora_client::Error::Minreq(e) => match e {
                 minreq::Error::IoError(_)
@@ -168,6 +255,26 @@ impl EsploraSource {
             reason: reason.into(),
         }
     }
+}
+
+/// A TLS tunnel to `target` for the source named `source_name`.
+fn start_tunnel(
+    target: &TlsTarget,
+    config: &Arc<rustls::ClientConfig>,
+    upstream: Option<SocketAddr>,
+    timeout_secs: u64,
+    source_name: &str,
+) -> Result<TlsTunnel, SourceError> {
+    TlsTunnel::start(
+        target.clone(),
+        Arc::clone(config),
+        upstream,
+        Duration::from_secs(timeout_secs),
+    )
+    .map_err(|e| SourceError::Failed {
+        source_name: source_name.to_owned(),
+        reason: format!("cannot start the TLS tunnel: {e}"),
+    })
 }
 
 /// The identity of a wallet for [`EsploraSource`]'s scan bookkeeping: its descriptors'
@@ -354,10 +461,29 @@ mod tests {
     }
 
     #[test]
-    fn only_http_urls_are_accepted() {
+    fn only_http_and_https_urls_are_accepted() {
         let t = Duration::from_millis(1500);
         assert!(EsploraSource::new("http://127.0.0.1:3002/", t).is_ok());
         assert!(EsploraSource::new("http://host/api", t).is_ok());
+        for (url, inner) in [
+            ("https://host/api", "http://host:443/api"),
+            ("https://host:3443", "http://host:3443"),
+            ("https://[::1]/api/", "http://[::1]:443/api"),
+        ] {
+            let source = EsploraSource::new(url, t).expect(url);
+            assert_eq!(
+                source.tls.as_ref().map(|tls| tls.inner_url.as_str()),
+                Some(inner)
+            );
+        }
+        assert!(matches!(
+            EsploraSource::new("https://", t),
+            Err(SourceError::Failed { .. })
+        ));
+        assert!(matches!(
+            EsploraSource::new("ftp://host/api", t),
+            Err(SourceError::Failed { .. })
+        ));
         assert!(matches!(
             EsploraSource::new("127.0.0.1:3002", t),
             Err(SourceError::Failed { .. })

@@ -312,7 +312,8 @@ async fn a_dead_server_is_unreachable() {
 fn bad_urls_are_refused_up_front() {
     let timeout = Duration::from_secs(1);
     for url in [
-        "ssl://127.0.0.1:50002",
+        "ssl://127.0.0.1",
+        "ssl://:50002",
         "127.0.0.1",
         "tcp://:50001",
         "http://host:1/x",

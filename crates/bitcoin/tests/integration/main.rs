@@ -7,5 +7,6 @@ mod electrum;
 mod esplora;
 mod psbt;
 mod swap_txs;
+mod tls;
 mod wallet;
 mod watch;
