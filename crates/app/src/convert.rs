@@ -230,6 +230,9 @@ impl From<EngineError> for CommandError {
                 "The Monero node or wallet did not answer: check monerod runs and its URL in Settings."
             }
             EngineError::InvalidInput(_) => "Correct the value and try again.",
+            EngineError::ChainOutOfStep(_) => {
+                "Nothing was started or paid: set this computer's clock right, or wait for the node to sync, then try again."
+            }
             EngineError::UnknownSwap(_) => "Open the swap from the History screen.",
             EngineError::Protocol(_) => {
                 "Nothing was changed; the swap goes on, and the app acts on its own at each deadline."

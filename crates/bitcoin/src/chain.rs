@@ -193,6 +193,16 @@ pub trait ChainSource: Send {
     /// A [`SourceError`] if the source cannot be read.
     fn tip(&mut self) -> Result<BlockId, SourceError>;
 
+    /// The median time past of block `block` (BIP113: the median of the timestamps of it and
+    /// the ten blocks before it), in unix seconds: the chain's own clock, which no single
+    /// miner can move far. Call it with a block of [`ChainSource::tip`] to compare this
+    /// machine's clock with the chain's before a swap starts.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] if the source cannot be read, or no longer has `block` in its chain.
+    fn median_time_past(&mut self, block: &BlockId) -> Result<u64, SourceError>;
+
     /// Where transaction `txid` is. `script_pubkey` is the script of one of its outputs
     /// (script-indexed sources find transactions through it).
     ///

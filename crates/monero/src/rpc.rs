@@ -408,6 +408,10 @@ pub struct DaemonInfo {
     /// Whether the daemon is still syncing.
     #[serde(default)]
     pub busy_syncing: bool,
+    /// The height the daemon's peers claim (0 when it has none above its own): a daemon
+    /// whose `height` is well below it is behind the network.
+    #[serde(default)]
+    pub target_height: u64,
     /// Whether the daemon runs on regtest (`nettype` "fakechain").
     #[serde(skip)]
     pub regtest: bool,

@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bdk_wallet::chain::BlockId;
 use bitcoin::psbt::Psbt;
 use bitcoin::{Address, Amount, FeeRate, OutPoint, ScriptBuf, Transaction, Txid};
 use confiaro_bitcoin::fee::FeePolicy;
@@ -317,6 +318,16 @@ impl BtcSide {
         with_source(&self.sources, move |s| {
             let status = s.tx_status(&txid, &script)?;
             Ok((status, s.tip()?.height))
+        })
+        .await
+    }
+
+    /// The source's tip and that block's median time past (BIP113), in unix seconds.
+    pub(crate) async fn tip_and_median_time(&self) -> Result<(BlockId, u64), SourceError> {
+        with_source(&self.sources, |s| {
+            let tip = s.tip()?;
+            let median = s.median_time_past(&tip)?;
+            Ok((tip, median))
         })
         .await
     }

@@ -86,6 +86,11 @@ pub enum EngineError {
     /// An argument is not valid (an address for another network, a zero amount, ...).
     #[error("{0}")]
     InvalidInput(String),
+    /// Off regtest, no swap starts while this machine's clock is off from the Bitcoin chain's
+    /// median time or a chain source is behind the network: the engine would act on a wrong
+    /// view of time (docs/2026-12-07-networks-and-tls.md). The text says which and what to do.
+    #[error("not starting a swap: {0}")]
+    ChainOutOfStep(String),
     /// The engine is shutting down.
     #[error("the engine is stopping")]
     Stopped,

@@ -18,6 +18,10 @@
 //! - `CONFIARO_TEST_FAULT=reuse-swap-id=<hex>`: Bob opens his next swap with this id instead
 //!   of a random one (an attacking taker replaying a finished swap's id, finding 1).
 //!
+//! - `CONFIARO_TEST_FAULT=clock-skew=<seconds>`: the check of the clock against the chain
+//!   before a taker's swap ([`crate::chain_clock`]) runs on regtest too, with the clock moved by
+//!   this many seconds (negative: slow).
+//!
 //! Several faults combine with commas.
 
 use confiaro_protocol::{Network, Role};
@@ -32,6 +36,7 @@ pub(crate) struct Faults {
     pub(crate) xmr_dust: bool,
     pub(crate) late_redeem_signature: bool,
     pub(crate) reuse_swap_id: Option<[u8; 32]>,
+    pub(crate) clock_skew: Option<i64>,
 }
 
 impl Faults {
@@ -69,6 +74,9 @@ impl Faults {
                 let hex_id = f.strip_prefix("reuse-swap-id=")?;
                 hex::decode(hex_id).ok()?.try_into().ok()
             }),
+            clock_skew: fault
+                .split(',')
+                .find_map(|f| f.strip_prefix("clock-skew=")?.parse().ok()),
         }
     }
 

@@ -16,6 +16,7 @@ use confiaro_protocol::quote::{Quote, QuoteReply, ReserveProof};
 use confiaro_protocol::{Direction, Input, Role, SwapId, XmrAmount};
 use serde::Serialize;
 
+use crate::chain_clock;
 use crate::context::{now, random_bytes, Context};
 use crate::driver::{open_swap, NewSwapPlan};
 use crate::error::EngineError;
@@ -154,6 +155,7 @@ async fn buy_xmr_from(
     if let Some(address) = &receive {
         network.check_monero_address(address)?;
     }
+    chain_clock::check_before_swap(cx).await?;
     let peer = cx.net.dial_from(node, maker).await?;
     cx.store
         .upsert_peer(&peer.to_string(), &[maker.to_string()])
@@ -243,6 +245,7 @@ async fn sell_xmr_from(
                 .map_err(EngineError::from)
         })
         .transpose()?;
+    chain_clock::check_before_swap(cx).await?;
     let peer = cx.net.dial_from(node, maker).await?;
     cx.store
         .upsert_peer(&peer.to_string(), &[maker.to_string()])

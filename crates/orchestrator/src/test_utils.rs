@@ -57,6 +57,14 @@ impl ChainSource for EmptyChain {
         })
     }
 
+    fn median_time_past(&mut self, _block: &BlockId) -> Result<u64, SourceError> {
+        Ok(u64::from(
+            bitcoin::constants::genesis_block(bitcoin::Network::Regtest)
+                .header
+                .time,
+        ))
+    }
+
     fn tx_status(&mut self, _txid: &Txid, _script: &Script) -> Result<TxStatus, SourceError> {
         Ok(TxStatus::NotFound)
     }

@@ -163,6 +163,13 @@ impl XmrSide {
         })
     }
 
+    /// The daemon's height and sync state.
+    pub(crate) async fn daemon_info(
+        &self,
+    ) -> Result<confiaro_monero::rpc::DaemonInfo, EngineError> {
+        Ok(self.daemon.info().await?)
+    }
+
     /// The built-in wallet's address.
     pub(crate) fn address(&self) -> Address {
         self.address

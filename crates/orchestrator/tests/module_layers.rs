@@ -27,6 +27,7 @@ const LAYERS: &[&str] = &[
     "net",
     "registry",
     "context",
+    "chain_clock",
     "test_utils",
     "proofs",
     "fee_bump",

@@ -354,6 +354,18 @@ impl ChainSource for BitcoindSource {
         Ok(BlockId { height, hash })
     }
 
+    fn median_time_past(&mut self, block: &BlockId) -> Result<u64, SourceError> {
+        let header = self
+            .call(
+                "getblockheader",
+                &[json!(block.hash.to_string()), json!(true)],
+            )
+            .map_err(|e| self.error(e))?;
+        header["mediantime"]
+            .as_u64()
+            .ok_or_else(|| self.invalid(format!("no mediantime for block {}", block.hash)))
+    }
+
     fn tx_status(&mut self, txid: &Txid, _script_pubkey: &Script) -> Result<TxStatus, SourceError> {
         let info = match self.call("getrawtransaction", &[json!(txid.to_string()), json!(true)]) {
             Ok(info) => info,

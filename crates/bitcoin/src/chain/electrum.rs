@@ -367,6 +367,27 @@ impl ChainSource for ElectrumSource {
         })
     }
 
+    /// The headers of `block` and the ten before it, in one request; their timestamps'
+    /// median. The last header must be `block` itself.
+    fn median_time_past(&mut self, block: &BlockId) -> Result<u64, SourceError> {
+        let first = block.height.saturating_sub(10);
+        let count = (block.height - first + 1) as usize;
+        let answer = self
+            .call(|c| c.inner.block_headers(first as usize, count))
+            .map_err(|e| self.error(e))?;
+        if answer.headers.len() != count
+            || answer.headers.last().map(|h| h.block_hash()) != Some(block.hash)
+        {
+            return Err(self.invalid(format!(
+                "the headers up to height {} do not end in block {}",
+                block.height, block.hash
+            )));
+        }
+        let mut times: Vec<u32> = answer.headers.iter().map(|h| h.time).collect();
+        times.sort_unstable();
+        Ok(u64::from(times[times.len() / 2]))
+    }
+
     /// Looks `txid` up in the history of `script_pubkey` (Electrum indexes scripts, not
     /// transactions): absent is [`TxStatus::NotFound`], height 0 or -1 is
     /// [`TxStatus::InMempool`], and a height is [`TxStatus::Confirmed`] in the server's block

@@ -360,6 +360,20 @@ impl ChainSource for EsploraSource {
         Ok(BlockId { height, hash })
     }
 
+    fn median_time_past(&mut self, block: &BlockId) -> Result<u64, SourceError> {
+        let info = self
+            .client
+            .get_block_info(&block.hash)
+            .map_err(|e| self.error(&e))?;
+        if info.height != block.height {
+            return Err(self.invalid(format!(
+                "block {} is at height {}, not {}",
+                block.hash, info.height, block.height
+            )));
+        }
+        Ok(info.mediantime)
+    }
+
     /// `/tx/:txid/status` first; electrs answers an unknown transaction there as unconfirmed,
     /// so an unconfirmed answer is checked with `/tx/:txid` (404 if unknown), whose status is
     /// used (it may have been mined in between).

@@ -5,6 +5,7 @@
 mod bitcoind;
 mod electrum;
 mod esplora;
+mod median_time;
 mod psbt;
 mod swap_txs;
 mod tls;

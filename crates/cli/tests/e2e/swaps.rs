@@ -250,9 +250,27 @@ fn a_takers_two_swaps_reach_the_maker_from_two_peer_ids() {
     let alice = devnet().funded_maker("alice-ids", 2);
     let bob = devnet().funded_taker("bob-ids");
     let (mut maker, address) = alice.start_maker(&[]);
+    // a clock two hours slow, or a day fast (as with a chain source a day behind): refused
+    // before anything is asked of the maker or stored
+    for (skew, reason) in [("-7200", "clock is behind"), ("86400", "source is behind")] {
+        let output = bob
+            .command(&["swap", "buy-xmr", "--btc", "0.01", "--maker", &address])
+            .env("CONFIARO_TEST_FAULT", format!("clock-skew={skew}"))
+            .output()
+            .expect("confiaro runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "skew {skew}: {stderr}");
+        assert!(
+            stderr.contains("not starting a swap"),
+            "skew {skew}: {stderr}"
+        );
+        assert!(stderr.contains(reason), "skew {skew}: {stderr}");
+    }
+    assert!(bob.swaps().is_empty(), "nothing stored");
     let mut ids = Vec::new();
-    for _ in 0..2 {
-        let (mut taker, id) = bob.buy(&address, &[]);
+    // the first buy runs the clock check too (no skew): it passes on the live devnet
+    for env in [[("CONFIARO_TEST_FAULT", "clock-skew=0")].as_slice(), &[]] {
+        let (mut taker, id) = bob.buy(&address, env);
         let (phase, state) = taker.wait_for_finish(SWAP_TIMEOUT);
         assert_eq!(
             (phase.as_str(), state.as_str()),
