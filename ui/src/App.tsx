@@ -43,7 +43,7 @@ export function App() {
   const stage = status.stage;
   switch (stage.stage) {
     case "needs_setup":
-      return <SetupScreen onCreated={setWords} />;
+      return <SetupScreen status={status} onCreated={setWords} />;
     case "locked":
       return <UnlockScreen status={status} />;
     case "starting":

@@ -119,7 +119,10 @@ impl App {
                 (AppStage::Locked, s.network)
             }
             Some(s) => (AppStage::NeedsSetup, s.network),
-            None => (AppStage::NeedsSetup, NetworkName::Regtest),
+            // what the first-run screen offers first: the play-money devnet where this
+            // build has it, else a public test network
+            None if DEVNET_BUILT_IN => (AppStage::NeedsSetup, NetworkName::Regtest),
+            None => (AppStage::NeedsSetup, NetworkName::Signet),
         };
         let status = AppStatus {
             stage,
@@ -127,6 +130,7 @@ impl App {
             data_dir: wallet_dir(&dir, network).display().to_string(),
             peer_id: None,
             managed_devnet: settings.as_ref().is_some_and(manages_devnet),
+            devnet_built_in: DEVNET_BUILT_IN,
         };
         Ok(App {
             inner: Arc::new(Inner {
@@ -200,6 +204,12 @@ impl App {
             return Err(invalid(format!(
                 "the password must have at least {MIN_PASSWORD_CHARS} characters"
             )));
+        }
+        if request.network == NetworkName::Mainnet && !request.accept_real_money {
+            return Err(CommandError::new(
+                "a mainnet wallet moves real bitcoin and monero, and you have not confirmed that",
+                "Tick \"I understand that this is real money\" under the network choice, or choose a test network.",
+            ));
         }
         let restore = match request.restore_words.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -861,6 +871,9 @@ async fn follow(app: App, engine: Engine) {
         }
     }
 }
+
+/// Whether this build has the local devnet inside (the `devnet` feature).
+const DEVNET_BUILT_IN: bool = cfg!(feature = "devnet");
 
 /// Whether the app starts the local devnet itself.
 fn manages_devnet(settings: &Settings) -> bool {

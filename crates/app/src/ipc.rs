@@ -74,6 +74,9 @@ pub struct AppStatus {
     pub peer_id: Option<String>,
     /// Whether the app runs the local devnet itself (regtest only).
     pub managed_devnet: bool,
+    /// Whether this build has the local devnet inside (a tester's build); a release build
+    /// has none, so regtest there means nodes of the user's own.
+    pub devnet_built_in: bool,
 }
 
 /// First run: make a new wallet (or restore one from its words).
@@ -86,6 +89,10 @@ pub struct CreateWallet {
     pub password: String,
     /// 12 or 24 BIP-39 words to restore, or `null` for a new wallet.
     pub restore_words: Option<String>,
+    /// The user's explicit yes to "mainnet moves real money" (a box on the first-run
+    /// screen): required for a mainnet wallet, ignored on the test networks.
+    #[serde(default)]
+    pub accept_real_money: bool,
 }
 
 /// A wallet just made: its words, shown once.

@@ -73,6 +73,7 @@ async fn a_new_directory_asks_for_setup_and_refuses_weak_input() {
             network: NetworkName::Regtest,
             password: "short".into(),
             restore_words: None,
+            accept_real_money: false,
         })
         .await
         .unwrap_err();
@@ -84,6 +85,7 @@ async fn a_new_directory_asks_for_setup_and_refuses_weak_input() {
             network: NetworkName::Regtest,
             password: "long enough".into(),
             restore_words: Some("abandon ability able".into()),
+            accept_real_money: false,
         })
         .await
         .unwrap_err();
@@ -91,6 +93,19 @@ async fn a_new_directory_asks_for_setup_and_refuses_weak_input() {
         words.message.contains("not a valid recovery phrase"),
         "{words:?}"
     );
+
+    // mainnet only with an explicit yes to real money
+    let mainnet = app
+        .create_wallet(CreateWallet {
+            network: NetworkName::Mainnet,
+            password: "long enough".into(),
+            restore_words: None,
+            accept_real_money: false,
+        })
+        .await
+        .unwrap_err();
+    assert!(mainnet.message.contains("real bitcoin"), "{mainnet:?}");
+    assert!(mainnet.next_step.contains("real money"), "{mainnet:?}");
 
     let unlock = app
         .unlock(Unlock {

@@ -126,6 +126,9 @@ enum Command {
         /// Restore from a mnemonic read from standard input.
         #[arg(long)]
         restore: bool,
+        /// On mainnet: confirms that this wallet moves real bitcoin and monero (required).
+        #[arg(long)]
+        real_money: bool,
     },
     /// The local regtest stack for testers.
     #[cfg(feature = "devnet")]
@@ -185,7 +188,10 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: Output) -> anyhow::Result<ExitCode> {
     let global = cli.global;
     match cli.command {
-        Command::Init { restore } => wallet::init(&global, &out, restore).await,
+        Command::Init {
+            restore,
+            real_money,
+        } => wallet::init(&global, &out, restore, real_money).await,
         #[cfg(feature = "devnet")]
         Command::Devnet { command } => devnet::run(&global, &out, command).await,
         Command::Maker { command } => maker::run(&global, &out, command).await,

@@ -33,7 +33,18 @@ pub(crate) enum WalletCommand {
     },
 }
 
-pub(crate) async fn init(global: &Global, out: &Output, restore: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn init(
+    global: &Global,
+    out: &Output,
+    restore: bool,
+    real_money: bool,
+) -> anyhow::Result<ExitCode> {
+    if global.network.is_mainnet() && !real_money {
+        anyhow::bail!(
+            "a mainnet wallet moves real bitcoin and monero: confirm with `confiaro --network \
+             mainnet init --real-money` (or try Confiaro on signet, testnet4 or regtest first)"
+        );
+    }
     let config = settings::engine_config(global).or_else(|_| {
         // creating a wallet needs no endpoints
         Ok::<_, anyhow::Error>(confiaro_orchestrator::EngineConfig::new(

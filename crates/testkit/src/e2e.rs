@@ -267,7 +267,7 @@ pub struct Party {
 }
 
 /// Parses the JSON lines of a process's standard output.
-fn json_lines(text: &str) -> Vec<Value> {
+pub fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()

@@ -25,4 +25,9 @@ peer_id: string | null,
 /**
  * Whether the app runs the local devnet itself (regtest only).
  */
-managed_devnet: boolean, };
+managed_devnet: boolean, 
+/**
+ * Whether this build has the local devnet inside (a tester's build); a release build
+ * has none, so regtest there means nodes of the user's own.
+ */
+devnet_built_in: boolean, };

@@ -16,4 +16,9 @@ password: string,
 /**
  * 12 or 24 BIP-39 words to restore, or `null` for a new wallet.
  */
-restore_words: string | null, };
+restore_words: string | null, 
+/**
+ * The user's explicit yes to "mainnet moves real money" (a box on the first-run
+ * screen): required for a mainnet wallet, ignored on the test networks.
+ */
+accept_real_money: boolean, };

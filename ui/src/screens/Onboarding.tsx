@@ -54,22 +54,31 @@ export function passwordStrength(pw: string): { score: number; hint: string } {
   return { score, hint: hints[score] ?? "Strong" };
 }
 
-const NETWORKS: { value: NetworkName; label: string; description: string }[] = [
-  { value: "regtest", label: "Regtest (local play money)", description: "A local test stack the app can start itself. Nothing here is worth anything." },
+/** The network choices; regtest's depends on whether this build has the devnet inside. */
+function networkChoices(devnetBuiltIn: boolean): { value: NetworkName; label: string; description: string }[] {
+  const regtest = devnetBuiltIn
+    ? { value: "regtest" as const, label: "Regtest (local play money)", description: "A local test stack the app can start itself. Nothing here is worth anything." }
+    : { value: "regtest" as const, label: "Regtest (your own nodes)", description: "Local regtest nodes of your own: this build has no built-in test stack." };
+  return devnetBuiltIn ? [regtest, ...PUBLIC_NETWORKS] : [...PUBLIC_NETWORKS.slice(0, 2), regtest, ...PUBLIC_NETWORKS.slice(2)];
+}
+
+const PUBLIC_NETWORKS: { value: NetworkName; label: string; description: string }[] = [
   { value: "signet", label: "Signet", description: "Bitcoin signet with Monero stagenet: public test coins without value." },
   { value: "testnet4", label: "Testnet4", description: "Bitcoin testnet4 with Monero stagenet: public test coins without value." },
   { value: "mainnet", label: "Mainnet — REAL MONEY", description: "Bitcoin and Monero mainnet. Mistakes here lose real money." },
 ];
 
-export function SetupScreen({ onCreated }: { onCreated: (words: string[]) => void }) {
+export function SetupScreen({ status, onCreated }: { status: AppStatus; onCreated: (words: string[]) => void }) {
   const [mode, setMode] = useState<"create" | "restore">("create");
   const [words, setWords] = useState("");
   const [pw, setPw] = useState("");
   const [pw2, setPw2] = useState("");
-  const [network, setNetwork] = useState<NetworkName>("regtest");
+  const [network, setNetwork] = useState<NetworkName>(status.network);
+  const networks = networkChoices(status.devnet_built_in);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<CommandError | null>(null);
   const [touched, setTouched] = useState(false);
+  const [acceptRealMoney, setAcceptRealMoney] = useState(false);
 
   const strength = passwordStrength(pw);
   const wordCount = words.trim() === "" ? 0 : words.trim().split(/\s+/).length;
@@ -89,6 +98,7 @@ export function SetupScreen({ onCreated }: { onCreated: (words: string[]) => voi
         network,
         password: pw,
         restore_words: mode === "restore" ? words.trim().toLowerCase().split(/\s+/).join(" ") : null,
+        accept_real_money: network === "mainnet" && acceptRealMoney,
       });
       onCreated(res.words);
     } catch (err) {
@@ -152,7 +162,7 @@ export function SetupScreen({ onCreated }: { onCreated: (words: string[]) => voi
           />
           <Radio.Group label="Network" description="Fixed for this wallet once chosen" value={network} onChange={(v) => setNetwork(v as NetworkName)} data-testid="setup-network">
             <Stack gap="xs" mt="xs">
-              {NETWORKS.map((n) => (
+              {networks.map((n) => (
                 <Radio key={n.value} value={n.value} label={n.label} description={n.description} data-testid={`setup-network-${n.value}`} color={n.value === "mainnet" ? "red" : undefined} />
               ))}
             </Stack>
@@ -160,6 +170,13 @@ export function SetupScreen({ onCreated }: { onCreated: (words: string[]) => voi
           {network === "mainnet" && (
             <Alert color="red" title="Real money" data-testid="setup-mainnet-warning">
               On mainnet every swap moves real bitcoin and monero. Start on regtest if you are trying Confiaro out.
+              <Checkbox
+                mt="sm"
+                label="I understand that this is real money"
+                checked={acceptRealMoney}
+                onChange={(e) => setAcceptRealMoney(e.currentTarget.checked)}
+                data-testid="setup-mainnet-confirm"
+              />
             </Alert>
           )}
           {error && <ErrorAlert error={error} title="Could not set up the wallet" />}

@@ -69,6 +69,7 @@ export class FakeBackend {
       data_dir: "/home/user/.local/share/confiaro/regtest",
       peer_id: null,
       managed_devnet: network === "regtest",
+      devnet_built_in: true,
     };
     this.settings = { ...SETTINGS, network };
     this.balances = config.balances ?? { ...EMPTY_BALANCES };
@@ -136,6 +137,9 @@ export class FakeBackend {
     app_status: () => this.status,
     create_wallet: (r) => {
       if (r.password.length < 8) this.fail("The password is too short", "Use at least 8 characters.");
+      if (r.network === "mainnet" && !r.accept_real_money) {
+        this.fail("a mainnet wallet moves real bitcoin and monero, and you have not confirmed that", 'Tick "I understand that this is real money" under the network choice, or choose a test network.');
+      }
       this.password = r.password;
       this.status = { ...this.status, network: r.network };
       this.settings = { ...this.settings, network: r.network };

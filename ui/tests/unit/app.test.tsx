@@ -25,7 +25,7 @@ describe("app stages", () => {
     fireEvent.change(screen.getByTestId("setup-password2"), { target: { value: "Correct horse 42!" } });
     fireEvent.click(screen.getByTestId("setup-submit"));
     expect((await screen.findByTestId("words-list")).textContent).toContain("12. accident");
-    expect(fake.calls.find((c) => c.command === "create_wallet")?.request).toEqual({ network: "regtest", password: "Correct horse 42!", restore_words: null });
+    expect(fake.calls.find((c) => c.command === "create_wallet")?.request).toEqual({ network: "regtest", password: "Correct horse 42!", restore_words: null, accept_real_money: false });
     const done = screen.getByTestId("words-done") as HTMLButtonElement;
     expect(done.disabled).toBe(true);
     fireEvent.click(screen.getByTestId("words-confirm"));

@@ -7,6 +7,7 @@
 //!   swap still ends safely;
 //! - [`maker`]: a maker run from a config file (exchange feeds, admin API, metrics) and a
 //!   maker on PostgreSQL restarted mid-swap;
+//! - [`networks`]: a wallet per network pairing, and chain sources over TLS;
 //! - [`tor`]: swaps through a maker's onion service on a private Tor network (run alone, in
 //!   the test command's `tor` stage).
 //!
@@ -16,6 +17,7 @@
 
 mod crash_points;
 mod maker;
+mod networks;
 mod sells;
 mod swaps;
 mod tor;
