@@ -22,6 +22,10 @@
 #   e2e         every end-to-end scenario and crash point: `confiaro` processes on real
 #               regtest chains (crates/cli/tests/e2e)
 #   desktop     the desktop app in a real window under Xvfb buying and selling XMR
+#   package     the desktop app's .deb from the release features only (the Tauri bundler,
+#               in a build directory of its own), installed as root, started under Xvfb to
+#               its first-run screen (screenshot in ui/test-results/package/), then removed
+#               (scripts/package.sh, scripts/test-package.sh)
 #   simulation  10,000 seeded schedules of whole swaps, then 10,000 with an attacker
 # The stages run one after another: the e2e and desktop stages are CPU-bound on two cores, and
 # a stage beside them slows them by as much as it saves.
@@ -102,6 +106,10 @@ unit() {
     cargo nextest run --workspace --release --features "$confiaro_devnet_features" --no-fail-fast \
         -E 'not (binary(e2e) | binary(simulation) | (package(confiaro-tor) & binary(onion)))'
 }
+package() {
+    ./scripts/package.sh deb
+    ./scripts/test-package.sh
+}
 simulation() {
     cargo test --workspace --release --features "$confiaro_devnet_features" --test simulation -- --nocapture
 }
@@ -117,4 +125,5 @@ stage flood flood
 stage tor tor
 stage e2e e2e
 stage desktop desktop
+stage package package
 stage simulation simulation

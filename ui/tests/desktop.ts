@@ -10,139 +10,18 @@
  * cold start time, memory and both swaps' wall times to test-results/desktop/metrics.json.
  * Ends with `desktop: N passed, N failed`.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { desktopBinary, uiRoot } from "./paths";
 import { testDir } from "./testdir";
+import { Children, ELEMENT, Session, sleep, startDriver } from "./webdriver";
 
 const bin = desktopBinary();
 const out = join(uiRoot, "test-results", "desktop");
-const driverPort = 4444 + Math.floor(Math.random() * 500);
-/** The W3C web element identifier. */
-const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
-
-const children: ChildProcess[] = [];
-let shot = 0;
+const children = new Children(out);
 
 function log(message: string) {
   console.log(`desktop: ${message}`);
-}
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function start(command: string, args: string[], env: NodeJS.ProcessEnv, name: string): ChildProcess {
-  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-  const logFile = join(out, `${name}.log`);
-  const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    lines.push(chunk.toString());
-    writeFileSync(logFile, lines.join(""));
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  child.on("error", (e) => {
-    lines.push(`cannot start ${command}: ${e.message}\n`);
-    writeFileSync(logFile, lines.join(""));
-  });
-  children.push(child);
-  return child;
-}
-
-/** A minimal W3C WebDriver client over fetch. */
-class Session {
-  constructor(
-    readonly base: string,
-    readonly id: string,
-  ) {}
-
-  static async create(base: string, application: string): Promise<Session> {
-    const answer = await wd(base, "POST", "/session", {
-      capabilities: { alwaysMatch: { "tauri:options": { application } } },
-    });
-    return new Session(base, (answer.value?.sessionId ?? answer.sessionId) as string);
-  }
-
-  async call(method: string, path: string, body?: unknown): Promise<any> {
-    const answer = await wd(this.base, method, `/session/${this.id}${path}`, body);
-    return answer.value;
-  }
-
-  async find(testId: string): Promise<string | null> {
-    const found = await this.call("POST", "/elements", { using: "css selector", value: `[data-testid="${testId}"]` });
-    return found.length > 0 ? (found[0][ELEMENT] as string) : null;
-  }
-
-  /** Waits until the element is there (and `until` holds for its text), up to `seconds`. */
-  async wait(testId: string, seconds: number, until?: (text: string) => boolean, poll?: () => Promise<void>): Promise<string> {
-    const deadline = Date.now() + seconds * 1000;
-    let last = "";
-    for (;;) {
-      const element = await this.find(testId);
-      if (element) {
-        last = await this.text(element);
-        if (!until || until(last)) return element;
-      }
-      if (Date.now() > deadline) {
-        await this.screenshot(`timeout-${testId}`);
-        throw new Error(`${testId} ${element ? `still says ${JSON.stringify(last)}` : "never appeared"} after ${seconds} s`);
-      }
-      if (poll) await poll();
-      await sleep(500);
-    }
-  }
-
-  /** The element's text content (WebKitWebDriver's rendered-text answer is empty for some
-   *  Mantine containers). */
-  async text(element: string): Promise<string> {
-    return (await this.call("POST", "/execute/sync", {
-      script: "return arguments[0].textContent;",
-      args: [{ [ELEMENT]: element }],
-    })) as string;
-  }
-
-  async textOf(testId: string): Promise<string> {
-    const element = await this.wait(testId, 30);
-    return this.text(element);
-  }
-
-  /** Clicks through the DOM (Mantine hides some inputs behind styled boxes). */
-  async click(testId: string) {
-    const element = await this.wait(testId, 30);
-    await this.call("POST", "/execute/sync", { script: "arguments[0].click();", args: [{ [ELEMENT]: element }] });
-  }
-
-  async type(testId: string, text: string) {
-    const element = await this.wait(testId, 30);
-    await this.call("POST", `/element/${element}/clear`, {});
-    await this.call("POST", `/element/${element}/value`, { text });
-  }
-
-  async screenshot(name: string) {
-    shot += 1;
-    const png = (await this.call("GET", "/screenshot")) as string;
-    const file = join(out, `${String(shot).padStart(2, "0")}-${name}.png`);
-    writeFileSync(file, Buffer.from(png, "base64"));
-  }
-
-  async close() {
-    await wd(this.base, "DELETE", `/session/${this.id}`).catch(() => undefined);
-  }
-}
-
-async function wd(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const answer = (await response.json()) as any;
-  if (!response.ok || answer?.value?.error) {
-    throw new Error(`${method} ${path}: ${JSON.stringify(answer?.value ?? answer)}`);
-  }
-  return answer;
 }
 
 type Memory = { rss_kib: number; peak_kib: number; processes: { name: string; rss_kib: number }[] };
@@ -332,26 +211,10 @@ async function run() {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p confiaro-desktop --release --features devnet`);
   const appDir = testDir("desktop-e2e");
   const env: NodeJS.ProcessEnv = { ...process.env, CONFIARO_APP_DIR: appDir, CONFIARO_LOG: "info" };
-  if (!env.DISPLAY) {
-    const display = `:${90 + Math.floor(Math.random() * 100)}`;
-    start("Xvfb", [display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"], env, "xvfb");
-    env.DISPLAY = display;
-    await sleep(1000);
-  }
-  start("tauri-driver", ["--port", String(driverPort), "--native-port", String(driverPort + 1000)], env, "tauri-driver");
-  const base = `http://127.0.0.1:${driverPort}`;
-  for (let i = 0; ; i++) {
-    try {
-      await fetch(`${base}/status`);
-      break;
-    } catch {
-      if (i > 100) throw new Error("tauri-driver did not answer (is it installed? cargo install tauri-driver)");
-      await sleep(100);
-    }
-  }
+  const base = await startDriver(children, env);
 
   const launched = Date.now();
-  const s = await Session.create(base, bin);
+  const s = await Session.create(base, bin, out);
   try {
     await s.wait("screen-setup", 60);
     const coldStartMs = Date.now() - launched;
@@ -485,8 +348,7 @@ try {
   console.error(`desktop: FAILED: ${(e as Error).stack ?? e}`);
   console.error(`desktop: logs and screenshots in ${out}`);
 } finally {
-  for (const child of children.reverse()) child.kill("SIGTERM");
-  await sleep(500);
+  await children.stopAll();
 }
 console.log(`desktop: ${1 - failed} passed, ${failed} failed`);
 process.exit(failed);
