@@ -9,6 +9,7 @@
 
 mod admin;
 mod audit;
+mod check;
 #[cfg(feature = "devnet")]
 mod devnet;
 mod maker;
@@ -158,6 +159,9 @@ enum Command {
         #[command(subcommand)]
         command: wallet::WalletCommand,
     },
+    /// Test the chain sources and monero-wallet-rpc: the Bitcoin source's tip and time, the
+    /// Monero node's sync state, which monero-wallet-rpc runs and its version.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -199,5 +203,6 @@ async fn run(cli: Cli, out: Output) -> anyhow::Result<ExitCode> {
         Command::Swap { command } => swap::run(&global, &out, command).await,
         Command::Audit { command } => audit::run(&global, &out, command).await,
         Command::Wallet { command } => wallet::run(&global, &out, command).await,
+        Command::Check => check::run(&global, &out).await,
     }
 }

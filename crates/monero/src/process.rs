@@ -83,7 +83,8 @@ impl ProcessConfig {
     }
 }
 
-/// The binary's full path: as given if it contains a `/`, else the first match in `PATH`.
+/// The binary's full path: as given if it contains a `/`; a bare name beside this program's
+/// own executable first (a package may ship it along), then the first match in `PATH`.
 fn find_binary(what: &'static str, binary: &Path) -> Result<PathBuf, MoneroError> {
     let missing = || MoneroError::BinaryMissing {
         binary: what,
@@ -96,12 +97,66 @@ fn find_binary(what: &'static str, binary: &Path) -> Result<PathBuf, MoneroError
             Err(missing())
         };
     }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(binary))
+    let beside_us = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(binary)));
+    beside_us
+        .into_iter()
+        .chain(
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths)
+                .map(|dir| dir.join(binary)),
+        )
         .find(|candidate| candidate.is_file())
         .ok_or_else(missing)
+}
+
+/// A Monero binary found by [`locate_binary`], with the version it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocatedBinary {
+    /// Its full path.
+    pub path: PathBuf,
+    /// The version `--version` prints, e.g. `v0.18.3.4-release`.
+    pub version: String,
+}
+
+/// Where `binary` (`monero-wallet-rpc` or `monerod`, a bare name or a path) is found the way
+/// the engine finds it (beside this program, then on `PATH`), and its version: what a user's
+/// settings show before anything runs.
+///
+/// # Errors
+/// [`MoneroError::BinaryMissing`] naming where it was looked for; [`MoneroError::Spawn`]
+/// when it cannot be run or prints no version within 10 s.
+pub async fn locate_binary(
+    what: &'static str,
+    binary: &Path,
+) -> Result<LocatedBinary, MoneroError> {
+    let path = find_binary(what, binary)?;
+    let failed = |reason: String| MoneroError::Spawn { what, reason };
+    let output = tokio::time::timeout(
+        Duration::from_secs(10),
+        Command::new(&path)
+            .arg("--version")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .map_err(|_| failed("--version did not answer within 10 s".into()))?
+    .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    // "Monero 'Fluorine Fermi' (v0.18.3.4-release)"
+    let version = text
+        .split(['(', ')', ' ', '\n'])
+        .find(|word| word.starts_with('v') && word[1..].starts_with(|c: char| c.is_ascii_digit()))
+        .ok_or_else(|| {
+            failed(format!(
+                "{} --version printed no version: {text:?}",
+                path.display()
+            ))
+        })?
+        .to_owned();
+    Ok(LocatedBinary { path, version })
 }
 
 /// `port` if it is free on 127.0.0.1 (a free one if 0).

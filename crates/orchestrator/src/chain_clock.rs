@@ -24,16 +24,16 @@ use crate::error::EngineError;
 /// How far the chain's median time past may be ahead of this machine's clock. An honest
 /// median is about an hour behind real time, so this already means a clock more than an hour
 /// slow.
-pub(crate) const CLOCK_BEHIND_TOLERANCE_SECONDS: u64 = 10 * 60;
+pub const CLOCK_BEHIND_TOLERANCE_SECONDS: u64 = 10 * 60;
 
 /// How many blocks monerod may be behind the height its peers claim.
-pub(crate) const MONERO_BEHIND_BLOCKS: u64 = 2;
+pub const MONERO_BEHIND_BLOCKS: u64 = 2;
 
 /// The oldest median time past a caught-up source shows on `network`, in seconds: the median
 /// lags real time by about six block intervals, plus a slow stretch of blocks. Four hours on
 /// mainnet and signet (a median that old has odds below one in a million); twelve on
 /// testnet4, whose blocks come erratically.
-pub(crate) fn max_median_age(network: Network) -> u64 {
+pub fn max_median_age(network: Network) -> u64 {
     match network {
         Network::Testnet4 => 12 * 3600,
         Network::Mainnet | Network::Signet | Network::Regtest => 4 * 3600,
@@ -50,13 +50,11 @@ fn span(seconds: u64) -> String {
 }
 
 /// What is wrong, if anything, with a clock reading `now` against a Bitcoin chain whose tip
-/// at `height` has median time past `median` (unix seconds both).
-pub(crate) fn bitcoin_verdict(
-    network: Network,
-    now: u64,
-    median: u64,
-    height: u32,
-) -> Result<(), String> {
+/// at `height` has median time past `median` (unix seconds both): the refusal's text.
+///
+/// # Errors
+/// The text of what is out of step and what to do.
+pub fn bitcoin_verdict(network: Network, now: u64, median: u64, height: u32) -> Result<(), String> {
     if median > now + CLOCK_BEHIND_TOLERANCE_SECONDS {
         return Err(format!(
             "this computer's clock is behind the Bitcoin chain: the chain's median time at \
@@ -79,7 +77,10 @@ pub(crate) fn bitcoin_verdict(
 }
 
 /// What is wrong, if anything, with a Monero daemon reporting `info`.
-pub(crate) fn monero_verdict(info: &DaemonInfo) -> Result<(), String> {
+///
+/// # Errors
+/// The text of how far behind it is.
+pub fn monero_verdict(info: &DaemonInfo) -> Result<(), String> {
     if info.busy_syncing || info.target_height > info.height + MONERO_BEHIND_BLOCKS {
         return Err(format!(
             "monerod is behind the Monero network (height {} of {}): wait until it has synced",

@@ -27,7 +27,7 @@
 // that each uses only modules below it.
 mod actions;
 mod btc;
-mod chain_clock;
+pub mod chain_clock;
 pub mod config;
 mod context;
 mod driver;

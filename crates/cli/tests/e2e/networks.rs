@@ -2,7 +2,8 @@
 //! (testnet4 and signet with Monero stagenet, mainnet only after an explicit yes), each with
 //! its own network's addresses; and a regtest wallet reading the devnet through `ssl://`
 //! Electrum and `https://` Esplora with a CA made for the test, a certificate of another CA
-//! refused with its reason.
+//! refused with its reason; `confiaro check` on the devnet's sources, and naming a dead node
+//! and a missing `monero-wallet-rpc`.
 
 use std::process::{Command, Output};
 
@@ -138,4 +139,38 @@ fn a_wallet_reads_the_devnet_through_tls_and_refuses_another_cas_certificate() {
             "{flag}: {stderr}"
         );
     }
+}
+
+#[test]
+fn check_tests_the_sources_and_names_what_is_wrong() {
+    let party = devnet().party("checker");
+    let (status, lines, stderr) = party.run(&["check"]);
+    let report = lines.last().expect("a report").clone();
+    assert!(status.success(), "{report} {stderr}");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["network"], "regtest");
+    assert!(report["bitcoin"]["height"].as_u64().is_some(), "{report}");
+    assert!(report["monero"]["height"].as_u64().is_some(), "{report}");
+    let version = report["wallet_rpc"]["version"].as_str().expect("a version");
+    assert!(version.starts_with("v0.18."), "{report}");
+
+    // a dead Monero node and a missing monero-wallet-rpc: each named, the rest still tested
+    let (status, lines, _) = party.run(&[
+        "--monerod-url",
+        "http://127.0.0.1:9",
+        "--monero-wallet-rpc",
+        "/nonexistent/monero-wallet-rpc",
+        "check",
+    ]);
+    let report = lines.last().expect("a report").clone();
+    assert!(!status.success(), "{report}");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["bitcoin"]["ok"], true, "{report}");
+    let monero = report["monero"]["error"].as_str().expect("an error");
+    assert!(monero.contains("127.0.0.1:9"), "{report}");
+    let rpc = report["wallet_rpc"]["error"].as_str().expect("an error");
+    assert!(
+        rpc.contains("not found") && rpc.contains("apt install monero"),
+        "{report}"
+    );
 }

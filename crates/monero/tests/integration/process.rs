@@ -490,3 +490,29 @@ async fn a_login_holds_when_the_bodies_of_answers_arrive_late() {
     let _ = rpc.kill().await;
     stack.monerod.stop().await;
 }
+
+#[tokio::test]
+async fn the_wallet_rpc_is_located_with_its_version_and_a_missing_one_is_named() {
+    let found = confiaro_monero::process::locate_binary(
+        "monero-wallet-rpc",
+        Path::new("monero-wallet-rpc"),
+    )
+    .await
+    .expect("the installed monero-wallet-rpc");
+    assert!(
+        found.path.is_absolute() && found.path.is_file(),
+        "{found:?}"
+    );
+    assert!(found.version.starts_with("v0.18."), "{found:?}");
+    let missing = confiaro_monero::process::locate_binary(
+        "monero-wallet-rpc",
+        Path::new("/nonexistent/monero-wallet-rpc"),
+    )
+    .await
+    .unwrap_err();
+    let text = missing.to_string();
+    assert!(
+        text.contains("not found") && text.contains("/nonexistent/monero-wallet-rpc"),
+        "{text}"
+    );
+}
