@@ -56,8 +56,8 @@ async function run() {
     console.log(`PACKAGE-FIRST-RUN ${JSON.stringify(metrics)}`);
   } finally {
     await s.close();
+    rmSync(appDir, { recursive: true, force: true });
   }
-  rmSync(appDir, { recursive: true, force: true });
 }
 
 let failed = 0;

@@ -241,6 +241,53 @@ fn happy_path_between_two_processes_swaps_and_both_receipts_verify() {
         let log = party.run_ok(&["audit", "log"]);
         assert_eq!(log["intact"], true);
     }
+    assert_a_third_party_verifies(&bob, &id);
+}
+
+/// Someone who holds only `party`'s receipt of swap `id` and public chain access (an Esplora
+/// server and a Monero node, given as flags) verifies it: no wallet, no data directory, no
+/// password; nothing is written.
+fn assert_a_third_party_verifies(party: &Party, id: &str) {
+    let outsider = tempfile::tempdir().expect("a directory");
+    let receipt = outsider.path().join("receipt.json");
+    std::fs::copy(
+        party.dir.path().join(format!("receipt-{id}.json")),
+        &receipt,
+    )
+    .expect("the exported receipt");
+    let nowhere = outsider.path().join("no-data-dir");
+    let info = &devnet().info;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_confiaro"))
+        .current_dir(outsider.path())
+        .args(["--json", "--network", "regtest", "--data-dir"])
+        .arg(&nowhere)
+        .args(["--esplora", info.esplora_url.as_deref().expect("esplora")])
+        .args([
+            "--monerod-url",
+            info.monerod_url.as_deref().expect("monerod"),
+        ])
+        .args(["audit", "verify"])
+        .arg(&receipt)
+        .env_remove("CONFIARO_PASSWORD")
+        .env_remove("CONFIARO_DATA_DIR")
+        .env_remove("CONFIARO_MONEROD_URL")
+        .output()
+        .expect("confiaro runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "a third party's verification: {stderr}"
+    );
+    let verdict = confiaro_testkit::e2e::json_lines(&String::from_utf8_lossy(&output.stdout))
+        .pop()
+        .expect("a verdict");
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert!(verdict["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .any(|c| c["what"] == "outcome: swapped" && c["ok"] == true));
+    assert!(!nowhere.exists(), "verifying wrote no data directory");
 }
 
 /// A taker's swaps reach the maker from a peer id each (derived from the taker's seed and
