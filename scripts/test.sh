@@ -51,7 +51,9 @@ print_table() {
 }
 trap print_table EXIT
 
-# stage NAME COMMAND...: runs COMMAND in the foreground; a failure ends the run.
+# stage NAME COMMAND...: runs COMMAND in the foreground; a failure ends the run. COMMAND runs
+# where `set -e` does not apply (the status is tested), so a stage function of several
+# commands chains them with && (or returns early): each failure must reach its status.
 stage() {
     local name=$1
     shift
@@ -87,7 +89,7 @@ stage build cargo build --workspace --release --all-targets --features "$confiar
 stage leftovers "$CARGO_TARGET_DIR/release/confiaro-testkit-reap"
 
 bindings() {
-    cargo test --workspace --release --features "$confiaro_devnet_features" --lib --quiet export_bindings
+    cargo test --workspace --release --features "$confiaro_devnet_features" --lib --quiet export_bindings || return 1
     if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- ui/src/bindings; then
         git diff --stat -- ui/src/bindings
         echo "ui/src/bindings differs from the Rust IPC types: commit the regenerated files" >&2
@@ -107,8 +109,7 @@ unit() {
         -E 'not (binary(e2e) | binary(simulation) | (package(confiaro-tor) & binary(onion)))'
 }
 package() {
-    ./scripts/package.sh deb
-    ./scripts/test-package.sh
+    ./scripts/package.sh deb && ./scripts/test-package.sh
 }
 simulation() {
     cargo test --workspace --release --features "$confiaro_devnet_features" --test simulation -- --nocapture
@@ -117,8 +118,8 @@ flood() {
     cargo test --workspace --release --features "$confiaro_devnet_features" --lib flood_bench -- --ignored --nocapture
 }
 tor() {
-    cargo test --workspace --release --features "$confiaro_devnet_features" --test onion -- --nocapture
-    cargo test --workspace --release --features "$confiaro_devnet_features" --test e2e -- --test-threads 1 --nocapture tor::
+    cargo test --workspace --release --features "$confiaro_devnet_features" --test onion -- --nocapture &&
+        cargo test --workspace --release --features "$confiaro_devnet_features" --test e2e -- --test-threads 1 --nocapture tor::
 }
 stage unit unit
 stage flood flood
