@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { desktopBinary, uiRoot } from "./paths";
 import { testDir } from "./testdir";
-import { Children, ELEMENT, Session, sleep, startDriver } from "./webdriver";
+import { Children, ELEMENT, runOne, Session, sleep, startDriver } from "./webdriver";
 
 const bin = desktopBinary();
 const out = join(uiRoot, "test-results", "desktop");
@@ -340,15 +340,4 @@ async function run() {
   rmSync(appDir, { recursive: true, force: true });
 }
 
-let failed = 0;
-try {
-  await run();
-} catch (e) {
-  failed = 1;
-  console.error(`desktop: FAILED: ${(e as Error).stack ?? e}`);
-  console.error(`desktop: logs and screenshots in ${out}`);
-} finally {
-  await children.stopAll();
-}
-console.log(`desktop: ${1 - failed} passed, ${failed} failed`);
-process.exit(failed);
+await runOne("desktop", children, run);

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { uiRoot } from "./paths";
 import { testDir } from "./testdir";
-import { Children, Session, startDriver } from "./webdriver";
+import { Children, runOne, Session, startDriver } from "./webdriver";
 
 const bin = process.env.CONFIARO_INSTALLED_BIN ?? "/usr/bin/confiaro-desktop";
 const out = join(uiRoot, "test-results", "package");
@@ -60,15 +60,4 @@ async function run() {
   }
 }
 
-let failed = 0;
-try {
-  await run();
-} catch (e) {
-  failed = 1;
-  console.error(`package: FAILED: ${(e as Error).stack ?? e}`);
-  console.error(`package: logs and screenshots in ${out}`);
-} finally {
-  await children.stopAll();
-}
-console.log(`package: ${1 - failed} passed, ${failed} failed`);
-process.exit(failed);
+await runOne("package", children, run);

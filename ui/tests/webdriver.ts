@@ -48,6 +48,26 @@ export class Children {
 }
 
 /**
+ * Runs one test of the real app: `run`, then stops `children` whatever happened; prints
+ * `<name>: N passed, N failed` (with the error and where the logs are on a failure) and exits
+ * with 0 or 1.
+ */
+export async function runOne(name: string, children: Children, run: () => Promise<void>): Promise<never> {
+  let failed = 0;
+  try {
+    await run();
+  } catch (e) {
+    failed = 1;
+    console.error(`${name}: FAILED: ${(e as Error).stack ?? e}`);
+    console.error(`${name}: logs and screenshots in ${children.out}`);
+  } finally {
+    await children.stopAll();
+  }
+  console.log(`${name}: ${1 - failed} passed, ${failed} failed`);
+  process.exit(failed);
+}
+
+/**
  * A display for the app (Xvfb on a free-looking display number when `env.DISPLAY` is unset)
  * and tauri-driver on a random port; returns the driver's base URL once it answers.
  */

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use confiaro_monero::rpc::{DaemonClient, RpcConfig};
-use confiaro_orchestrator::chain_clock::{bitcoin_verdict, monero_verdict};
+use confiaro_orchestrator::chain_clock::{bitcoin_verdict_now, monero_verdict};
 use serde_json::{json, Value};
 
 use crate::output::Output;
@@ -28,12 +28,6 @@ fn part(result: Result<Value, String>) -> Value {
         Ok(other) => json!({"ok": true, "found": other}),
         Err(error) => json!({"ok": false, "error": error}),
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 const THROUGH_TOR: &str = "reached through Tor when the engine runs, so not dialled from here; \
@@ -54,7 +48,7 @@ pub(crate) async fn run(global: &Global, out: &Output) -> anyhow::Result<ExitCod
                 .map_err(|e| e.to_string())?;
             let tip = source.tip().map_err(|e| e.to_string())?;
             let median = source.median_time_past(&tip).map_err(|e| e.to_string())?;
-            bitcoin_verdict(network, unix_now(), median, tip.height)?;
+            bitcoin_verdict_now(network, median, tip.height)?;
             Ok(json!({"source": source.name(), "height": tip.height,
                 "median_time_past": median}))
         })

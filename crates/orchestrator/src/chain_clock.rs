@@ -76,6 +76,15 @@ pub fn bitcoin_verdict(network: Network, now: u64, median: u64, height: u32) -> 
     Ok(())
 }
 
+/// [`bitcoin_verdict`] with this machine's clock now (no test skew): for reports such as
+/// `confiaro check`.
+///
+/// # Errors
+/// As [`bitcoin_verdict`].
+pub fn bitcoin_verdict_now(network: Network, median: u64, height: u32) -> Result<(), String> {
+    bitcoin_verdict(network, now().0, median, height)
+}
+
 /// What is wrong, if anything, with a Monero daemon reporting `info`.
 ///
 /// # Errors
