@@ -214,14 +214,26 @@ fn processes_naming(dir: &Path) -> Vec<(u32, String)> {
 }
 
 /// Stops every process naming `dir`: SIGTERM, then SIGKILL for those still there after
-/// [`STOP_GRACE`]. Returns `program (pid N)` for each.
+/// [`STOP_GRACE`]. A process seen only on a later look (one that was still starting up, its
+/// command line not yet its own, on the first) is stopped and reported the same way.
+/// Returns `program (pid N)` for each.
 fn stop_processes_naming(dir: &Path) -> Vec<String> {
-    let found = processes_naming(dir);
-    for (pid, _) in &found {
-        signal(*pid, libc::SIGTERM);
-    }
+    let mut found: Vec<(u32, String)> = Vec::new();
     let deadline = std::time::Instant::now() + STOP_GRACE;
-    while std::time::Instant::now() < deadline && !processes_naming(dir).is_empty() {
+    loop {
+        let running = processes_naming(dir);
+        if running.is_empty() {
+            break;
+        }
+        for process in running {
+            if !found.contains(&process) {
+                signal(process.0, libc::SIGTERM);
+                found.push(process);
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     for (pid, _) in processes_naming(dir) {
@@ -250,14 +262,31 @@ mod tests {
 
     /// A process that names `dir` on its command line (`tail -f DIR/OWNER_FILE`), as a
     /// server started on a test directory does.
+    /// Returns once the process shows under `/proc` with that command line: on a loaded
+    /// machine a just-spawned child can be missing from a scan for a moment, and a test that
+    /// reaps then would find nothing to stop.
     fn server_on(dir: &Path) -> Child {
-        Command::new("tail")
+        let child = Command::new("tail")
             .arg("-f")
             .arg(dir.join(OWNER_FILE))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
-            .expect("tail runs")
+            .expect("tail runs");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !processes_naming(dir)
+            .iter()
+            .any(|(pid, _)| *pid == child.id())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tail (pid {}) never showed in /proc naming {}",
+                child.id(),
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child
     }
 
     #[test]
