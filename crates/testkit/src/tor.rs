@@ -26,6 +26,8 @@ const AUTHORITIES: usize = 3;
 const EXITS: usize = 5;
 /// How long [`TorNetwork::start`] waits for a consensus listing every node with its flags.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How many of a missing node's last notice-log lines a failed start quotes.
+const LOG_TAIL_LINES: usize = 25;
 /// How long a node has to exit on SIGTERM before it gets SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -278,8 +280,24 @@ impl TorNetwork {
     /// # Panics
     ///
     /// If `tor` or `tor-gencert` is missing (run ./scripts/setup.sh), a node does not start,
-    /// or no such consensus comes within two minutes (the panic names the notice logs).
+    /// or no such consensus comes within two minutes, twice: a start that fails that way is
+    /// retried once on fresh ports and directories, with what went wrong written to stderr;
+    /// the panic quotes the missing nodes' notice logs of both tries.
     pub fn start() -> TorNetwork {
+        let first = match TorNetwork::try_start() {
+            Ok(network) => return network,
+            Err(failure) => failure,
+        };
+        eprintln!("testkit: the private Tor network did not come up; trying once more:\n{first}");
+        match TorNetwork::try_start() {
+            Ok(network) => network,
+            Err(second) => panic!("{first}\n-- and on a second try --\n{second}"),
+        }
+    }
+
+    /// One start: the network, or why no usable consensus came in time (see
+    /// [`TorNetwork::wait_ready`]).
+    fn try_start() -> Result<TorNetwork, String> {
         let dir = crate::leftovers::test_dir("tor");
         let started = Instant::now();
         let ports = free_ports(2 * (AUTHORITIES + EXITS));
@@ -327,13 +345,16 @@ impl TorNetwork {
                 .unwrap_or_else(|e| panic!("tor does not start ({e}): run ./scripts/setup.sh"));
             network.children.push(child);
         }
-        network.wait_ready(started);
-        network
+        network.wait_ready(started)?;
+        Ok(network)
     }
 
-    fn wait_ready(&mut self, started: Instant) {
+    /// Waits until the consensus lists every node with its flags. A node that exits is a
+    /// panic (a broken install or torrc, which a retry does not mend); no such consensus
+    /// within [`READY_TIMEOUT`] is an error quoting the missing nodes' notice logs.
+    fn wait_ready(&mut self, started: Instant) -> Result<(), String> {
         let consensus = self.nodes[0].dir.join("cached-microdesc-consensus");
-        let mut missing = Vec::new();
+        let mut missing: Vec<String> = self.nodes.iter().map(|n| n.nick.clone()).collect();
         while started.elapsed() < READY_TIMEOUT {
             for (child, node) in self.children.iter_mut().zip(&self.nodes) {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -363,15 +384,31 @@ impl TorNetwork {
                 .collect();
             if missing.is_empty() {
                 self.ready_after = started.elapsed();
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        panic!(
-            "no consensus with every node and its flags within {READY_TIMEOUT:?} (missing: {}); see {}",
-            missing.join(", "),
-            self.nodes[0].dir.join("notice.log").display()
+        let listed = std::fs::read_to_string(&consensus)
+            .map(|text| consensus_flags(&text))
+            .unwrap_or_default();
+        let mut failure = format!(
+            "no consensus with every node and its flags within {READY_TIMEOUT:?} (missing: {})",
+            missing.join(", ")
         );
+        for node in self.nodes.iter().filter(|n| missing.contains(&n.nick)) {
+            let flags = listed
+                .iter()
+                .find(|(nick, _)| nick == &node.nick)
+                .map_or_else(|| "not listed".to_owned(), |(_, flags)| flags.join(" "));
+            let log = std::fs::read_to_string(node.dir.join("notice.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n  ");
+            failure.push_str(&format!(
+                "\n{} (consensus flags: {flags}); the end of its notice.log:\n  {tail}",
+                node.nick
+            ));
+        }
+        Err(failure)
     }
 
     /// How long the start took, key generation included, until the consensus was usable.
