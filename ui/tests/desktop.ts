@@ -310,6 +310,17 @@ async function run() {
     await s.wait("history-row", 30);
     await s.screenshot("history");
 
+    // the Settings screen's connection test, against the app's own devnet and the
+    // monero-wallet-rpc it found: every part works and says what it found
+    await s.click("nav-settings");
+    await s.click("settings-test");
+    await s.wait("settings-test-result", 90);
+    for (const [part, found] of [["bitcoin", /height \d+/], ["monero", /synced/], ["wallet-rpc", /monero-wallet-rpc \(v0\.18\./]] as const) {
+      const text = await s.textOf(`settings-test-${part}`);
+      if (!/works/.test(text) || !found.test(text)) throw new Error(`the connection test of ${part} says: ${text}`);
+    }
+    await s.screenshot("settings-test");
+
     const after = pid ? memoryOf(pid) : null;
     const metrics: Record<string, unknown> = {
       cold_start_ms: coldStartMs,

@@ -284,6 +284,10 @@ async function main() {
         await until("sorted by min desc", async () => (await page.getByTestId("offer-min").first().innerText()) === "0.01 BTC" || undefined);
       });
       await screen(page, "wizard-amount", async () => {
+        // a limit of 0.005 BTC (Settings): the 0.01 BTC swap below needs a second yes
+        await page.evaluate(() => {
+          window.__fake!.settings.confirm_above_sat = "500000";
+        });
         await page.getByTestId("offers-sort").click();
         await page.getByRole("option", { name: "Price: most XMR per BTC first" }).click();
         await page.getByTestId("offer-pick").first().click();
@@ -364,6 +368,9 @@ async function main() {
       });
       let swapId = "";
       await screen(page, "live-negotiating", async () => {
+        await see(page, "confirm-above-limit", "0.01 BTC is more than your limit of 0.005 BTC");
+        check(await disabled(page, "buy-submit"), "Start disabled until the second confirmation");
+        await page.getByTestId("confirm-above-limit-yes").check();
         await page.getByTestId("buy-submit").click();
         await see(page, "swap-phase", "Negotiating");
         await see(page, "swap-step", "Exchanging keys");
@@ -490,8 +497,29 @@ async function main() {
         await page.getByTestId("settings-btc-url").fill("http://127.0.0.1:18443");
         await page.getByTestId("settings-save").click();
         await see(page, "settings-saved", "Saved");
-        const saved = await page.evaluate(() => window.__fake!.settings.bitcoin_rpc_url);
+        const saved = await page.evaluate(() => window.__fake!.settings.bitcoin_url);
         check(saved === "http://127.0.0.1:18443", "settings sent to the backend");
+      });
+      await screen(page, "settings-test", async () => {
+        check((await page.getByTestId("settings-btc-user").count()) === 1, "bitcoind asks for its RPC user");
+        await page.getByTestId("settings-btc-source").getByText("Electrum").click();
+        check((await page.getByTestId("settings-btc-user").count()) === 0, "Electrum asks for no RPC user");
+        await page.getByTestId("settings-btc-url").fill("http://electrum.example.org:50002");
+        await page.getByTestId("settings-test").click();
+        await see(page, "settings-error", "tcp:// or ssl://");
+        await page.getByTestId("settings-btc-url").fill("ssl://electrum.example.org:50002");
+        await page.getByTestId("settings-btc-ca").fill("/home/me/electrum-ca.pem");
+        await page.getByTestId("settings-wallet-rpc").fill("/nonexistent/monero-wallet-rpc");
+        await page.getByTestId("settings-test").click();
+        await see(page, "settings-test-bitcoin", "height 1234");
+        check((await page.getByTestId("settings-test-bitcoin").getAttribute("data-outcome")) === "ok", "the source works");
+        check((await page.getByTestId("settings-test-wallet-rpc").getAttribute("data-outcome")) === "failed", "the missing program fails");
+        await see(page, "settings-test-wallet-rpc", "apt install monero");
+        check((await page.getByTestId("settings-error").count()) === 0, "the earlier error is gone");
+        await page.getByTestId("settings-save").click();
+        await see(page, "settings-saved", "Saved");
+        const saved = await page.evaluate(() => window.__fake!.settings);
+        check(saved.bitcoin_source === "electrum" && saved.bitcoin_ca_file === "/home/me/electrum-ca.pem", "the source kind and CA file saved");
       });
       await screen(page, "logs", async () => {
         await page.getByTestId("nav-logs").click();
@@ -764,7 +792,7 @@ async function main() {
         await count(page, "swap-cancel-refund", 0);
         await see(page, "swap-on-its-own", "the app cancels on its own");
         const call = await page.evaluate(() => window.__fake!.calls.find((c) => c.command === "sell_xmr")?.request);
-        check(JSON.stringify(call) === JSON.stringify({ maker: `/ip4/127.0.0.1/tcp/9939/p2p/${PEER_A}`, xmr_piconero: "500000000000", receive_address: EXTERNAL_BTC }), `sell_xmr request (${JSON.stringify(call)})`);
+        check(JSON.stringify(call) === JSON.stringify({ maker: `/ip4/127.0.0.1/tcp/9939/p2p/${PEER_A}`, xmr_piconero: "500000000000", receive_address: EXTERNAL_BTC, confirmed_above_limit: false }), `sell_xmr request (${JSON.stringify(call)})`);
       });
       await screen(page, "sell-live-locked", async () => {
         await see(page, "swap-phase", "Locked");

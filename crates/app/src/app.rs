@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bitcoin::Amount;
+use confiaro_orchestrator::connection_check::check_connections;
 use confiaro_orchestrator::events::SwapEventKind;
 use confiaro_orchestrator::receipt::parse_swap_id;
 use confiaro_orchestrator::{
     BitcoinSourceConfig, BitcoindAuth, Engine, EngineConfig, EngineEvent, LocalData, Mnemonic,
-    MoneroConfig, Multiaddr, Network, OpenStep, Received, StoreLocation, SwapView,
+    MoneroConfig, Multiaddr, Network, OpenStep, Received, StoreLocation, SwapView, TlsTrust,
     TorNetworkChoice, TorSettings, XmrAmount,
 };
 
@@ -461,21 +462,7 @@ impl App {
                 "Use another app directory (CONFIARO_APP_DIR) for another network.",
             ));
         }
-        for point in &request.rendezvous {
-            point
-                .parse::<Multiaddr>()
-                .map_err(|e| invalid(format!("rendezvous point {point:?}: {e}")))?;
-        }
-        for (what, url) in [
-            ("Bitcoin node URL", &request.bitcoin_rpc_url),
-            ("Monero node URL", &request.monerod_url),
-        ] {
-            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(format!(
-                    "{what} {url:?} must start with http:// or https://"
-                )));
-            }
-        }
+        check_settings(&request)?;
         if request.network != NetworkName::Regtest {
             request.start_devnet = false;
         }
@@ -494,6 +481,47 @@ impl App {
             "settings saved; they apply from the next start",
         );
         self.get_settings()
+    }
+
+    /// Tests the chain sources and `monero-wallet-rpc` of `request` (settings as the Settings
+    /// screen has them, saved or not; an empty Bitcoin node password means the saved one):
+    /// each part says what it found or what is wrong. Sources the engine would reach
+    /// through Tor are tested through the running engine's Tor, or not at all before it runs.
+    /// With the local devnet, its nodes are tested.
+    ///
+    /// # Errors
+    /// Settings that do not parse (as [`App::save_settings`]); the local devnet not running.
+    pub async fn test_connections(
+        &self,
+        mut request: Settings,
+    ) -> Result<ConnectionCheck, CommandError> {
+        check_settings(&request)?;
+        if request.bitcoin_rpc_password.is_empty() {
+            if let Some(saved) = self.settings() {
+                request.bitcoin_rpc_password = saved.bitcoin_rpc_password;
+            }
+        }
+        let data_dir = wallet_dir(&self.inner.dir, request.network);
+        let (config, proxy) = {
+            let running = self.inner.running.lock().await;
+            let config = match (&running.devnet, manages_devnet(&request)) {
+                (Some(devnet), true) => devnet.engine_config(
+                    &data_dir,
+                    "/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr"),
+                )?,
+                (None, true) => {
+                    return Err(CommandError::new(
+                        "the local devnet is not running",
+                        "It starts with the app once the wallet is unlocked.",
+                    ))
+                }
+                (_, false) => node_config(&data_dir, &request)?,
+            };
+            let proxy = running.engine.as_ref().and_then(Engine::tor_proxy);
+            (config, proxy)
+        };
+        let report = check_connections(&config, proxy).await;
+        Ok(report.into())
     }
 
     /// Offers at the rendezvous points, each with its quote.
@@ -515,6 +543,13 @@ impl App {
         if sat == 0 {
             return Err(invalid("the amount must be above zero"));
         }
+        let limit = self.settings().map(|s| s.confirm_above_sat);
+        check_limit(
+            limit.as_deref(),
+            sat,
+            request.confirmed_above_limit,
+            |sat| format!("{} BTC", Amount::from_sat(sat).to_btc()),
+        )?;
         let receive = match request.receive_address.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => Some(monero_address(self.status().network, text)?),
@@ -542,6 +577,13 @@ impl App {
         if piconero == 0 {
             return Err(invalid("the amount must be above zero"));
         }
+        let limit = self.settings().map(|s| s.confirm_above_piconero);
+        check_limit(
+            limit.as_deref(),
+            piconero,
+            request.confirmed_above_limit,
+            |piconero| XmrAmount::from_piconero(piconero).to_string(),
+        )?;
         let receive = match request.receive_address.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => Some(bitcoin_address(self.status().network, text)?.into_unchecked()),
@@ -885,6 +927,85 @@ fn wallet_dir(dir: &Path, network: NetworkName) -> PathBuf {
     dir.join(format!("wallet-{}", Network::from(network).name()))
 }
 
+/// Refuses `amount` above the user's `limit` (units; empty or none: no limit) unless the user
+/// confirmed it a second time. `text` writes an amount for the message.
+fn check_limit(
+    limit: Option<&str>,
+    amount: u64,
+    confirmed: bool,
+    text: impl Fn(u64) -> String,
+) -> Result<(), CommandError> {
+    let Some(limit) = limit.filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    let limit = units(limit, "the confirmation limit in Settings")?;
+    if amount > limit && !confirmed {
+        return Err(CommandError::new(
+            format!(
+                "{} is above your limit of {} for a swap without a second confirmation",
+                text(amount),
+                text(limit)
+            ),
+            "Tick the second confirmation on the Confirm step, or change the limit in Settings.",
+        ));
+    }
+    Ok(())
+}
+
+/// The URL schemes each kind of Bitcoin source takes.
+fn bitcoin_schemes(kind: BitcoinSourceKind) -> &'static [&'static str] {
+    match kind {
+        BitcoinSourceKind::Bitcoind | BitcoinSourceKind::Esplora => &["http://", "https://"],
+        BitcoinSourceKind::Electrum => &["tcp://", "ssl://"],
+    }
+}
+
+/// Refuses settings that cannot work, naming the field: a rendezvous point, URL, CA file
+/// or `monero-wallet-rpc` path that does not parse or does not exist.
+fn check_settings(settings: &Settings) -> Result<(), CommandError> {
+    for point in &settings.rendezvous {
+        point
+            .parse::<Multiaddr>()
+            .map_err(|e| invalid(format!("rendezvous point {point:?}: {e}")))?;
+    }
+    for (what, url, schemes) in [
+        (
+            "Bitcoin source URL",
+            &settings.bitcoin_url,
+            bitcoin_schemes(settings.bitcoin_source),
+        ),
+        (
+            "Monero node URL",
+            &settings.monerod_url,
+            &["http://", "https://"][..],
+        ),
+    ] {
+        if !(url.is_empty() || schemes.iter().any(|s| url.starts_with(s))) {
+            return Err(invalid(format!(
+                "{what} {url:?} must start with {}",
+                schemes.join(" or ")
+            )));
+        }
+    }
+    for (what, limit) in [
+        ("BTC confirmation limit", &settings.confirm_above_sat),
+        ("XMR confirmation limit", &settings.confirm_above_piconero),
+    ] {
+        if !limit.is_empty() {
+            units(limit, what)?;
+        }
+    }
+    for (what, path) in [
+        ("CA file", &settings.bitcoin_ca_file),
+        ("monero-wallet-rpc", &settings.wallet_rpc_path),
+    ] {
+        if !path.is_empty() && !Path::new(path).is_file() {
+            return Err(invalid(format!("{what} {path:?} does not exist")));
+        }
+    }
+    Ok(())
+}
+
 /// The engine config from the settings' nodes.
 fn node_config(data_dir: &Path, settings: &Settings) -> Result<EngineConfig, CommandError> {
     let missing = |what: &str| {
@@ -893,23 +1014,37 @@ fn node_config(data_dir: &Path, settings: &Settings) -> Result<EngineConfig, Com
             "Set it in Settings, then unlock again.",
         )
     };
-    if settings.bitcoin_rpc_url.is_empty() {
-        return Err(missing("Bitcoin node URL"));
+    if settings.bitcoin_url.is_empty() {
+        return Err(missing("Bitcoin source URL"));
     }
     if settings.monerod_url.is_empty() {
         return Err(missing("Monero node URL"));
     }
-    let mut config = EngineConfig::new(
-        data_dir.to_path_buf(),
-        Network::from(settings.network),
-        BitcoinSourceConfig::Bitcoind {
-            url: settings.bitcoin_rpc_url.clone(),
+    let url = settings.bitcoin_url.clone();
+    let tls = match settings.bitcoin_ca_file.as_str() {
+        "" => TlsTrust::System,
+        file => TlsTrust::CaFile(PathBuf::from(file)),
+    };
+    let bitcoin = match settings.bitcoin_source {
+        BitcoinSourceKind::Bitcoind => BitcoinSourceConfig::Bitcoind {
+            url,
             auth: BitcoindAuth::UserPass {
                 user: settings.bitcoin_rpc_user.clone(),
                 password: settings.bitcoin_rpc_password.clone(),
             },
         },
-        MoneroConfig::new(settings.monerod_url.clone()),
+        BitcoinSourceKind::Electrum => BitcoinSourceConfig::Electrum { url, tls },
+        BitcoinSourceKind::Esplora => BitcoinSourceConfig::Esplora { url, tls },
+    };
+    let mut monero = MoneroConfig::new(settings.monerod_url.clone());
+    if !settings.wallet_rpc_path.is_empty() {
+        monero.wallet_rpc_binary = PathBuf::from(&settings.wallet_rpc_path);
+    }
+    let mut config = EngineConfig::new(
+        data_dir.to_path_buf(),
+        Network::from(settings.network),
+        bitcoin,
+        monero,
     );
     config.p2p.advertise_listen_addresses = settings.network == NetworkName::Regtest;
     if settings.network != NetworkName::Regtest {

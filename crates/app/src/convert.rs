@@ -1,14 +1,17 @@
 //! From the engine's types to the IPC types the UI sees (amounts as decimal strings, names
 //! in snake_case), and from errors to a message with the next step.
 
+use confiaro_orchestrator::connection_check::{
+    BitcoinFound, Checked, ConnectionReport, MoneroFound, WalletRpcFound,
+};
 use confiaro_orchestrator::progress::{Chain, Timelock, Waiting};
 use confiaro_orchestrator::{
     Direction, EngineError, Network, Offer, Phase, Quote, Role, SwapView, WalletBalances,
 };
 
 use crate::ipc::{
-    Balances, CommandError, DeadlineView, NetworkName, OfferView, PhaseName, QuoteView, RoleName,
-    SwapDetail, SwapTx, TxOnChain, WaitingView,
+    Balances, CheckOutcome, CommandError, ConnectionCheck, DeadlineView, NetworkName, OfferView,
+    PartCheck, PhaseName, QuoteView, RoleName, SwapDetail, SwapTx, TxOnChain, WaitingView,
 };
 
 impl From<Network> for NetworkName {
@@ -241,6 +244,68 @@ impl From<EngineError> for CommandError {
             _ => "Try again; if it keeps failing, export the logs from the Logs screen.",
         };
         CommandError::new(error.to_string(), next_step)
+    }
+}
+
+impl<T> From<Checked<T>> for PartCheck
+where
+    T: Describe,
+{
+    fn from(checked: Checked<T>) -> PartCheck {
+        match checked {
+            Checked::Ok(found) => PartCheck {
+                outcome: CheckOutcome::Ok,
+                detail: found.describe(),
+            },
+            Checked::Failed(error) => PartCheck {
+                outcome: CheckOutcome::Failed,
+                detail: error,
+            },
+            Checked::Skipped(reason) => PartCheck {
+                outcome: CheckOutcome::Skipped,
+                detail: reason,
+            },
+        }
+    }
+}
+
+/// What a connection test found, in words for the Settings screen.
+pub(crate) trait Describe {
+    fn describe(&self) -> String;
+}
+
+impl Describe for BitcoinFound {
+    fn describe(&self) -> String {
+        format!(
+            "{}: height {}, on the right network, the clock in step with the chain",
+            self.source, self.height
+        )
+    }
+}
+
+impl Describe for MoneroFound {
+    fn describe(&self) -> String {
+        format!(
+            "{}: height {}, on the right network and synced",
+            self.node, self.height
+        )
+    }
+}
+
+impl Describe for WalletRpcFound {
+    fn describe(&self) -> String {
+        format!("{} ({})", self.path.display(), self.version)
+    }
+}
+
+impl From<ConnectionReport> for ConnectionCheck {
+    fn from(report: ConnectionReport) -> ConnectionCheck {
+        ConnectionCheck {
+            ok: report.passed(),
+            bitcoin: report.bitcoin.into(),
+            monero: report.monero.into(),
+            wallet_rpc: report.wallet_rpc.into(),
+        }
     }
 }
 

@@ -111,24 +111,95 @@ pub struct Unlock {
     pub password: String,
 }
 
+/// How the app reads the Bitcoin chain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum BitcoinSourceKind {
+    /// A Bitcoin Core node's JSON-RPC (with `-txindex=1`): the most private choice.
+    #[default]
+    Bitcoind,
+    /// An Electrum server (`tcp://` or `ssl://`).
+    Electrum,
+    /// An Esplora REST server (`http://` or `https://`).
+    Esplora,
+}
+
 /// Where the app connects. Empty fields mean the defaults (on regtest: the local devnet).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Settings {
     /// The network (read-only after the first run).
     pub network: NetworkName,
-    /// bitcoind JSON-RPC URL, e.g. `http://127.0.0.1:8332`.
-    pub bitcoin_rpc_url: String,
-    /// Its user name.
+    /// The kind of Bitcoin chain source.
+    #[serde(default)]
+    pub bitcoin_source: BitcoinSourceKind,
+    /// The Bitcoin source's URL: bitcoind's JSON-RPC (`http://127.0.0.1:8332`), an Electrum
+    /// server (`ssl://host:50002`) or an Esplora server (`https://host/api`).
+    pub bitcoin_url: String,
+    /// A PEM file of the CAs an `ssl://` or `https://` source's certificate must chain to;
+    /// empty: the system's CAs.
+    #[serde(default)]
+    pub bitcoin_ca_file: String,
+    /// bitcoind's RPC user name.
     pub bitcoin_rpc_user: String,
     /// Its password (sent to the UI as empty; an empty value on save keeps the old one).
     pub bitcoin_rpc_password: String,
-    /// monerod's RPC URL, e.g. `http://127.0.0.1:18081`.
+    /// monerod's RPC URL, local (`http://127.0.0.1:18081`) or a remote node's.
     pub monerod_url: String,
+    /// The `monero-wallet-rpc` program to run; empty: found beside the app, then on `PATH`.
+    #[serde(default)]
+    pub wallet_rpc_path: String,
     /// Rendezvous points (multiaddrs ending in `/p2p/<peer id>`).
     pub rendezvous: Vec<String>,
+    /// A swap paying more BTC than this (satoshi) needs a second confirmation; empty: none.
+    /// On mainnet 0.01 BTC unless changed.
+    #[serde(default)]
+    pub confirm_above_sat: Sat,
+    /// A swap selling more XMR than this (piconero) needs a second confirmation; empty:
+    /// none. On mainnet 1 XMR unless changed.
+    #[serde(default)]
+    pub confirm_above_piconero: Piconero,
     /// On regtest: start the local devnet and a demo maker with the app.
     pub start_devnet: bool,
+}
+
+/// How one part of a connection test went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum CheckOutcome {
+    /// It works.
+    Ok,
+    /// It does not.
+    Failed,
+    /// It was not tried (a source reached through Tor, with Tor not running yet).
+    Skipped,
+}
+
+/// One part of a connection test: its outcome and, in words, what was found or what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PartCheck {
+    /// Whether it works.
+    pub outcome: CheckOutcome,
+    /// What was found (`height 1234 …`, a version), what is wrong, or why it was not tried.
+    pub detail: String,
+}
+
+/// A connection test of the settings given (not necessarily saved): the Bitcoin source, the
+/// Monero node and `monero-wallet-rpc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ConnectionCheck {
+    /// The Bitcoin chain source: its network, tip, and whether the clock is in step.
+    pub bitcoin: PartCheck,
+    /// The Monero node: its network, height and sync state.
+    pub monero: PartCheck,
+    /// `monero-wallet-rpc`: where it is and its version.
+    pub wallet_rpc: PartCheck,
+    /// Whether no part failed.
+    pub ok: bool,
 }
 
 /// A maker's offer found at a rendezvous point.
@@ -178,6 +249,9 @@ pub struct BuyXmr {
     pub btc_sat: Sat,
     /// Where the XMR goes; `null`: the built-in XMR wallet.
     pub receive_address: Option<String>,
+    /// The user confirmed a second time an amount above `confirm_above_sat` (Settings).
+    #[serde(default)]
+    pub confirmed_above_limit: bool,
 }
 
 /// Sell XMR from the built-in XMR wallet for BTC.
@@ -190,6 +264,9 @@ pub struct SellXmr {
     pub xmr_piconero: Piconero,
     /// The Bitcoin address the BTC goes to; `null`: the built-in BTC wallet.
     pub receive_address: Option<String>,
+    /// The user confirmed a second time an amount above `confirm_above_piconero` (Settings).
+    #[serde(default)]
+    pub confirmed_above_limit: bool,
 }
 
 /// Names one swap.

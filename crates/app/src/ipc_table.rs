@@ -34,6 +34,8 @@ macro_rules! ipc_table {
                 get_settings: result get_settings() -> Settings;
                 /// Saves the settings (used from the next start).
                 save_settings: result save_settings(Settings) -> Settings;
+                /// Tests the chain sources and monero-wallet-rpc of settings (saved or not).
+                test_connections: async_result test_connections(Settings) -> ConnectionCheck;
                 /// The makers' offers.
                 offers: async_result offers() -> Vec<OfferView>;
                 /// Starts a swap buying XMR with BTC.
@@ -269,8 +271,8 @@ mod tests {
         assert!(ts.contains("  \"swap\": SwapDetail;"));
         assert!(ts.contains("import type { OfferView } from \"./OfferView\";"));
         // every command once in the map and once as a function
-        assert_eq!(ts.matches("; answer: ").count(), 19);
-        assert_eq!(ts.matches(" => call(").count(), 19);
+        assert_eq!(ts.matches("; answer: ").count(), 20);
+        assert_eq!(ts.matches(" => call(").count(), 20);
     }
 
     #[test]

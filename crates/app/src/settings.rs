@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
-use crate::ipc::{NetworkName, Settings};
+use crate::ipc::{BitcoinSourceKind, NetworkName, Settings};
 
 /// The settings file's name in the app's directory.
 const FILE_NAME: &str = "settings.json";
@@ -36,10 +36,20 @@ pub enum SettingsError {
     },
 }
 
+/// On mainnet, a swap paying more than 0.01 BTC needs a second confirmation (until the user
+/// sets another limit).
+const MAINNET_CONFIRM_ABOVE_SAT: &str = "1000000";
+/// On mainnet, a swap selling more than 1 XMR needs a second confirmation.
+const MAINNET_CONFIRM_ABOVE_PICONERO: &str = "1000000000000";
+
 /// The defaults for a network: on regtest the local devnet (started by the app), elsewhere
 /// the usual local node ports.
 pub(crate) fn defaults(network: NetworkName) -> Settings {
-    let (bitcoin_rpc_url, monerod_url) = match network {
+    let (confirm_above_sat, confirm_above_piconero) = match network {
+        NetworkName::Mainnet => (MAINNET_CONFIRM_ABOVE_SAT, MAINNET_CONFIRM_ABOVE_PICONERO),
+        NetworkName::Testnet4 | NetworkName::Signet | NetworkName::Regtest => ("", ""),
+    };
+    let (bitcoin_url, monerod_url) = match network {
         NetworkName::Mainnet => ("http://127.0.0.1:8332", "http://127.0.0.1:18081"),
         NetworkName::Testnet4 => ("http://127.0.0.1:48332", "http://127.0.0.1:38081"),
         NetworkName::Signet => ("http://127.0.0.1:38332", "http://127.0.0.1:38081"),
@@ -47,12 +57,17 @@ pub(crate) fn defaults(network: NetworkName) -> Settings {
     };
     Settings {
         network,
-        bitcoin_rpc_url: bitcoin_rpc_url.into(),
+        bitcoin_source: BitcoinSourceKind::Bitcoind,
+        bitcoin_url: bitcoin_url.into(),
+        bitcoin_ca_file: String::new(),
         bitcoin_rpc_user: String::new(),
         bitcoin_rpc_password: String::new(),
         monerod_url: monerod_url.into(),
+        wallet_rpc_path: String::new(),
         rendezvous: Vec::new(),
         start_devnet: network == NetworkName::Regtest,
+        confirm_above_sat: confirm_above_sat.into(),
+        confirm_above_piconero: confirm_above_piconero.into(),
     }
 }
 
@@ -63,7 +78,9 @@ pub(crate) fn defaults(network: NetworkName) -> Settings {
 pub(crate) fn load(dir: &Path) -> Result<Option<Settings>, SettingsError> {
     let path = dir.join(FILE_NAME);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map(upgrade)
+            .and_then(serde_json::from_value)
             .map(Some)
             .map_err(|e| SettingsError::Invalid {
                 path,
@@ -76,6 +93,19 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Settings>, SettingsError> {
             source,
         }),
     }
+}
+
+/// A settings file of an earlier version, in today's shape: `bitcoin_rpc_url` (from before
+/// the choice of Bitcoin source) is `bitcoin_url`. Fields added since take their defaults.
+fn upgrade(mut file: serde_json::Value) -> serde_json::Value {
+    if let Some(fields) = file.as_object_mut() {
+        if !fields.contains_key("bitcoin_url") {
+            if let Some(url) = fields.remove("bitcoin_rpc_url") {
+                fields.insert("bitcoin_url".into(), url);
+            }
+        }
+    }
+    file
 }
 
 /// Writes `settings` to `dir` atomically (mode 0600).
@@ -119,6 +149,25 @@ mod tests {
         let mode = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap();
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_file_from_before_the_source_choice_loads_as_bitcoind_with_its_url() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            br#"{"network": "signet", "bitcoin_rpc_url": "http://127.0.0.1:38332",
+                "bitcoin_rpc_user": "u", "bitcoin_rpc_password": "p",
+                "monerod_url": "http://127.0.0.1:38081", "rendezvous": [],
+                "start_devnet": false}"#,
+        )
+        .unwrap();
+        let settings = load(dir.path()).unwrap().expect("settings");
+        assert_eq!(settings.bitcoin_source, BitcoinSourceKind::Bitcoind);
+        assert_eq!(settings.bitcoin_url, "http://127.0.0.1:38332");
+        assert_eq!(settings.bitcoin_rpc_password, "p");
+        assert_eq!(settings.bitcoin_ca_file, "");
+        assert_eq!(settings.wallet_rpc_path, "");
     }
 
     #[test]

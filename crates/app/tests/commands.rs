@@ -26,12 +26,17 @@ fn app(dir: &std::path::Path) -> (App, Arc<Mutex<Vec<AppEvent>>>) {
 fn testnet_settings() -> Settings {
     Settings {
         network: NetworkName::Testnet4,
-        bitcoin_rpc_url: "http://127.0.0.1:9".into(),
+        bitcoin_source: BitcoinSourceKind::Bitcoind,
+        bitcoin_url: "http://127.0.0.1:9".into(),
+        bitcoin_ca_file: String::new(),
         bitcoin_rpc_user: "user".into(),
         bitcoin_rpc_password: "rpc-secret".into(),
         monerod_url: "http://127.0.0.1:9".into(),
+        wallet_rpc_path: String::new(),
         rendezvous: Vec::new(),
         start_devnet: false,
+        confirm_above_sat: String::new(),
+        confirm_above_piconero: String::new(),
     }
 }
 
@@ -262,6 +267,7 @@ async fn an_address_of_another_network_is_refused_before_any_node_is_asked() {
             maker: "/ip4/127.0.0.1/tcp/9".into(),
             xmr_piconero: "1000000000000".into(),
             receive_address: Some(regtest_btc.clone()),
+            confirmed_above_limit: false,
         })
         .await
         .unwrap_err();
@@ -272,6 +278,7 @@ async fn an_address_of_another_network_is_refused_before_any_node_is_asked() {
             maker: "/ip4/127.0.0.1/tcp/9".into(),
             btc_sat: "100000".into(),
             receive_address: Some(mainnet_xmr.clone()),
+            confirmed_above_limit: false,
         })
         .await
         .unwrap_err();
@@ -305,4 +312,63 @@ async fn an_address_of_another_network_is_refused_before_any_node_is_asked() {
         .await
         .unwrap_err();
     assert!(error.message.contains("not open"), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_amount_above_the_limit_needs_a_second_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = locked_app(dir.path(), "the right password").await;
+    let mut settings = app.get_settings().unwrap();
+    assert_eq!(
+        settings.confirm_above_sat, "",
+        "no limit on testnet4 unless set"
+    );
+    settings.confirm_above_sat = "0.01".into();
+    let error = app.save_settings(settings.clone()).unwrap_err();
+    assert!(
+        error.message.contains("BTC confirmation limit"),
+        "{error:?}"
+    );
+    settings.confirm_above_sat = "100000".into();
+    settings.confirm_above_piconero = "1000000000000".into();
+    app.save_settings(settings).unwrap();
+
+    let maker = "/ip4/127.0.0.1/tcp/9";
+    let buy = |sat: &str, confirmed| BuyXmr {
+        maker: maker.into(),
+        btc_sat: sat.into(),
+        receive_address: None,
+        confirmed_above_limit: confirmed,
+    };
+    let sell = |piconero: &str, confirmed| SellXmr {
+        maker: maker.into(),
+        xmr_piconero: piconero.into(),
+        receive_address: None,
+        confirmed_above_limit: confirmed,
+    };
+    // the app is locked: past the limit check, every call meets the closed engine
+    let not_open = |error: CommandError| {
+        assert!(error.message.contains("not open yet"), "{error:?}");
+    };
+    let error = app.buy_xmr(buy("100001", false)).await.unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("0.00100001 BTC is above your limit of 0.001 BTC"),
+        "{error:?}"
+    );
+    assert!(error.next_step.contains("second confirmation"), "{error:?}");
+    not_open(app.buy_xmr(buy("100001", true)).await.unwrap_err());
+    not_open(app.buy_xmr(buy("100000", false)).await.unwrap_err());
+    let error = app
+        .sell_xmr(sell("1000000000001", false))
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("above your limit of 1"), "{error:?}");
+    not_open(app.sell_xmr(sell("1000000000001", true)).await.unwrap_err());
+    not_open(
+        app.sell_xmr(sell("1000000000000", false))
+            .await
+            .unwrap_err(),
+    );
 }

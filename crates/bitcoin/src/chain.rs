@@ -20,7 +20,7 @@ mod tls;
 use std::sync::Arc;
 
 use bdk_wallet::chain::BlockId;
-use bitcoin::{Block, FeeRate, Script, Transaction, Txid};
+use bitcoin::{Block, BlockHash, FeeRate, Script, Transaction, Txid};
 
 pub use bitcoind::{BitcoindAuth, BitcoindSource};
 pub use electrum::ElectrumSource;
@@ -202,6 +202,14 @@ pub trait ChainSource: Send {
     ///
     /// A [`SourceError`] if the source cannot be read, or no longer has `block` in its chain.
     fn median_time_past(&mut self, block: &BlockId) -> Result<u64, SourceError>;
+
+    /// The hash of the block at `height` in the source's best chain. Call it with height 0
+    /// to learn which network the source serves: its genesis block names the chain.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] if the source cannot be read or has no block at `height`.
+    fn block_hash(&mut self, height: u32) -> Result<BlockHash, SourceError>;
 
     /// Where transaction `txid` is. `script_pubkey` is the script of one of its outputs
     /// (script-indexed sources find transactions through it).

@@ -401,7 +401,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// The daemon's view of the chain, from `get_info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DaemonInfo {
     /// The chain height (number of blocks, so the top block is `height - 1`).
     pub height: u64,
@@ -412,6 +412,10 @@ pub struct DaemonInfo {
     /// whose `height` is well below it is behind the network.
     #[serde(default)]
     pub target_height: u64,
+    /// The network the daemon runs, as it names it: `mainnet`, `stagenet`, `testnet`, or
+    /// `fakechain` (regtest); empty if it does not say.
+    #[serde(default)]
+    pub nettype: String,
     /// Whether the daemon runs on regtest (`nettype` "fakechain").
     #[serde(skip)]
     pub regtest: bool,

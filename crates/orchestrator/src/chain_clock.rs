@@ -12,6 +12,9 @@
 //! - monerod is still syncing, or its peers are more than [`MONERO_BEHIND_BLOCKS`] blocks
 //!   ahead of it.
 //!
+//! A maker runs the same check every minute and takes no quote or setup while it fails
+//! ([`chain_step`]).
+//!
 //! Regtest chains stand still between tests, so there the check runs only under the
 //! `clock-skew` test fault ([`crate::faults`]), which also moves the clock it reads.
 
@@ -107,21 +110,32 @@ fn skewed_now(cx: &Context) -> u64 {
         .saturating_add_signed(cx.faults.clock_skew.unwrap_or(0))
 }
 
+/// Whether the clock and chain sources are in step now (module docs): `Ok(Ok(()))`, or
+/// `Ok(Err(reason))` when they are not. A maker asks it periodically and keeps the answer
+/// (so a flood of setups costs no chain request); a taker asks it before each swap.
+///
+/// # Errors
+/// The chain sources' errors when they cannot be asked.
+pub(crate) async fn chain_step(cx: &Context) -> Result<Result<(), String>, EngineError> {
+    let network = cx.config.network;
+    if network == Network::Regtest && cx.faults.clock_skew.is_none() {
+        return Ok(Ok(()));
+    }
+    let (tip, median) = cx.btc.tip_and_median_time().await?;
+    if let Err(reason) = bitcoin_verdict(network, skewed_now(cx), median, tip.height) {
+        return Ok(Err(reason));
+    }
+    Ok(monero_verdict(&cx.xmr.daemon_info().await?))
+}
+
 /// Refuses ([`EngineError::ChainOutOfStep`]) to start a swap while the clock or a chain
-/// source is out of step (module docs); call it before a taker's swap commits to anything.
+/// source is out of step ([`chain_step`]); call it before a taker's swap commits to anything.
 ///
 /// # Errors
 /// [`EngineError::ChainOutOfStep`] with the reason; the chain sources' errors when they
 /// cannot be asked.
 pub(crate) async fn check_before_swap(cx: &Context) -> Result<(), EngineError> {
-    let network = cx.config.network;
-    if network == Network::Regtest && cx.faults.clock_skew.is_none() {
-        return Ok(());
-    }
-    let (tip, median) = cx.btc.tip_and_median_time().await?;
-    bitcoin_verdict(network, skewed_now(cx), median, tip.height)
-        .map_err(EngineError::ChainOutOfStep)?;
-    monero_verdict(&cx.xmr.daemon_info().await?).map_err(EngineError::ChainOutOfStep)
+    chain_step(cx).await?.map_err(EngineError::ChainOutOfStep)
 }
 
 #[cfg(test)]
@@ -171,6 +185,7 @@ mod tests {
             height,
             target_height,
             busy_syncing,
+            nettype: "stagenet".into(),
             regtest: false,
         };
         assert_eq!(monero_verdict(&info(100, 0, false)), Ok(()));

@@ -50,7 +50,7 @@ pub(crate) struct Context {
     pub(crate) faults: Faults,
     /// Tor's local proxy, which the chain clients and wallet RPCs reach their servers
     /// through when Tor carries chain traffic: open as long as the engine.
-    pub(crate) _tor_proxy: Option<confiaro_tor::LocalProxy>,
+    pub(crate) tor_proxy: Option<confiaro_tor::LocalProxy>,
     /// The data directory's lock, held as long as anything of the engine runs.
     pub(crate) _lock: DataDirLock,
 }

@@ -337,7 +337,7 @@ impl Engine {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let cx = Arc::new(Context {
             faults: Faults::from_env(network),
-            _tor_proxy: tor_proxy,
+            tor_proxy,
             net: NetSide::new(
                 p2p_network,
                 swap_nodes,
@@ -452,6 +452,17 @@ impl Engine {
     /// The network this engine swaps on.
     pub fn network(&self) -> confiaro_protocol::Network {
         self.cx.config.network
+    }
+
+    /// The address of Tor's local SOCKS proxy, while this engine sends its chain traffic
+    /// through Tor; `None` otherwise. Pass it to
+    /// [`check_connections`](crate::connection_check::check_connections) to test sources as
+    /// the engine reaches them.
+    pub fn tor_proxy(&self) -> Option<std::net::SocketAddr> {
+        self.cx
+            .tor_proxy
+            .as_ref()
+            .map(confiaro_tor::LocalProxy::address)
     }
 
     /// Starts quoting with `settings` at `price` (an `Err` says why there is no price yet:

@@ -29,6 +29,7 @@ mod actions;
 mod btc;
 pub mod chain_clock;
 pub mod config;
+pub mod connection_check;
 mod context;
 mod driver;
 mod engine;

@@ -57,6 +57,16 @@ impl ChainSource for EmptyChain {
         })
     }
 
+    fn block_hash(&mut self, height: u32) -> Result<bitcoin::BlockHash, SourceError> {
+        match height {
+            0 => Ok(bitcoin::constants::genesis_block(bitcoin::Network::Regtest).block_hash()),
+            _ => Err(SourceError::Failed {
+                source_name: self.name(),
+                reason: format!("no block at height {height}"),
+            }),
+        }
+    }
+
     fn median_time_past(&mut self, _block: &BlockId) -> Result<u64, SourceError> {
         Ok(u64::from(
             bitcoin::constants::genesis_block(bitcoin::Network::Regtest)
@@ -239,7 +249,7 @@ pub(crate) async fn test_context(
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
         faults: Faults::default(),
-        _tor_proxy: None,
+        tor_proxy: None,
         _lock: lock,
     };
     (Arc::new(cx), events)

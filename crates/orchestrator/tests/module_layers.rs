@@ -28,6 +28,7 @@ const LAYERS: &[&str] = &[
     "registry",
     "context",
     "chain_clock",
+    "connection_check",
     "test_utils",
     "proofs",
     "fee_bump",

@@ -15,4 +15,8 @@ btc_sat: string,
 /**
  * Where the XMR goes; `null`: the built-in XMR wallet.
  */
-receive_address: string | null, };
+receive_address: string | null, 
+/**
+ * The user confirmed a second time an amount above `confirm_above_sat` (Settings).
+ */
+confirmed_above_limit: boolean, };

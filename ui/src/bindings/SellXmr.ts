@@ -15,4 +15,8 @@ xmr_piconero: string,
 /**
  * The Bitcoin address the BTC goes to; `null`: the built-in BTC wallet.
  */
-receive_address: string | null, };
+receive_address: string | null, 
+/**
+ * The user confirmed a second time an amount above `confirm_above_piconero` (Settings).
+ */
+confirmed_above_limit: boolean, };

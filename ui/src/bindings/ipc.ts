@@ -4,6 +4,7 @@ import type { Addresses } from "./Addresses";
 import type { AppStatus } from "./AppStatus";
 import type { Balances } from "./Balances";
 import type { BuyXmr } from "./BuyXmr";
+import type { ConnectionCheck } from "./ConnectionCheck";
 import type { CreateWallet } from "./CreateWallet";
 import type { DevnetFund } from "./DevnetFund";
 import type { LogExport } from "./LogExport";
@@ -31,6 +32,8 @@ export interface Commands {
   get_settings: { request: void; answer: Settings };
   /** Saves the settings (used from the next start). */
   save_settings: { request: Settings; answer: Settings };
+  /** Tests the chain sources and monero-wallet-rpc of settings (saved or not). */
+  test_connections: { request: Settings; answer: ConnectionCheck };
   /** The makers' offers. */
   offers: { request: void; answer: Array<OfferView> };
   /** Starts a swap buying XMR with BTC. */
@@ -89,6 +92,7 @@ export function commandFunctions(call: Call) {
     unlock: (request: Unlock) => call("unlock", request),
     getSettings: () => call("get_settings"),
     saveSettings: (request: Settings) => call("save_settings", request),
+    testConnections: (request: Settings) => call("test_connections", request),
     offers: () => call("offers"),
     buyXmr: (request: BuyXmr) => call("buy_xmr", request),
     sellXmr: (request: SellXmr) => call("sell_xmr", request),

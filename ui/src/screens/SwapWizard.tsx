@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
-import { Alert, Button, Group, Loader, Radio, Stack, Stepper, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Checkbox, Group, Loader, Radio, Stack, Stepper, Table, Text, TextInput, Title } from "@mantine/core";
 import type { Addresses } from "../bindings/Addresses";
 import type { CommandError } from "../bindings/CommandError";
 import type { OfferView } from "../bindings/OfferView";
@@ -30,6 +30,18 @@ export function SwapWizard({ side = "buy", initialOffer, onStarted }: { side?: S
   const [step, setStep] = useState<StepId>(initialOffer && spec.quote(initialOffer) ? "amount" : "offer");
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<CommandError | null>(null);
+  // the amount above which a swap needs a second confirmation (Settings), in the unit paid
+  const [limit, setLimit] = useState<bigint | null>(null);
+  const [secondYes, setSecondYes] = useState(false);
+  useEffect(() => {
+    api
+      .getSettings()
+      .then((s) => {
+        const text = spec.pays === "btc" ? s.confirm_above_sat : s.confirm_above_piconero;
+        setLimit(text === "" ? null : units(text));
+      })
+      .catch(() => setLimit(null)); // the backend refuses an unconfirmed amount anyway
+  }, [spec.pays]);
 
   const quote = offer ? spec.quote(offer) : null;
   const balance = balances ? spec.balance(balances) : 0n;
@@ -48,8 +60,8 @@ export function SwapWizard({ side = "buy", initialOffer, onStarted }: { side?: S
     try {
       const swap =
         side === "buy"
-          ? await api.buyXmr({ maker: offer.address, btc_sat: ok.sat.toString(), receive_address: receiveAddress })
-          : await api.sellXmr({ maker: offer.address, xmr_piconero: ok.piconero.toString(), receive_address: receiveAddress });
+          ? await api.buyXmr({ maker: offer.address, btc_sat: ok.sat.toString(), receive_address: receiveAddress, confirmed_above_limit: secondYes })
+          : await api.sellXmr({ maker: offer.address, xmr_piconero: ok.piconero.toString(), receive_address: receiveAddress, confirmed_above_limit: secondYes });
       upsertSwap(swap);
       onStarted(swap);
     } catch (err) {
@@ -122,6 +134,9 @@ export function SwapWizard({ side = "buy", initialOffer, onStarted }: { side?: S
           receiveAddress={receiveAddress}
           balance={balance}
           starting={starting}
+          limit={limit}
+          secondYes={secondYes}
+          onSecondYes={setSecondYes}
           error={startError}
           onBack={() => setStep(needsDeposit ? "deposit" : "receive")}
           onStart={() => void start()}
@@ -393,6 +408,9 @@ function ConfirmStep({
   receiveAddress,
   balance,
   starting,
+  limit,
+  secondYes,
+  onSecondYes,
   error,
   onBack,
   onStart,
@@ -405,6 +423,9 @@ function ConfirmStep({
   receiveAddress: string | null;
   balance: bigint;
   starting: boolean;
+  limit: bigint | null;
+  secondYes: boolean;
+  onSecondYes: (yes: boolean) => void;
   error: CommandError | null;
   onBack: () => void;
   onStart: () => void;
@@ -412,6 +433,7 @@ function ConfirmStep({
   const pays = ASSETS[spec.pays];
   const gets = ASSETS[spec.gets];
   const amountOf = (asset: "btc" | "xmr") => (asset === "btc" ? check.sat : check.piconero);
+  const aboveLimit = limit !== null && amountOf(spec.pays) > limit;
   return (
     <Stack data-testid="wizard-confirm">
       <Table withTableBorder aria-label="Swap summary">
@@ -452,12 +474,27 @@ function ConfirmStep({
         {estimate.note}
       </Text>
       {check.shortfall > 0n && <Alert color="yellow">{spec.deposit.notCovered(balance)}</Alert>}
+      {aboveLimit && (
+        <Alert color="orange" title="A second confirmation" data-testid="confirm-above-limit">
+          <Stack gap="xs">
+            <Text size="sm">
+              {pays.text(amountOf(spec.pays))} is more than your limit of {pays.text(limit)} for one swap (Settings).
+            </Text>
+            <Checkbox
+              checked={secondYes}
+              onChange={(e) => onSecondYes(e.currentTarget.checked)}
+              label="I have checked the amount, the maker and where the coins go"
+              data-testid="confirm-above-limit-yes"
+            />
+          </Stack>
+        </Alert>
+      )}
       {error && <ErrorAlert error={error} title="The swap did not start" testId={`${spec.side}-error`} />}
       <Group>
         <Button variant="default" onClick={onBack}>
           Back
         </Button>
-        <Button onClick={onStart} loading={starting} data-testid={`${spec.side}-submit`} color="teal">
+        <Button onClick={onStart} loading={starting} disabled={aboveLimit && !secondYes} data-testid={`${spec.side}-submit`} color="teal">
           Start the swap
         </Button>
       </Group>

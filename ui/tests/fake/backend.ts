@@ -160,11 +160,32 @@ export class FakeBackend {
       this.settings = { ...s, bitcoin_rpc_password: s.bitcoin_rpc_password || this.settings.bitcoin_rpc_password };
       return { ...this.settings, bitcoin_rpc_password: "" };
     },
+    test_connections: (s) => {
+      const schemes = s.bitcoin_source === "electrum" ? ["tcp://", "ssl://"] : ["http://", "https://"];
+      if (s.bitcoin_url !== "" && !schemes.some((p) => s.bitcoin_url.startsWith(p))) {
+        this.fail(`Bitcoin source URL "${s.bitcoin_url}" must start with ${schemes.join(" or ")}`, "Correct it and try again.");
+      }
+      const source = s.bitcoin_url || "the local devnet's node";
+      const walletRpc = s.wallet_rpc_path || "/usr/bin/monero-wallet-rpc";
+      const missing = walletRpc.startsWith("/nonexistent");
+      return {
+        bitcoin: { outcome: "ok", detail: `${s.bitcoin_source} ${source}: height 1234, on the right network, the clock in step with the chain` },
+        monero: { outcome: "ok", detail: `${s.monerod_url || "the local devnet's monerod"}: height 456, on the right network and synced` },
+        wallet_rpc: missing
+          ? { outcome: "failed", detail: `monero-wallet-rpc was not found at ${walletRpc}: install it (Debian: apt install monero) or set its path` }
+          : { outcome: "ok", detail: `${walletRpc} (v0.18.0.0-release)` },
+        ok: !missing,
+      };
+    },
     offers: () => [...this.offers], // a fresh list per answer, as over IPC
     buy_xmr: (r) => {
       const offer = this.offers.find((o) => o.address === r.maker);
       if (!offer?.quote) return this.fail("That maker has no quote", "Refresh the offers and pick another maker.");
       const sat = BigInt(r.btc_sat);
+      const limit = this.settings.confirm_above_sat;
+      if (limit !== "" && sat > BigInt(limit) && !r.confirmed_above_limit) {
+        this.fail("The amount is above your limit for a swap without a second confirmation", "Tick the second confirmation on the Confirm step, or change the limit in Settings.");
+      }
       if (sat > BigInt(this.balances.btc_confirmed_sat)) this.fail("Not enough bitcoin", "Deposit more BTC to your built-in wallet.");
       const t = this.now();
       const swap: SwapDetail = {
@@ -198,6 +219,10 @@ export class FakeBackend {
       const quote = offer?.sell_quote;
       if (!offer || !quote) return this.fail("That maker does not buy XMR", "Refresh the offers and pick a maker that buys XMR.");
       const piconero = BigInt(r.xmr_piconero);
+      const limit = this.settings.confirm_above_piconero;
+      if (limit !== "" && piconero > BigInt(limit) && !r.confirmed_above_limit) {
+        this.fail("The amount is above your limit for a swap without a second confirmation", "Tick the second confirmation on the Confirm step, or change the limit in Settings.");
+      }
       const sat = (piconero * 100_000_000n) / BigInt(quote.piconero_per_btc);
       if (sat === 0n || sat < BigInt(quote.min_sat) || sat > BigInt(quote.max_sat)) this.fail("The amount is outside the maker's limits", "Pick an amount within the limits the offer shows.");
       if (piconero + XMR_LOCK_FEE_ALLOWANCE > BigInt(this.balances.xmr_unlocked_piconero)) {

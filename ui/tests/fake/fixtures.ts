@@ -77,12 +77,17 @@ export const EMPTY_BALANCES: Balances = {
 
 export const SETTINGS: Settings = {
   network: "regtest",
-  bitcoin_rpc_url: "",
+  bitcoin_source: "bitcoind",
+  bitcoin_url: "",
+  bitcoin_ca_file: "",
   bitcoin_rpc_user: "",
   bitcoin_rpc_password: "",
   monerod_url: "",
+  wallet_rpc_path: "",
   rendezvous: ["/ip4/127.0.0.1/tcp/9930/p2p/12D3KooWRendezvous5555555555555555555555555555"],
   start_devnet: true,
+  confirm_above_sat: "",
+  confirm_above_piconero: "",
 };
 
 const T0 = 1_780_000_000;

@@ -95,7 +95,7 @@ describe("sell wizard", () => {
     expect(screen.getByTestId("wizard-step-confirm").getAttribute("aria-current")).toBe("step");
     fireEvent.click(screen.getByTestId("sell-submit"));
     await waitFor(() => expect(started).toHaveLength(1));
-    expect(fake.calls.find((c) => c.command === "sell_xmr")?.request).toEqual({ maker: offerA.address, xmr_piconero: "500000000000", receive_address: EXTERNAL_BTC });
+    expect(fake.calls.find((c) => c.command === "sell_xmr")?.request).toEqual({ maker: offerA.address, xmr_piconero: "500000000000", receive_address: EXTERNAL_BTC, confirmed_above_limit: false });
     expect(fake.calls.some((c) => c.command === "buy_xmr")).toBe(false);
   });
 
@@ -116,6 +116,6 @@ describe("sell wizard", () => {
     fireEvent.click(screen.getByTestId("sell-submit"));
     expect((await screen.findByTestId("sell-error-message")).textContent).toBe("The maker did not answer");
     expect(screen.getByTestId("sell-error-next-step").textContent).toBe("Next step: Pick another maker or try again in a minute.");
-    expect(fake.calls.find((c) => c.command === "sell_xmr")?.request).toEqual({ maker: offerA.address, xmr_piconero: "500000000000", receive_address: null });
+    expect(fake.calls.find((c) => c.command === "sell_xmr")?.request).toEqual({ maker: offerA.address, xmr_piconero: "500000000000", receive_address: null, confirmed_above_limit: false });
   });
 });

@@ -354,6 +354,12 @@ impl ChainSource for BitcoindSource {
         Ok(BlockId { height, hash })
     }
 
+    fn block_hash(&mut self, height: u32) -> Result<BlockHash, SourceError> {
+        self.client
+            .get_block_hash(u64::from(height))
+            .map_err(|e| self.error(e))
+    }
+
     fn median_time_past(&mut self, block: &BlockId) -> Result<u64, SourceError> {
         let header = self
             .call(

@@ -16,7 +16,7 @@ use bdk_electrum::electrum_client::{ElectrumApi, Error as ElectrumError};
 use bdk_electrum::BdkElectrumClient;
 use bdk_wallet::chain::{BlockId, ConfirmationBlockTime, TxUpdate};
 use bdk_wallet::KeychainKind;
-use bitcoin::{FeeRate, Script, Transaction, Txid};
+use bitcoin::{BlockHash, FeeRate, Script, Transaction, Txid};
 
 use super::tls::{client_config, TlsTarget, TlsTrust, TlsTunnel};
 use super::{unix_now, ChainSource, ChainUpdate, SourceError, TxStatus};
@@ -365,6 +365,13 @@ impl ChainSource for ElectrumSource {
             height,
             hash: tip.header.block_hash(),
         })
+    }
+
+    fn block_hash(&mut self, height: u32) -> Result<BlockHash, SourceError> {
+        let header = self
+            .call(|c| c.inner.block_header(height as usize))
+            .map_err(|e| self.error(e))?;
+        Ok(header.block_hash())
     }
 
     /// The headers of `block` and the ten before it, in one request; their timestamps'

@@ -16,7 +16,7 @@ use bdk_esplora::esplora_client::{self, BlockingClient, Builder};
 use bdk_esplora::EsploraExt;
 use bdk_wallet::chain::BlockId;
 use bdk_wallet::KeychainKind;
-use bitcoin::{FeeRate, Script, Transaction, Txid};
+use bitcoin::{BlockHash, FeeRate, Script, Transaction, Txid};
 use serde_json::Value;
 
 use super::tls::{client_config, TlsTarget, TlsTrust, TlsTunnel};
@@ -358,6 +358,12 @@ impl ChainSource for EsploraSource {
             .get_block_hash(height)
             .map_err(|e| self.error(&e))?;
         Ok(BlockId { height, hash })
+    }
+
+    fn block_hash(&mut self, height: u32) -> Result<BlockHash, SourceError> {
+        self.client
+            .get_block_hash(height)
+            .map_err(|e| self.error(&e))
     }
 
     fn median_time_past(&mut self, block: &BlockId) -> Result<u64, SourceError> {

@@ -173,4 +173,35 @@ fn check_tests_the_sources_and_names_what_is_wrong() {
         rpc.contains("not found") && rpc.contains("apt install monero"),
         "{report}"
     );
+
+    // a signet wallet pointed at the devnet's regtest Esplora and Monero node: both refused
+    // as serving another network, each by name
+    let info = &devnet().info;
+    let outsider = tempfile::tempdir().expect("a directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_confiaro"))
+        .current_dir(outsider.path())
+        .args(["--json", "--network", "signet", "--data-dir"])
+        .arg(outsider.path().join("data"))
+        .args(["--esplora", info.esplora_url.as_deref().expect("esplora")])
+        .args([
+            "--monerod-url",
+            info.monerod_url.as_deref().expect("monerod"),
+        ])
+        .arg("check")
+        .output()
+        .expect("confiaro runs");
+    let report = json_lines(&String::from_utf8_lossy(&output.stdout))
+        .pop()
+        .expect("a report");
+    assert!(!output.status.success(), "{report}");
+    let bitcoin = report["bitcoin"]["error"].as_str().expect("an error");
+    assert!(
+        bitcoin.contains("serves Bitcoin regtest, not the Bitcoin signet"),
+        "{report}"
+    );
+    let monero = report["monero"]["error"].as_str().expect("an error");
+    assert!(
+        monero.contains("runs fakechain, but a signet wallet needs a stagenet node"),
+        "{report}"
+    );
 }
