@@ -21,6 +21,7 @@ use confiaro_protocol::{Direction, Input, Phase, Role, SwapId, XmrAmount};
 use confiaro_store::{Store, SwapRecord, Vault};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::chain_clock;
 use crate::context::{now, Context};
 use crate::driver::{open_swap, NewSwapPlan};
 use crate::error::EngineError;
@@ -150,6 +151,18 @@ impl Intake {
         if settings.reserve_proof {
             cx.tasks.spawn(Arc::clone(self).keep_reserve_proof());
         }
+        // until the first check says otherwise, the clock is not known to be in step
+        self.with_desk(|desk| desk.set_out_of_step(Some("not checked yet".into())));
+        let intake = Arc::clone(self);
+        cx.tasks.spawn(async move {
+            loop {
+                intake.refresh_chain_step().await;
+                tokio::select! {
+                    _ = intake.cx.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(CHAIN_STEP_REFRESH) => {}
+                }
+            }
+        });
         let intake = Arc::clone(self);
         cx.tasks.spawn(async move {
             loop {
@@ -603,6 +616,30 @@ impl Intake {
         }
     }
 
+    /// Checks the clock and chain sources ([`chain_clock::chain_step`]) for the maker's desk,
+    /// which takes nothing while they are out of step. A change is logged; when the sources
+    /// cannot be asked, the last verdict stays.
+    async fn refresh_chain_step(&self) {
+        match chain_clock::chain_step(&self.cx).await {
+            Ok(verdict) => {
+                let reason = verdict.err();
+                let before = self.with_desk(|desk| {
+                    let before = desk.out_of_step().map(str::to_owned);
+                    desk.set_out_of_step(reason.clone());
+                    before
+                });
+                match (before.flatten(), &reason) {
+                    (before, Some(reason)) if before.as_ref() != Some(reason) => {
+                        tracing::warn!("not quoting or taking swaps: {reason}");
+                    }
+                    (Some(_), None) => tracing::info!("the clock and chain sources are in step"),
+                    _ => {}
+                }
+            }
+            Err(e) => tracing::warn!("cannot check the clock against the chain: {e}"),
+        }
+    }
+
     /// Recomputes the maker's free XMR for its desk: unlocked, minus what is promised, minus the
     /// next swap's lock fee allowance. On an error the last known value stays (and is logged).
     pub(crate) async fn refresh_free_xmr(&self) {
@@ -617,6 +654,9 @@ impl Intake {
         }
     }
 }
+
+/// How often a maker checks its clock and chain sources ([`chain_clock::chain_step`]).
+const CHAIN_STEP_REFRESH: Duration = Duration::from_secs(60);
 
 /// How often a maker recomputes its free XMR (also after each swap it takes).
 const FREE_XMR_REFRESH: Duration = Duration::from_secs(5);

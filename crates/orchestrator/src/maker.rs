@@ -203,6 +203,9 @@ pub(crate) struct Desk {
     settings: MakerSettings,
     price: Result<Price, String>,
     paused: bool,
+    /// Why this machine's clock or chain sources are out of step, while they are
+    /// ([`crate::chain_clock`]): the maker then takes nothing.
+    out_of_step: Option<String>,
     free_xmr: Option<XmrAmount>,
     /// The reserve proof attached to quotes, and the total it proves.
     reserve: Option<(ReserveProof, XmrAmount)>,
@@ -225,6 +228,7 @@ impl Desk {
             settings,
             price,
             paused: false,
+            out_of_step: None,
             free_xmr: None,
             reserve: None,
             bid: Err("no bid price yet".into()),
@@ -264,6 +268,29 @@ impl Desk {
     /// Pauses (`true`) or resumes (`false`) quoting.
     pub(crate) fn set_paused(&mut self, paused: bool) {
         self.paused = paused;
+    }
+
+    /// Sets whether the clock and chain sources are in step (`None`) or why not: while they
+    /// are not, no quote is served and no setup taken.
+    pub(crate) fn set_out_of_step(&mut self, reason: Option<String>) {
+        self.out_of_step = reason;
+    }
+
+    /// Why the clock and chain sources are out of step, while they are.
+    pub(crate) fn out_of_step(&self) -> Option<&str> {
+        self.out_of_step.as_deref()
+    }
+
+    /// Why the maker takes nothing now, if so (`doing` starts the reason): a pause, or a
+    /// clock or chain out of step.
+    fn halted(&self, doing: &str) -> Result<(), String> {
+        if self.paused {
+            return Err(format!("{doing}: paused by the operator"));
+        }
+        match &self.out_of_step {
+            Some(reason) => Err(format!("{doing}: out of step with the chain ({reason})")),
+            None => Ok(()),
+        }
     }
 
     /// Sets the XMR the maker can still promise.
@@ -307,9 +334,7 @@ impl Desk {
     fn bid_quote(&self, network: Network) -> Option<Result<Quote, String>> {
         let side = self.settings.sell?;
         Some((|| {
-            if self.paused {
-                return Err("not quoting: paused by the operator".to_string());
-            }
+            self.halted("not quoting")?;
             let price = self
                 .bid
                 .clone()
@@ -331,9 +356,7 @@ impl Desk {
     /// The ask side's quote for now: its limits shrink to the free XMR (and to what the
     /// reserve proof covers, when one is attached), with the proof.
     fn ask_quote(&self, network: Network) -> Result<(Quote, Option<ReserveProof>), String> {
-        if self.paused {
-            return Err("not quoting: paused by the operator".into());
-        }
+        self.halted("not quoting")?;
         let price = self
             .price
             .clone()
@@ -441,9 +464,7 @@ impl Desk {
         terms: &SwapTerms,
         now: Instant,
     ) -> Result<Price, String> {
-        if self.paused {
-            return Err("not taking swaps: paused by the operator".into());
-        }
+        self.halted("not taking swaps")?;
         self.forget_expired(now);
         let (current, recent) = match terms.direction {
             Direction::BuyXmr => (&self.price, &self.recent),
@@ -633,6 +654,36 @@ mod tests {
         let status = desk.status(NET);
         assert_eq!(status.counters.swaps_accepted, 1);
         assert_eq!(status.counters.swaps_refused, 1);
+    }
+
+    #[test]
+    fn a_clock_or_chain_out_of_step_stops_quotes_and_setups_until_it_is_back() {
+        let mut desk = desk();
+        desk.settings.sell = Some(SellSide::new(
+            Amount::from_sat(100_000),
+            Amount::from_sat(1_000_000),
+        ));
+        desk.set_bid(Ok(PRICE));
+        desk.set_free_btc(Amount::from_sat(1_500_000));
+        let now = Instant::now();
+        let terms = terms_at(PRICE, Amount::from_sat(1_000_000));
+        desk.set_out_of_step(Some("the clock is 2 h behind".into()));
+        let refused = desk.quote_for(peer(), NET, now).expect_err("out of step");
+        assert_eq!(
+            refused,
+            "not quoting: out of step with the chain (the clock is 2 h behind)"
+        );
+        let status = desk.status(NET);
+        assert!(!status.quoting && !status.sell.expect("the sell side").quoting);
+        let refused = desk.check_terms(NET, &terms, now).expect_err("out of step");
+        assert!(
+            refused.starts_with("not taking swaps: out of step"),
+            "{refused}"
+        );
+        desk.set_out_of_step(None);
+        let reply = desk.quote_for(peer(), NET, now).expect("quoting again");
+        assert_eq!(reply.quotes.len(), 2, "both sides quoted");
+        assert_eq!(desk.check_terms(NET, &terms, now), Ok(PRICE));
     }
 
     #[test]

@@ -296,6 +296,19 @@ fn assert_a_third_party_verifies(party: &Party, id: &str) {
 fn a_takers_two_swaps_reach_the_maker_from_two_peer_ids() {
     let alice = devnet().funded_maker("alice-ids", 2);
     let bob = devnet().funded_taker("bob-ids");
+    // a maker whose clock is two hours slow takes nothing, and the taker hears why
+    let (mut slow, address) = alice.start_maker(&[("CONFIARO_TEST_FAULT", "clock-skew=-7200")]);
+    let output = bob
+        .command(&["swap", "buy-xmr", "--btc", "0.01", "--maker", &address])
+        .output()
+        .expect("confiaro runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("out of step with the chain") && stderr.contains("clock is behind"),
+        "{stderr}"
+    );
+    slow.terminate();
     let (mut maker, address) = alice.start_maker(&[]);
     // a clock two hours slow, or a day fast (as with a chain source a day behind): refused
     // before anything is asked of the maker or stored
