@@ -319,6 +319,7 @@ async function run() {
       const text = await s.textOf(`settings-test-${part}`);
       if (!/works/.test(text) || !found.test(text)) throw new Error(`the connection test of ${part} says: ${text}`);
     }
+    await s.call("POST", "/execute/sync", { script: "document.querySelector('[data-testid=\"settings-test-result\"]').scrollIntoView(); return null;", args: [] });
     await s.screenshot("settings-test");
 
     const after = pid ? memoryOf(pid) : null;
