@@ -368,10 +368,7 @@ impl App {
             running.devnet = Some(Arc::new(devnet));
         }
         let devnet = running.devnet.as_ref().expect("started above");
-        devnet.engine_config(
-            &data_dir,
-            "/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr"),
-        )
+        devnet.engine_config(&data_dir)
     }
 
     async fn open_engine(&self, config: EngineConfig, password: String) {
@@ -505,10 +502,7 @@ impl App {
         let (config, proxy) = {
             let running = self.inner.running.lock().await;
             let config = match (&running.devnet, manages_devnet(&request)) {
-                (Some(devnet), true) => devnet.engine_config(
-                    &data_dir,
-                    "/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr"),
-                )?,
+                (Some(devnet), true) => devnet.engine_config(&data_dir)?,
                 (None, true) => {
                     return Err(CommandError::new(
                         "the local devnet is not running",

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use bitcoin::Amount;
-use confiaro_orchestrator::{Engine, EngineConfig, Multiaddr, XmrAmount};
+use confiaro_orchestrator::{Engine, EngineConfig, XmrAmount};
 
 use crate::ipc::CommandError;
 
@@ -67,12 +67,10 @@ impl LocalDevnet {
         })
     }
 
-    /// An engine config for the user's wallet in `data_dir` on this devnet.
-    pub(crate) fn engine_config(
-        &self,
-        data_dir: &Path,
-        listen: Multiaddr,
-    ) -> Result<EngineConfig, CommandError> {
+    /// An engine config for the user's wallet in `data_dir` on this devnet, its peer node on
+    /// a free loopback port.
+    pub(crate) fn engine_config(&self, data_dir: &Path) -> Result<EngineConfig, CommandError> {
+        let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr");
         self.0
             .engine_config(data_dir, listen)
             .map_err(|e| CommandError::new(e.to_string(), "Restart the app."))
@@ -112,11 +110,7 @@ impl LocalDevnet {
         ))
     }
 
-    pub(crate) fn engine_config(
-        &self,
-        _data_dir: &Path,
-        _listen: Multiaddr,
-    ) -> Result<EngineConfig, CommandError> {
+    pub(crate) fn engine_config(&self, _data_dir: &Path) -> Result<EngineConfig, CommandError> {
         match *self {}
     }
 
